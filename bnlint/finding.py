@@ -1,0 +1,48 @@
+"""The data that flows from the rules to the reporters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Severity = Literal["error", "warning", "info"]
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """A 1-based row and 1-based column in a program's text (code points)."""
+
+    row: int
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A half-open range of program text; ``end`` is just past the last character."""
+
+    start: Position
+    end: Position
+
+
+@dataclass(frozen=True, slots=True)
+class Related:
+    """Another location that, together with the primary one, causes a finding."""
+
+    message: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One reported problem, located in program coordinates of its Source.
+
+    For a notebook the rows count lines of the joined program; ``Source.locate`` maps
+    them back to a cell and a row within that cell.
+    """
+
+    code: str
+    name: str
+    severity: Severity
+    message: str
+    span: Span
+    related: tuple[Related, ...] = ()

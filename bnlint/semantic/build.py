@@ -1,0 +1,1382 @@
+"""Builds the semantic model by replaying a module's statements in order.
+
+One recursive pass over the libcst tree: imports feed an alias table (no libcst
+metadata providers), assignments bind abstract values to names, and every Keras-relevant
+step is appended to the event trace. Module scope runs top to bottom; user functions are
+replayed at their call sites with their arguments bound (so their effects on arguments
+and module objects land in the caller's trace); functions never called are replayed once
+on their own with unknown arguments. Branches join conservatively: a state that differs
+between paths becomes unknown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Iterator, Sequence
+
+import libcst as cst
+
+from bnlint.semantic.events import Context, Event
+from bnlint.semantic.model import CallSite, Reference, SemanticModel
+from bnlint.semantic.names import KerasApi, canonical, keras_api
+from bnlint.semantic.values import (
+    UNKNOWN,
+    ClassValue,
+    Const,
+    Dataset,
+    FunctionValue,
+    Layer,
+    LayerSelection,
+    ListValue,
+    ModuleRef,
+    Optimizer,
+    OptimizerAttr,
+    Schedule,
+    Tape,
+    Tensor,
+    TrainingArg,
+    Tri,
+    Value,
+    Variables,
+    Wiring,
+)
+
+MAX_INLINE_DEPTH = 4
+FIT_METHODS = frozenset({"fit", "fit_generator", "train_on_batch"})
+EVAL_METHODS = frozenset({"evaluate", "predict", "predict_on_batch", "test_on_batch",
+                          "evaluate_generator", "predict_generator"})
+# Callees that receive a model without changing its trainable state.
+_HARMLESS_PREFIXES = ("keras.", "tf.", "np.", "numpy.", "matplotlib.", "plt.", "os.", "sys.",
+                      "logging.", "json.", "pickle.", "wandb.", "mlflow.", "tqdm.")
+_BUILTINS_NO_EFFECT = frozenset({"print", "len", "isinstance", "type", "repr", "str", "id",
+                                 "hasattr", "getattr", "vars", "dir", "list", "tuple",
+                                 "enumerate", "zip", "range", "sorted", "any", "all", "sum",
+                                 "min", "max", "abs", "round", "int", "float", "bool"})
+
+
+def build_model(module: cst.Module) -> SemanticModel:
+    """Replay ``module`` and return its semantic model."""
+    builder = _Builder(module)
+    builder.run()
+    return builder.model
+
+
+@dataclass(eq=False)
+class _Env:
+    """Names bound in one scope; reads fall back to the module scope."""
+
+    names: dict[str, Value] = field(default_factory=dict)
+    parent: "_Env | None" = None
+    globals_declared: set[str] = field(default_factory=set)
+    returns: list[Value] = field(default_factory=list)
+
+    def lookup(self, name: str) -> Value | None:
+        if name in self.names:
+            return self.names[name]
+        if self.parent is not None:
+            return self.parent.lookup(name)
+        return None
+
+    def bind(self, name: str, value: Value) -> None:
+        if name in self.globals_declared and self.parent is not None:
+            self.parent.bind(name, value)
+        else:
+            self.names[name] = value
+
+
+def _const_number(value: Value) -> float | None:
+    if isinstance(value, Const) and isinstance(value.value, (int, float)) and not isinstance(
+        value.value, bool
+    ):
+        return float(value.value)
+    return None
+
+
+def _literal_int(node: cst.BaseExpression | None) -> int | None:
+    if isinstance(node, cst.Integer):
+        return int(node.evaluated_value)
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+        inner = _literal_int(node.expression)
+        return -inner if inner is not None else None
+    return None
+
+
+def _training_arg(node: cst.Arg | None) -> TrainingArg:
+    if node is None:
+        return "absent"
+    value = node.value
+    if isinstance(value, cst.Name):
+        if value.value == "True":
+            return "true"
+        if value.value == "False":
+            return "false"
+        if value.value == "None":
+            return "none"
+    if isinstance(value, cst.Integer):
+        return "true" if value.evaluated_value else "false"
+    return "dynamic"
+
+
+def _keyword(call: cst.Call, name: str) -> cst.Arg | None:
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == name:
+            return arg
+    return None
+
+
+class _Builder:
+    def __init__(self, module: cst.Module) -> None:
+        self.module = module
+        self.model = SemanticModel(module=module)
+        self.api: KerasApi = keras_api()
+        self.context = Context()
+        self.module_env = _Env()
+        self.star_imports: list[str] = []
+        self.functions: list[FunctionValue] = []
+        self.ran: set[int] = set()
+        self.active: list[int] = []
+        self.control_dependencies = 0
+        self.current_self: Layer | None = None
+        self.current_method: str | None = None
+
+    # ----------------------------------------------------------------- driver
+    def run(self) -> None:
+        self.exec_block(self.module.body, self.module_env)
+        self.replay_unreached()
+
+    def replay_unreached(self) -> None:
+        """Functions nobody called are replayed once with unknown arguments, so that
+        local rules still see their bodies."""
+        index = 0
+        while index < len(self.functions):
+            function = self.functions[index]
+            index += 1
+            if id(function.node) in self.ran:
+                continue
+            owner = function.owner
+            receiver: Value | None = None
+            if owner is not None and owner.keras_base is not None:
+                receiver = self.prototype(owner)
+            saved = self.context
+            self.context = replace(saved, standalone=True)
+            try:
+                self.call_function(function, [], {}, receiver, standalone=True)
+            finally:
+                self.context = saved
+
+    def prototype(self, owner: ClassValue) -> Layer:
+        """An instance of a user Keras class built with unknown arguments."""
+        layer = self.new_user_instance(owner, owner.node)
+        init = owner.methods.get("__init__")
+        if init is not None and id(init.node) not in self.active:
+            self.call_function(init, [], {}, layer, standalone=True)
+        return layer
+
+    # ------------------------------------------------------------- statements
+    def exec_block(self, body: Sequence[cst.BaseStatement] | Sequence[cst.BaseSmallStatement],
+                   env: _Env) -> None:
+        for statement in body:
+            self.exec_statement(statement, env)
+
+    def exec_suite(self, suite: cst.BaseSuite, env: _Env) -> None:
+        if isinstance(suite, cst.IndentedBlock):
+            self.exec_block(suite.body, env)
+        elif isinstance(suite, cst.SimpleStatementSuite):
+            self.exec_block(suite.body, env)
+
+    def exec_statement(self, node: cst.CSTNode, env: _Env) -> None:
+        if isinstance(node, cst.SimpleStatementLine):
+            self.exec_block(node.body, env)
+        elif isinstance(node, (cst.Import, cst.ImportFrom)):
+            self.exec_import(node, env)
+        elif isinstance(node, cst.Assign):
+            value = self.eval(node.value, env)
+            for target in node.targets:
+                self.assign(target.target, value, node.value, env)
+        elif isinstance(node, cst.AnnAssign):
+            if node.value is not None:
+                value = self.eval(node.value, env)
+                self.assign(node.target, value, node.value, env)
+        elif isinstance(node, cst.AugAssign):
+            self.eval(node.value, env)
+            if isinstance(node.target, cst.Name):
+                old = self.eval(node.target, env)
+                folded = self.fold_aug(old, node)
+                env.bind(node.target.value, folded)
+        elif isinstance(node, cst.Expr):
+            self.eval(node.value, env)
+        elif isinstance(node, cst.Return):
+            env.returns.append(self.eval(node.value, env) if node.value else Const(None))
+        elif isinstance(node, cst.Global):
+            env.globals_declared.update(item.name.value for item in node.names)
+        elif isinstance(node, cst.Raise):
+            if node.exc is not None:
+                self.eval(node.exc, env)
+        elif isinstance(node, cst.Assert):
+            self.eval(node.test, env)
+        elif isinstance(node, cst.If):
+            self.exec_if(node, env)
+        elif isinstance(node, cst.For):
+            self.exec_for(node, env)
+        elif isinstance(node, cst.While):
+            self.eval(node.test, env)
+            self.exec_loop_body(node.body, env)
+            if node.orelse is not None:
+                self.exec_branch(node.orelse.body, env)
+        elif isinstance(node, cst.With):
+            self.exec_with(node, env)
+        elif isinstance(node, cst.Try):
+            self.exec_suite(node.body, env)
+            for handler in node.handlers:
+                self.exec_branch(handler.body, env)
+            if node.orelse is not None:
+                self.exec_suite(node.orelse.body, env)
+            if node.finalbody is not None:
+                self.exec_suite(node.finalbody.body, env)
+        elif isinstance(node, cst.FunctionDef):
+            self.define_function(node, env, None)
+        elif isinstance(node, cst.ClassDef):
+            self.define_class(node, env)
+
+    def fold_aug(self, old: Value, node: cst.AugAssign) -> Value:
+        right = self.eval(node.value, _Env(parent=self.module_env))
+        return self.fold(old, right, node.operator) if isinstance(old, Const) else UNKNOWN
+
+    def exec_import(self, node: cst.Import | cst.ImportFrom, env: _Env) -> None:
+        if isinstance(node, cst.Import):
+            for alias in node.names:
+                dotted = _dotted(alias.name)
+                if dotted is None:
+                    continue
+                self.model.imports.append(dotted)
+                if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                    env.bind(alias.asname.name.value, ModuleRef(canonical(dotted)))
+                else:
+                    top = dotted.split(".")[0]
+                    env.bind(top, ModuleRef(canonical(top)))
+            return
+        if node.relative:
+            if not isinstance(node.names, cst.ImportStar):
+                for alias in node.names:
+                    bound = alias.evaluated_alias or alias.evaluated_name
+                    env.bind(bound.split(".")[0], UNKNOWN)
+            return
+        base = _dotted(node.module) if node.module is not None else None
+        if base is None:
+            return
+        self.model.imports.append(base)
+        if isinstance(node.names, cst.ImportStar):
+            self.star_imports.append(base)
+            return
+        for alias in node.names:
+            name = alias.evaluated_name
+            self.model.imports.append(f"{base}.{name}")
+            bound = alias.evaluated_alias or name
+            env.bind(bound, ModuleRef(canonical(f"{base}.{name}")))
+
+    def exec_branch(self, suite: cst.BaseSuite, env: _Env) -> None:
+        saved = self.context
+        self.context = replace(saved, definite=False)
+        try:
+            self.exec_suite(suite, env)
+        finally:
+            self.context = saved
+
+    def exec_if(self, node: cst.If, env: _Env) -> None:
+        self.eval(node.test, env)
+        if _is_main_guard(node.test):
+            self.exec_suite(node.body, env)
+            return
+        guard = self.isinstance_guard(node.test, env)
+        before = dict(env.names)
+        if guard is not None:
+            name, positive = guard
+            self.exec_guarded(node.body, env, name, positive)
+        else:
+            self.exec_branch(node.body, env)
+        then_names = dict(env.names)
+        env.names = dict(before)
+        orelse = node.orelse
+        if isinstance(orelse, cst.If):
+            saved = self.context
+            self.context = replace(saved, definite=False)
+            try:
+                self.exec_if(orelse, env)
+            finally:
+                self.context = saved
+        elif isinstance(orelse, cst.Else):
+            if guard is not None:
+                name, positive = guard
+                self.exec_guarded(orelse.body, env, name, not positive)
+            else:
+                self.exec_branch(orelse.body, env)
+        else_names = env.names
+        joined: dict[str, Value] = {}
+        for key in set(then_names) | set(else_names):
+            first, second = then_names.get(key), else_names.get(key)
+            if first is not None and first is second:
+                joined[key] = first
+            elif first is None and second is not None and key not in before:
+                joined[key] = UNKNOWN
+            elif second is None and first is not None and key not in before:
+                joined[key] = UNKNOWN
+            else:
+                joined[key] = UNKNOWN
+        env.names = joined
+
+    def exec_guarded(self, suite: cst.BaseSuite, env: _Env, name: str, bn: bool) -> None:
+        """Run a branch where an isinstance/name check narrows a layer loop variable.
+        The narrowing is a selection of layers, so the branch counts as definite."""
+        selection = env.lookup(name)
+        if not isinstance(selection, LayerSelection):
+            self.exec_branch(suite, env)
+            return
+        guard = "bn" if bn else "not_bn"
+        if selection.guard != "none" and selection.guard != guard:
+            return  # contradictory narrowing: the branch selects nothing
+        env.bind(name, replace(selection, guard=guard))
+        try:
+            self.exec_suite(suite, env)
+        finally:
+            env.bind(name, selection)
+
+    def isinstance_guard(self, test: cst.BaseExpression, env: _Env) -> tuple[str, bool] | None:
+        """``isinstance(x, BatchNormalization)`` / ``not ...`` / ``'bn' in x.name``:
+        (loop variable, True for BN)."""
+        positive = True
+        while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+            positive = not positive
+            test = test.expression
+        if isinstance(test, cst.Call) and isinstance(test.func, cst.Name):
+            if test.func.value == "isinstance" and len(test.args) == 2:
+                subject = test.args[0].value
+                if not isinstance(subject, cst.Name):
+                    return None
+                classes = self.eval(test.args[1].value, env)
+                items = classes.items if isinstance(classes, ListValue) else (classes,)
+                names = [item.name for item in items if isinstance(item, ModuleRef)]
+                if len(names) != len(items):
+                    return None
+                bn_names = self.api.bn_layers | self.api.v1_bn_layers
+                if all(item in bn_names for item in names):
+                    return subject.value, positive
+            return None
+        if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
+            target = test.comparisons[0]
+            operator = target.operator
+            if isinstance(target.comparator, cst.Attribute) and isinstance(
+                test.left, cst.SimpleString
+            ):
+                attribute = target.comparator
+                text = str(test.left.evaluated_value).lower()
+                if (attribute.attr.value == "name" and isinstance(attribute.value, cst.Name)
+                        and text in {"bn", "batch_norm", "batchnorm", "batch_normalization"}):
+                    if isinstance(operator, cst.In):
+                        return attribute.value.value, positive
+                    if isinstance(operator, cst.NotIn):
+                        return attribute.value.value, not positive
+        return None
+
+    def exec_for(self, node: cst.For, env: _Env) -> None:
+        iterable = self.eval(node.iter, env)
+        if isinstance(iterable, LayerSelection) and not iterable.element and isinstance(
+            node.target, cst.Name
+        ):
+            env.bind(node.target.value, replace(iterable, element=True, node=node.target))
+        else:
+            self.bind_unknown(node.target, env)
+        self.exec_loop_body(node.body, env)
+        if node.orelse is not None:
+            self.exec_branch(node.orelse.body, env)
+
+    def exec_loop_body(self, suite: cst.BaseSuite, env: _Env) -> None:
+        saved = self.context
+        self.context = replace(saved, loop_depth=saved.loop_depth + 1)
+        try:
+            self.exec_suite(suite, env)
+        finally:
+            self.context = saved
+
+    def exec_with(self, node: cst.With, env: _Env) -> None:
+        tape: Tape | None = None
+        control = 0
+        for item in node.items:
+            value = self.eval(item.item, env)
+            if isinstance(value, Tape):
+                tape = value
+            if isinstance(item.item, cst.Call):
+                callee = self.eval(item.item.func, env)
+                if isinstance(callee, ModuleRef) and callee.name.endswith("control_dependencies"):
+                    control += 1
+            if item.asname is not None:
+                self.assign(item.asname.name, value, item.item, env)
+        saved = self.context
+        if tape is not None:
+            self.context = replace(saved, tape=tape)
+        self.control_dependencies += control
+        try:
+            self.exec_suite(node.body, env)
+        finally:
+            self.context = saved
+            self.control_dependencies -= control
+
+    def define_function(self, node: cst.FunctionDef, env: _Env, owner: ClassValue | None) -> None:
+        prefix = f"{owner.name}." if owner else ""
+        function = FunctionValue(node=node, qualname=prefix + node.name.value, owner=owner)
+        self.functions.append(function)
+        if owner is None:
+            env.bind(node.name.value, function)
+        else:
+            owner.methods[node.name.value] = function
+
+    def define_class(self, node: cst.ClassDef, env: _Env) -> None:
+        bases = tuple(self.eval(arg.value, env) for arg in node.bases if arg.keyword is None)
+        keras_base: str | None = None
+        for base in bases:
+            if isinstance(base, ModuleRef):
+                if base.name in self.api.model_bases:
+                    keras_base = "model"
+                elif base.name in self.api.layer_bases or self.api.is_layer_class(base.name):
+                    keras_base = keras_base or "layer"
+            elif isinstance(base, ClassValue) and base.keras_base is not None:
+                keras_base = base.keras_base
+        value = ClassValue(node=node, name=node.name.value,
+                           keras_base=keras_base, bases=bases)  # type: ignore[arg-type]
+        for base in bases:
+            if isinstance(base, ClassValue):
+                value.methods.update(base.methods)
+        for statement in node.body.body if isinstance(node.body, cst.IndentedBlock) else ():
+            if isinstance(statement, cst.FunctionDef):
+                self.define_function(statement, env, value)
+        self.model.classes.append(value)
+        env.bind(node.name.value, value)
+
+    # -------------------------------------------------------------- bindings
+    def bind_unknown(self, target: cst.BaseExpression, env: _Env) -> None:
+        if isinstance(target, cst.Name):
+            env.bind(target.value, UNKNOWN)
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self.bind_unknown(element.value, env)
+
+    def assign(self, target: cst.BaseExpression, value: Value, value_node: cst.BaseExpression,
+               env: _Env) -> None:
+        if isinstance(target, cst.Name):
+            env.bind(target.value, value)
+            if isinstance(value, Layer) and not value.label:
+                value.label = target.value
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            items = value.items if isinstance(value, ListValue) else None
+            for index, element in enumerate(target.elements):
+                item = items[index] if items is not None and index < len(items) else UNKNOWN
+                self.assign(element.value, item, value_node, env)
+        elif isinstance(target, cst.Attribute):
+            owner = self.eval(target.value, env)
+            self.assign_attribute(owner, target, value, value_node)
+        elif isinstance(target, cst.Subscript):
+            self.eval(target.value, env)
+
+    def assign_attribute(self, owner: Value, target: cst.Attribute, value: Value,
+                         value_node: cst.BaseExpression) -> None:
+        attr = target.attr.value
+        if attr == "trainable":
+            self.set_trainable(owner, target, value, value_node)
+            return
+        if attr in {"learning_rate", "lr"} and isinstance(owner, Optimizer):
+            self.record_set_lr(owner, target, value)
+            return
+        if isinstance(owner, (Layer, LayerSelection, ModuleRef)):
+            self.record(Event("set_attr", target, owner, self.context, attr=attr, value=value,
+                              value_node=value_node))
+        if isinstance(owner, Layer):
+            owner.attrs[attr] = value
+            if isinstance(value, Layer) and value is not owner and not attr.startswith("__"):
+                owner.children = [w for w in owner.children if w.child is not value]
+                owner.children.append(Wiring(value, "attribute", "absent", target))
+        if isinstance(owner, ModuleRef) and owner.name == "os.environ":
+            pass
+
+    def set_trainable(self, owner: Value, target: cst.Attribute, value: Value,
+                      value_node: cst.BaseExpression) -> None:
+        flag: Tri = None
+        if isinstance(value, Const) and isinstance(value.value, bool):
+            flag = value.value
+        layer = owner if isinstance(owner, Layer) else None
+        selection = owner if isinstance(owner, LayerSelection) else None
+        before = layer.trainable if layer else (selection.container.trainable if selection else None)
+        bn_before = layer.bn_trainable() if layer else (
+            selection.container.bn_trainable() if selection else None)
+        self.record(Event("set_trainable", target, owner, self.context, attr="trainable",
+                          value=value, value_node=value_node, selection=selection,
+                          trainable_before=before, bn_trainable_before=bn_before))
+        definite = self.context.definite
+        if layer is not None:
+            _apply_to_layer(layer, flag, definite)
+        elif selection is not None:
+            _apply_to_selection(selection, flag, definite)
+
+    def record(self, event: Event) -> None:
+        self.model.events.append(event)
+
+    def record_set_lr(self, optimizer: Optimizer | None, node: cst.CSTNode, value: Value) -> None:
+        rate = _const_number(value)
+        self.record(Event("set_lr", node, optimizer, self.context, optimizer=optimizer,
+                          learning_rate=rate, value=value))
+        if optimizer is not None and self.context.definite:
+            optimizer.learning_rate = rate
+            optimizer.default_rate = False
+            optimizer.schedule = isinstance(value, Schedule)
+
+    # ------------------------------------------------------------ expressions
+    def eval(self, node: cst.BaseExpression | None, env: _Env) -> Value:
+        if node is None:
+            return UNKNOWN
+        if isinstance(node, cst.Name):
+            return self.eval_name(node, env)
+        if isinstance(node, (cst.Integer, cst.Float)):
+            return Const(node.evaluated_value, node)
+        if isinstance(node, cst.SimpleString):
+            try:
+                return Const(node.evaluated_value, node)
+            except Exception:  # pragma: no cover - malformed literal
+                return UNKNOWN
+        if isinstance(node, cst.ConcatenatedString):
+            return Const("", node)
+        if isinstance(node, cst.UnaryOperation):
+            inner = self.eval(node.expression, env)
+            number = _const_number(inner)
+            if number is not None and isinstance(node.operator, cst.Minus):
+                return Const(-number, node)
+            return UNKNOWN
+        if isinstance(node, cst.BinaryOperation):
+            left, right = self.eval(node.left, env), self.eval(node.right, env)
+            return self.fold(left, right, node.operator)
+        if isinstance(node, cst.Attribute):
+            return self.eval_attribute(node, env)
+        if isinstance(node, cst.Subscript):
+            return self.eval_subscript(node, env)
+        if isinstance(node, cst.Call):
+            return self.eval_call(node, env)
+        if isinstance(node, (cst.List, cst.Tuple)):
+            return ListValue(tuple(self.eval(element.value, env) for element in node.elements))
+        if isinstance(node, (cst.ListComp, cst.GeneratorExp, cst.SetComp, cst.DictComp)):
+            return self.eval_comprehension(node, env)
+        if isinstance(node, cst.NamedExpr):
+            value = self.eval(node.value, env)
+            self.assign(node.target, value, node.value, env)
+            return value
+        if isinstance(node, cst.Lambda):
+            return UNKNOWN
+        for child in node.children:
+            if isinstance(child, cst.BaseExpression):
+                self.eval(child, env)
+            else:
+                for grandchild in _expressions_in(child):
+                    self.eval(grandchild, env)
+        return UNKNOWN
+
+    def eval_name(self, node: cst.Name, env: _Env) -> Value:
+        name = node.value
+        if name in {"True", "False", "None"}:
+            return Const({"True": True, "False": False, "None": None}[name], node)
+        value = env.lookup(name)
+        if value is not None:
+            return value
+        for star in self.star_imports:
+            candidate = canonical(f"{star}.{name}")
+            if self.known_symbol(candidate):
+                return ModuleRef(candidate)
+        return UNKNOWN
+
+    def known_symbol(self, name: str) -> bool:
+        api = self.api
+        return (name in api.bn_layers or name in api.v1_bn_layers or name in api.sequential
+                or name in api.functional or name in api.inputs or api.is_layer_class(name)
+                or api.application(name) is not None or name.startswith("keras.optimizers."))
+
+    def fold(self, left: Value, right: Value, operator: cst.BaseBinaryOp) -> Value:
+        a, b = _const_number(left), _const_number(right)
+        if a is None or b is None:
+            return UNKNOWN
+        try:
+            if isinstance(operator, cst.Add):
+                return Const(a + b)
+            if isinstance(operator, cst.Subtract):
+                return Const(a - b)
+            if isinstance(operator, cst.Multiply):
+                return Const(a * b)
+            if isinstance(operator, cst.Divide):
+                return Const(a / b)
+            if isinstance(operator, cst.Power):
+                return Const(a**b)
+            if isinstance(operator, cst.FloorDivide):
+                return Const(a // b)
+        except (ArithmeticError, ValueError):
+            return UNKNOWN
+        return UNKNOWN
+
+    def eval_attribute(self, node: cst.Attribute, env: _Env) -> Value:
+        owner = self.eval(node.value, env)
+        attr = node.attr.value
+        if isinstance(owner, ModuleRef):
+            name = canonical(f"{owner.name}.{attr}")
+            self.model.references.append(Reference(name, node))
+            return ModuleRef(name)
+        if isinstance(owner, Layer):
+            return self.layer_attribute(owner, attr, node)
+        if isinstance(owner, LayerSelection) and owner.element:
+            if attr in {"trainable_weights", "trainable_variables", "weights", "variables"}:
+                return Variables(None)
+            return UNKNOWN
+        if isinstance(owner, Optimizer) and attr in {"learning_rate", "lr"}:
+            return OptimizerAttr(owner, attr)
+        if isinstance(owner, OptimizerAttr):
+            return UNKNOWN
+        if isinstance(owner, ClassValue):
+            method = owner.methods.get(attr)
+            return method if method is not None else UNKNOWN
+        return UNKNOWN
+
+    def layer_attribute(self, layer: Layer, attr: str, node: cst.Attribute) -> Value:
+        if attr == "layers":
+            return LayerSelection(container=layer, node=node, extent="all",
+                                  members=self.tracked_members(layer))
+        if attr in {"output", "outputs", "input", "inputs"}:
+            stored = layer.attrs.get(f"__{attr}__")
+            if stored is not None:
+                return stored
+            return Tensor(True, (Wiring(layer, "flattened", "absent", node),), node)
+        if attr in {"trainable_weights", "trainable_variables", "weights", "variables"}:
+            return Variables(layer)
+        if attr == "optimizer":
+            optimizer = layer.attrs.get("optimizer")
+            return optimizer if optimizer is not None else UNKNOWN
+        if attr in layer.attrs:
+            return layer.attrs[attr]
+        if layer.user_class is not None:
+            owner = self.class_named(layer.user_class)
+            if owner is not None and attr in owner.methods:
+                return _BoundMethod(owner.methods[attr], layer)
+        return UNKNOWN
+
+    def tracked_members(self, layer: Layer) -> tuple[Layer, ...] | None:
+        if layer.opaque or layer.has_bn is None and not layer.children:
+            return None
+        if any(wiring.mode == "flattened" for wiring in layer.children):
+            return None
+        members: list[Layer] = []
+        for wiring in layer.children:
+            if wiring.child not in members:
+                members.append(wiring.child)
+        return tuple(members)
+
+    def class_named(self, name: str) -> ClassValue | None:
+        for owner in self.model.classes:
+            if owner.name == name:
+                return owner
+        return None
+
+    def eval_subscript(self, node: cst.Subscript, env: _Env) -> Value:
+        owner = self.eval(node.value, env)
+        for element in node.slice:
+            inner = element.slice
+            if isinstance(inner, cst.Index):
+                self.eval(inner.value, env)
+            elif isinstance(inner, cst.Slice):
+                self.eval(inner.lower, env)
+                self.eval(inner.upper, env)
+        if isinstance(owner, LayerSelection) and not owner.element and len(node.slice) == 1:
+            return _select(owner, node.slice[0].slice, node)
+        if isinstance(owner, ListValue) and len(node.slice) == 1:
+            inner = node.slice[0].slice
+            if isinstance(inner, cst.Index):
+                index = _literal_int(inner.value)
+                if index is not None and -len(owner.items) <= index < len(owner.items):
+                    return owner.items[index]
+        return UNKNOWN
+
+    def eval_comprehension(self, node: cst.BaseExpression, env: _Env) -> Value:
+        scope = _Env(parent=env)
+        clause: cst.CompFor | None = getattr(node, "for_in", None)
+        depth = 0
+        while clause is not None:
+            iterable = self.eval(clause.iter, scope)
+            if isinstance(iterable, LayerSelection) and isinstance(clause.target, cst.Name):
+                scope.bind(clause.target.value, replace(iterable, element=True))
+            else:
+                self.bind_unknown(clause.target, scope)
+            for condition in clause.ifs:
+                self.eval(condition.search, scope)
+            clause = clause.inner_for_in
+            depth += 1
+        saved = self.context
+        self.context = replace(saved, loop_depth=saved.loop_depth + depth)
+        try:
+            if isinstance(node, cst.DictComp):
+                self.eval(node.key, scope)
+                self.eval(node.value, scope)
+            else:
+                self.eval(getattr(node, "elt", None), scope)
+        finally:
+            self.context = saved
+        return UNKNOWN
+
+    # ------------------------------------------------------------------ calls
+    def eval_call(self, node: cst.Call, env: _Env) -> Value:
+        receiver: Value | None = None
+        method: str | None = None
+        if isinstance(node.func, cst.Attribute):
+            receiver = self.eval(node.func.value, env)
+            method = node.func.attr.value
+            if isinstance(receiver, ModuleRef):
+                callee: Value = ModuleRef(canonical(f"{receiver.name}.{method}"))
+                receiver, method = None, None
+            else:
+                callee = UNKNOWN
+        else:
+            callee = self.eval(node.func, env)
+        args = [self.eval(arg.value, env) for arg in node.args if arg.keyword is None]
+        kwargs = {arg.keyword.value: self.eval(arg.value, env)
+                  for arg in node.args if arg.keyword is not None}
+        name = callee.name if isinstance(callee, ModuleRef) else None
+        self.model.calls.append(CallSite(node, name, self.context, method, receiver,
+                                         self.control_dependencies > 0))
+        if receiver is not None and method is not None:
+            return self.call_method(receiver, method, node, args, kwargs)
+        if isinstance(callee, ModuleRef):
+            return self.call_symbol(callee.name, node, args, kwargs)
+        if isinstance(callee, Layer):
+            return self.call_layer(callee, node, args)
+        if isinstance(callee, FunctionValue):
+            return self.call_function(callee, args, kwargs, None)
+        if isinstance(callee, _BoundMethod):
+            return self.call_function(callee.function, args, kwargs, callee.receiver)
+        if isinstance(callee, ClassValue):
+            return self.instantiate(callee, node, args, kwargs)
+        if isinstance(node.func, cst.Name) and node.func.value in _BUILTINS_NO_EFFECT:
+            return UNKNOWN
+        self.havoc(args, kwargs)
+        return UNKNOWN
+
+    def havoc(self, args: list[Value], kwargs: dict[str, Value]) -> None:
+        """An unknown callee received these values: their trainable state is unknown."""
+        for value in [*args, *kwargs.values()]:
+            if isinstance(value, Layer):
+                _apply_to_layer(value, None, definite=False, forget=True)
+
+    def call_symbol(self, name: str, node: cst.Call, args: list[Value],
+                    kwargs: dict[str, Value]) -> Value:
+        api = self.api
+        if name in api.bn_layers or name in api.v1_bn_layers:
+            return self.create_layer(name, node, kwargs, is_bn=True,
+                                     bn_v1=name in api.v1_bn_layers)
+        if name in api.dropout_layers:
+            return self.create_layer(name, node, kwargs, is_dropout=True)
+        if name in api.inputs:
+            return Tensor(True, (), node)
+        if name in api.sequential:
+            return self.create_sequential(name, node, args, kwargs)
+        if name in api.functional:
+            return self.create_functional(name, node, args, kwargs)
+        if name in api.loaders:
+            return self.create_loaded(name, node)
+        if name in api.clone:
+            return self.create_clone(name, node, args)
+        application = api.application(name)
+        if application is not None:
+            return self.create_application(name, node, kwargs, application)
+        hub = self.hub_backbone(name)
+        if hub is not None:
+            return self.create_backbone(name, node, hub)
+        if name in api.opaque_layers:
+            return self.create_hub_layer(name, node, kwargs)
+        if name.startswith(api.schedules_prefix):
+            return Schedule(node)
+        if name.startswith("keras.optimizers.") or _is_tf1_optimizer(name):
+            return self.create_optimizer(name, node, args, kwargs)
+        if name in api.gradient_tape:
+            return Tape(node)
+        if name in api.set_value and args:
+            if isinstance(args[0], OptimizerAttr):
+                self.record_set_lr(args[0].optimizer, node,
+                                   args[1] if len(args) > 1 else kwargs.get("value", UNKNOWN))
+            return UNKNOWN
+        if name.startswith("tf.data."):
+            return Dataset(None)
+        if api.is_layer_class(name):
+            return self.create_layer(name, node, kwargs, children=args)
+        if name.startswith("os.environ") or name == "os.putenv":
+            self.note_environment(node, args)
+            return UNKNOWN
+        if not name.startswith(_HARMLESS_PREFIXES):
+            self.havoc(args, kwargs)
+        return UNKNOWN
+
+    def note_environment(self, node: cst.Call, args: list[Value]) -> None:
+        if args and isinstance(args[0], Const) and args[0].value == "TF_USE_LEGACY_KERAS":
+            if len(args) > 1 and isinstance(args[1], Const) and str(args[1].value) in {"1", "True", "true"}:
+                self.model.legacy_keras_env = True
+
+    def hub_backbone(self, name: str) -> str | None:
+        base = name[: -len(".from_preset")] if name.endswith(".from_preset") else name
+        if base in self.api.hub_with_bn:
+            return "with_bn"
+        if base in self.api.hub_without_bn:
+            return "without_bn"
+        return None
+
+    # ------------------------------------------------------ object creation
+    def new_layer(self, name: str, node: cst.CSTNode, **fields: object) -> Layer:
+        layer = Layer(qualname=name, node=node, **fields)  # type: ignore[arg-type]
+        self.model.layers.append(layer)
+        self.record(Event("create", node, layer, self.context))
+        return layer
+
+    def create_layer(self, name: str, node: cst.Call, kwargs: dict[str, Value], *,
+                     is_bn: bool = False, bn_v1: bool = False, is_dropout: bool = False,
+                     children: list[Value] | None = None) -> Layer:
+        layer = self.new_layer(name, node, is_bn=is_bn, bn_v1=bn_v1, is_dropout=is_dropout)
+        for child in children or ():
+            if isinstance(child, Layer):
+                layer.children.append(Wiring(child, "call", "absent", node))
+        trainable = kwargs.get("trainable")
+        if isinstance(trainable, Const) and isinstance(trainable.value, bool):
+            _apply_to_layer(layer, trainable.value, definite=True)
+        elif trainable is not None:
+            _apply_to_layer(layer, None, definite=True)
+        return layer
+
+    def create_sequential(self, name: str, node: cst.Call, args: list[Value],
+                          kwargs: dict[str, Value]) -> Layer:
+        model = self.new_layer(name, node, is_model=True, model_kind="sequential")
+        items = args[0] if args else kwargs.get("layers")
+        if isinstance(items, ListValue):
+            elements = _list_elements(node)
+            for index, item in enumerate(items.items):
+                where = elements[index] if index < len(elements) else node
+                if isinstance(item, Layer):
+                    model.children.append(Wiring(item, "sequential", "absent", where))
+                else:
+                    model.has_bn = None
+                    model.has_dropout = None
+        elif items is not None:
+            model.has_bn = None
+            model.has_dropout = None
+        return model
+
+    def create_functional(self, name: str, node: cst.Call, args: list[Value],
+                          kwargs: dict[str, Value]) -> Value:
+        outputs = args[1] if len(args) > 1 else kwargs.get("outputs")
+        if outputs is None:
+            return UNKNOWN
+        model = self.new_layer(name, node, is_model=True, model_kind="functional")
+        tensors = outputs.items if isinstance(outputs, ListValue) else (outputs,)
+        if not tensors or not all(isinstance(t, Tensor) and t.symbolic for t in tensors):
+            model.has_bn = None
+            model.has_dropout = None
+            return model
+        for tensor in tensors:
+            assert isinstance(tensor, Tensor)
+            for wiring in tensor.history:
+                if not any(w.child is wiring.child and w.node is wiring.node
+                           for w in model.children):
+                    model.children.append(wiring)
+        return model
+
+    def create_application(self, name: str, node: cst.Call, kwargs: dict[str, Value],
+                           contents: str) -> Layer:
+        weights = kwargs.get("weights")
+        if weights is None:
+            pretrained: bool = True  # keras.applications default: weights="imagenet"
+        else:
+            pretrained = not (isinstance(weights, Const) and weights.value is None)
+        has_bn: Tri = {"with_bn": True, "without_bn": False}.get(contents)
+        model = self.new_layer(name, node, is_model=True, model_kind="application",
+                               has_bn=has_bn, has_dropout=None, opaque=True,
+                               pretrained=pretrained)
+        if pretrained:
+            model.pretrained_node = node
+            self.model.pretrained_signals.append(node)
+        input_tensor = kwargs.get("input_tensor")
+        if isinstance(input_tensor, Tensor) and input_tensor.symbolic:
+            flattened = Wiring(model, "flattened", "absent", node)
+            model.attrs["__output__"] = Tensor(True, input_tensor.history + (flattened,), node)
+        return model
+
+    def create_backbone(self, name: str, node: cst.Call, contents: str) -> Layer:
+        pretrained = name.endswith(".from_preset")
+        model = self.new_layer(name, node, is_model=True, model_kind="application",
+                               has_bn=contents == "with_bn", has_dropout=None, opaque=True,
+                               pretrained=pretrained)
+        if pretrained:
+            model.pretrained_node = node
+            self.model.pretrained_signals.append(node)
+        return model
+
+    def create_hub_layer(self, name: str, node: cst.Call, kwargs: dict[str, Value]) -> Layer:
+        layer = self.new_layer(name, node, is_model=True, model_kind="application", has_bn=None,
+                               has_dropout=None, opaque=True, pretrained=True,
+                               pretrained_node=node)
+        self.model.pretrained_signals.append(node)
+        trainable = kwargs.get("trainable")
+        flag = trainable.value if isinstance(trainable, Const) else (None if trainable else False)
+        _apply_to_layer(layer, flag if isinstance(flag, bool) else None, definite=True)
+        return layer
+
+    def create_loaded(self, name: str, node: cst.Call) -> Layer:
+        self.model.pretrained_signals.append(node)
+        return self.new_layer(name, node, is_model=True, model_kind="loaded", has_bn=None,
+                              has_dropout=None, opaque=True, pretrained=True,
+                              pretrained_node=node)
+
+    def create_clone(self, name: str, node: cst.Call, args: list[Value]) -> Layer:
+        source = args[0] if args else None
+        has_bn = source.contains_bn() if isinstance(source, Layer) else None
+        return self.new_layer(name, node, is_model=True, model_kind="loaded", has_bn=has_bn,
+                              has_dropout=None, opaque=True)
+
+    def create_optimizer(self, name: str, node: cst.Call, args: list[Value],
+                         kwargs: dict[str, Value]) -> Optimizer:
+        rate_value = kwargs.get("learning_rate", args[0] if args else None)
+        lr_arg = _keyword(node, "lr")
+        if rate_value is None and lr_arg is not None:
+            rate_value = kwargs.get("lr")
+        default = self.api.optimizer_defaults.get(name)
+        optimizer = Optimizer(name, node, None, lr_kwarg_node=lr_arg)
+        if rate_value is None:
+            optimizer.learning_rate = default
+            optimizer.default_rate = default is not None
+        elif isinstance(rate_value, Schedule):
+            optimizer.schedule = True
+        else:
+            optimizer.learning_rate = _const_number(rate_value)
+        self.record(Event("create", node, optimizer, self.context, optimizer=optimizer,
+                          learning_rate=optimizer.learning_rate))
+        return optimizer
+
+    def optimizer_from_string(self, text: str, node: cst.CSTNode) -> Optimizer | None:
+        name = self.api.optimizer_strings.get(text.lower())
+        if name is None:
+            return None
+        rate = self.api.optimizer_defaults.get(name)
+        return Optimizer(name, node, rate, default_rate=True, from_string=True)
+
+    def new_user_instance(self, owner: ClassValue, node: cst.CSTNode) -> Layer:
+        return self.new_layer(f"<{owner.name}>", node, is_model=owner.keras_base == "model",
+                              model_kind="subclassed", has_bn=False, has_dropout=False,
+                              user_class=owner.name)
+
+    def instantiate(self, owner: ClassValue, node: cst.Call, args: list[Value],
+                    kwargs: dict[str, Value]) -> Value:
+        if owner.keras_base is None:
+            init = owner.methods.get("__init__")
+            if init is not None:
+                self.call_function(init, args, kwargs, UNKNOWN)
+            return UNKNOWN
+        instance = self.new_user_instance(owner, node)
+        init = owner.methods.get("__init__")
+        if init is not None:
+            self.call_function(init, args, kwargs, instance)
+        call = owner.methods.get("call")
+        if call is not None:
+            self.call_function(call, [Tensor(False)], {}, instance)
+        if any(base for base in owner.bases if isinstance(base, ModuleRef)
+               and base.name not in self.api.model_bases and base.name not in self.api.layer_bases):
+            instance.has_bn = None  # subclass of a concrete Keras layer/model
+        return instance
+
+    # ---------------------------------------------------------- model calls
+    def call_layer(self, layer: Layer, node: cst.Call, args: list[Value]) -> Value:
+        training = _training_arg(_keyword(node, "training"))
+        self.record(Event("call", node, layer, self.context, training=training,
+                          inputs=tuple(args), trainable_before=layer.trainable,
+                          bn_trainable_before=layer.bn_trainable()))
+        self.note_subclass_wiring(layer, training)
+        wiring = Wiring(layer, "call", training, node)
+        first = args[0] if args else None
+        if isinstance(first, ListValue):
+            histories = [t.history for t in first.items if isinstance(t, Tensor) and t.symbolic]
+            if histories and len(histories) == len(first.items):
+                merged: tuple[Wiring, ...] = tuple(w for h in histories for w in h)
+                return Tensor(True, merged + (wiring,), node)
+        if isinstance(first, Tensor) and first.symbolic:
+            return Tensor(True, first.history + (wiring,), node)
+        return Tensor(False, (wiring,), node)
+
+    def note_subclass_wiring(self, layer: Layer, training: TrainingArg) -> None:
+        """Inside a user model's ``call``: record how an attribute child is called."""
+        owner = self.current_self
+        if owner is None or self.current_method != "call":
+            return
+        for wiring in owner.children:
+            if wiring.child is layer and wiring.mode == "attribute":
+                wiring.training = training
+
+    def call_method(self, receiver: Value, method: str, node: cst.Call, args: list[Value],
+                    kwargs: dict[str, Value]) -> Value:
+        if isinstance(receiver, Layer):
+            return self.call_model_method(receiver, method, node, args, kwargs)
+        if isinstance(receiver, _BoundMethod):
+            return UNKNOWN
+        if isinstance(receiver, OptimizerAttr) and method == "assign":
+            self.record_set_lr(receiver.optimizer, node, args[0] if args else UNKNOWN)
+            return UNKNOWN
+        if isinstance(receiver, Tape) and method == "gradient":
+            return self.record_gradient(receiver, node, args, kwargs)
+        if isinstance(receiver, Dataset):
+            if method == "batch":
+                size = _const_number(args[0] if args else kwargs.get("batch_size", UNKNOWN))
+                return Dataset(int(size) if size is not None else None, node)
+            return receiver
+        if isinstance(receiver, ModuleRef):
+            return self.call_symbol(canonical(f"{receiver.name}.{method}"), node, args, kwargs)
+        if isinstance(receiver, ClassValue) and method in receiver.methods:
+            return self.call_function(receiver.methods[method], args, kwargs, None)
+        if method in {"batch"} and isinstance(receiver, Value):
+            size = _const_number(args[0] if args else kwargs.get("batch_size", UNKNOWN))
+            if size is not None and isinstance(receiver, Dataset):
+                return Dataset(int(size), node)
+        if method not in {"append", "extend", "update", "format", "join", "split", "items",
+                          "keys", "values", "get", "numpy", "shape", "reshape", "astype"}:
+            self.havoc(args, kwargs)
+        return UNKNOWN
+
+    def call_model_method(self, layer: Layer, method: str, node: cst.Call, args: list[Value],
+                          kwargs: dict[str, Value]) -> Value:
+        if method == "compile":
+            return self.compile_model(layer, node, args, kwargs)
+        if method in FIT_METHODS:
+            self.fit_model(layer, method, node, args, kwargs)
+            return UNKNOWN
+        if method in EVAL_METHODS:
+            self.record(Event("evaluate", node, layer, self.context, method=method,
+                              trainable_before=layer.trainable,
+                              bn_trainable_before=layer.bn_trainable()))
+            return Tensor(False)
+        if method == "add" and args and isinstance(args[0], Layer):
+            where = node.args[0].value if node.args else node
+            layer.children.append(Wiring(args[0], "sequential", "absent", where))
+            return UNKNOWN
+        if method == "add":
+            layer.has_bn = None
+            layer.has_dropout = None
+            return UNKNOWN
+        if method == "get_layer":
+            return LayerSelection(container=layer, node=node, extent="one", element=True)
+        if method == "load_weights":
+            layer.pretrained = True
+            layer.pretrained_node = node
+            self.model.pretrained_signals.append(node)
+            self.record(Event("load_weights", node, layer, self.context))
+            return UNKNOWN
+        if method in {"__call__", "call"}:
+            return self.call_layer(layer, node, args)
+        if layer.user_class is not None:
+            owner = self.class_named(layer.user_class)
+            if owner is not None and method in owner.methods:
+                return self.call_function(owner.methods[method], args, kwargs, layer)
+        return UNKNOWN
+
+    def compile_model(self, layer: Layer, node: cst.Call, args: list[Value],
+                      kwargs: dict[str, Value]) -> Value:
+        value = kwargs.get("optimizer", args[0] if args else None)
+        optimizer: Optimizer | None = None
+        if isinstance(value, Optimizer):
+            optimizer = value
+        elif isinstance(value, Const) and isinstance(value.value, str):
+            where = _keyword(node, "optimizer")
+            target = where.value if where is not None else (node.args[0].value if node.args
+                                                            else node)
+            optimizer = self.optimizer_from_string(value.value, target)
+        layer.attrs["optimizer"] = optimizer if optimizer is not None else UNKNOWN
+        self.record(Event("compile", node, layer, self.context, optimizer=optimizer,
+                          learning_rate=optimizer.learning_rate if optimizer else None,
+                          trainable_before=layer.trainable,
+                          bn_trainable_before=layer.bn_trainable()))
+        return UNKNOWN
+
+    def fit_model(self, layer: Layer, method: str, node: cst.Call, args: list[Value],
+                  kwargs: dict[str, Value]) -> None:
+        batch_size: int | None = None
+        batch_node: cst.CSTNode | None = None
+        size_arg = _keyword(node, "batch_size")
+        if size_arg is not None:
+            number = _const_number(kwargs.get("batch_size", UNKNOWN))
+            if number is not None:
+                batch_size, batch_node = int(number), size_arg
+        data = args[0] if args else kwargs.get("x")
+        if batch_size is None and isinstance(data, Dataset) and data.batch_size is not None:
+            batch_size, batch_node = data.batch_size, data.batch_node
+        self.record(Event("fit", node, layer, self.context, method=method,
+                          batch_size=batch_size, batch_node=batch_node,
+                          optimizer=_optimizer_of(layer),
+                          learning_rate=_rate_of(layer),
+                          trainable_before=layer.trainable,
+                          bn_trainable_before=layer.bn_trainable()))
+
+    def record_gradient(self, tape: Tape, node: cst.Call, args: list[Value],
+                        kwargs: dict[str, Value]) -> Value:
+        target = args[0] if args else kwargs.get("target", UNKNOWN)
+        sources = args[1] if len(args) > 1 else kwargs.get("sources", UNKNOWN)
+        items = sources.items if isinstance(sources, ListValue) else (sources,)
+        if all(isinstance(item, Variables) for item in items):
+            variables: Tri = True
+        elif all(isinstance(item, Tensor) for item in items):
+            variables = False
+        else:
+            variables = None
+        self.record(Event("gradient", node, tape, self.context, inputs=(target, *items),
+                          sources_are_variables=variables))
+        return UNKNOWN
+
+    # -------------------------------------------------------------- functions
+    def call_function(self, function: FunctionValue, args: list[Value],
+                      kwargs: dict[str, Value], receiver: Value | None,
+                      standalone: bool = False) -> Value:
+        key = id(function.node)
+        if key in self.active or len(self.active) >= MAX_INLINE_DEPTH:
+            self.havoc(args, kwargs)
+            return UNKNOWN
+        self.ran.add(key)
+        env = _Env(parent=self.module_env)
+        self.bind_parameters(function.node, env, args, kwargs, receiver, standalone)
+        saved = (self.context, self.current_self, self.current_method)
+        self.context = replace(self.context, function=function.qualname,
+                               method_of=function.owner.name if function.owner else None,
+                               tape=None, loop_depth=0)
+        if isinstance(receiver, Layer):
+            self.current_self, self.current_method = receiver, function.node.name.value
+        self.active.append(key)
+        try:
+            self.exec_suite(function.node.body, env)
+        finally:
+            self.active.pop()
+            self.context, self.current_self, self.current_method = saved
+        for statement in _nested_functions(function.node):
+            if id(statement) not in {id(f.node) for f in self.functions}:
+                self.define_function(statement, env, None)
+        distinct = {id(value): value for value in env.returns}
+        if len(distinct) == 1:
+            return next(iter(distinct.values()))
+        return UNKNOWN
+
+    def bind_parameters(self, node: cst.FunctionDef, env: _Env, args: list[Value],
+                        kwargs: dict[str, Value], receiver: Value | None,
+                        standalone: bool) -> None:
+        params = node.params
+        positional = [*params.posonly_params, *params.params]
+        values = list(args)
+        if receiver is not None and positional:
+            env.bind(positional[0].name.value, receiver)
+            positional = positional[1:]
+        for index, param in enumerate(positional):
+            name = param.name.value
+            if index < len(values):
+                env.bind(name, values[index])
+            elif name in kwargs:
+                env.bind(name, kwargs[name])
+            elif param.default is not None and not standalone:
+                env.bind(name, self.eval(param.default, self.module_env))
+            else:
+                env.bind(name, self.parameter_guess(name, node))
+        for param in params.kwonly_params:
+            name = param.name.value
+            if name in kwargs:
+                env.bind(name, kwargs[name])
+            elif param.default is not None and not standalone:
+                env.bind(name, self.eval(param.default, self.module_env))
+            else:
+                env.bind(name, UNKNOWN)
+        if isinstance(params.star_arg, cst.Param):
+            env.bind(params.star_arg.name.value, UNKNOWN)
+        if params.star_kwarg is not None:
+            env.bind(params.star_kwarg.name.value, UNKNOWN)
+
+    def parameter_guess(self, name: str, node: cst.FunctionDef) -> Value:
+        """In a Keras model's ``call(self, inputs, training=None)``, the inputs are
+        tensors; everything else is unknown."""
+        if node.name.value in {"call", "train_step", "test_step"} and name in {
+            "inputs", "x", "data", "input", "images"
+        }:
+            return Tensor(False)
+        return UNKNOWN
+
+
+@dataclass(eq=False, slots=True)
+class _BoundMethod(Value):
+    function: FunctionValue
+    receiver: Layer
+
+
+# ------------------------------------------------------------------ helpers
+def _dotted(node: cst.BaseExpression | None) -> str | None:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        base = _dotted(node.value)
+        return f"{base}.{node.attr.value}" if base else None
+    return None
+
+
+def _is_main_guard(test: cst.BaseExpression) -> bool:
+    if isinstance(test, cst.Comparison) and isinstance(test.left, cst.Name):
+        if test.left.value == "__name__" and len(test.comparisons) == 1:
+            comparator = test.comparisons[0].comparator
+            return isinstance(comparator, cst.SimpleString) and "__main__" in comparator.value
+    return False
+
+
+def _expressions_in(node: cst.CSTNode) -> Iterator[cst.BaseExpression]:
+    """Expressions nested directly inside a non-expression node (args, elements...)."""
+    for child in node.children:
+        if isinstance(child, cst.BaseExpression):
+            yield child
+        elif not isinstance(child, (cst.BaseSuite, cst.BaseStatement)):
+            yield from _expressions_in(child)
+
+
+def _list_elements(node: cst.Call) -> list[cst.BaseExpression]:
+    value: cst.BaseExpression | None = None
+    if node.args and node.args[0].keyword is None:
+        value = node.args[0].value
+    else:
+        layers = _keyword(node, "layers")
+        value = layers.value if layers is not None else None
+    if isinstance(value, (cst.List, cst.Tuple)):
+        return [element.value for element in value.elements]
+    return []
+
+
+def _nested_functions(node: cst.FunctionDef) -> list[cst.FunctionDef]:
+    body = node.body.body if isinstance(node.body, cst.IndentedBlock) else ()
+    return [statement for statement in body if isinstance(statement, cst.FunctionDef)]
+
+
+def _is_tf1_optimizer(name: str) -> bool:
+    return (name.startswith("tf.compat.v1.train.") or name.startswith("tf.train.")) and (
+        name.endswith("Optimizer")
+    )
+
+
+def _optimizer_of(layer: Layer) -> Optimizer | None:
+    value = layer.attrs.get("optimizer")
+    return value if isinstance(value, Optimizer) else None
+
+
+def _rate_of(layer: Layer) -> float | None:
+    optimizer = _optimizer_of(layer)
+    return optimizer.learning_rate if optimizer is not None else None
+
+
+def _select(selection: LayerSelection, index: cst.BaseSlice, node: cst.Subscript) -> Value:
+    """``container.layers[...]``: an element or a slice of the container's layers."""
+    members = selection.members
+    if isinstance(index, cst.Index):
+        position = _literal_int(index.value)
+        member: tuple[Layer, ...] | None = None
+        if members is not None and position is not None:
+            offset = 1 if selection.container.model_kind == "functional" else 0
+            spot = position - offset if position >= 0 else position
+            if -len(members) <= spot < len(members):
+                member = (members[spot],)
+        return replace(selection, node=node, extent="one", element=True, members=member)
+    if isinstance(index, cst.Slice):
+        if index.lower is None and index.upper is None and index.step is None:
+            return replace(selection, node=node)
+        subset: tuple[Layer, ...] | None = None
+        lower, upper = _literal_int(index.lower), _literal_int(index.upper)
+        if members is not None and (index.lower is None or lower is not None) and (
+            index.upper is None or upper is not None
+        ) and index.step is None:
+            offset = 1 if selection.container.model_kind == "functional" else 0
+            shifted = [members[0]] * offset + list(members) if offset and members else list(members)
+            subset = tuple(m for m in shifted[lower:upper] if m in members)
+        return replace(selection, node=node, extent="slice", members=subset)
+    return UNKNOWN
+
+
+def _merge(current: Tri, value: Tri, definite: bool) -> Tri:
+    if definite:
+        return value
+    return current if current == value else None
+
+
+def _apply_to_layer(layer: Layer, value: Tri, definite: bool, forget: bool = False) -> None:
+    """``layer.trainable = value`` (recursive, F7); under a branch, states that would
+    change become unknown."""
+    if forget:
+        value, definite = None, True
+        if layer.trainable is None and layer.inner_bn_trainable is None:
+            return
+    targets = [layer, *layer.descendants()]
+    for target in targets:
+        target.trainable = _merge(target.trainable, value, definite)
+        target.inner_bn_trainable = _merge(target.inner_bn_trainable, value, definite)
+        target.inner_other_trainable = _merge(target.inner_other_trainable, value, definite)
+
+
+def _apply_to_selection(selection: LayerSelection, value: Tri, definite: bool) -> None:
+    """``for layer in container.layers[...]: layer.trainable = value`` (with guards).
+    The container's own flag does not change: only the selected layers'."""
+    container = selection.container
+    guard, extent = selection.guard, selection.extent
+    if selection.members is not None:
+        for member in selection.members:
+            if guard == "bn" and not member.is_bn:
+                continue
+            if guard == "not_bn" and member.is_bn:
+                continue
+            _apply_to_layer(member, value, definite)
+        return
+    if extent == "one" or value is None:
+        # which layer is unknown: anything that might change becomes unknown
+        value_for_all: Tri = None
+        for target in _opaque_parts(container):
+            if guard != "not_bn" and target.inner_bn_trainable != value:
+                target.inner_bn_trainable = None
+            if guard != "bn" and target.inner_other_trainable != value:
+                target.inner_other_trainable = None
+        for wiring in container.children:
+            if wiring.mode != "flattened" and value_for_all is None and wiring.child.trainable != value:
+                _apply_to_layer(wiring.child, None, definite=False, forget=True)
+        return
+    for target in _opaque_parts(container):
+        if guard != "not_bn":
+            target.inner_bn_trainable = _slice_merge(target.inner_bn_trainable, value, extent,
+                                                     definite)
+        if guard != "bn":
+            target.inner_other_trainable = _slice_merge(target.inner_other_trainable, value,
+                                                        extent, definite)
+    for wiring in container.children:
+        if wiring.mode == "flattened":
+            continue
+        child = wiring.child
+        if guard == "bn" and not child.is_bn:
+            continue
+        if guard == "not_bn" and child.is_bn:
+            continue
+        if extent == "all":
+            _apply_to_layer(child, value, definite)
+        else:
+            _apply_to_layer(child, None, definite=False, forget=True)
+
+
+def _opaque_parts(container: Layer) -> list[Layer]:
+    """The container itself (its untracked inner layers) and bases flattened into it."""
+    parts = [container]
+    for wiring in container.children:
+        if wiring.mode == "flattened" and wiring.child not in parts:
+            parts.append(wiring.child)
+            parts.extend(w.child for w in wiring.child.children if w.mode == "flattened")
+    return parts
+
+
+def _slice_merge(current: Tri, value: bool, extent: str, definite: bool) -> Tri:
+    """A contiguous slice of an application's layers includes BN and non-BN layers, but
+    not all of them: setting True makes "some trainable" true; setting False leaves the
+    rest as they were (unknown unless they were already False)."""
+    if extent == "all":
+        return _merge(current, value, definite)
+    if value is True:
+        return _merge(current, True, definite)
+    return current if current is False else None

@@ -1,0 +1,91 @@
+"""The ordered event trace the semantic model records while replaying a program."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from bnlint.semantic.values import (
+    Layer,
+    LayerSelection,
+    Optimizer,
+    Tape,
+    Tri,
+    TrainingArg,
+    Value,
+)
+
+if TYPE_CHECKING:
+    import libcst as cst
+
+EventKind = Literal[
+    "create",  # a Keras layer/model/optimizer was constructed
+    "call",  # a layer/model was called on inputs
+    "set_trainable",  # `.trainable = v` on a layer, a model or a selection of layers
+    "set_attr",  # any other attribute assignment on a Keras object (typos, `.training`)
+    "compile",
+    "fit",  # fit / fit_generator / train_on_batch
+    "evaluate",  # evaluate / predict / test_on_batch / predict_on_batch
+    "set_lr",  # optimizer.learning_rate.assign / K.set_value(opt.lr, v) / opt.lr = v
+    "gradient",  # tape.gradient(target, sources)
+    "load_weights",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """Where an event happens.
+
+    ``definite`` is False inside a branch, an ``except`` handler or a function replayed
+    on its own with unknown arguments' effects; ``function`` is the name of the function
+    whose body holds the event (None at module level); ``tape`` is the GradientTape whose
+    ``with`` block encloses it; ``loop_depth`` counts enclosing loops.
+    """
+
+    definite: bool = True
+    function: str | None = None
+    method_of: str | None = None
+    tape: Tape | None = None
+    loop_depth: int = 0
+    standalone: bool = False
+
+
+@dataclass(eq=False, slots=True)
+class Event:
+    """One step of the program. Fields beyond ``kind``/``node``/``target``/``context``
+    are used by some kinds only (see ``EventKind``)."""
+
+    kind: EventKind
+    node: "cst.CSTNode"
+    target: Value | None
+    context: Context
+    # call
+    training: TrainingArg = "absent"
+    inputs: tuple[Value, ...] = ()
+    # set_trainable / set_attr
+    attr: str = ""
+    value: Value | None = None
+    value_node: "cst.CSTNode | None" = None
+    selection: LayerSelection | None = None
+    # state snapshot taken just before the event (set_trainable, call, compile, fit)
+    trainable_before: Tri = None
+    bn_trainable_before: Tri = None
+    # compile / set_lr
+    optimizer: Optimizer | None = None
+    learning_rate: float | None = None
+    # fit / evaluate
+    method: str = ""
+    batch_size: int | None = None
+    batch_node: "cst.CSTNode | None" = None
+    # gradient
+    sources_are_variables: Tri = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def layer(self) -> Layer | None:
+        """The Keras layer/model the event acts on, when there is one."""
+        if isinstance(self.target, Layer):
+            return self.target
+        if isinstance(self.target, LayerSelection):
+            return self.target.container
+        return None

@@ -1,0 +1,84 @@
+"""The semantic model of one program: what the rules query."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterator
+
+from bnlint.semantic.events import Context, Event, EventKind
+from bnlint.semantic.values import ClassValue, Layer, Value
+
+if TYPE_CHECKING:
+    import libcst as cst
+
+
+@dataclass(eq=False, slots=True)
+class CallSite:
+    """A call whose callee the model resolved: an imported symbol (``name``, canonical)
+    or a method call (``method`` on ``receiver``)."""
+
+    node: "cst.Call"
+    name: str | None
+    context: Context
+    method: str | None = None
+    receiver: Value | None = None
+    in_control_dependencies: bool = False
+
+
+@dataclass(eq=False, slots=True)
+class Reference:
+    """A use of an imported symbol that is not called (e.g. ``K.learning_phase`` in a
+    ``feed_dict``), by canonical name."""
+
+    name: str
+    node: "cst.CSTNode"
+
+
+@dataclass(eq=False, slots=True)
+class SemanticModel:
+    """Everything the replay learnt about one program."""
+
+    module: "cst.Module"
+    events: list[Event] = field(default_factory=list)
+    calls: list[CallSite] = field(default_factory=list)
+    references: list[Reference] = field(default_factory=list)
+    layers: list[Layer] = field(default_factory=list)
+    classes: list[ClassValue] = field(default_factory=list)
+    # Raw module paths named by import statements, as written (for flavour inference).
+    imports: list[str] = field(default_factory=list)
+    # `os.environ["TF_USE_LEGACY_KERAS"] = "1"` (or setdefault / putenv) seen.
+    legacy_keras_env: bool = False
+    # Anything that loads pretrained weights (weights=..., load_weights, load_model, ...).
+    pretrained_signals: list["cst.CSTNode"] = field(default_factory=list)
+
+    def events_of(self, *kinds: EventKind) -> Iterator[Event]:
+        """Events of the given kinds, in program order."""
+        for event in self.events:
+            if event.kind in kinds:
+                yield event
+
+    def events_on(self, layer: Layer, *kinds: EventKind) -> Iterator[Event]:
+        """Events acting on ``layer`` itself (not on layers inside it)."""
+        for event in self.events:
+            if (not kinds or event.kind in kinds) and event.layer is layer:
+                yield event
+
+    def calls_named(self, *names: str) -> Iterator[CallSite]:
+        """Calls of the given canonical names."""
+        wanted = set(names)
+        for call in self.calls:
+            if call.name in wanted:
+                yield call
+
+    def method_calls(self, method: str) -> Iterator[CallSite]:
+        for call in self.calls:
+            if call.method == method:
+                yield call
+
+    def containers_of(self, layer: Layer) -> list[Layer]:
+        """Tracked layers/models that contain ``layer`` (directly or not)."""
+        return [other for other in self.layers if layer in other.descendants()]
+
+    @property
+    def has_pretrained_weights(self) -> bool:
+        return bool(self.pretrained_signals)

@@ -1,0 +1,270 @@
+"""Abstract values the semantic model binds to names.
+
+Identity matters: one ``Layer`` object stands for one Keras layer/model instance, so
+every event that touches it refers to the same Python object. ``None`` in a
+``bool | None`` field means "unknown" and rules treat it as such: they fire only on
+definite facts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    import libcst as cst
+
+Tri = bool | None
+ModelKind = Literal["layer", "sequential", "functional", "subclassed", "application", "loaded"]
+# How a layer is wired into the model that contains it.
+WiringMode = Literal["sequential", "call", "flattened", "attribute"]
+# The ``training=`` argument of a call, as written.
+TrainingArg = Literal["absent", "true", "false", "none", "dynamic"]
+
+
+class Value:
+    """Base of all abstract values."""
+
+    __slots__ = ()
+
+
+class Unknown(Value):
+    """A value the model does not know anything about."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+
+UNKNOWN = Unknown()
+
+
+@dataclass(eq=False, slots=True)
+class Const(Value):
+    """A Python constant: int, float, str, bool or None (after constant folding)."""
+
+    value: object
+    node: "cst.CSTNode | None" = None
+
+
+@dataclass(eq=False, slots=True)
+class ModuleRef(Value):
+    """A name that refers to an imported module or symbol, by its canonical name."""
+
+    name: str
+
+
+@dataclass(eq=False, slots=True)
+class Wiring:
+    """A child layer/model inside a container, and how it is called there."""
+
+    child: "Layer"
+    mode: WiringMode
+    training: TrainingArg
+    node: "cst.CSTNode"
+
+
+@dataclass(eq=False, slots=True)
+class Layer(Value):
+    """A Keras layer or model instance (a Model is a Layer in Keras)."""
+
+    qualname: str
+    node: "cst.CSTNode"
+    label: str = ""
+    is_bn: bool = False
+    bn_v1: bool = False
+    is_dropout: bool = False
+    is_model: bool = False
+    model_kind: ModelKind = "layer"
+    # Does it (transitively) contain BN layers? True/False/None (unknown).
+    has_bn: Tri = False
+    has_dropout: Tri = False
+    # Inner layers the model does not track one by one (an application's, a loaded
+    # model's, a flattened base's).
+    opaque: bool = False
+    pretrained: bool = False
+    pretrained_node: "cst.CSTNode | None" = None
+    user_class: str | None = None
+    children: list[Wiring] = field(default_factory=list)
+    attrs: dict[str, Value] = field(default_factory=dict)
+    # Trainable state: the layer's own flag, and that of its untracked inner BN and
+    # other layers. Set by containers recursively (F7).
+    trainable: Tri = True
+    inner_bn_trainable: Tri = True
+    inner_other_trainable: Tri = True
+
+    def descendants(self) -> list["Layer"]:
+        """Tracked layers inside this one, depth first (without itself)."""
+        found: list[Layer] = []
+        seen: set[int] = {id(self)}
+        stack = [wiring.child for wiring in reversed(self.children)]
+        while stack:
+            layer = stack.pop()
+            if id(layer) in seen:
+                continue
+            seen.add(id(layer))
+            found.append(layer)
+            stack.extend(wiring.child for wiring in reversed(layer.children))
+        return found
+
+    def contains_bn(self) -> Tri:
+        """Does this layer run a BN layer when called? (itself, tracked, or opaque)."""
+        if self.is_bn:
+            return True
+        if self.has_bn:
+            return True
+        results = [child.child.contains_bn() for child in self.children]
+        if any(result is True for result in results):
+            return True
+        if self.has_bn is None or any(result is None for result in results):
+            return None
+        return False
+
+    def contains_dropout(self) -> Tri:
+        if self.is_dropout or self.has_dropout:
+            return True
+        results = [child.child.contains_dropout() for child in self.children]
+        if any(result is True for result in results):
+            return True
+        if self.has_dropout is None or any(result is None for result in results):
+            return None
+        return False
+
+    def bn_trainable(self) -> Tri:
+        """Is some BN layer inside (or this BN layer) trainable right now?
+
+        True: at least one BN is definitely trainable; False: every BN is definitely
+        frozen (or there is none); None: unknown."""
+        if self.is_bn:
+            return self.trainable
+        states: list[Tri] = []
+        if self.has_bn is not False:
+            states.append(self.inner_bn_trainable if self.has_bn else None)
+        for wiring in self.children:
+            if wiring.child.contains_bn() is not False:
+                states.append(wiring.child.bn_trainable())
+        if any(state is True for state in states):
+            # has_bn None with inner state True is still only a maybe
+            if self.has_bn is None and not any(
+                w.child.bn_trainable() is True for w in self.children
+            ):
+                return None
+            return True
+        if all(state is False for state in states):
+            return False
+        return None
+
+    def set_trainable(self, value: Tri) -> None:
+        """``layer.trainable = value``: recursive over everything inside (F7)."""
+        self.trainable = value
+        self.inner_bn_trainable = value
+        self.inner_other_trainable = value
+        for layer in self.descendants():
+            layer.trainable = value
+            layer.inner_bn_trainable = value
+            layer.inner_other_trainable = value
+
+
+@dataclass(eq=False, slots=True)
+class Optimizer(Value):
+    """An optimizer; ``learning_rate`` is None when not a known constant."""
+
+    qualname: str
+    node: "cst.CSTNode"
+    learning_rate: float | None
+    default_rate: bool = False
+    schedule: bool = False
+    lr_kwarg_node: "cst.CSTNode | None" = None
+    from_string: bool = False
+
+
+@dataclass(eq=False, slots=True)
+class Tensor(Value):
+    """A tensor. ``symbolic`` when it flows from ``keras.Input`` (a functional graph);
+    ``history`` lists the layer calls that produced it."""
+
+    symbolic: bool
+    history: tuple[Wiring, ...] = ()
+    inputs_node: "cst.CSTNode | None" = None
+
+
+@dataclass(eq=False, slots=True)
+class LayerSelection(Value):
+    """Some layers of a container: ``container.layers[...]``, a loop variable over them,
+    or ``container.get_layer(...)``. ``guard`` narrows by isinstance/name checks."""
+
+    container: Layer
+    node: "cst.CSTNode"
+    # "all", "slice" (contiguous part, at least a few layers), "one" (a single layer).
+    extent: Literal["all", "slice", "one"] = "all"
+    guard: Literal["none", "bn", "not_bn"] = "none"
+    # When the container's layers are tracked individually: the exact ones selected.
+    members: tuple[Layer, ...] | None = None
+    element: bool = False  # an element (loop variable / index), not the list itself
+
+
+@dataclass(eq=False, slots=True)
+class Dataset(Value):
+    """A tf.data pipeline; ``batch_size`` from a literal ``.batch(n)``."""
+
+    batch_size: int | None
+    batch_node: "cst.CSTNode | None" = None
+
+
+@dataclass(eq=False, slots=True)
+class Tape(Value):
+    """A ``tf.GradientTape``."""
+
+    node: "cst.CSTNode"
+
+
+@dataclass(eq=False, slots=True)
+class FunctionValue(Value):
+    """A user function (or method) defined in this file."""
+
+    node: "cst.FunctionDef"
+    qualname: str
+    owner: "ClassValue | None" = None
+
+
+@dataclass(eq=False, slots=True)
+class ClassValue(Value):
+    """A user class defined in this file; ``keras_base`` when it subclasses a Keras
+    Layer/Model."""
+
+    node: "cst.ClassDef"
+    name: str
+    keras_base: Literal["layer", "model"] | None
+    methods: dict[str, FunctionValue] = field(default_factory=dict)
+    bases: tuple[Value, ...] = ()
+
+
+@dataclass(eq=False, slots=True)
+class ListValue(Value):
+    """A list/tuple literal of values."""
+
+    items: tuple[Value, ...]
+
+
+@dataclass(eq=False, slots=True)
+class Schedule(Value):
+    """A learning-rate schedule object: its rate is not a single constant."""
+
+    node: "cst.CSTNode"
+
+
+@dataclass(eq=False, slots=True)
+class OptimizerAttr(Value):
+    """``optimizer.learning_rate`` / ``optimizer.lr`` (to follow ``.assign`` and
+    ``K.set_value``)."""
+
+    optimizer: Optimizer | None
+    attr: str
+
+
+@dataclass(eq=False, slots=True)
+class Variables(Value):
+    """``model.trainable_variables`` / ``model.trainable_weights`` (or ``.weights``)."""
+
+    layer: Layer | None

@@ -1,0 +1,1 @@
+"""bnlint's rules: one module per rule (installed as ``bnlint.rules``)."""
