@@ -1,0 +1,370 @@
+"""The command line: ``bnlint [check] [PATH ...]``, ``bnlint rule CODE``, and friends.
+
+Exit codes (as ruff): 0 no findings, 1 findings (unless ``--exit-zero``), 2 usage,
+configuration or input errors and internal errors; 2 wins over 1. Errors are one line on
+stderr (``bnlint: error: ...``), never a traceback unless ``BNLINT_DEBUG=1``.
+
+Heavy modules (libcst, the rules, the semantic model) are imported inside functions so
+that ``bnlint --version`` and ``--help`` stay instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, TextIO
+
+from bnlint import __version__
+from bnlint.config import (
+    TARGETS,
+    CliOverrides,
+    ConfigError,
+    apply_overrides,
+    find_config,
+    load_settings,
+)
+from bnlint.settings import Settings
+
+if TYPE_CHECKING:
+    from bnlint.discover import DiscoveryResult
+    from bnlint.engine import FileResult
+    from bnlint.flavour import Flavour
+    from bnlint.rule import Rule
+
+EXIT_CLEAN = 0
+EXIT_FINDINGS = 1
+EXIT_ERROR = 2
+DEBUG_HINT = "(run with BNLINT_DEBUG=1 for the traceback)"
+
+
+class UsageError(Exception):
+    """Command-line arguments that do not make sense together."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a lint run produced, before it is printed."""
+
+    results: tuple[FileResult, ...]
+    errors: tuple[str, ...]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run bnlint with ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
+    try:
+        args = _parse(list(sys.argv[1:] if argv is None else argv))
+    except SystemExit as exit_:  # argparse: --help, --version, usage errors
+        return exit_.code if isinstance(exit_.code, int) else EXIT_ERROR
+    try:
+        return _dispatch(args)
+    except (ConfigError, UsageError) as error:
+        return _fail(str(error))
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # noqa: BLE001 - the boundary: anything else is our bug
+        if os.environ.get("BNLINT_DEBUG"):
+            traceback.print_exc()
+        first_line = next(iter(str(error).splitlines()), "")
+        return _fail(f"internal error: {type(error).__name__}: {first_line} {DEBUG_HINT}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (public so that docs can print ``--help``)."""
+    parser = argparse.ArgumentParser(
+        prog="bnlint",
+        description="Find Keras BatchNormalization and fine-tuning mistakes.",
+        epilog="Also: `bnlint rule CODE` (= --explain CODE), `bnlint check PATH ...` "
+        "(= bnlint PATH ...). Exit status: 0 clean, 1 findings, 2 error.",
+    )
+    parser.add_argument("paths", nargs="*", metavar="PATH",
+                        help="files or directories to lint (default: .); `-` reads stdin")
+    selection = parser.add_argument_group("rule selection (comma-separated; CLI wins over config)")
+    for flag, text in (("--select", "rules to enable, replacing the default set"),
+                       ("--extend-select", "rules to enable in addition"),
+                       ("--ignore", "rules to disable")):
+        selection.add_argument(flag, action="append", metavar="RULES", help=text)
+    parser.add_argument("--format", "--output-format", dest="output_format",
+                        choices=("text", "json"), default="text", help="output format")
+    parser.add_argument("--statistics", action="store_true",
+                        help="print the number of findings per rule instead of each finding")
+    parser.add_argument("--exit-zero", action="store_true",
+                        help="exit 0 even when there are findings")
+    parser.add_argument("--config", metavar="FILE",
+                        help="configuration file (bnlint.toml or pyproject.toml)")
+    parser.add_argument("--isolated", action="store_true", help="ignore configuration files")
+    parser.add_argument("--target-keras", choices=TARGETS, help="the Keras flavour targeted")
+    parser.add_argument("--jobs", "-j", type=_positive_int, metavar="N",
+                        help="worker processes (default: CPU count; runs of < 20 files stay serial)")
+    parser.add_argument("--force-exclude", action=argparse.BooleanOptionalAction, default=None,
+                        help="apply excludes even to paths named on the command line")
+    parser.add_argument("--respect-gitignore", action=argparse.BooleanOptionalAction,
+                        default=None, help="skip files ignored by .gitignore (default: yes)")
+    parser.add_argument("--stdin-filename", metavar="NAME",
+                        help="name of the file read from stdin (for config, report, excludes)")
+    parser.add_argument("--show-settings", action="store_true",
+                        help="print the effective settings and exit")
+    parser.add_argument("--show-files", action="store_true",
+                        help="print the files that would be linted and exit")
+    parser.add_argument("--explain", metavar="RULE", help="print a rule's documentation")
+    parser.add_argument("--list-rules", action="store_true", help="print the rule table")
+    parser.add_argument("--version", action="version", version=f"bnlint {__version__}")
+    return parser
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    if argv[:1] == ["check"]:
+        argv = argv[1:]
+    elif argv[:1] == ["rule"]:
+        argv = ["--explain", *argv[1:]] if len(argv) > 1 else ["--list-rules"]
+        if argv[1:2] == ["--all"]:
+            argv[1] = "ALL"
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if "-" in args.paths and len(args.paths) > 1:
+        parser.error("`-` (stdin) cannot be combined with other paths")
+    if args.stdin_filename is not None and args.paths not in ([], ["-"]):
+        parser.error("--stdin-filename reads stdin: do not pass other paths")
+    return args
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from bnlint.registry import all_rules
+
+    rules = all_rules()
+    if args.list_rules:
+        return _print(_rule_table(rules))
+    if args.explain is not None:
+        return _print(_explain(args.explain, rules))
+    return _check(args, rules)
+
+
+def _check(args: argparse.Namespace, rules: Sequence[type[Rule]]) -> int:
+    """The lint run proper: settings, selection, files or stdin, report."""
+    stdin = args.paths == ["-"] or (not args.paths and args.stdin_filename is not None)
+    paths: list[str] = args.paths or ["."]
+    config_path = _config_path(args, paths, stdin)
+    file_settings = load_settings(config_path)
+    overrides = _overrides(args)
+    settings = apply_overrides(file_settings, overrides)
+    selected = _selected(file_settings, overrides, rules)
+    if args.show_settings:
+        return _print(_settings_text(config_path, settings, selected))
+    if stdin:
+        outcome = _lint_stdin(args, settings, rules, selected)
+        if outcome is None:  # --force-exclude and an excluded name: say nothing (ruff)
+            return EXIT_CLEAN
+    else:
+        if args.show_files:
+            return _show_files(paths, settings)
+        outcome = _lint_files(args, paths, settings, rules, selected)
+    return _finish(args, outcome)
+
+
+def _config_path(args: argparse.Namespace, paths: list[str], stdin: bool) -> str | None:
+    if args.config is not None:
+        if not os.path.isfile(args.config):
+            raise ConfigError(f"{args.config}: configuration file not found")
+        return str(args.config)
+    if args.isolated:
+        return None
+    start = (args.stdin_filename or ".") if stdin else paths[0]
+    return find_config(start)
+
+
+def _split_selectors(values: list[str] | None) -> tuple[str, ...] | None:
+    if values is None:
+        return None
+    return tuple(item.strip() for value in values for item in value.split(",") if item.strip())
+
+
+def _overrides(args: argparse.Namespace) -> CliOverrides:
+    return CliOverrides(
+        select=_split_selectors(args.select),
+        ignore=_split_selectors(args.ignore) or (),
+        extend_select=_split_selectors(args.extend_select) or (),
+        target_keras=args.target_keras,
+        force_exclude=args.force_exclude,
+        respect_gitignore=args.respect_gitignore,
+    )
+
+
+def _selected(
+    file_settings: Settings, overrides: CliOverrides, rules: Sequence[type[Rule]]
+) -> frozenset[str]:
+    from bnlint.selection import SelectionLayer, resolve_selection
+
+    cli = SelectionLayer(overrides.select, overrides.ignore, overrides.extend_select)
+    return resolve_selection(file_settings, rules, cli)
+
+
+def _project_flavour(settings: Settings) -> Flavour | None:
+    if settings.target_keras != "auto":
+        return None
+    from bnlint.pins import project_flavour
+
+    return project_flavour(settings.root)
+
+
+def _lint_files(
+    args: argparse.Namespace, paths: list[str], settings: Settings,
+    rules: Sequence[type[Rule]], selected: frozenset[str],
+) -> Outcome:
+    from bnlint.runner import lint_paths
+
+    found = _discover(paths, settings)
+    if not found.files and not found.errors:
+        _warn("no Python files or notebooks found under the given paths")
+    results = lint_paths(
+        found.files, settings, rules, selected,
+        jobs=args.jobs, project_flavour=_project_flavour(settings),
+    )
+    return Outcome(tuple(results), tuple(found.errors))
+
+
+def _discover(paths: list[str], settings: Settings) -> DiscoveryResult:
+    from bnlint.discover import DiscoveryError, discover
+
+    try:
+        return discover(paths, settings)
+    except DiscoveryError as error:
+        raise ConfigError(str(error)) from None
+
+
+def _lint_stdin(
+    args: argparse.Namespace, settings: Settings,
+    rules: Sequence[type[Rule]], selected: frozenset[str],
+) -> Outcome | None:
+    from bnlint.runner import lint_text
+
+    name: str = args.stdin_filename or "-"
+    data = sys.stdin.buffer.read()
+    if args.stdin_filename is not None and _stdin_excluded(name, settings):
+        return None
+    result = lint_text(
+        name, data, settings, rules, selected, project_flavour=_project_flavour(settings)
+    )
+    return Outcome((result,), ())
+
+
+def _stdin_excluded(name: str, settings: Settings) -> bool:
+    """With --force-exclude, is the stdin file's name excluded? Decided by discovery,
+    so only for a name that exists on disk (an editor buffer of a real file)."""
+    if not settings.force_exclude or not os.path.exists(name):
+        return False
+    found = _discover([name], settings)
+    return not found.files and not found.errors
+
+
+def _show_files(paths: list[str], settings: Settings) -> int:
+    found = _discover(paths, settings)
+    _print("".join(f"{path}\n" for path in found.files))
+    for error in found.errors:
+        _error(error)
+    return EXIT_ERROR if found.errors else EXIT_CLEAN
+
+
+def _finish(args: argparse.Namespace, outcome: Outcome) -> int:
+    from bnlint import report
+
+    results = outcome.results
+    errors = [*outcome.errors, *(_file_error(r.path, e) for r in results for e in r.errors)]
+    for error in errors:
+        _error(error)
+    if args.statistics:
+        text = _statistics(results, args.output_format)
+    elif args.output_format == "json":
+        text = report.render_json(results)
+    else:
+        text = report.render_text(results, other_errors=len(outcome.errors))
+    _print(text)
+    if errors:
+        return EXIT_ERROR
+    has_findings = any(result.findings for result in results)
+    return EXIT_FINDINGS if has_findings and not args.exit_zero else EXIT_CLEAN
+
+
+def _statistics(results: Sequence[FileResult], output_format: str) -> str:
+    import json
+    from collections import Counter
+
+    from bnlint.report import render_statistics
+
+    if output_format != "json":
+        return render_statistics(results)
+    counts = Counter((f.code, f.name) for result in results for f in result.findings)
+    rows = [{"code": code, "name": name, "count": count}
+            for (code, name), count in sorted(counts.items(), key=lambda i: (-i[1], i[0]))]
+    return json.dumps(rows, indent=2) + "\n"
+
+
+def _file_error(path: str, message: str) -> str:
+    return message if message.startswith(path) else f"{path}: {message}"
+
+
+def _rule_table(rules: Sequence[type[Rule]]) -> str:
+    rows = [("CODE", "NAME", "DEFAULT", "SEVERITY", "SUMMARY")]
+    rows += [(r.code, r.name, "on" if r.default_enabled else "off", r.severity, r.summary)
+             for r in rules]
+    widths = [max(len(row[column]) for row in rows) for column in range(4)]
+    return "".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths)) + "  " + row[4]
+        + "\n"
+        for row in rows
+    )
+
+
+def _explain(selector: str, rules: Sequence[type[Rule]]) -> str:
+    wanted = [r for r in rules if selector.upper() in (r.code, "ALL") or selector == r.name]
+    if not wanted:
+        raise UsageError(f"unknown rule {selector!r} (`bnlint --list-rules` lists them)")
+    return "\n".join(_rule_page(rule) for rule in wanted)
+
+
+def _rule_page(rule: type[Rule]) -> str:
+    default = "On by default." if rule.default_enabled else "Off by default (select it)."
+    page = f"# {rule.name} ({rule.code})\n\nSeverity: {rule.severity}. {default}\n\n"
+    return page + (rule.documentation() or rule.summary) + "\n"
+
+
+def _settings_text(config_path: str | None, settings: Settings, selected: frozenset[str]) -> str:
+    lines = [f"config = {config_path!r}"]
+    lines += [f"{field.name} = {getattr(settings, field.name)!r}" for field in fields(settings)]
+    lines.append(f"selected = {sorted(selected)!r}")
+    return "".join(line + "\n" for line in lines)
+
+
+def _print(text: str, stream: TextIO | None = None) -> int:
+    out = stream or sys.stdout
+    try:
+        out.write(text)
+        out.flush()
+    except BrokenPipeError:  # `bnlint | head`: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+    return EXIT_CLEAN
+
+
+def _error(message: str) -> None:
+    print(f"bnlint: error: {message}", file=sys.stderr)
+
+
+def _warn(message: str) -> None:
+    print(f"bnlint: warning: {message}", file=sys.stderr)
+
+
+def _fail(message: str) -> int:
+    _error(message)
+    return EXIT_ERROR

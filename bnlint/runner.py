@@ -1,0 +1,167 @@
+"""Lints many files: reads each, picks its rules (per-file-ignores), runs the engine,
+serially or in a process pool, and returns the results in the order given."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from dataclasses import dataclass
+
+from bnlint.engine import FileResult, lint_source
+from bnlint.flavour import Flavour
+from bnlint.rule import Rule
+from bnlint.selection import compile_per_file_ignores
+from bnlint.settings import Settings
+from bnlint.source import Source
+
+# Below this many files a pool costs more (start-up, pickling) than it saves.
+PARALLEL_MIN_FILES = 20
+CHUNK_MAX = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """One file to lint and the codes of the rules to run on it."""
+
+    path: str
+    codes: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """What every task of a run shares."""
+
+    settings: Settings
+    rules: tuple[type[Rule], ...]
+    project_flavour: Flavour | None
+
+
+def lint_paths(
+    files: Sequence[str],
+    settings: Settings,
+    rules: Sequence[type[Rule]],
+    selected: frozenset[str],
+    *,
+    jobs: int | None = None,
+    project_flavour: Flavour | None = None,
+) -> list[FileResult]:
+    """Lint ``files`` with the ``selected`` codes among ``rules`` (per-file-ignores
+    resolved against all of ``rules``). ``jobs`` processes (default: one per CPU); a
+    run of fewer than PARALLEL_MIN_FILES files stays in this process. Results come back in the order of ``files``;
+    a file that cannot be read or crashes the analysis gets a result with an error."""
+    ignores = compile_per_file_ignores(settings, rules)
+    tasks = [Task(path, ignores.codes_for(path, selected)) for path in files]
+    job = Job(settings, tuple(rules), project_flavour)
+    workers = _worker_count(len(tasks), jobs)
+    if workers <= 1:
+        return [lint_task(task, job) for task in tasks]
+    return _lint_in_pool(tasks, job, workers)
+
+
+def lint_text(
+    path: str,
+    data: str | bytes,
+    settings: Settings,
+    rules: Sequence[type[Rule]],
+    selected: frozenset[str],
+    *,
+    project_flavour: Flavour | None = None,
+) -> FileResult:
+    """Lint text that is not read from disk (stdin); ``path`` names it for
+    per-file-ignores, notebook detection and the report."""
+    from bnlint.sources import SourceError, source_from_text
+
+    codes = compile_per_file_ignores(settings, rules).codes_for(path, selected)
+    job = Job(settings, tuple(rules), project_flavour)
+    try:
+        source = source_from_text(path, data)
+    except SourceError as error:
+        return FileResult(path, None, errors=(str(error),))
+    return _guarded_lint(source, codes, job)
+
+
+def lint_task(task: Task, job: Job) -> FileResult:
+    """Read and lint one file; never raises for a problem with that file."""
+    from bnlint.sources import SourceError, read_source
+
+    try:
+        source = read_source(task.path)
+    except SourceError as error:
+        return FileResult(task.path, None, errors=(str(error),))
+    except Exception as error:  # noqa: BLE001 - a reader bug must not stop the run
+        return FileResult(task.path, None, errors=(_internal(task.path, error),))
+    return _guarded_lint(source, task.codes, job)
+
+
+def _guarded_lint(source: Source, codes: frozenset[str], job: Job) -> FileResult:
+    rules = [rule for rule in job.rules if rule.code in codes]
+    try:
+        return lint_source(source, job.settings, rules, job.project_flavour)
+    except Exception as error:  # noqa: BLE001 - e.g. a semantic-model bug: report it
+        return FileResult(source.path, source, errors=(_internal(source.path, error),))
+
+
+def _internal(path: str, error: Exception) -> str:
+    return f"{path}: internal error: {type(error).__name__}: {error}"
+
+
+def _worker_count(files: int, jobs: int | None) -> int:
+    if files < PARALLEL_MIN_FILES:
+        return 1
+    return max(1, min(jobs or os.cpu_count() or 1, files))
+
+
+def lint_chunk(tasks: Sequence[Task], job: Job) -> list[FileResult]:
+    """Worker entry point: lint a chunk of files in a pool process."""
+    return [lint_task(task, job) for task in tasks]
+
+
+def _lint_in_pool(tasks: Sequence[Task], job: Job, workers: int) -> list[FileResult]:
+    # Imported once here so that forked workers inherit them instead of each paying.
+    import libcst  # noqa: F401
+
+    import bnlint.semantic.build  # noqa: F401
+
+    results: list[FileResult | None] = [None] * len(tasks)
+    with _pool(workers) as pool:
+        submitted = [
+            (indices, pool.submit(lint_chunk, [tasks[index] for index in indices], job))
+            for indices in _chunks(tasks, workers)
+        ]
+        for indices, future in submitted:
+            chunk = [tasks[index] for index in indices]
+            for index, result in zip(indices, _chunk_results(chunk, future)):
+                results[index] = result
+    return [result for result in results if result is not None]
+
+
+def _chunk_results(chunk: Sequence[Task], future: Future[list[FileResult]]) -> list[FileResult]:
+    try:
+        return future.result()
+    except Exception as error:  # noqa: BLE001 - a worker died (e.g. out of memory)
+        return [
+            FileResult(task.path, None, errors=(_internal(task.path, error),)) for task in chunk
+        ]
+
+
+def _chunks(tasks: Sequence[Task], workers: int) -> list[list[int]]:
+    """Task indices, largest files first, in small chunks, so that no worker is left
+    alone with a big file at the end."""
+    by_size = sorted(range(len(tasks)), key=lambda index: -_size(tasks[index].path))
+    size = max(1, min(CHUNK_MAX, len(by_size) // (workers * 4)))
+    return [by_size[start:start + size] for start in range(0, len(by_size), size)]
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def _pool(workers: int) -> Executor:
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context)
