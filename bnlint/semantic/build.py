@@ -11,14 +11,16 @@ between paths becomes unknown.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Iterator, Sequence
+from typing import Literal
 
 import libcst as cst
 
 from bnlint.semantic.events import Context, Event
 from bnlint.semantic.model import CallSite, Reference, SemanticModel
 from bnlint.semantic.names import KerasApi, canonical, keras_api
+from bnlint.semantic.scan import scan_module
 from bnlint.semantic.values import (
     UNKNOWN,
     ClassValue,
@@ -39,12 +41,16 @@ from bnlint.semantic.values import (
     Value,
     Variables,
     Wiring,
+    merge_tensors,
 )
 
 MAX_INLINE_DEPTH = 4
 FIT_METHODS = frozenset({"fit", "fit_generator", "train_on_batch"})
 EVAL_METHODS = frozenset({"evaluate", "predict", "predict_on_batch", "test_on_batch",
                           "evaluate_generator", "predict_generator"})
+# Functions (not layers) that may be applied to tensors of a functional graph.
+_GRAPH_OP_PREFIXES = ("keras.layers.", "keras.ops.", "keras.backend.", "keras.activations.",
+                      "tf.")
 # Callees that receive a model without changing its trainable state.
 _HARMLESS_PREFIXES = ("keras.", "tf.", "np.", "numpy.", "matplotlib.", "plt.", "os.", "sys.",
                       "logging.", "json.", "pickle.", "wandb.", "mlflow.", "tqdm.")
@@ -58,6 +64,10 @@ def build_model(module: cst.Module) -> SemanticModel:
     """Replay ``module`` and return its semantic model."""
     builder = _Builder(module)
     builder.run()
+    facts = scan_module(module)
+    builder.model.attribute_reads = facts.attribute_reads
+    builder.model.discarded_calls = facts.discarded_calls
+    builder.model.weight_sources = facts.weight_sources
     return builder.model
 
 
@@ -66,7 +76,7 @@ class _Env:
     """Names bound in one scope; reads fall back to the module scope."""
 
     names: dict[str, Value] = field(default_factory=dict)
-    parent: "_Env | None" = None
+    parent: _Env | None = None
     globals_declared: set[str] = field(default_factory=set)
     returns: list[Value] = field(default_factory=list)
 
@@ -138,6 +148,7 @@ class _Builder:
         self.control_dependencies = 0
         self.current_self: Layer | None = None
         self.current_method: str | None = None
+        self.current_params: frozenset[str] = frozenset()
 
     # ----------------------------------------------------------------- driver
     def run(self) -> None:
@@ -155,11 +166,11 @@ class _Builder:
                 continue
             owner = function.owner
             receiver: Value | None = None
-            if owner is not None and owner.keras_base is not None:
-                receiver = self.prototype(owner)
             saved = self.context
             self.context = replace(saved, standalone=True)
             try:
+                if owner is not None and owner.keras_base is not None:
+                    receiver = self.prototype(owner)
                 self.call_function(function, [], {}, receiver, standalone=True)
             finally:
                 self.context = saved
@@ -179,9 +190,7 @@ class _Builder:
             self.exec_statement(statement, env)
 
     def exec_suite(self, suite: cst.BaseSuite, env: _Env) -> None:
-        if isinstance(suite, cst.IndentedBlock):
-            self.exec_block(suite.body, env)
-        elif isinstance(suite, cst.SimpleStatementSuite):
+        if isinstance(suite, (cst.IndentedBlock, cst.SimpleStatementSuite)):
             self.exec_block(suite.body, env)
 
     def exec_statement(self, node: cst.CSTNode, env: _Env) -> None:
@@ -198,11 +207,10 @@ class _Builder:
                 value = self.eval(node.value, env)
                 self.assign(node.target, value, node.value, env)
         elif isinstance(node, cst.AugAssign):
-            self.eval(node.value, env)
+            right = self.eval(node.value, env)
             if isinstance(node.target, cst.Name):
                 old = self.eval(node.target, env)
-                folded = self.fold_aug(old, node)
-                env.bind(node.target.value, folded)
+                env.bind(node.target.value, self.fold_aug(old, right, node))
         elif isinstance(node, cst.Expr):
             self.eval(node.value, env)
         elif isinstance(node, cst.Return):
@@ -238,9 +246,10 @@ class _Builder:
         elif isinstance(node, cst.ClassDef):
             self.define_class(node, env)
 
-    def fold_aug(self, old: Value, node: cst.AugAssign) -> Value:
-        right = self.eval(node.value, _Env(parent=self.module_env))
-        return self.fold(old, right, node.operator) if isinstance(old, Const) else UNKNOWN
+    def fold_aug(self, old: Value, right: Value, node: cst.AugAssign) -> Value:
+        if isinstance(old, (Const, Variables, ListValue)):
+            return self.fold(old, right, node.operator)
+        return UNKNOWN
 
     def exec_import(self, node: cst.Import | cst.ImportFrom, env: _Env) -> None:
         if isinstance(node, cst.Import):
@@ -316,9 +325,12 @@ class _Builder:
             first, second = then_names.get(key), else_names.get(key)
             if first is not None and first is second:
                 joined[key] = first
-            elif first is None and second is not None and key not in before:
-                joined[key] = UNKNOWN
-            elif second is None and first is not None and key not in before:
+            elif isinstance(first, Tensor) and isinstance(second, Tensor) and (
+                first.symbolic and second.symbolic
+            ):
+                # either path built part of the same functional graph
+                joined[key] = merge_tensors([first, second], first.inputs_node) or UNKNOWN
+            elif first is None and second is not None and key not in before or second is None and first is not None and key not in before:
                 joined[key] = UNKNOWN
             else:
                 joined[key] = UNKNOWN
@@ -331,7 +343,7 @@ class _Builder:
         if not isinstance(selection, LayerSelection):
             self.exec_branch(suite, env)
             return
-        guard = "bn" if bn else "not_bn"
+        guard: Literal["bn", "not_bn"] = "bn" if bn else "not_bn"
         if selection.guard != "none" and selection.guard != guard:
             return  # contradictory narrowing: the branch selects nothing
         env.bind(name, replace(selection, guard=guard))
@@ -398,12 +410,12 @@ class _Builder:
             self.context = saved
 
     def exec_with(self, node: cst.With, env: _Env) -> None:
-        tape: Tape | None = None
+        tapes: list[Tape] = []
         control = 0
         for item in node.items:
             value = self.eval(item.item, env)
             if isinstance(value, Tape):
-                tape = value
+                tapes.append(value)
             if isinstance(item.item, cst.Call):
                 callee = self.eval(item.item.func, env)
                 if isinstance(callee, ModuleRef) and callee.name.endswith("control_dependencies"):
@@ -411,8 +423,8 @@ class _Builder:
             if item.asname is not None:
                 self.assign(item.asname.name, value, item.item, env)
         saved = self.context
-        if tape is not None:
-            self.context = replace(saved, tape=tape)
+        if tapes:
+            self.context = replace(saved, tape=tapes[-1], tapes=saved.tapes + tuple(tapes))
         self.control_dependencies += control
         try:
             self.exec_suite(node.body, env)
@@ -472,6 +484,8 @@ class _Builder:
                 self.assign(element.value, item, value_node, env)
         elif isinstance(target, cst.Attribute):
             owner = self.eval(target.value, env)
+            if isinstance(value, Layer) and not value.label and isinstance(owner, Layer):
+                value.label = _dotted(target) or ""  # `self.bn`
             self.assign_attribute(owner, target, value, value_node)
         elif isinstance(target, cst.Subscript):
             self.eval(target.value, env)
@@ -538,7 +552,7 @@ class _Builder:
         if isinstance(node, cst.SimpleString):
             try:
                 return Const(node.evaluated_value, node)
-            except Exception:  # pragma: no cover - malformed literal
+            except (ValueError, SyntaxError, UnicodeError):  # pragma: no cover - malformed
                 return UNKNOWN
         if isinstance(node, cst.ConcatenatedString):
             return Const("", node)
@@ -550,6 +564,9 @@ class _Builder:
             return UNKNOWN
         if isinstance(node, cst.BinaryOperation):
             left, right = self.eval(node.left, env), self.eval(node.right, env)
+            tensor = merge_tensors([left, right], node)
+            if tensor is not None:  # `x + shortcut` in a functional graph
+                return tensor
             return self.fold(left, right, node.operator)
         if isinstance(node, cst.Attribute):
             return self.eval_attribute(node, env)
@@ -558,7 +575,7 @@ class _Builder:
         if isinstance(node, cst.Call):
             return self.eval_call(node, env)
         if isinstance(node, (cst.List, cst.Tuple)):
-            return ListValue(tuple(self.eval(element.value, env) for element in node.elements))
+            return self.eval_list(node, env)
         if isinstance(node, (cst.ListComp, cst.GeneratorExp, cst.SetComp, cst.DictComp)):
             return self.eval_comprehension(node, env)
         if isinstance(node, cst.NamedExpr):
@@ -574,6 +591,20 @@ class _Builder:
                 for grandchild in _expressions_in(child):
                     self.eval(grandchild, env)
         return UNKNOWN
+
+    def eval_list(self, node: cst.List | cst.Tuple, env: _Env) -> ListValue:
+        """A list/tuple display; ``*items`` of a known list are spliced in."""
+        items: list[Value] = []
+        nodes: list[cst.CSTNode] = []
+        for element in node.elements:
+            value = self.eval(element.value, env)
+            if isinstance(element, cst.StarredElement) and isinstance(value, ListValue):
+                items.extend(value.items)
+                nodes.extend([element] * len(value.items))
+            else:
+                items.append(value)
+                nodes.append(element.value)
+        return ListValue(tuple(items), tuple(nodes))
 
     def eval_name(self, node: cst.Name, env: _Env) -> Value:
         name = node.value
@@ -594,22 +625,28 @@ class _Builder:
                 or name in api.functional or name in api.inputs or api.is_layer_class(name)
                 or api.application(name) is not None or name.startswith("keras.optimizers."))
 
-    def fold(self, left: Value, right: Value, operator: cst.BaseBinaryOp) -> Value:
+    def fold(self, left: Value, right: Value,
+             operator: cst.BaseBinaryOp | cst.BaseAugOp) -> Value:
+        if isinstance(operator, (cst.Add, cst.AddAssign)):
+            variables = _variables_list(left), _variables_list(right)
+            if variables[0] is not None and variables[1] is not None:
+                # `g.trainable_variables + d.trainable_variables`
+                return ListValue(variables[0] + variables[1])
         a, b = _const_number(left), _const_number(right)
         if a is None or b is None:
             return UNKNOWN
         try:
-            if isinstance(operator, cst.Add):
+            if isinstance(operator, (cst.Add, cst.AddAssign)):
                 return Const(a + b)
-            if isinstance(operator, cst.Subtract):
+            if isinstance(operator, (cst.Subtract, cst.SubtractAssign)):
                 return Const(a - b)
-            if isinstance(operator, cst.Multiply):
+            if isinstance(operator, (cst.Multiply, cst.MultiplyAssign)):
                 return Const(a * b)
-            if isinstance(operator, cst.Divide):
+            if isinstance(operator, (cst.Divide, cst.DivideAssign)):
                 return Const(a / b)
-            if isinstance(operator, cst.Power):
+            if isinstance(operator, (cst.Power, cst.PowerAssign)):
                 return Const(a**b)
-            if isinstance(operator, cst.FloorDivide):
+            if isinstance(operator, (cst.FloorDivide, cst.FloorDivideAssign)):
                 return Const(a // b)
         except (ArithmeticError, ValueError):
             return UNKNOWN
@@ -687,6 +724,8 @@ class _Builder:
                 self.eval(inner.upper, env)
         if isinstance(owner, LayerSelection) and not owner.element and len(node.slice) == 1:
             return _select(owner, node.slice[0].slice, node)
+        if isinstance(owner, Tensor) and owner.symbolic:
+            return replace(owner, inputs_node=node)  # `x[:, 0]` stays in the graph
         if isinstance(owner, ListValue) and len(node.slice) == 1:
             inner = node.slice[0].slice
             if isinstance(inner, cst.Index):
@@ -706,7 +745,7 @@ class _Builder:
             else:
                 self.bind_unknown(clause.target, scope)
             for condition in clause.ifs:
-                self.eval(condition.search, scope)
+                self.eval(condition.test, scope)
             clause = clause.inner_for_in
             depth += 1
         saved = self.context
@@ -808,17 +847,26 @@ class _Builder:
         if name.startswith("os.environ") or name == "os.putenv":
             self.note_environment(node, args)
             return UNKNOWN
+        if name.startswith(_GRAPH_OP_PREFIXES):
+            # `layers.concatenate([a, b])`, `tf.nn.relu(x)`, `keras.ops.add(x, y)` on
+            # symbolic tensors: no BN layer, the graph goes on
+            operands = [item for value in [*args, *kwargs.values()]
+                        for item in (value.items if isinstance(value, ListValue) else (value,))]
+            tensor = merge_tensors(operands, node)
+            if tensor is not None:
+                return tensor
         if not name.startswith(_HARMLESS_PREFIXES):
             self.havoc(args, kwargs)
         return UNKNOWN
 
     def note_environment(self, node: cst.Call, args: list[Value]) -> None:
-        if args and isinstance(args[0], Const) and args[0].value == "TF_USE_LEGACY_KERAS":
-            if len(args) > 1 and isinstance(args[1], Const) and str(args[1].value) in {"1", "True", "true"}:
-                self.model.legacy_keras_env = True
+        if (len(args) > 1 and isinstance(args[0], Const)
+                and args[0].value == "TF_USE_LEGACY_KERAS" and isinstance(args[1], Const)
+                and str(args[1].value) in {"1", "True", "true"}):
+            self.model.legacy_keras_env = True
 
     def hub_backbone(self, name: str) -> str | None:
-        base = name[: -len(".from_preset")] if name.endswith(".from_preset") else name
+        base = name.removesuffix(".from_preset")
         if base in self.api.hub_with_bn:
             return "with_bn"
         if base in self.api.hub_without_bn:
@@ -851,11 +899,13 @@ class _Builder:
         model = self.new_layer(name, node, is_model=True, model_kind="sequential")
         items = args[0] if args else kwargs.get("layers")
         if isinstance(items, ListValue):
-            elements = _list_elements(node)
+            elements = items.nodes or tuple(_list_elements(node))
             for index, item in enumerate(items.items):
                 where = elements[index] if index < len(elements) else node
                 if isinstance(item, Layer):
                     model.children.append(Wiring(item, "sequential", "absent", where))
+                elif isinstance(item, Tensor) and item.symbolic and not item.history:
+                    continue  # `keras.Input(shape=...)` as the first item
                 else:
                     model.has_bn = None
                     model.has_dropout = None
@@ -871,13 +921,13 @@ class _Builder:
             return UNKNOWN
         model = self.new_layer(name, node, is_model=True, model_kind="functional")
         tensors = outputs.items if isinstance(outputs, ListValue) else (outputs,)
-        if not tensors or not all(isinstance(t, Tensor) and t.symbolic for t in tensors):
+        merged = merge_tensors(tensors)
+        if merged is None or not merged.complete:
+            # part of the graph is unknown: what we see is inside, there may be more
             model.has_bn = None
             model.has_dropout = None
-            return model
-        for tensor in tensors:
-            assert isinstance(tensor, Tensor)
-            for wiring in tensor.history:
+        if merged is not None:
+            for wiring in merged.history:
                 if not any(w.child is wiring.child and w.node is wiring.node
                            for w in model.children):
                     model.children.append(wiring)
@@ -962,9 +1012,11 @@ class _Builder:
         return Optimizer(name, node, rate, default_rate=True, from_string=True)
 
     def new_user_instance(self, owner: ClassValue, node: cst.CSTNode) -> Layer:
+        call = owner.methods.get("call")
+        default: TrainingArg = _training_default(call.node) if call is not None else "none"
         return self.new_layer(f"<{owner.name}>", node, is_model=owner.keras_base == "model",
                               model_kind="subclassed", has_bn=False, has_dropout=False,
-                              user_class=owner.name)
+                              user_class=owner.name, call_training_default=default)
 
     def instantiate(self, owner: ClassValue, node: cst.Call, args: list[Value],
                     kwargs: dict[str, Value]) -> Value:
@@ -987,23 +1039,43 @@ class _Builder:
 
     # ---------------------------------------------------------- model calls
     def call_layer(self, layer: Layer, node: cst.Call, args: list[Value]) -> Value:
-        training = _training_arg(_keyword(node, "training"))
+        argument = _keyword(node, "training") or self.positional_training(layer, node)
+        training = _training_arg(argument)
+        if argument is None and any(arg.star for arg in node.args):
+            training = "dynamic"  # `model(x, **kwargs)` / `model(*args)` may pass it
+        forwards = (argument is not None and isinstance(argument.value, cst.Name)
+                    and argument.value.value in self.current_params)
         self.record(Event("call", node, layer, self.context, training=training,
                           inputs=tuple(args), trainable_before=layer.trainable,
-                          bn_trainable_before=layer.bn_trainable()))
-        self.note_subclass_wiring(layer, training)
-        wiring = Wiring(layer, "call", training, node)
+                          bn_trainable_before=layer.bn_trainable(),
+                          forwards_training=forwards))
+        self.note_subclass_wiring(layer, training, forwards)
+        wiring = Wiring(layer, "call", training, node, forwards_training=forwards)
         first = args[0] if args else None
-        if isinstance(first, ListValue):
-            histories = [t.history for t in first.items if isinstance(t, Tensor) and t.symbolic]
-            if histories and len(histories) == len(first.items):
-                merged: tuple[Wiring, ...] = tuple(w for h in histories for w in h)
-                return Tensor(True, merged + (wiring,), node)
-        if isinstance(first, Tensor) and first.symbolic:
-            return Tensor(True, first.history + (wiring,), node)
+        inputs = first.items if isinstance(first, ListValue) else (first,) if first else ()
+        merged = merge_tensors(inputs, node, (wiring,))
+        if merged is not None:
+            return merged
         return Tensor(False, (wiring,), node)
 
-    def note_subclass_wiring(self, layer: Layer, training: TrainingArg) -> None:
+    def positional_training(self, layer: Layer, node: cst.Call) -> cst.Arg | None:
+        """``layer(x, True)``: Keras layers take ``training`` as the second positional
+        argument of ``call``; a user class, wherever its ``call`` puts it."""
+        positional = [arg for arg in node.args if arg.keyword is None and not arg.star]
+        index = 1
+        if layer.user_class is not None:
+            owner = self.class_named(layer.user_class)
+            method = owner.methods.get("call") if owner is not None else None
+            if method is None:
+                return None
+            params = method.node.params
+            names = [p.name.value for p in (*params.posonly_params, *params.params)][1:]
+            if "training" not in names:
+                return None
+            index = names.index("training")
+        return positional[index] if index < len(positional) else None
+
+    def note_subclass_wiring(self, layer: Layer, training: TrainingArg, forwards: bool) -> None:
         """Inside a user model's ``call``: record how an attribute child is called."""
         owner = self.current_self
         if owner is None or self.current_method != "call":
@@ -1011,6 +1083,7 @@ class _Builder:
         for wiring in owner.children:
             if wiring.child is layer and wiring.mode == "attribute":
                 wiring.training = training
+                wiring.forwards_training = forwards
 
     def call_method(self, receiver: Value, method: str, node: cst.Call, args: list[Value],
                     kwargs: dict[str, Value]) -> Value:
@@ -1023,6 +1096,10 @@ class _Builder:
             return UNKNOWN
         if isinstance(receiver, Tape) and method == "gradient":
             return self.record_gradient(receiver, node, args, kwargs)
+        if isinstance(receiver, Tape) and method == "watch":
+            receiver.watched.extend(_source_texts(self.module, node.args[0].value)
+                                    if node.args else ())
+            return UNKNOWN
         if isinstance(receiver, Dataset):
             if method == "batch":
                 size = _const_number(args[0] if args else kwargs.get("batch_size", UNKNOWN))
@@ -1051,7 +1128,8 @@ class _Builder:
         if method in EVAL_METHODS:
             self.record(Event("evaluate", node, layer, self.context, method=method,
                               trainable_before=layer.trainable,
-                              bn_trainable_before=layer.bn_trainable()))
+                              bn_trainable_before=layer.bn_trainable(),
+                              extra=_state_snapshot(layer)))
             return Tensor(False)
         if method == "add" and args and isinstance(args[0], Layer):
             where = node.args[0].value if node.args else node
@@ -1075,6 +1153,14 @@ class _Builder:
             owner = self.class_named(layer.user_class)
             if owner is not None and method in owner.methods:
                 return self.call_function(owner.methods[method], args, kwargs, layer)
+        child = layer.attrs.get(method)
+        if isinstance(child, Layer):
+            # `self.bn(x)`: a layer held in an attribute, called
+            return self.call_layer(child, node, args)
+        if isinstance(child, (FunctionValue, _BoundMethod)):
+            function = child.function if isinstance(child, _BoundMethod) else child
+            bound = child.receiver if isinstance(child, _BoundMethod) else None
+            return self.call_function(function, args, kwargs, bound)
         return UNKNOWN
 
     def compile_model(self, layer: Layer, node: cst.Call, args: list[Value],
@@ -1092,7 +1178,8 @@ class _Builder:
         self.record(Event("compile", node, layer, self.context, optimizer=optimizer,
                           learning_rate=optimizer.learning_rate if optimizer else None,
                           trainable_before=layer.trainable,
-                          bn_trainable_before=layer.bn_trainable()))
+                          bn_trainable_before=layer.bn_trainable(),
+                          extra=_state_snapshot(layer)))
         return UNKNOWN
 
     def fit_model(self, layer: Layer, method: str, node: cst.Call, args: list[Value],
@@ -1112,17 +1199,23 @@ class _Builder:
                           optimizer=_optimizer_of(layer),
                           learning_rate=_rate_of(layer),
                           trainable_before=layer.trainable,
-                          bn_trainable_before=layer.bn_trainable()))
+                          bn_trainable_before=layer.bn_trainable(),
+                          extra=_state_snapshot(layer)))
 
     def record_gradient(self, tape: Tape, node: cst.Call, args: list[Value],
                         kwargs: dict[str, Value]) -> Value:
         target = args[0] if args else kwargs.get("target", UNKNOWN)
         sources = args[1] if len(args) > 1 else kwargs.get("sources", UNKNOWN)
         items = sources.items if isinstance(sources, ListValue) else (sources,)
+        where = _keyword(node, "sources")
+        source_node = where.value if where is not None else (
+            node.args[1].value if len(node.args) > 1 else None)
+        watched = source_node is not None and any(
+            text in tape.watched for text in _source_texts(self.module, source_node))
         if all(isinstance(item, Variables) for item in items):
             variables: Tri = True
-        elif all(isinstance(item, Tensor) for item in items):
-            variables = False
+        elif watched or all(isinstance(item, Tensor) for item in items):
+            variables = False  # gradients with respect to inputs
         else:
             variables = None
         self.record(Event("gradient", node, tape, self.context, inputs=(target, *items),
@@ -1140,10 +1233,13 @@ class _Builder:
         self.ran.add(key)
         env = _Env(parent=self.module_env)
         self.bind_parameters(function.node, env, args, kwargs, receiver, standalone)
-        saved = (self.context, self.current_self, self.current_method)
+        saved = (self.context, self.current_self, self.current_method, self.current_params)
+        self.current_params = _parameter_names(function.node)
+        # The tape stays: operations of a function called inside `with tape:` are
+        # recorded on it.
         self.context = replace(self.context, function=function.qualname,
                                method_of=function.owner.name if function.owner else None,
-                               tape=None, loop_depth=0)
+                               loop_depth=0)
         if isinstance(receiver, Layer):
             self.current_self, self.current_method = receiver, function.node.name.value
         self.active.append(key)
@@ -1151,7 +1247,7 @@ class _Builder:
             self.exec_suite(function.node.body, env)
         finally:
             self.active.pop()
-            self.context, self.current_self, self.current_method = saved
+            self.context, self.current_self, self.current_method, self.current_params = saved
         for statement in _nested_functions(function.node):
             if id(statement) not in {id(f.node) for f in self.functions}:
                 self.define_function(statement, env, None)
@@ -1219,10 +1315,10 @@ def _dotted(node: cst.BaseExpression | None) -> str | None:
 
 
 def _is_main_guard(test: cst.BaseExpression) -> bool:
-    if isinstance(test, cst.Comparison) and isinstance(test.left, cst.Name):
-        if test.left.value == "__name__" and len(test.comparisons) == 1:
-            comparator = test.comparisons[0].comparator
-            return isinstance(comparator, cst.SimpleString) and "__main__" in comparator.value
+    if (isinstance(test, cst.Comparison) and isinstance(test.left, cst.Name)
+            and test.left.value == "__name__" and len(test.comparisons) == 1):
+        comparator = test.comparisons[0].comparator
+        return isinstance(comparator, cst.SimpleString) and "__main__" in comparator.value
     return False
 
 
@@ -1233,6 +1329,32 @@ def _expressions_in(node: cst.CSTNode) -> Iterator[cst.BaseExpression]:
             yield child
         elif not isinstance(child, (cst.BaseSuite, cst.BaseStatement)):
             yield from _expressions_in(child)
+
+
+def _training_default(node: cst.FunctionDef) -> TrainingArg:
+    """The default of a ``call`` method's ``training`` parameter, as written; "absent"
+    when there is no such parameter, "none" when it has no default."""
+    params = node.params
+    for param in (*params.posonly_params, *params.params, *params.kwonly_params):
+        if param.name.value == "training":
+            if param.default is None:
+                return "none"
+            return _training_arg(cst.Arg(value=param.default))
+    return "absent"
+
+
+def _source_texts(module: cst.Module, node: cst.BaseExpression) -> list[str]:
+    """The expressions of ``x`` or ``[x, y]`` as written (to match `tape.watch`)."""
+    if isinstance(node, (cst.List, cst.Tuple)):
+        return [module.code_for_node(element.value) for element in node.elements]
+    return [module.code_for_node(node)]
+
+
+def _parameter_names(node: cst.FunctionDef) -> frozenset[str]:
+    params = node.params
+    names = [param.name.value for param in
+             (*params.posonly_params, *params.params, *params.kwonly_params)]
+    return frozenset(names)
 
 
 def _list_elements(node: cst.Call) -> list[cst.BaseExpression]:
@@ -1252,10 +1374,29 @@ def _nested_functions(node: cst.FunctionDef) -> list[cst.FunctionDef]:
     return [statement for statement in body if isinstance(statement, cst.FunctionDef)]
 
 
+def _variables_list(value: Value) -> tuple[Value, ...] | None:
+    """``model.trainable_variables`` (or a list of them) as a tuple, else None."""
+    if isinstance(value, Variables):
+        return (value,)
+    if isinstance(value, ListValue) and value.items and all(
+        isinstance(item, Variables) for item in value.items
+    ):
+        return value.items
+    return None
+
+
 def _is_tf1_optimizer(name: str) -> bool:
-    return (name.startswith("tf.compat.v1.train.") or name.startswith("tf.train.")) and (
-        name.endswith("Optimizer")
-    )
+    return name.startswith(("tf.compat.v1.train.", "tf.train.")) and name.endswith("Optimizer")
+
+
+def _state_snapshot(layer: Layer) -> dict[str, object]:
+    """``trainable`` and ``bn_trainable()`` of ``layer`` and every tracked layer inside
+    it, keyed by ``id(layer)``, as they are when a compile/fit/evaluate happens."""
+    parts = [layer, *layer.descendants()]
+    return {
+        "trainable": {id(part): part.trainable for part in parts},
+        "bn_trainable": {id(part): part.bn_trainable() for part in parts},
+    }
 
 
 def _optimizer_of(layer: Layer) -> Optimizer | None:

@@ -10,8 +10,8 @@ from bnlint.semantic.values import (
     LayerSelection,
     Optimizer,
     Tape,
-    Tri,
     TrainingArg,
+    Tri,
     Value,
 )
 
@@ -38,8 +38,11 @@ class Context:
 
     ``definite`` is False inside a branch, an ``except`` handler or a function replayed
     on its own with unknown arguments' effects; ``function`` is the name of the function
-    whose body holds the event (None at module level); ``tape`` is the GradientTape whose
-    ``with`` block encloses it; ``loop_depth`` counts enclosing loops.
+    whose body holds the event (None at module level); ``tape`` is the innermost
+    GradientTape whose ``with`` block encloses it and ``tapes`` all of them (a function
+    called inside the block inherits them: its operations are recorded too);
+    ``loop_depth`` counts enclosing loops (comprehensions included) of the function;
+    ``standalone`` marks a function replayed on its own with unknown arguments.
     """
 
     definite: bool = True
@@ -48,6 +51,7 @@ class Context:
     tape: Tape | None = None
     loop_depth: int = 0
     standalone: bool = False
+    tapes: tuple[Tape, ...] = ()
 
 
 @dataclass(eq=False, slots=True)
@@ -56,16 +60,18 @@ class Event:
     are used by some kinds only (see ``EventKind``)."""
 
     kind: EventKind
-    node: "cst.CSTNode"
+    node: cst.CSTNode
     target: Value | None
     context: Context
     # call
     training: TrainingArg = "absent"
     inputs: tuple[Value, ...] = ()
+    # `training=<parameter of the enclosing function>` (e.g. `training=training`)
+    forwards_training: bool = False
     # set_trainable / set_attr
     attr: str = ""
     value: Value | None = None
-    value_node: "cst.CSTNode | None" = None
+    value_node: cst.CSTNode | None = None
     selection: LayerSelection | None = None
     # state snapshot taken just before the event (set_trainable, call, compile, fit)
     trainable_before: Tri = None
@@ -76,7 +82,7 @@ class Event:
     # fit / evaluate
     method: str = ""
     batch_size: int | None = None
-    batch_node: "cst.CSTNode | None" = None
+    batch_node: cst.CSTNode | None = None
     # gradient
     sources_are_variables: Tri = None
     extra: dict[str, object] = field(default_factory=dict)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 from bnlint.semantic.events import Context, Event, EventKind
 from bnlint.semantic.values import ClassValue, Layer, Value
@@ -17,7 +18,7 @@ class CallSite:
     """A call whose callee the model resolved: an imported symbol (``name``, canonical)
     or a method call (``method`` on ``receiver``)."""
 
-    node: "cst.Call"
+    node: cst.Call
     name: str | None
     context: Context
     method: str | None = None
@@ -31,14 +32,14 @@ class Reference:
     ``feed_dict``), by canonical name."""
 
     name: str
-    node: "cst.CSTNode"
+    node: cst.CSTNode
 
 
 @dataclass(eq=False, slots=True)
 class SemanticModel:
     """Everything the replay learnt about one program."""
 
-    module: "cst.Module"
+    module: cst.Module
     events: list[Event] = field(default_factory=list)
     calls: list[CallSite] = field(default_factory=list)
     references: list[Reference] = field(default_factory=list)
@@ -49,7 +50,13 @@ class SemanticModel:
     # `os.environ["TF_USE_LEGACY_KERAS"] = "1"` (or setdefault / putenv) seen.
     legacy_keras_env: bool = False
     # Anything that loads pretrained weights (weights=..., load_weights, load_model, ...).
-    pretrained_signals: list["cst.CSTNode"] = field(default_factory=list)
+    pretrained_signals: list[cst.CSTNode] = field(default_factory=list)
+    # Module-wide syntactic facts (see semantic/scan.py): attribute names read anywhere
+    # (or named in a string), calls whose result is discarded (by id), and every call
+    # that may bring in weights trained elsewhere (restores, set_weights, weights=...).
+    attribute_reads: set[str] = field(default_factory=set)
+    discarded_calls: set[int] = field(default_factory=set)
+    weight_sources: list[cst.CSTNode] = field(default_factory=list)
 
     def events_of(self, *kinds: EventKind) -> Iterator[Event]:
         """Events of the given kinds, in program order."""
@@ -82,3 +89,37 @@ class SemanticModel:
     @property
     def has_pretrained_weights(self) -> bool:
         return bool(self.pretrained_signals)
+
+    @property
+    def may_load_weights(self) -> bool:
+        """Could any weights trained elsewhere enter this program? (False only when the
+        file shows no sign at all: no pretrained factory, loader, restore, set_weights,
+        ``weights=`` argument or helper named like one.)"""
+        return bool(self.pretrained_signals or self.weight_sources)
+
+    @property
+    def may_overwrite_weights(self) -> bool:
+        """Could weights trained elsewhere be written into a layer built here? Like
+        :attr:`may_load_weights`, but calls that only *create* a pretrained object
+        (``ResNet50(weights=...)``, ``load_model``, ``from_preset``, ``hub.KerasLayer``)
+        do not count: a layer constructed in this file stays freshly initialised."""
+        created = {
+            id(event.node) for event in self.events_of("create")
+            if isinstance(event.target, Layer) and event.target.pretrained
+        }
+        return any(id(node) not in created for node in self.weight_sources) or any(
+            True for _ in self.events_of("load_weights")
+        )
+
+    def is_discarded(self, node: cst.CSTNode) -> bool:
+        """Is ``node`` a call whose result the program throws away (``f(x)`` alone, or
+        ``_ = f(x)``)?"""
+        return id(node) in self.discarded_calls
+
+    def is_read(self, attribute: str) -> bool:
+        """Is ``.attribute`` read anywhere in the file (or named in a string)?"""
+        return attribute in self.attribute_reads
+
+    def containers_or_self(self, layer: Layer) -> list[Layer]:
+        """``layer`` and every tracked layer/model that contains it."""
+        return [layer, *self.containers_of(layer)]

@@ -25,7 +25,9 @@ _PREFIXES: tuple[tuple[str, str], ...] = (
     ("keras.src.", "keras."),
     ("keras.api.", "keras."),
 )
-_EXACT = {"tensorflow": "tf", "tf.keras": "keras", "tf_keras": "keras"}
+_EXACT = {"tensorflow": "tf", "tf.keras": "keras", "tf_keras": "keras",
+          "tf.python.keras": "keras", "tf.compat.v2.keras": "keras", "tf_keras.src": "keras",
+          "keras._tf_keras.keras": "keras", "keras.src": "keras", "keras.api": "keras"}
 # Subpackages whose inner module paths collapse (`keras.layers.core.dense.Dense`).
 _COLLAPSE = ("keras.layers.", "keras.applications.")
 _KEEP_UNDER_LAYERS = ("experimental",)
@@ -45,16 +47,18 @@ def canonical(name: str) -> str:
             if name.startswith(prefix):
                 name = replacement + name[len(prefix):]
                 changed = True
+    if name in _EXACT:  # `tensorflow.keras` -> `tf.keras` -> `keras`
+        return _EXACT[name]
     for package in _COLLAPSE:
         if name.startswith(package):
             rest = name[len(package):].split(".")
             if len(rest) > 1 and rest[0] not in _KEEP_UNDER_LAYERS and rest[-1][:1].isupper():
                 return package + rest[-1]
-    if name.startswith("keras.engine.") or name.startswith("keras.models."):
+    if name.startswith(("keras.engine.", "keras.models.")):
         last = name.rsplit(".", 1)[-1]
         if last in {"Sequential", "Model", "Functional"}:
             return "keras.Model" if last == "Functional" else f"keras.{last}"
-    if name.startswith("keras.legacy.") or name.startswith("keras.optimizers.optimizer_v2."):
+    if name.startswith(("keras.legacy.", "keras.optimizers.optimizer_v2.")):
         return "keras.optimizers.legacy." + name.rsplit(".", 1)[-1]
     return name
 

@@ -9,6 +9,7 @@ definite facts.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ class Const(Value):
     """A Python constant: int, float, str, bool or None (after constant folding)."""
 
     value: object
-    node: "cst.CSTNode | None" = None
+    node: cst.CSTNode | None = None
 
 
 @dataclass(eq=False, slots=True)
@@ -59,10 +60,12 @@ class ModuleRef(Value):
 class Wiring:
     """A child layer/model inside a container, and how it is called there."""
 
-    child: "Layer"
+    child: Layer
     mode: WiringMode
     training: TrainingArg
-    node: "cst.CSTNode"
+    node: cst.CSTNode
+    # `training=training`: the enclosing function's own parameter is passed on.
+    forwards_training: bool = False
 
 
 @dataclass(eq=False, slots=True)
@@ -70,7 +73,7 @@ class Layer(Value):
     """A Keras layer or model instance (a Model is a Layer in Keras)."""
 
     qualname: str
-    node: "cst.CSTNode"
+    node: cst.CSTNode
     label: str = ""
     is_bn: bool = False
     bn_v1: bool = False
@@ -84,7 +87,7 @@ class Layer(Value):
     # model's, a flattened base's).
     opaque: bool = False
     pretrained: bool = False
-    pretrained_node: "cst.CSTNode | None" = None
+    pretrained_node: cst.CSTNode | None = None
     user_class: str | None = None
     children: list[Wiring] = field(default_factory=list)
     attrs: dict[str, Value] = field(default_factory=dict)
@@ -93,8 +96,11 @@ class Layer(Value):
     trainable: Tri = True
     inner_bn_trainable: Tri = True
     inner_other_trainable: Tri = True
+    # User classes: the default of the `training` parameter of their `call` ("absent"
+    # when `call` has no such parameter). Built-in Keras layers default to None.
+    call_training_default: TrainingArg = "none"
 
-    def descendants(self) -> list["Layer"]:
+    def descendants(self) -> list[Layer]:
         """Tracked layers inside this one, depth first (without itself)."""
         found: list[Layer] = []
         seen: set[int] = {id(self)}
@@ -155,6 +161,14 @@ class Layer(Value):
             return False
         return None
 
+    def runs_in_outer_mode(self, kind: Literal["bn", "dropout"]) -> Tri:
+        """When this layer is called, does some trainable BN layer (``kind="bn"``) or
+        some Dropout layer (``kind="dropout"``) inside it run in the mode of that call,
+        i.e. no explicit ``training=`` on the way fixes its mode?
+
+        True: at least one definitely does; False: none does; None: unknown."""
+        return _runs_in_outer_mode(self, kind, set())
+
     def set_trainable(self, value: Tri) -> None:
         """``layer.trainable = value``: recursive over everything inside (F7)."""
         self.trainable = value
@@ -166,16 +180,68 @@ class Layer(Value):
             layer.inner_other_trainable = value
 
 
+def merge_tensors(values: Sequence[Value], node: cst.CSTNode | None = None,
+                  extra: tuple[Wiring, ...] = ()) -> Tensor | None:
+    """The symbolic tensor computed from ``values`` (layer inputs, operands): the union of
+    the graphs behind the symbolic ones, incomplete when other values are unknown.
+    None when no value is a symbolic tensor."""
+    tensors = [value for value in values if isinstance(value, Tensor) and value.symbolic]
+    if not tensors:
+        return None
+    history: list[Wiring] = []
+    for tensor in tensors:
+        for wiring in tensor.history:
+            if not any(w is wiring for w in history):
+                history.append(wiring)
+    complete = all(tensor.complete for tensor in tensors) and all(
+        isinstance(value, (Tensor, Const)) for value in values
+    )
+    return Tensor(True, (*history, *extra), node, complete)
+
+
+def _runs_in_outer_mode(layer: Layer, kind: Literal["bn", "dropout"], seen: set[int]) -> Tri:
+    if id(layer) in seen:
+        return False
+    seen.add(id(layer))
+    if kind == "bn" and layer.is_bn:
+        return layer.trainable
+    if kind == "dropout" and layer.is_dropout:
+        return True
+    results: list[Tri] = []
+    own = layer.has_bn if kind == "bn" else layer.has_dropout
+    if own is True:
+        results.append(layer.inner_bn_trainable if kind == "bn" else True)
+    elif own is None:
+        results.append(None)
+    for wiring in layer.children:
+        child = wiring.child
+        if child.call_training_default == "true":
+            results.append(False)  # its own default runs it in training mode
+        elif wiring.mode in {"sequential", "flattened"} or wiring.forwards_training or (
+            wiring.training in {"absent", "none"}
+        ):
+            results.append(_runs_in_outer_mode(child, kind, seen))
+        elif wiring.training in {"true", "false"}:
+            results.append(False)  # fixed explicitly
+        else:
+            results.append(None)
+    if any(result is True for result in results):
+        return True
+    if all(result is False for result in results):
+        return False
+    return None
+
+
 @dataclass(eq=False, slots=True)
 class Optimizer(Value):
     """An optimizer; ``learning_rate`` is None when not a known constant."""
 
     qualname: str
-    node: "cst.CSTNode"
+    node: cst.CSTNode
     learning_rate: float | None
     default_rate: bool = False
     schedule: bool = False
-    lr_kwarg_node: "cst.CSTNode | None" = None
+    lr_kwarg_node: cst.CSTNode | None = None
     from_string: bool = False
 
 
@@ -186,7 +252,10 @@ class Tensor(Value):
 
     symbolic: bool
     history: tuple[Wiring, ...] = ()
-    inputs_node: "cst.CSTNode | None" = None
+    inputs_node: cst.CSTNode | None = None
+    # False when part of the graph behind it is unknown (an input of unknown origin was
+    # merged in), so the history may miss layers.
+    complete: bool = True
 
 
 @dataclass(eq=False, slots=True)
@@ -195,7 +264,7 @@ class LayerSelection(Value):
     or ``container.get_layer(...)``. ``guard`` narrows by isinstance/name checks."""
 
     container: Layer
-    node: "cst.CSTNode"
+    node: cst.CSTNode
     # "all", "slice" (contiguous part, at least a few layers), "one" (a single layer).
     extent: Literal["all", "slice", "one"] = "all"
     guard: Literal["none", "bn", "not_bn"] = "none"
@@ -209,23 +278,25 @@ class Dataset(Value):
     """A tf.data pipeline; ``batch_size`` from a literal ``.batch(n)``."""
 
     batch_size: int | None
-    batch_node: "cst.CSTNode | None" = None
+    batch_node: cst.CSTNode | None = None
 
 
 @dataclass(eq=False, slots=True)
 class Tape(Value):
-    """A ``tf.GradientTape``."""
+    """A ``tf.GradientTape``; ``watched`` holds the source text of what
+    ``tape.watch(...)`` was given (inputs whose gradients are wanted)."""
 
-    node: "cst.CSTNode"
+    node: cst.CSTNode
+    watched: list[str] = field(default_factory=list)
 
 
 @dataclass(eq=False, slots=True)
 class FunctionValue(Value):
     """A user function (or method) defined in this file."""
 
-    node: "cst.FunctionDef"
+    node: cst.FunctionDef
     qualname: str
-    owner: "ClassValue | None" = None
+    owner: ClassValue | None = None
 
 
 @dataclass(eq=False, slots=True)
@@ -233,7 +304,7 @@ class ClassValue(Value):
     """A user class defined in this file; ``keras_base`` when it subclasses a Keras
     Layer/Model."""
 
-    node: "cst.ClassDef"
+    node: cst.ClassDef
     name: str
     keras_base: Literal["layer", "model"] | None
     methods: dict[str, FunctionValue] = field(default_factory=dict)
@@ -242,16 +313,18 @@ class ClassValue(Value):
 
 @dataclass(eq=False, slots=True)
 class ListValue(Value):
-    """A list/tuple literal of values."""
+    """A list/tuple literal of values (starred lists spliced in); ``nodes`` are the
+    element expressions the items come from, when known."""
 
     items: tuple[Value, ...]
+    nodes: tuple[cst.CSTNode, ...] | None = None
 
 
 @dataclass(eq=False, slots=True)
 class Schedule(Value):
     """A learning-rate schedule object: its rate is not a single constant."""
 
-    node: "cst.CSTNode"
+    node: cst.CSTNode
 
 
 @dataclass(eq=False, slots=True)

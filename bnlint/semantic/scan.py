@@ -1,0 +1,134 @@
+"""Module-wide syntactic facts the replay does not see: every line of the file counts,
+including code the replay never evaluates (class bodies, lambdas, dead functions).
+
+- which attribute names are ever *read* (to tell a typo from a user's own attribute);
+- which calls are expression statements whose result is thrown away;
+- which calls may bring weights trained elsewhere into the program (checkpoint restores,
+  ``set_weights``, ``weights=`` arguments, user helpers named ``load_pretrained``...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+# Substrings of a callee's dotted name (lower case) that signal loading weights.
+_WEIGHT_CALLEE_WORDS = (
+    "load_weights", "set_weights", "restore", "checkpoint", "ckpt", "pretrain",
+    "load_model", "from_preset", "saved_model", "load_state_dict", "get_file",
+    "weights_from", "load_variables", "init_from", "hub.load", "kerasLayer".lower(),
+    "torch.load", "h5py", "saver",
+)
+# ...or a verb and a noun of these (`load_darknet_weights`, `copy_params`).
+_LOAD_VERBS = ("load", "restore", "read", "convert", "copy", "transfer", "port", "assign")
+_WEIGHT_NOUNS = ("weight", "param", "variable", "state_dict", "darknet", "caffe", "ckpt")
+# Callees whose name matches a word above but that only *save* weights.
+_SAVE_ONLY = ("modelcheckpoint", "save_weights", "checkpointmanager.save", ".save")
+# Keyword arguments that carry pretrained weights unless they are None/False.
+_WEIGHT_KEYWORDS = frozenset({
+    "weights", "pretrained", "pretrained_weights", "weights_path", "weight_path",
+    "checkpoint", "checkpoint_path", "init_checkpoint", "ckpt", "ckpt_path",
+})
+
+
+@dataclass(slots=True)
+class ScanResult:
+    """What :func:`scan_module` found."""
+
+    attribute_reads: set[str] = field(default_factory=set)
+    discarded_calls: set[int] = field(default_factory=set)
+    weight_sources: list[cst.CSTNode] = field(default_factory=list)
+
+
+def scan_module(module: cst.Module) -> ScanResult:
+    """One traversal of ``module`` collecting the facts above."""
+    visitor = _Scanner()
+    module.visit(visitor)
+    return visitor.result
+
+
+class _Scanner(cst.CSTVisitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.result = ScanResult()
+        self.stores: set[int] = set()
+
+    # stores: attribute targets of assignments are not reads
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._mark_store(node.target)
+
+    def visit_For(self, node: cst.For) -> None:
+        self._mark_store(node.target)
+
+    def visit_Del(self, node: cst.Del) -> None:
+        self._mark_store(node.target)
+
+    def _mark_store(self, target: cst.BaseExpression) -> None:
+        if isinstance(target, cst.Attribute):
+            self.stores.add(id(target))
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self._mark_store(element.value)
+        elif isinstance(target, cst.StarredElement):
+            self._mark_store(target.value)
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        if id(node) not in self.stores:
+            self.result.attribute_reads.add(node.attr.value)
+
+    def visit_SimpleString(self, node: cst.SimpleString) -> None:
+        # getattr(layer, "name") / hasattr(...) read attributes by name
+        try:
+            value = node.evaluated_value
+        except Exception:  # noqa: BLE001 - a malformed literal is simply not a name
+            return
+        if isinstance(value, str) and value.isidentifier():
+            self.result.attribute_reads.add(value)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for target in node.targets:
+            self._mark_store(target.target)
+        if (len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name)
+                and node.targets[0].target.value == "_" and isinstance(node.value, cst.Call)):
+            self.result.discarded_calls.add(id(node.value))  # `_ = f(x)`
+
+    def visit_Expr(self, node: cst.Expr) -> None:
+        if isinstance(node.value, cst.Call):
+            self.result.discarded_calls.add(id(node.value))
+        elif isinstance(node.value, cst.Await) and isinstance(node.value.expression, cst.Call):
+            self.result.discarded_calls.add(id(node.value.expression))
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if _loads_weights(node):
+            self.result.weight_sources.append(node)
+
+
+def _loads_weights(node: cst.Call) -> bool:
+    callee = _dotted(node.func).lower()
+    if callee and not any(word in callee for word in _SAVE_ONLY) and (
+        any(word in callee for word in _WEIGHT_CALLEE_WORDS)
+        or (any(verb in callee for verb in _LOAD_VERBS)
+            and any(noun in callee for noun in _WEIGHT_NOUNS))
+    ):
+        return True
+    for arg in node.args:
+        if arg.keyword is None or arg.keyword.value not in _WEIGHT_KEYWORDS:
+            continue
+        value = arg.value
+        if isinstance(value, cst.Name) and value.value in {"None", "False"}:
+            continue
+        return True
+    return False
+
+
+def _dotted(node: cst.BaseExpression) -> str:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        return f"{_dotted(node.value)}.{node.attr.value}"
+    if isinstance(node, cst.Call):
+        return _dotted(node.func) + "()"
+    if isinstance(node, cst.Subscript):
+        return _dotted(node.value) + "[]"
+    return ""

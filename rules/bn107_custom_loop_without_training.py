@@ -1,0 +1,284 @@
+"""BN107 custom-loop-without-training."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import libcst as cst
+
+from bnlint.rule import Report, Rule, RuleContext
+from bnlint.semantic.events import Event
+from bnlint.semantic.model import SemanticModel
+from bnlint.semantic.values import Layer, Variables
+
+
+class CustomLoopWithoutTraining(Rule):
+    """## What it does
+    Flags a model called without `training=` (or with `training=None`) inside a
+    `tf.GradientTape` block whose gradients are taken with respect to that model's
+    trainable variables — a custom training loop or a `train_step` — when the model
+    contains a trainable BatchNormalization layer or a Dropout layer whose mode follows
+    the call.
+
+    ## Why is this bad?
+    A layer's `training` value comes from the call argument, else from the enclosing
+    layer call, else from its `call()` signature default, else inference mode (fact F11).
+    `fit()` passes `training=True`; a hand-written loop must do it itself. Without it,
+    BatchNormalization normalises with its moving statistics, which never leave their
+    initial values (mean 0, variance 1), and Dropout is off: the model trains in
+    inference mode and behaves differently once deployed (probe: max |Δ moving_mean|
+    after 20 steps is 0.0000 without the argument).
+
+    A tape whose gradients are taken with respect to inputs (saliency maps, adversarial
+    examples) is not a training step and is not reported.
+
+    ## Example
+    ```python
+    with tf.GradientTape() as tape:
+        logits = model(x_batch)
+        loss = loss_fn(y_batch, logits)
+    grads = tape.gradient(loss, model.trainable_variables)
+    ```
+
+    ## Use instead
+    ```python
+    with tf.GradientTape() as tape:
+        logits = model(x_batch, training=True)
+        loss = loss_fn(y_batch, logits)
+    grads = tape.gradient(loss, model.trainable_variables)
+    ```
+    If inference-mode BN is intended (fine-tuning with frozen statistics), say so by
+    freezing the BN layers (`layer.trainable = False`) and still pass `training=True`.
+
+    ## Fix safety
+    No automatic fix yet. Adding `training=True` is safe when the gradients are applied
+    to the model's trainable weights (what this rule checks): it is what `fit()` does.
+
+    ## References
+    - Keras guide "Writing a training loop from scratch"
+    - https://github.com/tensorflow/models/issues/9538
+    """
+
+    code = "BN107"
+    name = "custom-loop-without-training"
+    severity = "warning"
+    summary = "model called without `training=True` in a GradientTape training step"
+    needles = (b"GradientTape",)
+    flagged = (
+        """
+        import tensorflow as tf
+        from tensorflow.keras import layers as L
+        model = tf.keras.Sequential([L.Dense(16), L.BatchNormalization(), L.Dense(1)])
+        opt = tf.keras.optimizers.Adam()
+        for x, y in dataset:
+            with tf.GradientTape() as tape:
+                pred = model(x)
+                loss = tf.reduce_mean((pred - y) ** 2)
+            grads = tape.gradient(loss, model.trainable_variables)
+            opt.apply_gradients(zip(grads, model.trainable_variables))
+        """,
+        """
+        import keras
+        import tensorflow as tf
+        class Net(keras.Model):
+            def __init__(self):
+                super().__init__()
+                self.dense = keras.layers.Dense(8)
+                self.bn = keras.layers.BatchNormalization()
+            def call(self, x, training=False):
+                return self.bn(self.dense(x), training=training)
+            def train_step(self, data):
+                x, y = data
+                with tf.GradientTape() as tape:
+                    y_pred = self(x)
+                    loss = self.compute_loss(y=y, y_pred=y_pred)
+                grads = tape.gradient(loss, self.trainable_variables)
+                self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+                return {"loss": loss}
+        """,
+        """
+        import tensorflow as tf
+        from keras.layers import BatchNormalization as BN
+        from keras.layers import Dense, Input
+        from keras import Model
+        inputs = Input((8,))
+        outputs = Dense(1)(BN()(Dense(8)(inputs)))
+        model = Model(inputs, outputs)
+        @tf.function
+        def train_step(x, y):
+            with tf.GradientTape() as tape:
+                loss = loss_fn(y, model(x, training=None))
+            grads = tape.gradient(loss, model.trainable_weights)
+            optimizer.apply_gradients(zip(grads, model.trainable_weights))
+        """,
+        """
+        import tf_keras
+        import tensorflow as tf
+        generator = tf_keras.Sequential([tf_keras.layers.Dense(8),
+                                         tf_keras.layers.BatchNormalization()])
+        critic = tf_keras.Sequential([tf_keras.layers.Dense(1)])
+        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
+            fake = generator(noise)
+            score = critic(fake, training=True)
+        g_grads = g_tape.gradient(score, generator.trainable_variables)
+        """,
+        """
+        import tensorflow as tf
+        base = tf.keras.applications.EfficientNetB0(include_top=False, weights=None)
+        head = tf.keras.layers.Dense(3)
+        def compute_loss(images, labels):
+            return loss_fn(labels, head(base(images)))
+        with tf.GradientTape() as tape:
+            loss = compute_loss(images, labels)
+        grads = tape.gradient(loss, base.trainable_variables + head.trainable_variables)
+        """,
+    )
+    not_flagged = (
+        """
+        import tensorflow as tf
+        from tensorflow.keras import layers as L
+        model = tf.keras.Sequential([L.Dense(16), L.BatchNormalization(), L.Dense(1)])
+        with tf.GradientTape() as tape:
+            pred = model(x, training=True)
+            loss = tf.reduce_mean((pred - y) ** 2)
+        grads = tape.gradient(loss, model.trainable_variables)
+        """,
+        """
+        import tensorflow as tf
+        model = tf.keras.applications.ResNet50()
+        image = tf.Variable(x)
+        with tf.GradientTape() as tape:
+            tape.watch(image)
+            score = model(image)[0, 281]
+        saliency = tape.gradient(score, image)
+        """,
+        """
+        import tensorflow as tf
+        from keras import layers
+        critic = tf.keras.Sequential([layers.Dense(16), layers.BatchNormalization(),
+                                      layers.Dense(1)])
+        with tf.GradientTape() as tape:
+            with tf.GradientTape() as gp_tape:
+                gp_tape.watch(interpolated)
+                pred = critic(interpolated)
+            slopes = gp_tape.gradient(pred, [interpolated])
+            d_loss = wasserstein(critic(real, training=True), critic(fake, training=True))
+        grads = tape.gradient(d_loss, critic.trainable_variables)
+        """,
+        """
+        import tensorflow as tf
+        from tensorflow.keras import layers as L
+        model = tf.keras.Sequential([L.Dense(16), L.Dense(1)])
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean((model(x) - y) ** 2)
+        grads = tape.gradient(loss, model.trainable_variables)
+        """,
+        """
+        import keras
+        import tensorflow as tf
+        base = keras.applications.ResNet50(include_top=False)
+        base.trainable = False
+        head = keras.layers.Dense(3)
+        with tf.GradientTape() as tape:
+            loss = loss_fn(labels, head(base(images)))
+        grads = tape.gradient(loss, head.trainable_variables)
+        """,
+        """
+        import keras
+        import tensorflow as tf
+        class Net(keras.Model):
+            def __init__(self):
+                super().__init__()
+                self.bn = keras.layers.BatchNormalization()
+            def call(self, x, training=True):
+                return self.bn(x, training=training)
+        net = Net()
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, net(x))
+        grads = tape.gradient(loss, net.trainable_variables)
+        """,
+        """
+        import tensorflow as tf
+        from tensorflow.keras import layers as L
+        model = tf.keras.Sequential([L.Dense(16), L.BatchNormalization(), L.Dense(1)])
+        for layer in model.layers:
+            if isinstance(layer, L.BatchNormalization):
+                layer.trainable = False
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean((model(x) - y) ** 2)
+        grads = tape.gradient(loss, model.trainable_variables)
+        """,
+    )
+
+    def check(self, ctx: RuleContext) -> Iterator[Report]:
+        if ctx.flavour.name in {"tf1", "keras2"}:
+            return  # graph-mode code: the mode comes from the learning phase
+        model = ctx.model
+        for event in model.events_of("call"):
+            layer = event.target
+            if not isinstance(layer, Layer) or not _untrained_call(event, layer):
+                continue
+            gradient = _training_gradient(model, event, layer)
+            if gradient is None:
+                continue
+            yield Report(event.node, _message(event, layer, _callee(model, event)),
+                         related=((gradient.node, "gradients of its trainable weights"),))
+
+
+def _untrained_call(event: Event, layer: Layer) -> bool:
+    """A call inside a tape, without a training mode, that leaves BN or Dropout in
+    inference mode."""
+    if event.training not in {"absent", "none"} or not event.context.tapes:
+        return False
+    if layer.call_training_default == "true":
+        return False  # its own `call(..., training=True)` default applies
+    return bool(_affected(event, layer))
+
+
+def _affected(event: Event, layer: Layer) -> list[str]:
+    found = []
+    if event.bn_trainable_before is True and layer.runs_in_outer_mode("bn") is True:
+        found.append("BatchNormalization")
+    if layer.runs_in_outer_mode("dropout") is True:
+        found.append("Dropout")
+    return found
+
+
+def _training_gradient(model: SemanticModel, call: Event, layer: Layer) -> Event | None:
+    """The `tape.gradient(loss, <trainable variables>)` of a tape enclosing ``call``
+    whose variables belong to ``layer`` (or a part of it, or a model containing it)."""
+    tapes = call.context.tapes
+    gradients = [event for event in model.events_of("gradient")
+                 if any(event.target is tape for tape in tapes)]
+    if any(event.sources_are_variables is False for event in gradients):
+        return None  # also inside a tape for input gradients (gradient penalty, saliency)
+    for event in gradients:
+        if event.sources_are_variables is not True:
+            continue
+        for source in event.inputs[1:]:
+            owner = source.layer if isinstance(source, Variables) else None
+            if owner is not None and (owner is layer or owner in layer.descendants()
+                                      or layer in owner.descendants()):
+                return event
+    return None
+
+
+def _callee(model: SemanticModel, event: Event) -> str:
+    """How the called model is written at the call (`model`, `self`, `self.backbone`)."""
+    node = event.node
+    return model.module.code_for_node(node.func) if isinstance(node, cst.Call) else "the model"
+
+
+def _message(event: Event, layer: Layer, callee: str) -> str:
+    what = f"`{callee}`"
+    parts = _affected(event, layer)
+    effects = []
+    if "BatchNormalization" in parts:
+        effects.append("BatchNormalization normalises with moving statistics that never update")
+    if "Dropout" in parts:
+        effects.append("Dropout is off")
+    written = "training=None" if event.training == "none" else "no `training=`"
+    return (
+        f"{what} is called with {written} in a training step, so it runs in inference mode: "
+        f"{' and '.join(effects)}; pass `training=True` (as `fit()` does)"
+    )

@@ -1,0 +1,251 @@
+"""BN201 unfrozen-bn-in-training-mode."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from bnlint.rule import Report, Rule, RuleContext
+from bnlint.semantic import workflow as wf
+from bnlint.semantic.events import Event
+from bnlint.semantic.values import Layer, Wiring
+
+
+class UnfrozenBnInTrainingMode(Rule):
+    """## What it does
+    Flags unfreezing a pretrained base that contains BatchNormalization when the base
+    then runs in *training mode* during `fit()`: it sits inside `Sequential([...])`, is
+    called in a functional graph without `training=False`, is wired in through
+    `base.output` / `input_tensor=`, or is called from a subclassed `call()` that forwards
+    `training` — and no loop sets the BN layers back to `trainable = False` before the fit.
+
+    ## Why is this bad?
+    A BN layer uses and updates batch statistics only when it is trainable *and* called
+    in training mode (F1). `fit()` calls the model with `training=True`, and nothing in
+    `Sequential` or in a call without `training=False` stops that from reaching the base
+    (F6). So after `base.trainable = True` every BN layer of the base replaces the
+    moving mean/variance the pretrained weights were calibrated with by the statistics
+    of your (small, differently distributed) batches, and its gamma/beta start moving:
+    "the updates applied to the non-trainable weights will suddenly destroy what the
+    model has learned" (keras-io transfer-learning guide, F4). All flavours.
+
+    The functional `base(x, training=False)` case under Keras 3.0-3.15 is BN202.
+
+    ## Example
+    ```python
+    base = keras.applications.ResNet50(include_top=False, pooling="avg")
+    base.trainable = False
+    model = keras.Sequential([base, layers.Dense(10)])
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+    model.fit(x, y)
+    base.trainable = True
+    model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
+    model.fit(x, y)
+    ```
+
+    ## Use instead
+    Keep the BN layers frozen (and so in inference mode) after unfreezing:
+    ```python
+    base.trainable = True
+    for layer in base.layers:
+        if isinstance(layer, layers.BatchNormalization):
+            layer.trainable = False
+    model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
+    ```
+
+    ## Fix safety
+    No automatic fix yet: inserting the freeze loop changes training behaviour (it is
+    what you almost always want, but adapting BN statistics to a large new domain is a
+    legitimate choice).
+
+    ## References
+    - keras-io guide "Transfer learning & fine-tuning", section "Important notes about
+      BatchNormalization layer"
+    - keras-io example "Image classification via fine-tuning with EfficientNet", "Tips
+      for fine-tuning EfficientNet"
+    """
+
+    code = "BN201"
+    name = "unfrozen-bn-in-training-mode"
+    severity = "warning"
+    summary = "an unfrozen pretrained base runs its BatchNormalization in training mode"
+    needles = (b"trainable",)
+    flagged = (
+        """
+        import keras
+        from keras import layers
+        base = keras.applications.ResNet50(include_top=False, pooling="avg")
+        base.trainable = False
+        model = keras.Sequential([base, layers.Dense(10)])
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+        model.fit(x, y)
+        base.trainable = True
+        model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
+        model.fit(x, y)
+        """,
+        """
+        from tensorflow import keras
+        base = keras.applications.EfficientNetB0(include_top=False, weights="imagenet")
+        base.trainable = False
+        inputs = keras.Input((224, 224, 3))
+        x = base(inputs)
+        x = keras.layers.GlobalAveragePooling2D()(x)
+        model = keras.Model(inputs, keras.layers.Dense(5)(x))
+        model.compile("adam", "mse")
+        model.fit(ds)
+        base.trainable = True
+        model.compile(keras.optimizers.Adam(1e-5), "mse")
+        model.fit(ds)
+        """,
+        """
+        import tensorflow as tf
+        base = tf.keras.applications.MobileNetV2(include_top=False)
+        base.trainable = False
+        out = tf.keras.layers.Dense(3)(tf.keras.layers.GlobalAveragePooling2D()(base.output))
+        model = tf.keras.Model(base.input, out)
+        model.compile(optimizer="adam", loss="mse")
+        model.fit(x, y)
+        for layer in model.layers[-30:]:
+            layer.trainable = True
+        model.compile(optimizer=tf.keras.optimizers.Adam(1e-5), loss="mse")
+        model.fit(x, y)
+        """,
+        """
+        import keras
+        def build():
+            base = keras.applications.DenseNet121(include_top=False, pooling="avg")
+            base.trainable = False
+            return base, keras.Sequential([base, keras.layers.Dense(2)])
+        base, model = build()
+        model.compile("adam", "mse")
+        model.fit(x, y)
+        base.trainable = True
+        model.compile(keras.optimizers.Adam(1e-5), "mse")
+        model.fit(x, y)
+        """,
+    )
+    not_flagged = (
+        """
+        import keras
+        from keras import layers
+        base = keras.applications.ResNet50(include_top=False, pooling="avg")
+        base.trainable = False
+        model = keras.Sequential([base, layers.Dense(10)])
+        model.compile(optimizer="adam", loss="mse")
+        model.fit(x, y)
+        base.trainable = True
+        for layer in base.layers:
+            if isinstance(layer, layers.BatchNormalization):
+                layer.trainable = False
+        model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
+        model.fit(x, y)
+        """,
+        """
+        import keras
+        base = keras.applications.VGG16(include_top=False, pooling="avg")
+        base.trainable = False
+        model = keras.Sequential([base, keras.layers.Dense(10)])
+        model.compile("adam", "mse")
+        model.fit(x, y)
+        base.trainable = True
+        model.compile(keras.optimizers.Adam(1e-5), "mse")
+        model.fit(x, y)
+        """,
+        """
+        import keras
+        base = keras.applications.ResNet50(include_top=False, pooling="avg")
+        base.trainable = False
+        model = keras.Sequential([base, keras.layers.Dense(10)])
+        model.compile("adam", "mse")
+        model.fit(x, y)
+        """,
+        """
+        import keras
+        class Classifier(keras.Model):
+            def __init__(self):
+                super().__init__()
+                self.base = keras.applications.ResNet50(include_top=False, pooling="avg")
+                self.head = keras.layers.Dense(10)
+            def call(self, x, training=None):
+                return self.head(self.base(x, training=False))
+        model = Classifier()
+        model.base.trainable = True
+        model.compile(keras.optimizers.Adam(1e-5), "mse")
+        model.fit(x, y)
+        """,
+        """
+        import keras
+        base = keras.applications.ResNet50(include_top=False, pooling="avg")
+        base.trainable = False
+        model = keras.Sequential([base, keras.layers.Dense(10)])
+        if fine_tune:
+            base.trainable = True
+        model.compile(keras.optimizers.Adam(1e-5), "mse")
+        model.fit(x, y)
+        """,
+    )
+
+    def check(self, ctx: RuleContext) -> Iterator[Report]:
+        model = ctx.model
+        for runs in wf.phases(model).values():
+            for phase in runs:
+                yield from self.check_phase(ctx, phase)
+
+    def check_phase(self, ctx: RuleContext, phase: wf.Phase) -> Iterator[Report]:
+        for base in [phase.model, *phase.model.descendants()]:
+            if not wf.is_bn_base(base):
+                continue
+            path = wf.wiring_path(phase.model, base)
+            if path is None:
+                continue
+            mode, decisive = wf.bn_mode(path, ctx.flavour)
+            if mode != "training" or wf.bn_trainable_at(phase.fit, base) is not True:
+                continue
+            unfreeze = _last_unfreeze(ctx, base, phase.fit)
+            if unfreeze is None or phase.compile is None:
+                continue
+            if ctx.model.events.index(phase.compile) < ctx.model.events.index(unfreeze):
+                continue  # not recompiled after the unfreeze: BN203's finding
+            yield Report(
+                unfreeze.node,
+                f"unfreezing {wf.describe(base)} puts its BatchNormalization layers in "
+                "training mode during fit(): they will overwrite the pretrained moving "
+                "mean/variance with your batches' statistics; after unfreezing, set "
+                "`trainable = False` on each BatchNormalization layer of the base",
+                tuple(_chain(ctx, base, phase, unfreeze, decisive)),
+            )
+
+
+def _last_unfreeze(ctx: RuleContext, base: Layer, before: Event) -> Event | None:
+    found: Event | None = None
+    for event in ctx.model.events:
+        if event is before:
+            break
+        if event.kind == "set_trainable" and wf.trusted(event) and wf.unfreezes(event, base):
+            found = event
+    return found
+
+
+def _chain(ctx: RuleContext, base: Layer, phase: wf.Phase, unfreeze: Event,
+           decisive: Wiring | None) -> Iterator[tuple[object, str]]:
+    name = wf.describe(base)
+    yield base.node, f"{name} is created here with pretrained weights and BatchNormalization layers"
+    for event in ctx.model.events:
+        if event is unfreeze:
+            break
+        if wf.trusted(event) and wf.freezes(event, base):
+            yield event.node, f"{name} is frozen here (its BN layers in inference mode)"
+            break
+    if decisive is not None:
+        yield decisive.node, _wiring_note(name, decisive, phase.model)
+    if phase.compile is not None:
+        yield phase.compile.node, "recompiled here: the unfreeze takes effect"
+    yield phase.fit.node, "fit() calls the model with training=True here"
+
+
+def _wiring_note(name: str, wiring: Wiring, model: Layer) -> str:
+    target = wf.describe(model)
+    if wiring.mode == "sequential":
+        return f"{name} is a layer of Sequential {target}: no way to pass training=False"
+    if wiring.mode == "flattened":
+        return f"{target} is built on {name}'s tensors: its BN layers are {target}'s own"
+    return f"{name} is called here without training=False"

@@ -1,0 +1,231 @@
+"""BN204 unfreeze-without-lower-lr."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from bnlint.rule import Report, Rule, RuleContext
+from bnlint.semantic import workflow as wf
+from bnlint.semantic.events import Event
+from bnlint.semantic.values import Layer
+
+
+def _rate(value: float) -> str:
+    return f"{value:g}"
+
+
+class UnfreezeWithoutLowerLr(Rule):
+    """## What it does
+    Flags a training phase that starts after (part of) a pretrained base was unfrozen
+    and whose effective learning rate is not lower than that of the phase before it on
+    the same model. With no earlier phase known, it flags a rate at or above
+    `unfreeze-lr-threshold` (default 1e-3, the default of Adam and RMSprop).
+
+    The effective rate is resolved from string optimizers and their defaults (`"adam"`
+    is 1e-3, `"sgd"` 1e-2), constructor arguments, names bound to constants, simple
+    arithmetic (`base_lr / 10`), `optimizer.learning_rate.assign(x)` and
+    `K.set_value(model.optimizer.lr, x)`. Schedules and values read from configs are
+    unknown: the rule stays silent.
+
+    ## Why is this bad?
+    Fine-tuning adapts pretrained features with small steps. Recompiling with the same
+    (or a default) learning rate applies the large steps that suited the new head to
+    every unfrozen pretrained weight, and wrecks the features within a few steps
+    (F19, F20: Adam at 1e-2 lost 7 accuracy points in one step on a toy; every official
+    guide lowers the rate 10-1000x: keras-io 1e-2 -> 1e-5, TF tutorial 1e-4 -> 1e-5).
+
+    ## Example
+    ```python
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+    model.fit(x, y)
+    base.trainable = True
+    model.compile(optimizer="adam", loss="mse")  # Adam's default: 1e-3 again
+    model.fit(x, y)
+    ```
+
+    ## Use instead
+    ```python
+    base.trainable = True
+    model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
+    ```
+
+    ## Fix safety
+    No automatic fix: the learning rate is a judgement. Use one 10-100x lower than the
+    head's.
+
+    ## References
+    - keras-io guide "Transfer learning & fine-tuning", "Fine-tuning"
+    - TensorFlow tutorial "Transfer learning and fine-tuning"
+    """
+
+    code = "BN204"
+    name = "unfreeze-without-lower-lr"
+    severity = "warning"
+    summary = "unfreezing a pretrained base without lowering the learning rate"
+    needles = (b"trainable",)
+    flagged = (
+        """
+        import keras
+        base = keras.applications.ResNet50(include_top=False, pooling="avg")
+        base.trainable = False
+        model = keras.Sequential([base, keras.layers.Dense(10)])
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+        model.fit(x, y)
+        base.trainable = True
+        model.compile(optimizer="adam", loss="mse")
+        model.fit(x, y)
+        """,
+        """
+        from tensorflow import keras
+        base = keras.applications.VGG16(include_top=False, pooling="avg")
+        base.trainable = False
+        model = keras.Sequential([base, keras.layers.Dense(10)])
+        model.compile(keras.optimizers.RMSprop(learning_rate=2e-5), "mse")
+        model.fit(x, y)
+        base.trainable = True
+        model.compile(keras.optimizers.RMSprop(learning_rate=2e-5), "mse")
+        model.fit(x, y)
+        """,
+        """
+        import tensorflow as tf
+        lr = 1e-4
+        base = tf.keras.applications.MobileNetV2(include_top=False, pooling="avg")
+        base.trainable = False
+        model = tf.keras.Sequential([base, tf.keras.layers.Dense(2)])
+        model.compile(optimizer=tf.keras.optimizers.Adam(lr), loss="mse")
+        model.fit(x, y)
+        base.trainable = True
+        model.compile(optimizer=tf.keras.optimizers.Adam(lr * 10), loss="mse")
+        model.fit(x, y)
+        """,
+        """
+        import keras
+        base = keras.models.load_model("pretrained.keras")
+        base.trainable = False
+        model = keras.Sequential([base, keras.layers.Dense(1)])
+        base.trainable = True
+        model.compile(optimizer="sgd", loss="mse")
+        model.fit(x, y)
+        """,
+    )
+    not_flagged = (
+        """
+        import keras
+        base = keras.applications.ResNet50(include_top=False, pooling="avg")
+        base.trainable = False
+        model = keras.Sequential([base, keras.layers.Dense(10)])
+        model.compile(optimizer="adam", loss="mse")
+        model.fit(x, y)
+        base.trainable = True
+        model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
+        model.fit(x, y)
+        """,
+        """
+        import keras
+        lr = 1e-3
+        base = keras.applications.ResNet50(include_top=False, pooling="avg")
+        base.trainable = False
+        model = keras.Sequential([base, keras.layers.Dense(10)])
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=lr), loss="mse")
+        model.fit(x, y)
+        base.trainable = True
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=lr / 10), loss="mse")
+        model.fit(x, y)
+        """,
+        """
+        import keras
+        base = keras.applications.ResNet50(include_top=False, pooling="avg")
+        base.trainable = False
+        model = keras.Sequential([base, keras.layers.Dense(10)])
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+        model.fit(x, y)
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+        model.fit(x, y)
+        """,
+        """
+        import keras
+        schedule = keras.optimizers.schedules.ExponentialDecay(1e-3, 1000, 0.9)
+        base = keras.applications.ResNet50(include_top=False, pooling="avg")
+        base.trainable = False
+        model = keras.Sequential([base, keras.layers.Dense(10)])
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+        model.fit(x, y)
+        base.trainable = True
+        model.compile(optimizer=keras.optimizers.Adam(schedule), loss="mse")
+        model.fit(x, y)
+        """,
+        """
+        import keras
+        base = keras.applications.ResNet50(include_top=False, pooling="avg")
+        base.trainable = False
+        model = keras.Sequential([base, keras.layers.Dense(10)])
+        model.compile(optimizer="adam", loss="mse")
+        model.fit(x, y)
+        base.trainable = True
+        model.compile(optimizer="adam", loss="mse")
+        model.optimizer.learning_rate.assign(1e-5)
+        model.fit(x, y)
+        """,
+    )
+
+    def check(self, ctx: RuleContext) -> Iterator[Report]:
+        thresholds = ctx.settings.thresholds
+        for runs in wf.phases(ctx.model).values():
+            for phase in runs:
+                previous = runs[phase.index - 1] if phase.index > 0 else None
+                found = _unfreeze_before(ctx, phase, previous)
+                if found is None or phase.compile is None:
+                    continue
+                unfreeze, base = found
+                rate = phase.learning_rate
+                if rate is None:
+                    continue
+                chain: list[tuple[object, str]] = [
+                    (unfreeze.node, f"{wf.describe(base)} (pretrained) is unfrozen here"),
+                ]
+                if previous is not None and previous.learning_rate is not None:
+                    before = previous.learning_rate
+                    if rate * thresholds.unfreeze_lr_min_ratio < before:
+                        continue
+                    where = previous.compile.node if previous.compile else previous.fit.node
+                    chain.insert(0, (where, f"the previous phase trains at {_rate(before)}"))
+                    why = f"not lower than the {_rate(before)} of the phase before"
+                elif previous is None:
+                    if rate < thresholds.unfreeze_lr_threshold:
+                        continue
+                    why = f"at or above {_rate(thresholds.unfreeze_lr_threshold)}"
+                else:
+                    continue
+                chain.append((phase.fit.node, "the fine-tuning phase runs here"))
+                yield Report(
+                    phase.compile.node,
+                    f"this phase fine-tunes the unfrozen pretrained {wf.describe(base)} at "
+                    f"learning rate {_rate(rate)}, {why}: large steps wreck pretrained "
+                    "features; use a rate 10-100x lower (e.g. Adam(1e-5))",
+                    tuple(chain),  # type: ignore[arg-type]
+                )
+
+
+def _unfreeze_before(ctx: RuleContext, phase: wf.Phase,
+                     previous: wf.Phase | None) -> tuple[Event, Layer] | None:
+    """The unfreeze of a pretrained base inside the phase's model that happens after the
+    previous phase's fit and before this phase's compile."""
+    if phase.compile is None:
+        return None
+    start = previous.fit if previous is not None else None
+    bases = [layer for layer in [phase.model, *phase.model.descendants()]
+             if wf.is_pretrained_base(layer)]
+    started = start is None
+    found: tuple[Event, Layer] | None = None
+    for event in ctx.model.events:
+        if event is phase.compile:
+            break
+        if event is start:
+            started = True
+            continue
+        if not started or event.kind != "set_trainable" or not wf.trusted(event):
+            continue
+        for base in bases:
+            if wf.unfreezes(event, base) and wf.trainable_at(phase.fit, base) is not False:
+                found = (event, base)
+    return found

@@ -1,0 +1,166 @@
+"""BN301 learning-phase-api."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from bnlint.finding import Severity
+from bnlint.rule import Example, Report, Rule, RuleContext
+from bnlint.semantic.names import keras_api
+
+from ._tf1 import effective_flavour
+
+_SEVERITY: dict[str, Severity] = {
+    "keras3": "error", "tf-keras": "warning", "keras2": "info", "tf1": "info",
+}
+
+
+class LearningPhaseApi(Rule):
+    """## What it does
+    Flags the global learning-phase API: `K.set_learning_phase(...)`,
+    `K.learning_phase()` (for instance in a `feed_dict` or a `K.function` input list)
+    and `K.learning_phase_scope(...)`, under any import spelling (`keras.backend`,
+    `tf.keras.backend`, `tf_keras.backend`, `tf.compat.v1.keras.backend`).
+
+    ## Why is this bad?
+    The learning phase is a Keras 1/TF1 concept. Keras 3 removed it entirely: the call
+    raises `AttributeError` (error). In tf-keras (TF 2.x) it is deprecated and does not
+    steer training: `fit()` passes `training=True` to every layer explicitly, so
+    `set_learning_phase(0)` before building a fine-tuning model does not keep its
+    BatchNormalization layers in inference mode (warning). In standalone Keras 2 and TF1
+    graph code it was the real mechanism, so it is only reported as something to port
+    (info). Facts F11 and F15 (verified: Keras 3 raises, tf-keras emits a deprecation
+    `UserWarning`).
+
+    ## Example
+    ```python
+    from tensorflow.keras import backend as K
+    K.set_learning_phase(0)
+    base = tf.keras.applications.ResNet50(include_top=False)
+    ```
+
+    ## Use instead
+    Pass the mode where the layer is called, and freeze BatchNormalization explicitly:
+    ```python
+    base = tf.keras.applications.ResNet50(include_top=False)
+    base.trainable = False
+    x = base(inputs, training=False)
+    ```
+
+    ## Fix safety
+    No automatic fix: the replacement depends on what the phase was meant to control.
+
+    ## References
+    - keras-team/keras#19597 ("a Keras 1 concept ... entirely removed from Keras 3")
+    - Keras FAQ, "What's the difference between the `training` argument in `call()` and
+      the `trainable` attribute?"
+    """
+
+    code = "BN301"
+    name = "learning-phase-api"
+    severity = "error"
+    summary = "The global learning phase is removed in Keras 3 and ignored by TF2 `fit()`"
+    needles = (b"learning_phase",)
+    flagged = (
+        """
+        from tensorflow.keras import backend as K
+        import tensorflow as tf
+        K.set_learning_phase(0)
+        base = tf.keras.applications.ResNet50(include_top=False)
+        """,
+        """
+        import keras
+        keras.backend.set_learning_phase(1)
+        """,
+        """
+        import tensorflow as tf
+        with tf.keras.backend.learning_phase_scope(0):
+            features = extractor.predict(x)
+        """,
+        Example(
+            """
+            import tf_keras
+            from tf_keras import backend as K
+            f = K.function([model.input, K.learning_phase()], [model.output])
+            """,
+        ),
+        Example(
+            """
+            import tensorflow.compat.v1 as tf
+            from tensorflow.compat.v1.keras import backend as K
+            sess.run(train_op, feed_dict={x: batch, K.learning_phase(): 1})
+            """,
+        ),
+        Example(
+            """
+            from keras.backend import set_learning_phase
+            set_learning_phase(0)
+            """,
+            target="keras2",
+        ),
+    )
+    not_flagged = (
+        """
+        import tensorflow as tf
+        base = tf.keras.applications.ResNet50(include_top=False)
+        base.trainable = False
+        inputs = tf.keras.Input((224, 224, 3))
+        x = base(inputs, training=False)
+        """,
+        """
+        import keras
+        class Net(keras.Model):
+            def call(self, x, training=None):
+                self.learning_phase = training
+                return x
+        """,
+        """
+        import tensorflow as tf
+        learning_phase = 0
+        def set_learning_phase(value):
+            global learning_phase
+            learning_phase = value
+        set_learning_phase(1)
+        """,
+        """
+        from keras import layers
+        bn = layers.BatchNormalization()
+        y = bn(x, training=False)  # no learning_phase needed
+        """,
+    )
+
+    def check(self, ctx: RuleContext) -> Iterator[Report]:
+        names = keras_api().learning_phase
+        flavour = effective_flavour(ctx)
+        severity = _SEVERITY[flavour]
+        module = ctx.model.module
+        seen: set[int] = set()
+        called: set[int] = set()
+        for call in ctx.model.calls:
+            called.add(id(call.node.func))
+            if call.name in names and id(call.node) not in seen:
+                seen.add(id(call.node))
+                yield Report(call.node, _message(module.code_for_node(call.node.func), flavour),
+                             severity=severity)
+        for reference in ctx.model.references:
+            node = reference.node
+            if reference.name in names and id(node) not in called | seen:
+                seen.add(id(node))
+                yield Report(node, _message(module.code_for_node(node), flavour),
+                             severity=severity)
+
+
+def _message(spelling: str, flavour: str) -> str:
+    function = spelling.rsplit(".", 1)[-1]
+    if flavour == "keras3":
+        return (f"`{function}` was removed in Keras 3 and raises AttributeError; there is no "
+                "global learning phase any more: pass `training=False` when calling a "
+                "frozen base and freeze BatchNormalization with `layer.trainable = False`")
+    if flavour == "tf-keras":
+        return (f"`{function}` is deprecated and does not control `fit()`, which passes "
+                "`training=True` to every layer; freeze BatchNormalization with "
+                "`layer.trainable = False` and pass `training=` to the calls instead")
+    return (f"`{function}` uses the global learning phase, which Keras 3 removed and TF2 "
+            "`fit()` ignores; when porting, pass `training=` to the layer calls and freeze "
+            "BatchNormalization with `layer.trainable = False`")
+

@@ -1,0 +1,255 @@
+"""BN302 tf1-bn-missing-update-ops."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import libcst as cst
+
+from bnlint.rule import Report, Rule, RuleContext
+from bnlint.semantic.model import CallSite
+from bnlint.semantic.names import keras_api
+from bnlint.semantic.values import Optimizer, Unknown
+
+from ._arguments import argument, has_star_arguments, is_literal_false
+from ._tf1 import uses_graph_mode, uses_tf1_only_api
+
+# `tf.layers.batch_normalization(inputs, axis, momentum, ..., training=False, ...)`:
+# `training` is the 15th parameter.
+_TRAINING_POSITION = 14
+# `tf.contrib.layers.batch_norm(inputs, decay, center, scale, epsilon, activation_fn,
+# param_initializers, param_regularizers, updates_collections, is_training, ...)`.
+_UPDATES_POSITION = 8
+_IS_TRAINING_POSITION = 9
+# slim re-exports contrib's batch_norm (not in keras_api.toml yet).
+_CONTRIB_STYLE = frozenset({
+    "tf.contrib.layers.batch_norm",
+    "tf.contrib.slim.batch_norm",
+    "tf.contrib.slim.layers.batch_norm",
+})
+
+
+class Tf1BnMissingUpdateOps(Rule):
+    """## What it does
+    Flags `optimizer.minimize(loss)` in a TF1 graph whose
+    `tf.compat.v1.layers.batch_normalization` / `tf.layers.batch_normalization` /
+    `tf.contrib.layers.batch_norm` layers are built in training mode, when the file
+    never runs the `UPDATE_OPS` collection (no `tf.control_dependencies(update_ops)`, no
+    `tf.group(..., update_ops)`).
+
+    ## Why is this bad?
+    These functions do not update the moving mean and variance themselves: they put the
+    update operations into the `tf.GraphKeys.UPDATE_OPS` collection, and nothing runs
+    them unless the train op depends on them. Training then normalises with batch
+    statistics while the moving statistics stay at their initial 0/1, so the model
+    behaves very differently at inference (fact F16, verified: after 20 steps
+    `moving_mean` is `[0, 0, 0, 0]` instead of about 0.55).
+
+    The rule stays silent when a layer is built with `training=False` (no update ops),
+    with `updates_collections=None` (in-place updates), when the file mentions update
+    ops at all, and when the code may run eagerly.
+
+    ## Example
+    ```python
+    h = tf.layers.batch_normalization(h, training=is_training)
+    train_op = tf.train.AdamOptimizer(1e-3).minimize(loss)
+    ```
+
+    ## Use instead
+    ```python
+    update_ops = tf.get_collection(tf.GraphKeys.UPDATE_OPS)
+    with tf.control_dependencies(update_ops):
+        train_op = tf.train.AdamOptimizer(1e-3).minimize(loss)
+    ```
+
+    ## Fix safety
+    No automatic fix yet. Wrapping the `minimize` in the control-dependency block is
+    mechanical and restores the documented behaviour.
+
+    ## References
+    - `tf.compat.v1.layers.batch_normalization` docstring (note on `UPDATE_OPS`)
+    - https://github.com/tensorflow/tensorflow/issues/1122
+    """
+
+    code = "BN302"
+    name = "tf1-bn-missing-update-ops"
+    severity = "error"
+    summary = "TF1 batch_normalization's moving statistics are never updated by `minimize()`"
+    needles = (b"batch_norm",)
+    flagged = (
+        """
+        import tensorflow as tf
+        x = tf.placeholder(tf.float32, [None, 10])
+        is_training = tf.placeholder(tf.bool)
+        h = tf.layers.dense(x, 32)
+        h = tf.layers.batch_normalization(h, training=is_training)
+        loss = tf.reduce_mean(tf.square(h))
+        train_op = tf.train.AdamOptimizer(1e-3).minimize(loss)
+        """,
+        """
+        import tensorflow.compat.v1 as tf
+        tf.disable_v2_behavior()
+        def net(x, training):
+            h = tf.layers.conv2d(x, 32, 3)
+            return tf.layers.batch_normalization(h, training=training)
+        logits = net(images, True)
+        optimizer = tf.train.MomentumOptimizer(0.01, 0.9)
+        train_op = optimizer.minimize(loss, global_step=step)
+        """,
+        """
+        import tensorflow as tf
+        from tensorflow.contrib.layers import batch_norm
+        h = batch_norm(tf.layers.dense(x, 64))
+        opt = tf.train.GradientDescentOptimizer(0.1)
+        train_op = opt.minimize(loss)
+        """,
+        """
+        import tensorflow as tf
+        from tensorflow.compat.v1.layers import batch_normalization as bn
+        tf.compat.v1.disable_eager_execution()
+        h = bn(x, training=True)
+        adam = tf.compat.v1.train.AdamOptimizer(1e-4)
+        step = adam.minimize(loss)
+        """,
+    )
+    not_flagged = (
+        """
+        import tensorflow as tf
+        h = tf.layers.batch_normalization(h, training=is_training)
+        update_ops = tf.get_collection(tf.GraphKeys.UPDATE_OPS)
+        with tf.control_dependencies(update_ops):
+            train_op = tf.train.AdamOptimizer(1e-3).minimize(loss)
+        """,
+        """
+        import tensorflow as tf
+        h = tf.layers.batch_normalization(h, training=is_training)
+        train_op = tf.train.AdamOptimizer(1e-3).minimize(loss)
+        train_op = tf.group([train_op, tf.get_collection(tf.GraphKeys.UPDATE_OPS)])
+        """,
+        """
+        import tensorflow as tf
+        h = tf.contrib.layers.batch_norm(h, is_training=True, updates_collections=None)
+        train_op = tf.train.AdamOptimizer(1e-3).minimize(loss)
+        """,
+        """
+        import tensorflow as tf
+        h = tf.layers.batch_normalization(h, training=False)
+        train_op = tf.train.AdamOptimizer(1e-3).minimize(loss)
+        """,
+        """
+        import tensorflow as tf
+        h = tf.compat.v1.layers.batch_normalization(x, training=True)
+        opt = tf.keras.optimizers.Adam()
+        opt.minimize(lambda: tf.reduce_mean(model(x)), model.trainable_variables)
+        """,
+        """
+        import tensorflow as tf
+        import tensorflow.contrib.slim as slim
+        with slim.arg_scope([slim.batch_norm], updates_collections=None):
+            h = slim.batch_norm(h)
+        train_op = tf.train.AdamOptimizer(1e-3).minimize(loss)
+        """,
+    )
+
+    def check(self, ctx: RuleContext) -> Iterator[Report]:
+        model = ctx.model
+        if "update_ops" in model.module.code.lower():
+            return  # the file runs UPDATE_OPS somewhere: trust it
+        if not uses_graph_mode(model) and ctx.flavour.name != "tf1":
+            return  # eager TF2 applies the updates when the layer runs
+        arg_scope = any(call.name is not None and call.name.endswith("arg_scope")
+                        for call in model.calls)
+        layers = _unique(call for call in model.calls
+                         if _creates_update_ops(call, arg_scope))
+        if not layers:
+            return
+        first = layers[0]
+        spelling = model.module.code_for_node(first.node.func)
+        short = uses_tf1_only_api(model) or "tensorflow.compat.v1" in model.imports
+        collection = ("tf.get_collection(tf.GraphKeys.UPDATE_OPS)" if short
+                      else "tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS)")
+        functions = _function_names(model.module)
+        reported: set[int] = set()
+        for call in model.method_calls("minimize"):
+            if id(call.node) in reported or call.in_control_dependencies:
+                continue
+            if not _is_optimizer(call, model.module) or _eager_loss(call.node, functions):
+                continue
+            reported.add(id(call.node))
+            yield Report(
+                call.node,
+                f"`minimize()` does not run the moving-mean/variance updates that `{spelling}` "
+                "puts in the UPDATE_OPS collection, so the moving statistics stay at 0/1 and "
+                f"inference uses them; build the train op inside `with tf.control_dependencies("
+                f"{collection}):`",
+                related=((first.node, "batch normalization built in training mode here"),),
+            )
+
+
+def _unique(calls: Iterator[CallSite]) -> list[CallSite]:
+    found: dict[int, CallSite] = {}
+    for call in calls:
+        found.setdefault(id(call.node), call)
+    return list(found.values())
+
+
+def _creates_update_ops(call: CallSite, arg_scope: bool) -> bool:
+    """Does this TF1 BN call definitely add update ops to the UPDATE_OPS collection?"""
+    name = call.name
+    node = call.node
+    if name is None or has_star_arguments(node):
+        return False
+    if name in _CONTRIB_STYLE:
+        if arg_scope:
+            return False  # an arg_scope may set updates_collections=None / is_training
+        updates = argument(node, "updates_collections", _UPDATES_POSITION)
+        if updates is not None and _is_none(updates.value):
+            return False
+        training = argument(node, "is_training", _IS_TRAINING_POSITION)
+        return training is None or not is_literal_false(training.value)  # default True
+    if name in keras_api().tf1_bn_functions:
+        training = argument(node, "training", _TRAINING_POSITION)
+        # absent means training=False: no update ops (that mistake is BN303)
+        return training is not None and not is_literal_false(training.value)
+    return False
+
+
+def _is_none(node: cst.BaseExpression) -> bool:
+    return isinstance(node, cst.Name) and node.value == "None"
+
+
+def _is_optimizer(call: CallSite, module: cst.Module) -> bool:
+    """A TF1 optimizer, or an object whose name says it is one."""
+    receiver = call.receiver
+    if isinstance(receiver, Optimizer):
+        return True
+    if isinstance(receiver, Unknown) and isinstance(call.node.func, cst.Attribute):
+        owner = module.code_for_node(call.node.func.value).rsplit(".", 1)[-1]
+        return "opt" in owner.lower()
+    return False
+
+
+def _eager_loss(node: cst.Call, functions: set[str]) -> bool:
+    """``minimize(lambda: ...)`` or ``minimize(loss_fn)``: a callable loss is the eager
+    (TF2) form."""
+    loss = argument(node, "loss", 0)
+    if loss is None:
+        return False
+    value = loss.value
+    return isinstance(value, cst.Lambda) or (
+        isinstance(value, cst.Name) and value.value in functions
+    )
+
+
+def _function_names(module: cst.Module) -> set[str]:
+    finder = _FunctionNames()
+    module.visit(finder)
+    return finder.names
+
+
+class _FunctionNames(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.names.add(node.name.value)

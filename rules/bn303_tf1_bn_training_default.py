@@ -1,0 +1,196 @@
+"""BN303 tf1-bn-training-default."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import libcst as cst
+
+from bnlint.rule import Report, Rule, RuleContext
+from bnlint.semantic.model import CallSite, SemanticModel
+
+from ._arguments import has_star_arguments, keyword, positional
+
+# Functions whose `training` parameter defaults to False (contrib's `batch_norm` has
+# `is_training=True` and is not concerned).
+_FUNCTIONS = frozenset({
+    "tf.compat.v1.layers.batch_normalization",
+    "tf.layers.batch_normalization",
+    "keras.__internal__.legacy.layers.batch_normalization",
+})
+_TRAINING_POSITION = 14  # `training` is the 15th parameter
+# Parameter names that carry the train/eval switch through a network-building function.
+_MODE_PARAMETERS = frozenset({
+    "training", "is_training", "is_train", "istrain", "train", "train_phase",
+    "phase_train", "is_training_ph", "train_mode", "bn_training",
+})
+_TRAINING_METHODS = ("minimize", "apply_gradients", "compute_gradients")
+_GRADIENT_FUNCTIONS = frozenset({"tf.gradients", "tf.compat.v1.gradients"})
+
+
+class Tf1BnTrainingDefault(Rule):
+    """## What it does
+    Flags `tf.compat.v1.layers.batch_normalization(x)` / `tf.layers.batch_normalization(x)`
+    called without a `training=` argument, in code that trains: the file builds a train
+    op (`minimize`, `apply_gradients`, `tf.gradients`), another batch-normalization call
+    in the file does pass `training=`, or the enclosing function receives a train/eval
+    switch (`is_training`, `training`, `phase_train`, ...) that this call does not use.
+
+    ## Why is this bad?
+    `training` defaults to `False`. The layer then normalises with its moving statistics
+    even while the model trains, and never updates them: they stay at their initial mean
+    0 and variance 1, so the layer computes `x / sqrt(1 + eps)` (plus the learnt
+    gamma/beta) and does no normalisation at all (fact F16; real case dmzou/RSRAE#2).
+
+    ## Example
+    ```python
+    def net(x, is_training):
+        h = tf.layers.conv2d(x, 32, 3)
+        return tf.layers.batch_normalization(h)
+    ```
+
+    ## Use instead
+    ```python
+    def net(x, is_training):
+        h = tf.layers.conv2d(x, 32, 3)
+        return tf.layers.batch_normalization(h, training=is_training)
+    ```
+    and run the `UPDATE_OPS` collection with the train op (see BN302).
+
+    ## Fix safety
+    No automatic fix: the code needs a train/eval switch (a Python bool or a
+    `tf.placeholder(tf.bool)`), which only the author can thread through.
+
+    ## References
+    - `tf.compat.v1.layers.batch_normalization` docstring (`training` argument)
+    - https://github.com/dmzou/RSRAE/issues/2
+    """
+
+    code = "BN303"
+    name = "tf1-bn-training-default"
+    severity = "warning"
+    summary = "TF1 `batch_normalization` without `training=` never uses batch statistics"
+    needles = (b"batch_normalization",)
+    flagged = (
+        """
+        import tensorflow as tf
+        h = tf.layers.dense(x, 64)
+        h = tf.layers.batch_normalization(h)
+        train_op = tf.train.AdamOptimizer(1e-3).minimize(loss)
+        """,
+        """
+        import tensorflow.compat.v1 as tf
+        def net(x, is_training):
+            h = tf.layers.conv2d(x, 32, 3)
+            h = tf.layers.batch_normalization(h, training=is_training)
+            h = tf.layers.conv2d(h, 64, 3)
+            return tf.layers.batch_normalization(h)
+        """,
+        """
+        import tensorflow as tf
+        from tensorflow.compat.v1.layers import batch_normalization as bn
+        def encoder(x, is_train=True):
+            return tf.nn.relu(bn(tf.compat.v1.layers.dense(x, 32)))
+        """,
+        """
+        import tensorflow as tf
+        def block(x):
+            return tf.compat.v1.layers.batch_normalization(x, momentum=0.9)
+        grads = tf.gradients(loss, tf.compat.v1.trainable_variables())
+        """,
+    )
+    not_flagged = (
+        """
+        import tensorflow as tf
+        h = tf.layers.batch_normalization(h, training=is_training)
+        train_op = tf.train.AdamOptimizer(1e-3).minimize(loss)
+        """,
+        """
+        import tensorflow as tf
+        def export_graph(x):
+            return tf.layers.batch_normalization(x)
+        """,
+        """
+        import tensorflow as tf
+        h = tf.contrib.layers.batch_norm(h)
+        train_op = tf.train.AdamOptimizer(1e-3).minimize(loss)
+        """,
+        """
+        import tensorflow as tf
+        h = tf.layers.batch_normalization(h, **bn_params)
+        train_op = tf.train.AdamOptimizer(1e-3).minimize(loss)
+        """,
+        """
+        import tensorflow as tf
+        y = tf.nn.batch_normalization(x, mean, variance, offset, scale, 1e-3)
+        train_op = tf.train.AdamOptimizer(1e-3).minimize(loss)
+        """,
+    )
+
+    def check(self, ctx: RuleContext) -> Iterator[Report]:
+        model = ctx.model
+        candidates: dict[int, CallSite] = {}
+        with_training = False
+        for call in model.calls:
+            if call.name not in _FUNCTIONS:
+                continue
+            if keyword(call.node, "training") is not None:
+                with_training = True
+            elif not has_star_arguments(call.node) and len(
+                positional(call.node)
+            ) <= _TRAINING_POSITION:
+                candidates.setdefault(id(call.node), call)
+        if not candidates:
+            return
+        trains = with_training or _trains(model)
+        switches = _mode_parameters(model.module, set(candidates))
+        for key, call in candidates.items():
+            switch = switches.get(key)
+            if not trains and switch is None:
+                continue
+            spelling = model.module.code_for_node(call.node.func)
+            hint = f"training={switch}" if switch else "training=is_training"
+            yield Report(
+                call.node,
+                f"`{spelling}` defaults to `training=False`: while the model trains it "
+                "normalises with the initial moving statistics (mean 0, variance 1) and "
+                f"never updates them, so it does not normalise at all; pass `{hint}`",
+            )
+
+
+def _trains(model: SemanticModel) -> bool:
+    """The file builds a train op or computes gradients."""
+    if any(call.method in _TRAINING_METHODS or call.name in _GRADIENT_FUNCTIONS
+           for call in model.calls):
+        return True
+    return any(True for _ in model.events_of("gradient", "fit"))
+
+
+def _mode_parameters(module: cst.Module, calls: set[int]) -> dict[int, str]:
+    """For each call in ``calls`` inside a function with a train/eval switch parameter:
+    the parameter's name."""
+    finder = _SwitchFinder(calls)
+    module.visit(finder)
+    return finder.found
+
+
+class _SwitchFinder(cst.CSTVisitor):
+    def __init__(self, calls: set[int]) -> None:
+        self.calls = calls
+        self.stack: list[str | None] = []
+        self.found: dict[int, str] = {}
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        params = node.params
+        names = [param.name.value for param in
+                 (*params.posonly_params, *params.params, *params.kwonly_params)]
+        switch = next((name for name in names if name.lower() in _MODE_PARAMETERS), None)
+        # a nested function sees its enclosing function's switch too
+        self.stack.append(switch or (self.stack[-1] if self.stack else None))
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.stack.pop()
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if id(node) in self.calls and self.stack and self.stack[-1] is not None:
+            self.found[id(node)] = self.stack[-1]

@@ -1,0 +1,425 @@
+"""BN403 bn-in-gradient-penalty-critic."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import libcst as cst
+
+from bnlint.rule import Report, Rule, RuleContext
+from bnlint.semantic.events import Event
+from bnlint.semantic.model import SemanticModel
+from bnlint.semantic.values import Layer, ListValue, Tape, Tensor
+
+from ._arguments import argument, keyword
+
+_NORMS = frozenset({"tf.norm", "tf.linalg.norm", "tf.math.norm", "keras.ops.norm"})
+_SQRTS = frozenset({"tf.sqrt", "tf.math.sqrt", "keras.ops.sqrt", "keras.backend.sqrt"})
+_SUMS = frozenset({"tf.reduce_sum", "tf.math.reduce_sum", "keras.ops.sum", "keras.backend.sum"})
+_SQUARES = frozenset({"tf.square", "tf.math.square", "keras.ops.square",
+                      "keras.backend.square"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Critic:
+    layer: Layer
+    call: cst.CSTNode
+
+
+class BnInGradientPenaltyCritic(Rule):
+    """## What it does
+    Flags a gradient penalty (WGAN-GP style) computed through a critic that contains
+    trainable BatchNormalization running in training mode: `tape.gradient(critic(x,
+    training=True), x)` with respect to watched input tensors, in a function that also
+    takes the norm of those gradients (`tf.norm`, `tf.sqrt(tf.reduce_sum(tf.square(g)))`).
+
+    ## Why is this bad?
+    The penalty constrains the gradient of the critic's output *for each sample* with
+    respect to *that sample's* input. In training mode BatchNormalization normalises
+    every sample with the mean and variance of the whole batch, so each output depends on
+    all inputs of the batch and the per-sample gradient norm is no longer the quantity
+    the penalty is meant to bound. The WGAN-GP paper (Gulrajani et al. 2017, section 4)
+    therefore drops batch normalisation from the critic and recommends layer
+    normalisation.
+
+    ## Example
+    ```python
+    critic = keras.Sequential([layers.Conv2D(64, 4, strides=2),
+                               layers.BatchNormalization(), layers.LeakyReLU(),
+                               layers.Flatten(), layers.Dense(1)])
+    with tf.GradientTape() as tape:
+        tape.watch(interpolated)
+        pred = critic(interpolated, training=True)
+    grads = tape.gradient(pred, interpolated)
+    norm = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=[1, 2, 3]))
+    ```
+
+    ## Use instead
+    ```python
+    critic = keras.Sequential([layers.Conv2D(64, 4, strides=2),
+                               layers.LayerNormalization(), layers.LeakyReLU(),
+                               layers.Flatten(), layers.Dense(1)])
+    ```
+
+    ## Fix safety
+    No automatic fix: the normalisation layer changes the model.
+
+    ## References
+    - Gulrajani et al., "Improved Training of Wasserstein GANs" (2017), section 4
+    - keras-io example "WGAN-GP overriding `Model.train_step`" (its critic has no BN)
+    """
+
+    code = "BN403"
+    name = "bn-in-gradient-penalty-critic"
+    severity = "warning"
+    summary = "BatchNormalization in a critic trained with a per-sample gradient penalty"
+    needles = (b"gradient",)
+    flagged = (
+        """
+        import tensorflow as tf
+        from tensorflow import keras
+        from tensorflow.keras import layers
+        critic = keras.Sequential([layers.Conv2D(64, 4, strides=2), layers.BatchNormalization(),
+                                   layers.LeakyReLU(), layers.Flatten(), layers.Dense(1)])
+        def gradient_penalty(real, fake):
+            alpha = tf.random.uniform([tf.shape(real)[0], 1, 1, 1])
+            interpolated = real + alpha * (fake - real)
+            with tf.GradientTape() as tape:
+                tape.watch(interpolated)
+                pred = critic(interpolated, training=True)
+            grads = tape.gradient(pred, [interpolated])[0]
+            norm = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=[1, 2, 3]))
+            return tf.reduce_mean((norm - 1.0) ** 2)
+        """,
+        """
+        import keras
+        import tensorflow as tf
+        from keras.layers import BatchNormalization as BN
+        def make_critic():
+            inputs = keras.Input((28, 28, 1))
+            x = keras.layers.Conv2D(32, 3)(inputs)
+            x = BN()(x)
+            x = keras.layers.Flatten()(x)
+            return keras.Model(inputs, keras.layers.Dense(1)(x))
+        class WGAN(keras.Model):
+            def __init__(self, discriminator, generator):
+                super().__init__()
+                self.discriminator = discriminator
+                self.generator = generator
+            def gradient_penalty(self, real, fake):
+                interpolated = real + 0.5 * (fake - real)
+                with tf.GradientTape() as gp_tape:
+                    gp_tape.watch(interpolated)
+                    pred = self.discriminator(interpolated, training=True)
+                grads = gp_tape.gradient(pred, [interpolated])[0]
+                norm = tf.norm(grads, axis=1)
+                return tf.reduce_mean((norm - 1.0) ** 2)
+        wgan = WGAN(discriminator=make_critic(), generator=None)
+        """,
+        """
+        import tf_keras
+        import tensorflow as tf
+        D = tf_keras.Sequential([tf_keras.layers.Dense(128), tf_keras.layers.BatchNormalization(),
+                                 tf_keras.layers.Dense(1)])
+        def train_step(real, fake, eps):
+            x_hat = eps * real + (1 - eps) * fake
+            with tf.GradientTape() as t:
+                t.watch(x_hat)
+                d_hat = D(x_hat, training=True)
+            g = t.gradient(d_hat, x_hat)
+            slopes = tf.math.sqrt(tf.math.reduce_sum(g ** 2, axis=1))
+            return tf.reduce_mean((slopes - 1.0) ** 2)
+        """,
+        """
+        import tensorflow as tf
+        from tensorflow.keras import layers, Sequential
+        disc = Sequential([layers.Dense(64), layers.BatchNormalization(), layers.Dense(1)])
+        def penalty(critic, real, fake):
+            mixed = 0.5 * real + 0.5 * fake
+            with tf.GradientTape() as tape:
+                tape.watch(mixed)
+                score = critic(mixed, training=True)
+            grad = tape.gradient(score, mixed)
+            return tf.reduce_mean((tf.norm(grad, axis=-1) - 1.0) ** 2)
+        gp = penalty(disc, real_batch, fake_batch)
+        """,
+    )
+    not_flagged = (
+        """
+        import tensorflow as tf
+        from tensorflow import keras
+        from tensorflow.keras import layers
+        critic = keras.Sequential([layers.Conv2D(64, 4, strides=2), layers.LayerNormalization(),
+                                   layers.LeakyReLU(), layers.Flatten(), layers.Dense(1)])
+        def gradient_penalty(real, fake):
+            interpolated = real + 0.5 * (fake - real)
+            with tf.GradientTape() as tape:
+                tape.watch(interpolated)
+                pred = critic(interpolated, training=True)
+            grads = tape.gradient(pred, [interpolated])[0]
+            norm = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=[1, 2, 3]))
+            return tf.reduce_mean((norm - 1.0) ** 2)
+        """,
+        """
+        import tensorflow as tf
+        from tensorflow import keras
+        from tensorflow.keras import layers
+        generator = keras.Sequential([layers.Dense(128), layers.BatchNormalization(),
+                                      layers.Dense(784)])
+        critic = keras.Sequential([layers.Dense(128), layers.Dense(1)])
+        def gradient_penalty(real, fake):
+            interpolated = real + 0.5 * (fake - real)
+            with tf.GradientTape() as tape:
+                tape.watch(interpolated)
+                pred = critic(interpolated, training=True)
+            grads = tape.gradient(pred, interpolated)
+            return tf.reduce_mean((tf.norm(grads, axis=1) - 1.0) ** 2)
+        """,
+        """
+        import tensorflow as tf
+        from tensorflow import keras
+        from tensorflow.keras import layers
+        critic = keras.Sequential([layers.Dense(128), layers.BatchNormalization(),
+                                   layers.Dense(1)])
+        def train_step(x):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(critic(x, training=True))
+            grads = tape.gradient(loss, critic.trainable_variables)
+            norm = tf.linalg.global_norm(grads)
+            return grads, norm
+        """,
+        """
+        import tensorflow as tf
+        from tensorflow import keras
+        from tensorflow.keras import layers
+        critic = keras.Sequential([layers.Dense(128), layers.BatchNormalization(),
+                                   layers.Dense(1)])
+        def saliency(x):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                pred = critic(x, training=False)
+            grads = tape.gradient(pred, x)
+            return tf.norm(grads, axis=1)
+        """,
+        """
+        import tensorflow as tf
+        from tensorflow import keras
+        from tensorflow.keras import layers
+        critic = keras.Sequential([layers.Dense(128), layers.BatchNormalization(),
+                                   layers.Dense(1)])
+        def input_gradient(x):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                pred = critic(x, training=True)
+            return tape.gradient(pred, x)
+        """,
+    )
+
+    def check(self, ctx: RuleContext) -> Iterator[Report]:
+        model = ctx.model
+        names = {id(call.node): call.name for call in model.calls if call.name is not None}
+        scopes: _Scopes | None = None
+        seen: set[int] = set()
+        for event in model.events_of("gradient"):
+            node = event.node
+            if id(node) in seen or not isinstance(node, cst.Call):
+                continue
+            if event.sources_are_variables is True or not _sources_are_inputs(model, event):
+                continue
+            if not _computes_norm(model, event, names):
+                continue
+            critic = _critic_from_history(model, event)
+            if critic is None:
+                if scopes is None:
+                    scopes = _Scopes(model.module)
+                critic = _critic_from_attribute(model, node, scopes)
+            if critic is None:
+                continue
+            seen.add(id(node))
+            label = f"`{critic.layer.label}`" if critic.layer.label else "the critic"
+            yield Report(
+                node,
+                f"this gradient penalty differentiates {label}, which runs BatchNormalization "
+                "in training mode: BN normalises each sample with the statistics of the whole "
+                "batch, so per-sample input gradients mix the batch and the penalty no longer "
+                "bounds each sample's gradient; use LayerNormalization (or no normalisation) "
+                "in the critic",
+                related=((critic.call, "critic called in training mode here"),),
+            )
+
+
+def _sources_are_inputs(model: SemanticModel, event: Event) -> bool:
+    """The sources are tensors: the model says so, or each is a name the tape watches."""
+    if event.sources_are_variables is False:
+        return True
+    node = event.node
+    assert isinstance(node, cst.Call)
+    sources = argument(node, "sources", 1)
+    if sources is None:
+        return False
+    value = sources.value
+    items = [element.value for element in value.elements] if isinstance(
+        value, (cst.List, cst.Tuple)) else [value]
+    if not items or not all(isinstance(item, cst.Name) for item in items):
+        return False
+    watched = _watched_names(model, event)
+    return all(isinstance(item, cst.Name) and item.value in watched for item in items)
+
+
+def _watched_names(model: SemanticModel, event: Event) -> set[str]:
+    found: set[str] = set()
+    for call in model.method_calls("watch"):
+        if not isinstance(call.receiver, Tape) or call.context.function != event.context.function:
+            continue
+        arg = argument(call.node, "tensor", 0)
+        if arg is not None and isinstance(arg.value, cst.Name):
+            found.add(arg.value.value)
+    return found
+
+
+def _computes_norm(model: SemanticModel, event: Event, names: dict[int, str]) -> bool:
+    """The function of the gradient also takes a norm: ``tf.norm(...)`` or
+    ``tf.sqrt(tf.reduce_sum(tf.square(...)))`` (or ``... ** 2``)."""
+    for call in model.calls:
+        if call.context.function != event.context.function or call.name is None:
+            continue
+        if call.name in _NORMS:
+            return True
+        if call.name in _SQRTS and _is_sum_of_squares(call.node, names):
+            return True
+    return False
+
+
+def _is_sum_of_squares(sqrt: cst.Call, names: dict[int, str]) -> bool:
+    inner = argument(sqrt, "x", 0)
+    if inner is None or not isinstance(inner.value, cst.Call):
+        return False
+    total = inner.value
+    if names.get(id(total)) not in _SUMS:
+        return False
+    squared = argument(total, "input_tensor", 0)
+    if squared is None:
+        return False
+    value = squared.value
+    if isinstance(value, cst.Call):
+        return names.get(id(value)) in _SQUARES
+    return (isinstance(value, cst.BinaryOperation) and isinstance(value.operator, cst.Power)
+            and isinstance(value.right, cst.Integer) and value.right.evaluated_value == 2)
+
+
+def _critic_from_history(model: SemanticModel, event: Event) -> _Critic | None:
+    """The target tensor came from calling a BN model in training mode."""
+    target = event.inputs[0] if event.inputs else None
+    if isinstance(target, ListValue) and len(target.items) == 1:
+        target = target.items[0]
+    if not isinstance(target, Tensor):
+        return None
+    calls = {id(e.node): e for e in model.events_of("call")}
+    for wiring in reversed(target.history):
+        if wiring.training != "true" or wiring.child.contains_bn() is not True:
+            continue
+        call = calls.get(id(wiring.node))
+        if call is not None and call.bn_trainable_before is True:
+            return _Critic(wiring.child, wiring.node)
+    return None
+
+
+def _critic_from_attribute(model: SemanticModel, gradient: cst.Call,
+                           scopes: _Scopes) -> _Critic | None:
+    """In a method of a user model: ``pred = self.critic(x, training=True)`` followed by
+    ``tape.gradient(pred, x)``, where some instance built in this file stores a BN model
+    with trainable BN as ``critic``."""
+    target = argument(gradient, "target", 0)
+    scope = scopes.of(gradient)
+    if target is None or not isinstance(target.value, cst.Name) or scope is None:
+        return None
+    owner, function = scope
+    call = _assigned_call(function, target.value.value)
+    if call is None or not isinstance(call.func, cst.Attribute):
+        return None
+    receiver = call.func.value
+    if not (isinstance(receiver, cst.Name) and receiver.value == "self"):
+        return None
+    training = keyword(call, "training")
+    if training is None or not (isinstance(training.value, cst.Name)
+                                and training.value.value == "True"):
+        return None
+    attribute = call.func.attr.value
+    for layer in model.layers:
+        if layer.user_class != owner:
+            continue
+        stored = layer.attrs.get(attribute)
+        if (isinstance(stored, Layer) and stored.contains_bn() is True
+                and stored.bn_trainable() is True):
+            return _Critic(stored, call)
+    return None
+
+
+def _assigned_call(function: cst.FunctionDef, name: str) -> cst.Call | None:
+    """The call assigned to ``name`` in ``function``, if it is assigned exactly once."""
+    finder = _AssignmentFinder(name)
+    function.visit(finder)
+    if len(finder.values) != 1 or not isinstance(finder.values[0], cst.Call):
+        return None
+    return finder.values[0]
+
+
+class _AssignmentFinder(cst.CSTVisitor):
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.values: list[cst.BaseExpression | None] = []
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for target in node.targets:
+            if isinstance(target.target, cst.Name):
+                if target.target.value == self.name:
+                    self.values.append(node.value)
+            elif isinstance(target.target, (cst.Tuple, cst.List)) and self.name in {
+                element.value.value for element in target.target.elements
+                if isinstance(element.value, cst.Name)
+            }:
+                self.values.append(None)  # unpacked: the value is not the call itself
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        if isinstance(node.target, cst.Name) and node.target.value == self.name:
+            self.values.append(None)
+
+
+class _Scopes:
+    """Maps the calls of a module to the method and class that enclose them."""
+
+    def __init__(self, module: cst.Module) -> None:
+        finder = _ScopeFinder()
+        module.visit(finder)
+        self._scopes = finder.scopes
+
+    def of(self, node: cst.Call) -> tuple[str, cst.FunctionDef] | None:
+        return self._scopes.get(id(node))
+
+
+class _ScopeFinder(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.classes: list[str] = []
+        self.functions: list[cst.FunctionDef] = []
+        self.depth: list[int] = []  # number of functions open when each class opened
+        self.scopes: dict[int, tuple[str, cst.FunctionDef]] = {}
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.classes.append(node.name.value)
+        self.depth.append(len(self.functions))
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self.classes.pop()
+        self.depth.pop()
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.functions.append(node)
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.functions.pop()
+
+    def visit_Call(self, node: cst.Call) -> None:
+        # a method: the innermost function opened directly inside the innermost class
+        if self.classes and len(self.functions) == self.depth[-1] + 1:
+            self.scopes[id(node)] = (self.classes[-1], self.functions[-1])

@@ -1,0 +1,556 @@
+"""The semantic model: what the replay learns from a program, pinned on small programs."""
+
+from __future__ import annotations
+
+import textwrap
+
+import libcst as cst
+import pytest
+
+from bnlint.semantic.build import build_model
+from bnlint.semantic.events import Event
+from bnlint.semantic.model import SemanticModel
+from bnlint.semantic.names import canonical
+from bnlint.semantic.values import Layer, LayerSelection, ModuleRef, Variables
+
+
+def model_of(code: str) -> SemanticModel:
+    return build_model(cst.parse_module(textwrap.dedent(code)))
+
+
+def layer_named(model: SemanticModel, label: str) -> Layer:
+    matches = [layer for layer in model.layers if layer.label == label]
+    assert matches, f"no layer labelled {label!r}: {[l.label for l in model.layers]}"
+    return matches[-1]
+
+
+def bn_layers(model: SemanticModel) -> list[Layer]:
+    return [layer for layer in model.layers if layer.is_bn]
+
+
+def calls(model: SemanticModel) -> list[Event]:
+    return list(model.events_of("call"))
+
+
+# ---------------------------------------------------------------- names and aliases
+@pytest.mark.parametrize(
+    ("imports", "constructor"),
+    [
+        ("from tensorflow.keras import layers as L", "L.BatchNormalization()"),
+        ("from tensorflow.keras import layers", "layers.BatchNormalization()"),
+        ("import keras", "keras.layers.BatchNormalization()"),
+        ("from keras import layers", "layers.BatchNormalization()"),
+        ("from keras.layers import BatchNormalization as BN", "BN()"),
+        ("from tensorflow.keras.layers import BatchNormalization", "BatchNormalization()"),
+        ("import tf_keras", "tf_keras.layers.BatchNormalization()"),
+        ("import tf_keras as keras", "keras.layers.BatchNormalization()"),
+        ("import tensorflow as tf", "tf.keras.layers.BatchNormalization()"),
+        ("from tensorflow import keras", "keras.layers.BatchNormalization()"),
+        ("import tensorflow.keras as K", "K.layers.BatchNormalization()"),
+        ("import tensorflow.keras.layers as KL", "KL.BatchNormalization()"),
+        ("from tensorflow.keras.layers import *", "BatchNormalization()"),
+        ("from keras.src.layers.normalization.batch_normalization import BatchNormalization",
+         "BatchNormalization()"),
+        ("from tensorflow.python.keras import layers", "layers.BatchNormalization()"),
+    ],
+)
+def test_batch_normalization_is_recognised_through_every_import_form(
+    imports: str, constructor: str
+) -> None:
+    model = model_of(f"{imports}\nbn = {constructor}\n")
+    bn = layer_named(model, "bn")
+    assert bn.is_bn and bn.qualname == "keras.layers.BatchNormalization"
+
+
+def test_layer_normalization_is_not_batch_normalization() -> None:
+    model = model_of("from keras import layers\nln = layers.LayerNormalization()\n")
+    assert not layer_named(model, "ln").is_bn
+
+
+def test_v1_class_is_bn_with_v1_semantics() -> None:
+    model = model_of("import tensorflow as tf\n"
+                     "bn = tf.compat.v1.keras.layers.BatchNormalization()\n")
+    bn = layer_named(model, "bn")
+    assert bn.is_bn and bn.bn_v1
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("tensorflow.keras", "keras"),
+        ("tensorflow.python.keras", "keras"),
+        ("tf_keras", "keras"),
+        ("keras.src", "keras"),
+        ("tensorflow.keras.layers", "keras.layers"),
+        ("tensorflow", "tf"),
+        ("tf_keras.layers.experimental.SyncBatchNormalization",
+         "keras.layers.experimental.SyncBatchNormalization"),
+    ],
+)
+def test_canonical_names_collapse_module_paths(written: str, expected: str) -> None:
+    assert canonical(written) == expected
+
+
+def test_layers_module_bound_by_import_is_a_module_ref() -> None:
+    model = model_of("""
+        from keras import layers
+        for layer in model.layers:
+            layers.trainable = False
+    """)
+    (event,) = model.events_of("set_trainable")
+    assert isinstance(event.target, ModuleRef) and event.target.name == "keras.layers"
+    assert event.context.loop_depth == 1
+
+
+# ------------------------------------------------------------ loops and guards
+def test_isinstance_guard_in_a_loop_freezes_only_the_bn_layers() -> None:
+    model = model_of("""
+        import keras
+        from keras import layers
+        model = keras.Sequential([layers.Dense(4), layers.BatchNormalization()])
+        for layer in model.layers:
+            if isinstance(layer, layers.BatchNormalization):
+                layer.trainable = False
+    """)
+    (bn,) = bn_layers(model)
+    dense = next(layer for layer in model.layers if layer.qualname == "keras.layers.Dense")
+    assert bn.trainable is False and dense.trainable is True
+    (event,) = model.events_of("set_trainable")
+    assert isinstance(event.target, LayerSelection) and event.target.guard == "bn"
+    assert event.context.definite
+
+
+def test_negated_isinstance_guard_freezes_everything_but_bn() -> None:
+    model = model_of("""
+        import tensorflow as tf
+        model = tf.keras.Sequential([tf.keras.layers.Dense(4),
+                                     tf.keras.layers.BatchNormalization()])
+        for layer in model.layers:
+            if not isinstance(layer, tf.keras.layers.BatchNormalization):
+                layer.trainable = False
+    """)
+    (bn,) = bn_layers(model)
+    dense = next(layer for layer in model.layers if layer.qualname == "keras.layers.Dense")
+    assert bn.trainable is True and dense.trainable is False
+
+
+def test_name_guard_selects_bn_layers_of_an_application() -> None:
+    model = model_of("""
+        import keras
+        base = keras.applications.ResNet50()
+        for layer in base.layers:
+            if "bn" in layer.name:
+                layer.trainable = False
+    """)
+    base = layer_named(model, "base")
+    assert base.inner_bn_trainable is False and base.inner_other_trainable is True
+
+
+# ---------------------------------------------------------------- branches
+def test_a_freeze_in_one_branch_joins_to_unknown() -> None:
+    model = model_of("""
+        from keras import layers
+        bn = layers.BatchNormalization()
+        if freeze:
+            bn.trainable = False
+    """)
+    assert layer_named(model, "bn").trainable is None
+    (event,) = model.events_of("set_trainable")
+    assert not event.context.definite
+
+
+def test_names_bound_differently_in_two_branches_become_unknown() -> None:
+    model = model_of("""
+        from keras import layers
+        if big:
+            norm = layers.BatchNormalization()
+        else:
+            norm = layers.LayerNormalization()
+        y = norm(x)
+    """)
+    assert not calls(model)
+
+
+def test_a_state_changed_in_branches_is_unknown_even_when_both_agree() -> None:
+    # Conservative on purpose: branch states are not joined path by path.
+    model = model_of("""
+        from keras import layers
+        bn = layers.BatchNormalization()
+        if a:
+            bn.trainable = False
+        else:
+            bn.trainable = False
+    """)
+    assert layer_named(model, "bn").trainable is None
+
+
+def test_a_state_set_before_a_branch_that_does_not_touch_it_stays_known() -> None:
+    model = model_of("""
+        from keras import layers
+        bn = layers.BatchNormalization()
+        bn.trainable = False
+        if verbose:
+            print(bn)
+    """)
+    assert layer_named(model, "bn").trainable is False
+
+
+def test_symbolic_tensors_from_two_branches_join_into_one_graph() -> None:
+    model = model_of("""
+        import keras
+        from keras import layers
+        inputs = keras.Input((8,))
+        shortcut = inputs
+        if project:
+            shortcut = layers.Dense(8)(inputs)
+        x = layers.BatchNormalization()(inputs)
+        x = layers.Add()([x, shortcut])
+        model = keras.Model(inputs, x)
+    """)
+    net = layer_named(model, "model")
+    assert net.contains_bn() is True
+    assert {w.child.qualname for w in net.children} >= {
+        "keras.layers.Dense", "keras.layers.BatchNormalization", "keras.layers.Add"}
+
+
+# ---------------------------------------------------------------- functions
+def test_a_function_is_replayed_at_its_call_site_with_its_arguments() -> None:
+    model = model_of("""
+        import keras
+        def freeze(m):
+            m.trainable = False
+        base = keras.applications.ResNet50()
+        freeze(base)
+    """)
+    assert layer_named(model, "base").trainable is False
+    (event,) = model.events_of("set_trainable")
+    assert event.context.function == "freeze" and not event.context.standalone
+
+
+def test_a_function_never_called_is_replayed_standalone() -> None:
+    model = model_of("""
+        from keras import layers
+        def block(x):
+            return layers.BatchNormalization(training=False)(x)
+    """)
+    (call,) = (site for site in model.calls if site.name == "keras.layers.BatchNormalization")
+    assert call.context.standalone
+
+
+def test_a_builder_function_returns_its_model() -> None:
+    model = model_of("""
+        import keras
+        from keras import layers
+        def build():
+            return keras.Sequential([layers.Dense(4), layers.BatchNormalization()])
+        model = build()
+        model.fit(x, y)
+    """)
+    (fit,) = model.events_of("fit")
+    assert isinstance(fit.target, Layer) and fit.target.contains_bn() is True
+
+
+def test_an_unknown_callee_forgets_the_trainable_state_of_its_arguments() -> None:
+    model = model_of("""
+        from keras import layers
+        bn = layers.BatchNormalization(trainable=False)
+        configure(bn)
+    """)
+    assert layer_named(model, "bn").trainable is None
+
+
+def test_methods_of_a_never_instantiated_class_run_standalone_on_a_prototype() -> None:
+    model = model_of("""
+        import keras
+        class Net(keras.Model):
+            def __init__(self):
+                super().__init__()
+                self.bn = keras.layers.BatchNormalization()
+            def call(self, x):
+                return self.bn(x)
+    """)
+    events = [e for e in model.events if e.context.function is not None]
+    assert events and all(e.context.standalone for e in events)
+
+
+def test_augmented_assignment_folds_with_local_names() -> None:
+    model = model_of("""
+        import keras
+        def make():
+            rate = 1e-3
+            rate /= 10
+            return keras.optimizers.Adam(rate)
+        opt = make()
+    """)
+    (create,) = (e for e in model.events_of("create") if e.optimizer is not None)
+    assert create.learning_rate == pytest.approx(1e-4)
+
+
+def test_comprehension_with_a_condition_is_evaluated() -> None:
+    model = model_of("""
+        from keras import layers
+        bn = layers.BatchNormalization()
+        outs = [bn(x, training=True) for x in xs if x is not None]
+    """)
+    (call,) = calls(model)
+    assert call.training == "true" and call.context.loop_depth == 1
+
+
+# ------------------------------------------------------ containers and children
+def test_sequential_with_an_input_and_spliced_blocks_tracks_its_children() -> None:
+    model = model_of("""
+        import keras
+        from keras import layers
+        def block(n):
+            return [layers.Conv2D(n, 3), layers.BatchNormalization(), layers.ReLU()]
+        model = keras.Sequential([keras.Input((32, 32, 3)), *block(8), *block(16),
+                                  layers.Dropout(0.2)])
+    """)
+    net = layer_named(model, "model")
+    assert net.has_bn is False  # nothing unknown inside
+    assert len(net.children) == 7
+    assert net.contains_bn() is True and net.contains_dropout() is True
+
+
+def test_functional_graph_through_ops_and_helpers_keeps_its_layers() -> None:
+    model = model_of("""
+        import tensorflow as tf
+        from tensorflow.keras import layers
+        inputs = tf.keras.Input((8,))
+        a = layers.Dense(8)(inputs)
+        b = layers.BatchNormalization()(inputs)
+        x = layers.concatenate([a, b])
+        x = tf.nn.relu(x) + a
+        model = tf.keras.Model(inputs=inputs, outputs=x[:, :4])
+    """)
+    net = layer_named(model, "model")
+    assert net.has_bn is False and net.contains_bn() is True
+
+
+def test_functional_graph_with_an_unknown_part_may_hold_more() -> None:
+    model = model_of("""
+        import keras
+        from keras import layers
+        inputs = keras.Input((8,))
+        x = layers.BatchNormalization()(inputs)
+        x = layers.Add()([x, mystery(inputs)])
+        model = keras.Model(inputs, x)
+    """)
+    net = layer_named(model, "model")
+    assert net.has_bn is None and net.contains_bn() is True
+
+
+def test_model_add_appends_children() -> None:
+    model = model_of("""
+        from tensorflow.keras import layers, models
+        model = models.Sequential()
+        model.add(layers.Dense(4))
+        model.add(layers.BatchNormalization(trainable=False))
+    """)
+    net = layer_named(model, "model")
+    assert net.contains_bn() is True and net.bn_trainable() is False
+
+
+def test_container_trainable_recurses_into_children() -> None:
+    model = model_of("""
+        import keras
+        from keras import layers
+        bn = layers.BatchNormalization()
+        model = keras.Sequential([layers.Dense(4), bn])
+        model.trainable = False
+    """)
+    assert layer_named(model, "bn").trainable is False
+
+
+def test_layers_held_in_attributes_are_called_and_wired() -> None:
+    model = model_of("""
+        import keras
+        class Net(keras.Model):
+            def __init__(self):
+                super().__init__()
+                self.bn = keras.layers.BatchNormalization()
+                self.drop = keras.layers.Dropout(0.5)
+            def call(self, x, training=False):
+                return self.drop(self.bn(x, training=training))
+        net = Net()
+    """)
+    net = layer_named(model, "net")
+    bn = layer_named(model, "self.bn")
+    (bn_call,) = (e for e in calls(model) if e.target is bn)
+    assert bn_call.training == "dynamic" and bn_call.forwards_training
+    wiring = next(w for w in net.children if w.child is bn)
+    assert wiring.mode == "attribute" and wiring.forwards_training
+    assert net.call_training_default == "false"
+    assert net.runs_in_outer_mode("bn") is True
+    assert net.runs_in_outer_mode("dropout") is True
+
+
+def test_explicit_training_inside_a_graph_fixes_the_mode() -> None:
+    model = model_of("""
+        import keras
+        from keras import layers
+        inputs = keras.Input((8,))
+        x = layers.BatchNormalization()(inputs, training=False)
+        model = keras.Model(inputs, layers.Dense(1)(x))
+    """)
+    assert layer_named(model, "model").runs_in_outer_mode("bn") is False
+
+
+def test_frozen_bn_does_not_follow_the_outer_mode() -> None:
+    model = model_of("""
+        import keras
+        from keras import layers
+        model = keras.Sequential([layers.Dense(4), layers.BatchNormalization(trainable=False)])
+    """)
+    assert layer_named(model, "model").runs_in_outer_mode("bn") is False
+
+
+# ---------------------------------------------------------------- calls
+@pytest.mark.parametrize(
+    ("call", "expected"),
+    [
+        ("bn(x)", "absent"),
+        ("bn(x, training=True)", "true"),
+        ("bn(x, training=0)", "false"),
+        ("bn(x, training=None)", "none"),
+        ("bn(x, training=flag)", "dynamic"),
+        ("bn(x, True)", "true"),
+        ("bn(x, **kwargs)", "dynamic"),
+        ("bn.call(x, training=False)", "false"),
+    ],
+)
+def test_training_argument_as_written(call: str, expected: str) -> None:
+    model = model_of(f"from keras import layers\nbn = layers.BatchNormalization()\ny = {call}\n")
+    (event,) = calls(model)
+    assert event.training == expected
+
+
+def test_call_event_snapshots_the_frozen_state_at_the_call() -> None:
+    model = model_of("""
+        from keras import layers
+        bn = layers.BatchNormalization()
+        a = bn(x, training=True)
+        bn.trainable = False
+        b = bn(x, training=True)
+    """)
+    first, second = calls(model)
+    assert first.trainable_before is True and second.trainable_before is False
+
+
+def test_fit_event_snapshots_every_layer_inside() -> None:
+    model = model_of("""
+        import keras
+        from keras import layers
+        bn = layers.BatchNormalization(trainable=False)
+        model = keras.Sequential([layers.Dense(4), bn])
+        model.fit(x, y)
+        bn.trainable = True
+    """)
+    (fit,) = model.events_of("fit")
+    states = fit.extra["trainable"]
+    assert isinstance(states, dict) and states[id(layer_named(model, "bn"))] is False
+
+
+# ---------------------------------------------------------------- tapes
+def test_tapes_enclose_calls_and_are_inherited_by_called_functions() -> None:
+    model = model_of("""
+        import tensorflow as tf
+        from tensorflow.keras import layers as L
+        model = tf.keras.Sequential([L.Dense(4), L.BatchNormalization()])
+        def forward(x):
+            return model(x)
+        with tf.GradientTape() as g, tf.GradientTape() as d:
+            y = forward(x)
+        grads = g.gradient(y, model.trainable_variables + model.trainable_weights)
+    """)
+    (call,) = calls(model)
+    assert len(call.context.tapes) == 2 and call.context.function == "forward"
+    (gradient,) = model.events_of("gradient")
+    assert gradient.target is call.context.tapes[0]
+    assert gradient.sources_are_variables is True
+    assert all(isinstance(source, Variables) for source in gradient.inputs[1:])
+
+
+def test_gradient_with_respect_to_an_input_is_not_a_training_step() -> None:
+    model = model_of("""
+        import tensorflow as tf
+        model = tf.keras.applications.ResNet50()
+        with tf.GradientTape() as tape:
+            tape.watch(image)
+            score = model(image)
+        saliency = tape.gradient(score, image)
+    """)
+    (gradient,) = model.events_of("gradient")
+    assert gradient.sources_are_variables is False
+
+
+def test_a_watched_list_of_inputs_makes_an_input_gradient() -> None:
+    model = model_of("""
+        import tensorflow as tf
+        with tf.GradientTape() as tape:
+            tape.watch(interpolated)
+            pred = critic(interpolated)
+        grads = tape.gradient(pred, [interpolated])
+    """)
+    (gradient,) = model.events_of("gradient")
+    assert gradient.sources_are_variables is False
+
+
+# ------------------------------------------------------- module-wide facts
+def test_attribute_reads_exclude_assignment_targets() -> None:
+    model = model_of("""
+        layer.trainabe = True
+        print(other.trainables)
+        value = getattr(layer, "Trainable")
+    """)
+    assert not model.is_read("trainabe")
+    assert model.is_read("trainables") and model.is_read("Trainable")
+
+
+def test_discarded_calls_are_expression_statements_or_underscore() -> None:
+    module = textwrap.dedent("""
+        model(x, training=True)
+        _ = model(x, training=True)
+        y = model(x, training=True)
+    """)
+    model = model_of(module)
+    discarded = [model.is_discarded(site.node) for site in model.calls]
+    assert discarded == [True, True, False]
+
+
+@pytest.mark.parametrize(
+    ("line", "loads"),
+    [
+        ("model.load_weights('w.h5')", True),
+        ("ckpt = tf.train.Checkpoint(model=model); ckpt.restore(path)", True),
+        ("model.set_weights(other.get_weights())", True),
+        ("base = build_base(weights='imagenet')", True),
+        ("load_pretrained(model)", True),
+        ("utils.load_darknet_weights(yolo, 'yolov3.weights')", True),
+        ("copy_params(src, dst)", True),
+        ("cb = keras.callbacks.ModelCheckpoint('best.keras')", False),
+        ("model.save_weights('w.h5')", False),
+        ("base = build_base(weights=None)", False),
+        ("data = np.load('x.npy')", False),
+    ],
+)
+def test_weight_sources(line: str, loads: bool) -> None:
+    model = model_of(f"import tensorflow as tf\nimport keras\n{line}\n")
+    assert model.may_load_weights is loads
+
+
+def test_pretrained_application_is_a_pretrained_signal() -> None:
+    model = model_of("import keras\nbase = keras.applications.ResNet50()\n")
+    assert model.has_pretrained_weights and model.may_load_weights
+
+
+def test_list_values_splice_starred_lists() -> None:
+    model = model_of("""
+        import keras
+        from keras import layers
+        head = [layers.Dense(2), layers.Dense(1)]
+        model = keras.Sequential([layers.BatchNormalization(), *head])
+    """)
+    net = next(layer for layer in model.layers if layer.model_kind == "sequential")
+    assert [w.child.qualname for w in net.children] == [
+        "keras.layers.BatchNormalization", "keras.layers.Dense", "keras.layers.Dense"]
