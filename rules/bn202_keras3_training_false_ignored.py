@@ -1,0 +1,276 @@
+"""BN202 keras3-training-false-ignored."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import libcst as cst
+
+from bnlint.finding import Severity
+from bnlint.rule import Example, Report, Rule, RuleContext
+from bnlint.semantic import workflow as wf
+from bnlint.semantic.events import Event
+from bnlint.semantic.values import Layer, Wiring
+
+_FUNCTIONAL = """
+import keras
+base = keras.applications.ResNet50(include_top=False, pooling="avg")
+base.trainable = False
+inputs = keras.Input((224, 224, 3))
+x = base(inputs, training=False)
+model = keras.Model(inputs, keras.layers.Dense(10)(x))
+model.compile(optimizer="adam", loss="mse")
+model.fit(x_train, y_train)
+base.trainable = True
+model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
+model.fit(x_train, y_train)
+"""
+
+_FUNCTIONAL_TF = """
+from tensorflow import keras
+base = keras.applications.EfficientNetB0(include_top=False, weights="imagenet")
+base.trainable = False
+inputs = keras.Input((224, 224, 3))
+x = base(inputs, training=False)
+x = keras.layers.GlobalAveragePooling2D()(x)
+model = keras.Model(inputs, keras.layers.Dense(5)(x))
+model.compile("adam", "mse")
+model.fit(ds)
+base.trainable = True
+model.compile(keras.optimizers.Adam(1e-5), "mse")
+model.fit(ds)
+"""
+
+
+class Keras3TrainingFalseIgnored(Rule):
+    """## What it does
+    Flags unfreezing a pretrained base that contains BatchNormalization when the base
+    is called in a functional graph as `base(x, training=False)` and the code targets
+    Keras 3.0-3.15: there `fit()` overrides the recorded `training=False`, so the BN
+    layers of the unfrozen base run in training mode. When the Keras 3 minor version is
+    unknown the finding is reported as info. Silent for tf-keras and Keras >= 3.16, and
+    when a loop sets the BN layers back to `trainable = False` before the fit.
+
+    ## Why is this bad?
+    The keras-io transfer-learning guide, the TensorFlow tutorial and the EfficientNet
+    example all pass `training=False` to the base so that its BN layers keep running in
+    inference mode after `base.trainable = True`. In a Keras 3.0-3.15 functional model
+    the outer call's `training` value is injected into every inner call and overwrites
+    the recorded `training=False` (F5: keras/src/models/functional.py, keras-team/keras
+    #20285; fixed by #23364 after 3.15.1). `fit()` calls the model with `training=True`,
+    so the BN layers replace the pretrained moving mean/variance with your batches'
+    statistics (measured: moving_mean changes on every backend; tf-keras keeps it).
+
+    ## Example
+    ```python
+    x = base(inputs, training=False)
+    model = keras.Model(inputs, head(x))
+    base.trainable = True
+    model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
+    model.fit(ds)
+    ```
+
+    ## Use instead
+    Freeze the BN layers themselves after unfreezing (portable across all flavours):
+    ```python
+    base.trainable = True
+    for layer in base.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.trainable = False
+    model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
+    ```
+    or call the base from a subclassed model's `call()` with `training=False`.
+
+    ## Fix safety
+    No automatic fix: inserting the per-BN freeze loop changes training behaviour (it
+    restores what the code states it wants).
+
+    ## References
+    - keras-team/keras#20285 and #23364
+    - keras-io guide "Transfer learning & fine-tuning", "Important notes about
+      BatchNormalization layer"
+    """
+
+    code = "BN202"
+    name = "keras3-training-false-ignored"
+    severity = "warning"
+    summary = "Keras 3.0-3.15 ignores a functional `base(x, training=False)` during fit()"
+    needles = (b"training=False",)
+    flagged = (
+        Example(_FUNCTIONAL, target="keras3", keras_version="3.8"),
+        Example(_FUNCTIONAL_TF, target="keras3", keras_version="3.15"),
+        # Keras 3 of unknown version: reported as info
+        _FUNCTIONAL,
+        Example(
+            """
+            import keras
+            base = keras.applications.MobileNetV2(include_top=False, pooling="avg")
+            base.trainable = False
+            inputs = keras.Input((160, 160, 3))
+            features = base(inputs, training=False)
+            outputs = keras.layers.Dense(2)(keras.layers.Dropout(0.2)(features))
+            model = keras.Model(inputs, outputs)
+            model.compile(keras.optimizers.Adam(1e-3), "mse")
+            model.fit(ds)
+            for layer in base.layers[100:]:
+                layer.trainable = True
+            model.compile(keras.optimizers.Adam(1e-5), "mse")
+            model.fit(ds)
+            """,
+            target="keras3", keras_version="3.8",
+        ),
+        Example(
+            """
+            import keras
+            def build():
+                base = keras.applications.DenseNet121(include_top=False, pooling="avg")
+                base.trainable = False
+                inputs = keras.Input((224, 224, 3))
+                model = keras.Model(inputs, keras.layers.Dense(3)(base(inputs, training=False)))
+                return base, model
+            base, model = build()
+            base.trainable = True
+            model.compile(keras.optimizers.Adam(1e-5), "mse")
+            model.fit(ds)
+            """,
+            target="keras3", keras_version="3.10",
+        ),
+    )
+    not_flagged = (
+        Example(_FUNCTIONAL, target="tf-keras"),
+        Example(_FUNCTIONAL, target="keras3", keras_version="3.16"),
+        Example(_FUNCTIONAL_TF, target="tf-keras", keras_version="2.15"),
+        Example(
+            """
+            import keras
+            base = keras.applications.ResNet50(include_top=False, pooling="avg")
+            base.trainable = False
+            inputs = keras.Input((224, 224, 3))
+            x = base(inputs, training=False)
+            model = keras.Model(inputs, keras.layers.Dense(10)(x))
+            model.compile(optimizer="adam", loss="mse")
+            model.fit(x_train, y_train)
+            base.trainable = True
+            for layer in base.layers:
+                if isinstance(layer, keras.layers.BatchNormalization):
+                    layer.trainable = False
+            model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
+            model.fit(x_train, y_train)
+            """,
+            target="keras3", keras_version="3.8",
+        ),
+        Example(
+            """
+            import keras
+            class Classifier(keras.Model):
+                def __init__(self):
+                    super().__init__()
+                    self.base = keras.applications.ResNet50(include_top=False, pooling="avg")
+                    self.head = keras.layers.Dense(10)
+                def call(self, x, training=None):
+                    return self.head(self.base(x, training=False))
+            model = Classifier()
+            model.base.trainable = True
+            model.compile(keras.optimizers.Adam(1e-5), "mse")
+            model.fit(x, y)
+            """,
+            target="keras3", keras_version="3.8",
+        ),
+        Example(
+            """
+            import keras
+            base = keras.applications.VGG16(include_top=False, pooling="avg")
+            base.trainable = False
+            inputs = keras.Input((224, 224, 3))
+            model = keras.Model(inputs, keras.layers.Dense(10)(base(inputs, training=False)))
+            base.trainable = True
+            model.compile(keras.optimizers.Adam(1e-5), "mse")
+            model.fit(x, y)
+            """,
+            target="keras3", keras_version="3.8",
+        ),
+        Example(
+            """
+            import keras
+            base = keras.applications.ResNet50(include_top=False, pooling="avg")
+            base.trainable = False
+            inputs = keras.Input((224, 224, 3))
+            model = keras.Model(inputs, keras.layers.Dense(10)(base(inputs, training=False)))
+            model.compile("adam", "mse")
+            model.fit(x, y)
+            if fine_tune:
+                base.trainable = True
+            model.compile(keras.optimizers.Adam(1e-5), "mse")
+            model.fit(x, y)
+            """,
+            target="keras3", keras_version="3.8",
+        ),
+    )
+
+    def check(self, ctx: RuleContext) -> Iterator[Report]:
+        reported: set[int] = set()
+        for runs in wf.phases(ctx.model).values():
+            for phase in runs:
+                for report in self.check_phase(ctx, phase):
+                    if id(report.node) not in reported:
+                        reported.add(id(report.node))
+                        yield report
+
+    def check_phase(self, ctx: RuleContext, phase: wf.Phase) -> Iterator[Report]:
+        for base in [phase.model, *phase.model.descendants()]:
+            if not wf.is_bn_base(base):
+                continue
+            path = wf.wiring_path(phase.model, base)
+            if path is None:
+                continue
+            mode, decisive = wf.bn_mode(path, ctx.flavour)
+            if mode not in {"overridden", "maybe-overridden"} or decisive is None:
+                continue
+            if wf.bn_trainable_at(phase.fit, base) is not True:
+                continue
+            unfreeze = _last_unfreeze(ctx, base, phase.fit)
+            if unfreeze is None or phase.compile is None:
+                continue
+            events = ctx.model.events
+            if events.index(phase.compile) < events.index(unfreeze):
+                continue  # not recompiled after the unfreeze: BN203's finding
+            name = wf.describe(base)
+            known = ctx.flavour.version
+            version = "Keras " + ".".join(str(part) for part in known) if known else "Keras 3"
+            severity: Severity | None = None
+            if mode == "overridden":
+                lead = f"{version} overrides"
+            else:
+                lead = "Keras 3.0-3.15 (this Keras 3 version is unknown) overrides"
+                severity = "info"
+            yield Report(
+                unfreeze.node,
+                f"unfreezing {name} lets its BatchNormalization layers run in training "
+                f"mode during fit(): {lead} the functional `training=False` with fit()'s "
+                "training=True, so they overwrite the pretrained moving mean/variance; "
+                "after unfreezing, set `trainable = False` on each BatchNormalization "
+                "layer of the base",
+                tuple(_chain(base, phase, decisive)),
+                severity=severity,
+            )
+
+
+def _last_unfreeze(ctx: RuleContext, base: Layer, before: Event) -> Event | None:
+    found: Event | None = None
+    for event in ctx.model.events:
+        if event is before:
+            break
+        if event.kind == "set_trainable" and wf.trusted(event) and wf.unfreezes(event, base):
+            found = event
+    return found
+
+
+def _chain(base: Layer, phase: wf.Phase,
+           decisive: Wiring) -> Iterator[tuple[cst.CSTNode, str]]:
+    name = wf.describe(base)
+    yield base.node, f"{name} is created here with pretrained weights and BatchNormalization layers"
+    yield decisive.node, (f"{name} is called with training=False in the functional graph of "
+                          f"{wf.describe(phase.model)}: recorded, then overridden by fit()")
+    if phase.compile is not None:
+        yield phase.compile.node, "recompiled here: the unfreeze takes effect"
+    yield phase.fit.node, "fit() calls the model with training=True here"
