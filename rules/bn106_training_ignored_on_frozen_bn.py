@@ -63,7 +63,7 @@ class TrainingIgnoredOnFrozenBn(Rule):
     name = "training-ignored-on-frozen-bn"
     severity = "warning"
     summary = "`training=True` on a frozen BatchNormalization has no effect (TF2/Keras 3)"
-    needles = (b"training=True", b"training = True", b"training=1")
+    needles = (b"training=True", b"training = True", b"training=1", b", True)")
     flagged = (
         """
         from keras import layers

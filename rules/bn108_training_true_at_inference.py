@@ -69,7 +69,7 @@ class TrainingTrueAtInference(Rule):
     name = "training-true-at-inference"
     severity = "warning"
     summary = "`training=True` at inference runs BatchNormalization on batch statistics"
-    needles = (b"training=True", b"training = True", b"training=1")
+    needles = (b"training=True", b"training = True", b"training=1", b", True)")
     flagged = (
         """
         import keras
