@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from bnlint.finding import Finding, Position, Related, Span
 from bnlint.flavour import Flavour
@@ -67,7 +68,7 @@ def lint_source(
     for rule in candidates:
         try:
             reports.extend((rule, report) for report in rule().check(context))
-        except Exception as error:  # a bug in one rule must not stop the others
+        except Exception as error:  # noqa: BLE001 - a bug in one rule must not stop the others
             errors.append(
                 f"{source.path}: internal error in {rule.code} ({rule.name}): "
                 f"{type(error).__name__}: {error}"
@@ -86,14 +87,14 @@ def lint_source(
 
 
 def _to_findings(
-    module: "cst.Module", reports: Iterable[tuple[type[Rule], Report]]
+    module: cst.Module, reports: Iterable[tuple[type[Rule], Report]]
 ) -> list[Finding]:
     """Positions are computed only here, once per file that has something to report."""
     from libcst.metadata import MetadataWrapper, PositionProvider
 
     positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
 
-    def span(node: "cst.CSTNode") -> Span:
+    def span(node: cst.CSTNode) -> Span:
         where = positions[node]
         return Span(
             Position(where.start.line, where.start.column + 1),

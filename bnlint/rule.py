@@ -7,8 +7,9 @@ References); ``flagged`` and ``not_flagged`` are examples the test suite runs.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar, Iterator
+from typing import TYPE_CHECKING, ClassVar
 
 from bnlint.finding import Severity
 from bnlint.flavour import Flavour
@@ -34,9 +35,9 @@ class Report:
     """What a rule reports: the node where the user should act, a message, and the
     other nodes that together cause the problem (each with a short message)."""
 
-    node: "cst.CSTNode"
+    node: cst.CSTNode
     message: str
-    related: tuple[tuple["cst.CSTNode", str], ...] = ()
+    related: tuple[tuple[cst.CSTNode, str], ...] = ()
     severity: Severity | None = None
 
 
@@ -44,7 +45,7 @@ class Report:
 class RuleContext:
     """Everything a rule may look at for one file."""
 
-    model: "SemanticModel"
+    model: SemanticModel
     settings: Settings
     flavour: Flavour = field(default_factory=lambda: Flavour("keras3"))
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from bnlint.rule import Report, Rule, RuleContext
 from bnlint.semantic.values import Layer, LayerSelection

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from bnlint.rule import Report, Rule, RuleContext
 from bnlint.semantic import workflow as wf
@@ -122,6 +122,21 @@ class UnfrozenBnInTrainingMode(Rule):
         model.compile(keras.optimizers.Adam(1e-5), "mse")
         model.fit(x, y)
         """,
+        """
+        import keras
+        class Classifier(keras.Model):
+            def __init__(self):
+                super().__init__()
+                self.base = keras.applications.ResNet50(include_top=False, pooling="avg")
+                self.base.trainable = False
+                self.head = keras.layers.Dense(10)
+            def call(self, x, training=None):
+                return self.head(self.base(x, training=training))
+        model = Classifier()
+        model.base.trainable = True
+        model.compile(keras.optimizers.Adam(1e-5), "mse")
+        model.fit(x, y)
+        """,
     )
     not_flagged = (
         """
@@ -179,6 +194,22 @@ class UnfrozenBnInTrainingMode(Rule):
         model = keras.Sequential([base, keras.layers.Dense(10)])
         if fine_tune:
             base.trainable = True
+        model.compile(keras.optimizers.Adam(1e-5), "mse")
+        model.fit(x, y)
+        """,
+        """
+        import keras
+        class Classifier(keras.Model):
+            def __init__(self):
+                super().__init__()
+                self.base = keras.applications.ResNet50(include_top=False, pooling="avg")
+                self.head = keras.layers.Dense(10)
+            def features(self, x):
+                return self.base(x, training=False)
+            def call(self, x, training=None):
+                return self.head(self.features(x))
+        model = Classifier()
+        model.base.trainable = True
         model.compile(keras.optimizers.Adam(1e-5), "mse")
         model.fit(x, y)
         """,

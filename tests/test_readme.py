@@ -12,7 +12,7 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def test_rule_table_lists_every_rule_with_its_name_severity_and_default() -> None:
-    rows = {m.group(1): m.group(0) for m in re.finditer(r"^\| (BN\d{3}) \|.*$", README, re.M)}
+    rows = {m.group(1): m.group(0) for m in re.finditer(r"^\| (BN\d{3}) \|.*$", README, re.MULTILINE)}
     for rule in all_rules():
         assert rule.code in rows, f"{rule.code} missing from the README rule table"
         row = rows[rule.code]
@@ -32,7 +32,7 @@ def test_readme_example_output_matches_the_real_findings() -> None:
     import subprocess
     import sys
 
-    shown = re.search(r"\$ bnlint (\S+)\n(.*?)```", README, re.S)
+    shown = re.search(r"\$ bnlint (\S+)\n(.*?)```", README, re.DOTALL)
     assert shown is not None
     path, output = shown.group(1), shown.group(2)
     result = subprocess.run(

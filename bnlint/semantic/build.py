@@ -1084,6 +1084,7 @@ class _Builder:
             if wiring.child is layer and wiring.mode == "attribute":
                 wiring.training = training
                 wiring.forwards_training = forwards
+                wiring.called = True
 
     def call_method(self, receiver: Value, method: str, node: cst.Call, args: list[Value],
                     kwargs: dict[str, Value]) -> Value:

@@ -66,6 +66,8 @@ class Wiring:
     node: cst.CSTNode
     # `training=training`: the enclosing function's own parameter is passed on.
     forwards_training: bool = False
+    # For attribute children of a subclassed model: seen called in its ``call()``.
+    called: bool = False
 
 
 @dataclass(eq=False, slots=True)

@@ -7,8 +7,9 @@ how it is wired in, when the base is frozen and unfrozen, and which training pha
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterator, Literal
+from typing import TYPE_CHECKING, Literal
 
 from bnlint.semantic.events import Event
 from bnlint.semantic.model import SemanticModel
@@ -123,7 +124,7 @@ def wiring_path(container: Layer, base: Layer) -> list[Wiring] | None:
     return None
 
 
-def bn_mode(path: list[Wiring], flavour: "Flavour") -> tuple[BnMode, Wiring | None]:
+def bn_mode(path: list[Wiring], flavour: Flavour) -> tuple[BnMode, Wiring | None]:
     """How ``fit()`` runs the BN layers at the end of ``path``, and the wiring that
     decides it. ``fit()`` passes ``training=True``; each level either forwards it or
     overrides it with an explicit argument."""
@@ -132,6 +133,8 @@ def bn_mode(path: list[Wiring], flavour: "Flavour") -> tuple[BnMode, Wiring | No
         decisive = wiring
         if wiring.mode in {"sequential", "flattened"}:
             continue
+        if wiring.mode == "attribute" and not wiring.called:
+            return "unknown", wiring  # how the subclassed call() uses it is not known
         if wiring.training in {"absent", "dynamic"}:
             continue
         if wiring.training == "true":
@@ -146,10 +149,6 @@ def bn_mode(path: list[Wiring], flavour: "Flavour") -> tuple[BnMode, Wiring | No
             if override is None:
                 return "maybe-overridden", wiring
             return "inference", wiring
-    if any(w.mode == "attribute" and w.training == "absent" for w in path):
-        # a subclassed model that never calls the attribute: we cannot tell
-        if all(w.node is None for w in path):
-            return "unknown", decisive
     return "training", decisive
 
 

@@ -1,0 +1,255 @@
+"""BN205 container-trainable-resets-freeze."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from bnlint.rule import Report, Rule, RuleContext
+from bnlint.semantic import workflow as wf
+from bnlint.semantic.events import Event
+from bnlint.semantic.values import Layer
+
+from . import _phases as ph
+
+
+class ContainerTrainableResetsFreeze(Rule):
+    """## What it does
+    Flags `X.trainable = True` on a model (or a container of it) *after* a loop froze
+    its BatchNormalization layers one by one
+    (`for l in X.layers: if isinstance(l, BatchNormalization): l.trainable = False`),
+    when no such loop runs again before the next `fit()` (or at all).
+
+    ## Why is this bad?
+    Setting `trainable` on a container sets it on every layer inside it, recursively
+    (F7). The container assignment therefore silently overwrites the per-layer freeze:
+    the BatchNormalization layers become trainable again, run in training mode during
+    `fit()` and replace the pretrained moving statistics (F4). Keras 3 with the
+    TensorFlow backend skips the recursion when the flag already has the assigned
+    value, JAX and tf-keras never do: never rely on it.
+
+    ## Example
+    ```python
+    for layer in base.layers:
+        if isinstance(layer, layers.BatchNormalization):
+            layer.trainable = False
+    base.trainable = True  # re-enables the BN layers
+    model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
+    model.fit(x, y)
+    ```
+
+    ## Use instead
+    Set the container flag first, then freeze the BN layers:
+    ```python
+    base.trainable = True
+    for layer in base.layers:
+        if isinstance(layer, layers.BatchNormalization):
+            layer.trainable = False
+    ```
+
+    ## Fix safety
+    No automatic fix yet: moving the container assignment before the loop is safe only
+    when nothing in between reads `trainable`.
+
+    ## References
+    - keras-io guide "Transfer learning & fine-tuning", "Recursive setting of the
+      `trainable` attribute"
+    """
+
+    code = "BN205"
+    name = "container-trainable-resets-freeze"
+    severity = "warning"
+    summary = "a container `trainable = True` re-enables BatchNormalization layers frozen one by one"
+    needles = (b"trainable",)
+    flagged = (
+        """
+        import keras
+        from keras import layers
+        base = keras.applications.ResNet50(include_top=False, pooling="avg")
+        for layer in base.layers:
+            if isinstance(layer, layers.BatchNormalization):
+                layer.trainable = False
+        base.trainable = True
+        model = keras.Sequential([base, layers.Dense(10)])
+        model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
+        model.fit(x, y)
+        """,
+        """
+        import keras
+        from keras import layers
+        base = keras.applications.ResNet50(include_top=False, pooling="avg")
+        base.trainable = False
+        model = keras.Sequential([base, layers.Dense(10)])
+        model.compile(optimizer="adam", loss="mse")
+        model.fit(x, y)
+        for layer in base.layers:
+            if isinstance(layer, layers.BatchNormalization):
+                layer.trainable = False
+        model.trainable = True
+        model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
+        model.fit(x, y)
+        """,
+        """
+        import tensorflow as tf
+        base = tf.keras.applications.MobileNetV2(include_top=False, pooling="avg")
+        base.trainable = False
+        for layer in base.layers:
+            if isinstance(layer, tf.keras.layers.BatchNormalization):
+                layer.trainable = False
+        base.trainable = True
+        """,
+        """
+        import keras
+        from keras import layers
+        inputs = keras.Input((224, 224, 3))
+        base = keras.applications.EfficientNetB0(include_top=False, input_tensor=inputs)
+        x = layers.GlobalAveragePooling2D()(base.output)
+        model = keras.Model(inputs, layers.Dense(3)(x))
+        for layer in model.layers:
+            if isinstance(layer, layers.BatchNormalization):
+                layer.trainable = False
+        base.trainable = True
+        model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
+        model.fit(x_train, y_train)
+        """,
+    )
+    not_flagged = (
+        # keras-io transfer-learning guide recipe
+        """
+        import keras
+        from keras import layers
+        base_model = keras.applications.Xception(weights="imagenet", include_top=False)
+        base_model.trainable = False
+        inputs = keras.Input(shape=(150, 150, 3))
+        x = base_model(inputs, training=False)
+        x = layers.GlobalAveragePooling2D()(x)
+        model = keras.Model(inputs, layers.Dense(1)(x))
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+        model.fit(train_ds, epochs=2)
+        base_model.trainable = True
+        for layer in base_model.layers:
+            if isinstance(layer, layers.BatchNormalization):
+                layer.trainable = False
+        model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
+        model.fit(train_ds, epochs=1)
+        """,
+        # keras-io EfficientNet fine-tuning example
+        """
+        import keras
+        from keras import layers
+        from keras.applications import EfficientNetB0
+        inputs = layers.Input(shape=(224, 224, 3))
+        model = EfficientNetB0(include_top=False, input_tensor=inputs, weights="imagenet")
+        model.trainable = False
+        x = layers.GlobalAveragePooling2D(name="avg_pool")(model.output)
+        x = layers.BatchNormalization()(x)
+        outputs = layers.Dense(120, activation="softmax", name="pred")(x)
+        model = keras.Model(inputs, outputs, name="EfficientNet")
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-2), loss="mse")
+        model.fit(ds_train, epochs=25)
+        for layer in model.layers[-20:]:
+            if not isinstance(layer, layers.BatchNormalization):
+                layer.trainable = True
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-5), loss="mse")
+        model.fit(ds_train, epochs=4)
+        """,
+        """
+        import keras
+        from keras import layers
+        base = keras.applications.ResNet50(include_top=False, pooling="avg")
+        for layer in base.layers:
+            if isinstance(layer, layers.BatchNormalization):
+                layer.trainable = False
+        base.trainable = True
+        for layer in base.layers:
+            if isinstance(layer, layers.BatchNormalization):
+                layer.trainable = False
+        model = keras.Sequential([base, layers.Dense(10)])
+        model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
+        model.fit(x, y)
+        """,
+        """
+        import keras
+        from keras import layers
+        base = keras.applications.ResNet50(include_top=False, pooling="avg")
+        for layer in base.layers:
+            if isinstance(layer, layers.BatchNormalization):
+                layer.trainable = False
+        if unfreeze:
+            base.trainable = True
+        model = keras.Sequential([base, layers.Dense(10)])
+        model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
+        model.fit(x, y)
+        """,
+        """
+        import keras
+        from keras import layers
+        base = keras.applications.ResNet50(include_top=False, pooling="avg")
+        other = keras.applications.ResNet50(include_top=False, pooling="avg")
+        for layer in base.layers:
+            if isinstance(layer, layers.BatchNormalization):
+                layer.trainable = False
+        other.trainable = True
+        """,
+    )
+
+    def check(self, ctx: RuleContext) -> Iterator[Report]:
+        model = ctx.model
+        seen: set[int] = set()
+        for loop in model.events_of("set_trainable"):
+            selection = loop.selection
+            if (selection is None or selection.guard != "bn" or not wf.trusted(loop)
+                    or not ph.is_const(loop, False)):
+                continue
+            container = selection.container
+            for reset in ph.between(model, loop, None):
+                if reset.kind != "set_trainable" or not isinstance(reset.target, Layer):
+                    continue
+                if not ph.inside(container, reset.target) and not ph.inside(reset.target,
+                                                                            container):
+                    continue
+                if not (wf.trusted(reset) and ph.is_const(reset, True)):
+                    continue
+                if not ph.inside(container, reset.target) and (
+                    reset.target not in ph.flattened_into(container)
+                ):
+                    continue  # a layer inside: not the whole container
+                if id(reset.node) in seen or _refrozen(ctx, reset, reset.target):
+                    continue
+                seen.add(id(reset.node))
+                yield _report(ctx, loop, reset, reset.target)
+
+
+def _refrozen(ctx: RuleContext, reset: Event, target: Layer) -> bool:
+    """Does a BN freeze loop over (part of) ``target`` run again after ``reset`` and
+    before the next fit? Any loop (even under a branch) counts: uncertain -> silent."""
+    for event in ph.between(ctx.model, reset, None):
+        if event.kind == "fit" and wf.trusted(event):
+            return False
+        selection = event.selection
+        if (event.kind == "set_trainable" and selection is not None
+                and selection.guard == "bn" and not ph.is_const(event, True)
+                and (ph.inside(selection.container, target)
+                     or ph.inside(target, selection.container))):
+            return True
+    return False
+
+
+def _report(ctx: RuleContext, loop: Event, reset: Event, target: Layer) -> Report:
+    name = wf.describe(target)
+    related: list[tuple[object, str]] = [
+        (loop.node, "the BatchNormalization layers are frozen one by one here"),
+    ]
+    for event in ph.between(ctx.model, reset, None):
+        if event.kind == "fit" and wf.trusted(event) and event.layer is not None and (
+            ph.inside(target, event.layer) or ph.inside(event.layer, target)
+        ):
+            related.append((event.node, "fit() trains them (in training mode) here"))
+            break
+    return Report(
+        reset.node,
+        f"`trainable = True` on {name} is applied recursively to every layer inside it, "
+        "undoing the BatchNormalization freeze above, so their moving statistics will "
+        "be overwritten during fit(); set the container flag first, then run the BN "
+        "freeze loop",
+        tuple(related),  # type: ignore[arg-type]
+    )
