@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import libcst as cst
+
 from bnlint.rule import Report, Rule, RuleContext
 from bnlint.semantic import workflow as wf
 from bnlint.semantic.events import Event
@@ -216,48 +218,21 @@ class UnfrozenBnInTrainingMode(Rule):
     )
 
     def check(self, ctx: RuleContext) -> Iterator[Report]:
-        model = ctx.model
-        for runs in wf.phases(model).values():
-            for phase in runs:
-                yield from self.check_phase(ctx, phase)
-
-    def check_phase(self, ctx: RuleContext, phase: wf.Phase) -> Iterator[Report]:
-        for base in [phase.model, *phase.model.descendants()]:
-            if not wf.is_bn_base(base):
-                continue
-            path = wf.wiring_path(phase.model, base)
-            if path is None:
-                continue
-            mode, decisive = wf.bn_mode(path, ctx.flavour)
-            if mode != "training" or wf.bn_trainable_at(phase.fit, base) is not True:
-                continue
-            unfreeze = _last_unfreeze(ctx, base, phase.fit)
-            if unfreeze is None or phase.compile is None:
-                continue
-            if ctx.model.events.index(phase.compile) < ctx.model.events.index(unfreeze):
-                continue  # not recompiled after the unfreeze: BN203's finding
+        for found in wf.unfrozen_bn_bases(ctx.model, ctx.flavour):
+            if found.mode != "training":
+                continue  # honoured or overridden training=False: BN202 or nothing
             yield Report(
-                unfreeze.node,
-                f"unfreezing {wf.describe(base)} puts its BatchNormalization layers in "
+                found.unfreeze.node,
+                f"unfreezing {wf.describe(found.base)} puts its BatchNormalization layers in "
                 "training mode during fit(): they will overwrite the pretrained moving "
                 "mean/variance with your batches' statistics; after unfreezing, set "
                 "`trainable = False` on each BatchNormalization layer of the base",
-                tuple(_chain(ctx, base, phase, unfreeze, decisive)),
+                tuple(_chain(ctx, found.base, found.phase, found.unfreeze, found.decisive)),
             )
 
 
-def _last_unfreeze(ctx: RuleContext, base: Layer, before: Event) -> Event | None:
-    found: Event | None = None
-    for event in ctx.model.events:
-        if event is before:
-            break
-        if event.kind == "set_trainable" and wf.trusted(event) and wf.unfreezes(event, base):
-            found = event
-    return found
-
-
 def _chain(ctx: RuleContext, base: Layer, phase: wf.Phase, unfreeze: Event,
-           decisive: Wiring | None) -> Iterator[tuple[object, str]]:
+           decisive: Wiring | None) -> Iterator[tuple[cst.CSTNode, str]]:
     name = wf.describe(base)
     yield base.node, f"{name} is created here with pretrained weights and BatchNormalization layers"
     for event in ctx.model.events:

@@ -9,7 +9,6 @@ import libcst as cst
 from bnlint.finding import Severity
 from bnlint.rule import Example, Report, Rule, RuleContext
 from bnlint.semantic import workflow as wf
-from bnlint.semantic.events import Event
 from bnlint.semantic.values import Layer, Wiring
 
 _FUNCTIONAL = """
@@ -208,61 +207,27 @@ class Keras3TrainingFalseIgnored(Rule):
     )
 
     def check(self, ctx: RuleContext) -> Iterator[Report]:
-        reported: set[int] = set()
-        for runs in wf.phases(ctx.model).values():
-            for phase in runs:
-                for report in self.check_phase(ctx, phase):
-                    if id(report.node) not in reported:
-                        reported.add(id(report.node))
-                        yield report
-
-    def check_phase(self, ctx: RuleContext, phase: wf.Phase) -> Iterator[Report]:
-        for base in [phase.model, *phase.model.descendants()]:
-            if not wf.is_bn_base(base):
+        for found in wf.unfrozen_bn_bases(ctx.model, ctx.flavour):
+            if found.mode not in {"overridden", "maybe-overridden"} or found.decisive is None:
                 continue
-            path = wf.wiring_path(phase.model, base)
-            if path is None:
-                continue
-            mode, decisive = wf.bn_mode(path, ctx.flavour)
-            if mode not in {"overridden", "maybe-overridden"} or decisive is None:
-                continue
-            if wf.bn_trainable_at(phase.fit, base) is not True:
-                continue
-            unfreeze = _last_unfreeze(ctx, base, phase.fit)
-            if unfreeze is None or phase.compile is None:
-                continue
-            events = ctx.model.events
-            if events.index(phase.compile) < events.index(unfreeze):
-                continue  # not recompiled after the unfreeze: BN203's finding
-            name = wf.describe(base)
             known = ctx.flavour.version
             version = "Keras " + ".".join(str(part) for part in known) if known else "Keras 3"
             severity: Severity | None = None
-            if mode == "overridden":
+            if found.mode == "overridden":
                 lead = f"{version} overrides"
             else:
                 lead = "Keras 3.0-3.15 (this Keras 3 version is unknown) overrides"
                 severity = "info"
             yield Report(
-                unfreeze.node,
-                f"unfreezing {name} lets its BatchNormalization layers run in training "
-                f"mode during fit(): {lead} the functional `training=False` with fit()'s "
-                "training=True, so they overwrite the pretrained moving mean/variance; "
+                found.unfreeze.node,
+                f"unfreezing {wf.describe(found.base)} lets its BatchNormalization layers run "
+                f"in training mode during fit(): {lead} the functional `training=False` with "
+                "fit()'s training=True, so they overwrite the pretrained moving mean/variance; "
                 "after unfreezing, set `trainable = False` on each BatchNormalization "
                 "layer of the base",
-                tuple(_chain(base, phase, decisive)),
+                tuple(_chain(found.base, found.phase, found.decisive)),
                 severity=severity,
             )
-
-
-def _last_unfreeze(ctx: RuleContext, base: Layer, before: Event) -> Event | None:
-    found: Event | None = None
-    for event in ctx.model.events:
-        if event is before:
-            break
-        if event.kind == "set_trainable" and wf.trusted(event) and wf.unfreezes(event, base):
-            found = event
-    return found
 
 
 def _chain(base: Layer, phase: wf.Phase,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import libcst as cst
+
 from bnlint.rule import Report, Rule, RuleContext
 from bnlint.semantic import workflow as wf
 from bnlint.semantic.events import Event
@@ -180,7 +182,7 @@ class UnfreezeWithoutLowerLr(Rule):
                 rate = phase.learning_rate
                 if rate is None:
                     continue
-                chain: list[tuple[object, str]] = [
+                chain: list[tuple[cst.CSTNode, str]] = [
                     (unfreeze.node, f"{wf.describe(base)} (pretrained) is unfrozen here"),
                 ]
                 if previous is not None and previous.learning_rate is not None:
@@ -202,7 +204,7 @@ class UnfreezeWithoutLowerLr(Rule):
                     f"this phase fine-tunes the unfrozen pretrained {wf.describe(base)} at "
                     f"learning rate {_rate(rate)}, {why}: large steps wreck pretrained "
                     "features; use a rate 10-100x lower (e.g. Adam(1e-5))",
-                    tuple(chain),  # type: ignore[arg-type]
+                    tuple(chain),
                 )
 
 

@@ -187,3 +187,52 @@ def trainable_at(event: Event, layer: Layer) -> Tri:
 def describe(layer: Layer) -> str:
     """`name` for messages."""
     return f"`{layer.label}`" if layer.label else "the model"
+
+
+@dataclass(frozen=True, slots=True)
+class UnfrozenBnBase:
+    """A pretrained BN base unfrozen before a phase that trains it: the phase, the base,
+    how fit() runs its BN layers (``mode``, decided at ``decisive``), and the unfreeze."""
+
+    phase: Phase
+    base: Layer
+    mode: BnMode
+    decisive: Wiring | None
+    unfreeze: Event
+
+
+def last_unfreeze(model: SemanticModel, base: Layer, before: Event) -> Event | None:
+    """The last trusted event before ``before`` that unfreezes (part of) ``base``."""
+    found: Event | None = None
+    for event in model.events:
+        if event is before:
+            break
+        if event.kind == "set_trainable" and trusted(event) and unfreezes(event, base):
+            found = event
+    return found
+
+
+def unfrozen_bn_bases(model: SemanticModel, flavour: Flavour) -> Iterator[UnfrozenBnBase]:
+    """Every phase that trains a pretrained BN base whose BN layers are trainable at the
+    fit, after an unfreeze that a later compile made effective (an unfreeze without a
+    recompile is BN203's concern). Each unfreeze is yielded once per base."""
+    seen: set[tuple[int, int]] = set()
+    for runs in phases(model).values():
+        for phase in runs:
+            if phase.compile is None:
+                continue
+            for base in [phase.model, *phase.model.descendants()]:
+                if not is_bn_base(base) or bn_trainable_at(phase.fit, base) is not True:
+                    continue
+                path = wiring_path(phase.model, base)
+                unfreeze = last_unfreeze(model, base, phase.fit)
+                if path is None or unfreeze is None:
+                    continue
+                if model.events.index(phase.compile) < model.events.index(unfreeze):
+                    continue
+                key = (id(unfreeze), id(base))
+                if key in seen:
+                    continue
+                seen.add(key)
+                mode, decisive = bn_mode(path, flavour)
+                yield UnfrozenBnBase(phase, base, mode, decisive, unfreeze)
