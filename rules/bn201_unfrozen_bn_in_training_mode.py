@@ -8,7 +8,7 @@ import libcst as cst
 
 from bnlint.rule import Report, Rule, RuleContext
 from bnlint.semantic import workflow as wf
-from bnlint.semantic.events import Event
+from bnlint.semantic.events import Event, call_notes
 from bnlint.semantic.values import Layer, Wiring
 
 
@@ -72,6 +72,36 @@ class UnfrozenBnInTrainingMode(Rule):
     summary = "an unfrozen pretrained base runs its BatchNormalization in training mode"
     needles = (b"trainable",)
     flagged = (
+        # re-freezing the head of the base leaves its last BN layers trainable
+        """
+        import tensorflow as tf
+        base = tf.keras.applications.MobileNetV2(include_top=False, pooling="avg")
+        base.trainable = False
+        model = tf.keras.Sequential([base, tf.keras.layers.Dense(2)])
+        model.compile(optimizer="adam", loss="mse")
+        model.fit(train_ds, epochs=5)
+        base.trainable = True
+        for layer in base.layers[:-20]:
+            layer.trainable = False
+        model.compile(optimizer=tf.keras.optimizers.Adam(1e-5), loss="mse")
+        model.fit(train_ds, epochs=5)
+        """,
+        # the unfreeze happens in a helper function
+        """
+        import keras
+
+        def unfreeze(model):
+            model.trainable = True
+
+        base = keras.applications.ResNet50(include_top=False, pooling="avg")
+        base.trainable = False
+        model = keras.Sequential([base, keras.layers.Dense(10)])
+        model.compile(optimizer="adam", loss="mse")
+        model.fit(x, y)
+        unfreeze(base)
+        model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
+        model.fit(x, y)
+        """,
         """
         import keras
         from keras import layers
@@ -141,6 +171,20 @@ class UnfrozenBnInTrainingMode(Rule):
         """,
     )
     not_flagged = (
+        # how much of the base stays trainable is not known: stay silent
+        """
+        import tensorflow as tf
+        base = tf.keras.applications.MobileNetV2(include_top=False, pooling="avg")
+        base.trainable = False
+        model = tf.keras.Sequential([base, tf.keras.layers.Dense(2)])
+        model.compile(optimizer="adam", loss="mse")
+        model.fit(train_ds, epochs=5)
+        base.trainable = True
+        for layer in base.layers[:fine_tune_at]:
+            layer.trainable = False
+        model.compile(optimizer=tf.keras.optimizers.Adam(1e-5), loss="mse")
+        model.fit(train_ds, epochs=5)
+        """,
         """
         import keras
         from keras import layers
@@ -227,7 +271,8 @@ class UnfrozenBnInTrainingMode(Rule):
                 "training mode during fit(): they will overwrite the pretrained moving "
                 "mean/variance with your batches' statistics; after unfreezing, set "
                 "`trainable = False` on each BatchNormalization layer of the base",
-                tuple(_chain(ctx, found.base, found.phase, found.unfreeze, found.decisive)),
+                (*call_notes(found.unfreeze, "the unfreeze"),
+                 *_chain(ctx, found.base, found.phase, found.unfreeze, found.decisive)),
             )
 
 

@@ -9,6 +9,7 @@ import libcst as cst
 from bnlint.finding import Severity
 from bnlint.rule import Example, Report, Rule, RuleContext
 from bnlint.semantic import workflow as wf
+from bnlint.semantic.events import call_notes
 from bnlint.semantic.values import Layer, Wiring
 
 _FUNCTIONAL = """
@@ -96,6 +97,32 @@ class Keras3TrainingFalseIgnored(Rule):
     summary = "Keras 3.0-3.15 ignores a functional `base(x, training=False)` during fit()"
     needles = (b"training=False",)
     flagged = (
+        # the TensorFlow transfer-learning tutorial: unfreeze all, re-freeze the first 100
+        Example(
+            """
+            import tensorflow as tf
+            preprocess_input = tf.keras.applications.mobilenet_v2.preprocess_input
+            base_model = tf.keras.applications.MobileNetV2(input_shape=(160, 160, 3),
+                                                           include_top=False, weights="imagenet")
+            base_model.trainable = False
+            inputs = tf.keras.Input(shape=(160, 160, 3))
+            x = preprocess_input(inputs)
+            x = base_model(x, training=False)
+            x = tf.keras.layers.GlobalAveragePooling2D()(x)
+            outputs = tf.keras.layers.Dense(1)(x)
+            model = tf.keras.Model(inputs, outputs)
+            model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=0.0001), loss="mse")
+            model.fit(train_dataset, epochs=10)
+            base_model.trainable = True
+            fine_tune_at = 100
+            for layer in base_model.layers[:fine_tune_at]:
+                layer.trainable = False
+            model.compile(optimizer=tf.keras.optimizers.RMSprop(learning_rate=0.0001 / 10),
+                          loss="mse")
+            model.fit(train_dataset, epochs=20)
+            """,
+            target="keras3", keras_version="3.10",
+        ),
         Example(_FUNCTIONAL, target="keras3", keras_version="3.8"),
         Example(_FUNCTIONAL_TF, target="keras3", keras_version="3.15"),
         # Keras 3 of unknown version: reported as info
@@ -225,7 +252,8 @@ class Keras3TrainingFalseIgnored(Rule):
                 "fit()'s training=True, so they overwrite the pretrained moving mean/variance; "
                 "after unfreezing, set `trainable = False` on each BatchNormalization "
                 "layer of the base",
-                tuple(_chain(found.base, found.phase, found.decisive)),
+                (*call_notes(found.unfreeze, "the unfreeze"),
+                 *_chain(found.base, found.phase, found.decisive)),
                 severity=severity,
             )
 

@@ -9,8 +9,8 @@ import libcst as cst
 from bnlint.finding import Severity
 from bnlint.rule import Example, Report, Rule, RuleContext
 from bnlint.semantic import workflow as wf
-from bnlint.semantic.events import Event
-from bnlint.semantic.values import Layer, LayerSelection
+from bnlint.semantic.events import Event, call_notes
+from bnlint.semantic.values import Const, Layer, LayerSelection
 
 _UNFREEZE_AFTER_FIT = """
 import keras
@@ -97,6 +97,33 @@ class TrainableChangedAfterCompile(Rule):
             layer.trainable = False
         model.train_on_batch(x, y)
         """,
+        # unfreezing at a given epoch of a loop of one-epoch fits
+        """
+        import keras
+        base = keras.applications.ResNet50(include_top=False, pooling="avg")
+        base.trainable = False
+        model = keras.Sequential([base, keras.layers.Dense(10)])
+        model.compile(optimizer="adam", loss="mse")
+        for epoch in range(10):
+            if epoch == 5:
+                base.trainable = True
+            model.fit(x, y, epochs=1)
+        """,
+        # the unfreeze at the end of each stage only reaches the next stage's fit
+        Example(
+            """
+            import tensorflow as tf
+            base = tf.keras.applications.EfficientNetB0(include_top=False, pooling="avg")
+            base.trainable = False
+            model = tf.keras.Sequential([base, tf.keras.layers.Dense(3)])
+            model.compile(optimizer="adam", loss="mse")
+            for stage in range(2):
+                model.fit(train_ds, epochs=5)
+                for layer in base.layers[-20:]:
+                    layer.trainable = True
+            """,
+            target="tf-keras",
+        ),
         Example(
             """
             import tensorflow as tf
@@ -172,6 +199,74 @@ class TrainableChangedAfterCompile(Rule):
         base.trainable = False
         model.fit(x, y)
         """,
+        # a training loop that recompiles right after the unfreeze
+        """
+        import keras
+        base = keras.applications.ResNet50(include_top=False, pooling="avg")
+        base.trainable = False
+        model = keras.Sequential([base, keras.layers.Dense(10)])
+        model.compile(optimizer="adam", loss="mse")
+        for epoch in range(10):
+            if epoch == 5:
+                base.trainable = True
+                model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
+            model.fit(x, y, epochs=1)
+        """,
+        # the change happens in the first iteration only, before any fit
+        """
+        import keras
+        base = keras.applications.ResNet50(include_top=False, pooling="avg")
+        model = keras.Sequential([base, keras.layers.Dense(10)])
+        model.compile(optimizer="adam", loss="mse")
+        for epoch in range(10):
+            if epoch == 0:
+                base.trainable = False
+            model.fit(x, y, epochs=1)
+        """,
+        # the GAN loop toggles D back: each model trains in the state it was compiled in
+        Example(
+            """
+            import keras
+            from keras import layers
+            d = keras.Sequential([layers.Dense(8), layers.BatchNormalization(), layers.Dense(1)])
+            g = keras.Sequential([layers.Dense(8), layers.Dense(4)])
+            d.compile("adam", "binary_crossentropy")
+            z = keras.Input((4,))
+            gan = keras.Model(z, d(g(z)))
+            d.trainable = False
+            gan.compile("adam", "binary_crossentropy")
+            for step in range(1000):
+                d.trainable = True
+                d.train_on_batch(x, y)
+                d.trainable = False
+                gan.train_on_batch(noise, y)
+            """,
+            target="tf-keras",
+        ),
+        # the loop ends right after the change: no later iteration trains past it
+        """
+        import keras
+        base = keras.applications.ResNet50(include_top=False, pooling="avg")
+        base.trainable = False
+        model = keras.Sequential([base, keras.layers.Dense(10)])
+        model.compile(optimizer="adam", loss="mse")
+        for epoch in range(10):
+            model.fit(x, y, epochs=1)
+            if epoch == 5:
+                base.trainable = True
+                break
+        """,
+        # the loop compiles and fits a fresh model each time (k-fold)
+        """
+        import keras
+        base = keras.applications.ResNet50(include_top=False, pooling="avg")
+        for fold in range(5):
+            base.trainable = False
+            model = keras.Sequential([base, keras.layers.Dense(10)])
+            model.compile(optimizer="adam", loss="mse")
+            model.fit(x, y, epochs=1)
+            base.trainable = True
+        """,
     )
 
     def check(self, ctx: RuleContext) -> Iterator[Report]:
@@ -186,6 +281,15 @@ class TrainableChangedAfterCompile(Rule):
                 reported.add(id(change.node))
                 yield report
                 break
+        for position, change in enumerate(events):
+            if change.kind != "set_trainable" or id(change.node) in reported:
+                continue
+            if change.context.standalone or not change.context.loops():
+                continue
+            report = self.check_in_loop(ctx, position, change)
+            if report is not None:
+                reported.add(id(change.node))
+                yield report
 
     def check_change(self, ctx: RuleContext, position: int,
                      change: Event) -> Iterator[Report]:
@@ -204,6 +308,84 @@ class TrainableChangedAfterCompile(Rule):
                 continue
             yield self.report(ctx, model, change, compile_event, earlier_fit, next_fit)
             return
+
+    def check_in_loop(self, ctx: RuleContext, position: int, change: Event) -> Report | None:
+        """A change inside a training loop (``for epoch ...: model.fit(...)``) that a
+        later iteration's fit() trains past without a recompile. The loop body is
+        replayed once, so the order across iterations is read from the loop itself."""
+        events = ctx.model.events
+        touched = change.layer
+        value = change.value
+        if touched is None or not isinstance(value, Const) or not isinstance(value.value, bool):
+            return None
+        for loop in reversed(change.context.loops()):
+            inner = change.context.within(loop) or ()
+            if any(kind != "loop" and node is loop for kind, node in inner):
+                continue
+            body = [(index, event) for index, event in enumerate(events)
+                    if event.context.within(loop) is not None]
+            if not body or _may_leave(loop):
+                continue
+            for model in ctx.model.containers_or_self(touched):
+                fits = [(index, event) for index, event in body
+                        if event.kind == "fit" and event.layer is model
+                        and not event.context.standalone and not event.context.within(loop)]
+                if not fits:
+                    continue
+                if any(event.kind == "compile" and event.layer is not None and (
+                        event.layer is model or event.layer is touched
+                        or touched in event.layer.descendants()) for _, event in body):
+                    return None
+                start = body[0][0]
+                compile_event, _ = _last_compile(events[:start], model)
+                if compile_event is None or not _loop_entry_trusted(compile_event, loop, body):
+                    continue
+                if not _differs_from(change, compile_event, value.value):
+                    continue
+                if _toggled_back(change, body, value.value):
+                    continue
+                before = [event for index, event in fits if index < position]
+                after = [event for index, event in fits if index > position]
+                if before:
+                    trained, again = before[-1], fits[0][1]
+                elif after and _runs_after_first_iteration(loop, inner):
+                    trained, again = after[0], after[0]
+                else:
+                    continue
+                return self.report_loop(ctx, model, change, compile_event, loop, trained, again)
+        return None
+
+    def report_loop(self, ctx: RuleContext, model: Layer, change: Event, compile_event: Event,
+                    loop: cst.CSTNode, trained: Event, again: Event) -> Report:
+        name = wf.describe(model)
+        target = change.layer
+        what = wf.describe(target) if target is not None and target is not model else name
+        if ctx.flavour.name == "keras3":
+            effect = ("Keras 3 built the train function in an earlier iteration's fit(), so "
+                      "the change is silently ignored in graph mode and crashes on JAX or in "
+                      "eager mode")
+        else:
+            effect = ("compile() snapshots which weights are trainable, so the change is "
+                      "ignored until the model is recompiled")
+        chain: list[tuple[cst.CSTNode, str]] = [
+            (compile_event.node, f"{name} is compiled here, before the loop"),
+            (loop, "the loop repeats training without a recompile"),
+        ]
+        if again is trained:
+            chain.append((trained.node, f"{name} is trained here in each iteration: before "
+                                        "the change, and after it with the old configuration"))
+        else:
+            chain.append((trained.node, f"{name} is trained here in an iteration before the "
+                                        "change"))
+        if again is not trained and again.node is not trained.node:
+            chain.append((again.node, f"{name} is trained here again in the next iteration"))
+        return Report(
+            change.node,
+            f"`trainable` of {what} is changed inside a training loop after {name} was "
+            f"compiled and trained, and later iterations train it again without `compile()`: "
+            f"{effect}; call `{_label(model)}.compile(...)` right after changing `trainable`",
+            (*call_notes(change, "the change"), *chain),
+        )
 
     def report(self, ctx: RuleContext, model: Layer, change: Event, compile_event: Event,
                earlier_fit: Event | None, next_fit: Event) -> Report:
@@ -234,7 +416,7 @@ class TrainableChangedAfterCompile(Rule):
             f"`trainable` of {what} is changed after {name} was compiled and before it is "
             f"trained again without `compile()`: {effect}; call `{_label(model)}.compile(...)` "
             "after changing `trainable`",
-            tuple(chain),
+            (*call_notes(change, "the change"), *chain),
             severity=severity,
         )
 
@@ -310,3 +492,150 @@ def _changed(change: Event, compile_event: Event, fit: Event) -> bool:
             if before is not None and after is not None and before != after:
                 return True
     return False
+
+
+def _loop_entry_trusted(compile_event: Event, loop: cst.CSTNode,
+                        body: list[tuple[int, Event]]) -> bool:
+    """The compile runs for sure, and the loop is reached whenever it ran: the part of
+    the path outside the loop is no more conditional than the compile's."""
+    _, first = body[0]
+    if not wf.trusted(compile_event):
+        return False
+    outside: list[tuple[str, cst.CSTNode]] = []
+    for step in first.context.path:
+        if step[1] is loop:
+            break
+        outside.append(step)
+    return all(kind == "loop" or any(node is other for _, other in compile_event.context.path)
+               for kind, node in outside)
+
+
+def _toggled_back(change: Event, body: list[tuple[int, Event]], value: bool) -> bool:
+    """Does the loop also set the same target back (the GAN loop's `D.trainable = True`
+    ... `D.trainable = False` around each model's own step)? Then every fit may see the
+    configuration it was compiled with."""
+    target = change.layer
+    for _, event in body:
+        if event is change or event.kind != "set_trainable" or event.layer is None:
+            continue
+        other = event.value
+        if isinstance(other, Const) and other.value is value:
+            continue
+        if event.layer is target or target in event.layer.descendants() or (
+                target is not None and event.layer in target.descendants()):
+            return True
+    return False
+
+
+def _differs_from(change: Event, compile_event: Event, value: bool) -> bool:
+    """Does ``change`` set a state other than the one captured at ``compile_event``?"""
+    target = change.target
+    if isinstance(target, Layer):
+        parts = [target]
+    elif isinstance(target, LayerSelection):
+        if target.members is not None:
+            parts = list(target.members)
+        elif wf.trainable_at(compile_event, target.container) is False:
+            parts = [target.container]  # everything inside was frozen
+        else:
+            return False
+    else:
+        return False
+    return any(wf.trainable_at(compile_event, part) is (not value) for part in parts)
+
+
+def _runs_after_first_iteration(loop: cst.CSTNode,
+                                inner: tuple[tuple[str, cst.CSTNode], ...]) -> bool:
+    """Does a change guarded by ``inner`` (its path inside ``loop``) run in some iteration
+    after the first? Only the shapes that say so for sure: ``if epoch == N`` / ``>=`` /
+    ``>`` with N not 0 (and their ``else`` for ``== 0`` / ``<`` / ``<=``), on the loop
+    variable of ``for epoch in range(...)``."""
+    if not isinstance(loop, cst.For) or not isinstance(loop.target, cst.Name):
+        return False
+    if len(inner) != 1 or inner[0][0] not in {"if", "else"}:
+        return False
+    kind, node = inner[0]
+    if not isinstance(node, cst.If):
+        return False
+    test = node.test
+    if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+        return False
+    left, comparison = test.left, test.comparisons[0]
+    if not isinstance(left, cst.Name) or left.value != loop.target.value:
+        return False
+    operator, right = comparison.operator, comparison.comparator
+    zero = isinstance(right, cst.Integer) and right.evaluated_value == 0
+    negative = isinstance(right, cst.UnaryOperation)
+    if negative:
+        return False
+    if kind == "if":
+        if isinstance(operator, cst.Equal):
+            return not zero and isinstance(right, (cst.Integer, cst.Name))
+        return isinstance(operator, (cst.GreaterThan, cst.GreaterThanEqual)) and not (
+            zero and isinstance(operator, cst.GreaterThanEqual))
+    if isinstance(operator, cst.Equal):
+        return zero
+    return isinstance(operator, (cst.LessThan, cst.LessThanEqual)) and not (
+        zero and isinstance(operator, cst.LessThan))
+
+
+class _ExitFinder(cst.CSTVisitor):
+    """Finds ``break`` / ``return`` / ``raise`` that leave a loop (not those of nested
+    loops or functions)."""
+
+    def __init__(self) -> None:
+        self.found = False
+
+    def visit_Break(self, node: cst.Break) -> bool:
+        self.found = True
+        return False
+
+    def visit_Return(self, node: cst.Return) -> bool:
+        self.found = True
+        return False
+
+    def visit_Raise(self, node: cst.Raise) -> bool:
+        self.found = True
+        return False
+
+    def visit_For(self, node: cst.For) -> bool:
+        node.body.visit(_ReturnFinder(self))
+        return False
+
+    def visit_While(self, node: cst.While) -> bool:
+        node.body.visit(_ReturnFinder(self))
+        return False
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+
+class _ReturnFinder(cst.CSTVisitor):
+    """Inside a nested loop only ``return`` / ``raise`` leave the outer loop."""
+
+    def __init__(self, outer: _ExitFinder) -> None:
+        self.outer = outer
+
+    def visit_Return(self, node: cst.Return) -> bool:
+        self.outer.found = True
+        return False
+
+    def visit_Raise(self, node: cst.Raise) -> bool:
+        self.outer.found = True
+        return False
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+
+def _may_leave(loop: cst.CSTNode) -> bool:
+    """Can the loop end early (``break``, ``return``, ``raise``)? Then the iteration
+    after a change may never come."""
+    if not isinstance(loop, (cst.For, cst.While)):
+        return True
+    finder = _ExitFinder()
+    loop.body.visit(finder)
+    return finder.found

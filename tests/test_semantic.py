@@ -554,3 +554,126 @@ def test_list_values_splice_starred_lists() -> None:
     net = next(layer for layer in model.layers if layer.model_kind == "sequential")
     assert [w.child.qualname for w in net.children] == [
         "keras.layers.BatchNormalization", "keras.layers.Dense", "keras.layers.Dense"]
+
+
+# ---------------------------------------------------------------- control paths
+def test_events_know_their_loops_branches_and_call_sites() -> None:
+    model = model_of("""
+        import keras
+        base = keras.applications.ResNet50(include_top=False)
+
+        def unfreeze(m):
+            m.trainable = True
+
+        for epoch in range(10):
+            if epoch == 5:
+                unfreeze(base)
+            else:
+                base.trainable = False
+    """)
+    changes = list(model.events_of("set_trainable"))
+    assert [event.value.value for event in changes] == [True, False]
+    inside_helper, in_else = changes
+    assert [kind for kind, _ in inside_helper.context.path] == ["loop", "if"]
+    assert [kind for kind, _ in in_else.context.path] == ["loop", "else"]
+    loop = inside_helper.context.loops()[0]
+    assert isinstance(loop, cst.For) and in_else.context.loops() == [loop]
+    assert [kind for kind, _ in in_else.context.within(loop) or ()] == ["else"]
+    assert len(inside_helper.context.call_sites) == 1
+    assert cst.Module([]).code_for_node(inside_helper.context.call_sites[0]) == "unfreeze(base)"
+    assert in_else.context.call_sites == ()
+
+
+# ---------------------------------------------------------------- layer slices
+@pytest.mark.parametrize(
+    ("selection", "bn_stays_trainable"),
+    [
+        ("base.layers[:100]", True),  # MobileNetV2: 154 layers, the last BN 4 from the end
+        ("base.layers[:fine_tune_at]", True),  # a name bound to 100
+        ("base.layers[:-20]", True),
+        ("base.layers[:150]", None),  # too close to the end to be sure
+        ("base.layers[:-3]", None),
+        ("base.layers[10:100]", None),  # the head part stays as it was: unknown
+        ("base.layers[:n]", None),  # unknown bound
+        ("base.layers", False),
+    ],
+)
+def test_refreezing_part_of_an_application(selection: str, bn_stays_trainable: bool | None) -> None:
+    model = model_of(f"""
+        import tensorflow as tf
+        base = tf.keras.applications.MobileNetV2(include_top=False)
+        base.trainable = True
+        fine_tune_at = 100
+        for layer in {selection}:
+            layer.trainable = False
+    """)
+    assert layer_named(model, "base").bn_trainable() is bn_stays_trainable
+
+
+def test_slices_record_constant_bounds() -> None:
+    model = model_of("""
+        import keras
+        base = keras.applications.ResNet50(include_top=False)
+        k = 2 * 50
+        for layer in base.layers[:k]:
+            layer.trainable = False
+        for layer in base.layers[-20:]:
+            layer.trainable = True
+    """)
+    first, second = (event.selection for event in model.events_of("set_trainable"))
+    assert first is not None and first.bounds == (None, 100) and first.keeps_bn_tail()
+    assert second is not None and second.bounds == (-20, None) and not second.keeps_bn_tail()
+
+
+# ---------------------------------------------------------------- functional graphs
+def test_preprocess_input_keeps_the_functional_graph() -> None:
+    model = model_of("""
+        import tensorflow as tf
+        base = tf.keras.applications.MobileNetV2(include_top=False)
+        inputs = tf.keras.Input((160, 160, 3))
+        x = tf.keras.applications.mobilenet_v2.preprocess_input(inputs)
+        x = base(x, training=False)
+        model = tf.keras.Model(inputs, tf.keras.layers.Dense(1)(x))
+    """)
+    net = layer_named(model, "model")
+    assert [w.child.label for w in net.children][:1] == ["base"]
+    assert net.children[0].training == "false"
+
+
+def test_keras1_output_keyword_builds_a_functional_model() -> None:
+    model = model_of("""
+        from keras.applications.inception_v3 import InceptionV3
+        from keras.layers import Dense
+        from keras.models import Model
+        base = InceptionV3(weights="imagenet", include_top=False)
+        predictions = Dense(2)(base.output)
+        model = Model(input=base.input, output=predictions)
+    """)
+    net = layer_named(model, "model")
+    assert any(w.child.label == "base" and w.mode == "flattened" for w in net.children)
+
+
+@pytest.mark.parametrize(
+    ("preset", "has_bn"),
+    [("xception_41_imagenet", True), ("vit_base_patch16_224_imagenet", False),
+     ("my_custom_preset", None)],
+)
+def test_generic_backbone_contents_come_from_the_preset_name(preset: str,
+                                                             has_bn: bool | None) -> None:
+    model = model_of(f"""
+        import keras_hub
+        base = keras_hub.models.Backbone.from_preset("{preset}")
+    """)
+    base = layer_named(model, "base")
+    assert base.pretrained and base.has_bn is has_bn
+
+
+def test_from_preset_trainable_false_is_a_freeze() -> None:
+    model = model_of("""
+        import keras_hub
+        base = keras_hub.models.ResNetBackbone.from_preset("resnet_50_imagenet", trainable=False)
+    """)
+    base = layer_named(model, "base")
+    (freeze,) = model.events_of("set_trainable")
+    assert freeze.layer is base and freeze.value.value is False
+    assert base.trainable is False and base.bn_trainable() is False

@@ -17,7 +17,7 @@ from typing import Literal
 
 import libcst as cst
 
-from bnlint.semantic.events import Context, Event
+from bnlint.semantic.events import Context, Event, PathKind
 from bnlint.semantic.model import CallSite, Reference, SemanticModel
 from bnlint.semantic.names import KerasApi, canonical, keras_api
 from bnlint.semantic.scan import scan_module
@@ -100,6 +100,16 @@ def _const_number(value: Value) -> float | None:
     ):
         return float(value.value)
     return None
+
+
+def _const_int(value: Value) -> int | None:
+    """An integer constant (folded arithmetic may give an integral float)."""
+    number = value.value if isinstance(value, Const) else None
+    if isinstance(number, bool) or not isinstance(number, (int, float)):
+        return None
+    if isinstance(number, float) and not number.is_integer():
+        return None
+    return int(number)
 
 
 def _literal_int(node: cst.BaseExpression | None) -> int | None:
@@ -228,15 +238,15 @@ class _Builder:
             self.exec_for(node, env)
         elif isinstance(node, cst.While):
             self.eval(node.test, env)
-            self.exec_loop_body(node.body, env)
+            self.exec_loop_body(node.body, env, node)
             if node.orelse is not None:
-                self.exec_branch(node.orelse.body, env)
+                self.exec_branch(node.orelse.body, env, ("else", node))
         elif isinstance(node, cst.With):
             self.exec_with(node, env)
         elif isinstance(node, cst.Try):
             self.exec_suite(node.body, env)
             for handler in node.handlers:
-                self.exec_branch(handler.body, env)
+                self.exec_branch(handler.body, env, ("except", handler))
             if node.orelse is not None:
                 self.exec_suite(node.orelse.body, env)
             if node.finalbody is not None:
@@ -283,9 +293,11 @@ class _Builder:
             bound = alias.evaluated_alias or name
             env.bind(bound, ModuleRef(canonical(f"{base}.{name}")))
 
-    def exec_branch(self, suite: cst.BaseSuite, env: _Env) -> None:
+    def exec_branch(self, suite: cst.BaseSuite, env: _Env,
+                    step: tuple[PathKind, cst.CSTNode] | None = None) -> None:
         saved = self.context
-        self.context = replace(saved, definite=False)
+        path = saved.path + (step,) if step is not None else saved.path
+        self.context = replace(saved, definite=False, path=path)
         try:
             self.exec_suite(suite, env)
         finally:
@@ -300,15 +312,15 @@ class _Builder:
         before = dict(env.names)
         if guard is not None:
             name, positive = guard
-            self.exec_guarded(node.body, env, name, positive)
+            self.exec_guarded(node.body, env, name, positive, ("if", node))
         else:
-            self.exec_branch(node.body, env)
+            self.exec_branch(node.body, env, ("if", node))
         then_names = dict(env.names)
         env.names = dict(before)
         orelse = node.orelse
         if isinstance(orelse, cst.If):
             saved = self.context
-            self.context = replace(saved, definite=False)
+            self.context = replace(saved, definite=False, path=saved.path + (("else", node),))
             try:
                 self.exec_if(orelse, env)
             finally:
@@ -316,9 +328,9 @@ class _Builder:
         elif isinstance(orelse, cst.Else):
             if guard is not None:
                 name, positive = guard
-                self.exec_guarded(orelse.body, env, name, not positive)
+                self.exec_guarded(orelse.body, env, name, not positive, ("else", node))
             else:
-                self.exec_branch(orelse.body, env)
+                self.exec_branch(orelse.body, env, ("else", node))
         else_names = env.names
         joined: dict[str, Value] = {}
         for key in set(then_names) | set(else_names):
@@ -336,20 +348,24 @@ class _Builder:
                 joined[key] = UNKNOWN
         env.names = joined
 
-    def exec_guarded(self, suite: cst.BaseSuite, env: _Env, name: str, bn: bool) -> None:
+    def exec_guarded(self, suite: cst.BaseSuite, env: _Env, name: str, bn: bool,
+                     step: tuple[PathKind, cst.CSTNode]) -> None:
         """Run a branch where an isinstance/name check narrows a layer loop variable.
         The narrowing is a selection of layers, so the branch counts as definite."""
         selection = env.lookup(name)
         if not isinstance(selection, LayerSelection):
-            self.exec_branch(suite, env)
+            self.exec_branch(suite, env, step)
             return
         guard: Literal["bn", "not_bn"] = "bn" if bn else "not_bn"
         if selection.guard != "none" and selection.guard != guard:
             return  # contradictory narrowing: the branch selects nothing
         env.bind(name, replace(selection, guard=guard))
+        saved = self.context
+        self.context = replace(saved, path=saved.path + (step,))
         try:
             self.exec_suite(suite, env)
         finally:
+            self.context = saved
             env.bind(name, selection)
 
     def isinstance_guard(self, test: cst.BaseExpression, env: _Env) -> tuple[str, bool] | None:
@@ -397,13 +413,14 @@ class _Builder:
             env.bind(node.target.value, replace(iterable, element=True, node=node.target))
         else:
             self.bind_unknown(node.target, env)
-        self.exec_loop_body(node.body, env)
+        self.exec_loop_body(node.body, env, node)
         if node.orelse is not None:
-            self.exec_branch(node.orelse.body, env)
+            self.exec_branch(node.orelse.body, env, ("else", node))
 
-    def exec_loop_body(self, suite: cst.BaseSuite, env: _Env) -> None:
+    def exec_loop_body(self, suite: cst.BaseSuite, env: _Env, node: cst.CSTNode) -> None:
         saved = self.context
-        self.context = replace(saved, loop_depth=saved.loop_depth + 1)
+        self.context = replace(saved, loop_depth=saved.loop_depth + 1,
+                               path=saved.path + (("loop", node),))
         try:
             self.exec_suite(suite, env)
         finally:
@@ -560,7 +577,8 @@ class _Builder:
             inner = self.eval(node.expression, env)
             number = _const_number(inner)
             if number is not None and isinstance(node.operator, cst.Minus):
-                return Const(-number, node)
+                value = inner.value if isinstance(inner, Const) else None
+                return Const(-value if isinstance(value, int) else -number, node)
             return UNKNOWN
         if isinstance(node, cst.BinaryOperation):
             left, right = self.eval(node.left, env), self.eval(node.right, env)
@@ -715,15 +733,22 @@ class _Builder:
 
     def eval_subscript(self, node: cst.Subscript, env: _Env) -> Value:
         owner = self.eval(node.value, env)
+        bounds: tuple[int | None, int | None] | None = None
         for element in node.slice:
             inner = element.slice
             if isinstance(inner, cst.Index):
                 self.eval(inner.value, env)
             elif isinstance(inner, cst.Slice):
-                self.eval(inner.lower, env)
-                self.eval(inner.upper, env)
+                lower = _const_int(self.eval(inner.lower, env)) if inner.lower else None
+                upper = _const_int(self.eval(inner.upper, env)) if inner.upper else None
+                if inner.step is None and (lower is not None or inner.lower is None) and (
+                        upper is not None or inner.upper is None):
+                    bounds = (lower, upper)
         if isinstance(owner, LayerSelection) and not owner.element and len(node.slice) == 1:
-            return _select(owner, node.slice[0].slice, node)
+            selected = _select(owner, node.slice[0].slice, node)
+            if isinstance(selected, LayerSelection) and selected.extent == "slice":
+                return replace(selected, bounds=bounds)
+            return selected
         if isinstance(owner, Tensor) and owner.symbolic:
             return replace(owner, inputs_node=node)  # `x[:, 0]` stays in the graph
         if isinstance(owner, ListValue) and len(node.slice) == 1:
@@ -787,9 +812,10 @@ class _Builder:
         if isinstance(callee, Layer):
             return self.call_layer(callee, node, args)
         if isinstance(callee, FunctionValue):
-            return self.call_function(callee, args, kwargs, None)
+            return self.call_function(callee, args, kwargs, None, site=node)
         if isinstance(callee, _BoundMethod):
-            return self.call_function(callee.function, args, kwargs, callee.receiver)
+            return self.call_function(callee.function, args, kwargs, callee.receiver,
+                                      site=node)
         if isinstance(callee, ClassValue):
             return self.instantiate(callee, node, args, kwargs)
         if isinstance(node.func, cst.Name) and node.func.value in _BUILTINS_NO_EFFECT:
@@ -824,9 +850,9 @@ class _Builder:
         application = api.application(name)
         if application is not None:
             return self.create_application(name, node, kwargs, application)
-        hub = self.hub_backbone(name)
+        hub = self.hub_backbone(name, args, kwargs)
         if hub is not None:
-            return self.create_backbone(name, node, hub)
+            return self.create_backbone(name, node, hub, kwargs)
         if name in api.opaque_layers:
             return self.create_hub_layer(name, node, kwargs)
         if name.startswith(api.schedules_prefix):
@@ -847,7 +873,8 @@ class _Builder:
         if name.startswith("os.environ") or name == "os.putenv":
             self.note_environment(node, args)
             return UNKNOWN
-        if name.startswith(_GRAPH_OP_PREFIXES):
+        if name.startswith(_GRAPH_OP_PREFIXES) or (
+                name.startswith("keras.applications.") and name.endswith(".preprocess_input")):
             # `layers.concatenate([a, b])`, `tf.nn.relu(x)`, `keras.ops.add(x, y)` on
             # symbolic tensors: no BN layer, the graph goes on
             operands = [item for value in [*args, *kwargs.values()]
@@ -865,12 +892,23 @@ class _Builder:
                 and str(args[1].value) in {"1", "True", "true"}):
             self.model.legacy_keras_env = True
 
-    def hub_backbone(self, name: str) -> str | None:
+    def hub_backbone(self, name: str, args: list[Value], kwargs: dict[str, Value]) -> str | None:
+        """'with_bn' / 'without_bn' / 'unknown' for a keras_hub / keras_cv model factory."""
         base = name.removesuffix(".from_preset")
         if base in self.api.hub_with_bn:
             return "with_bn"
         if base in self.api.hub_without_bn:
             return "without_bn"
+        if base in self.api.hub_generic and name.endswith(".from_preset"):
+            preset = args[0] if args else kwargs.get("preset")
+            text = preset.value if isinstance(preset, Const) else None
+            if isinstance(text, str):
+                text = text.lower()
+                if text.startswith(self.api.presets_with_bn):
+                    return "with_bn"
+                if text.startswith(self.api.presets_without_bn):
+                    return "without_bn"
+            return "unknown"
         return None
 
     # ------------------------------------------------------ object creation
@@ -916,7 +954,8 @@ class _Builder:
 
     def create_functional(self, name: str, node: cst.Call, args: list[Value],
                           kwargs: dict[str, Value]) -> Value:
-        outputs = args[1] if len(args) > 1 else kwargs.get("outputs")
+        # `output=`: the Keras 1 / early Keras 2 spelling, still in the wild
+        outputs = args[1] if len(args) > 1 else kwargs.get("outputs", kwargs.get("output"))
         if outputs is None:
             return UNKNOWN
         model = self.new_layer(name, node, is_model=True, model_kind="functional")
@@ -944,6 +983,7 @@ class _Builder:
         model = self.new_layer(name, node, is_model=True, model_kind="application",
                                has_bn=has_bn, has_dropout=None, opaque=True,
                                pretrained=pretrained)
+        model.layer_shape = self.api.app_layers.get(name.rsplit(".", 1)[-1])
         if pretrained:
             model.pretrained_node = node
             self.model.pretrained_signals.append(node)
@@ -953,14 +993,27 @@ class _Builder:
             model.attrs["__output__"] = Tensor(True, input_tensor.history + (flattened,), node)
         return model
 
-    def create_backbone(self, name: str, node: cst.Call, contents: str) -> Layer:
+    def create_backbone(self, name: str, node: cst.Call, contents: str,
+                        kwargs: dict[str, Value]) -> Layer:
         pretrained = name.endswith(".from_preset")
+        has_bn: Tri = {"with_bn": True, "without_bn": False}.get(contents)
         model = self.new_layer(name, node, is_model=True, model_kind="application",
-                               has_bn=contents == "with_bn", has_dropout=None, opaque=True,
+                               has_bn=has_bn, has_dropout=None, opaque=True,
                                pretrained=pretrained)
         if pretrained:
             model.pretrained_node = node
             self.model.pretrained_signals.append(node)
+        argument = next((arg for arg in node.args if arg.keyword is not None
+                         and arg.keyword.value == "trainable"), None)
+        if argument is not None:
+            # `from_preset(..., trainable=False)` freezes like `model.trainable = False`
+            value = kwargs.get("trainable", UNKNOWN)
+            flag = value.value if isinstance(value, Const) else None
+            self.record(Event("set_trainable", argument, model, self.context,
+                              attr="trainable", value=value, value_node=argument.value,
+                              trainable_before=True, bn_trainable_before=model.bn_trainable()))
+            _apply_to_layer(model, flag if isinstance(flag, bool) else None,
+                            self.context.definite)
         return model
 
     def create_hub_layer(self, name: str, node: cst.Call, kwargs: dict[str, Value]) -> Layer:
@@ -1109,7 +1162,8 @@ class _Builder:
         if isinstance(receiver, ModuleRef):
             return self.call_symbol(canonical(f"{receiver.name}.{method}"), node, args, kwargs)
         if isinstance(receiver, ClassValue) and method in receiver.methods:
-            return self.call_function(receiver.methods[method], args, kwargs, None)
+            return self.call_function(receiver.methods[method], args, kwargs, None,
+                                      site=node)
         if method in {"batch"} and isinstance(receiver, Value):
             size = _const_number(args[0] if args else kwargs.get("batch_size", UNKNOWN))
             if size is not None and isinstance(receiver, Dataset):
@@ -1153,7 +1207,8 @@ class _Builder:
         if layer.user_class is not None:
             owner = self.class_named(layer.user_class)
             if owner is not None and method in owner.methods:
-                return self.call_function(owner.methods[method], args, kwargs, layer)
+                return self.call_function(owner.methods[method], args, kwargs, layer,
+                                          site=node)
         child = layer.attrs.get(method)
         if isinstance(child, Layer):
             # `self.bn(x)`: a layer held in an attribute, called
@@ -1161,7 +1216,7 @@ class _Builder:
         if isinstance(child, (FunctionValue, _BoundMethod)):
             function = child.function if isinstance(child, _BoundMethod) else child
             bound = child.receiver if isinstance(child, _BoundMethod) else None
-            return self.call_function(function, args, kwargs, bound)
+            return self.call_function(function, args, kwargs, bound, site=node)
         return UNKNOWN
 
     def compile_model(self, layer: Layer, node: cst.Call, args: list[Value],
@@ -1226,7 +1281,7 @@ class _Builder:
     # -------------------------------------------------------------- functions
     def call_function(self, function: FunctionValue, args: list[Value],
                       kwargs: dict[str, Value], receiver: Value | None,
-                      standalone: bool = False) -> Value:
+                      standalone: bool = False, site: cst.Call | None = None) -> Value:
         key = id(function.node)
         if key in self.active or len(self.active) >= MAX_INLINE_DEPTH:
             self.havoc(args, kwargs)
@@ -1240,7 +1295,8 @@ class _Builder:
         # recorded on it.
         self.context = replace(self.context, function=function.qualname,
                                method_of=function.owner.name if function.owner else None,
-                               loop_depth=0)
+                               loop_depth=0,
+                               call_sites=self.context.call_sites + ((site,) if site else ()))
         if isinstance(receiver, Layer):
             self.current_self, self.current_method = receiver, function.node.name.value
         self.active.append(key)
@@ -1483,6 +1539,8 @@ def _apply_to_selection(selection: LayerSelection, value: Tri, definite: bool) -
                 _apply_to_layer(wiring.child, None, definite=False, forget=True)
         return
     for target in _opaque_parts(container):
+        if target is container and value is False and selection.keeps_bn_tail():
+            continue  # the re-frozen head leaves the BN layers at the end as they were
         if guard != "not_bn":
             target.inner_bn_trainable = _slice_merge(target.inner_bn_trainable, value, extent,
                                                      definite)

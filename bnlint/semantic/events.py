@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
+
+import libcst as cst
 
 from bnlint.semantic.values import (
     Layer,
@@ -15,8 +17,8 @@ from bnlint.semantic.values import (
     Value,
 )
 
-if TYPE_CHECKING:
-    import libcst as cst
+
+PathKind = Literal["loop", "if", "else", "except"]
 
 EventKind = Literal[
     "create",  # a Keras layer/model/optimizer was constructed
@@ -42,7 +44,11 @@ class Context:
     GradientTape whose ``with`` block encloses it and ``tapes`` all of them (a function
     called inside the block inherits them: its operations are recorded too);
     ``loop_depth`` counts enclosing loops (comprehensions included) of the function;
-    ``standalone`` marks a function replayed on its own with unknown arguments.
+    ``standalone`` marks a function replayed on its own with unknown arguments;
+    ``path`` lists the enclosing control structures, outermost first, across inlined
+    calls: ``("loop", For/While)``, ``("if", If)`` (its body), ``("else", If)`` (its
+    ``else``), ``("except", ExceptHandler)``; ``call_sites`` the calls of user functions
+    through which the event was reached, outermost first.
     """
 
     definite: bool = True
@@ -52,6 +58,19 @@ class Context:
     loop_depth: int = 0
     standalone: bool = False
     tapes: tuple[Tape, ...] = ()
+    path: tuple[tuple[PathKind, cst.CSTNode], ...] = ()
+    call_sites: tuple[cst.Call, ...] = ()
+
+    def loops(self) -> list[cst.CSTNode]:
+        """Enclosing ``for``/``while`` statements, outermost first."""
+        return [node for kind, node in self.path if kind == "loop"]
+
+    def within(self, loop: cst.CSTNode) -> tuple[tuple[PathKind, cst.CSTNode], ...] | None:
+        """The part of ``path`` inside ``loop`` (None when the event is not in it)."""
+        for index, (kind, node) in enumerate(self.path):
+            if node is loop and kind == "loop":
+                return self.path[index + 1:]
+        return None
 
 
 @dataclass(eq=False, slots=True)
@@ -95,3 +114,13 @@ class Event:
         if isinstance(self.target, LayerSelection):
             return self.target.container
         return None
+
+
+def call_notes(event: Event, what: str) -> tuple[tuple[cst.CSTNode, str], ...]:
+    """Related notes for an event inside a user function: where each call through which
+    it was reached is made, outermost first (``what`` names the event: "the unfreeze")."""
+    notes: list[tuple[cst.CSTNode, str]] = []
+    for site in event.context.call_sites:
+        callee = cst.Module([]).code_for_node(site.func)
+        notes.append((site, f"`{callee}(...)` is called here: {what} happens inside it"))
+    return tuple(notes)

@@ -83,6 +83,12 @@ class KerasApi:
     clone: frozenset[str]
     apps_with_bn: frozenset[str]
     apps_without_bn: frozenset[str]
+    hub_generic: frozenset[str]
+    presets_with_bn: tuple[str, ...]
+    presets_without_bn: tuple[str, ...]
+    # factory -> (fewest layers of any variant, largest distance of the last BN layer
+    # from the end of `model.layers`), measured by tools/measure_applications.py
+    app_layers: dict[str, tuple[int, int]]
     hub_with_bn: frozenset[str]
     hub_without_bn: frozenset[str]
     opaque_layers: frozenset[str]
@@ -138,6 +144,11 @@ def keras_api() -> KerasApi:
         clone=_frozen(models, "clone"),
         apps_with_bn=_frozen(apps, "with_bn"),
         apps_without_bn=_frozen(apps, "without_bn"),
+        hub_generic=_frozen(apps, "hub_generic"),
+        presets_with_bn=tuple(str(item) for item in apps.get("presets_with_bn", [])),
+        presets_without_bn=tuple(str(item) for item in apps.get("presets_without_bn", [])),
+        app_layers={str(name): (int(shape["min_layers"]), int(shape["last_bn_from_end"]))
+                    for name, shape in apps.get("layers", {}).items()},
         hub_with_bn=_frozen(apps, "hub_with_bn"),
         hub_without_bn=_frozen(apps, "hub_without_bn"),
         opaque_layers=_frozen(apps, "opaque"),

@@ -101,6 +101,9 @@ class Layer(Value):
     # User classes: the default of the `training` parameter of their `call` ("absent"
     # when `call` has no such parameter). Built-in Keras layers default to None.
     call_training_default: TrainingArg = "none"
+    # keras.applications models: (fewest layers of any variant, largest distance of the
+    # last BN layer from the end of `.layers`), when measured.
+    layer_shape: tuple[int, int] | None = None
 
     def descendants(self) -> list[Layer]:
         """Tracked layers inside this one, depth first (without itself)."""
@@ -273,6 +276,23 @@ class LayerSelection(Value):
     # When the container's layers are tracked individually: the exact ones selected.
     members: tuple[Layer, ...] | None = None
     element: bool = False  # an element (loop variable / index), not the list itself
+    # For a slice without a step: its bounds when they are known integers (None for an
+    # omitted bound); None when unknown.
+    bounds: tuple[int | None, int | None] | None = None
+
+    def keeps_bn_tail(self) -> bool:
+        """Does this slice certainly leave some BN layer of the container out, at the
+        end of its layer list (``layers[:100]``, ``layers[:-20]`` of a measured
+        application)? A margin of three layers covers differences between versions."""
+        shape = self.container.layer_shape
+        if self.extent != "slice" or self.bounds is None or shape is None:
+            return False
+        lower, upper = self.bounds
+        if lower not in (None, 0) or upper is None:
+            return False
+        fewest, last_bn = shape
+        tail = -upper if upper < 0 else fewest - upper
+        return tail >= last_bn + 3
 
 
 @dataclass(eq=False, slots=True)
