@@ -72,6 +72,26 @@ class UnfrozenBnInTrainingMode(Rule):
     summary = "an unfrozen pretrained base runs its BatchNormalization in training mode"
     needles = (b"trainable",)
     flagged = (
+        # a subclassed model reaches the base through a helper method of call()
+        """
+        import keras
+        class Classifier(keras.Model):
+            def __init__(self):
+                super().__init__()
+                self.base = keras.applications.ResNet50(include_top=False, pooling="avg")
+                self.head = keras.layers.Dense(10)
+            def features(self, x):
+                return self.base(x)
+            def call(self, x, training=None):
+                return self.head(self.features(x))
+        model = Classifier()
+        model.base.trainable = False
+        model.compile("adam", "mse")
+        model.fit(x, y)
+        model.base.trainable = True
+        model.compile(keras.optimizers.Adam(1e-5), "mse")
+        model.fit(x, y)
+        """,
         # re-freezing the head of the base leaves its last BN layers trainable
         """
         import tensorflow as tf

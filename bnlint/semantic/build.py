@@ -1298,7 +1298,10 @@ class _Builder:
                                loop_depth=0,
                                call_sites=self.context.call_sites + ((site,) if site else ()))
         if isinstance(receiver, Layer):
-            self.current_self, self.current_method = receiver, function.node.name.value
+            # a helper method that `call()` runs on the same model is part of `call()`
+            in_call = self.current_self is receiver and self.current_method == "call"
+            self.current_self = receiver
+            self.current_method = "call" if in_call else function.node.name.value
         self.active.append(key)
         try:
             self.exec_suite(function.node.body, env)
