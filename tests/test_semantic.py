@@ -677,3 +677,19 @@ def test_from_preset_trainable_false_is_a_freeze() -> None:
     (freeze,) = model.events_of("set_trainable")
     assert freeze.layer is base and freeze.value.value is False
     assert base.trainable is False and base.bn_trainable() is False
+
+
+def test_keras_hub_preprocessing_keeps_the_functional_graph() -> None:
+    model = model_of("""
+        import keras
+        import keras_hub
+        preprocessor = keras_hub.layers.ImageConverter.from_preset("xception_41_imagenet")
+        conv_base = keras_hub.models.Backbone.from_preset("xception_41_imagenet")
+        inputs = keras.Input(shape=(180, 180, 3))
+        x = preprocessor(inputs)
+        x = conv_base(x)
+        model = keras.Model(inputs, keras.layers.Dense(1)(x))
+    """)
+    net = layer_named(model, "model")
+    assert [w.child.label for w in net.children][:2] == ["preprocessor", "conv_base"]
+    assert net.contains_bn() is True

@@ -51,6 +51,7 @@ EVAL_METHODS = frozenset({"evaluate", "predict", "predict_on_batch", "test_on_ba
 # Functions (not layers) that may be applied to tensors of a functional graph.
 _GRAPH_OP_PREFIXES = ("keras.layers.", "keras.ops.", "keras.backend.", "keras.activations.",
                       "tf.")
+_HUB_PREPROCESSING = ("Converter", "Preprocessor", "Tokenizer", "Packer")
 # Callees that receive a model without changing its trainable state.
 _HARMLESS_PREFIXES = ("keras.", "tf.", "np.", "numpy.", "matplotlib.", "plt.", "os.", "sys.",
                       "logging.", "json.", "pickle.", "wandb.", "mlflow.", "tqdm.")
@@ -870,6 +871,10 @@ class _Builder:
             return Dataset(None)
         if api.is_layer_class(name):
             return self.create_layer(name, node, kwargs, children=args)
+        if name.startswith(("keras_hub.layers.", "keras_hub.models.")) and name.removesuffix(
+                ".from_preset").endswith(_HUB_PREPROCESSING):
+            # ImageConverter, ...Preprocessor, ...Tokenizer: preprocessing, no BN
+            return self.create_layer(name, node, kwargs)
         if name.startswith("os.environ") or name == "os.putenv":
             self.note_environment(node, args)
             return UNKNOWN
