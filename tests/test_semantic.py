@@ -693,3 +693,23 @@ def test_keras_hub_preprocessing_keeps_the_functional_graph() -> None:
     net = layer_named(model, "model")
     assert [w.child.label for w in net.children][:2] == ["preprocessor", "conv_base"]
     assert net.contains_bn() is True
+
+
+def test_fragments_without_imports_still_name_tf_and_keras() -> None:
+    model = model_of("""
+        base = tf.keras.applications.ResNet50(include_top=False)
+        optimizer = keras.optimizers.SGD(learning_rate=1e-3)
+        model = keras.Sequential([base])
+        model.compile(optimizer=optimizer, loss="mse")
+    """)
+    assert layer_named(model, "base").qualname == "keras.applications.ResNet50"
+    (compile_event,) = model.events_of("compile")
+    assert compile_event.learning_rate == pytest.approx(1e-3)
+
+
+def test_a_local_tf_binding_wins_over_the_convention() -> None:
+    model = model_of("""
+        tf = load_something()
+        base = tf.keras.applications.ResNet50(include_top=False)
+    """)
+    assert not any(layer.label == "base" for layer in model.layers)

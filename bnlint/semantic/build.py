@@ -51,6 +51,8 @@ EVAL_METHODS = frozenset({"evaluate", "predict", "predict_on_batch", "test_on_ba
 # Functions (not layers) that may be applied to tensors of a functional graph.
 _GRAPH_OP_PREFIXES = ("keras.layers.", "keras.ops.", "keras.backend.", "keras.activations.",
                       "tf.")
+# Names that mean these modules even where the file does not import them.
+_CONVENTIONAL_MODULES = {"tf": "tensorflow", "keras": "keras"}
 _HUB_PREPROCESSING = ("Converter", "Preprocessor", "Tokenizer", "Packer")
 # Callees that receive a model without changing its trainable state.
 _HARMLESS_PREFIXES = ("keras.", "tf.", "np.", "numpy.", "matplotlib.", "plt.", "os.", "sys.",
@@ -636,6 +638,10 @@ class _Builder:
             candidate = canonical(f"{star}.{name}")
             if self.known_symbol(candidate):
                 return ModuleRef(candidate)
+        if name in _CONVENTIONAL_MODULES:
+            # a fragment that uses `tf.` / `keras.` without importing them (the import
+            # lives in another file or was cut from a snippet)
+            return ModuleRef(canonical(_CONVENTIONAL_MODULES[name]))
         return UNKNOWN
 
     def known_symbol(self, name: str) -> bool:
