@@ -22,6 +22,7 @@ from bnlint.semantic.model import CallSite, Reference, SemanticModel
 from bnlint.semantic.names import KerasApi, canonical, keras_api
 from bnlint.semantic.scan import scan_module
 from bnlint.semantic.values import (
+    Instance,
     UNKNOWN,
     ClassValue,
     Const,
@@ -162,6 +163,7 @@ class _Builder:
         self.current_self: Layer | None = None
         self.current_method: str | None = None
         self.current_params: frozenset[str] = frozenset()
+        self.prototypes: dict[int, Instance] = {}
 
     # ----------------------------------------------------------------- driver
     def run(self) -> None:
@@ -184,9 +186,22 @@ class _Builder:
             try:
                 if owner is not None and owner.keras_base is not None:
                     receiver = self.prototype(owner)
+                elif owner is not None:
+                    receiver = self.plain_prototype(owner)
                 self.call_function(function, [], {}, receiver, standalone=True)
             finally:
                 self.context = saved
+
+    def plain_prototype(self, owner: ClassValue) -> Instance:
+        """One instance per plain class for replaying its unreached methods, built by its
+        ``__init__`` with unknown arguments (once)."""
+        found = self.prototypes.get(id(owner))
+        if found is None:
+            found = self.prototypes[id(owner)] = Instance(owner, owner.node)
+            init = owner.methods.get("__init__")
+            if init is not None and id(init.node) not in self.active:
+                self.call_function(init, [], {}, found, standalone=True)
+        return found
 
     def prototype(self, owner: ClassValue) -> Layer:
         """An instance of a user Keras class built with unknown arguments."""
@@ -504,7 +519,8 @@ class _Builder:
                 self.assign(element.value, item, value_node, env)
         elif isinstance(target, cst.Attribute):
             owner = self.eval(target.value, env)
-            if isinstance(value, Layer) and not value.label and isinstance(owner, Layer):
+            if isinstance(value, Layer) and not value.label and isinstance(owner, (Layer,
+                                                                                 Instance)):
                 value.label = _dotted(target) or ""  # `self.bn`
             self.assign_attribute(owner, target, value, value_node)
         elif isinstance(target, cst.Subscript):
@@ -527,8 +543,8 @@ class _Builder:
             if isinstance(value, Layer) and value is not owner and not attr.startswith("__"):
                 owner.children = [w for w in owner.children if w.child is not value]
                 owner.children.append(Wiring(value, "attribute", "absent", target))
-        if isinstance(owner, ModuleRef) and owner.name == "os.environ":
-            pass
+        if isinstance(owner, Instance):
+            owner.attrs[attr] = value
 
     def set_trainable(self, owner: Value, target: cst.Attribute, value: Value,
                       value_node: cst.BaseExpression) -> None:
@@ -697,6 +713,11 @@ class _Builder:
         if isinstance(owner, ClassValue):
             method = owner.methods.get(attr)
             return method if method is not None else UNKNOWN
+        if isinstance(owner, Instance):
+            if attr in owner.attrs:
+                return owner.attrs[attr]
+            method = owner.owner.methods.get(attr)
+            return _BoundMethod(method, owner) if method is not None else UNKNOWN
         return UNKNOWN
 
     def layer_attribute(self, layer: Layer, attr: str, node: cst.Attribute) -> Value:
@@ -1085,10 +1106,11 @@ class _Builder:
     def instantiate(self, owner: ClassValue, node: cst.Call, args: list[Value],
                     kwargs: dict[str, Value]) -> Value:
         if owner.keras_base is None:
+            plain = Instance(owner, node)
             init = owner.methods.get("__init__")
             if init is not None:
-                self.call_function(init, args, kwargs, UNKNOWN)
-            return UNKNOWN
+                self.call_function(init, args, kwargs, plain, site=node)
+            return plain
         instance = self.new_user_instance(owner, node)
         init = owner.methods.get("__init__")
         if init is not None:
@@ -1155,6 +1177,19 @@ class _Builder:
         if isinstance(receiver, Layer):
             return self.call_model_method(receiver, method, node, args, kwargs)
         if isinstance(receiver, _BoundMethod):
+            return UNKNOWN
+        if isinstance(receiver, Instance):
+            held = receiver.attrs.get(method)
+            if isinstance(held, Layer):
+                return self.call_layer(held, node, args)  # `self.generator(z)`
+            if isinstance(held, (FunctionValue, _BoundMethod)):
+                function = held.function if isinstance(held, _BoundMethod) else held
+                bound = held.receiver if isinstance(held, _BoundMethod) else None
+                return self.call_function(function, args, kwargs, bound, site=node)
+            function = receiver.owner.methods.get(method)
+            if function is not None and held is None:
+                return self.call_function(function, args, kwargs, receiver, site=node)
+            self.havoc(args, kwargs)
             return UNKNOWN
         if isinstance(receiver, OptimizerAttr) and method == "assign":
             self.record_set_lr(receiver.optimizer, node, args[0] if args else UNKNOWN)
@@ -1372,7 +1407,7 @@ class _Builder:
 @dataclass(eq=False, slots=True)
 class _BoundMethod(Value):
     function: FunctionValue
-    receiver: Layer
+    receiver: Layer | Instance
 
 
 # ------------------------------------------------------------------ helpers

@@ -334,6 +334,17 @@ class ClassValue(Value):
 
 
 @dataclass(eq=False, slots=True)
+class Instance(Value):
+    """An instance of a plain (non-Keras) user class, with what its methods stored on
+    ``self``: a GAN class keeps ``self.discriminator`` and ``self.combined`` across
+    ``__init__`` and ``train``."""
+
+    owner: ClassValue
+    node: cst.CSTNode
+    attrs: dict[str, Value] = field(default_factory=dict)
+
+
+@dataclass(eq=False, slots=True)
 class ListValue(Value):
     """A list/tuple literal of values (starred lists spliced in); ``nodes`` are the
     element expressions the items come from, when known."""

@@ -1,0 +1,91 @@
+"""Whole programs in the shapes real fine-tuning code takes: classes that hold models on
+``self``, training loops, helpers. Each test pins which rule reports what, and where."""
+
+from __future__ import annotations
+
+from bnlint.registry import all_rules
+from bnlint.testing import lint_snippet
+
+GAN_CLASS = """
+from keras.layers import Input, Dense, BatchNormalization
+from keras.models import Sequential, Model
+from keras.optimizers import Adam
+
+class GAN():
+    def __init__(self):
+        optimizer = Adam(0.0002, 0.5)
+        self.discriminator = self.build_discriminator()
+        self.discriminator.compile(loss="binary_crossentropy", optimizer=optimizer)
+        self.generator = self.build_generator()
+        z = Input(shape=(100,))
+        img = self.generator(z)
+        self.discriminator.trainable = False
+        validity = self.discriminator(img)
+        self.combined = Model(z, validity)
+        self.combined.compile(loss="binary_crossentropy", optimizer=optimizer)
+
+    def build_generator(self):
+        model = Sequential()
+        model.add(Dense(256, input_dim=100))
+        model.add(BatchNormalization(momentum=0.8))
+        model.add(Dense(784))
+        noise = Input(shape=(100,))
+        return Model(noise, model(noise))
+
+    def build_discriminator(self):
+        model = Sequential()
+        model.add(Dense(512))
+        model.add(Dense(1, activation="sigmoid"))
+        img = Input(shape=(784,))
+        return Model(img, model(img))
+
+    def train(self, epochs):
+        for epoch in range(epochs):
+            self.discriminator.train_on_batch(imgs, valid)
+            self.combined.train_on_batch(noise, valid)
+
+if __name__ == "__main__":
+    gan = GAN()
+    gan.train(epochs=30000)
+"""
+
+
+def codes(code: str, target: str = "auto") -> list[tuple[str, int]]:
+    return [(f.code, f.span.start.row) for f in lint_snippet(code, all_rules(), target)]
+
+
+def test_gan_class_holding_models_on_self_is_bn209_under_keras3() -> None:
+    found = codes(GAN_CLASS, "keras3")
+    assert ("BN209", 14) in found
+    assert not any(code == "BN203" for code, _ in found)
+
+
+def test_gan_class_is_clean_under_tf_keras() -> None:
+    assert [c for c in codes(GAN_CLASS, "tf-keras") if c[0].startswith("BN2")] == []
+
+
+def test_gan_class_never_instantiated_stays_silent() -> None:
+    program = GAN_CLASS.split('if __name__')[0]
+    assert [c for c in codes(program, "keras3") if c[0] in {"BN203", "BN209"}] == []
+
+
+def test_unfreeze_in_a_helper_points_at_the_call() -> None:
+    findings = lint_snippet("""
+        import keras
+
+        def unfreeze(model):
+            model.trainable = True
+
+        base = keras.applications.ResNet50(include_top=False, pooling="avg")
+        base.trainable = False
+        model = keras.Sequential([base, keras.layers.Dense(10)])
+        model.compile(optimizer="adam", loss="mse")
+        model.fit(x, y)
+        unfreeze(base)
+        model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
+        model.fit(x, y)
+    """, all_rules(), "keras3")
+    (bn201,) = [f for f in findings if f.code == "BN201"]
+    assert bn201.span.start.row == 5
+    assert bn201.related[0].span.start.row == 12
+    assert "`unfreeze(...)` is called here" in bn201.related[0].message
