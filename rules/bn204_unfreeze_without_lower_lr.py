@@ -11,6 +11,8 @@ from bnlint.semantic import workflow as wf
 from bnlint.semantic.events import Event
 from bnlint.semantic.values import Layer
 
+from ._recipes import TWO_PHASE_SEQUENTIAL
+
 
 def _rate(value: float) -> str:
     return f"{value:g}"
@@ -111,17 +113,7 @@ class UnfreezeWithoutLowerLr(Rule):
         """,
     )
     not_flagged = (
-        """
-        import keras
-        base = keras.applications.ResNet50(include_top=False, pooling="avg")
-        base.trainable = False
-        model = keras.Sequential([base, keras.layers.Dense(10)])
-        model.compile(optimizer="adam", loss="mse")
-        model.fit(x, y)
-        base.trainable = True
-        model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
-        model.fit(x, y)
-        """,
+        TWO_PHASE_SEQUENTIAL,
         """
         import keras
         lr = 1e-3
@@ -215,19 +207,13 @@ def _unfreeze_before(ctx: RuleContext, phase: wf.Phase,
     if phase.compile is None:
         return None
     start = previous.fit if previous is not None else None
-    bases = [layer for layer in [phase.model, *phase.model.descendants()]
-             if wf.is_pretrained_base(layer)]
-    started = start is None
     found: tuple[Event, Layer] | None = None
-    for event in ctx.model.events:
-        if event is phase.compile:
-            break
-        if event is start:
-            started = True
+    for base in wf.parts(phase.model):
+        if not wf.is_pretrained_base(base) or wf.trainable_at(phase.fit, base) is False:
             continue
-        if not started or event.kind != "set_trainable" or not wf.trusted(event):
-            continue
-        for base in bases:
-            if wf.unfreezes(event, base) and wf.trainable_at(phase.fit, base) is not False:
-                found = (event, base)
+        unfreeze = wf.last_unfreeze(ctx.model, base, phase.compile, after=start)
+        # the latest unfreeze wins; on the same event, the last base in model order
+        if unfreeze is not None and (found is None or wf.position(ctx.model, unfreeze)
+                                     >= wf.position(ctx.model, found[0])):
+            found = (unfreeze, base)
     return found

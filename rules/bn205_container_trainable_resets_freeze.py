@@ -9,7 +9,7 @@ from bnlint.semantic import workflow as wf
 from bnlint.semantic.events import Event
 from bnlint.semantic.values import Layer
 
-from . import _phases as ph
+from ._recipes import EFFICIENTNET_FINE_TUNE, KERAS_IO_TRANSFER_LEARNING
 
 
 class ContainerTrainableResetsFreeze(Rule):
@@ -114,44 +114,9 @@ class ContainerTrainableResetsFreeze(Rule):
     )
     not_flagged = (
         # keras-io transfer-learning guide recipe
-        """
-        import keras
-        from keras import layers
-        base_model = keras.applications.Xception(weights="imagenet", include_top=False)
-        base_model.trainable = False
-        inputs = keras.Input(shape=(150, 150, 3))
-        x = base_model(inputs, training=False)
-        x = layers.GlobalAveragePooling2D()(x)
-        model = keras.Model(inputs, layers.Dense(1)(x))
-        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
-        model.fit(train_ds, epochs=2)
-        base_model.trainable = True
-        for layer in base_model.layers:
-            if isinstance(layer, layers.BatchNormalization):
-                layer.trainable = False
-        model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
-        model.fit(train_ds, epochs=1)
-        """,
+        KERAS_IO_TRANSFER_LEARNING,
         # keras-io EfficientNet fine-tuning example
-        """
-        import keras
-        from keras import layers
-        from keras.applications import EfficientNetB0
-        inputs = layers.Input(shape=(224, 224, 3))
-        model = EfficientNetB0(include_top=False, input_tensor=inputs, weights="imagenet")
-        model.trainable = False
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(model.output)
-        x = layers.BatchNormalization()(x)
-        outputs = layers.Dense(120, activation="softmax", name="pred")(x)
-        model = keras.Model(inputs, outputs, name="EfficientNet")
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-2), loss="mse")
-        model.fit(ds_train, epochs=25)
-        for layer in model.layers[-20:]:
-            if not isinstance(layer, layers.BatchNormalization):
-                layer.trainable = True
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-5), loss="mse")
-        model.fit(ds_train, epochs=4)
-        """,
+        EFFICIENTNET_FINE_TUNE,
         """
         import keras
         from keras import layers
@@ -198,40 +163,39 @@ class ContainerTrainableResetsFreeze(Rule):
         for loop in model.events_of("set_trainable"):
             selection = loop.selection
             if (selection is None or selection.guard != "bn" or not wf.trusted(loop)
-                    or not ph.is_const(loop, False)):
+                    or not wf.assigns(loop, False)):
                 continue
             container = selection.container
-            for reset in ph.between(model, loop, None):
-                if reset.kind != "set_trainable" or not isinstance(reset.target, Layer):
+            for reset in wf.trainable_changes_between(model, container, loop, None, to=True):
+                target = reset.target
+                if not isinstance(target, Layer) or not (
+                    wf.trusted(reset) and wf.assigns(reset, True)
+                ):
                     continue
-                if not ph.inside(container, reset.target) and not ph.inside(reset.target,
-                                                                            container):
-                    continue
-                if not (wf.trusted(reset) and ph.is_const(reset, True)):
-                    continue
-                if not ph.inside(container, reset.target) and (
-                    reset.target not in ph.flattened_into(container)
+                if not wf.inside(container, target) and (
+                    target not in wf.flattened_into(container)
                 ):
                     continue  # a layer inside: not the whole container
-                if id(reset.node) in seen or _refrozen(ctx, reset, reset.target):
+                if id(reset.node) in seen or _refrozen(ctx, reset, target):
                     continue
                 seen.add(id(reset.node))
-                yield _report(ctx, loop, reset, reset.target)
+                yield _report(ctx, loop, reset, target)
 
 
 def _refrozen(ctx: RuleContext, reset: Event, target: Layer) -> bool:
     """Does a BN freeze loop over (part of) ``target`` run again after ``reset`` and
     before the next fit? Any loop (even under a branch) counts: uncertain -> silent."""
-    for event in ph.between(ctx.model, reset, None):
-        if event.kind == "fit" and wf.trusted(event):
-            return False
-        selection = event.selection
-        if (event.kind == "set_trainable" and selection is not None
-                and selection.guard == "bn" and not ph.is_const(event, True)
-                and (ph.inside(selection.container, target)
-                     or ph.inside(target, selection.container))):
-            return True
-    return False
+    fit = _next_fit(ctx, reset)
+    return any(
+        event.selection is not None and event.selection.guard == "bn"
+        for event in wf.trainable_changes_between(ctx.model, target, reset, fit, to=False)
+    )
+
+
+def _next_fit(ctx: RuleContext, after: Event) -> Event | None:
+    """The first trusted fit (of any model) after ``after``."""
+    return next((event for event in wf.events_between(ctx.model, after, None)
+                 if event.kind == "fit" and wf.trusted(event)), None)
 
 
 def _report(ctx: RuleContext, loop: Event, reset: Event, target: Layer) -> Report:
@@ -239,9 +203,9 @@ def _report(ctx: RuleContext, loop: Event, reset: Event, target: Layer) -> Repor
     related: list[tuple[object, str]] = [
         (loop.node, "the BatchNormalization layers are frozen one by one here"),
     ]
-    for event in ph.between(ctx.model, reset, None):
+    for event in wf.events_between(ctx.model, reset, None):
         if event.kind == "fit" and wf.trusted(event) and event.layer is not None and (
-            ph.inside(target, event.layer) or ph.inside(event.layer, target)
+            wf.inside(target, event.layer) or wf.inside(event.layer, target)
         ):
             related.append((event.node, "fit() trains them (in training mode) here"))
             break

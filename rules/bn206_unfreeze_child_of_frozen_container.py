@@ -6,10 +6,9 @@ from collections.abc import Iterator
 
 from bnlint.rule import Report, Rule, RuleContext
 from bnlint.semantic import workflow as wf
-from bnlint.semantic.events import Event
 from bnlint.semantic.values import Layer
 
-from . import _phases as ph
+from ._recipes import EFFICIENTNET_FINE_TUNE, KERAS_IO_TRANSFER_LEARNING_ONE_LINE_HEAD
 
 
 class UnfreezeChildOfFrozenContainer(Rule):
@@ -105,43 +104,9 @@ class UnfreezeChildOfFrozenContainer(Rule):
             layer.trainable = False
         """,
         # keras-io EfficientNet fine-tuning example
-        """
-        import keras
-        from keras import layers
-        from keras.applications import EfficientNetB0
-        inputs = layers.Input(shape=(224, 224, 3))
-        model = EfficientNetB0(include_top=False, input_tensor=inputs, weights="imagenet")
-        model.trainable = False
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(model.output)
-        x = layers.BatchNormalization()(x)
-        outputs = layers.Dense(120, activation="softmax", name="pred")(x)
-        model = keras.Model(inputs, outputs, name="EfficientNet")
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-2), loss="mse")
-        model.fit(ds_train, epochs=25)
-        for layer in model.layers[-20:]:
-            if not isinstance(layer, layers.BatchNormalization):
-                layer.trainable = True
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-5), loss="mse")
-        model.fit(ds_train, epochs=4)
-        """,
+        EFFICIENTNET_FINE_TUNE,
         # keras-io transfer-learning guide recipe
-        """
-        import keras
-        from keras import layers
-        base_model = keras.applications.Xception(weights="imagenet", include_top=False)
-        base_model.trainable = False
-        inputs = keras.Input(shape=(150, 150, 3))
-        x = base_model(inputs, training=False)
-        model = keras.Model(inputs, layers.Dense(1)(layers.GlobalAveragePooling2D()(x)))
-        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
-        model.fit(train_ds, epochs=2)
-        base_model.trainable = True
-        for layer in base_model.layers:
-            if isinstance(layer, layers.BatchNormalization):
-                layer.trainable = False
-        model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
-        model.fit(train_ds, epochs=1)
-        """,
+        KERAS_IO_TRANSFER_LEARNING_ONE_LINE_HEAD,
         """
         import keras
         base = keras.applications.ResNet50(include_top=False, pooling="avg")
@@ -175,11 +140,11 @@ class UnfreezeChildOfFrozenContainer(Rule):
         model = ctx.model
         for event in model.events_of("set_trainable"):
             selection = event.selection
-            if (selection is None or not wf.trusted(event) or not ph.is_const(event, True)
+            if (selection is None or not wf.trusted(event) or not wf.assigns(event, True)
                     or selection.members is not None and not selection.members):
                 continue
             container = selection.container
-            freeze = _frozen_container(ctx, container, event)
+            freeze = wf.freeze_in_force(model, container, event)
             if freeze is None:
                 continue
             frozen = freeze.target
@@ -196,20 +161,3 @@ class UnfreezeChildOfFrozenContainer(Rule):
                 ((freeze.node, f"{wf.describe(frozen)} is frozen here"),),
             )
 
-
-def _frozen_container(ctx: RuleContext, container: Layer, event: Event) -> Event | None:
-    """The trusted ``trainable = False`` on ``container`` or one of its containers that
-    is still in force at ``event``: nothing set it (or a container of it) to anything
-    else since."""
-    freeze: Event | None = None
-    for other in ph.between(ctx.model, None, event):
-        if other.kind != "set_trainable" or not isinstance(other.target, Layer):
-            continue
-        target = other.target
-        if target is not container and container not in target.descendants():
-            continue
-        if wf.trusted(other) and ph.is_const(other, False):
-            freeze = other
-        elif not ph.is_const(other, False):
-            freeze = None  # unfrozen (or maybe unfrozen) since
-    return freeze

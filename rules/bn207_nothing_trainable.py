@@ -9,7 +9,7 @@ from bnlint.semantic import workflow as wf
 from bnlint.semantic.events import Event
 from bnlint.semantic.values import Layer
 
-from . import _phases as ph
+from ._recipes import EFFICIENTNET_HEAD_PHASE
 
 
 class NothingTrainable(Rule):
@@ -121,20 +121,7 @@ class NothingTrainable(Rule):
         model.fit(train_ds, epochs=2)
         """,
         # keras-io EfficientNet fine-tuning example
-        """
-        import keras
-        from keras import layers
-        from keras.applications import EfficientNetB0
-        inputs = layers.Input(shape=(224, 224, 3))
-        model = EfficientNetB0(include_top=False, input_tensor=inputs, weights="imagenet")
-        model.trainable = False
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(model.output)
-        x = layers.BatchNormalization()(x)
-        outputs = layers.Dense(120, activation="softmax", name="pred")(x)
-        model = keras.Model(inputs, outputs, name="EfficientNet")
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-2), loss="mse")
-        model.fit(ds_train, epochs=25)
-        """,
+        EFFICIENTNET_HEAD_PHASE,
         """
         import keras
         base = keras.applications.ResNet50(include_top=False, pooling="avg")
@@ -200,7 +187,7 @@ def _nothing_trainable(ctx: RuleContext, model: Layer, compile_: Event,
         if model.has_bn is None or model.has_dropout is None:
             return None  # part of the model is unknown
         for part in model.descendants():
-            if ph.is_weightless(part):
+            if wf.is_weightless(part):
                 continue
             for event in (compile_, fit):
                 if wf.trainable_at(event, part) is not False:
@@ -209,21 +196,20 @@ def _nothing_trainable(ctx: RuleContext, model: Layer, compile_: Event,
                     return None
         # selections can unfreeze the untracked layers of a frozen base without
         # changing its own flag: any of them before the fit -> unknown
-        if any(e.kind == "set_trainable" and e.selection is not None
-               and ph.touches(e, model) for e in ph.between(events, None, fit)):
+        if any(e.selection is not None
+               for e in wf.trainable_changes_between(events, model, None, fit)):
             return None
         note = "every layer with weights inside it is frozen"
     else:
         note = "it is frozen itself"
     freeze: Event | None = None
-    for part in [model, *model.descendants()]:
-        found = ph.last_freeze(events, part, compile_)
+    for part in wf.parts(model):
+        found = wf.last_freeze(events, part, compile_)
         if found is not None and (freeze is None or
-                                  ph.position(events, found) > ph.position(events, freeze)):
+                                  wf.position(events, found) > wf.position(events, freeze)):
             freeze = found
     if freeze is None:
         return None
-    if any(ph.touches(e, model) and not ph.is_const(e, False)
-           for e in ph.between(events, freeze, fit)):
+    if any(wf.trainable_changes_between(events, model, freeze, fit, to=True)):
         return None
     return freeze, note

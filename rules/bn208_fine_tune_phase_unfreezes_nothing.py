@@ -10,7 +10,7 @@ from bnlint.semantic import workflow as wf
 from bnlint.semantic.events import Event
 from bnlint.semantic.values import Layer
 
-from . import _phases as ph
+from ._recipes import EFFICIENTNET_FINE_TUNE, KERAS_IO_TRANSFER_LEARNING
 
 
 def _rate(value: float) -> str:
@@ -127,44 +127,9 @@ class FineTunePhaseUnfreezesNothing(Rule):
         model.fit(x, y)
         """,
         # keras-io transfer-learning guide recipe
-        """
-        import keras
-        from keras import layers
-        base_model = keras.applications.Xception(weights="imagenet", include_top=False)
-        base_model.trainable = False
-        inputs = keras.Input(shape=(150, 150, 3))
-        x = base_model(inputs, training=False)
-        x = layers.GlobalAveragePooling2D()(x)
-        model = keras.Model(inputs, layers.Dense(1)(x))
-        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
-        model.fit(train_ds, epochs=2)
-        base_model.trainable = True
-        for layer in base_model.layers:
-            if isinstance(layer, layers.BatchNormalization):
-                layer.trainable = False
-        model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
-        model.fit(train_ds, epochs=1)
-        """,
+        KERAS_IO_TRANSFER_LEARNING,
         # keras-io EfficientNet fine-tuning example (layers flattened into the model)
-        """
-        import keras
-        from keras import layers
-        from keras.applications import EfficientNetB0
-        inputs = layers.Input(shape=(224, 224, 3))
-        model = EfficientNetB0(include_top=False, input_tensor=inputs, weights="imagenet")
-        model.trainable = False
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(model.output)
-        x = layers.BatchNormalization()(x)
-        outputs = layers.Dense(120, activation="softmax", name="pred")(x)
-        model = keras.Model(inputs, outputs, name="EfficientNet")
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-2), loss="mse")
-        model.fit(ds_train, epochs=25)
-        for layer in model.layers[-20:]:
-            if not isinstance(layer, layers.BatchNormalization):
-                layer.trainable = True
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-5), loss="mse")
-        model.fit(ds_train, epochs=4)
-        """,
+        EFFICIENTNET_FINE_TUNE,
         """
         import keras
         base = keras.applications.ResNet50(include_top=False, pooling="avg")
@@ -212,7 +177,7 @@ class FineTunePhaseUnfreezesNothing(Rule):
                     phase: wf.Phase) -> Report | None:
         model = ctx.model
         compile_ = phase.compile
-        if compile_ is None or ph.position(model, compile_) < ph.position(model, previous.fit):
+        if compile_ is None or wf.position(model, compile_) < wf.position(model, previous.fit):
             return None  # not a new phase: no recompile after the previous fit
         before, after = previous.learning_rate, phase.learning_rate
         if before is None or after is None or not after < before:
@@ -226,11 +191,10 @@ class FineTunePhaseUnfreezesNothing(Rule):
                     or wf.trainable_at(phase.fit, base) is not False
                     or wf.bn_trainable_at(phase.fit, base) is True):
                 continue
-            freeze = ph.last_freeze(model, base, previous.fit)
+            freeze = wf.last_freeze(model, base, previous.fit)
             if freeze is None:
                 continue
-            if any(ph.touches(event, base) and not ph.is_const(event, False)
-                   for event in ph.between(model, freeze, phase.fit)):
+            if any(wf.trainable_changes_between(model, base, freeze, phase.fit, to=True)):
                 continue  # something may unfreeze (part of) it
             name = wf.describe(base)
             related: list[tuple[object, str]] = [
@@ -254,7 +218,7 @@ def _typos(ctx: RuleContext, base: Layer, start: Event,
            end: Event) -> Iterator[tuple[object, str]]:
     """Attribute assignments on the base between the phases that look like a misspelt
     ``trainable`` (the usual reason the unfreeze is missing)."""
-    for event in ph.between(ctx.model, start, end):
+    for event in wf.events_between(ctx.model, start, end):
         if (event.kind == "set_attr" and event.layer is base and event.attr != "trainable"
                 and event.attr.lower().startswith("train")):
             yield event.node, f"`.{event.attr}` is not `.trainable`: this unfreezes nothing"

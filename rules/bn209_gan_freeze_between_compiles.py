@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from bnlint.rule import Example, Report, Rule, RuleContext
 from bnlint.semantic import workflow as wf
 from bnlint.semantic.events import Event
-from bnlint.semantic.values import Const, Layer
+from bnlint.semantic.values import Layer
 
 _FAQ_RECIPE = """
 import keras
@@ -167,7 +167,7 @@ class GanFreezeBetweenCompiles(Rule):
             if freeze.kind != "set_trainable" or not wf.trusted(freeze):
                 continue
             target = freeze.target
-            if not isinstance(target, Layer) or not _is_false(freeze):
+            if not isinstance(target, Layer) or not wf.assigns(freeze, False):
                 continue
             found = _recipe(events, position, target)
             if found is None:
@@ -192,10 +192,6 @@ class GanFreezeBetweenCompiles(Rule):
 
 def _label(layer: Layer) -> str:
     return layer.label or "discriminator"
-
-
-def _is_false(event: Event) -> bool:
-    return isinstance(event.value, Const) and event.value.value is False
 
 
 def _recipe(events: list[Event], position: int,

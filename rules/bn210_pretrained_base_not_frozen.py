@@ -8,7 +8,11 @@ from bnlint.rule import Report, Rule, RuleContext
 from bnlint.semantic import workflow as wf
 from bnlint.semantic.values import Layer
 
-from . import _phases as ph
+from ._recipes import (
+    EFFICIENTNET_HEAD_PHASE,
+    KERAS_IO_TRANSFER_LEARNING_ONE_LINE_HEAD,
+    TWO_PHASE_SEQUENTIAL,
+)
 
 
 class PretrainedBaseNotFrozen(Rule):
@@ -96,50 +100,11 @@ class PretrainedBaseNotFrozen(Rule):
         """,
     )
     not_flagged = (
-        """
-        import keras
-        base = keras.applications.ResNet50(include_top=False, pooling="avg")
-        base.trainable = False
-        model = keras.Sequential([base, keras.layers.Dense(10)])
-        model.compile(optimizer="adam", loss="mse")
-        model.fit(x, y)
-        base.trainable = True
-        model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
-        model.fit(x, y)
-        """,
+        TWO_PHASE_SEQUENTIAL,
         # keras-io transfer-learning guide recipe
-        """
-        import keras
-        from keras import layers
-        base_model = keras.applications.Xception(weights="imagenet", include_top=False)
-        base_model.trainable = False
-        inputs = keras.Input(shape=(150, 150, 3))
-        x = base_model(inputs, training=False)
-        model = keras.Model(inputs, layers.Dense(1)(layers.GlobalAveragePooling2D()(x)))
-        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
-        model.fit(train_ds, epochs=2)
-        base_model.trainable = True
-        for layer in base_model.layers:
-            if isinstance(layer, layers.BatchNormalization):
-                layer.trainable = False
-        model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
-        model.fit(train_ds, epochs=1)
-        """,
+        KERAS_IO_TRANSFER_LEARNING_ONE_LINE_HEAD,
         # keras-io EfficientNet fine-tuning example
-        """
-        import keras
-        from keras import layers
-        from keras.applications import EfficientNetB0
-        inputs = layers.Input(shape=(224, 224, 3))
-        model = EfficientNetB0(include_top=False, input_tensor=inputs, weights="imagenet")
-        model.trainable = False
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(model.output)
-        x = layers.BatchNormalization()(x)
-        outputs = layers.Dense(120, activation="softmax", name="pred")(x)
-        model = keras.Model(inputs, outputs, name="EfficientNet")
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-2), loss="mse")
-        model.fit(ds_train, epochs=25)
-        """,
+        EFFICIENTNET_HEAD_PHASE,
         """
         import keras
         base = keras.applications.ResNet50(include_top=False, pooling="avg", weights=None)
@@ -185,8 +150,8 @@ class PretrainedBaseNotFrozen(Rule):
                     wf.bn_trainable_at(phase.fit, base) is not True
                 ):
                     continue
-                if any(ph.touches(event, base) and not ph.is_const(event, True)
-                       for event in ph.between(ctx.model, None, phase.fit)):
+                if any(wf.trainable_changes_between(ctx.model, base, None, phase.fit,
+                                                    to=False)):
                     continue  # some freeze (maybe partial or conditional) happens
                 head = _fresh_head(phase.model, base)
                 if head is None:
@@ -210,7 +175,7 @@ class PretrainedBaseNotFrozen(Rule):
 
 def _bases(model: Layer) -> list[Layer]:
     found = [layer for layer in model.descendants() if wf.is_bn_base(layer)]
-    found.extend(layer for layer in ph.flattened_into(model)
+    found.extend(layer for layer in wf.flattened_into(model)
                  if wf.is_bn_base(layer) and layer not in found)
     return found
 
@@ -221,7 +186,7 @@ def _fresh_head(model: Layer, base: Layer) -> Layer | None:
     for layer in model.descendants():
         if layer is base or id(layer) in inner or layer.pretrained or layer.opaque:
             continue
-        if layer.is_model or layer.children or ph.is_weightless(layer) or layer.is_bn:
+        if layer.is_model or layer.children or wf.is_weightless(layer) or layer.is_bn:
             continue
         if layer.qualname.startswith(("keras.", "tensorflow.", "tf_keras.")) and (
             layer.user_class is None

@@ -7,8 +7,7 @@ from collections.abc import Iterator
 from bnlint.finding import Severity
 from bnlint.rule import Example, Report, Rule, RuleContext
 from bnlint.semantic.names import keras_api
-
-from ._tf1 import effective_flavour
+from bnlint.semantic.tf1 import effective_flavour
 
 _SEVERITY: dict[str, Severity] = {
     "keras3": "error", "tf-keras": "warning", "keras2": "info", "tf1": "info",

@@ -9,10 +9,10 @@ import libcst as cst
 from bnlint.rule import Report, Rule, RuleContext
 from bnlint.semantic.model import CallSite
 from bnlint.semantic.names import keras_api
+from bnlint.semantic.tf1 import uses_graph_mode, uses_tf1_only_api
 from bnlint.semantic.values import Optimizer, Unknown
 
 from ._arguments import argument, has_star_arguments, is_literal_false
-from ._tf1 import uses_graph_mode, uses_tf1_only_api
 
 # `tf.layers.batch_normalization(inputs, axis, momentum, ..., training=False, ...)`:
 # `training` is the 15th parameter.

@@ -8,10 +8,10 @@ import libcst as cst
 
 from bnlint.rule import Example, Report, Rule, RuleContext
 from bnlint.semantic.events import Event
+from bnlint.semantic.tf1 import effective_flavour
 from bnlint.semantic.values import Const, Layer, LayerSelection
 
 from ._arguments import is_literal_false, keyword
-from ._tf1 import effective_flavour
 
 _TARGETS = frozenset({"tf-keras", "keras2", "tf1"})
 

@@ -8,9 +8,9 @@ import libcst as cst
 
 from bnlint.rule import Example, Report, Rule, RuleContext
 from bnlint.semantic.names import keras_api
+from bnlint.semantic.tf1 import effective_flavour
 
 from ._arguments import keyword
-from ._tf1 import effective_flavour
 
 _SYNC_BN = frozenset({
     "keras.layers.SyncBatchNormalization",

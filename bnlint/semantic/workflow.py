@@ -3,6 +3,10 @@
 These are the facts the BN2xx rules share: which pretrained base a model contains and
 how it is wired in, when the base is frozen and unfrozen, and which training phases
 (compile -> fit) a model goes through with which learning rate.
+
+Every question of the form "does anything between event A and event B (un)freeze this
+layer?" goes through ``trainable_changes_between``; the other freeze/unfreeze queries
+narrow its answer.
 """
 
 from __future__ import annotations
@@ -27,6 +31,22 @@ BnMode = Literal[
     "explicit-true",  # the user hard-coded training=True
     "unknown",
 ]
+
+# Keras layers without weights: their `trainable` flag trains nothing.
+WEIGHTLESS = frozenset({
+    "Activation", "Add", "AlphaDropout", "Average", "AveragePooling1D", "AveragePooling2D",
+    "AveragePooling3D", "CenterCrop", "Concatenate", "Cropping1D", "Cropping2D",
+    "Cropping3D", "Dropout", "ELU", "Flatten", "GaussianDropout", "GaussianNoise",
+    "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D",
+    "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D", "InputLayer",
+    "LeakyReLU", "Maximum", "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "Minimum",
+    "Multiply", "Permute", "RandomBrightness", "RandomContrast", "RandomCrop", "RandomFlip",
+    "RandomHeight", "RandomRotation", "RandomTranslation", "RandomWidth", "RandomZoom",
+    "ReLU", "RepeatVector", "Rescaling", "Reshape", "Resizing", "Softmax",
+    "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "Subtract",
+    "UpSampling1D", "UpSampling2D", "UpSampling3D", "ZeroPadding1D", "ZeroPadding2D",
+    "ZeroPadding3D",
+})
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,43 +75,82 @@ def is_bn_base(layer: Layer) -> bool:
     return is_pretrained_base(layer) and layer.contains_bn() is True
 
 
+def is_weightless(layer: Layer) -> bool:
+    """A built-in Keras layer that certainly has no weights (pooling, dropout, ...)."""
+    if layer.is_model or layer.children or layer.opaque or layer.user_class is not None:
+        return False
+    return layer.qualname.rsplit(".", 1)[-1] in WEIGHTLESS and layer.qualname.startswith(
+        ("keras.", "tensorflow.", "tf_keras.", "tf.")
+    )
+
+
+def parts(model: Layer) -> list[Layer]:
+    """The model and every tracked layer inside it."""
+    return [model, *model.descendants()]
+
+
+def flattened_into(container: Layer) -> list[Layer]:
+    """Bases whose layers became ``container``'s own (built on ``base.output`` or via
+    ``input_tensor=``)."""
+    return [w.child for w in container.children if w.mode == "flattened"]
+
+
+def inside(layer: Layer, container: Layer) -> bool:
+    """Is ``layer`` the container itself, tracked inside it, or flattened into it?"""
+    return layer is container or layer in container.descendants() or layer in flattened_into(
+        container
+    )
+
+
 def trusted(event: Event) -> bool:
     """Events the workflow rules reason about: definitely executed, not a replay of a
     function with unknown arguments."""
     return event.context.definite and not event.context.standalone
 
 
+def assigns(event: Event, value: bool) -> bool:
+    """Does this event assign the constant ``value`` (``trainable = True``/``False``)?"""
+    return isinstance(event.value, Const) and event.value.value is value
+
+
+def touches(event: Event, layer: Layer) -> bool:
+    """Could this ``set_trainable`` event change (part of) ``layer``'s trainability? True
+    for the layer itself, a container of it, a layer inside it, or a selection of any of
+    those; also for a target the model does not know (conservative)."""
+    if event.kind != "set_trainable":
+        return False
+    target = event.layer
+    if target is None:
+        return True
+    return inside(target, layer) or inside(layer, target)
+
+
 def unfreezes(event: Event, base: Layer) -> bool:
     """Does this ``set_trainable`` event make (part of) ``base`` trainable, BN included?"""
-    if event.kind != "set_trainable" or not _is_true(event):
+    if event.kind != "set_trainable" or not assigns(event, True):
         return False
     target = event.target
     if isinstance(target, Layer):
-        return target is base or base in target.descendants()
+        return _sets_flag_of(target, base)
     selection = event.selection
     if selection is None or selection.guard == "not_bn":
         return False
     container = selection.container
-    if container is base:
-        return True
-    flattened = [w.child for w in container.children if w.mode == "flattened"]
-    return base in flattened
+    return container is base or base in flattened_into(container)
 
 
 def freezes(event: Event, base: Layer) -> bool:
     """Does this event set ``base`` (or a container of it) to ``trainable = False``?"""
-    if event.kind != "set_trainable" or not _is_false(event):
+    if event.kind != "set_trainable" or not assigns(event, False):
         return False
     target = event.target
-    return isinstance(target, Layer) and (target is base or base in target.descendants())
+    return isinstance(target, Layer) and _sets_flag_of(target, base)
 
 
-def _is_true(event: Event) -> bool:
-    return isinstance(event.value, Const) and event.value.value is True
-
-
-def _is_false(event: Event) -> bool:
-    return isinstance(event.value, Const) and event.value.value is False
+def _sets_flag_of(target: Layer, layer: Layer) -> bool:
+    """Does setting ``target.trainable`` set ``layer``'s own flag (Keras applies the
+    assignment recursively)?"""
+    return target is layer or layer in target.descendants()
 
 
 def phases(model: SemanticModel) -> dict[int, list[Phase]]:
@@ -152,31 +211,89 @@ def bn_mode(path: list[Wiring], flavour: Flavour) -> tuple[BnMode, Wiring | None
     return "training", decisive
 
 
-def events_between(model: SemanticModel, start: Event, end: Event) -> Iterator[Event]:
-    """Events strictly after ``start`` and strictly before ``end``."""
-    inside = False
+def events_between(model: SemanticModel, start: Event | None,
+                   end: Event | None) -> Iterator[Event]:
+    """Events strictly after ``start`` (from the beginning when None) and strictly
+    before ``end`` (to the end when None)."""
+    started = start is None
     for event in model.events:
         if event is end:
             return
-        if inside:
+        if started:
             yield event
-        if event is start:
-            inside = True
+        elif event is start:
+            started = True
+
+
+def position(model: SemanticModel, event: Event) -> int:
+    """The index of ``event`` in the trace (-1 when it is not there)."""
+    for index, other in enumerate(model.events):
+        if other is event:
+            return index
+    return -1
+
+
+def trainable_changes_between(model: SemanticModel, layer: Layer, start: Event | None,
+                              end: Event | None, *, to: bool | None = None
+                              ) -> Iterator[Event]:
+    """The ``set_trainable`` events strictly between ``start`` and ``end`` (None: the
+    beginning / the end of the trace) that could change (part of) ``layer``'s
+    trainability (see ``touches``), trusted or not. With ``to``, only those that may set
+    it to ``to``: any value but the constant ``not to`` (unknown values count)."""
+    for event in events_between(model, start, end):
+        if event.kind != "set_trainable" or to is not None and assigns(event, not to):
+            continue
+        if touches(event, layer):
+            yield event
+
+
+def last_freeze(model: SemanticModel, base: Layer, before: Event) -> Event | None:
+    """The last trusted ``trainable = False`` on ``base`` or a container of it before
+    ``before``."""
+    found: Event | None = None
+    for event in trainable_changes_between(model, base, None, before, to=False):
+        if trusted(event) and freezes(event, base):
+            found = event
+    return found
+
+
+def last_unfreeze(model: SemanticModel, base: Layer, before: Event,
+                  after: Event | None = None) -> Event | None:
+    """The last trusted event that unfreezes (part of) ``base`` before ``before`` (and
+    after ``after`` when given)."""
+    found: Event | None = None
+    for event in trainable_changes_between(model, base, after, before, to=True):
+        if trusted(event) and unfreezes(event, base):
+            found = event
+    return found
+
+
+def freeze_in_force(model: SemanticModel, layer: Layer, at: Event) -> Event | None:
+    """The trusted ``trainable = False`` on ``layer`` or a container of it that is still
+    in force at ``at``: nothing set the flag of ``layer`` or of a container of it to
+    anything else (or to an unknown value) since."""
+    freeze = last_freeze(model, layer, at)
+    if freeze is None:
+        return None
+    for event in trainable_changes_between(model, layer, freeze, at, to=True):
+        if isinstance(event.target, Layer) and _sets_flag_of(event.target, layer):
+            return None
+    return freeze
 
 
 def bn_trainable_at(event: Event, layer: Layer) -> Tri:
     """BN trainability of ``layer`` when ``event`` (a compile or fit) happened."""
-    states = event.extra.get("bn_trainable")
-    if isinstance(states, dict):
-        value = states.get(id(layer))
-        if value is None or isinstance(value, bool):
-            return value
-    return None
+    return _state_at(event, layer, "bn_trainable")
 
 
 def trainable_at(event: Event, layer: Layer) -> Tri:
     """The ``trainable`` flag of ``layer`` when ``event`` happened."""
-    states = event.extra.get("trainable")
+    return _state_at(event, layer, "trainable")
+
+
+def _state_at(event: Event, layer: Layer, key: str) -> Tri:
+    """``layer``'s entry in the per-layer snapshot ``key`` the event carries."""
+    states = event.extra.get(key)
     if isinstance(states, dict):
         value = states.get(id(layer))
         if value is None or isinstance(value, bool):
@@ -201,17 +318,6 @@ class UnfrozenBnBase:
     unfreeze: Event
 
 
-def last_unfreeze(model: SemanticModel, base: Layer, before: Event) -> Event | None:
-    """The last trusted event before ``before`` that unfreezes (part of) ``base``."""
-    found: Event | None = None
-    for event in model.events:
-        if event is before:
-            break
-        if event.kind == "set_trainable" and trusted(event) and unfreezes(event, base):
-            found = event
-    return found
-
-
 def unfrozen_bn_bases(model: SemanticModel, flavour: Flavour) -> Iterator[UnfrozenBnBase]:
     """Every phase that trains a pretrained BN base whose BN layers are trainable at the
     fit, after an unfreeze that a later compile made effective (an unfreeze without a
@@ -221,7 +327,7 @@ def unfrozen_bn_bases(model: SemanticModel, flavour: Flavour) -> Iterator[Unfroz
         for phase in runs:
             if phase.compile is None:
                 continue
-            for base in [phase.model, *phase.model.descendants()]:
+            for base in parts(phase.model):
                 if not is_bn_base(base) or bn_trainable_at(phase.fit, base) is not True:
                     continue
                 path = wiring_path(phase.model, base)

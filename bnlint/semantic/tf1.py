@@ -1,17 +1,22 @@
 """Is this file TensorFlow 1 code? Evidence the flavour inference does not use yet.
 
-``resolve_flavour`` recognises TF1 only by ``import tensorflow.compat.v1`` or
-``disable_v2_behavior()``. Plain TF 1.x code (``import tensorflow as tf`` with
-``tf.Session``, ``tf.placeholder``, ``tf.layers``...) therefore defaults to Keras 3,
-although it cannot run under TF 2. The rules about legacy APIs use the helpers below so
-that such files are judged as TF1 code (a gap to move into ``bnlint.semantic.flavour``).
+``resolve_flavour`` (``bnlint.semantic.flavour``) recognises TF1 only by
+``import tensorflow.compat.v1`` or ``disable_v2_behavior()``. Plain TF 1.x code
+(``import tensorflow as tf`` with ``tf.Session``, ``tf.placeholder``, ``tf.layers``...)
+therefore defaults to Keras 3, although it cannot run under TF 2. The rules about legacy
+APIs (BN301, BN302, BN304, BN305) use the queries below so that such files are judged as
+TF1 code (a gap to close in ``resolve_flavour`` itself).
 """
 
 from __future__ import annotations
 
-from bnlint.flavour import FlavourName
-from bnlint.rule import RuleContext
+from typing import TYPE_CHECKING
+
 from bnlint.semantic.model import SemanticModel
+
+if TYPE_CHECKING:
+    from bnlint.flavour import FlavourName
+    from bnlint.rule import RuleContext
 
 # Canonical names that exist only in TensorFlow 1.x (not in the TF 2 namespace).
 _TF1_ONLY_EXACT = frozenset({
@@ -44,6 +49,7 @@ _GRAPH_MODE_COMPAT = frozenset({
 
 
 def _names(model: SemanticModel) -> set[str]:
+    """Canonical names the file calls or refers to."""
     names = {call.name for call in model.calls if call.name is not None}
     names.update(reference.name for reference in model.references)
     return names
