@@ -113,6 +113,16 @@ class UnfreezeWithoutLowerLr(Rule):
         """,
     )
     not_flagged = (
+        # `trainable = True` on a base nothing froze changes nothing: no fine-tuning phase
+        """
+        import keras
+        vgg19 = keras.applications.VGG19(include_top=False, weights="imagenet",
+                                         input_shape=(150, 150, 3))
+        vgg19.trainable = True
+        model = keras.Sequential([vgg19, keras.layers.Flatten(), keras.layers.Dense(3)])
+        model.compile(optimizer="adam", loss="mse")
+        model.fit(x, y)
+        """,
         TWO_PHASE_SEQUENTIAL,
         """
         import keras
@@ -212,6 +222,8 @@ def _unfreeze_before(ctx: RuleContext, phase: wf.Phase,
         if not wf.is_pretrained_base(base) or wf.trainable_at(phase.fit, base) is False:
             continue
         unfreeze = wf.last_unfreeze(ctx.model, base, phase.compile, after=start)
+        if unfreeze is not None and wf.is_noop_unfreeze(ctx.model, base, unfreeze):
+            continue
         # the latest unfreeze wins; on the same event, the last base in model order
         if unfreeze is not None and (found is None or wf.position(ctx.model, unfreeze)
                                      >= wf.position(ctx.model, found[0])):

@@ -96,6 +96,19 @@ class UnfreezeChildOfFrozenContainer(Rule):
         """,
     )
     not_flagged = (
+        # the model is built on the base's tensors: the re-enabled layers are its own
+        """
+        import tensorflow as tf
+        base_model = tf.keras.applications.ResNet50(weights="imagenet", include_top=False)
+        base_model.trainable = False
+        x = tf.keras.layers.GlobalAveragePooling2D()(base_model.output)
+        outputs = tf.keras.layers.Dense(10)(x)
+        model = tf.keras.Model(inputs=base_model.input, outputs=outputs)
+        for layer in base_model.layers[-20:]:
+            layer.trainable = True
+        model.compile(optimizer=tf.keras.optimizers.Adam(1e-5), loss="mse")
+        model.fit(x_train, y_train)
+        """,
         """
         import keras
         base = keras.applications.ResNet50(include_top=False, pooling="avg")
@@ -144,6 +157,8 @@ class UnfreezeChildOfFrozenContainer(Rule):
                     or selection.members is not None and not selection.members):
                 continue
             container = selection.container
+            if _only_flattened(model.layers, container):
+                continue  # its layers are another model's own: no frozen container gates
             freeze = wf.freeze_in_force(model, container, event)
             if freeze is None:
                 continue
@@ -161,3 +176,11 @@ class UnfreezeChildOfFrozenContainer(Rule):
                 ((freeze.node, f"{wf.describe(frozen)} is frozen here"),),
             )
 
+
+
+def _only_flattened(layers: list[Layer], container: Layer) -> bool:
+    """Is ``container`` used only as the tensors another model is built on
+    (``Model(base.input, head(base.output))``), never as a layer inside a model?"""
+    wirings = [wiring for layer in layers for wiring in layer.children
+               if wiring.child is container]
+    return bool(wirings) and all(wiring.mode == "flattened" for wiring in wirings)

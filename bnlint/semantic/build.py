@@ -1055,6 +1055,13 @@ class _Builder:
         self.model.pretrained_signals.append(node)
         trainable = kwargs.get("trainable")
         flag = trainable.value if isinstance(trainable, Const) else (None if trainable else False)
+        argument = next((arg for arg in node.args if arg.keyword is not None
+                         and arg.keyword.value == "trainable"), None)
+        if argument is not None:
+            # `hub.KerasLayer(url, trainable=...)` sets the flag like an assignment
+            self.record(Event("set_trainable", argument, layer, self.context, attr="trainable",
+                              value=trainable, value_node=argument.value,
+                              trainable_before=False, bn_trainable_before=None))
         _apply_to_layer(layer, flag if isinstance(flag, bool) else None, definite=True)
         return layer
 

@@ -247,6 +247,16 @@ def trainable_changes_between(model: SemanticModel, layer: Layer, start: Event |
             yield event
 
 
+def is_noop_unfreeze(model: SemanticModel, base: Layer, unfreeze: Event) -> bool:
+    """``trainable = True`` on a pretrained base built in this program that nothing froze
+    before: it changes nothing. (Training it whole from the first phase is BN210's
+    concern, not an unfreeze.) Loaded models keep the flags they were saved with, so
+    they never count as untouched."""
+    if base.model_kind != "application" or unfreeze.trainable_before is not True:
+        return False
+    return not any(trainable_changes_between(model, base, None, unfreeze, to=False))
+
+
 def last_freeze(model: SemanticModel, base: Layer, before: Event) -> Event | None:
     """The last trusted ``trainable = False`` on ``base`` or a container of it before
     ``before``."""
@@ -332,7 +342,7 @@ def unfrozen_bn_bases(model: SemanticModel, flavour: Flavour) -> Iterator[Unfroz
                     continue
                 path = wiring_path(phase.model, base)
                 unfreeze = last_unfreeze(model, base, phase.fit)
-                if path is None or unfreeze is None:
+                if path is None or unfreeze is None or is_noop_unfreeze(model, base, unfreeze):
                     continue
                 if model.events.index(phase.compile) < model.events.index(unfreeze):
                     continue
