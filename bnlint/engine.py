@@ -104,7 +104,10 @@ def _to_findings(
     unique: dict[tuple[str, Span], Finding] = {}
     for rule, report in reports:
         primary = span(report.node)
-        related = tuple(Related(message, span(node)) for node, message in report.related)
+        # the steps in program order, each once
+        steps = {(span(node), message): None for node, message in report.related}
+        related = tuple(Related(message, where) for where, message in
+                        sorted(steps, key=lambda step: (step[0].start.row, step[0].start.column)))
         finding = Finding(
             code=rule.code,
             name=rule.name,

@@ -306,6 +306,9 @@ def _chain(ctx: RuleContext, base: Layer, phase: wf.Phase, unfreeze: Event,
         if wf.trusted(event) and wf.freezes(event, base):
             yield event.node, f"{name} is frozen here (its BN layers in inference mode)"
             break
+    for refreeze in wf.partial_refreezes(ctx.model, base, unfreeze, phase.fit):
+        yield refreeze.node, ("only the first layers are frozen again here: the "
+                              "BatchNormalization layers near the end stay trainable")
     if decisive is not None:
         yield decisive.node, _wiring_note(name, decisive, phase.model)
     if phase.compile is not None:

@@ -9,7 +9,7 @@ import libcst as cst
 from bnlint.finding import Severity
 from bnlint.rule import Example, Report, Rule, RuleContext
 from bnlint.semantic import workflow as wf
-from bnlint.semantic.events import call_notes
+from bnlint.semantic.events import Event, call_notes
 from bnlint.semantic.values import Layer, Wiring
 
 _FUNCTIONAL = """
@@ -253,15 +253,18 @@ class Keras3TrainingFalseIgnored(Rule):
                 "after unfreezing, set `trainable = False` on each BatchNormalization "
                 "layer of the base",
                 (*call_notes(found.unfreeze, "the unfreeze"),
-                 *_chain(found.base, found.phase, found.decisive)),
+                 *_chain(ctx, found.base, found.phase, found.decisive, found.unfreeze)),
                 severity=severity,
             )
 
 
-def _chain(base: Layer, phase: wf.Phase,
-           decisive: Wiring) -> Iterator[tuple[cst.CSTNode, str]]:
+def _chain(ctx: RuleContext, base: Layer, phase: wf.Phase, decisive: Wiring,
+           unfreeze: Event) -> Iterator[tuple[cst.CSTNode, str]]:
     name = wf.describe(base)
     yield base.node, f"{name} is created here with pretrained weights and BatchNormalization layers"
+    for refreeze in wf.partial_refreezes(ctx.model, base, unfreeze, phase.fit):
+        yield refreeze.node, ("only the first layers are frozen again here: the "
+                              "BatchNormalization layers near the end stay trainable")
     yield decisive.node, (f"{name} is called with training=False in the functional graph of "
                           f"{wf.describe(phase.model)}: recorded, then overridden by fit()")
     if phase.compile is not None:

@@ -257,6 +257,16 @@ def is_noop_unfreeze(model: SemanticModel, base: Layer, unfreeze: Event) -> bool
     return not any(trainable_changes_between(model, base, None, unfreeze, to=False))
 
 
+def partial_refreezes(model: SemanticModel, base: Layer, after: Event,
+                      before: Event) -> list[Event]:
+    """Re-freezes of the head of ``base``'s layers between an unfreeze and a fit that
+    leave its last BatchNormalization layers trainable (``base.layers[:100]``)."""
+    return [event for event in trainable_changes_between(model, base, after, before, to=False)
+            if trusted(event) and event.selection is not None
+            and event.selection.container is base and assigns(event, False)
+            and event.selection.keeps_bn_tail()]
+
+
 def last_freeze(model: SemanticModel, base: Layer, before: Event) -> Event | None:
     """The last trusted ``trainable = False`` on ``base`` or a container of it before
     ``before``."""
