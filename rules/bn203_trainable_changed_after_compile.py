@@ -286,10 +286,10 @@ class TrainableChangedAfterCompile(Rule):
                 continue
             if change.context.standalone or not change.context.loops():
                 continue
-            report = self.check_in_loop(ctx, position, change)
-            if report is not None:
+            in_loop = self.check_in_loop(ctx, position, change)
+            if in_loop is not None:
                 reported.add(id(change.node))
-                yield report
+                yield in_loop
 
     def check_change(self, ctx: RuleContext, position: int,
                      change: Event) -> Iterator[Report]:
@@ -372,11 +372,11 @@ class TrainableChangedAfterCompile(Rule):
             (loop, "the loop repeats training without a recompile"),
         ]
         if again is trained:
-            chain.append((trained.node, f"{name} is trained here in each iteration: before "
-                                        "the change, and after it with the old configuration"))
+            note = (f"{name} is trained here in each iteration: before the change, and after "
+                    "it with the old configuration")
         else:
-            chain.append((trained.node, f"{name} is trained here in an iteration before the "
-                                        "change"))
+            note = f"{name} is trained here in an iteration before the change"
+        chain.append((trained.node, note))
         if again is not trained and again.node is not trained.node:
             chain.append((again.node, f"{name} is trained here again in the next iteration"))
         return Report(

@@ -8,7 +8,7 @@ import libcst as cst
 
 from bnlint.rule import Report, Rule, RuleContext
 from bnlint.semantic import workflow as wf
-from bnlint.semantic.events import Event
+from bnlint.semantic.events import Event, call_notes
 from bnlint.semantic.values import Layer
 
 from ._recipes import TWO_PHASE_SEQUENTIAL
@@ -206,7 +206,7 @@ class UnfreezeWithoutLowerLr(Rule):
                     f"this phase fine-tunes the unfrozen pretrained {wf.describe(base)} at "
                     f"learning rate {_rate(rate)}, {why}: large steps wreck pretrained "
                     "features; use a rate 10-100x lower (e.g. Adam(1e-5))",
-                    tuple(chain),
+                    (*call_notes(phase.compile, "the compile"), *chain),
                 )
 
 

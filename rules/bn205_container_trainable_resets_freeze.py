@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from bnlint.rule import Report, Rule, RuleContext
 from bnlint.semantic import workflow as wf
-from bnlint.semantic.events import Event
+from bnlint.semantic.events import Event, call_notes
 from bnlint.semantic.values import Layer
 
 from ._recipes import EFFICIENTNET_FINE_TUNE, KERAS_IO_TRANSFER_LEARNING
@@ -215,5 +215,5 @@ def _report(ctx: RuleContext, loop: Event, reset: Event, target: Layer) -> Repor
         "undoing the BatchNormalization freeze above, so their moving statistics will "
         "be overwritten during fit(); set the container flag first, then run the BN "
         "freeze loop",
-        tuple(related),  # type: ignore[arg-type]
+        (*call_notes(reset, "the change"), *related),  # type: ignore[arg-type]
     )

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from bnlint.rule import Report, Rule, RuleContext
 from bnlint.semantic import workflow as wf
+from bnlint.semantic.events import call_notes
 from bnlint.semantic.values import Layer
 
 from ._recipes import EFFICIENTNET_FINE_TUNE, KERAS_IO_TRANSFER_LEARNING_ONE_LINE_HEAD
@@ -173,7 +174,8 @@ class UnfreezeChildOfFrozenContainer(Rule):
                 "BatchNormalization layers in training mode; set "
                 f"`{container.label or 'base'}.trainable = True` and freeze the layers to "
                 "keep with `trainable = False` instead",
-                ((freeze.node, f"{wf.describe(frozen)} is frozen here"),),
+                (*call_notes(event, "the change"),
+                 (freeze.node, f"{wf.describe(frozen)} is frozen here")),
             )
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from bnlint.rule import Report, Rule, RuleContext
 from bnlint.semantic import workflow as wf
-from bnlint.semantic.events import Event
+from bnlint.semantic.events import Event, call_notes
 from bnlint.semantic.values import Layer
 
 from ._recipes import EFFICIENTNET_HEAD_PHASE
@@ -170,6 +170,7 @@ class NothingTrainable(Rule):
                     "without changing anything; add a trainable head or unfreeze (part "
                     "of) the model before compiling",
                     (
+                        *call_notes(phase.fit, "the fit"),
                         (freeze.node, "everything is frozen here"),
                         (phase.compile.node, "compiled with nothing trainable"),
                     ),

@@ -7,7 +7,7 @@ from itertools import pairwise
 
 from bnlint.rule import Report, Rule, RuleContext
 from bnlint.semantic import workflow as wf
-from bnlint.semantic.events import Event
+from bnlint.semantic.events import Event, call_notes
 from bnlint.semantic.values import Layer
 
 from ._recipes import EFFICIENTNET_FINE_TUNE, KERAS_IO_TRANSFER_LEARNING
@@ -209,7 +209,7 @@ class FineTunePhaseUnfreezesNothing(Rule):
                 f"but {name} is still frozen since the first phase, so it only keeps "
                 f"training the head; set `{base.label or 'base'}.trainable = True` (keeping "
                 "its BatchNormalization layers frozen) before this compile",
-                tuple(related),  # type: ignore[arg-type]
+                (*call_notes(compile_, "the compile"), *related),  # type: ignore[arg-type]
             )
         return None
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from bnlint.rule import Example, Report, Rule, RuleContext
 from bnlint.semantic import workflow as wf
-from bnlint.semantic.events import Event
+from bnlint.semantic.events import Event, call_notes
 from bnlint.semantic.values import Layer
 
 _FAQ_RECIPE = """
@@ -181,6 +181,7 @@ class GanFreezeBetweenCompiles(Rule):
                 f"{name} trains nothing; write the GAN with a custom train_step, or set "
                 f"`{_label(target)}.trainable = True` and recompile it before training it",
                 (
+                    *call_notes(freeze, "the freeze"),
                     (own_compile.node, f"{name} is compiled here while trainable"),
                     (combined_compile.node,
                      (f"{wf.describe(combined)}, which contains {name}, is compiled "

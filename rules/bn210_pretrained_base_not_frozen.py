@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from bnlint.rule import Report, Rule, RuleContext
 from bnlint.semantic import workflow as wf
+from bnlint.semantic.events import call_notes
 from bnlint.semantic.values import Layer
 
 from ._recipes import (
@@ -166,6 +167,7 @@ class PretrainedBaseNotFrozen(Rule):
                     f"pretrained features; set `{base.label or 'base'}.trainable = False`, "
                     "train the head, then unfreeze at a low learning rate",
                     (
+                        *call_notes(phase.compile, "the compile"),
                         (base.node, f"{name} is created here with pretrained weights"),
                         (head.node, "a freshly initialised layer trained with it"),
                         (phase.fit.node, "the first training run"),

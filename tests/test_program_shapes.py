@@ -91,3 +91,29 @@ def test_unfreeze_in_a_helper_points_at_the_call() -> None:
     assert call.span.start.row == 12
     rows = [note.span.start.row for note in bn201.related]
     assert rows == sorted(rows)  # the steps in program order
+
+
+def test_training_in_a_helper_with_a_module_level_model() -> None:
+    findings = lint_snippet("""
+        import keras
+
+        base = keras.applications.ResNet50(include_top=False, pooling="avg")
+        base.trainable = False
+        model = keras.Sequential([base, keras.layers.Dense(10)])
+
+        def train(learning_rate, epochs):
+            model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse")
+            model.fit(x, y, epochs=epochs)
+
+        train(1e-3, 5)
+        base.trainable = True
+        for layer in base.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.trainable = False
+        train(1e-3, 10)
+    """, all_rules(), "keras3")
+    (bn204,) = [f for f in findings if f.code == "BN204"]
+    assert bn204.span.start.row == 9  # the compile inside the helper
+    calls = [note.span.start.row for note in bn204.related if "`train(...)`" in note.message]
+    assert calls == [17]  # the call of the fine-tuning phase, not the first one
+    assert not [f for f in findings if f.code in {"BN201", "BN202"}]  # BN layers kept frozen

@@ -16,12 +16,11 @@ distance of the two runs (Keras 3 and tf-keras).
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-import importlib  # noqa: E402
 
 keras = importlib.import_module(os.environ.get("BNLINT_MEASURE", "keras"))
 

@@ -22,12 +22,12 @@ from bnlint.semantic.model import CallSite, Reference, SemanticModel
 from bnlint.semantic.names import KerasApi, canonical, keras_api
 from bnlint.semantic.scan import scan_module
 from bnlint.semantic.values import (
-    Instance,
     UNKNOWN,
     ClassValue,
     Const,
     Dataset,
     FunctionValue,
+    Instance,
     Layer,
     LayerSelection,
     ListValue,
@@ -1193,9 +1193,9 @@ class _Builder:
                 function = held.function if isinstance(held, _BoundMethod) else held
                 bound = held.receiver if isinstance(held, _BoundMethod) else None
                 return self.call_function(function, args, kwargs, bound, site=node)
-            function = receiver.owner.methods.get(method)
-            if function is not None and held is None:
-                return self.call_function(function, args, kwargs, receiver, site=node)
+            own = receiver.owner.methods.get(method)
+            if own is not None and held is None:
+                return self.call_function(own, args, kwargs, receiver, site=node)
             self.havoc(args, kwargs)
             return UNKNOWN
         if isinstance(receiver, OptimizerAttr) and method == "assign":

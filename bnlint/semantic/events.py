@@ -17,7 +17,6 @@ from bnlint.semantic.values import (
     Value,
 )
 
-
 PathKind = Literal["loop", "if", "else", "except"]
 
 EventKind = Literal[
