@@ -31,8 +31,16 @@ class TrainableChangedAfterCompile(Rule):
     `fit()` / `train_on_batch()` without a new `compile()`. It is an error when a `fit()`
     already ran between the compile and the change, a warning otherwise.
 
+    Changes made while training repeats are caught too: inside a training loop
+    (`for epoch in ...: if epoch == 5: base.trainable = True; model.fit(...)`) and in a
+    callback hook that fit() runs (`on_epoch_begin` guarded by `epoch == N`,
+    `on_epoch_end`, `on_train_batch_end`), where the train function already exists.
+
     The GAN recipe (compile `D`, freeze it, compile the combined model) is not reported
-    here: it is correct under tf-keras and BN209 covers Keras 3.
+    here: it is correct under tf-keras and BN209 covers Keras 3. Neither is a loop or a
+    callback that sets the flag back before the next step of the same model (the GAN
+    loop's toggle), nor a hook that rebuilds the train function
+    (`make_train_function(force=True)`).
 
     ## Why is this bad?
     The docs of every flavour say trainability is fixed at `compile()` time and a change
@@ -97,6 +105,37 @@ class TrainableChangedAfterCompile(Rule):
             layer.trainable = False
         model.train_on_batch(x, y)
         """,
+        # a callback unfreezes while fit() trains (verified: ignored in graph mode)
+        """
+        import keras
+        base = keras.applications.ResNet50(include_top=False, pooling="avg")
+        base.trainable = False
+        model = keras.Sequential([base, keras.layers.Dense(10)])
+        model.compile(optimizer="adam", loss="mse")
+
+        class UnfreezeAt(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                if epoch == 5:
+                    self.model.layers[0].trainable = True
+
+        model.fit(x, y, epochs=20, callbacks=[UnfreezeAt()])
+        """,
+        Example(
+            """
+            import tensorflow as tf
+            base = tf.keras.applications.MobileNetV2(include_top=False, pooling="avg")
+            base.trainable = False
+            model = tf.keras.Sequential([base, tf.keras.layers.Dense(2)])
+            model.compile(optimizer="adam", loss="mse")
+
+            class Unfreeze(tf.keras.callbacks.Callback):
+                def on_epoch_end(self, epoch, logs=None):
+                    base.trainable = True
+
+            model.fit(train_ds, epochs=10, callbacks=[Unfreeze()])
+            """,
+            target="tf-keras",
+        ),
         # unfreezing at a given epoch of a loop of one-epoch fits
         """
         import keras
@@ -243,6 +282,56 @@ class TrainableChangedAfterCompile(Rule):
             """,
             target="tf-keras",
         ),
+        # the callback acts before the first train step (epoch 0): it takes effect
+        Example(
+            """
+            import keras
+            base = keras.applications.ResNet50(include_top=False, pooling="avg")
+            model = keras.Sequential([base, keras.layers.Dense(10)])
+            model.compile(optimizer="adam", loss="mse")
+
+            class FreezeFirst(keras.callbacks.Callback):
+                def on_epoch_begin(self, epoch, logs=None):
+                    if epoch == 0:
+                        self.model.layers[0].trainable = False
+
+            model.fit(x, y, epochs=20, callbacks=[FreezeFirst()])
+            """,
+            target="keras3",
+        ),
+        # the hook rebuilds the train function after the change (tf-keras)
+        Example(
+            """
+            import tensorflow as tf
+            base = tf.keras.applications.MobileNetV2(include_top=False, pooling="avg")
+            base.trainable = False
+            model = tf.keras.Sequential([base, tf.keras.layers.Dense(2)])
+            model.compile(optimizer="adam", loss="mse")
+
+            class Unfreeze(tf.keras.callbacks.Callback):
+                def on_epoch_end(self, epoch, logs=None):
+                    if epoch == 4:
+                        base.trainable = True
+                        self.model.make_train_function(force=True)
+
+            model.fit(train_ds, epochs=10, callbacks=[Unfreeze()])
+            """,
+            target="tf-keras",
+        ),
+        # a one-epoch fit: the change at its end only matters to a later fit
+        """
+        import keras
+        base = keras.applications.ResNet50(include_top=False, pooling="avg")
+        base.trainable = False
+        model = keras.Sequential([base, keras.layers.Dense(10)])
+        model.compile(optimizer="adam", loss="mse")
+
+        class Unfreeze(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                base.trainable = True
+
+        model.fit(x, y, callbacks=[Unfreeze()])
+        """,
         # the loop ends right after the change: no later iteration trains past it
         """
         import keras
@@ -281,6 +370,13 @@ class TrainableChangedAfterCompile(Rule):
                 reported.add(id(change.node))
                 yield report
                 break
+        for change in events:
+            if change.kind != "set_trainable" or id(change.node) in reported:
+                continue
+            in_callback = self.check_in_callback(ctx, change)
+            if in_callback is not None:
+                reported.add(id(change.node))
+                yield in_callback
         for position, change in enumerate(events):
             if change.kind != "set_trainable" or id(change.node) in reported:
                 continue
@@ -354,6 +450,47 @@ class TrainableChangedAfterCompile(Rule):
                     continue
                 return self.report_loop(ctx, model, change, compile_event, loop, trained, again)
         return None
+
+    def check_in_callback(self, ctx: RuleContext, change: Event) -> Report | None:
+        """A callback hook that changes ``trainable`` while fit() is training: the train
+        function is already built, so the change is ignored in graph mode (both flavours)
+        and crashes in eager mode and on JAX."""
+        fit_node = change.context.callback_of()
+        value = change.value
+        if fit_node is None or not isinstance(value, Const) or not isinstance(value.value, bool):
+            return None
+        events = ctx.model.events
+        fit = next((event for event in events if event.kind == "fit" and event.node is fit_node
+                    and wf.trusted(event)), None)
+        hook = _hook_of(ctx, change)
+        if fit is None or fit.layer is None or hook is None:
+            return None
+        name, function = hook
+        if not _after_first_step(name, function, change, fit_node):
+            return None
+        model = fit.layer
+        compile_event, _ = _last_compile(events[:events.index(fit)], model)
+        if compile_event is None or not _differs_from(change, compile_event, value.value):
+            return None
+        during = [(index, event) for index, event in enumerate(events)
+                  if event.context.callback_of() is fit_node]
+        if _toggled_back(change, during, value.value) or _rebuilds_train_function(function):
+            return None
+        label = wf.describe(model)
+        target = change.layer
+        what = wf.describe(target) if target is not None and target is not model else label
+        return Report(
+            change.node,
+            f"`trainable` of {what} is changed by the callback hook `{name}` while fit() "
+            "is training: the train function was built with the old configuration, so the "
+            "change is silently ignored in graph mode (Keras 3 and tf-keras) and crashes in "
+            "eager mode or on JAX; end this fit() at that epoch, change `trainable`, "
+            f"recompile `{_label(model)}` and call fit() again",
+            (
+                (compile_event.node, f"{label} is compiled here: trainability is captured"),
+                (fit_node, f"fit() runs the callback here while training {label}"),
+            ),
+        )
 
     def report_loop(self, ctx: RuleContext, model: Layer, change: Event, compile_event: Event,
                     loop: cst.CSTNode, trained: Event, again: Event) -> Report:
@@ -461,7 +598,10 @@ def _next_fit(after: list[Event], model: Layer, touched: Layer) -> Event | None:
         layer = event.layer
         if event.kind == "compile" and layer is not None and (
             layer is model or layer is touched or touched in layer.descendants()
+            or layer.has_bn is None and layer.model_kind == "functional"
         ):
+            # also a model whose graph is partly unknown: it may hold the changed layer
+            # (the GAN recipe with a generator from another module)
             return None
         if event.kind == "set_trainable" and not wf.trusted(event) and layer is not None and (
             _touches(event, model)
@@ -552,6 +692,12 @@ def _runs_after_first_iteration(loop: cst.CSTNode,
     variable of ``for epoch in range(...)``."""
     if not isinstance(loop, cst.For) or not isinstance(loop.target, cst.Name):
         return False
+    return _after_first(loop.target.value, inner)
+
+
+def _after_first(counter: str, inner: tuple[tuple[str, cst.CSTNode], ...]) -> bool:
+    """Is the change under one ``if`` on ``counter`` (a loop variable, the ``epoch``
+    parameter of a callback hook) that is false for its first value (0)?"""
     if len(inner) != 1 or inner[0][0] not in {"if", "else"}:
         return False
     kind, node = inner[0]
@@ -561,7 +707,7 @@ def _runs_after_first_iteration(loop: cst.CSTNode,
     if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
         return False
     left, comparison = test.left, test.comparisons[0]
-    if not isinstance(left, cst.Name) or left.value != loop.target.value:
+    if not isinstance(left, cst.Name) or left.value != counter:
         return False
     operator, right = comparison.operator, comparison.comparator
     zero = isinstance(right, cst.Integer) and right.evaluated_value == 0
@@ -639,3 +785,52 @@ def _may_leave(loop: cst.CSTNode) -> bool:
     finder = _ExitFinder()
     loop.body.visit(finder)
     return finder.found
+
+
+def _hook_of(ctx: RuleContext, change: Event) -> tuple[str, cst.FunctionDef] | None:
+    """The callback hook (name, definition) whose body made ``change``."""
+    owner, function = change.context.method_of, change.context.function
+    if owner is None or function is None:
+        return None
+    name = function.rsplit(".", 1)[-1]
+    for value in ctx.model.classes:
+        if value.name == owner and name in value.methods:
+            return name, value.methods[name].node
+    return None
+
+
+def _after_first_step(hook: str, function: cst.FunctionDef, change: Event,
+                      fit_node: cst.CSTNode) -> bool:
+    """Does the hook make the change after fit() ran a train step, with more training
+    of this fit() to come?"""
+    if hook in {"on_train_batch_end", "on_batch_end"}:
+        return True
+    if hook == "on_epoch_end":
+        return _more_than_one_epoch(fit_node)
+    if hook not in {"on_epoch_begin", "on_train_batch_begin", "on_batch_begin"}:
+        return False
+    params = function.params.params
+    if len(params) < 2:
+        return False
+    inner = change.context.path
+    for index, (kind, node) in enumerate(inner):
+        if kind == "callback" and node is fit_node:
+            inner = inner[index + 1:]
+    return _after_first(params[1].name.value, inner)
+
+
+def _more_than_one_epoch(fit_node: cst.CSTNode) -> bool:
+    """``epochs=`` is given and is not the literal 1 (fit()'s default is one epoch)."""
+    if not isinstance(fit_node, cst.Call):
+        return False
+    for index, arg in enumerate(fit_node.args):
+        keyword = arg.keyword.value if arg.keyword is not None else None
+        if keyword == "epochs" or keyword is None and index == 3:
+            return not (isinstance(arg.value, cst.Integer) and arg.value.evaluated_value <= 1)
+    return False
+
+
+def _rebuilds_train_function(function: cst.FunctionDef) -> bool:
+    """A hook that calls ``make_train_function(force=True)`` (tf-keras) after the change
+    rebuilds the train function with the new configuration."""
+    return "make_train_function" in cst.Module([]).code_for_node(function)

@@ -713,3 +713,59 @@ def test_a_local_tf_binding_wins_over_the_convention() -> None:
         base = tf.keras.applications.ResNet50(include_top=False)
     """)
     assert not any(layer.label == "base" for layer in model.layers)
+
+
+def test_star_imports_prefer_the_module_that_has_the_name() -> None:
+    model = model_of("""
+        from keras.layers import *
+        from keras.models import *
+        img = Input(shape=(8,))
+        net = Model(img, Dense(1)(img))
+    """)
+    net = layer_named(model, "net")
+    assert net.qualname == "keras.Model" and net.model_kind == "functional"
+
+
+def test_unpacked_outputs_stay_in_the_graph() -> None:
+    model = model_of("""
+        import keras
+        d = keras.Sequential([keras.layers.Dense(2)])
+        z = keras.Input((4,))
+        valid, label = d(z)
+        combined = keras.Model(z, [valid, label])
+    """)
+    assert [w.child.label for w in layer_named(model, "combined").children] == ["d"]
+
+
+def test_layers_called_on_unknown_inputs_belong_to_the_model_they_build() -> None:
+    model = model_of("""
+        import keras
+        from nets import get_generator
+        d = keras.Sequential([keras.layers.Dense(1)])
+        g = get_generator()
+        z = keras.Input((4,))
+        combined = keras.Model(z, d(g(z)))
+    """)
+    combined = layer_named(model, "combined")
+    assert [w.child.label for w in combined.children] == ["d"]
+    assert combined.has_bn is None  # the generator's part is unknown
+
+
+def test_an_indexed_layer_of_a_functional_model_is_the_layer() -> None:
+    model = model_of("""
+        import tensorflow as tf
+        base = tf.keras.applications.EfficientNetV2B0(include_top=False)
+        inputs = tf.keras.Input((224, 224, 3))
+        x = base(inputs, training=False)
+        model = tf.keras.Model(inputs, tf.keras.layers.Dense(3)(x))
+        inner = model.layers[1]
+        inner.trainable = True
+        for layer in inner.layers[:-10]:
+            layer.trainable = False
+    """)
+    unfreeze, refreeze = model.events_of("set_trainable")
+    assert unfreeze.selection is not None and unfreeze.selection.members == (
+        layer_named(model, "base"),)
+    assert refreeze.selection is not None and refreeze.selection.container is layer_named(
+        model, "base")
+    assert layer_named(model, "base").bn_trainable() is True

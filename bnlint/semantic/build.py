@@ -52,6 +52,9 @@ EVAL_METHODS = frozenset({"evaluate", "predict", "predict_on_batch", "test_on_ba
 # Functions (not layers) that may be applied to tensors of a functional graph.
 _GRAPH_OP_PREFIXES = ("keras.layers.", "keras.ops.", "keras.backend.", "keras.activations.",
                       "tf.")
+# Callback hooks in the order fit() runs them.
+CALLBACK_HOOKS = ("on_train_begin", "on_epoch_begin", "on_train_batch_begin", "on_batch_begin",
+                  "on_train_batch_end", "on_batch_end", "on_epoch_end", "on_train_end")
 # Names that mean these modules even where the file does not import them.
 _CONVENTIONAL_MODULES = {"tf": "tensorflow", "keras": "keras"}
 _HUB_PREPROCESSING = ("Converter", "Preprocessor", "Tokenizer", "Packer")
@@ -516,6 +519,8 @@ class _Builder:
             items = value.items if isinstance(value, ListValue) else None
             for index, element in enumerate(target.elements):
                 item = items[index] if items is not None and index < len(items) else UNKNOWN
+                if items is None and isinstance(value, Tensor):
+                    item = value  # `valid, label = discriminator(img)`: outputs of one call
                 self.assign(element.value, item, value_node, env)
         elif isinstance(target, cst.Attribute):
             owner = self.eval(target.value, env)
@@ -650,20 +655,24 @@ class _Builder:
         value = env.lookup(name)
         if value is not None:
             return value
-        for star in self.star_imports:
-            candidate = canonical(f"{star}.{name}")
-            if self.known_symbol(candidate):
-                return ModuleRef(candidate)
+        # the last star import that certainly has the name wins; the loose "any
+        # capitalised name under keras.layers" guess comes last (`Model` is not a layer)
+        for strict in (True, False):
+            for star in reversed(self.star_imports):
+                candidate = canonical(f"{star}.{name}")
+                if self.known_symbol(candidate, strict):
+                    return ModuleRef(candidate)
         if name in _CONVENTIONAL_MODULES:
             # a fragment that uses `tf.` / `keras.` without importing them (the import
             # lives in another file or was cut from a snippet)
             return ModuleRef(canonical(_CONVENTIONAL_MODULES[name]))
         return UNKNOWN
 
-    def known_symbol(self, name: str) -> bool:
+    def known_symbol(self, name: str, strict: bool = False) -> bool:
         api = self.api
         return (name in api.bn_layers or name in api.v1_bn_layers or name in api.sequential
-                or name in api.functional or name in api.inputs or api.is_layer_class(name)
+                or name in api.functional or name in api.inputs
+                or not strict and api.is_layer_class(name)
                 or api.application(name) is not None or name.startswith("keras.optimizers."))
 
     def fold(self, left: Value, right: Value,
@@ -703,6 +712,9 @@ class _Builder:
         if isinstance(owner, Layer):
             return self.layer_attribute(owner, attr, node)
         if isinstance(owner, LayerSelection) and owner.element:
+            if owner.members is not None and len(owner.members) == 1 and owner.guard == "none":
+                # `model.layers[2].layers`: the one selected layer is known
+                return self.layer_attribute(owner.members[0], attr, node)
             if attr in {"trainable_weights", "trainable_variables", "weights", "variables"}:
                 return Variables(None)
             return UNKNOWN
@@ -993,12 +1005,17 @@ class _Builder:
         model = self.new_layer(name, node, is_model=True, model_kind="functional")
         tensors = outputs.items if isinstance(outputs, ListValue) else (outputs,)
         merged = merge_tensors(tensors)
-        if merged is None or not merged.complete:
+        # Layers called on inputs of unknown origin still belong to the model whose
+        # outputs they produce (`Model(z, d(g(z)))` with `g` from another module).
+        partial = [wiring for tensor in tensors if isinstance(tensor, Tensor)
+                   and not tensor.symbolic for wiring in tensor.history]
+        if merged is None or not merged.complete or partial:
             # part of the graph is unknown: what we see is inside, there may be more
             model.has_bn = None
             model.has_dropout = None
-        if merged is not None:
-            for wiring in merged.history:
+        history = [*(merged.history if merged is not None else ()), *partial]
+        if history:
+            for wiring in history:
                 if not any(w.child is wiring.child and w.node is wiring.node
                            for w in model.children):
                     model.children.append(wiring)
@@ -1310,6 +1327,26 @@ class _Builder:
                           trainable_before=layer.trainable,
                           bn_trainable_before=layer.bn_trainable(),
                           extra=_state_snapshot(layer)))
+        callbacks = kwargs.get("callbacks")
+        if method in {"fit", "fit_generator"} and callbacks is not None:
+            items = callbacks.items if isinstance(callbacks, ListValue) else (callbacks,)
+            for item in items:
+                if isinstance(item, Instance):
+                    self.run_callback(item, layer, node)
+
+    def run_callback(self, callback: Instance, layer: Layer, fit: cst.Call) -> None:
+        """Replay the hooks of a user callback passed to ``fit()``, with ``self.model``
+        bound to the fitted model (Keras calls ``set_model``), as steps of that fit."""
+        callback.attrs["model"] = layer
+        saved = self.context
+        self.context = replace(saved, path=saved.path + (("callback", fit),))
+        try:
+            for hook in CALLBACK_HOOKS:
+                function = callback.owner.methods.get(hook)
+                if function is not None:
+                    self.call_function(function, [], {}, callback)
+        finally:
+            self.context = saved
 
     def record_gradient(self, tape: Tape, node: cst.Call, args: list[Value],
                         kwargs: dict[str, Value]) -> Value:

@@ -17,7 +17,7 @@ from bnlint.semantic.values import (
     Value,
 )
 
-PathKind = Literal["loop", "if", "else", "except"]
+PathKind = Literal["loop", "if", "else", "except", "callback"]
 
 EventKind = Literal[
     "create",  # a Keras layer/model/optimizer was constructed
@@ -46,7 +46,8 @@ class Context:
     ``standalone`` marks a function replayed on its own with unknown arguments;
     ``path`` lists the enclosing control structures, outermost first, across inlined
     calls: ``("loop", For/While)``, ``("if", If)`` (its body), ``("else", If)`` (its
-    ``else``), ``("except", ExceptHandler)``; ``call_sites`` the calls of user functions
+    ``else``), ``("except", ExceptHandler)``, ``("callback", fit call)`` (a hook of a
+    callback that fit() runs); ``call_sites`` the calls of user functions
     through which the event was reached, outermost first.
     """
 
@@ -63,6 +64,13 @@ class Context:
     def loops(self) -> list[cst.CSTNode]:
         """Enclosing ``for``/``while`` statements, outermost first."""
         return [node for kind, node in self.path if kind == "loop"]
+
+    def callback_of(self) -> cst.CSTNode | None:
+        """The ``fit()`` call whose callback hook runs the event, if any."""
+        for kind, node in reversed(self.path):
+            if kind == "callback":
+                return node
+        return None
 
     def within(self, loop: cst.CSTNode) -> tuple[tuple[PathKind, cst.CSTNode], ...] | None:
         """The part of ``path`` inside ``loop`` (None when the event is not in it)."""

@@ -135,6 +135,10 @@ def unfreezes(event: Event, base: Layer) -> bool:
     selection = event.selection
     if selection is None or selection.guard == "not_bn":
         return False
+    if selection.members is not None:
+        # `model.layers[2].trainable = True`: the selected layers are known
+        return any(_sets_flag_of(member, base) for member in selection.members
+                   if not (selection.guard == "bn" and not member.is_bn))
     container = selection.container
     return container is base or base in flattened_into(container)
 
@@ -144,7 +148,12 @@ def freezes(event: Event, base: Layer) -> bool:
     if event.kind != "set_trainable" or not assigns(event, False):
         return False
     target = event.target
-    return isinstance(target, Layer) and _sets_flag_of(target, base)
+    if isinstance(target, Layer):
+        return _sets_flag_of(target, base)
+    selection = event.selection
+    return (selection is not None and selection.members is not None
+            and selection.guard == "none"
+            and any(_sets_flag_of(member, base) for member in selection.members))
 
 
 def _sets_flag_of(target: Layer, layer: Layer) -> bool:
