@@ -16,8 +16,9 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 HERE = Path(__file__).resolve().parent
 SETS = {"1": HERE / "labels.toml", "2": HERE / "labels2.toml"}

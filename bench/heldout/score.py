@@ -27,9 +27,10 @@ import os
 import shutil
 import subprocess
 import sys
-import tomllib
 from collections import Counter
 from pathlib import Path
+
+import tomllib
 
 HERE = Path(__file__).resolve().parent
 SETS = {"1": HERE / "labels.toml", "2": HERE / "labels2.toml"}
