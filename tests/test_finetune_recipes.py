@@ -11,19 +11,19 @@ import pytest
 
 BROKEN = [
     "import keras\nfrom keras import layers\n",
-    'base = keras.applications.ResNet50(weights="imagenet", include_top=False, pooling="avg")\n'
+    ('base = keras.applications.ResNet50(weights="imagenet", include_top=False, pooling="avg")\n'
     "base.trainable = False\n"
-    "model = keras.Sequential([base, layers.Dense(10)])\n",
+    "model = keras.Sequential([base, layers.Dense(10)])\n"),
     'model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")\nmodel.fit(x, y)\n',
-    "base.trainable = True\n"
-    'model.compile(optimizer="adam", loss="mse")\nmodel.fit(x, y)\n',
+    ("base.trainable = True\n"
+    'model.compile(optimizer="adam", loss="mse")\nmodel.fit(x, y)\n'),
 ]
 FIXED = BROKEN[:3] + [
-    "base.trainable = True\n"
+    ("base.trainable = True\n"
     "for layer in base.layers:\n"
     "    if isinstance(layer, layers.BatchNormalization):\n"
     "        layer.trainable = False\n"
-    'model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")\nmodel.fit(x, y)\n',
+    'model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")\nmodel.fit(x, y)\n'),
 ]
 
 

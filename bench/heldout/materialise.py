@@ -63,7 +63,7 @@ def main() -> int:
             continue
         spec = f"{entry['commit']}:{entry['path']}"
         result = subprocess.run(["git", f"--git-dir={gdir}", "show", spec],
-                                capture_output=True)
+                                capture_output=True, check=False)
         if result.returncode != 0:
             missing.append(f"{key}: {entry['repo']} has no {spec} "
                            f"({result.stderr.decode(errors='replace').strip()})")

@@ -54,7 +54,7 @@ def where(local: str, line: int, cell: int | None) -> str:
 def run_bnlint(bnlint: str, files_dir: Path, names: list[str]) -> list[dict]:
     cmd = [bnlint, "--isolated", "--select", "BN2", "--format", "json", "--exit-zero",
            "--jobs", "1", *names]
-    proc = subprocess.run(cmd, cwd=files_dir, capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=files_dir, capture_output=True, text=True, check=False)
     if proc.returncode not in (0, 1):
         sys.stderr.write(proc.stderr)
         raise SystemExit(f"bnlint failed with exit code {proc.returncode}")
