@@ -8,7 +8,9 @@ Counts the .py/.ipynb files and lines in CORPUS_DIR, then times whole processes:
 * ``python -c pass`` (interpreter floor) and ``bnlint --version`` (start-up);
 * ``bnlint CORPUS_DIR --exit-zero`` with ``--jobs 1`` and with ``--jobs N`` (default 2),
   cold (``--no-cache`` when the CLI has it);
-* a warm run from a primed cache, when the CLI has ``--cache-dir``;
+* a warm run from a primed cache (every file unchanged), when the CLI has
+  ``--cache-dir``; the untimed warm-up run fills the cache, and the summary gives the
+  cold/warm ratio against the cold row with the same ``--jobs``;
 * ``ruff check --isolated --no-cache --exit-zero --select ALL CORPUS_DIR`` when ruff is
   found (``--ruff PATH`` or ``ruff`` on PATH or next to this interpreter).
 
@@ -109,6 +111,7 @@ class Command:
     cpu: list[float] = field(default_factory=list)
     first_stdout: str | None = None
     first_stderr: str | None = None
+    last_stdout: str | None = None  # of a timed run: for the warm row, a run from the cache
 
     @property
     def median_wall(self) -> float:
@@ -137,6 +140,7 @@ def run_once(command: Command, cwd: Path, record: bool) -> None:
         sys.stderr.write(f"bench: {command.label!r} exited {completed.returncode}\n"
                          f"command: {' '.join(command.argv)}\n{completed.stderr[-4000:]}\n")
         raise SystemExit(2)
+    command.last_stdout = completed.stdout
     if command.first_stdout is None:
         command.first_stdout = completed.stdout
         command.first_stderr = completed.stderr
@@ -295,6 +299,9 @@ def main(argv: list[str] | None = None) -> int:
             for command in commands:
                 run_once(command, cwd, record=True)
         load_after = load_average()
+        # One cache file per settings fingerprint: more than one means bnlint's code
+        # changed during the runs (it is part of the key), so some warm runs were cold.
+        cache_files = len(list(Path(scratch, "cache").glob("*/*.json")))
 
     print(f"corpus: {corpus_dir}")
     print(f"  {corpus.py_files} .py + {corpus.notebooks} .ipynb files, {corpus.lines:,} lines "
@@ -306,6 +313,9 @@ def main(argv: list[str] | None = None) -> int:
         print("note: this bnlint has no --no-cache flag; 'cold' rows use its default caching")
     if warm is None:
         print("note: this bnlint has no --cache-dir flag; no warm-cache row")
+    elif cache_files > 1:
+        print(f"note: the cache key changed {cache_files - 1} time(s) during the runs (was "
+              "bnlint's code edited?); the warm row includes cold runs")
     if ruff is None:
         print("note: ruff not found (pass --ruff PATH); no ratio column")
     print()
@@ -324,8 +334,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"--jobs 1 vs --jobs {args.jobs}: output {'identical' if same else 'DIFFERENT'}, "
               f"speed-up {serial.median_wall / parallel.median_wall:.2f}x")
     if warm is not None:
-        same = (warm.first_stdout or "") == (serial.first_stdout or "")
-        print(f"warm cache vs cold: output {'identical' if same else 'DIFFERENT'}")
+        same = (warm.last_stdout or "") == (serial.first_stdout or "")
+        cold = parallel or serial  # the cold row with the warm row's --jobs
+        print(f"warm cache vs cold ({cold.label}): output {'identical' if same else 'DIFFERENT'}"
+              f", cold {cold.median_wall:.3f} s vs warm {warm.median_wall:.3f} s median, "
+              f"{cold.median_wall / warm.median_wall:.1f}x faster")
     print(f"Medians of {args.runs} runs from this one invocation; quote them together, "
           "and compare ratios only within one run.")
 

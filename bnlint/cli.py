@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from bnlint import __version__
 from bnlint.config import (
+    CACHE_DIR_ENV,
     TARGETS,
     CliOverrides,
     ConfigError,
@@ -30,6 +31,7 @@ from bnlint.config import (
 from bnlint.settings import Settings
 
 if TYPE_CHECKING:
+    from bnlint.cache import ResultCache
     from bnlint.discover import DiscoveryResult
     from bnlint.engine import FileResult
     from bnlint.flavour import Flavour
@@ -103,6 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="apply excludes even to paths named on the command line")
     parser.add_argument("--respect-gitignore", action=argparse.BooleanOptionalAction,
                         default=None, help="skip files ignored by .gitignore (default: yes)")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="neither read nor write the result cache")
+    parser.add_argument("--cache-dir", metavar="DIR",
+                        help="where to keep the result cache (default: .bnlint_cache in the "
+                        "project root; also `cache-dir` in config, BNLINT_CACHE_DIR)")
     parser.add_argument("--stdin-filename", metavar="NAME",
                         help="name of the file read from stdin (for config, report, excludes)")
     parser.add_argument("--show-settings", action="store_true",
@@ -199,6 +206,8 @@ def _overrides(args: argparse.Namespace) -> CliOverrides:
         target_keras=args.target_keras,
         force_exclude=args.force_exclude,
         respect_gitignore=args.respect_gitignore,
+        cache_dir=args.cache_dir or os.environ.get(CACHE_DIR_ENV) or None,
+        no_cache=args.no_cache,
     )
 
 
@@ -228,11 +237,25 @@ def _lint_files(
     found = _discover(paths, settings)
     if not found.files and not found.errors:
         _warn("no Python files or notebooks found under the given paths")
+    flavour = _project_flavour(settings)
+    cache = _open_cache(settings, rules, flavour) if found.files else None
     results = lint_paths(
         found.files, settings, rules, selected,
-        jobs=args.jobs, project_flavour=_project_flavour(settings),
+        jobs=args.jobs, project_flavour=flavour, cache=cache,
     )
+    if cache is not None and cache.problem is not None:
+        _warn(cache.problem)
     return Outcome(tuple(results), tuple(found.errors))
+
+
+def _open_cache(
+    settings: Settings, rules: Sequence[type[Rule]], flavour: Flavour | None
+) -> ResultCache | None:
+    if settings.cache_dir is None:
+        return None
+    from bnlint.cache import ResultCache
+
+    return ResultCache.open(settings.cache_dir, settings, rules, flavour)
 
 
 def _discover(paths: list[str], settings: Settings) -> DiscoveryResult:

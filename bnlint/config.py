@@ -27,6 +27,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 CONFIG_NAMES = (".bnlint.toml", "bnlint.toml")
 PYPROJECT = "pyproject.toml"
 TARGETS: tuple[str, ...] = get_args(TargetKeras)
+CACHE_DIR_ENV = "BNLINT_CACHE_DIR"
 
 
 class ConfigError(Exception):
@@ -43,6 +44,9 @@ class CliOverrides:
     target_keras: TargetKeras | None = None
     force_exclude: bool | None = None
     respect_gitignore: bool | None = None
+    # --cache-dir (or BNLINT_CACHE_DIR), relative to the working directory.
+    cache_dir: str | None = None
+    no_cache: bool = False
 
 
 def find_config(start: str) -> str | None:
@@ -76,12 +80,20 @@ def load_settings(config_path: str | None, overrides: CliOverrides | None = None
     """Settings from a configuration file (or the defaults when ``config_path`` is
     None, rooted at the working directory), with command-line overrides applied."""
     if config_path is None:
-        settings = Settings(root=os.getcwd())
+        root = os.getcwd()
+        settings = Settings(root=root, cache_dir=default_cache_dir(root))
     else:
         table, label = _bnlint_table(config_path)
         root = os.path.dirname(os.path.abspath(config_path))
         settings = settings_from_table(table, label, root)
     return apply_overrides(settings, overrides) if overrides is not None else settings
+
+
+def default_cache_dir(root: str) -> str:
+    """The cache directory when none is configured: ``.bnlint_cache`` in the root."""
+    from bnlint.cache import CACHE_DIR_NAME
+
+    return os.path.join(root, CACHE_DIR_NAME)
 
 
 def apply_overrides(settings: Settings, overrides: CliOverrides) -> Settings:
@@ -107,6 +119,11 @@ def apply_overrides(settings: Settings, overrides: CliOverrides) -> Settings:
         settings = replace(settings, force_exclude=overrides.force_exclude)
     if overrides.respect_gitignore is not None:
         settings = replace(settings, respect_gitignore=overrides.respect_gitignore)
+    if overrides.no_cache:
+        settings = replace(settings, cache_dir=None)
+    elif overrides.cache_dir is not None:
+        cache_dir = os.path.abspath(os.path.expanduser(overrides.cache_dir))
+        settings = replace(settings, cache_dir=cache_dir)
     return settings
 
 
@@ -146,6 +163,8 @@ def settings_from_table(table: Mapping[str, Any], label: str, root: str) -> Sett
         else:
             raise ConfigError(_unknown_key(label, key))
     fields["thresholds"] = _thresholds(label, thresholds)
+    cache_dir = os.path.expanduser(fields.get("cache_dir", default_cache_dir(root)))
+    fields["cache_dir"] = os.path.normpath(os.path.join(root, cache_dir))
     return Settings(**fields)
 
 
@@ -210,6 +229,12 @@ def _version(value: Any) -> tuple[int, ...]:
     return parsed
 
 
+def _path(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _Invalid("a non-empty path string")
+    return value
+
+
 def _per_file_ignores(value: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
     expected = "a table of glob = list of rule selectors"
     if not isinstance(value, dict):
@@ -254,6 +279,7 @@ _SETTINGS_KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "force-exclude": ("force_exclude", _boolean),
     "target-keras": ("target_keras", _target),
     "keras-version": ("keras_version", _version),
+    "cache-dir": ("cache_dir", _path),
 }
 
 _THRESHOLD_KEYS: dict[str, Callable[[Any], Any]] = {

@@ -1,5 +1,6 @@
-"""Lints many files: reads each, picks its rules (per-file-ignores), runs the engine,
-serially or in a process pool, and returns the results in the order given."""
+"""Lints many files: reads each, picks its rules (per-file-ignores), answers from the
+result cache what it can, runs the engine on the rest, serially or in a process pool, and
+returns the results in the order given."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import multiprocessing
 import os
 from collections.abc import Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from bnlint.engine import FileResult, lint_source
 from bnlint.flavour import Flavour
@@ -16,6 +18,9 @@ from bnlint.selection import compile_per_file_ignores
 from bnlint.settings import Settings
 from bnlint.source import Source
 
+if TYPE_CHECKING:
+    from bnlint.cache import ResultCache
+
 # Below this many files a pool costs more (start-up, pickling) than it saves.
 PARALLEL_MIN_FILES = 20
 CHUNK_MAX = 8
@@ -23,10 +28,12 @@ CHUNK_MAX = 8
 
 @dataclass(frozen=True, slots=True)
 class Task:
-    """One file to lint and the codes of the rules to run on it."""
+    """One file to lint and the codes of the rules to run on it; ``data`` holds its
+    bytes when the main process has read them already (to hash them for the cache)."""
 
     path: str
     codes: frozenset[str]
+    data: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,18 +53,82 @@ def lint_paths(
     *,
     jobs: int | None = None,
     project_flavour: Flavour | None = None,
+    cache: ResultCache | None = None,
 ) -> list[FileResult]:
     """Lint ``files`` with the ``selected`` codes among ``rules`` (per-file-ignores
     resolved against all of ``rules``). ``jobs`` processes (default: one per CPU); a
-    run of fewer than PARALLEL_MIN_FILES files stays in this process. Results come back in the order of ``files``;
-    a file that cannot be read or crashes the analysis gets a result with an error."""
+    run of fewer than PARALLEL_MIN_FILES files to analyse stays in this process. Results
+    come back in the order of ``files``; a file that cannot be read or crashes the
+    analysis gets a result with an error. With a ``cache`` (opened for these settings,
+    rules and project flavour), unchanged files are answered from it without being
+    parsed (a hit without findings has no Source), and the cache is saved at the end
+    (``cache.problem`` says why it could not be)."""
     ignores = compile_per_file_ignores(settings, rules)
     tasks = [Task(path, ignores.codes_for(path, selected)) for path in files]
     job = Job(settings, tuple(rules), project_flavour)
+    if cache is None:
+        return _lint_tasks(tasks, job, jobs)
+    return _lint_cached(tasks, job, jobs, cache)
+
+
+def _lint_tasks(tasks: Sequence[Task], job: Job, jobs: int | None) -> list[FileResult]:
     workers = _worker_count(len(tasks), jobs)
     if workers <= 1:
         return [lint_task(task, job) for task in tasks]
     return _lint_in_pool(tasks, job, workers)
+
+
+def _lint_cached(
+    tasks: Sequence[Task], job: Job, jobs: int | None, cache: ResultCache
+) -> list[FileResult]:
+    """Hits come from ``cache``; misses are linted from the very bytes that were hashed,
+    so an entry never pairs one version of a file with another's findings."""
+    from bnlint.cache import content_hash
+
+    results: list[FileResult | None] = [None] * len(tasks)
+    misses: list[tuple[int, Task, str | None]] = []
+    for index, task in enumerate(tasks):
+        data = _read_bytes(task.path)
+        if data is None:  # let lint_task report it as usual
+            misses.append((index, task, None))
+            continue
+        digest = content_hash(data)
+        results[index] = _cached_result(task, data, digest, cache)
+        if results[index] is None:
+            misses.append((index, replace(task, data=data), digest))
+    fresh = _lint_tasks([task for _, task, _ in misses], job, jobs)
+    for (index, task, known), result in zip(misses, fresh):
+        results[index] = result
+        if known is not None:
+            cache.store(task.path, known, task.codes, result)
+    cache.save()
+    return [result for result in results if result is not None]
+
+
+def _cached_result(task: Task, data: bytes, digest: str, cache: ResultCache) -> FileResult | None:
+    """The cached result of a file; None on a miss. When it has findings its Source is
+    rebuilt from the bytes, without parsing, for the reporters to map notebook rows to
+    cells; a clean hit carries no Source (a notebook's would cost more than the lookup)."""
+    from bnlint.sources import SourceError, source_from_text
+
+    findings = cache.lookup(task.path, digest, task.codes)
+    if findings is None:
+        return None
+    if not findings:
+        return FileResult(task.path, None)
+    try:
+        source = source_from_text(task.path, data)
+    except SourceError:  # cannot happen for bytes that were linted without error
+        return None
+    return FileResult(task.path, source, findings)
+
+
+def _read_bytes(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError:
+        return None
 
 
 def lint_text(
@@ -84,10 +155,13 @@ def lint_text(
 
 def lint_task(task: Task, job: Job) -> FileResult:
     """Read and lint one file; never raises for a problem with that file."""
-    from bnlint.sources import SourceError, read_source
+    from bnlint.sources import SourceError, read_source, source_from_text
 
     try:
-        source = read_source(task.path)
+        if task.data is None:
+            source = read_source(task.path)
+        else:
+            source = source_from_text(task.path, task.data)
     except SourceError as error:
         return FileResult(task.path, None, errors=(str(error),))
     except Exception as error:  # noqa: BLE001 - a reader bug must not stop the run
@@ -149,14 +223,16 @@ def _chunk_results(chunk: Sequence[Task], future: Future[list[FileResult]]) -> l
 def _chunks(tasks: Sequence[Task], workers: int) -> list[list[int]]:
     """Task indices, largest files first, in small chunks, so that no worker is left
     alone with a big file at the end."""
-    by_size = sorted(range(len(tasks)), key=lambda index: -_size(tasks[index].path))
+    by_size = sorted(range(len(tasks)), key=lambda index: -_size(tasks[index]))
     size = max(1, min(CHUNK_MAX, len(by_size) // (workers * 4)))
     return [by_size[start:start + size] for start in range(0, len(by_size), size)]
 
 
-def _size(path: str) -> int:
+def _size(task: Task) -> int:
+    if task.data is not None:
+        return len(task.data)
     try:
-        return os.path.getsize(path)
+        return os.path.getsize(task.path)
     except OSError:
         return 0
 

@@ -75,3 +75,6 @@ class Settings:
     # Directory of the configuration file (or the working directory when there is
     # none); globs in exclude and per-file-ignores are relative to it.
     root: str = "."
+    # Where the result cache lives (absolute once loaded: `cache-dir`, BNLINT_CACHE_DIR,
+    # --cache-dir, else ROOT/.bnlint_cache); None means no cache (--no-cache).
+    cache_dir: str | None = None

@@ -82,7 +82,8 @@ def test_no_config_gives_defaults_rooted_at_the_cwd(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     settings = load_settings(None)
-    assert settings == Settings(root=os.getcwd())
+    cache_dir = os.path.join(os.getcwd(), ".bnlint_cache")
+    assert settings == Settings(root=os.getcwd(), cache_dir=cache_dir)
 
 
 def test_every_key_is_read(tmp_path: Path) -> None:
@@ -101,6 +102,7 @@ unfreeze-lr-min-ratio = 10
 tiny-batch-warning = 4
 tiny-batch-info = 16
 pytorch-momentum-max = 0.3
+cache-dir = "build/bnlint-cache"
 
 [per-file-ignores]
 "tests/*" = ["ALL"]
@@ -118,6 +120,7 @@ pytorch-momentum-max = 0.3
     assert settings.per_file_ignores == (("tests/*", ("ALL",)), ("__init__.py", ("BN2",)))
     assert settings.thresholds == Thresholds(5e-4, 10.0, 4, 16, 0.3)
     assert settings.root == str(tmp_path)
+    assert settings.cache_dir == str(tmp_path / "build" / "bnlint-cache")
 
 
 def test_pyproject_keys_live_under_tool_bnlint(tmp_path: Path) -> None:
