@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
+from bnlint.semantic.walk import walk
+
 # Substrings of a callee's dotted name (lower case) that signal loading weights.
 _WEIGHT_CALLEE_WORDS = (
     "load_weights", "set_weights", "restore", "checkpoint", "ckpt", "pretrain",
@@ -43,14 +45,25 @@ class ScanResult:
 
 def scan_module(module: cst.Module) -> ScanResult:
     """One traversal of ``module`` collecting the facts above."""
-    visitor = _Scanner()
-    module.visit(visitor)
-    return visitor.result
+    scanner = _Scanner()
+    handlers = {
+        cst.AnnAssign: scanner.visit_AnnAssign, cst.For: scanner.visit_For,
+        cst.Del: scanner.visit_Del, cst.Attribute: scanner.visit_Attribute,
+        cst.SimpleString: scanner.visit_SimpleString, cst.Assign: scanner.visit_Assign,
+        cst.Expr: scanner.visit_Expr, cst.Call: scanner.visit_Call,
+    }
+    for node in walk(module):
+        handler = handlers.get(type(node))
+        if handler is not None:
+            handler(node)  # type: ignore[operator]
+    return scanner.result
 
 
-class _Scanner(cst.CSTVisitor):
+class _Scanner:
+    """The handlers run on each node, parents before children (so a store target is
+    marked before the Attribute node below it is seen)."""
+
     def __init__(self) -> None:
-        super().__init__()
         self.result = ScanResult()
         self.stores: set[int] = set()
 
