@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import libcst as cst
 
+from bnlint.semantic.walk import run_visitor
+
 
 def keyword(call: cst.Call, name: str) -> cst.Arg | None:
     """The ``name=`` argument of ``call``, if written."""
@@ -70,7 +72,7 @@ class ModuleConstants:
                     if isinstance(target, cst.Name) and value is not None:
                         candidates[target.value] = value
         counter = _BindingCounter()
-        module.visit(counter)
+        run_visitor(counter, module)
         for name, value in candidates.items():
             if counter.count.get(name, 0) == 1:
                 self._values[name] = value
@@ -85,7 +87,7 @@ class ModuleConstants:
         return None
 
 
-class _BindingCounter(cst.CSTVisitor):
+class _BindingCounter:
     """Counts every place a name is bound (assignments, loops, parameters, imports...)."""
 
     def __init__(self) -> None:

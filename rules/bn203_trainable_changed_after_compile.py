@@ -11,6 +11,7 @@ from bnlint.rule import Example, Report, Rule, RuleContext
 from bnlint.semantic import workflow as wf
 from bnlint.semantic.events import Event, call_notes
 from bnlint.semantic.values import Const, Layer, LayerSelection
+from bnlint.semantic.walk import run_visitor
 
 _UNFREEZE_AFTER_FIT = """
 import keras
@@ -725,7 +726,7 @@ def _after_first(counter: str, inner: tuple[tuple[str, cst.CSTNode], ...]) -> bo
         zero and isinstance(operator, cst.LessThan))
 
 
-class _ExitFinder(cst.CSTVisitor):
+class _ExitFinder:
     """Finds ``break`` / ``return`` / ``raise`` that leave a loop (not those of nested
     loops or functions)."""
 
@@ -745,11 +746,11 @@ class _ExitFinder(cst.CSTVisitor):
         return False
 
     def visit_For(self, node: cst.For) -> bool:
-        node.body.visit(_ReturnFinder(self))
+        run_visitor(_ReturnFinder(self), node.body)
         return False
 
     def visit_While(self, node: cst.While) -> bool:
-        node.body.visit(_ReturnFinder(self))
+        run_visitor(_ReturnFinder(self), node.body)
         return False
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
@@ -759,7 +760,7 @@ class _ExitFinder(cst.CSTVisitor):
         return False
 
 
-class _ReturnFinder(cst.CSTVisitor):
+class _ReturnFinder:
     """Inside a nested loop only ``return`` / ``raise`` leave the outer loop."""
 
     def __init__(self, outer: _ExitFinder) -> None:
@@ -783,7 +784,7 @@ def _may_leave(loop: cst.CSTNode) -> bool:
     if not isinstance(loop, (cst.For, cst.While)):
         return True
     finder = _ExitFinder()
-    loop.body.visit(finder)
+    run_visitor(finder, loop.body)
     return finder.found
 
 

@@ -11,6 +11,7 @@ from bnlint.semantic.model import CallSite
 from bnlint.semantic.names import keras_api
 from bnlint.semantic.tf1 import uses_graph_mode, uses_tf1_only_api
 from bnlint.semantic.values import Optimizer, Unknown
+from bnlint.semantic.walk import run_visitor
 
 from ._arguments import argument, has_star_arguments, is_literal_false
 
@@ -243,11 +244,11 @@ def _eager_loss(node: cst.Call, functions: set[str]) -> bool:
 
 def _function_names(module: cst.Module) -> set[str]:
     finder = _FunctionNames()
-    module.visit(finder)
+    run_visitor(finder, module)
     return finder.names
 
 
-class _FunctionNames(cst.CSTVisitor):
+class _FunctionNames:
     def __init__(self) -> None:
         self.names: set[str] = set()
 

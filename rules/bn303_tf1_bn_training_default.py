@@ -8,6 +8,7 @@ import libcst as cst
 
 from bnlint.rule import Report, Rule, RuleContext
 from bnlint.semantic.model import CallSite, SemanticModel
+from bnlint.semantic.walk import run_visitor
 
 from ._arguments import has_star_arguments, keyword, positional
 
@@ -170,11 +171,11 @@ def _mode_parameters(module: cst.Module, calls: set[int]) -> dict[int, str]:
     """For each call in ``calls`` inside a function with a train/eval switch parameter:
     the parameter's name."""
     finder = _SwitchFinder(calls)
-    module.visit(finder)
+    run_visitor(finder, module)
     return finder.found
 
 
-class _SwitchFinder(cst.CSTVisitor):
+class _SwitchFinder:
     def __init__(self, calls: set[int]) -> None:
         self.calls = calls
         self.stack: list[str | None] = []

@@ -11,6 +11,7 @@ from bnlint.rule import Report, Rule, RuleContext
 from bnlint.semantic.events import Event
 from bnlint.semantic.model import SemanticModel
 from bnlint.semantic.values import Dataset
+from bnlint.semantic.walk import run_visitor
 
 from ._arguments import argument
 
@@ -217,11 +218,11 @@ def _is_dataset_argument(model: SemanticModel, value: cst.BaseExpression) -> boo
     if not isinstance(value, cst.Name):
         return False
     finder = _Assignments(value.value)
-    model.module.visit(finder)
+    run_visitor(finder, model.module)
     return any(id(assigned) in pipelines for assigned in finder.values)
 
 
-class _Assignments(cst.CSTVisitor):
+class _Assignments:
     """The values assigned to one name anywhere in the module."""
 
     def __init__(self, name: str) -> None:

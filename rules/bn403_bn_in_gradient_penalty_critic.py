@@ -11,6 +11,7 @@ from bnlint.rule import Report, Rule, RuleContext
 from bnlint.semantic.events import Event
 from bnlint.semantic.model import SemanticModel
 from bnlint.semantic.values import Layer, ListValue, Tape, Tensor
+from bnlint.semantic.walk import run_visitor
 
 from ._arguments import argument, keyword
 
@@ -359,13 +360,13 @@ def _critic_from_attribute(model: SemanticModel, gradient: cst.Call,
 def _assigned_call(function: cst.FunctionDef, name: str) -> cst.Call | None:
     """The call assigned to ``name`` in ``function``, if it is assigned exactly once."""
     finder = _AssignmentFinder(name)
-    function.visit(finder)
+    run_visitor(finder, function)
     if len(finder.values) != 1 or not isinstance(finder.values[0], cst.Call):
         return None
     return finder.values[0]
 
 
-class _AssignmentFinder(cst.CSTVisitor):
+class _AssignmentFinder:
     def __init__(self, name: str) -> None:
         self.name = name
         self.values: list[cst.BaseExpression | None] = []
@@ -391,14 +392,14 @@ class _Scopes:
 
     def __init__(self, module: cst.Module) -> None:
         finder = _ScopeFinder()
-        module.visit(finder)
+        run_visitor(finder, module)
         self._scopes = finder.scopes
 
     def of(self, node: cst.Call) -> tuple[str, cst.FunctionDef] | None:
         return self._scopes.get(id(node))
 
 
-class _ScopeFinder(cst.CSTVisitor):
+class _ScopeFinder:
     def __init__(self) -> None:
         self.classes: list[str] = []
         self.functions: list[cst.FunctionDef] = []

@@ -769,3 +769,61 @@ def test_an_indexed_layer_of_a_functional_model_is_the_layer() -> None:
     assert refreeze.selection is not None and refreeze.selection.container is layer_named(
         model, "base")
     assert layer_named(model, "base").bn_trainable() is True
+
+
+# ---------------------------------------------------------------- the fast walk
+def test_walk_sees_what_the_libcst_visitor_sees() -> None:
+    from bnlint.semantic.walk import run_visitor, walk
+
+    module = cst.parse_module(textwrap.dedent("""
+        import keras as k
+        @decorate(k.layers.Dense(1))
+        def f(a, *args, b=k.layers.Dense(2), **kw) -> k.Model:
+            x = [y async for y in z if y.name]
+            return lambda q=k.layers.BatchNormalization(): q.trainable
+        class C(Base, metaclass=M):
+            attr: int = f(1)[2:3]
+    """))
+
+    class Names(cst.CSTVisitor):
+        def __init__(self) -> None:
+            super().__init__()
+            self.seen: list[str] = []
+            self.left: list[str] = []
+
+        def visit_Name(self, node: cst.Name) -> None:
+            self.seen.append(node.value)
+
+        def visit_Call(self, node: cst.Call) -> None:
+            self.seen.append("call")
+
+        def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+            self.left.append(original_node.name.value)
+
+    reference, fast = Names(), Names()
+    module.visit(reference)
+    run_visitor(fast, module)
+    assert sorted(fast.seen) == sorted(reference.seen)
+    assert fast.left == reference.left == ["f"]
+    assert sum(isinstance(node, cst.Call) for node in walk(module)) == reference.seen.count("call")
+
+
+def test_walk_prunes_below_a_node_and_visit_false_skips_children() -> None:
+    from bnlint.semantic.walk import run_visitor, walk
+
+    module = cst.parse_module("def f():\n    g(h())\nk()\n")
+    calls = [node for node in walk(module, prune=lambda n: isinstance(n, cst.FunctionDef))
+             if isinstance(node, cst.Call)]
+    assert len(calls) == 1  # only k(): nothing below the function is visited
+
+    class Outer:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def visit_Call(self, node: cst.Call) -> bool:
+            self.calls += 1
+            return False  # do not look inside the call
+
+    outer = Outer()
+    run_visitor(outer, module)
+    assert outer.calls == 2  # g(...) and k(); h() sits inside g(...)
