@@ -6,9 +6,14 @@ calls (BN302, BN303). Everything here answers "unknown" (None) rather than guess
 
 from __future__ import annotations
 
-import libcst as cst
+from typing import TYPE_CHECKING
 
 from bnlint.semantic.walk import run_visitor
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from bnlint.lazy import libcst as cst
 
 
 def keyword(call: cst.Call, name: str) -> cst.Arg | None:

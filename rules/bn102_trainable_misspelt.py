@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-
-import libcst as cst
+from typing import TYPE_CHECKING
 
 from bnlint.rule import Report, Rule, RuleContext
 from bnlint.semantic.events import Event
 from bnlint.semantic.values import Layer, LayerSelection, ModuleRef
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from bnlint.lazy import libcst as cst
 
 _TARGET = "trainable"
 # Real attributes of Keras layers/models that look like `trainable`, and BN101's names.

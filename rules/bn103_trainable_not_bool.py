@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-
-import libcst as cst
+from typing import TYPE_CHECKING
 
 from bnlint.finding import Severity
 from bnlint.rule import Report, Rule, RuleContext
 from bnlint.semantic.model import SemanticModel
 from bnlint.semantic.names import keras_api
 from bnlint.semantic.values import Layer, LayerSelection, ModuleRef
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from bnlint.lazy import libcst as cst
 
 # Strings that read like a boolean: assigned to `.trainable` of anything, they are a bug.
 _BOOL_WORDS = frozenset({"true", "false", "0", "1", "yes", "no", "y", "n", "t", "f",

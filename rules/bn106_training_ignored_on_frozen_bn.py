@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-
-import libcst as cst
+from typing import TYPE_CHECKING
 
 from bnlint.flavour import Flavour
 from bnlint.rule import Example, Report, Rule, RuleContext
 from bnlint.semantic.events import Event
 from bnlint.semantic.values import Layer
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from bnlint.lazy import libcst as cst
 
 
 class TrainingIgnoredOnFrozenBn(Rule):

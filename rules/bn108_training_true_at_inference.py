@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-
-import libcst as cst
+from typing import TYPE_CHECKING
 
 from bnlint.finding import Severity
 from bnlint.flavour import Flavour
@@ -12,6 +11,11 @@ from bnlint.rule import Example, Report, Rule, RuleContext
 from bnlint.semantic.events import Event
 from bnlint.semantic.model import SemanticModel
 from bnlint.semantic.values import Layer, Tensor, Variables
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from bnlint.lazy import libcst as cst
 
 # Functions (or methods) whose name says they run a trained model.
 _INFERENCE_PREFIXES = ("predict", "evaluate", "eval_", "infer", "inference", "test_step",

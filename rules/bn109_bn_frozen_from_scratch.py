@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-
-import libcst as cst
+from typing import TYPE_CHECKING
 
 from bnlint.rule import Report, Rule, RuleContext
 from bnlint.semantic.events import Event
 from bnlint.semantic.model import SemanticModel
 from bnlint.semantic.values import Const, Layer, LayerSelection, Variables
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from bnlint.lazy import libcst as cst
 
 
 class BnFrozenFromScratch(Rule):

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-
-import libcst as cst
+from typing import TYPE_CHECKING
 
 from bnlint.finding import Severity
 from bnlint.rule import Example, Report, Rule, RuleContext
 from bnlint.semantic import workflow as wf
 from bnlint.semantic.events import Event, call_notes
 from bnlint.semantic.values import Layer, Wiring
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from bnlint.lazy import libcst as cst
 
 _FUNCTIONAL = """
 import keras

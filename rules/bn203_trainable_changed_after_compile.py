@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-
-import libcst as cst
+from typing import TYPE_CHECKING
 
 from bnlint.finding import Severity
 from bnlint.rule import Example, Report, Rule, RuleContext
@@ -12,6 +11,11 @@ from bnlint.semantic import workflow as wf
 from bnlint.semantic.events import Event, call_notes
 from bnlint.semantic.values import Const, Layer, LayerSelection
 from bnlint.semantic.walk import run_visitor
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from bnlint.lazy import libcst as cst
 
 _UNFREEZE_AFTER_FIT = """
 import keras

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-
-import libcst as cst
+from typing import TYPE_CHECKING
 
 from bnlint.rule import Report, Rule, RuleContext
 from bnlint.semantic import workflow as wf
@@ -12,6 +11,11 @@ from bnlint.semantic.events import Event, call_notes
 from bnlint.semantic.values import Layer
 
 from ._recipes import TWO_PHASE_SEQUENTIAL
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from bnlint.lazy import libcst as cst
 
 
 def _rate(value: float) -> str:

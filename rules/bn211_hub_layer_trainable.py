@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-
-import libcst as cst
+from typing import TYPE_CHECKING
 
 from bnlint.rule import Report, Rule, RuleContext
 from bnlint.semantic import workflow as wf
 from bnlint.semantic.values import Layer
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from bnlint.lazy import libcst as cst
 
 HUB_LAYER = "tensorflow_hub.KerasLayer"
 

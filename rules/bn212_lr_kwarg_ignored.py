@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-
-import libcst as cst
+from typing import TYPE_CHECKING
 
 from bnlint.rule import Example, Report, Rule, RuleContext
 from bnlint.semantic.values import Optimizer
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from bnlint.lazy import libcst as cst
 
 # tf-keras's optimizers became the new (lr-ignoring) ones in TensorFlow 2.11.
 _NEW_OPTIMIZERS = (2, 11)

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-
-import libcst as cst
+from typing import TYPE_CHECKING
 
 from bnlint.rule import Report, Rule, RuleContext
 from bnlint.semantic.model import CallSite
@@ -14,6 +13,11 @@ from bnlint.semantic.values import Optimizer, Unknown
 from bnlint.semantic.walk import run_visitor
 
 from ._arguments import argument, has_star_arguments, is_literal_false
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from bnlint.lazy import libcst as cst
 
 # `tf.layers.batch_normalization(inputs, axis, momentum, ..., training=False, ...)`:
 # `training` is the 15th parameter.

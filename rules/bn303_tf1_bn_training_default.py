@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-
-import libcst as cst
+from typing import TYPE_CHECKING
 
 from bnlint.rule import Report, Rule, RuleContext
 from bnlint.semantic.model import CallSite, SemanticModel
 from bnlint.semantic.walk import run_visitor
 
 from ._arguments import has_star_arguments, keyword, positional
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from bnlint.lazy import libcst as cst
 
 # Functions whose `training` parameter defaults to False (contrib's `batch_norm` has
 # `is_training=True` and is not concerned).

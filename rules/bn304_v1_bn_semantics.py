@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-
-import libcst as cst
+from typing import TYPE_CHECKING
 
 from bnlint.rule import Example, Report, Rule, RuleContext
 from bnlint.semantic.events import Event
@@ -12,6 +11,11 @@ from bnlint.semantic.tf1 import effective_flavour
 from bnlint.semantic.values import Const, Layer, LayerSelection
 
 from ._arguments import is_literal_false, keyword
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from bnlint.lazy import libcst as cst
 
 _TARGETS = frozenset({"tf-keras", "keras2", "tf1"})
 

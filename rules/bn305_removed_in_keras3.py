@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-
-import libcst as cst
+from typing import TYPE_CHECKING
 
 from bnlint.rule import Example, Report, Rule, RuleContext
 from bnlint.semantic.names import keras_api
 from bnlint.semantic.tf1 import effective_flavour
 
 from ._arguments import keyword
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from bnlint.lazy import libcst as cst
 
 _SYNC_BN = frozenset({
     "keras.layers.SyncBatchNormalization",

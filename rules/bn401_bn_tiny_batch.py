@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-
-import libcst as cst
+from typing import TYPE_CHECKING
 
 from bnlint.finding import Severity
 from bnlint.rule import Report, Rule, RuleContext
@@ -14,6 +13,11 @@ from bnlint.semantic.values import Dataset
 from bnlint.semantic.walk import run_visitor
 
 from ._arguments import argument
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from bnlint.lazy import libcst as cst
 
 # Dataset methods after which the `.batch(n)` size is no longer the training batch.
 _REBATCHING = frozenset({

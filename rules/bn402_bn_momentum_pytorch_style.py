@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-
-import libcst as cst
+from typing import TYPE_CHECKING
 
 from bnlint.rule import Report, Rule, RuleContext
 from bnlint.semantic.names import keras_api
 
 from ._arguments import ModuleConstants, argument, has_star_arguments, keyword, positional
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from bnlint.lazy import libcst as cst
 
 # Where the momentum parameter sits: Keras classes `BatchNormalization(axis, momentum,
 # ...)`; TF1 functions `batch_normalization(inputs, axis, momentum, ...)`; contrib/slim

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-
-import libcst as cst
+from typing import TYPE_CHECKING
 
 from bnlint.rule import Report, Rule, RuleContext
 from bnlint.semantic.events import Event
@@ -14,6 +13,11 @@ from bnlint.semantic.values import Layer, ListValue, Tape, Tensor
 from bnlint.semantic.walk import run_visitor
 
 from ._arguments import argument, keyword
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from bnlint.lazy import libcst as cst
 
 _NORMS = frozenset({"tf.norm", "tf.linalg.norm", "tf.math.norm", "keras.ops.norm"})
 _SQRTS = frozenset({"tf.sqrt", "tf.math.sqrt", "keras.ops.sqrt", "keras.backend.sqrt"})

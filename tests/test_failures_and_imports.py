@@ -70,6 +70,22 @@ def test_a_plain_lint_never_imports_tensorflow_or_keras(tmp_path: Path) -> None:
     assert "HEAVY [] 1" in result.stdout
 
 
+def test_a_run_answered_from_the_cache_does_not_load_libcst(tmp_path: Path) -> None:
+    (tmp_path / "train.py").write_text(
+        "import tensorflow as tf\nimport keras\n" + FLAGGED.split("\n", 1)[1]
+    )
+    code = (
+        "import sys\nfrom bnlint.cli import main\n"
+        "status = main(['--isolated', '--cache-dir', 'cache', 'train.py'])\n"
+        "print('LIBCST', 'libcst' in sys.modules, status)\n"
+    )
+    runs = [subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                           text=True, check=True) for _ in range(2)]
+    assert "LIBCST True 1" in runs[0].stdout  # cold: parsed
+    assert "LIBCST False 1" in runs[1].stdout  # warm: same findings, no parser loaded
+    assert runs[0].stdout.split("LIBCST")[0] == runs[1].stdout.split("LIBCST")[0]
+
+
 ALIASES = {
     "tensorflow-keras-layers-as-L": "from tensorflow.keras import layers as L\nbn = L.BatchNormalization()\n",
     "import-keras": "import keras\nbn = keras.layers.BatchNormalization()\n",

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
-
-import libcst as cst
+from typing import TYPE_CHECKING, Literal
 
 from bnlint.semantic.values import (
     Layer,
@@ -16,6 +14,11 @@ from bnlint.semantic.values import (
     Tri,
     Value,
 )
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from bnlint.lazy import libcst as cst
 
 PathKind = Literal["loop", "if", "else", "except", "callback"]
 
