@@ -1159,7 +1159,7 @@ class _Builder:
                           inputs=tuple(args), trainable_before=layer.trainable,
                           bn_trainable_before=layer.bn_trainable(),
                           forwards_training=forwards))
-        self.note_subclass_wiring(layer, training, forwards)
+        self.note_subclass_wiring(layer, training, forwards, node)
         wiring = Wiring(layer, "call", training, node, forwards_training=forwards)
         first = args[0] if args else None
         inputs = first.items if isinstance(first, ListValue) else (first,) if first else ()
@@ -1185,7 +1185,8 @@ class _Builder:
             index = names.index("training")
         return positional[index] if index < len(positional) else None
 
-    def note_subclass_wiring(self, layer: Layer, training: TrainingArg, forwards: bool) -> None:
+    def note_subclass_wiring(self, layer: Layer, training: TrainingArg, forwards: bool,
+                             node: cst.Call) -> None:
         """Inside a user model's ``call``: record how an attribute child is called."""
         owner = self.current_self
         if owner is None or self.current_method != "call":
@@ -1195,6 +1196,7 @@ class _Builder:
                 wiring.training = training
                 wiring.forwards_training = forwards
                 wiring.called = True
+                wiring.node = node  # the call decides how it runs
 
     def call_method(self, receiver: Value, method: str, node: cst.Call, args: list[Value],
                     kwargs: dict[str, Value]) -> Value:

@@ -347,6 +347,21 @@ class UnfrozenBnBase:
     unfreeze: Event
 
 
+def fit_passes_training(model: SemanticModel, trained: Layer) -> bool:
+    """Does fit() call ``trained`` with training=True? Yes, unless its class overrides
+    ``train_step``: then only if that calls the model with ``training=True``."""
+    if trained.user_class is None:
+        return True
+    owner = next((value for value in model.classes if value.name == trained.user_class), None)
+    if owner is None or "train_step" not in owner.methods:
+        return True
+    step = owner.methods["train_step"].qualname
+    calls = [event for event in model.events if event.kind == "call"
+             and event.context.function == step and event.layer is not None
+             and event.layer.user_class == trained.user_class]
+    return bool(calls) and all(event.training == "true" for event in calls)
+
+
 def unfrozen_bn_bases(model: SemanticModel, flavour: Flavour) -> Iterator[UnfrozenBnBase]:
     """Every phase that trains a pretrained BN base whose BN layers are trainable at the
     fit, after an unfreeze that a later compile made effective (an unfreeze without a
@@ -354,7 +369,7 @@ def unfrozen_bn_bases(model: SemanticModel, flavour: Flavour) -> Iterator[Unfroz
     seen: set[tuple[int, int]] = set()
     for runs in phases(model).values():
         for phase in runs:
-            if phase.compile is None:
+            if phase.compile is None or not fit_passes_training(model, phase.model):
                 continue
             for base in parts(phase.model):
                 if not is_bn_base(base) or bn_trainable_at(phase.fit, base) is not True:
