@@ -7,15 +7,29 @@ says otherwise; a rule's own variations stay in its module.
 
 from __future__ import annotations
 
-# The two-phase recipe on a Sequential model: train the head on a frozen ResNet50 at
-# Adam's default rate, then unfreeze the base and recompile at 1e-5 (keras.io guide
-# "Transfer learning & fine-tuning", in its shortest form).
-TWO_PHASE_SEQUENTIAL = """
+import textwrap
+
+# A frozen ResNet50 under a Dense head in a Sequential model, compiled at Adam's default
+# rate: the first phase of the guide's recipe, before any fit.
+FROZEN_RESNET_COMPILED = """
 import keras
 base = keras.applications.ResNet50(include_top=False, pooling="avg")
 base.trainable = False
 model = keras.Sequential([base, keras.layers.Dense(10)])
 model.compile(optimizer="adam", loss="mse")
+"""
+
+
+
+def after_frozen_resnet(rest: str) -> str:
+    """``FROZEN_RESNET_COMPILED`` followed by ``rest`` (an indented example body)."""
+    return FROZEN_RESNET_COMPILED + textwrap.dedent(rest).removeprefix("\n")
+
+
+# The two-phase recipe on a Sequential model: train the head on a frozen ResNet50 at
+# Adam's default rate, then unfreeze the base and recompile at 1e-5 (keras.io guide
+# "Transfer learning & fine-tuning", in its shortest form).
+TWO_PHASE_SEQUENTIAL = FROZEN_RESNET_COMPILED + """\
 model.fit(x, y)
 base.trainable = True
 model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")

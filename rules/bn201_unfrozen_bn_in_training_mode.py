@@ -16,6 +16,33 @@ else:
     from bnlint.lazy import libcst as cst
 
 
+# A subclassed model with its own train_step; `{training}` is how train_step calls it.
+_TRAIN_STEP_MODEL = """
+import keras
+import tensorflow as tf
+class Classifier(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.base = keras.applications.ResNet50(include_top=False, pooling="avg")
+        self.head = keras.layers.Dense(10)
+    def call(self, x, training=None):
+        return self.head(self.base(x))
+    def train_step(self, data):
+        x, y = data
+        with tf.GradientTape() as tape:
+            loss = self.compute_loss(y=y, y_pred=self(x{training}))
+        grads = tape.gradient(loss, self.trainable_variables)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+        return {"loss": loss}
+model = Classifier()
+model.base.trainable = False
+model.compile("adam", "mse")
+model.fit(x, y)
+model.base.trainable = True
+model.compile(keras.optimizers.Adam(1e-5), "mse")
+model.fit(x, y)
+"""
+
 class UnfrozenBnInTrainingMode(Rule):
     """## What it does
     Flags unfreezing a pretrained base that contains BatchNormalization when the base
@@ -77,31 +104,7 @@ class UnfrozenBnInTrainingMode(Rule):
     needles = (b"trainable",)
     flagged = (
         # a custom train_step that calls the model with training=True
-        """
-        import keras
-        import tensorflow as tf
-        class Classifier(keras.Model):
-            def __init__(self):
-                super().__init__()
-                self.base = keras.applications.ResNet50(include_top=False, pooling="avg")
-                self.head = keras.layers.Dense(10)
-            def call(self, x, training=None):
-                return self.head(self.base(x))
-            def train_step(self, data):
-                x, y = data
-                with tf.GradientTape() as tape:
-                    loss = self.compute_loss(y=y, y_pred=self(x, training=True))
-                grads = tape.gradient(loss, self.trainable_variables)
-                self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
-                return {"loss": loss}
-        model = Classifier()
-        model.base.trainable = False
-        model.compile("adam", "mse")
-        model.fit(x, y)
-        model.base.trainable = True
-        model.compile(keras.optimizers.Adam(1e-5), "mse")
-        model.fit(x, y)
-        """,
+        _TRAIN_STEP_MODEL.replace("{training}", ", training=True"),
         # a subclassed model reaches the base through a helper method of call()
         """
         import keras
@@ -223,31 +226,7 @@ class UnfrozenBnInTrainingMode(Rule):
     not_flagged = (
         # a custom train_step that calls the model without training=: inference mode
         # (BN107's concern), so unfreezing does not move the BN statistics
-        """
-        import keras
-        import tensorflow as tf
-        class Classifier(keras.Model):
-            def __init__(self):
-                super().__init__()
-                self.base = keras.applications.ResNet50(include_top=False, pooling="avg")
-                self.head = keras.layers.Dense(10)
-            def call(self, x, training=None):
-                return self.head(self.base(x))
-            def train_step(self, data):
-                x, y = data
-                with tf.GradientTape() as tape:
-                    loss = self.compute_loss(y=y, y_pred=self(x))
-                grads = tape.gradient(loss, self.trainable_variables)
-                self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
-                return {"loss": loss}
-        model = Classifier()
-        model.base.trainable = False
-        model.compile("adam", "mse")
-        model.fit(x, y)
-        model.base.trainable = True
-        model.compile(keras.optimizers.Adam(1e-5), "mse")
-        model.fit(x, y)
-        """,
+        _TRAIN_STEP_MODEL.replace("{training}", ""),
         # how much of the base stays trainable is not known: stay silent
         """
         import tensorflow as tf

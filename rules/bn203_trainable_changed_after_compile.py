@@ -12,17 +12,14 @@ from bnlint.semantic.events import Event, call_notes
 from bnlint.semantic.values import Const, Layer, LayerSelection
 from bnlint.semantic.walk import run_visitor
 
+from ._recipes import FROZEN_RESNET_COMPILED, after_frozen_resnet
+
 if TYPE_CHECKING:
     import libcst as cst
 else:
     from bnlint.lazy import libcst as cst
 
-_UNFREEZE_AFTER_FIT = """
-import keras
-base = keras.applications.ResNet50(include_top=False, pooling="avg")
-base.trainable = False
-model = keras.Sequential([base, keras.layers.Dense(10)])
-model.compile(optimizer="adam", loss="mse")
+_UNFREEZE_AFTER_FIT = FROZEN_RESNET_COMPILED + """\
 model.fit(x, y)
 base.trainable = True
 model.fit(x, y)
@@ -111,12 +108,7 @@ class TrainableChangedAfterCompile(Rule):
         model.train_on_batch(x, y)
         """,
         # a callback unfreezes while fit() trains (verified: ignored in graph mode)
-        """
-        import keras
-        base = keras.applications.ResNet50(include_top=False, pooling="avg")
-        base.trainable = False
-        model = keras.Sequential([base, keras.layers.Dense(10)])
-        model.compile(optimizer="adam", loss="mse")
+        after_frozen_resnet("""
 
         class UnfreezeAt(keras.callbacks.Callback):
             def on_epoch_begin(self, epoch, logs=None):
@@ -124,7 +116,7 @@ class TrainableChangedAfterCompile(Rule):
                     self.model.layers[0].trainable = True
 
         model.fit(x, y, epochs=20, callbacks=[UnfreezeAt()])
-        """,
+        """),
         Example(
             """
             import tensorflow as tf
@@ -142,17 +134,12 @@ class TrainableChangedAfterCompile(Rule):
             target="tf-keras",
         ),
         # unfreezing at a given epoch of a loop of one-epoch fits
-        """
-        import keras
-        base = keras.applications.ResNet50(include_top=False, pooling="avg")
-        base.trainable = False
-        model = keras.Sequential([base, keras.layers.Dense(10)])
-        model.compile(optimizer="adam", loss="mse")
+        after_frozen_resnet("""
         for epoch in range(10):
             if epoch == 5:
                 base.trainable = True
             model.fit(x, y, epochs=1)
-        """,
+        """),
         # the unfreeze at the end of each stage only reaches the next stage's fit
         Example(
             """
@@ -184,38 +171,23 @@ class TrainableChangedAfterCompile(Rule):
         ),
     )
     not_flagged = (
-        """
-        import keras
-        base = keras.applications.ResNet50(include_top=False, pooling="avg")
-        base.trainable = False
-        model = keras.Sequential([base, keras.layers.Dense(10)])
-        model.compile(optimizer="adam", loss="mse")
+        after_frozen_resnet("""
         model.fit(x, y)
         base.trainable = True
         model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
         model.fit(x, y)
-        """,
-        """
-        import keras
-        base = keras.applications.ResNet50(include_top=False, pooling="avg")
-        base.trainable = False
-        model = keras.Sequential([base, keras.layers.Dense(10)])
-        model.compile(optimizer="adam", loss="mse")
+        """),
+        after_frozen_resnet("""
         model.fit(x, y)
         base.trainable = True
         model.evaluate(x, y)
-        """,
-        """
-        import keras
-        base = keras.applications.ResNet50(include_top=False, pooling="avg")
-        base.trainable = False
-        model = keras.Sequential([base, keras.layers.Dense(10)])
-        model.compile(optimizer="adam", loss="mse")
+        """),
+        after_frozen_resnet("""
         model.fit(x, y)
         if fine_tune:
             base.trainable = True
         model.fit(x, y)
-        """,
+        """),
         # the GAN recipe: another model containing D is compiled after the freeze (BN209)
         Example(
             """
@@ -233,29 +205,19 @@ class TrainableChangedAfterCompile(Rule):
             """,
             target="tf-keras",
         ),
-        """
-        import keras
-        base = keras.applications.ResNet50(include_top=False, pooling="avg")
-        base.trainable = False
-        model = keras.Sequential([base, keras.layers.Dense(10)])
-        model.compile(optimizer="adam", loss="mse")
+        after_frozen_resnet("""
         model.fit(x, y)
         base.trainable = False
         model.fit(x, y)
-        """,
+        """),
         # a training loop that recompiles right after the unfreeze
-        """
-        import keras
-        base = keras.applications.ResNet50(include_top=False, pooling="avg")
-        base.trainable = False
-        model = keras.Sequential([base, keras.layers.Dense(10)])
-        model.compile(optimizer="adam", loss="mse")
+        after_frozen_resnet("""
         for epoch in range(10):
             if epoch == 5:
                 base.trainable = True
                 model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
             model.fit(x, y, epochs=1)
-        """,
+        """),
         # the change happens in the first iteration only, before any fit
         """
         import keras
@@ -324,32 +286,22 @@ class TrainableChangedAfterCompile(Rule):
             target="tf-keras",
         ),
         # a one-epoch fit: the change at its end only matters to a later fit
-        """
-        import keras
-        base = keras.applications.ResNet50(include_top=False, pooling="avg")
-        base.trainable = False
-        model = keras.Sequential([base, keras.layers.Dense(10)])
-        model.compile(optimizer="adam", loss="mse")
+        after_frozen_resnet("""
 
         class Unfreeze(keras.callbacks.Callback):
             def on_epoch_end(self, epoch, logs=None):
                 base.trainable = True
 
         model.fit(x, y, callbacks=[Unfreeze()])
-        """,
+        """),
         # the loop ends right after the change: no later iteration trains past it
-        """
-        import keras
-        base = keras.applications.ResNet50(include_top=False, pooling="avg")
-        base.trainable = False
-        model = keras.Sequential([base, keras.layers.Dense(10)])
-        model.compile(optimizer="adam", loss="mse")
+        after_frozen_resnet("""
         for epoch in range(10):
             model.fit(x, y, epochs=1)
             if epoch == 5:
                 base.trainable = True
                 break
-        """,
+        """),
         # the loop compiles and fits a fresh model each time (k-fold)
         """
         import keras
