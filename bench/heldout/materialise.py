@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
 """Recreate the held-out corpus under /tmp/heldout/files from the stored mirrors.
 
-The corpus itself is third-party code and is never committed: labels.toml (set 1) and
-labels2.toml (set 2) only name (repo, path, commit). Each file is read with
+The corpus itself is third-party code and is never committed: labels.toml (set 1),
+labels2.toml (set 2) and labels3.toml (set 3) only name (repo, path, commit). Each file is read with
 `git --git-dir=<mirrors>/<owner>+<name>/repo show <commit>:<path>`.
 Mirrors are git clones (either a bare
 `.../repo` or a work tree with `.../repo/.git`); a missing mirror or commit is reported
 and the file skipped.
 
-Usage: python bench/heldout/materialise.py [--set 1|2|all] [--mirrors DIR] [--out DIR]
+Usage: python bench/heldout/materialise.py [--set 1|2|3|all] [--mirrors DIR] [--out DIR]
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from pathlib import Path
 import tomllib
 
 HERE = Path(__file__).resolve().parent
-SETS = {"1": HERE / "labels.toml", "2": HERE / "labels2.toml"}
+SETS = {"1": HERE / "labels.toml", "2": HERE / "labels2.toml", "3": HERE / "labels3.toml"}
 
 
 def label_files(which: str, override: str | None) -> list[Path]:
-    """The label files of one batch ("1", "2") or of both ("all")."""
+    """The label files of one batch ("1", "2", "3") or of all of them ("all")."""
     if override:
         return [Path(override)]
     return list(SETS.values()) if which == "all" else [SETS[which]]
@@ -42,7 +42,7 @@ def git_dir(mirrors: Path, repo: str) -> Path | None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--set", choices=["1", "2", "all"], default="all",
+    parser.add_argument("--set", choices=["1", "2", "3", "all"], default="all",
                         help="which labelled batch to materialise (default: all)")
     parser.add_argument("--labels", help="a label file (overrides --set)")
     parser.add_argument("--mirrors", default="/work/.mirror")

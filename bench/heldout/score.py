@@ -12,11 +12,11 @@ Findings matching an `ambiguous` label count neither way. Prints per-rule and ov
 TP/FP/FN, precision and recall, then every FP and FN with its message; findings of
 the same code a few lines away from an unmatched label are shown as near misses.
 
-Two labelled batches exist: set 1 (labels.toml) and set 2 (labels2.toml, a fresh batch
-nobody tuned on). `--set 1`, `--set 2` or `--set all` (default) chooses; with `all` the
-tables are printed per set and then combined.
+Three labelled batches exist: set 1 (labels.toml), set 2 (labels2.toml) and set 3
+(labels3.toml, the freshest batch). `--set 1`, `--set 2`, `--set 3` or `--set all`
+(default) chooses; with `all` the tables are printed per set and then combined.
 
-Usage: python bench/heldout/score.py [--set 1|2|all] [--files DIR] [--bnlint PATH] [--json OUT]
+Usage: python bench/heldout/score.py [--set 1|2|3|all] [--files DIR] [--bnlint PATH] [--json OUT]
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from pathlib import Path
 import tomllib
 
 HERE = Path(__file__).resolve().parent
-SETS = {"1": HERE / "labels.toml", "2": HERE / "labels2.toml"}
+SETS = {"1": HERE / "labels.toml", "2": HERE / "labels2.toml", "3": HERE / "labels3.toml"}
 OFF_BY_DEFAULT = {"BN210", "BN211"}
 NEAR = 3  # lines
 
@@ -137,7 +137,7 @@ def report(labels: dict, findings: list[dict], title: str) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--set", choices=["1", "2", "all"], default="all",
+    parser.add_argument("--set", choices=["1", "2", "3", "all"], default="all",
                         help="which labelled batch to score (default: all, per set and combined)")
     parser.add_argument("--labels", help="a label file (overrides --set)")
     parser.add_argument("--files", default="/tmp/heldout/files")
