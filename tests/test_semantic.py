@@ -827,3 +827,22 @@ def test_walk_prunes_below_a_node_and_visit_false_skips_children() -> None:
     outer = Outer()
     run_visitor(outer, module)
     assert outer.calls == 2  # g(...) and k(); h() sits inside g(...)
+
+
+def test_parameter_defaults_are_evaluated_once_where_the_function_is_defined() -> None:
+    model = model_of("""
+        from keras.optimizers import Adam
+        import keras
+
+        def build(net, optimizer=Adam(learning_rate=2e-4)):
+            net.compile(optimizer=optimizer, loss="mse")
+
+        net = keras.Sequential([keras.layers.Dense(1)])
+        build(net)
+        build(net)
+    """)
+    creates = [event for event in model.events_of("create")
+               if event.node is not None and "Adam" in cst.Module([]).code_for_node(event.node)]
+    assert len(creates) == 1  # one optimizer, as in Python
+    first, second = model.events_of("compile")
+    assert first.optimizer is second.optimizer and first.learning_rate == pytest.approx(2e-4)

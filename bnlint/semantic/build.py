@@ -473,6 +473,10 @@ class _Builder:
     def define_function(self, node: cst.FunctionDef, env: _Env, owner: ClassValue | None) -> None:
         prefix = f"{owner.name}." if owner else ""
         function = FunctionValue(node=node, qualname=prefix + node.name.value, owner=owner)
+        params = node.params
+        for param in (*params.posonly_params, *params.params, *params.kwonly_params):
+            if param.default is not None:
+                function.defaults[param.name.value] = self.eval(param.default, env)
         self.functions.append(function)
         if owner is None:
             env.bind(node.name.value, function)
@@ -1380,7 +1384,7 @@ class _Builder:
             return UNKNOWN
         self.ran.add(key)
         env = _Env(parent=self.module_env)
-        self.bind_parameters(function.node, env, args, kwargs, receiver, standalone)
+        self.bind_parameters(function, env, args, kwargs, receiver, standalone)
         saved = (self.context, self.current_self, self.current_method, self.current_params)
         self.current_params = _parameter_names(function.node)
         # The tape stays: operations of a function called inside `with tape:` are
@@ -1408,9 +1412,10 @@ class _Builder:
             return next(iter(distinct.values()))
         return UNKNOWN
 
-    def bind_parameters(self, node: cst.FunctionDef, env: _Env, args: list[Value],
+    def bind_parameters(self, function: FunctionValue, env: _Env, args: list[Value],
                         kwargs: dict[str, Value], receiver: Value | None,
                         standalone: bool) -> None:
+        node = function.node
         params = node.params
         positional = [*params.posonly_params, *params.params]
         values = list(args)
@@ -1424,7 +1429,7 @@ class _Builder:
             elif name in kwargs:
                 env.bind(name, kwargs[name])
             elif param.default is not None and not standalone:
-                env.bind(name, self.eval(param.default, self.module_env))
+                env.bind(name, function.defaults.get(name, UNKNOWN))
             else:
                 env.bind(name, self.parameter_guess(name, node))
         for param in params.kwonly_params:
@@ -1432,7 +1437,7 @@ class _Builder:
             if name in kwargs:
                 env.bind(name, kwargs[name])
             elif param.default is not None and not standalone:
-                env.bind(name, self.eval(param.default, self.module_env))
+                env.bind(name, function.defaults.get(name, UNKNOWN))
             else:
                 env.bind(name, UNKNOWN)
         if isinstance(params.star_arg, cst.Param):

@@ -319,6 +319,9 @@ class FunctionValue(Value):
     node: cst.FunctionDef
     qualname: str
     owner: ClassValue | None = None
+    # Default values of parameters, evaluated once where the function is defined (as
+    # Python does): `def build(opt=Adam(lr=2e-4))` creates its optimizer there.
+    defaults: dict[str, Value] = field(default_factory=dict)
 
 
 @dataclass(eq=False, slots=True)
