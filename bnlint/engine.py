@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -59,6 +60,9 @@ def lint_source(
         module = cst.parse_module(source.text)
     except cst.ParserSyntaxError as error:
         return FileResult(source.path, source, (_syntax_finding(error),))
+    rejected = _rejected_by_python(source.text)
+    if rejected is not None:
+        return FileResult(source.path, source, (rejected,))
 
     model = build_model(module)
     flavour = resolve_flavour(model, settings, project_flavour)
@@ -118,6 +122,23 @@ def _to_findings(
         )
         unique.setdefault((rule.code, primary), finding)
     return sorted(unique.values(), key=lambda f: (f.span.start.row, f.span.start.column, f.code))
+
+
+def _rejected_by_python(text: str) -> Finding | None:
+    """What libcst accepts but CPython rejects and the analysis cannot evaluate: an
+    integer literal beyond int()'s digit limit (4300 digits). Checked only when the
+    text has such a run of digits, which is rare."""
+    if re.search(r"\d{4301}", text) is None:
+        return None
+    try:
+        compile(text, "<bnlint>", "exec", dont_inherit=True)
+    except SyntaxError as error:
+        where = Position(error.lineno or 1, (error.offset or 0) or 1)
+        return Finding(code=SYNTAX_ERROR_CODE, name=SYNTAX_ERROR_NAME, severity="error",
+                       message=f"SyntaxError: {error.msg}", span=Span(where, where))
+    except ValueError:
+        return None
+    return None
 
 
 def _syntax_finding(error: Exception) -> Finding:

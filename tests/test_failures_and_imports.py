@@ -34,6 +34,20 @@ def test_syntax_error_is_one_bn000_finding_and_the_run_continues(tmp_path: Path)
     assert "SyntaxError" in findings[0]["message"] or "yntax" in findings[0]["message"]
 
 
+def test_what_python_rejects_but_libcst_parses_is_bn000_not_a_crash(tmp_path: Path) -> None:
+    huge = "9" * 5000  # beyond int()'s digit limit: CPython refuses to compile it
+    (tmp_path / "huge.py").write_text(
+        f"import keras\nbase = keras.applications.ResNet50()\nfor l in base.layers[:{huge}]:\n"
+        "    l.trainable = False\n")
+    (tmp_path / "text.py").write_text(f"import keras\nDIGITS = '{huge}'\n")  # fine: a string
+    result = run(tmp_path, "--format", "json", ".")
+    findings = json.loads(result.stdout)
+    assert result.returncode == 1 and result.stderr == ""
+    assert [(f["filename"], f["code"], f["location"]["row"]) for f in findings] == [
+        ("huge.py", "BN000", 3)]
+    assert "4300 digits" in findings[0]["message"]
+
+
 def test_undecodable_file_is_a_clear_one_line_error_and_exit_2(tmp_path: Path) -> None:
     (tmp_path / "latin.py").write_bytes(b"import keras\nname = '\xff\xfe'\n")
     (tmp_path / "good.py").write_text(FLAGGED)

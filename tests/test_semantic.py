@@ -846,3 +846,103 @@ def test_parameter_defaults_are_evaluated_once_where_the_function_is_defined() -
     assert len(creates) == 1  # one optimizer, as in Python
     first, second = model.events_of("compile")
     assert first.optimizer is second.optimizer and first.learning_rate == pytest.approx(2e-4)
+
+
+def test_functional_layers_list_starts_with_its_input_layers() -> None:
+    model = model_of("""
+        import keras
+        a, b = keras.Input((4,)), keras.Input((4,))
+        dense = keras.layers.Dense(1)
+        net = keras.Model([a, b], dense(keras.layers.Concatenate()([a, b])))
+        first = net.layers[0]
+        third = net.layers[2]
+        head = net.layers[:3]
+        first.trainable = False
+        third.trainable = False
+        for layer in head:
+            layer.trainable = False
+    """)
+    first, third, head = (event.selection for event in model.events_of("set_trainable"))
+    assert first is not None and first.members == ()  # an InputLayer: nothing tracked
+    assert third is not None and [m.qualname for m in third.members or ()] == [
+        "keras.layers.Concatenate"]
+    assert head is not None and [m.qualname for m in head.members or ()] == [
+        "keras.layers.Concatenate"]
+
+
+def test_a_sequential_does_not_list_its_input_layer() -> None:
+    model = model_of("""
+        import keras
+        base = keras.applications.ResNet50(include_top=False)
+        net = keras.Sequential([keras.layers.InputLayer(shape=(224, 224, 3)), base])
+        net.layers[0].trainable = False
+    """)
+    (freeze,) = model.events_of("set_trainable")
+    assert freeze.selection is not None and freeze.selection.members == (
+        layer_named(model, "base"),)
+
+
+def test_a_known_condition_runs_one_branch_definitely() -> None:
+    model = model_of("""
+        import keras
+        class Block(keras.layers.Layer):
+            def __init__(self, use_bn):
+                super().__init__()
+                if use_bn:
+                    self.norm = keras.layers.BatchNormalization()
+                else:
+                    self.norm = keras.layers.LayerNormalization()
+        with_bn = Block(True)
+        without_bn = Block(use_bn=False)
+    """)
+    assert layer_named(model, "with_bn").contains_bn() is True
+    assert layer_named(model, "without_bn").contains_bn() is False
+
+
+def test_an_attribute_set_on_one_path_is_unknown() -> None:
+    model = model_of("""
+        import keras
+        class Block(keras.layers.Layer):
+            def __init__(self, norm):
+                super().__init__()
+                if norm == "batch":
+                    self.norm = keras.layers.BatchNormalization()
+                else:
+                    self.norm = keras.layers.LayerNormalization()
+        class Holder:
+            def __init__(self, flag):
+                if flag:
+                    self.model = keras.Sequential([keras.layers.Dense(1)])
+        block = Block(pick())
+        holder = Holder(pick())
+        holder.model.trainable = False
+    """)
+    assert layer_named(model, "block").contains_bn() is None
+    (change,) = model.events_of("set_trainable")
+    assert change.layer is None  # `holder.model` may not exist
+
+
+def test_layers_passed_to_unknown_callees_escape() -> None:
+    model = model_of("""
+        import keras
+        from helpers import recompile
+        net = keras.Sequential([keras.layers.Dense(1)])
+        recompile(net, 1e-5)
+    """)
+    (escape,) = model.events_of("escape")
+    assert escape.layer is layer_named(model, "net")
+    assert layer_named(model, "net").trainable is None
+
+
+def test_unlisted_names_from_foreign_star_imports_are_not_keras() -> None:
+    model = model_of("""
+        from keras.applications import *
+        from my_project.nets import *
+        encoder = Encoder(width=64)
+        base = ResNet50(include_top=False)
+    """)
+    assert [layer.label for layer in model.layers] == ["base"]
+
+
+def test_an_integer_literal_beyond_the_digit_limit_is_unknown() -> None:
+    model_of("x = " + "9" * 5000 + "\n")  # no crash (CPython rejects it as well)

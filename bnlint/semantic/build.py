@@ -109,6 +109,10 @@ def _const_number(value: Value) -> float | None:
     return None
 
 
+def _is_input_layer(layer: Layer) -> bool:
+    return layer.qualname.rsplit(".", 1)[-1] == "InputLayer"
+
+
 def _const_int(value: Value) -> int | None:
     """An integer constant (folded arithmetic may give an integral float)."""
     number = value.value if isinstance(value, Const) else None
@@ -325,9 +329,18 @@ class _Builder:
             self.context = saved
 
     def exec_if(self, node: cst.If, env: _Env) -> None:
-        self.eval(node.test, env)
+        test = self.eval(node.test, env)
         if _is_main_guard(node.test):
             self.exec_suite(node.body, env)
+            return
+        if isinstance(test, Const) and isinstance(test.value, (bool, int, str, type(None))):
+            # `if use_bn:` with a known argument: only one branch runs
+            if test.value:
+                self.exec_suite(node.body, env)
+            elif isinstance(node.orelse, cst.If):
+                self.exec_if(node.orelse, env)
+            elif isinstance(node.orelse, cst.Else):
+                self.exec_suite(node.orelse.body, env)
             return
         guard = self.isinstance_guard(node.test, env)
         before = dict(env.names)
@@ -547,6 +560,16 @@ class _Builder:
         if isinstance(owner, (Layer, LayerSelection, ModuleRef)):
             self.record(Event("set_attr", target, owner, self.context, attr=attr, value=value,
                               value_node=value_node))
+        if isinstance(owner, (Layer, Instance)) and self.conditional() and (
+                owner.attrs.get(attr) is not value):
+            # set on one path only: the attribute may hold this or what it held before
+            owner.attrs[attr] = UNKNOWN
+            if isinstance(owner, Layer) and isinstance(value, Layer) and value is not owner:
+                if value.contains_bn() is not False:
+                    owner.has_bn = None
+                if value.contains_dropout() is not False:
+                    owner.has_dropout = None
+            return
         if isinstance(owner, Layer):
             owner.attrs[attr] = value
             if isinstance(value, Layer) and value is not owner and not attr.startswith("__"):
@@ -554,6 +577,12 @@ class _Builder:
                 owner.children.append(Wiring(value, "attribute", "absent", target))
         if isinstance(owner, Instance):
             owner.attrs[attr] = value
+
+    def conditional(self) -> bool:
+        """Is the current statement inside a branch (``if``/``else``/``except``) that may
+        not run? (A function replayed on its own is not a branch: its body runs when it
+        is called.)"""
+        return any(kind in {"if", "else", "except"} for kind, _ in self.context.path)
 
     def set_trainable(self, owner: Value, target: cst.Attribute, value: Value,
                       value_node: cst.BaseExpression) -> None:
@@ -593,7 +622,10 @@ class _Builder:
         if isinstance(node, cst.Name):
             return self.eval_name(node, env)
         if isinstance(node, (cst.Integer, cst.Float)):
-            return Const(node.evaluated_value, node)
+            try:
+                return Const(node.evaluated_value, node)
+            except (ValueError, SyntaxError):  # beyond the digit limit: Python rejects it too
+                return UNKNOWN
         if isinstance(node, cst.SimpleString):
             try:
                 return Const(node.evaluated_value, node)
@@ -661,7 +693,9 @@ class _Builder:
             return value
         # the last star import that certainly has the name wins; the loose "any
         # capitalised name under keras.layers" guess comes last (`Model` is not a layer)
-        for strict in (True, False):
+        keras_only = all(star.split(".")[0] in {"keras", "tensorflow", "tf_keras", "tf"}
+                         for star in self.star_imports)
+        for strict in (True, False) if keras_only else (True,):
             for star in reversed(self.star_imports):
                 candidate = canonical(f"{star}.{name}")
                 if self.known_symbol(candidate, strict):
@@ -674,10 +708,12 @@ class _Builder:
 
     def known_symbol(self, name: str, strict: bool = False) -> bool:
         api = self.api
+        application = api.application(name)
         return (name in api.bn_layers or name in api.v1_bn_layers or name in api.sequential
                 or name in api.functional or name in api.inputs
                 or not strict and api.is_layer_class(name)
-                or api.application(name) is not None or name.startswith("keras.optimizers."))
+                or application is not None and (not strict or application != "unknown")
+                or name.startswith("keras.optimizers."))
 
     def fold(self, left: Value, right: Value,
              operator: cst.BaseBinaryOp | cst.BaseAugOp) -> Value:
@@ -864,14 +900,18 @@ class _Builder:
             return self.instantiate(callee, node, args, kwargs)
         if isinstance(node.func, cst.Name) and node.func.value in _BUILTINS_NO_EFFECT:
             return UNKNOWN
-        self.havoc(args, kwargs)
+        self.havoc(args, kwargs, node)
         return UNKNOWN
 
-    def havoc(self, args: list[Value], kwargs: dict[str, Value]) -> None:
-        """An unknown callee received these values: their trainable state is unknown."""
+    def havoc(self, args: list[Value], kwargs: dict[str, Value],
+              node: cst.CSTNode | None = None) -> None:
+        """An unknown callee received these values: their trainable state is unknown
+        (an ``escape`` event records it, so that rules can tell)."""
         for value in [*args, *kwargs.values()]:
             if isinstance(value, Layer):
                 _apply_to_layer(value, None, definite=False, forget=True)
+                if node is not None:
+                    self.record(Event("escape", node, value, self.context))
 
     def call_symbol(self, name: str, node: cst.Call, args: list[Value],
                     kwargs: dict[str, Value]) -> Value:
@@ -931,7 +971,7 @@ class _Builder:
             if tensor is not None:
                 return tensor
         if not name.startswith(_HARMLESS_PREFIXES):
-            self.havoc(args, kwargs)
+            self.havoc(args, kwargs, node)
         return UNKNOWN
 
     def note_environment(self, node: cst.Call, args: list[Value]) -> None:
@@ -988,6 +1028,8 @@ class _Builder:
             elements = items.nodes or tuple(_list_elements(node))
             for index, item in enumerate(items.items):
                 where = elements[index] if index < len(elements) else node
+                if isinstance(item, Layer) and _is_input_layer(item):
+                    continue  # not one of `model.layers` of a Sequential
                 if isinstance(item, Layer):
                     model.children.append(Wiring(item, "sequential", "absent", where))
                 elif isinstance(item, Tensor) and item.symbolic and not item.history:
@@ -1007,6 +1049,13 @@ class _Builder:
         if outputs is None:
             return UNKNOWN
         model = self.new_layer(name, node, is_model=True, model_kind="functional")
+        inputs = args[0] if args else kwargs.get("inputs", kwargs.get("input"))
+        sources = inputs.items if isinstance(inputs, ListValue) else (inputs,)
+        if all(isinstance(item, Tensor) and item.symbolic and not item.history
+               for item in sources):
+            # one InputLayer per `keras.Input` (Input tensors built from another model's
+            # `.input` are not counted: unknown)
+            model.attrs["__input_count__"] = Const(len(sources))
         tensors = outputs.items if isinstance(outputs, ListValue) else (outputs,)
         merged = merge_tensors(tensors)
         # Layers called on inputs of unknown origin still belong to the model whose
@@ -1219,7 +1268,7 @@ class _Builder:
             own = receiver.owner.methods.get(method)
             if own is not None and held is None:
                 return self.call_function(own, args, kwargs, receiver, site=node)
-            self.havoc(args, kwargs)
+            self.havoc(args, kwargs, node)
             return UNKNOWN
         if isinstance(receiver, OptimizerAttr) and method == "assign":
             self.record_set_lr(receiver.optimizer, node, args[0] if args else UNKNOWN)
@@ -1246,7 +1295,7 @@ class _Builder:
                 return Dataset(int(size), node)
         if method not in {"append", "extend", "update", "format", "join", "split", "items",
                           "keys", "values", "get", "numpy", "shape", "reshape", "astype"}:
-            self.havoc(args, kwargs)
+            self.havoc(args, kwargs, node)
         return UNKNOWN
 
     def call_model_method(self, layer: Layer, method: str, node: cst.Call, args: list[Value],
@@ -1262,6 +1311,8 @@ class _Builder:
                               bn_trainable_before=layer.bn_trainable(),
                               extra=_state_snapshot(layer)))
             return Tensor(False)
+        if method == "add" and args and isinstance(args[0], Layer) and _is_input_layer(args[0]):
+            return UNKNOWN
         if method == "add" and args and isinstance(args[0], Layer):
             where = node.args[0].value if node.args else node
             layer.children.append(Wiring(args[0], "sequential", "absent", where))
@@ -1380,7 +1431,7 @@ class _Builder:
                       standalone: bool = False, site: cst.Call | None = None) -> Value:
         key = id(function.node)
         if key in self.active or len(self.active) >= MAX_INLINE_DEPTH:
-            self.havoc(args, kwargs)
+            self.havoc(args, kwargs, site)
             return UNKNOWN
         self.ran.add(key)
         env = _Env(parent=self.module_env)
@@ -1567,30 +1618,41 @@ def _rate_of(layer: Layer) -> float | None:
 
 
 def _select(selection: LayerSelection, index: cst.BaseSlice, node: cst.Subscript) -> Value:
-    """``container.layers[...]``: an element or a slice of the container's layers."""
+    """``container.layers[...]``: an element or a slice of the container's layers. A
+    functional model's list starts with its InputLayers (weightless, never tracked)."""
     members = selection.members
+    offset = _input_layers(selection.container)
+    if offset is None:
+        members = None
     if isinstance(index, cst.Index):
         position = _literal_int(index.value)
         member: tuple[Layer, ...] | None = None
-        if members is not None and position is not None:
-            offset = 1 if selection.container.model_kind == "functional" else 0
-            spot = position - offset if position >= 0 else position
-            if -len(members) <= spot < len(members):
-                member = (members[spot],)
+        if members is not None and offset is not None and position is not None:
+            listed: list[Layer | None] = [None] * offset + list(members)
+            if -len(listed) <= position < len(listed):
+                found = listed[position]
+                member = (found,) if found is not None else ()  # () = an InputLayer
         return replace(selection, node=node, extent="one", element=True, members=member)
     if isinstance(index, cst.Slice):
         if index.lower is None and index.upper is None and index.step is None:
             return replace(selection, node=node)
         subset: tuple[Layer, ...] | None = None
         lower, upper = _literal_int(index.lower), _literal_int(index.upper)
-        if members is not None and (index.lower is None or lower is not None) and (
-            index.upper is None or upper is not None
-        ) and index.step is None:
-            offset = 1 if selection.container.model_kind == "functional" else 0
-            shifted = [members[0]] * offset + list(members) if offset and members else list(members)
-            subset = tuple(m for m in shifted[lower:upper] if m in members)
+        if members is not None and offset is not None and (
+            index.lower is None or lower is not None
+        ) and (index.upper is None or upper is not None) and index.step is None:
+            listed = [None] * offset + list(members)
+            subset = tuple(m for m in listed[lower:upper] if m is not None)
         return replace(selection, node=node, extent="slice", members=subset)
     return UNKNOWN
+
+
+def _input_layers(container: Layer) -> int | None:
+    """How many InputLayers open ``container.layers`` (None when not known)."""
+    if container.model_kind != "functional":
+        return 0
+    count = container.attrs.get("__input_count__")
+    return count.value if isinstance(count, Const) and isinstance(count.value, int) else None
 
 
 def _merge(current: Tri, value: Tri, definite: bool) -> Tri:
