@@ -12,6 +12,7 @@ from bnlint.semantic.events import Event, call_notes
 from bnlint.semantic.values import Const, Layer, LayerSelection
 from bnlint.semantic.walk import run_visitor
 
+from ._arguments import ModuleConstants
 from ._recipes import FROZEN_RESNET_COMPILED, after_frozen_resnet
 
 if TYPE_CHECKING:
@@ -133,6 +134,15 @@ class TrainableChangedAfterCompile(Rule):
             """,
             target="tf-keras",
         ),
+        # the epoch is a named constant
+        after_frozen_resnet("""
+        UNFREEZE_AT = 5
+        class UnfreezeAt(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                if epoch == UNFREEZE_AT:
+                    self.model.layers[0].trainable = True
+        model.fit(x, y, epochs=20, callbacks=[UnfreezeAt()])
+        """),
         # unfreezing at a given epoch of a loop of one-epoch fits
         after_frozen_resnet("""
         for epoch in range(10):
@@ -294,6 +304,45 @@ class TrainableChangedAfterCompile(Rule):
 
         model.fit(x, y, callbacks=[Unfreeze()])
         """),
+        # the unfreeze happens in the last iteration only; the recompile follows the loop
+        after_frozen_resnet("""
+        EPOCHS = 10
+        for epoch in range(EPOCHS):
+            model.fit(x, y, epochs=1)
+            if epoch == EPOCHS - 1:
+                base.trainable = True
+        model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
+        model.fit(x, y, epochs=5)
+        """),
+        # a helper from another module recompiles the model after the unfreeze
+        after_frozen_resnet("""
+        from training_utils import recompile
+        for epoch in range(10):
+            if epoch == 5:
+                base.trainable = True
+                recompile(model, lr=1e-5)
+            model.fit(x, y, epochs=1)
+        """),
+        # the callback's condition is epoch 0, spelled as a constant
+        after_frozen_resnet("""
+        FREEZE_AT = 0
+        class FreezeFirst(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                if epoch == FREEZE_AT:
+                    base.trainable = True
+        model.fit(x, y, epochs=20, callbacks=[FreezeFirst()])
+        """),
+        # the callback stops this fit() where it unfreezes; the user recompiles after it
+        after_frozen_resnet("""
+        class UnfreezeOnPlateau(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                if logs["val_loss"] >= self.best:
+                    base.trainable = True
+                    self.model.stop_training = True
+        model.fit(x, y, epochs=50, callbacks=[UnfreezeOnPlateau()])
+        model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
+        model.fit(x, y, epochs=10)
+        """),
         # the loop ends right after the change: no later iteration trains past it
         after_frozen_resnet("""
         for epoch in range(10):
@@ -348,8 +397,8 @@ class TrainableChangedAfterCompile(Rule):
                      change: Event) -> Iterator[Report]:
         events = ctx.model.events
         touched = change.layer
-        if touched is None:
-            return
+        if touched is None or change.context.callback_of() is not None:
+            return  # a hook runs inside its fit(): check_in_callback's concern
         for model in ctx.model.containers_or_self(touched):
             compile_event, earlier_fit = _last_compile(events[:position], model)
             if compile_event is None:
@@ -385,10 +434,10 @@ class TrainableChangedAfterCompile(Rule):
                         and not event.context.standalone and not event.context.within(loop)]
                 if not fits:
                     continue
-                if any(event.kind == "compile" and event.layer is not None and (
+                if any(event.kind in {"compile", "escape"} and event.layer is not None and (
                         event.layer is model or event.layer is touched
                         or touched in event.layer.descendants()) for _, event in body):
-                    return None
+                    return None  # recompiled, or handed to code we cannot follow
                 start = body[0][0]
                 compile_event, _ = _last_compile(events[:start], model)
                 if compile_event is None or not _loop_entry_trusted(compile_event, loop, body):
@@ -399,9 +448,12 @@ class TrainableChangedAfterCompile(Rule):
                     continue
                 before = [event for index, event in fits if index < position]
                 after = [event for index, event in fits if index > position]
-                if before:
+                guarded = any(kind != "loop" for kind, _ in inner)
+                constants = ModuleConstants(ctx.model.module)
+                if before and (not guarded or _runs_before_last_iteration(loop, inner,
+                                                                          constants)):
                     trained, again = before[-1], fits[0][1]
-                elif after and _runs_after_first_iteration(loop, inner):
+                elif after and _runs_after_first_iteration(loop, inner, constants):
                     trained, again = after[0], after[0]
                 else:
                     continue
@@ -423,7 +475,8 @@ class TrainableChangedAfterCompile(Rule):
         if fit is None or fit.layer is None or hook is None:
             return None
         name, function = hook
-        if not _after_first_step(name, function, change, fit_node):
+        if not _after_first_step(name, function, change, fit_node,
+                                 ModuleConstants(ctx.model.module)):
             return None
         model = fit.layer
         compile_event, _ = _last_compile(events[:events.index(fit)], model)
@@ -433,6 +486,9 @@ class TrainableChangedAfterCompile(Rule):
                   if event.context.callback_of() is fit_node]
         if _toggled_back(change, during, value.value) or _rebuilds_train_function(function):
             return None
+        if any(event.kind == "escape" or event.kind == "set_attr"
+               and event.attr == "stop_training" for _, event in during):
+            return None  # the hook ends this fit(), or hands the model to unknown code
         label = wf.describe(model)
         target = change.layer
         what = wf.describe(target) if target is not None and target is not model else label
@@ -641,45 +697,82 @@ def _differs_from(change: Event, compile_event: Event, value: bool) -> bool:
     return any(wf.trainable_at(compile_event, part) is (not value) for part in parts)
 
 
-def _runs_after_first_iteration(loop: cst.CSTNode,
-                                inner: tuple[tuple[str, cst.CSTNode], ...]) -> bool:
+def _runs_after_first_iteration(loop: cst.CSTNode, inner: tuple[tuple[str, cst.CSTNode], ...],
+                                constants: ModuleConstants) -> bool:
     """Does a change guarded by ``inner`` (its path inside ``loop``) run in some iteration
     after the first? Only the shapes that say so for sure: ``if epoch == N`` / ``>=`` /
-    ``>`` with N not 0 (and their ``else`` for ``== 0`` / ``<`` / ``<=``), on the loop
-    variable of ``for epoch in range(...)``."""
+    ``>`` with N a known number, not 0 (and their ``else`` for ``== 0`` / ``<`` / ``<=``),
+    on the loop variable of ``for epoch in range(...)``."""
     if not isinstance(loop, cst.For) or not isinstance(loop.target, cst.Name):
         return False
-    return _after_first(loop.target.value, inner)
+    return _after_first(loop.target.value, inner, constants)
 
 
-def _after_first(counter: str, inner: tuple[tuple[str, cst.CSTNode], ...]) -> bool:
-    """Is the change under one ``if`` on ``counter`` (a loop variable, the ``epoch``
-    parameter of a callback hook) that is false for its first value (0)?"""
-    if len(inner) != 1 or inner[0][0] not in {"if", "else"}:
+def _runs_before_last_iteration(loop: cst.CSTNode, inner: tuple[tuple[str, cst.CSTNode], ...],
+                                constants: ModuleConstants) -> bool:
+    """Does a guarded change after the loop's fit() run in an iteration that another
+    one follows? ``if epoch == N`` / ``>= N`` / ``> N`` on the loop variable, with N a
+    known number below the last value of ``range(...)`` (when that is known)."""
+    if not isinstance(loop, cst.For) or not isinstance(loop.target, cst.Name):
         return False
+    guard = _guard(loop.target.value, inner, constants)
+    if guard is None or guard[0] != "if":
+        return False
+    _, operator, number = guard
+    if not isinstance(operator, (cst.Equal, cst.GreaterThan, cst.GreaterThanEqual)):
+        return False
+    last = _last_value(loop, constants)
+    return last is None or number < last - (1 if isinstance(operator, cst.GreaterThan) else 0)
+
+
+def _last_value(loop: cst.For, constants: ModuleConstants) -> float | None:
+    """The last value of ``for i in range(n)`` / ``range(a, n)``, when n is known."""
+    call = loop.iter
+    if not (isinstance(call, cst.Call) and isinstance(call.func, cst.Name)
+            and call.func.value == "range" and 1 <= len(call.args) <= 2):
+        return None
+    stop = constants.number(call.args[-1].value)
+    return stop - 1 if stop is not None else None
+
+
+def _guard(counter: str, inner: tuple[tuple[str, cst.CSTNode], ...],
+           constants: ModuleConstants) -> tuple[str, cst.BaseCompOp, float] | None:
+    """The one ``if`` around a change when it compares ``counter`` with a known number:
+    (branch taken, operator, number)."""
+    if len(inner) != 1 or inner[0][0] not in {"if", "else"}:
+        return None
     kind, node = inner[0]
     if not isinstance(node, cst.If):
-        return False
+        return None
     test = node.test
     if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
-        return False
+        return None
     left, comparison = test.left, test.comparisons[0]
     if not isinstance(left, cst.Name) or left.value != counter:
+        return None
+    number = constants.number(comparison.comparator)
+    if number is None or number < 0:
+        return None
+    return kind, comparison.operator, number
+
+
+def _after_first(counter: str, inner: tuple[tuple[str, cst.CSTNode], ...],
+                 constants: ModuleConstants) -> bool:
+    """Is the change under one ``if`` on ``counter`` (a loop variable, the ``epoch``
+    parameter of a callback hook) that is false for its first value (0)?"""
+    guard = _guard(counter, inner, constants)
+    if guard is None:
         return False
-    operator, right = comparison.operator, comparison.comparator
-    zero = isinstance(right, cst.Integer) and right.evaluated_value == 0
-    negative = isinstance(right, cst.UnaryOperation)
-    if negative:
-        return False
+    kind, operator, number = guard
     if kind == "if":
         if isinstance(operator, cst.Equal):
-            return not zero and isinstance(right, (cst.Integer, cst.Name))
-        return isinstance(operator, (cst.GreaterThan, cst.GreaterThanEqual)) and not (
-            zero and isinstance(operator, cst.GreaterThanEqual))
+            return number != 0
+        return isinstance(operator, cst.GreaterThan) or (
+            isinstance(operator, cst.GreaterThanEqual) and number >= 1)
     if isinstance(operator, cst.Equal):
-        return zero
-    return isinstance(operator, (cst.LessThan, cst.LessThanEqual)) and not (
-        zero and isinstance(operator, cst.LessThan))
+        return number == 0
+    return isinstance(operator, cst.LessThanEqual) or (
+        isinstance(operator, cst.LessThan) and number >= 1)
 
 
 class _ExitFinder:
@@ -702,12 +795,19 @@ class _ExitFinder:
         return False
 
     def visit_For(self, node: cst.For) -> bool:
-        run_visitor(_ReturnFinder(self), node.body)
+        self.nested(node)
         return False
 
     def visit_While(self, node: cst.While) -> bool:
-        run_visitor(_ReturnFinder(self), node.body)
+        self.nested(node)
         return False
+
+    def nested(self, node: cst.For | cst.While) -> None:
+        """In a nested loop only ``return`` / ``raise`` leave the outer one, except in
+        its ``else:``, which runs in the outer loop's body."""
+        run_visitor(_ReturnFinder(self), node.body)
+        if node.orelse is not None:
+            run_visitor(self, node.orelse)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         return False
@@ -757,7 +857,7 @@ def _hook_of(ctx: RuleContext, change: Event) -> tuple[str, cst.FunctionDef] | N
 
 
 def _after_first_step(hook: str, function: cst.FunctionDef, change: Event,
-                      fit_node: cst.CSTNode) -> bool:
+                      fit_node: cst.CSTNode, constants: ModuleConstants) -> bool:
     """Does the hook make the change after fit() ran a train step, with more training
     of this fit() to come?"""
     if hook in {"on_train_batch_end", "on_batch_end"}:
@@ -773,7 +873,7 @@ def _after_first_step(hook: str, function: cst.FunctionDef, change: Event,
     for index, (kind, node) in enumerate(inner):
         if kind == "callback" and node is fit_node:
             inner = inner[index + 1:]
-    return _after_first(params[1].name.value, inner)
+    return _after_first(params[1].name.value, inner, constants)
 
 
 def _more_than_one_epoch(fit_node: cst.CSTNode) -> bool:
