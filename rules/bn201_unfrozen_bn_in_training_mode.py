@@ -48,8 +48,15 @@ class UnfrozenBnInTrainingMode(Rule):
     Flags unfreezing a pretrained base that contains BatchNormalization when the base
     then runs in *training mode* during `fit()`: it sits inside `Sequential([...])`, is
     called in a functional graph without `training=False`, is wired in through
-    `base.output` / `input_tensor=`, or is called from a subclassed `call()` that forwards
-    `training` — and no loop sets the BN layers back to `trainable = False` before the fit.
+    `base.output` / `input_tensor=`, or is called from a subclassed `call()` (or a helper
+    method it runs) that forwards `training` — and no loop sets the BN layers back to
+    `trainable = False` before the fit.
+
+    Re-freezing only the first layers (`for layer in base.layers[:100]`, or
+    `base.layers[:-20]`) leaves the BN layers near the end of a `keras.applications`
+    model trainable: bnlint knows the layer lists of those models and names the
+    re-freeze in the finding. A model with its own `train_step` is flagged only when
+    that step calls the model with `training=True`.
 
     ## Why is this bad?
     A BN layer uses and updates batch statistics only when it is trainable *and* called
