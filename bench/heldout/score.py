@@ -12,11 +12,13 @@ Findings matching an `ambiguous` label count neither way. Prints per-rule and ov
 TP/FP/FN, precision and recall, then every FP and FN with its message; findings of
 the same code a few lines away from an unmatched label are shown as near misses.
 
-Three labelled batches exist: set 1 (labels.toml), set 2 (labels2.toml) and set 3
-(labels3.toml, the freshest batch). `--set 1`, `--set 2`, `--set 3` or `--set all`
-(default) chooses; with `all` the tables are printed per set and then combined.
+Four labelled batches exist: set 1 (labels.toml), set 2 (labels2.toml), set 3
+(labels3.toml) and set 4 (labels4.toml: snippets from threads where users reported
+misbehaving code; files are named by `source` URL and must be collected by hand).
+`--set 1`..`--set 4` or `--set all` (default) chooses; with `all` the tables are printed
+per set and then combined.
 
-Usage: python bench/heldout/score.py [--set 1|2|3|all] [--files DIR] [--bnlint PATH] [--json OUT]
+Usage: python bench/heldout/score.py [--set 1|2|3|4|all] [--files DIR] [--bnlint PATH] [--json OUT]
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ from pathlib import Path
 import tomllib
 
 HERE = Path(__file__).resolve().parent
-SETS = {"1": HERE / "labels.toml", "2": HERE / "labels2.toml", "3": HERE / "labels3.toml"}
+SETS = {"1": HERE / "labels.toml", "2": HERE / "labels2.toml", "3": HERE / "labels3.toml",
+        "4": HERE / "labels4.toml"}
 OFF_BY_DEFAULT = {"BN210", "BN211"}
 NEAR = 3  # lines
 
@@ -137,7 +140,7 @@ def report(labels: dict, findings: list[dict], title: str) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--set", choices=["1", "2", "3", "all"], default="all",
+    parser.add_argument("--set", choices=["1", "2", "3", "4", "all"], default="all",
                         help="which labelled batch to score (default: all, per set and combined)")
     parser.add_argument("--labels", help="a label file (overrides --set)")
     parser.add_argument("--files", default="/tmp/heldout/files")
