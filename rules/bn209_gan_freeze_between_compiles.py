@@ -95,6 +95,22 @@ class GanFreezeBetweenCompiles(Rule):
     summary = "the compile/freeze/compile GAN recipe trains no discriminator in Keras 3"
     needles = (b"trainable",)
     flagged = (
+        # the models come from helpers defined elsewhere (the usual forum snippet)
+        """
+        from keras.layers import Input
+        from keras.models import Model
+        from models import build_discriminator, build_generator
+        discriminator = build_discriminator()
+        discriminator.compile(loss="binary_crossentropy", optimizer="adam")
+        generator = build_generator()
+        z = Input(shape=(100,))
+        discriminator.trainable = False
+        combined = Model(z, discriminator(generator(z)))
+        combined.compile(loss="binary_crossentropy", optimizer="adam")
+        for step in range(10000):
+            discriminator.train_on_batch(images, labels)
+            combined.train_on_batch(noise, valid)
+        """,
         _FAQ_RECIPE,
         Example(_FAQ_RECIPE, target="keras3", keras_version="3.8"),
         """

@@ -946,3 +946,20 @@ def test_unlisted_names_from_foreign_star_imports_are_not_keras() -> None:
 
 def test_an_integer_literal_beyond_the_digit_limit_is_unknown() -> None:
     model_of("x = " + "9" * 5000 + "\n")  # no crash (CPython rejects it as well)
+
+
+def test_a_value_of_unknown_origin_that_is_compiled_is_a_model() -> None:
+    model = model_of("""
+        from models import build_discriminator
+        import re
+        d = build_discriminator()
+        d.compile(loss="mse", optimizer="adam")
+        d.trainable = False
+        d.train_on_batch(x, y)
+        pattern = re.compile("x+")
+    """)
+    (d,) = [layer for layer in model.layers if layer.label == "d"]
+    assert d.is_model and d.contains_bn() is None and not d.pretrained
+    assert [event.kind for event in model.events if event.layer is d] == [
+        "create", "compile", "set_trainable", "fit"]
+    assert [layer.label for layer in model.layers] == ["d"]  # re.compile is not a model

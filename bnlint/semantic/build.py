@@ -578,6 +578,25 @@ class _Builder:
         if isinstance(owner, Instance):
             owner.attrs[attr] = value
 
+    def unseen_model(self, target: cst.BaseExpression, env: _Env) -> Value:
+        """``x.compile(...)`` on a value of unknown origin (built in another module, or
+        elided in a snippet): ``x`` is a Keras model whose content is unknown. It is bound
+        so that later steps on ``x`` (freezing it, calling it, training it) refer to it."""
+        if not isinstance(target, cst.Name) and not (
+                isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name)):
+            return UNKNOWN
+        model = self.new_layer("<model>", target, is_model=True, model_kind="loaded",
+                               has_bn=None, has_dropout=None, opaque=True)
+        model.label = _dotted(target) or ""
+        if isinstance(target, cst.Name):
+            env.bind(target.value, model)
+        else:
+            owner = self.eval(target.value, env)
+            if not isinstance(owner, (Layer, Instance)):
+                return UNKNOWN
+            owner.attrs[target.attr.value] = model
+        return model
+
     def conditional(self) -> bool:
         """Is the current statement inside a branch (``if``/``else``/``except``) that may
         not run? (A function replayed on its own is not a branch: its body runs when it
@@ -872,6 +891,8 @@ class _Builder:
         if isinstance(node.func, cst.Attribute):
             receiver = self.eval(node.func.value, env)
             method = node.func.attr.value
+            if receiver is UNKNOWN and method == "compile":
+                receiver = self.unseen_model(node.func.value, env)
             if isinstance(receiver, ModuleRef):
                 callee: Value = ModuleRef(canonical(f"{receiver.name}.{method}"))
                 receiver, method = None, None
