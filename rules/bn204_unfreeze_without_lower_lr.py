@@ -72,6 +72,23 @@ class UnfreezeWithoutLowerLr(Rule):
     summary = "unfreezing a pretrained base without lowering the learning rate"
     needles = (b"trainable",)
     flagged = (
+        # layers reused from a trained model (Hands-On ML's transfer-learning example)
+        """
+        from tensorflow import keras
+        model_A = keras.models.load_model("my_model_A.h5")
+        model_B_on_A = keras.models.Sequential(model_A.layers[:-1])
+        model_B_on_A.add(keras.layers.Dense(1, activation="sigmoid"))
+        for layer in model_B_on_A.layers[:-1]:
+            layer.trainable = False
+        model_B_on_A.compile(loss="binary_crossentropy",
+                             optimizer=keras.optimizers.SGD(learning_rate=1e-3))
+        model_B_on_A.fit(X_train_B, y_train_B, epochs=4)
+        for layer in model_B_on_A.layers[:-1]:
+            layer.trainable = True
+        model_B_on_A.compile(loss="binary_crossentropy",
+                             optimizer=keras.optimizers.SGD(learning_rate=1e-3))
+        model_B_on_A.fit(X_train_B, y_train_B, epochs=16)
+        """,
         """
         import keras
         base = keras.applications.ResNet50(include_top=False, pooling="avg")

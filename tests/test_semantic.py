@@ -963,3 +963,19 @@ def test_a_value_of_unknown_origin_that_is_compiled_is_a_model() -> None:
     assert [event.kind for event in model.events if event.layer is d] == [
         "create", "compile", "set_trainable", "fit"]
     assert [layer.label for layer in model.layers] == ["d"]  # re.compile is not a model
+
+
+def test_reused_layers_of_a_loaded_model_carry_its_weights() -> None:
+    model = model_of("""
+        from tensorflow import keras
+        model_A = keras.models.load_model("my_model_A.h5")
+        clone = keras.models.clone_model(model_A)
+        clone.set_weights(model_A.get_weights())
+        model_B = keras.models.Sequential(clone.layers[:-1])
+        model_B.add(keras.layers.Dense(1))
+        fresh = keras.models.clone_model(model_A)
+    """)
+    assert layer_named(model, "clone").pretrained
+    assert layer_named(model, "model_B").pretrained
+    assert layer_named(model, "model_B").contains_bn() is None  # the slice is not known
+    assert not layer_named(model, "fresh").pretrained

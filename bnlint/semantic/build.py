@@ -1058,6 +1058,16 @@ class _Builder:
                 else:
                     model.has_bn = None
                     model.has_dropout = None
+        elif isinstance(items, LayerSelection) and not items.element:
+            # `Sequential(other.layers[:-1])`: reuses another model's layers, and with
+            # them its weights (pretrained when that model's are)
+            source = items.container
+            model.opaque = True
+            model.has_bn = source.contains_bn() if source.contains_bn() is False else None
+            model.has_dropout = None
+            if source.pretrained:
+                model.pretrained = True
+                model.pretrained_node = node
         elif items is not None:
             model.has_bn = None
             model.has_dropout = None
@@ -1344,7 +1354,11 @@ class _Builder:
             return UNKNOWN
         if method == "get_layer":
             return LayerSelection(container=layer, node=node, extent="one", element=True)
-        if method == "load_weights":
+        if method == "get_weights":
+            return Variables(layer)  # copied by `other.set_weights(layer.get_weights())`
+        copied = method == "set_weights" and bool(args) and isinstance(args[0], Variables) and (
+            args[0].layer is not None and args[0].layer.pretrained)
+        if method == "load_weights" or copied:
             layer.pretrained = True
             layer.pretrained_node = node
             self.model.pretrained_signals.append(node)
