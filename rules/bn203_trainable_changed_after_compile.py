@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from itertools import islice
 from typing import TYPE_CHECKING
 
 from bnlint.finding import Severity
@@ -81,6 +84,8 @@ class TrainableChangedAfterCompile(Rule):
     - keras-team/keras trainer.py `compile()` docstring ("Trainable variables are
       determined at compile() time")
     """
+
+    _index: tuple[object, dict[int, _Trainings]] | None = None
 
     code = "BN203"
     name = "trainable-changed-after-compile"
@@ -364,6 +369,33 @@ class TrainableChangedAfterCompile(Rule):
         """,
     )
 
+    def trainings(self, ctx: RuleContext, model: Layer, end: int) -> Iterator[Event]:
+        """What ``_last_compile`` needs of ``model``'s events before position ``end``: its
+        last compile and the fits after it up to the first trusted one. Indexed once per
+        file (scanning the whole trace for each change was quadratic)."""
+        index = self._index
+        if index is None or index[0] is not ctx.model:
+            by_layer: dict[int, _Trainings] = {}
+            for position, event in enumerate(ctx.model.events):
+                if event.kind in {"compile", "fit"} and event.layer is not None:
+                    entry = by_layer.setdefault(id(event.layer), _Trainings([], [], []))
+                    if event.kind == "compile":
+                        entry.compiles.append(len(entry.events))
+                    entry.positions.append(position)
+                    entry.events.append(event)
+            index = self._index = (ctx.model, by_layer)
+        found = index[1].get(id(model))
+        if found is None:
+            return
+        before = bisect_left(found.positions, end)
+        last = bisect_left(found.compiles, before) - 1
+        if last < 0:
+            return
+        for event in found.events[found.compiles[last]:before]:
+            yield event
+            if event.kind == "fit" and wf.trusted(event):
+                return
+
     def check(self, ctx: RuleContext) -> Iterator[Report]:
         events = ctx.model.events
         reported: set[int] = set()
@@ -400,10 +432,11 @@ class TrainableChangedAfterCompile(Rule):
         if touched is None or change.context.callback_of() is not None:
             return  # a hook runs inside its fit(): check_in_callback's concern
         for model in ctx.model.containers_or_self(touched):
-            compile_event, earlier_fit = _last_compile(events[:position], model)
+            compile_event, earlier_fit = _last_compile(self.trainings(ctx, model, position),
+                                                       model)
             if compile_event is None:
                 continue
-            next_fit = _next_fit(events[position + 1:], model, touched)
+            next_fit = _next_fit(islice(events, position + 1, None), model, touched)
             if next_fit is None:
                 continue
             if not _changed(change, compile_event, next_fit):
@@ -439,7 +472,7 @@ class TrainableChangedAfterCompile(Rule):
                         or touched in event.layer.descendants()) for _, event in body):
                     return None  # recompiled, or handed to code we cannot follow
                 start = body[0][0]
-                compile_event, _ = _last_compile(events[:start], model)
+                compile_event, _ = _last_compile(self.trainings(ctx, model, start), model)
                 if compile_event is None or not _loop_entry_trusted(compile_event, loop, body):
                     continue
                 if not _differs_from(change, compile_event, value.value):
@@ -479,7 +512,8 @@ class TrainableChangedAfterCompile(Rule):
                                  ModuleConstants(ctx.model.module)):
             return None
         model = fit.layer
-        compile_event, _ = _last_compile(events[:events.index(fit)], model)
+        compile_event, _ = _last_compile(
+            self.trainings(ctx, model, wf.position(ctx.model, fit)), model)
         if compile_event is None or not _differs_from(change, compile_event, value.value):
             return None
         during = [(index, event) for index, event in enumerate(events)
@@ -581,7 +615,17 @@ def _touches(event: Event, model: Layer) -> bool:
                                   or layer in model.descendants())
 
 
-def _last_compile(before: list[Event], model: Layer) -> tuple[Event | None, Event | None]:
+@dataclass(slots=True)
+class _Trainings:
+    """One model's compile and fit events in trace order, with their trace positions
+    and which of them are compiles (indices into ``events``)."""
+
+    positions: list[int]
+    events: list[Event]
+    compiles: list[int]
+
+
+def _last_compile(before: Iterable[Event], model: Layer) -> tuple[Event | None, Event | None]:
     """The last compile of ``model`` and the first fit of it after that compile. No
     compile when the last one may not run, or when a fit after it may or may not run
     (whether a fit ran decides the Keras 3 outcome)."""
@@ -604,7 +648,7 @@ def _last_compile(before: list[Event], model: Layer) -> tuple[Event | None, Even
     return compile_event, fit
 
 
-def _next_fit(after: list[Event], model: Layer, touched: Layer) -> Event | None:
+def _next_fit(after: Iterable[Event], model: Layer, touched: Layer) -> Event | None:
     """The next training of ``model`` when no compile (of it, or of another model holding
     the changed layer: the GAN recipe) comes first."""
     for event in after:
