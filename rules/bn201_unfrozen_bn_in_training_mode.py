@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING
 
 from bnlint.rule import Report, Rule, RuleContext
 from bnlint.semantic import workflow as wf
-from bnlint.semantic.events import Event, call_notes
+from bnlint.semantic.events import call_notes
 from bnlint.semantic.values import Layer, Wiring
+
+from ._chains import unfrozen_base_steps
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -335,28 +337,21 @@ class UnfrozenBnInTrainingMode(Rule):
                 "mean/variance with your batches' statistics; after unfreezing, set "
                 "`trainable = False` on each BatchNormalization layer of the base",
                 (*call_notes(found.unfreeze, "the unfreeze"),
-                 *_chain(ctx, found.base, found.phase, found.unfreeze, found.decisive)),
+                 *_chain(ctx, found)),
             )
 
 
-def _chain(ctx: RuleContext, base: Layer, phase: wf.Phase, unfreeze: Event,
-           decisive: Wiring | None) -> Iterator[tuple[cst.CSTNode, str]]:
-    name = wf.describe(base)
-    yield base.node, f"{name} is created here with pretrained weights and BatchNormalization layers"
+def _chain(ctx: RuleContext, found: wf.UnfrozenBnBase) -> Iterator[tuple[cst.CSTNode, str]]:
+    yield from unfrozen_base_steps(ctx.model, found)
+    base, name = found.base, wf.describe(found.base)
     for event in ctx.model.events:
-        if event is unfreeze:
+        if event is found.unfreeze:
             break
         if wf.trusted(event) and wf.freezes(event, base):
             yield event.node, f"{name} is frozen here (its BN layers in inference mode)"
             break
-    for refreeze in wf.partial_refreezes(ctx.model, base, unfreeze, phase.fit):
-        yield refreeze.node, ("only the first layers are frozen again here: the "
-                              "BatchNormalization layers near the end stay trainable")
-    if decisive is not None:
-        yield decisive.node, _wiring_note(name, decisive, phase.model)
-    if phase.compile is not None:
-        yield phase.compile.node, "recompiled here: the unfreeze takes effect"
-    yield phase.fit.node, "fit() calls the model with training=True here"
+    if found.decisive is not None:
+        yield found.decisive.node, _wiring_note(name, found.decisive, found.phase.model)
 
 
 def _wiring_note(name: str, wiring: Wiring, model: Layer) -> str:

@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING
 from bnlint.finding import Severity
 from bnlint.rule import Example, Report, Rule, RuleContext
 from bnlint.semantic import workflow as wf
-from bnlint.semantic.events import Event, call_notes
-from bnlint.semantic.values import Layer, Wiring
+from bnlint.semantic.events import call_notes
+from bnlint.semantic.values import Wiring
+
+from ._chains import unfrozen_base_steps
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -257,20 +259,14 @@ class Keras3TrainingFalseIgnored(Rule):
                 "after unfreezing, set `trainable = False` on each BatchNormalization "
                 "layer of the base",
                 (*call_notes(found.unfreeze, "the unfreeze"),
-                 *_chain(ctx, found.base, found.phase, found.decisive, found.unfreeze)),
+                 *_chain(ctx, found, found.decisive)),
                 severity=severity,
             )
 
 
-def _chain(ctx: RuleContext, base: Layer, phase: wf.Phase, decisive: Wiring,
-           unfreeze: Event) -> Iterator[tuple[cst.CSTNode, str]]:
-    name = wf.describe(base)
-    yield base.node, f"{name} is created here with pretrained weights and BatchNormalization layers"
-    for refreeze in wf.partial_refreezes(ctx.model, base, unfreeze, phase.fit):
-        yield refreeze.node, ("only the first layers are frozen again here: the "
-                              "BatchNormalization layers near the end stay trainable")
-    yield decisive.node, (f"{name} is called with training=False in the functional graph of "
-                          f"{wf.describe(phase.model)}: recorded, then overridden by fit()")
-    if phase.compile is not None:
-        yield phase.compile.node, "recompiled here: the unfreeze takes effect"
-    yield phase.fit.node, "fit() calls the model with training=True here"
+def _chain(ctx: RuleContext, found: wf.UnfrozenBnBase,
+           decisive: Wiring) -> Iterator[tuple[cst.CSTNode, str]]:
+    yield from unfrozen_base_steps(ctx.model, found)
+    yield decisive.node, (f"{wf.describe(found.base)} is called with training=False in the "
+                          f"functional graph of {wf.describe(found.phase.model)}: recorded, "
+                          "then overridden by fit()")

@@ -894,10 +894,10 @@ def _hook_of(ctx: RuleContext, change: Event) -> tuple[str, cst.FunctionDef] | N
     if owner is None or function is None:
         return None
     name = function.rsplit(".", 1)[-1]
-    for value in ctx.model.classes:
-        if value.name == owner and name in value.methods:
-            return name, value.methods[name].node
-    return None
+    value = ctx.model.class_named(owner)
+    if value is None or name not in value.methods:
+        return None
+    return name, value.methods[name].node
 
 
 def _after_first_step(hook: str, function: cst.FunctionDef, change: Event,

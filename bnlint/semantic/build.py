@@ -808,7 +808,7 @@ class _Builder:
         if attr in layer.attrs:
             return layer.attrs[attr]
         if layer.user_class is not None:
-            owner = self.class_named(layer.user_class)
+            owner = self.model.class_named(layer.user_class)
             if owner is not None and attr in owner.methods:
                 return _BoundMethod(owner.methods[attr], layer)
         return UNKNOWN
@@ -823,12 +823,6 @@ class _Builder:
             if wiring.child not in members:
                 members.append(wiring.child)
         return tuple(members)
-
-    def class_named(self, name: str) -> ClassValue | None:
-        for owner in self.model.classes:
-            if owner.name == name:
-                return owner
-        return None
 
     def eval_subscript(self, node: cst.Subscript, env: _Env) -> Value:
         owner = self.eval(node.value, env)
@@ -1136,8 +1130,7 @@ class _Builder:
         if pretrained:
             model.pretrained_node = node
             self.model.pretrained_signals.append(node)
-        argument = next((arg for arg in node.args if arg.keyword is not None
-                         and arg.keyword.value == "trainable"), None)
+        argument = _keyword(node, "trainable")
         if argument is not None:
             # `from_preset(..., trainable=False)` freezes like `model.trainable = False`
             value = kwargs.get("trainable", UNKNOWN)
@@ -1156,8 +1149,7 @@ class _Builder:
         self.model.pretrained_signals.append(node)
         trainable = kwargs.get("trainable")
         flag = trainable.value if isinstance(trainable, Const) else (None if trainable else False)
-        argument = next((arg for arg in node.args if arg.keyword is not None
-                         and arg.keyword.value == "trainable"), None)
+        argument = _keyword(node, "trainable")
         if argument is not None:
             # `hub.KerasLayer(url, trainable=...)` sets the flag like an assignment
             self.record(Event("set_trainable", argument, layer, self.context, attr="trainable",
@@ -1258,7 +1250,7 @@ class _Builder:
         positional = [arg for arg in node.args if arg.keyword is None and not arg.star]
         index = 1
         if layer.user_class is not None:
-            owner = self.class_named(layer.user_class)
+            owner = self.model.class_named(layer.user_class)
             method = owner.methods.get("call") if owner is not None else None
             if method is None:
                 return None
@@ -1367,7 +1359,7 @@ class _Builder:
         if method in {"__call__", "call"}:
             return self.call_layer(layer, node, args)
         if layer.user_class is not None:
-            owner = self.class_named(layer.user_class)
+            owner = self.model.class_named(layer.user_class)
             if owner is not None and method in owner.methods:
                 return self.call_function(owner.methods[method], args, kwargs, layer,
                                           site=node)

@@ -120,6 +120,10 @@ class SemanticModel:
         """Is ``.attribute`` read anywhere in the file (or named in a string)?"""
         return attribute in self.attribute_reads
 
+    def class_named(self, name: str) -> ClassValue | None:
+        """The user class of that name defined in this file (its first definition)."""
+        return next((owner for owner in self.classes if owner.name == name), None)
+
     def containers_or_self(self, layer: Layer) -> list[Layer]:
         """``layer`` and every tracked layer/model that contains it."""
         return [layer, *self.containers_of(layer)]

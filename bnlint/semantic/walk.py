@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import libcst as cst
+else:
+    from bnlint.lazy import libcst as cst
 
 # Fields that only hold formatting: whitespace, parentheses, separators, operators.
 _FORMATTING = frozenset({
@@ -32,23 +34,10 @@ def _child_fields(kind: type[cst.CSTNode]) -> tuple[str, ...]:
     )
 
 
-_NODE: type[cst.CSTNode] | None = None  # imported on the first walk
-
-
-def _node_type() -> type[cst.CSTNode]:
-    """libcst.CSTNode, imported here so that importing this module stays cheap."""
-    global _NODE
-    if _NODE is None:
-        from libcst import CSTNode
-
-        _NODE = CSTNode
-    return _NODE
-
-
 def children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
     """The child nodes of ``node`` that carry code, in field order (source order for
     nearly every node; a function's decorators come after its body)."""
-    node_type = _NODE or _node_type()
+    node_type = cst.CSTNode
     for name in _child_fields(type(node)):
         value = getattr(node, name)
         if isinstance(value, node_type):

@@ -352,7 +352,7 @@ def fit_passes_training(model: SemanticModel, trained: Layer) -> bool:
     ``train_step``: then only if that calls the model with ``training=True``."""
     if trained.user_class is None:
         return True
-    owner = next((value for value in model.classes if value.name == trained.user_class), None)
+    owner = model.class_named(trained.user_class)
     if owner is None or "train_step" not in owner.methods:
         return True
     step = owner.methods["train_step"].qualname
