@@ -1,0 +1,252 @@
+"""Calls and summaries: which callee a call reaches, user functions replayed at their
+call sites with their arguments bound, classes instantiated, unknown callees havocked."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import libcst as cst
+
+from bnlint.semantic.events import Event
+from bnlint.semantic.model import CallSite
+from bnlint.semantic.names import canonical
+from bnlint.semantic.replay import (
+    BUILTINS_NO_EFFECT,
+    MAX_INLINE_DEPTH,
+    BoundMethod,
+    Env,
+    ReplayBase,
+    const_number,
+)
+from bnlint.semantic.syntax import dotted, nested_functions, parameter_names, source_texts
+from bnlint.semantic.trainability import apply_to_layer
+from bnlint.semantic.values import (
+    UNKNOWN,
+    ClassValue,
+    Dataset,
+    FunctionValue,
+    Instance,
+    Layer,
+    ModuleRef,
+    OptimizerAttr,
+    Tape,
+    Tensor,
+    Value,
+)
+
+
+class CallReplay(ReplayBase):
+    def eval_call(self, node: cst.Call, env: Env) -> Value:
+        receiver: Value | None = None
+        method: str | None = None
+        if isinstance(node.func, cst.Attribute):
+            receiver = self.eval(node.func.value, env)
+            method = node.func.attr.value
+            if receiver is UNKNOWN and method == "compile":
+                receiver = self.unseen_model(node.func.value, env)
+            if isinstance(receiver, ModuleRef):
+                callee: Value = ModuleRef(canonical(f"{receiver.name}.{method}"))
+                receiver, method = None, None
+            else:
+                callee = UNKNOWN
+        else:
+            callee = self.eval(node.func, env)
+        args = [self.eval(arg.value, env) for arg in node.args if arg.keyword is None]
+        kwargs = {arg.keyword.value: self.eval(arg.value, env)
+                  for arg in node.args if arg.keyword is not None}
+        name = callee.name if isinstance(callee, ModuleRef) else None
+        self.model.calls.append(CallSite(node, name, self.context, method, receiver,
+                                         self.control_dependencies > 0))
+        if receiver is not None and method is not None:
+            return self.call_method(receiver, method, node, args, kwargs)
+        if isinstance(callee, ModuleRef):
+            return self.call_symbol(callee.name, node, args, kwargs)
+        if isinstance(callee, Layer):
+            return self.call_layer(callee, node, args)
+        if isinstance(callee, FunctionValue):
+            return self.call_function(callee, args, kwargs, None, site=node)
+        if isinstance(callee, BoundMethod):
+            return self.call_function(callee.function, args, kwargs, callee.receiver,
+                                      site=node)
+        if isinstance(callee, ClassValue):
+            return self.instantiate(callee, node, args, kwargs)
+        if isinstance(node.func, cst.Name) and node.func.value in BUILTINS_NO_EFFECT:
+            return UNKNOWN
+        self.havoc(args, kwargs, node)
+        return UNKNOWN
+
+    def havoc(self, args: list[Value], kwargs: dict[str, Value],
+              node: cst.CSTNode | None = None) -> None:
+        """An unknown callee received these values: their trainable state is unknown
+        (an ``escape`` event records it, so that rules can tell)."""
+        for value in [*args, *kwargs.values()]:
+            if isinstance(value, Layer):
+                apply_to_layer(value, None, definite=False, forget=True)
+                if node is not None:
+                    self.record(Event("escape", node, value, self.context))
+
+    def call_method(self, receiver: Value, method: str, node: cst.Call, args: list[Value],
+                    kwargs: dict[str, Value]) -> Value:
+        if isinstance(receiver, Layer):
+            return self.call_model_method(receiver, method, node, args, kwargs)
+        if isinstance(receiver, BoundMethod):
+            return UNKNOWN
+        if isinstance(receiver, Instance):
+            held = receiver.attrs.get(method)
+            if isinstance(held, Layer):
+                return self.call_layer(held, node, args)  # `self.generator(z)`
+            if isinstance(held, (FunctionValue, BoundMethod)):
+                function = held.function if isinstance(held, BoundMethod) else held
+                bound = held.receiver if isinstance(held, BoundMethod) else None
+                return self.call_function(function, args, kwargs, bound, site=node)
+            own = receiver.owner.methods.get(method)
+            if own is not None and held is None:
+                return self.call_function(own, args, kwargs, receiver, site=node)
+            self.havoc(args, kwargs, node)
+            return UNKNOWN
+        if isinstance(receiver, OptimizerAttr) and method == "assign":
+            self.record_set_lr(receiver.optimizer, node, args[0] if args else UNKNOWN)
+            return UNKNOWN
+        if isinstance(receiver, Tape) and method == "gradient":
+            return self.record_gradient(receiver, node, args, kwargs)
+        if isinstance(receiver, Tape) and method == "watch":
+            receiver.watched.extend(source_texts(self.module, node.args[0].value)
+                                    if node.args else ())
+            return UNKNOWN
+        if isinstance(receiver, Dataset):
+            if method == "batch":
+                size = const_number(args[0] if args else kwargs.get("batch_size", UNKNOWN))
+                return Dataset(int(size) if size is not None else None, node)
+            return receiver
+        if isinstance(receiver, ModuleRef):
+            return self.call_symbol(canonical(f"{receiver.name}.{method}"), node, args, kwargs)
+        if isinstance(receiver, ClassValue) and method in receiver.methods:
+            return self.call_function(receiver.methods[method], args, kwargs, None,
+                                      site=node)
+        if method in {"batch"} and isinstance(receiver, Value):
+            size = const_number(args[0] if args else kwargs.get("batch_size", UNKNOWN))
+            if size is not None and isinstance(receiver, Dataset):
+                return Dataset(int(size), node)
+        if method not in {"append", "extend", "update", "format", "join", "split", "items",
+                          "keys", "values", "get", "numpy", "shape", "reshape", "astype"}:
+            self.havoc(args, kwargs, node)
+        return UNKNOWN
+
+    def call_function(self, function: FunctionValue, args: list[Value],
+                      kwargs: dict[str, Value], receiver: Value | None,
+                      standalone: bool = False, site: cst.Call | None = None) -> Value:
+        key = id(function.node)
+        if key in self.active or len(self.active) >= MAX_INLINE_DEPTH:
+            self.havoc(args, kwargs, site)
+            return UNKNOWN
+        self.ran.add(key)
+        env = Env(parent=self.module_env)
+        self.bind_parameters(function, env, args, kwargs, receiver, standalone)
+        saved = (self.context, self.current_self, self.current_method, self.current_params)
+        self.current_params = parameter_names(function.node)
+        # The tape stays: operations of a function called inside `with tape:` are
+        # recorded on it.
+        self.context = replace(self.context, function=function.qualname,
+                               method_of=function.owner.name if function.owner else None,
+                               loop_depth=0,
+                               call_sites=self.context.call_sites + ((site,) if site else ()))
+        if isinstance(receiver, Layer):
+            # a helper method that `call()` runs on the same model is part of `call()`
+            in_call = self.current_self is receiver and self.current_method == "call"
+            self.current_self = receiver
+            self.current_method = "call" if in_call else function.node.name.value
+        self.active.append(key)
+        try:
+            self.exec_suite(function.node.body, env)
+        finally:
+            self.active.pop()
+            self.context, self.current_self, self.current_method, self.current_params = saved
+        for statement in nested_functions(function.node):
+            if id(statement) not in {id(f.node) for f in self.functions}:
+                self.define_function(statement, env, None)
+        distinct = {id(value): value for value in env.returns}
+        if len(distinct) == 1:
+            return next(iter(distinct.values()))
+        return UNKNOWN
+
+    def bind_parameters(self, function: FunctionValue, env: Env, args: list[Value],
+                        kwargs: dict[str, Value], receiver: Value | None,
+                        standalone: bool) -> None:
+        node = function.node
+        params = node.params
+        positional = [*params.posonly_params, *params.params]
+        values = list(args)
+        if receiver is not None and positional:
+            env.bind(positional[0].name.value, receiver)
+            positional = positional[1:]
+        for index, param in enumerate(positional):
+            name = param.name.value
+            if index < len(values):
+                env.bind(name, values[index])
+            elif name in kwargs:
+                env.bind(name, kwargs[name])
+            elif param.default is not None and not standalone:
+                env.bind(name, function.defaults.get(name, UNKNOWN))
+            else:
+                env.bind(name, self.parameter_guess(name, node))
+        for param in params.kwonly_params:
+            name = param.name.value
+            if name in kwargs:
+                env.bind(name, kwargs[name])
+            elif param.default is not None and not standalone:
+                env.bind(name, function.defaults.get(name, UNKNOWN))
+            else:
+                env.bind(name, UNKNOWN)
+        if isinstance(params.star_arg, cst.Param):
+            env.bind(params.star_arg.name.value, UNKNOWN)
+        if params.star_kwarg is not None:
+            env.bind(params.star_kwarg.name.value, UNKNOWN)
+
+    def parameter_guess(self, name: str, node: cst.FunctionDef) -> Value:
+        """In a Keras model's ``call(self, inputs, training=None)``, the inputs are
+        tensors; everything else is unknown."""
+        if node.name.value in {"call", "train_step", "test_step"} and name in {
+            "inputs", "x", "data", "input", "images"
+        }:
+            return Tensor(False)
+        return UNKNOWN
+
+    def instantiate(self, owner: ClassValue, node: cst.Call, args: list[Value],
+                    kwargs: dict[str, Value]) -> Value:
+        if owner.keras_base is None:
+            plain = Instance(owner, node)
+            init = owner.methods.get("__init__")
+            if init is not None:
+                self.call_function(init, args, kwargs, plain, site=node)
+            return plain
+        instance = self.new_user_instance(owner, node)
+        init = owner.methods.get("__init__")
+        if init is not None:
+            self.call_function(init, args, kwargs, instance)
+        call = owner.methods.get("call")
+        if call is not None:
+            self.call_function(call, [Tensor(False)], {}, instance)
+        if any(base for base in owner.bases if isinstance(base, ModuleRef)
+               and base.name not in self.api.model_bases and base.name not in self.api.layer_bases):
+            instance.has_bn = None  # subclass of a concrete Keras layer/model
+        return instance
+
+    def unseen_model(self, target: cst.BaseExpression, env: Env) -> Value:
+        """``x.compile(...)`` on a value of unknown origin (built in another module, or
+        elided in a snippet): ``x`` is a Keras model whose content is unknown. It is bound
+        so that later steps on ``x`` (freezing it, calling it, training it) refer to it."""
+        if not isinstance(target, cst.Name) and not (
+                isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name)):
+            return UNKNOWN
+        model = self.new_layer("<model>", target, is_model=True, model_kind="loaded",
+                               has_bn=None, has_dropout=None, opaque=True)
+        model.label = dotted(target) or ""
+        if isinstance(target, cst.Name):
+            env.bind(target.value, model)
+        else:
+            owner = self.eval(target.value, env)
+            if not isinstance(owner, (Layer, Instance)):
+                return UNKNOWN
+            owner.attrs[target.attr.value] = model
+        return model
+

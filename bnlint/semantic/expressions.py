@@ -1,0 +1,285 @@
+"""Expressions and values: names through imports and star imports, attributes of
+layers and instances, subscripts of ``model.layers``, constants folded."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import libcst as cst
+
+from bnlint.semantic.model import Reference
+from bnlint.semantic.names import canonical
+from bnlint.semantic.replay import (
+    CONVENTIONAL_MODULES,
+    BoundMethod,
+    Env,
+    ReplayBase,
+    const_int,
+    const_number,
+    variables_list,
+)
+from bnlint.semantic.syntax import expressions_in, literal_int
+from bnlint.semantic.trainability import select_layers
+from bnlint.semantic.values import (
+    UNKNOWN,
+    ClassValue,
+    Const,
+    Instance,
+    Layer,
+    LayerSelection,
+    ListValue,
+    ModuleRef,
+    Optimizer,
+    OptimizerAttr,
+    Tensor,
+    Value,
+    Variables,
+    Wiring,
+    merge_tensors,
+)
+
+
+class ExpressionEvaluation(ReplayBase):
+    def eval(self, node: cst.BaseExpression | None, env: Env) -> Value:
+        if node is None:
+            return UNKNOWN
+        if isinstance(node, cst.Name):
+            return self.eval_name(node, env)
+        if isinstance(node, (cst.Integer, cst.Float)):
+            try:
+                return Const(node.evaluated_value, node)
+            except (ValueError, SyntaxError):  # beyond the digit limit: Python rejects it too
+                return UNKNOWN
+        if isinstance(node, cst.SimpleString):
+            try:
+                return Const(node.evaluated_value, node)
+            except (ValueError, SyntaxError, UnicodeError):  # pragma: no cover - malformed
+                return UNKNOWN
+        if isinstance(node, cst.ConcatenatedString):
+            return Const("", node)
+        if isinstance(node, cst.UnaryOperation):
+            inner = self.eval(node.expression, env)
+            number = const_number(inner)
+            if number is not None and isinstance(node.operator, cst.Minus):
+                value = inner.value if isinstance(inner, Const) else None
+                return Const(-value if isinstance(value, int) else -number, node)
+            return UNKNOWN
+        if isinstance(node, cst.BinaryOperation):
+            left, right = self.eval(node.left, env), self.eval(node.right, env)
+            tensor = merge_tensors([left, right], node)
+            if tensor is not None:  # `x + shortcut` in a functional graph
+                return tensor
+            return self.fold(left, right, node.operator)
+        if isinstance(node, cst.Attribute):
+            return self.eval_attribute(node, env)
+        if isinstance(node, cst.Subscript):
+            return self.eval_subscript(node, env)
+        if isinstance(node, cst.Call):
+            return self.eval_call(node, env)
+        if isinstance(node, (cst.List, cst.Tuple)):
+            return self.eval_list(node, env)
+        if isinstance(node, (cst.ListComp, cst.GeneratorExp, cst.SetComp, cst.DictComp)):
+            return self.eval_comprehension(node, env)
+        if isinstance(node, cst.NamedExpr):
+            value = self.eval(node.value, env)
+            self.assign(node.target, value, node.value, env)
+            return value
+        if isinstance(node, cst.Lambda):
+            return UNKNOWN
+        for child in node.children:
+            if isinstance(child, cst.BaseExpression):
+                self.eval(child, env)
+            else:
+                for grandchild in expressions_in(child):
+                    self.eval(grandchild, env)
+        return UNKNOWN
+
+    def eval_list(self, node: cst.List | cst.Tuple, env: Env) -> ListValue:
+        """A list/tuple display; ``*items`` of a known list are spliced in."""
+        items: list[Value] = []
+        nodes: list[cst.CSTNode] = []
+        for element in node.elements:
+            value = self.eval(element.value, env)
+            if isinstance(element, cst.StarredElement) and isinstance(value, ListValue):
+                items.extend(value.items)
+                nodes.extend([element] * len(value.items))
+            else:
+                items.append(value)
+                nodes.append(element.value)
+        return ListValue(tuple(items), tuple(nodes))
+
+    def eval_name(self, node: cst.Name, env: Env) -> Value:
+        name = node.value
+        if name in {"True", "False", "None"}:
+            return Const({"True": True, "False": False, "None": None}[name], node)
+        value = env.lookup(name)
+        if value is not None:
+            return value
+        # the last star import that certainly has the name wins; the loose "any
+        # capitalised name under keras.layers" guess comes last (`Model` is not a layer)
+        keras_only = all(star.split(".")[0] in {"keras", "tensorflow", "tf_keras", "tf"}
+                         for star in self.star_imports)
+        for strict in (True, False) if keras_only else (True,):
+            for star in reversed(self.star_imports):
+                candidate = canonical(f"{star}.{name}")
+                if self.known_symbol(candidate, strict):
+                    return ModuleRef(candidate)
+        if name in CONVENTIONAL_MODULES:
+            # a fragment that uses `tf.` / `keras.` without importing them (the import
+            # lives in another file or was cut from a snippet)
+            return ModuleRef(canonical(CONVENTIONAL_MODULES[name]))
+        return UNKNOWN
+
+    def known_symbol(self, name: str, strict: bool = False) -> bool:
+        api = self.api
+        application = api.application(name)
+        return (name in api.bn_layers or name in api.v1_bn_layers or name in api.sequential
+                or name in api.functional or name in api.inputs
+                or not strict and api.is_layer_class(name)
+                or application is not None and (not strict or application != "unknown")
+                or name.startswith("keras.optimizers."))
+
+    def fold(self, left: Value, right: Value,
+             operator: cst.BaseBinaryOp | cst.BaseAugOp) -> Value:
+        if isinstance(operator, (cst.Add, cst.AddAssign)):
+            variables = variables_list(left), variables_list(right)
+            if variables[0] is not None and variables[1] is not None:
+                # `g.trainable_variables + d.trainable_variables`
+                return ListValue(variables[0] + variables[1])
+        a, b = const_number(left), const_number(right)
+        if a is None or b is None:
+            return UNKNOWN
+        try:
+            if isinstance(operator, (cst.Add, cst.AddAssign)):
+                return Const(a + b)
+            if isinstance(operator, (cst.Subtract, cst.SubtractAssign)):
+                return Const(a - b)
+            if isinstance(operator, (cst.Multiply, cst.MultiplyAssign)):
+                return Const(a * b)
+            if isinstance(operator, (cst.Divide, cst.DivideAssign)):
+                return Const(a / b)
+            if isinstance(operator, (cst.Power, cst.PowerAssign)):
+                return Const(a**b)
+            if isinstance(operator, (cst.FloorDivide, cst.FloorDivideAssign)):
+                return Const(a // b)
+        except (ArithmeticError, ValueError):
+            return UNKNOWN
+        return UNKNOWN
+
+    def eval_attribute(self, node: cst.Attribute, env: Env) -> Value:
+        owner = self.eval(node.value, env)
+        attr = node.attr.value
+        if isinstance(owner, ModuleRef):
+            name = canonical(f"{owner.name}.{attr}")
+            self.model.references.append(Reference(name, node))
+            return ModuleRef(name)
+        if isinstance(owner, Layer):
+            return self.layer_attribute(owner, attr, node)
+        if isinstance(owner, LayerSelection) and owner.element:
+            if owner.members is not None and len(owner.members) == 1 and owner.guard == "none":
+                # `model.layers[2].layers`: the one selected layer is known
+                return self.layer_attribute(owner.members[0], attr, node)
+            if attr in {"trainable_weights", "trainable_variables", "weights", "variables"}:
+                return Variables(None)
+            return UNKNOWN
+        if isinstance(owner, Optimizer) and attr in {"learning_rate", "lr"}:
+            return OptimizerAttr(owner, attr)
+        if isinstance(owner, OptimizerAttr):
+            return UNKNOWN
+        if isinstance(owner, ClassValue):
+            method = owner.methods.get(attr)
+            return method if method is not None else UNKNOWN
+        if isinstance(owner, Instance):
+            if attr in owner.attrs:
+                return owner.attrs[attr]
+            method = owner.owner.methods.get(attr)
+            return BoundMethod(method, owner) if method is not None else UNKNOWN
+        return UNKNOWN
+
+    def layer_attribute(self, layer: Layer, attr: str, node: cst.Attribute) -> Value:
+        if attr == "layers":
+            return LayerSelection(container=layer, node=node, extent="all",
+                                  members=self.tracked_members(layer))
+        if attr in {"output", "outputs", "input", "inputs"}:
+            stored = layer.attrs.get(f"__{attr}__")
+            if stored is not None:
+                return stored
+            return Tensor(True, (Wiring(layer, "flattened", "absent", node),), node)
+        if attr in {"trainable_weights", "trainable_variables", "weights", "variables"}:
+            return Variables(layer)
+        if attr == "optimizer":
+            optimizer = layer.attrs.get("optimizer")
+            return optimizer if optimizer is not None else UNKNOWN
+        if attr in layer.attrs:
+            return layer.attrs[attr]
+        if layer.user_class is not None:
+            owner = self.model.class_named(layer.user_class)
+            if owner is not None and attr in owner.methods:
+                return BoundMethod(owner.methods[attr], layer)
+        return UNKNOWN
+
+    def tracked_members(self, layer: Layer) -> tuple[Layer, ...] | None:
+        if layer.opaque or layer.has_bn is None and not layer.children:
+            return None
+        if any(wiring.mode == "flattened" for wiring in layer.children):
+            return None
+        members: list[Layer] = []
+        for wiring in layer.children:
+            if wiring.child not in members:
+                members.append(wiring.child)
+        return tuple(members)
+
+    def eval_subscript(self, node: cst.Subscript, env: Env) -> Value:
+        owner = self.eval(node.value, env)
+        bounds: tuple[int | None, int | None] | None = None
+        for element in node.slice:
+            inner = element.slice
+            if isinstance(inner, cst.Index):
+                self.eval(inner.value, env)
+            elif isinstance(inner, cst.Slice):
+                lower = const_int(self.eval(inner.lower, env)) if inner.lower else None
+                upper = const_int(self.eval(inner.upper, env)) if inner.upper else None
+                if inner.step is None and (lower is not None or inner.lower is None) and (
+                        upper is not None or inner.upper is None):
+                    bounds = (lower, upper)
+        if isinstance(owner, LayerSelection) and not owner.element and len(node.slice) == 1:
+            selected = select_layers(owner, node.slice[0].slice, node)
+            if isinstance(selected, LayerSelection) and selected.extent == "slice":
+                return replace(selected, bounds=bounds)
+            return selected
+        if isinstance(owner, Tensor) and owner.symbolic:
+            return replace(owner, inputs_node=node)  # `x[:, 0]` stays in the graph
+        if isinstance(owner, ListValue) and len(node.slice) == 1:
+            inner = node.slice[0].slice
+            if isinstance(inner, cst.Index):
+                index = literal_int(inner.value)
+                if index is not None and -len(owner.items) <= index < len(owner.items):
+                    return owner.items[index]
+        return UNKNOWN
+
+    def eval_comprehension(self, node: cst.BaseExpression, env: Env) -> Value:
+        scope = Env(parent=env)
+        clause: cst.CompFor | None = getattr(node, "for_in", None)
+        depth = 0
+        while clause is not None:
+            iterable = self.eval(clause.iter, scope)
+            if isinstance(iterable, LayerSelection) and isinstance(clause.target, cst.Name):
+                scope.bind(clause.target.value, replace(iterable, element=True))
+            else:
+                self.bind_unknown(clause.target, scope)
+            for condition in clause.ifs:
+                self.eval(condition.test, scope)
+            clause = clause.inner_for_in
+            depth += 1
+        saved = self.context
+        self.context = replace(saved, loop_depth=saved.loop_depth + depth)
+        try:
+            if isinstance(node, cst.DictComp):
+                self.eval(node.key, scope)
+                self.eval(node.value, scope)
+            else:
+                self.eval(getattr(node, "elt", None), scope)
+        finally:
+            self.context = saved
+        return UNKNOWN
+

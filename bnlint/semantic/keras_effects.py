@@ -1,0 +1,542 @@
+"""The Keras API's effects: layers, models, applications and optimizers created,
+layers called with ``training=``, compile/fit/evaluate, ``trainable`` and learning-rate
+changes, gradients taken on a tape."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import libcst as cst
+
+from bnlint.semantic.events import Event
+from bnlint.semantic.replay import (
+    CALLBACK_HOOKS,
+    EVAL_METHODS,
+    FIT_METHODS,
+    GRAPH_OP_PREFIXES,
+    HARMLESS_PREFIXES,
+    HUB_PREPROCESSING,
+    BoundMethod,
+    ReplayBase,
+    const_number,
+    is_input_layer,
+    is_tf1_optimizer,
+    optimizer_of,
+    rate_of,
+)
+from bnlint.semantic.syntax import (
+    keyword,
+    list_elements,
+    source_texts,
+    training_arg,
+    training_default,
+)
+from bnlint.semantic.trainability import apply_to_layer, apply_to_selection, state_snapshot
+from bnlint.semantic.values import (
+    UNKNOWN,
+    ClassValue,
+    Const,
+    Dataset,
+    FunctionValue,
+    Instance,
+    Layer,
+    LayerSelection,
+    ListValue,
+    Optimizer,
+    OptimizerAttr,
+    Schedule,
+    Tape,
+    Tensor,
+    TrainingArg,
+    Tri,
+    Value,
+    Variables,
+    Wiring,
+    merge_tensors,
+)
+
+
+class KerasEffects(ReplayBase):
+    def call_symbol(self, name: str, node: cst.Call, args: list[Value],
+                    kwargs: dict[str, Value]) -> Value:
+        api = self.api
+        if name in api.bn_layers or name in api.v1_bn_layers:
+            return self.create_layer(name, node, kwargs, is_bn=True,
+                                     bn_v1=name in api.v1_bn_layers)
+        if name in api.dropout_layers:
+            return self.create_layer(name, node, kwargs, is_dropout=True)
+        if name in api.inputs:
+            return Tensor(True, (), node)
+        if name in api.sequential:
+            return self.create_sequential(name, node, args, kwargs)
+        if name in api.functional:
+            return self.create_functional(name, node, args, kwargs)
+        if name in api.loaders:
+            return self.create_loaded(name, node)
+        if name in api.clone:
+            return self.create_clone(name, node, args)
+        application = api.application(name)
+        if application is not None:
+            return self.create_application(name, node, kwargs, application)
+        hub = self.hub_backbone(name, args, kwargs)
+        if hub is not None:
+            return self.create_backbone(name, node, hub, kwargs)
+        if name in api.opaque_layers:
+            return self.create_hub_layer(name, node, kwargs)
+        if name.startswith(api.schedules_prefix):
+            return Schedule(node)
+        if name.startswith("keras.optimizers.") or is_tf1_optimizer(name):
+            return self.create_optimizer(name, node, args, kwargs)
+        if name in api.gradient_tape:
+            return Tape(node)
+        if name in api.set_value and args:
+            if isinstance(args[0], OptimizerAttr):
+                self.record_set_lr(args[0].optimizer, node,
+                                   args[1] if len(args) > 1 else kwargs.get("value", UNKNOWN))
+            return UNKNOWN
+        if name.startswith("tf.data."):
+            return Dataset(None)
+        if api.is_layer_class(name):
+            return self.create_layer(name, node, kwargs, children=args)
+        if name.startswith(("keras_hub.layers.", "keras_hub.models.")) and name.removesuffix(
+                ".from_preset").endswith(HUB_PREPROCESSING):
+            # ImageConverter, ...Preprocessor, ...Tokenizer: preprocessing, no BN
+            return self.create_layer(name, node, kwargs)
+        if name.startswith("os.environ") or name == "os.putenv":
+            self.note_environment(node, args)
+            return UNKNOWN
+        if name.startswith(GRAPH_OP_PREFIXES) or (
+                name.startswith("keras.applications.") and name.endswith(".preprocess_input")):
+            # `layers.concatenate([a, b])`, `tf.nn.relu(x)`, `keras.ops.add(x, y)` on
+            # symbolic tensors: no BN layer, the graph goes on
+            operands = [item for value in [*args, *kwargs.values()]
+                        for item in (value.items if isinstance(value, ListValue) else (value,))]
+            tensor = merge_tensors(operands, node)
+            if tensor is not None:
+                return tensor
+        if not name.startswith(HARMLESS_PREFIXES):
+            self.havoc(args, kwargs, node)
+        return UNKNOWN
+
+    def note_environment(self, node: cst.Call, args: list[Value]) -> None:
+        if (len(args) > 1 and isinstance(args[0], Const)
+                and args[0].value == "TF_USE_LEGACY_KERAS" and isinstance(args[1], Const)
+                and str(args[1].value) in {"1", "True", "true"}):
+            self.model.legacy_keras_env = True
+
+    def hub_backbone(self, name: str, args: list[Value], kwargs: dict[str, Value]) -> str | None:
+        """'with_bn' / 'without_bn' / 'unknown' for a keras_hub / keras_cv model factory."""
+        base = name.removesuffix(".from_preset")
+        if base in self.api.hub_with_bn:
+            return "with_bn"
+        if base in self.api.hub_without_bn:
+            return "without_bn"
+        if base in self.api.hub_generic and name.endswith(".from_preset"):
+            preset = args[0] if args else kwargs.get("preset")
+            text = preset.value if isinstance(preset, Const) else None
+            if isinstance(text, str):
+                text = text.lower()
+                if text.startswith(self.api.presets_with_bn):
+                    return "with_bn"
+                if text.startswith(self.api.presets_without_bn):
+                    return "without_bn"
+            return "unknown"
+        return None
+
+    def new_layer(self, name: str, node: cst.CSTNode, **fields: object) -> Layer:
+        layer = Layer(qualname=name, node=node, **fields)  # type: ignore[arg-type]
+        self.model.layers.append(layer)
+        self.record(Event("create", node, layer, self.context))
+        return layer
+
+    def create_layer(self, name: str, node: cst.Call, kwargs: dict[str, Value], *,
+                     is_bn: bool = False, bn_v1: bool = False, is_dropout: bool = False,
+                     children: list[Value] | None = None) -> Layer:
+        layer = self.new_layer(name, node, is_bn=is_bn, bn_v1=bn_v1, is_dropout=is_dropout)
+        for child in children or ():
+            if isinstance(child, Layer):
+                layer.children.append(Wiring(child, "call", "absent", node))
+        trainable = kwargs.get("trainable")
+        if isinstance(trainable, Const) and isinstance(trainable.value, bool):
+            apply_to_layer(layer, trainable.value, definite=True)
+        elif trainable is not None:
+            apply_to_layer(layer, None, definite=True)
+        return layer
+
+    def create_sequential(self, name: str, node: cst.Call, args: list[Value],
+                          kwargs: dict[str, Value]) -> Layer:
+        model = self.new_layer(name, node, is_model=True, model_kind="sequential")
+        items = args[0] if args else kwargs.get("layers")
+        if isinstance(items, ListValue):
+            elements = items.nodes or tuple(list_elements(node))
+            for index, item in enumerate(items.items):
+                where = elements[index] if index < len(elements) else node
+                if isinstance(item, Layer) and is_input_layer(item):
+                    continue  # not one of `model.layers` of a Sequential
+                if isinstance(item, Layer):
+                    model.children.append(Wiring(item, "sequential", "absent", where))
+                elif isinstance(item, Tensor) and item.symbolic and not item.history:
+                    continue  # `keras.Input(shape=...)` as the first item
+                else:
+                    model.has_bn = None
+                    model.has_dropout = None
+        elif isinstance(items, LayerSelection) and not items.element:
+            # `Sequential(other.layers[:-1])`: reuses another model's layers, and with
+            # them its weights (pretrained when that model's are)
+            source = items.container
+            model.opaque = True
+            model.has_bn = source.contains_bn() if source.contains_bn() is False else None
+            model.has_dropout = None
+            if source.pretrained:
+                model.pretrained = True
+                model.pretrained_node = node
+        elif items is not None:
+            model.has_bn = None
+            model.has_dropout = None
+        return model
+
+    def create_functional(self, name: str, node: cst.Call, args: list[Value],
+                          kwargs: dict[str, Value]) -> Value:
+        # `output=`: the Keras 1 / early Keras 2 spelling, still in the wild
+        outputs = args[1] if len(args) > 1 else kwargs.get("outputs", kwargs.get("output"))
+        if outputs is None:
+            return UNKNOWN
+        model = self.new_layer(name, node, is_model=True, model_kind="functional")
+        inputs = args[0] if args else kwargs.get("inputs", kwargs.get("input"))
+        sources = inputs.items if isinstance(inputs, ListValue) else (inputs,)
+        if all(isinstance(item, Tensor) and item.symbolic and not item.history
+               for item in sources):
+            # one InputLayer per `keras.Input` (Input tensors built from another model's
+            # `.input` are not counted: unknown)
+            model.attrs["__input_count__"] = Const(len(sources))
+        tensors = outputs.items if isinstance(outputs, ListValue) else (outputs,)
+        merged = merge_tensors(tensors)
+        # Layers called on inputs of unknown origin still belong to the model whose
+        # outputs they produce (`Model(z, d(g(z)))` with `g` from another module).
+        partial = [wiring for tensor in tensors if isinstance(tensor, Tensor)
+                   and not tensor.symbolic for wiring in tensor.history]
+        if merged is None or not merged.complete or partial:
+            # part of the graph is unknown: what we see is inside, there may be more
+            model.has_bn = None
+            model.has_dropout = None
+        history = [*(merged.history if merged is not None else ()), *partial]
+        if history:
+            for wiring in history:
+                if not any(w.child is wiring.child and w.node is wiring.node
+                           for w in model.children):
+                    model.children.append(wiring)
+        return model
+
+    def create_application(self, name: str, node: cst.Call, kwargs: dict[str, Value],
+                           contents: str) -> Layer:
+        weights = kwargs.get("weights")
+        if weights is None:
+            pretrained: bool = True  # keras.applications default: weights="imagenet"
+        else:
+            pretrained = not (isinstance(weights, Const) and weights.value is None)
+        has_bn: Tri = {"with_bn": True, "without_bn": False}.get(contents)
+        model = self.new_layer(name, node, is_model=True, model_kind="application",
+                               has_bn=has_bn, has_dropout=None, opaque=True,
+                               pretrained=pretrained)
+        model.layer_shape = self.api.app_layers.get(name.rsplit(".", 1)[-1])
+        if pretrained:
+            model.pretrained_node = node
+            self.model.pretrained_signals.append(node)
+        input_tensor = kwargs.get("input_tensor")
+        if isinstance(input_tensor, Tensor) and input_tensor.symbolic:
+            flattened = Wiring(model, "flattened", "absent", node)
+            model.attrs["__output__"] = Tensor(True, input_tensor.history + (flattened,), node)
+        return model
+
+    def create_backbone(self, name: str, node: cst.Call, contents: str,
+                        kwargs: dict[str, Value]) -> Layer:
+        pretrained = name.endswith(".from_preset")
+        has_bn: Tri = {"with_bn": True, "without_bn": False}.get(contents)
+        model = self.new_layer(name, node, is_model=True, model_kind="application",
+                               has_bn=has_bn, has_dropout=None, opaque=True,
+                               pretrained=pretrained)
+        if pretrained:
+            model.pretrained_node = node
+            self.model.pretrained_signals.append(node)
+        argument = keyword(node, "trainable")
+        if argument is not None:
+            # `from_preset(..., trainable=False)` freezes like `model.trainable = False`
+            value = kwargs.get("trainable", UNKNOWN)
+            flag = value.value if isinstance(value, Const) else None
+            self.record(Event("set_trainable", argument, model, self.context,
+                              attr="trainable", value=value, value_node=argument.value,
+                              trainable_before=True, bn_trainable_before=model.bn_trainable()))
+            apply_to_layer(model, flag if isinstance(flag, bool) else None,
+                            self.context.definite)
+        return model
+
+    def create_hub_layer(self, name: str, node: cst.Call, kwargs: dict[str, Value]) -> Layer:
+        layer = self.new_layer(name, node, is_model=True, model_kind="application", has_bn=None,
+                               has_dropout=None, opaque=True, pretrained=True,
+                               pretrained_node=node)
+        self.model.pretrained_signals.append(node)
+        trainable = kwargs.get("trainable")
+        flag = trainable.value if isinstance(trainable, Const) else (None if trainable else False)
+        argument = keyword(node, "trainable")
+        if argument is not None:
+            # `hub.KerasLayer(url, trainable=...)` sets the flag like an assignment
+            self.record(Event("set_trainable", argument, layer, self.context, attr="trainable",
+                              value=trainable, value_node=argument.value,
+                              trainable_before=False, bn_trainable_before=None))
+        apply_to_layer(layer, flag if isinstance(flag, bool) else None, definite=True)
+        return layer
+
+    def create_loaded(self, name: str, node: cst.Call) -> Layer:
+        self.model.pretrained_signals.append(node)
+        return self.new_layer(name, node, is_model=True, model_kind="loaded", has_bn=None,
+                              has_dropout=None, opaque=True, pretrained=True,
+                              pretrained_node=node)
+
+    def create_clone(self, name: str, node: cst.Call, args: list[Value]) -> Layer:
+        source = args[0] if args else None
+        has_bn = source.contains_bn() if isinstance(source, Layer) else None
+        return self.new_layer(name, node, is_model=True, model_kind="loaded", has_bn=has_bn,
+                              has_dropout=None, opaque=True)
+
+    def create_optimizer(self, name: str, node: cst.Call, args: list[Value],
+                         kwargs: dict[str, Value]) -> Optimizer:
+        rate_value = kwargs.get("learning_rate", args[0] if args else None)
+        lr_arg = keyword(node, "lr")
+        if rate_value is None and lr_arg is not None:
+            rate_value = kwargs.get("lr")
+        default = self.api.optimizer_defaults.get(name)
+        optimizer = Optimizer(name, node, None, lr_kwarg_node=lr_arg)
+        if rate_value is None:
+            optimizer.learning_rate = default
+            optimizer.default_rate = default is not None
+        elif isinstance(rate_value, Schedule):
+            optimizer.schedule = True
+        else:
+            optimizer.learning_rate = const_number(rate_value)
+        self.record(Event("create", node, optimizer, self.context, optimizer=optimizer,
+                          learning_rate=optimizer.learning_rate))
+        return optimizer
+
+    def optimizer_from_string(self, text: str, node: cst.CSTNode) -> Optimizer | None:
+        name = self.api.optimizer_strings.get(text.lower())
+        if name is None:
+            return None
+        rate = self.api.optimizer_defaults.get(name)
+        return Optimizer(name, node, rate, default_rate=True, from_string=True)
+
+    def new_user_instance(self, owner: ClassValue, node: cst.CSTNode) -> Layer:
+        call = owner.methods.get("call")
+        default: TrainingArg = training_default(call.node) if call is not None else "none"
+        return self.new_layer(f"<{owner.name}>", node, is_model=owner.keras_base == "model",
+                              model_kind="subclassed", has_bn=False, has_dropout=False,
+                              user_class=owner.name, call_training_default=default)
+
+    def call_layer(self, layer: Layer, node: cst.Call, args: list[Value]) -> Value:
+        argument = keyword(node, "training") or self.positional_training(layer, node)
+        training = training_arg(argument)
+        if argument is None and any(arg.star for arg in node.args):
+            training = "dynamic"  # `model(x, **kwargs)` / `model(*args)` may pass it
+        forwards = (argument is not None and isinstance(argument.value, cst.Name)
+                    and argument.value.value in self.current_params)
+        self.record(Event("call", node, layer, self.context, training=training,
+                          inputs=tuple(args), trainable_before=layer.trainable,
+                          bn_trainable_before=layer.bn_trainable(),
+                          forwards_training=forwards))
+        self.note_subclass_wiring(layer, training, forwards, node)
+        wiring = Wiring(layer, "call", training, node, forwards_training=forwards)
+        first = args[0] if args else None
+        inputs = first.items if isinstance(first, ListValue) else (first,) if first else ()
+        merged = merge_tensors(inputs, node, (wiring,))
+        if merged is not None:
+            return merged
+        return Tensor(False, (wiring,), node)
+
+    def positional_training(self, layer: Layer, node: cst.Call) -> cst.Arg | None:
+        """``layer(x, True)``: Keras layers take ``training`` as the second positional
+        argument of ``call``; a user class, wherever its ``call`` puts it."""
+        positional = [arg for arg in node.args if arg.keyword is None and not arg.star]
+        index = 1
+        if layer.user_class is not None:
+            owner = self.model.class_named(layer.user_class)
+            method = owner.methods.get("call") if owner is not None else None
+            if method is None:
+                return None
+            params = method.node.params
+            names = [p.name.value for p in (*params.posonly_params, *params.params)][1:]
+            if "training" not in names:
+                return None
+            index = names.index("training")
+        return positional[index] if index < len(positional) else None
+
+    def note_subclass_wiring(self, layer: Layer, training: TrainingArg, forwards: bool,
+                             node: cst.Call) -> None:
+        """Inside a user model's ``call``: record how an attribute child is called."""
+        owner = self.current_self
+        if owner is None or self.current_method != "call":
+            return
+        for wiring in owner.children:
+            if wiring.child is layer and wiring.mode == "attribute":
+                wiring.training = training
+                wiring.forwards_training = forwards
+                wiring.called = True
+                wiring.node = node  # the call decides how it runs
+
+    def call_model_method(self, layer: Layer, method: str, node: cst.Call, args: list[Value],
+                          kwargs: dict[str, Value]) -> Value:
+        if method == "compile":
+            return self.compile_model(layer, node, args, kwargs)
+        if method in FIT_METHODS:
+            self.fit_model(layer, method, node, args, kwargs)
+            return UNKNOWN
+        if method in EVAL_METHODS:
+            self.record(Event("evaluate", node, layer, self.context, method=method,
+                              trainable_before=layer.trainable,
+                              bn_trainable_before=layer.bn_trainable(),
+                              extra=state_snapshot(layer)))
+            return Tensor(False)
+        if method == "add" and args and isinstance(args[0], Layer) and is_input_layer(args[0]):
+            return UNKNOWN
+        if method == "add" and args and isinstance(args[0], Layer):
+            where = node.args[0].value if node.args else node
+            layer.children.append(Wiring(args[0], "sequential", "absent", where))
+            return UNKNOWN
+        if method == "add":
+            layer.has_bn = None
+            layer.has_dropout = None
+            return UNKNOWN
+        if method == "get_layer":
+            return LayerSelection(container=layer, node=node, extent="one", element=True)
+        if method == "get_weights":
+            return Variables(layer)  # copied by `other.set_weights(layer.get_weights())`
+        copied = method == "set_weights" and bool(args) and isinstance(args[0], Variables) and (
+            args[0].layer is not None and args[0].layer.pretrained)
+        if method == "load_weights" or copied:
+            layer.pretrained = True
+            layer.pretrained_node = node
+            self.model.pretrained_signals.append(node)
+            self.record(Event("load_weights", node, layer, self.context))
+            return UNKNOWN
+        if method in {"__call__", "call"}:
+            return self.call_layer(layer, node, args)
+        if layer.user_class is not None:
+            owner = self.model.class_named(layer.user_class)
+            if owner is not None and method in owner.methods:
+                return self.call_function(owner.methods[method], args, kwargs, layer,
+                                          site=node)
+        child = layer.attrs.get(method)
+        if isinstance(child, Layer):
+            # `self.bn(x)`: a layer held in an attribute, called
+            return self.call_layer(child, node, args)
+        if isinstance(child, (FunctionValue, BoundMethod)):
+            function = child.function if isinstance(child, BoundMethod) else child
+            bound = child.receiver if isinstance(child, BoundMethod) else None
+            return self.call_function(function, args, kwargs, bound, site=node)
+        return UNKNOWN
+
+    def compile_model(self, layer: Layer, node: cst.Call, args: list[Value],
+                      kwargs: dict[str, Value]) -> Value:
+        value = kwargs.get("optimizer", args[0] if args else None)
+        optimizer: Optimizer | None = None
+        if isinstance(value, Optimizer):
+            optimizer = value
+        elif isinstance(value, Const) and isinstance(value.value, str):
+            where = keyword(node, "optimizer")
+            target = where.value if where is not None else (node.args[0].value if node.args
+                                                            else node)
+            optimizer = self.optimizer_from_string(value.value, target)
+        layer.attrs["optimizer"] = optimizer if optimizer is not None else UNKNOWN
+        self.record(Event("compile", node, layer, self.context, optimizer=optimizer,
+                          learning_rate=optimizer.learning_rate if optimizer else None,
+                          trainable_before=layer.trainable,
+                          bn_trainable_before=layer.bn_trainable(),
+                          extra=state_snapshot(layer)))
+        return UNKNOWN
+
+    def fit_model(self, layer: Layer, method: str, node: cst.Call, args: list[Value],
+                  kwargs: dict[str, Value]) -> None:
+        batch_size: int | None = None
+        batch_node: cst.CSTNode | None = None
+        size_arg = keyword(node, "batch_size")
+        if size_arg is not None:
+            number = const_number(kwargs.get("batch_size", UNKNOWN))
+            if number is not None:
+                batch_size, batch_node = int(number), size_arg
+        data = args[0] if args else kwargs.get("x")
+        if batch_size is None and isinstance(data, Dataset) and data.batch_size is not None:
+            batch_size, batch_node = data.batch_size, data.batch_node
+        self.record(Event("fit", node, layer, self.context, method=method,
+                          batch_size=batch_size, batch_node=batch_node,
+                          optimizer=optimizer_of(layer),
+                          learning_rate=rate_of(layer),
+                          trainable_before=layer.trainable,
+                          bn_trainable_before=layer.bn_trainable(),
+                          extra=state_snapshot(layer)))
+        callbacks = kwargs.get("callbacks")
+        if method in {"fit", "fit_generator"} and callbacks is not None:
+            items = callbacks.items if isinstance(callbacks, ListValue) else (callbacks,)
+            for item in items:
+                if isinstance(item, Instance):
+                    self.run_callback(item, layer, node)
+
+    def run_callback(self, callback: Instance, layer: Layer, fit: cst.Call) -> None:
+        """Replay the hooks of a user callback passed to ``fit()``, with ``self.model``
+        bound to the fitted model (Keras calls ``set_model``), as steps of that fit."""
+        callback.attrs["model"] = layer
+        saved = self.context
+        self.context = replace(saved, path=saved.path + (("callback", fit),))
+        try:
+            for hook in CALLBACK_HOOKS:
+                function = callback.owner.methods.get(hook)
+                if function is not None:
+                    self.call_function(function, [], {}, callback)
+        finally:
+            self.context = saved
+
+    def record_gradient(self, tape: Tape, node: cst.Call, args: list[Value],
+                        kwargs: dict[str, Value]) -> Value:
+        target = args[0] if args else kwargs.get("target", UNKNOWN)
+        sources = args[1] if len(args) > 1 else kwargs.get("sources", UNKNOWN)
+        items = sources.items if isinstance(sources, ListValue) else (sources,)
+        where = keyword(node, "sources")
+        source_node = where.value if where is not None else (
+            node.args[1].value if len(node.args) > 1 else None)
+        watched = source_node is not None and any(
+            text in tape.watched for text in source_texts(self.module, source_node))
+        if all(isinstance(item, Variables) for item in items):
+            variables: Tri = True
+        elif watched or all(isinstance(item, Tensor) for item in items):
+            variables = False  # gradients with respect to inputs
+        else:
+            variables = None
+        self.record(Event("gradient", node, tape, self.context, inputs=(target, *items),
+                          sources_are_variables=variables))
+        return UNKNOWN
+
+    def set_trainable(self, owner: Value, target: cst.Attribute, value: Value,
+                      value_node: cst.BaseExpression) -> None:
+        flag: Tri = None
+        if isinstance(value, Const) and isinstance(value.value, bool):
+            flag = value.value
+        layer = owner if isinstance(owner, Layer) else None
+        selection = owner if isinstance(owner, LayerSelection) else None
+        before = layer.trainable if layer else (selection.container.trainable if selection else None)
+        bn_before = layer.bn_trainable() if layer else (
+            selection.container.bn_trainable() if selection else None)
+        self.record(Event("set_trainable", target, owner, self.context, attr="trainable",
+                          value=value, value_node=value_node, selection=selection,
+                          trainable_before=before, bn_trainable_before=bn_before))
+        definite = self.context.definite
+        if layer is not None:
+            apply_to_layer(layer, flag, definite)
+        elif selection is not None:
+            apply_to_selection(selection, flag, definite)
+
+    def record_set_lr(self, optimizer: Optimizer | None, node: cst.CSTNode, value: Value) -> None:
+        rate = const_number(value)
+        self.record(Event("set_lr", node, optimizer, self.context, optimizer=optimizer,
+                          learning_rate=rate, value=value))
+        if optimizer is not None and self.context.definite:
+            optimizer.learning_rate = rate
+            optimizer.default_rate = False
+            optimizer.schedule = isinstance(value, Schedule)
+

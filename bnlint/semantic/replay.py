@@ -1,0 +1,218 @@
+"""The replay's shared state: scopes of names, the current context, the event trace,
+and the operations each part of the replay offers the others."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from bnlint.semantic.events import Context, Event
+from bnlint.semantic.model import SemanticModel
+from bnlint.semantic.names import KerasApi, keras_api
+from bnlint.semantic.values import (
+    ClassValue,
+    Const,
+    FunctionValue,
+    Instance,
+    Layer,
+    ListValue,
+    Optimizer,
+    Tape,
+    Value,
+    Variables,
+)
+
+MAX_INLINE_DEPTH = 4
+FIT_METHODS = frozenset({"fit", "fit_generator", "train_on_batch"})
+EVAL_METHODS = frozenset({"evaluate", "predict", "predict_on_batch", "test_on_batch",
+                          "evaluate_generator", "predict_generator"})
+# Functions (not layers) that may be applied to tensors of a functional graph.
+GRAPH_OP_PREFIXES = ("keras.layers.", "keras.ops.", "keras.backend.", "keras.activations.",
+                      "tf.")
+# Callback hooks in the order fit() runs them.
+CALLBACK_HOOKS = ("on_train_begin", "on_epoch_begin", "on_train_batch_begin", "on_batch_begin",
+                  "on_train_batch_end", "on_batch_end", "on_epoch_end", "on_train_end")
+# Names that mean these modules even where the file does not import them.
+CONVENTIONAL_MODULES = {"tf": "tensorflow", "keras": "keras"}
+HUB_PREPROCESSING = ("Converter", "Preprocessor", "Tokenizer", "Packer")
+# Callees that receive a model without changing its trainable state.
+HARMLESS_PREFIXES = ("keras.", "tf.", "np.", "numpy.", "matplotlib.", "plt.", "os.", "sys.",
+                      "logging.", "json.", "pickle.", "wandb.", "mlflow.", "tqdm.")
+BUILTINS_NO_EFFECT = frozenset({"print", "len", "isinstance", "type", "repr", "str", "id",
+                                 "hasattr", "getattr", "vars", "dir", "list", "tuple",
+                                 "enumerate", "zip", "range", "sorted", "any", "all", "sum",
+                                 "min", "max", "abs", "round", "int", "float", "bool"})
+
+
+
+
+@dataclass(eq=False)
+class Env:
+    """Names bound in one scope; reads fall back to the module scope."""
+
+    names: dict[str, Value] = field(default_factory=dict)
+    parent: Env | None = None
+    globals_declared: set[str] = field(default_factory=set)
+    returns: list[Value] = field(default_factory=list)
+
+    def lookup(self, name: str) -> Value | None:
+        if name in self.names:
+            return self.names[name]
+        if self.parent is not None:
+            return self.parent.lookup(name)
+        return None
+
+    def bind(self, name: str, value: Value) -> None:
+        if name in self.globals_declared and self.parent is not None:
+            self.parent.bind(name, value)
+        else:
+            self.names[name] = value
+
+
+@dataclass(eq=False, slots=True)
+class BoundMethod(Value):
+    function: FunctionValue
+    receiver: Layer | Instance
+
+
+def const_number(value: Value) -> float | None:
+    """A numeric (not bool) constant as a float."""
+    if isinstance(value, Const) and isinstance(value.value, (int, float)) and not isinstance(
+        value.value, bool
+    ):
+        return float(value.value)
+    return None
+
+
+def const_int(value: Value) -> int | None:
+    """An integer constant (folded arithmetic may give an integral float)."""
+    number = value.value if isinstance(value, Const) else None
+    if isinstance(number, bool) or not isinstance(number, (int, float)):
+        return None
+    if isinstance(number, float) and not number.is_integer():
+        return None
+    return int(number)
+
+
+def variables_list(value: Value) -> tuple[Value, ...] | None:
+    """``model.trainable_variables`` (or a list of them) as a tuple, else None."""
+    if isinstance(value, Variables):
+        return (value,)
+    if isinstance(value, ListValue) and value.items and all(
+        isinstance(item, Variables) for item in value.items
+    ):
+        return value.items
+    return None
+
+
+def is_input_layer(layer: Layer) -> bool:
+    """Is ``layer`` an InputLayer (never one of a Sequential's ``layers``)?"""
+    return layer.qualname.rsplit(".", 1)[-1] == "InputLayer"
+
+
+def is_tf1_optimizer(name: str) -> bool:
+    """A ``tf.train`` / ``tf.compat.v1.train`` optimizer class."""
+    return name.startswith(("tf.compat.v1.train.", "tf.train.")) and name.endswith("Optimizer")
+
+
+def optimizer_of(layer: Layer) -> Optimizer | None:
+    """The optimizer ``layer`` was last compiled with, when known."""
+    value = layer.attrs.get("optimizer")
+    return value if isinstance(value, Optimizer) else None
+
+
+def rate_of(layer: Layer) -> float | None:
+    """The learning rate ``layer`` trains at, when known."""
+    optimizer = optimizer_of(layer)
+    return optimizer.learning_rate if optimizer is not None else None
+
+
+class ReplayBase:
+    """State of one replay. The statement, expression, call and Keras-effect parts
+    of the replay (mixins of ``Builder``) implement the operations declared here."""
+
+    def __init__(self, module: cst.Module) -> None:
+        self.module = module
+        self.model = SemanticModel(module=module)
+        self.api: KerasApi = keras_api()
+        self.context = Context()
+        self.module_env = Env()
+        self.star_imports: list[str] = []
+        self.functions: list[FunctionValue] = []
+        self.ran: set[int] = set()
+        self.active: list[int] = []
+        self.control_dependencies = 0
+        self.current_self: Layer | None = None
+        self.current_method: str | None = None
+        self.current_params: frozenset[str] = frozenset()
+        self.prototypes: dict[int, Instance] = {}
+
+    def record(self, event: Event) -> None:
+        self.model.events.append(event)
+
+    def exec_block(self, body: Sequence[cst.BaseStatement] | Sequence[cst.BaseSmallStatement],
+                   env: Env) -> None:
+        raise NotImplementedError
+
+    def exec_suite(self, suite: cst.BaseSuite, env: Env) -> None:
+        raise NotImplementedError
+
+    def define_function(self, node: cst.FunctionDef, env: Env, owner: ClassValue | None) -> None:
+        raise NotImplementedError
+
+    def bind_unknown(self, target: cst.BaseExpression, env: Env) -> None:
+        raise NotImplementedError
+
+    def assign(self, target: cst.BaseExpression, value: Value, value_node: cst.BaseExpression,
+               env: Env) -> None:
+        raise NotImplementedError
+
+    def set_trainable(self, owner: Value, target: cst.Attribute, value: Value,
+                      value_node: cst.BaseExpression) -> None:
+        raise NotImplementedError
+
+    def record_set_lr(self, optimizer: Optimizer | None, node: cst.CSTNode, value: Value) -> None:
+        raise NotImplementedError
+
+    def eval(self, node: cst.BaseExpression | None, env: Env) -> Value:
+        raise NotImplementedError
+
+    def fold(self, left: Value, right: Value,
+             operator: cst.BaseBinaryOp | cst.BaseAugOp) -> Value:
+        raise NotImplementedError
+
+    def eval_call(self, node: cst.Call, env: Env) -> Value:
+        raise NotImplementedError
+
+    def havoc(self, args: list[Value], kwargs: dict[str, Value],
+              node: cst.CSTNode | None = None) -> None:
+        raise NotImplementedError
+
+    def call_symbol(self, name: str, node: cst.Call, args: list[Value],
+                    kwargs: dict[str, Value]) -> Value:
+        raise NotImplementedError
+
+    def new_layer(self, name: str, node: cst.CSTNode, **fields: object) -> Layer:
+        raise NotImplementedError
+
+    def new_user_instance(self, owner: ClassValue, node: cst.CSTNode) -> Layer:
+        raise NotImplementedError
+
+    def call_layer(self, layer: Layer, node: cst.Call, args: list[Value]) -> Value:
+        raise NotImplementedError
+
+    def call_model_method(self, layer: Layer, method: str, node: cst.Call, args: list[Value],
+                          kwargs: dict[str, Value]) -> Value:
+        raise NotImplementedError
+
+    def record_gradient(self, tape: Tape, node: cst.Call, args: list[Value],
+                        kwargs: dict[str, Value]) -> Value:
+        raise NotImplementedError
+
+    def call_function(self, function: FunctionValue, args: list[Value],
+                      kwargs: dict[str, Value], receiver: Value | None,
+                      standalone: bool = False, site: cst.Call | None = None) -> Value:
+        raise NotImplementedError
+

@@ -1,0 +1,400 @@
+"""Statements and paths: blocks, assignments, imports, definitions, and the control
+flow (branches, loops, ``with``, ``try``) that decides which paths events lie on."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Literal
+
+import libcst as cst
+
+from bnlint.semantic.events import Event, PathKind
+from bnlint.semantic.names import canonical
+from bnlint.semantic.replay import Env, ReplayBase
+from bnlint.semantic.syntax import dotted, is_main_guard
+from bnlint.semantic.values import (
+    UNKNOWN,
+    ClassValue,
+    Const,
+    FunctionValue,
+    Instance,
+    Layer,
+    LayerSelection,
+    ListValue,
+    ModuleRef,
+    Optimizer,
+    Tape,
+    Tensor,
+    Value,
+    Variables,
+    Wiring,
+    merge_tensors,
+)
+
+
+class StatementReplay(ReplayBase):
+    def exec_block(self, body: Sequence[cst.BaseStatement] | Sequence[cst.BaseSmallStatement],
+                   env: Env) -> None:
+        for statement in body:
+            self.exec_statement(statement, env)
+
+    def exec_suite(self, suite: cst.BaseSuite, env: Env) -> None:
+        if isinstance(suite, (cst.IndentedBlock, cst.SimpleStatementSuite)):
+            self.exec_block(suite.body, env)
+
+    def exec_statement(self, node: cst.CSTNode, env: Env) -> None:
+        if isinstance(node, cst.SimpleStatementLine):
+            self.exec_block(node.body, env)
+        elif isinstance(node, (cst.Import, cst.ImportFrom)):
+            self.exec_import(node, env)
+        elif isinstance(node, cst.Assign):
+            value = self.eval(node.value, env)
+            for target in node.targets:
+                self.assign(target.target, value, node.value, env)
+        elif isinstance(node, cst.AnnAssign):
+            if node.value is not None:
+                value = self.eval(node.value, env)
+                self.assign(node.target, value, node.value, env)
+        elif isinstance(node, cst.AugAssign):
+            right = self.eval(node.value, env)
+            if isinstance(node.target, cst.Name):
+                old = self.eval(node.target, env)
+                env.bind(node.target.value, self.fold_aug(old, right, node))
+        elif isinstance(node, cst.Expr):
+            self.eval(node.value, env)
+        elif isinstance(node, cst.Return):
+            env.returns.append(self.eval(node.value, env) if node.value else Const(None))
+        elif isinstance(node, cst.Global):
+            env.globals_declared.update(item.name.value for item in node.names)
+        elif isinstance(node, cst.Raise):
+            if node.exc is not None:
+                self.eval(node.exc, env)
+        elif isinstance(node, cst.Assert):
+            self.eval(node.test, env)
+        elif isinstance(node, cst.If):
+            self.exec_if(node, env)
+        elif isinstance(node, cst.For):
+            self.exec_for(node, env)
+        elif isinstance(node, cst.While):
+            self.eval(node.test, env)
+            self.exec_loop_body(node.body, env, node)
+            if node.orelse is not None:
+                self.exec_branch(node.orelse.body, env, ("else", node))
+        elif isinstance(node, cst.With):
+            self.exec_with(node, env)
+        elif isinstance(node, cst.Try):
+            self.exec_suite(node.body, env)
+            for handler in node.handlers:
+                self.exec_branch(handler.body, env, ("except", handler))
+            if node.orelse is not None:
+                self.exec_suite(node.orelse.body, env)
+            if node.finalbody is not None:
+                self.exec_suite(node.finalbody.body, env)
+        elif isinstance(node, cst.FunctionDef):
+            self.define_function(node, env, None)
+        elif isinstance(node, cst.ClassDef):
+            self.define_class(node, env)
+
+    def fold_aug(self, old: Value, right: Value, node: cst.AugAssign) -> Value:
+        if isinstance(old, (Const, Variables, ListValue)):
+            return self.fold(old, right, node.operator)
+        return UNKNOWN
+
+    def exec_import(self, node: cst.Import | cst.ImportFrom, env: Env) -> None:
+        if isinstance(node, cst.Import):
+            for alias in node.names:
+                imported = dotted(alias.name)
+                if imported is None:
+                    continue
+                self.model.imports.append(imported)
+                if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                    env.bind(alias.asname.name.value, ModuleRef(canonical(imported)))
+                else:
+                    top = imported.split(".")[0]
+                    env.bind(top, ModuleRef(canonical(top)))
+            return
+        if node.relative:
+            if not isinstance(node.names, cst.ImportStar):
+                for alias in node.names:
+                    bound = alias.evaluated_alias or alias.evaluated_name
+                    env.bind(bound.split(".")[0], UNKNOWN)
+            return
+        base = dotted(node.module) if node.module is not None else None
+        if base is None:
+            return
+        self.model.imports.append(base)
+        if isinstance(node.names, cst.ImportStar):
+            self.star_imports.append(base)
+            return
+        for alias in node.names:
+            name = alias.evaluated_name
+            self.model.imports.append(f"{base}.{name}")
+            bound = alias.evaluated_alias or name
+            env.bind(bound, ModuleRef(canonical(f"{base}.{name}")))
+
+    def exec_branch(self, suite: cst.BaseSuite, env: Env,
+                    step: tuple[PathKind, cst.CSTNode] | None = None) -> None:
+        saved = self.context
+        path = saved.path + (step,) if step is not None else saved.path
+        self.context = replace(saved, definite=False, path=path)
+        try:
+            self.exec_suite(suite, env)
+        finally:
+            self.context = saved
+
+    def exec_if(self, node: cst.If, env: Env) -> None:
+        test = self.eval(node.test, env)
+        if is_main_guard(node.test):
+            self.exec_suite(node.body, env)
+            return
+        if isinstance(test, Const) and isinstance(test.value, (bool, int, str, type(None))):
+            # `if use_bn:` with a known argument: only one branch runs
+            if test.value:
+                self.exec_suite(node.body, env)
+            elif isinstance(node.orelse, cst.If):
+                self.exec_if(node.orelse, env)
+            elif isinstance(node.orelse, cst.Else):
+                self.exec_suite(node.orelse.body, env)
+            return
+        guard = self.isinstance_guard(node.test, env)
+        before = dict(env.names)
+        if guard is not None:
+            name, positive = guard
+            self.exec_guarded(node.body, env, name, positive, ("if", node))
+        else:
+            self.exec_branch(node.body, env, ("if", node))
+        then_names = dict(env.names)
+        env.names = dict(before)
+        orelse = node.orelse
+        if isinstance(orelse, cst.If):
+            saved = self.context
+            self.context = replace(saved, definite=False, path=saved.path + (("else", node),))
+            try:
+                self.exec_if(orelse, env)
+            finally:
+                self.context = saved
+        elif isinstance(orelse, cst.Else):
+            if guard is not None:
+                name, positive = guard
+                self.exec_guarded(orelse.body, env, name, not positive, ("else", node))
+            else:
+                self.exec_branch(orelse.body, env, ("else", node))
+        else_names = env.names
+        joined: dict[str, Value] = {}
+        for key in set(then_names) | set(else_names):
+            first, second = then_names.get(key), else_names.get(key)
+            if first is not None and first is second:
+                joined[key] = first
+            elif isinstance(first, Tensor) and isinstance(second, Tensor) and (
+                first.symbolic and second.symbolic
+            ):
+                # either path built part of the same functional graph
+                joined[key] = merge_tensors([first, second], first.inputs_node) or UNKNOWN
+            elif first is None and second is not None and key not in before or second is None and first is not None and key not in before:
+                joined[key] = UNKNOWN
+            else:
+                joined[key] = UNKNOWN
+        env.names = joined
+
+    def exec_guarded(self, suite: cst.BaseSuite, env: Env, name: str, bn: bool,
+                     step: tuple[PathKind, cst.CSTNode]) -> None:
+        """Run a branch where an isinstance/name check narrows a layer loop variable.
+        The narrowing is a selection of layers, so the branch counts as definite."""
+        selection = env.lookup(name)
+        if not isinstance(selection, LayerSelection):
+            self.exec_branch(suite, env, step)
+            return
+        guard: Literal["bn", "not_bn"] = "bn" if bn else "not_bn"
+        if selection.guard != "none" and selection.guard != guard:
+            return  # contradictory narrowing: the branch selects nothing
+        env.bind(name, replace(selection, guard=guard))
+        saved = self.context
+        self.context = replace(saved, path=saved.path + (step,))
+        try:
+            self.exec_suite(suite, env)
+        finally:
+            self.context = saved
+            env.bind(name, selection)
+
+    def isinstance_guard(self, test: cst.BaseExpression, env: Env) -> tuple[str, bool] | None:
+        """``isinstance(x, BatchNormalization)`` / ``not ...`` / ``'bn' in x.name``:
+        (loop variable, True for BN)."""
+        positive = True
+        while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+            positive = not positive
+            test = test.expression
+        if isinstance(test, cst.Call) and isinstance(test.func, cst.Name):
+            if test.func.value == "isinstance" and len(test.args) == 2:
+                subject = test.args[0].value
+                if not isinstance(subject, cst.Name):
+                    return None
+                classes = self.eval(test.args[1].value, env)
+                items = classes.items if isinstance(classes, ListValue) else (classes,)
+                names = [item.name for item in items if isinstance(item, ModuleRef)]
+                if len(names) != len(items):
+                    return None
+                bn_names = self.api.bn_layers | self.api.v1_bn_layers
+                if all(item in bn_names for item in names):
+                    return subject.value, positive
+            return None
+        if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
+            target = test.comparisons[0]
+            operator = target.operator
+            if isinstance(target.comparator, cst.Attribute) and isinstance(
+                test.left, cst.SimpleString
+            ):
+                attribute = target.comparator
+                text = str(test.left.evaluated_value).lower()
+                if (attribute.attr.value == "name" and isinstance(attribute.value, cst.Name)
+                        and text in {"bn", "batch_norm", "batchnorm", "batch_normalization"}):
+                    if isinstance(operator, cst.In):
+                        return attribute.value.value, positive
+                    if isinstance(operator, cst.NotIn):
+                        return attribute.value.value, not positive
+        return None
+
+    def exec_for(self, node: cst.For, env: Env) -> None:
+        iterable = self.eval(node.iter, env)
+        if isinstance(iterable, LayerSelection) and not iterable.element and isinstance(
+            node.target, cst.Name
+        ):
+            env.bind(node.target.value, replace(iterable, element=True, node=node.target))
+        else:
+            self.bind_unknown(node.target, env)
+        self.exec_loop_body(node.body, env, node)
+        if node.orelse is not None:
+            self.exec_branch(node.orelse.body, env, ("else", node))
+
+    def exec_loop_body(self, suite: cst.BaseSuite, env: Env, node: cst.CSTNode) -> None:
+        saved = self.context
+        self.context = replace(saved, loop_depth=saved.loop_depth + 1,
+                               path=saved.path + (("loop", node),))
+        try:
+            self.exec_suite(suite, env)
+        finally:
+            self.context = saved
+
+    def exec_with(self, node: cst.With, env: Env) -> None:
+        tapes: list[Tape] = []
+        control = 0
+        for item in node.items:
+            value = self.eval(item.item, env)
+            if isinstance(value, Tape):
+                tapes.append(value)
+            if isinstance(item.item, cst.Call):
+                callee = self.eval(item.item.func, env)
+                if isinstance(callee, ModuleRef) and callee.name.endswith("control_dependencies"):
+                    control += 1
+            if item.asname is not None:
+                self.assign(item.asname.name, value, item.item, env)
+        saved = self.context
+        if tapes:
+            self.context = replace(saved, tape=tapes[-1], tapes=saved.tapes + tuple(tapes))
+        self.control_dependencies += control
+        try:
+            self.exec_suite(node.body, env)
+        finally:
+            self.context = saved
+            self.control_dependencies -= control
+
+    def define_function(self, node: cst.FunctionDef, env: Env, owner: ClassValue | None) -> None:
+        prefix = f"{owner.name}." if owner else ""
+        function = FunctionValue(node=node, qualname=prefix + node.name.value, owner=owner)
+        params = node.params
+        for param in (*params.posonly_params, *params.params, *params.kwonly_params):
+            if param.default is not None:
+                function.defaults[param.name.value] = self.eval(param.default, env)
+        self.functions.append(function)
+        if owner is None:
+            env.bind(node.name.value, function)
+        else:
+            owner.methods[node.name.value] = function
+
+    def define_class(self, node: cst.ClassDef, env: Env) -> None:
+        bases = tuple(self.eval(arg.value, env) for arg in node.bases if arg.keyword is None)
+        keras_base: str | None = None
+        for base in bases:
+            if isinstance(base, ModuleRef):
+                if base.name in self.api.model_bases:
+                    keras_base = "model"
+                elif base.name in self.api.layer_bases or self.api.is_layer_class(base.name):
+                    keras_base = keras_base or "layer"
+            elif isinstance(base, ClassValue) and base.keras_base is not None:
+                keras_base = base.keras_base
+        value = ClassValue(node=node, name=node.name.value,
+                           keras_base=keras_base, bases=bases)  # type: ignore[arg-type]
+        for base in bases:
+            if isinstance(base, ClassValue):
+                value.methods.update(base.methods)
+        for statement in node.body.body if isinstance(node.body, cst.IndentedBlock) else ():
+            if isinstance(statement, cst.FunctionDef):
+                self.define_function(statement, env, value)
+        self.model.classes.append(value)
+        env.bind(node.name.value, value)
+
+    def bind_unknown(self, target: cst.BaseExpression, env: Env) -> None:
+        if isinstance(target, cst.Name):
+            env.bind(target.value, UNKNOWN)
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self.bind_unknown(element.value, env)
+
+    def assign(self, target: cst.BaseExpression, value: Value, value_node: cst.BaseExpression,
+               env: Env) -> None:
+        if isinstance(target, cst.Name):
+            env.bind(target.value, value)
+            if isinstance(value, Layer) and not value.label:
+                value.label = target.value
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            items = value.items if isinstance(value, ListValue) else None
+            for index, element in enumerate(target.elements):
+                item = items[index] if items is not None and index < len(items) else UNKNOWN
+                if items is None and isinstance(value, Tensor):
+                    item = value  # `valid, label = discriminator(img)`: outputs of one call
+                self.assign(element.value, item, value_node, env)
+        elif isinstance(target, cst.Attribute):
+            owner = self.eval(target.value, env)
+            if isinstance(value, Layer) and not value.label and isinstance(owner, (Layer,
+                                                                                 Instance)):
+                value.label = dotted(target) or ""  # `self.bn`
+            self.assign_attribute(owner, target, value, value_node)
+        elif isinstance(target, cst.Subscript):
+            self.eval(target.value, env)
+
+    def assign_attribute(self, owner: Value, target: cst.Attribute, value: Value,
+                         value_node: cst.BaseExpression) -> None:
+        attr = target.attr.value
+        if attr == "trainable":
+            self.set_trainable(owner, target, value, value_node)
+            return
+        if attr in {"learning_rate", "lr"} and isinstance(owner, Optimizer):
+            self.record_set_lr(owner, target, value)
+            return
+        if isinstance(owner, (Layer, LayerSelection, ModuleRef)):
+            self.record(Event("set_attr", target, owner, self.context, attr=attr, value=value,
+                              value_node=value_node))
+        if isinstance(owner, (Layer, Instance)) and self.conditional() and (
+                owner.attrs.get(attr) is not value):
+            # set on one path only: the attribute may hold this or what it held before
+            owner.attrs[attr] = UNKNOWN
+            if isinstance(owner, Layer) and isinstance(value, Layer) and value is not owner:
+                if value.contains_bn() is not False:
+                    owner.has_bn = None
+                if value.contains_dropout() is not False:
+                    owner.has_dropout = None
+            return
+        if isinstance(owner, Layer):
+            owner.attrs[attr] = value
+            if isinstance(value, Layer) and value is not owner and not attr.startswith("__"):
+                owner.children = [w for w in owner.children if w.child is not value]
+                owner.children.append(Wiring(value, "attribute", "absent", target))
+        if isinstance(owner, Instance):
+            owner.attrs[attr] = value
+
+    def conditional(self) -> bool:
+        """Is the current statement inside a branch (``if``/``else``/``except``) that may
+        not run? (A function replayed on its own is not a branch: its body runs when it
+        is called.)"""
+        return any(kind in {"if", "else", "except"} for kind, _ in self.context.path)
+

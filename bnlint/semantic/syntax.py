@@ -1,0 +1,122 @@
+"""What the syntax alone says: dotted names, keyword arguments, literal values and
+the shape of function definitions, read off libcst nodes without evaluating anything."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import libcst as cst
+
+from bnlint.semantic.values import (
+    TrainingArg,
+)
+
+
+def dotted(node: cst.BaseExpression | None) -> str | None:
+    """``a.b.c`` as written, for a name or an attribute chain of names; else None."""
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        base = dotted(node.value)
+        return f"{base}.{node.attr.value}" if base else None
+    return None
+
+
+def is_main_guard(test: cst.BaseExpression) -> bool:
+    """``__name__ == "__main__"``."""
+    if (isinstance(test, cst.Comparison) and isinstance(test.left, cst.Name)
+            and test.left.value == "__name__" and len(test.comparisons) == 1):
+        comparator = test.comparisons[0].comparator
+        return isinstance(comparator, cst.SimpleString) and "__main__" in comparator.value
+    return False
+
+
+def expressions_in(node: cst.CSTNode) -> Iterator[cst.BaseExpression]:
+    """Expressions nested directly inside a non-expression node (args, elements...)."""
+    for child in node.children:
+        if isinstance(child, cst.BaseExpression):
+            yield child
+        elif not isinstance(child, (cst.BaseSuite, cst.BaseStatement)):
+            yield from expressions_in(child)
+
+
+def keyword(call: cst.Call, name: str) -> cst.Arg | None:
+    """The argument passed to ``call`` as ``name=``."""
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == name:
+            return arg
+    return None
+
+
+def literal_int(node: cst.BaseExpression | None) -> int | None:
+    """An integer literal (with an optional minus sign) as written."""
+    if isinstance(node, cst.Integer):
+        return int(node.evaluated_value)
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+        inner = literal_int(node.expression)
+        return -inner if inner is not None else None
+    return None
+
+
+def training_arg(node: cst.Arg | None) -> TrainingArg:
+    """What a ``training=`` argument says as written (``dynamic`` for an expression)."""
+    if node is None:
+        return "absent"
+    value = node.value
+    if isinstance(value, cst.Name):
+        if value.value == "True":
+            return "true"
+        if value.value == "False":
+            return "false"
+        if value.value == "None":
+            return "none"
+    if isinstance(value, cst.Integer):
+        return "true" if value.evaluated_value else "false"
+    return "dynamic"
+
+
+def training_default(node: cst.FunctionDef) -> TrainingArg:
+    """The default of a ``call`` method's ``training`` parameter, as written; "absent"
+    when there is no such parameter, "none" when it has no default."""
+    params = node.params
+    for param in (*params.posonly_params, *params.params, *params.kwonly_params):
+        if param.name.value == "training":
+            if param.default is None:
+                return "none"
+            return training_arg(cst.Arg(value=param.default))
+    return "absent"
+
+
+def source_texts(module: cst.Module, node: cst.BaseExpression) -> list[str]:
+    """The expressions of ``x`` or ``[x, y]`` as written (to match `tape.watch`)."""
+    if isinstance(node, (cst.List, cst.Tuple)):
+        return [module.code_for_node(element.value) for element in node.elements]
+    return [module.code_for_node(node)]
+
+
+def parameter_names(node: cst.FunctionDef) -> frozenset[str]:
+    """The names of a function's named parameters."""
+    params = node.params
+    names = [param.name.value for param in
+             (*params.posonly_params, *params.params, *params.kwonly_params)]
+    return frozenset(names)
+
+
+def list_elements(node: cst.Call) -> list[cst.BaseExpression]:
+    """The elements of the list display passed as ``Sequential``'s layers."""
+    value: cst.BaseExpression | None = None
+    if node.args and node.args[0].keyword is None:
+        value = node.args[0].value
+    else:
+        layers = keyword(node, "layers")
+        value = layers.value if layers is not None else None
+    if isinstance(value, (cst.List, cst.Tuple)):
+        return [element.value for element in value.elements]
+    return []
+
+
+def nested_functions(node: cst.FunctionDef) -> list[cst.FunctionDef]:
+    """Functions defined directly in a function's body."""
+    body = node.body.body if isinstance(node.body, cst.IndentedBlock) else ()
+    return [statement for statement in body if isinstance(statement, cst.FunctionDef)]
+

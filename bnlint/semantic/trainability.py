@@ -1,0 +1,158 @@
+"""What `trainable = value` does to layers: recursive on containers (F7), narrowed
+by `model.layers[...]` selections and their BatchNormalization guards, and joined
+conservatively where it may not run."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import libcst as cst
+
+from bnlint.semantic.syntax import literal_int
+from bnlint.semantic.values import (
+    UNKNOWN,
+    Const,
+    Layer,
+    LayerSelection,
+    Tri,
+    Value,
+)
+
+
+def state_snapshot(layer: Layer) -> dict[str, object]:
+    """``trainable`` and ``bn_trainable()`` of ``layer`` and every tracked layer inside
+    it, keyed by ``id(layer)``, as they are when a compile/fit/evaluate happens."""
+    parts = [layer, *layer.descendants()]
+    return {
+        "trainable": {id(part): part.trainable for part in parts},
+        "bn_trainable": {id(part): part.bn_trainable() for part in parts},
+    }
+
+
+def select_layers(selection: LayerSelection, index: cst.BaseSlice, node: cst.Subscript) -> Value:
+    """``container.layers[...]``: an element or a slice of the container's layers. A
+    functional model's list starts with its InputLayers (weightless, never tracked)."""
+    members = selection.members
+    offset = input_layers(selection.container)
+    if offset is None:
+        members = None
+    if isinstance(index, cst.Index):
+        position = literal_int(index.value)
+        member: tuple[Layer, ...] | None = None
+        if members is not None and offset is not None and position is not None:
+            listed: list[Layer | None] = [None] * offset + list(members)
+            if -len(listed) <= position < len(listed):
+                found = listed[position]
+                member = (found,) if found is not None else ()  # () = an InputLayer
+        return replace(selection, node=node, extent="one", element=True, members=member)
+    if isinstance(index, cst.Slice):
+        if index.lower is None and index.upper is None and index.step is None:
+            return replace(selection, node=node)
+        subset: tuple[Layer, ...] | None = None
+        lower, upper = literal_int(index.lower), literal_int(index.upper)
+        if members is not None and offset is not None and (
+            index.lower is None or lower is not None
+        ) and (index.upper is None or upper is not None) and index.step is None:
+            listed = [None] * offset + list(members)
+            subset = tuple(m for m in listed[lower:upper] if m is not None)
+        return replace(selection, node=node, extent="slice", members=subset)
+    return UNKNOWN
+
+
+def input_layers(container: Layer) -> int | None:
+    """How many InputLayers open ``container.layers`` (None when not known)."""
+    if container.model_kind != "functional":
+        return 0
+    count = container.attrs.get("__input_count__")
+    return count.value if isinstance(count, Const) and isinstance(count.value, int) else None
+
+
+def join_flag(current: Tri, value: Tri, definite: bool) -> Tri:
+    """A flag set to ``value``: definitely, or on one path only (it may keep ``current``)."""
+    if definite:
+        return value
+    return current if current == value else None
+
+
+def apply_to_layer(layer: Layer, value: Tri, definite: bool, forget: bool = False) -> None:
+    """``layer.trainable = value`` (recursive, F7); under a branch, states that would
+    change become unknown."""
+    if forget:
+        value, definite = None, True
+        if layer.trainable is None and layer.inner_bn_trainable is None:
+            return
+    targets = [layer, *layer.descendants()]
+    for target in targets:
+        target.trainable = join_flag(target.trainable, value, definite)
+        target.inner_bn_trainable = join_flag(target.inner_bn_trainable, value, definite)
+        target.inner_other_trainable = join_flag(target.inner_other_trainable, value, definite)
+
+
+def apply_to_selection(selection: LayerSelection, value: Tri, definite: bool) -> None:
+    """``for layer in container.layers[...]: layer.trainable = value`` (with guards).
+    The container's own flag does not change: only the selected layers'."""
+    container = selection.container
+    guard, extent = selection.guard, selection.extent
+    if selection.members is not None:
+        for member in selection.members:
+            if guard == "bn" and not member.is_bn:
+                continue
+            if guard == "not_bn" and member.is_bn:
+                continue
+            apply_to_layer(member, value, definite)
+        return
+    if extent == "one" or value is None:
+        # which layer is unknown: anything that might change becomes unknown
+        value_for_all: Tri = None
+        for target in opaque_parts(container):
+            if guard != "not_bn" and target.inner_bn_trainable != value:
+                target.inner_bn_trainable = None
+            if guard != "bn" and target.inner_other_trainable != value:
+                target.inner_other_trainable = None
+        for wiring in container.children:
+            if wiring.mode != "flattened" and value_for_all is None and wiring.child.trainable != value:
+                apply_to_layer(wiring.child, None, definite=False, forget=True)
+        return
+    for target in opaque_parts(container):
+        if target is container and value is False and selection.keeps_bn_tail():
+            continue  # the re-frozen head leaves the BN layers at the end as they were
+        if guard != "not_bn":
+            target.inner_bn_trainable = slice_merge(target.inner_bn_trainable, value, extent,
+                                                     definite)
+        if guard != "bn":
+            target.inner_other_trainable = slice_merge(target.inner_other_trainable, value,
+                                                        extent, definite)
+    for wiring in container.children:
+        if wiring.mode == "flattened":
+            continue
+        child = wiring.child
+        if guard == "bn" and not child.is_bn:
+            continue
+        if guard == "not_bn" and child.is_bn:
+            continue
+        if extent == "all":
+            apply_to_layer(child, value, definite)
+        else:
+            apply_to_layer(child, None, definite=False, forget=True)
+
+
+def opaque_parts(container: Layer) -> list[Layer]:
+    """The container itself (its untracked inner layers) and bases flattened into it."""
+    parts = [container]
+    for wiring in container.children:
+        if wiring.mode == "flattened" and wiring.child not in parts:
+            parts.append(wiring.child)
+            parts.extend(w.child for w in wiring.child.children if w.mode == "flattened")
+    return parts
+
+
+def slice_merge(current: Tri, value: bool, extent: str, definite: bool) -> Tri:
+    """A contiguous slice of an application's layers includes BN and non-BN layers, but
+    not all of them: setting True makes "some trainable" true; setting False leaves the
+    rest as they were (unknown unless they were already False)."""
+    if extent == "all":
+        return join_flag(current, value, definite)
+    if value is True:
+        return join_flag(current, True, definite)
+    return current if current is False else None
+
