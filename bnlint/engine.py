@@ -16,6 +16,9 @@ from bnlint.source import Source
 if TYPE_CHECKING:
     import libcst as cst
 
+    from bnlint.semantic.model import SemanticModel
+    from bnlint.semantic.paths import Decision
+
 SYNTAX_ERROR_CODE = "BN000"
 SYNTAX_ERROR_NAME = "syntax-error"
 
@@ -52,7 +55,7 @@ def lint_source(
 
     import libcst as cst
 
-    from bnlint.semantic.build import build_model
+    from bnlint.semantic.build import build_models
     from bnlint.semantic.flavour import resolve_flavour
     from bnlint.suppress import parse_suppressions
 
@@ -64,19 +67,21 @@ def lint_source(
     if rejected is not None:
         return FileResult(source.path, source, (rejected,))
 
-    model = build_model(module)
-    flavour = resolve_flavour(model, settings, project_flavour)
-    context = RuleContext(model=model, settings=settings, flavour=flavour)
-    reports: list[tuple[type[Rule], Report]] = []
-    errors: list[str] = []
-    for rule in candidates:
-        try:
-            reports.extend((rule, report) for report in rule().check(context))
-        except Exception as error:  # noqa: BLE001 - a bug in one rule must not stop the others
-            errors.append(
-                f"{source.path}: internal error in {rule.code} ({rule.name}): "
-                f"{type(error).__name__}: {error}"
-            )
+    models = build_models(module)
+    flavour = resolve_flavour(models[0], settings, project_flavour)
+    reports: list[PathReport] = []
+    errors: dict[str, None] = {}
+    for model in models:
+        context = RuleContext(model=model, settings=settings, flavour=flavour)
+        for rule in candidates:
+            try:
+                reports.extend(PathReport(rule, report, model, model is models[0])
+                               for report in rule().check(context))
+            except Exception as error:  # noqa: BLE001 - a bug in one rule must not stop the others
+                errors.setdefault(
+                    f"{source.path}: internal error in {rule.code} ({rule.name}): "
+                    f"{type(error).__name__}: {error}"
+                )
     if not reports:
         return FileResult(source.path, source, (), tuple(errors))
 
@@ -90,11 +95,23 @@ def lint_source(
     return FileResult(source.path, source, tuple(kept), tuple(errors))
 
 
-def _to_findings(
-    module: cst.Module, reports: Iterable[tuple[type[Rule], Report]]
-) -> list[Finding]:
-    """Positions are computed only here, once per file that has something to report."""
+@dataclass(frozen=True, slots=True)
+class PathReport:
+    """A rule's report on one replay: with branches joined (``joined``), or on the path
+    that answered ``decisions``."""
+
+    rule: type[Rule]
+    report: Report
+    model: SemanticModel
+    joined: bool
+
+
+def _to_findings(module: cst.Module, reports: Iterable[PathReport]) -> list[Finding]:
+    """One finding per rule and primary location, whichever replays reported it.
+    Positions are computed only here, once per file that has something to report."""
     from libcst.metadata import MetadataWrapper, PositionProvider
+
+    from bnlint.semantic.paths import describe
 
     positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
 
@@ -105,23 +122,55 @@ def _to_findings(
             Position(where.end.line, where.end.column + 1),
         )
 
-    unique: dict[tuple[str, Span], Finding] = {}
-    for rule, report in reports:
-        primary = span(report.node)
-        # the steps in program order, each once
+    grouped: dict[tuple[str, Span], list[PathReport]] = {}
+    for item in reports:
+        grouped.setdefault((item.rule.code, span(item.report.node)), []).append(item)
+    findings: list[Finding] = []
+    for (_, primary), group in grouped.items():
+        joined = next((item for item in group if item.joined), None)
+        on_paths = [item for item in group if not item.joined]
+        # the conditions it needs: those that every path reporting it answered alike
+        # (none when it holds whichever way they go), counted only where a step of its
+        # evidence lies inside the arm taken; a finding seen on paths alone must not
+        # rest on an arm that would prevent it being skipped
+        shared = _shared_decisions(on_paths) if on_paths else []
+        conditions = [d for d in shared if _inside_arm(on_paths[0], d)]
+        if joined is None and len(conditions) < len(shared):
+            continue
+        rule, report = (joined or on_paths[0]).rule, (joined or on_paths[0]).report
         steps = {(span(node), message): None for node, message in report.related}
-        related = tuple(Related(message, where) for where, message in
-                        sorted(steps, key=lambda step: (step[0].start.row, step[0].start.column)))
-        finding = Finding(
+        ordered = sorted(steps, key=lambda step: (step[0].start.row, step[0].start.column))
+        related = tuple(Related(message, where) for where, message in ordered) + tuple(
+            Related(describe(decision), span(decision.node.test)) for decision in conditions)
+        findings.append(Finding(
             code=rule.code,
             name=rule.name,
             severity=report.severity or rule.severity,
             message=report.message,
             span=primary,
             related=related,
-        )
-        unique.setdefault((rule.code, primary), finding)
-    return sorted(unique.values(), key=lambda f: (f.span.start.row, f.span.start.column, f.code))
+        ))
+    return sorted(findings, key=lambda f: (f.span.start.row, f.span.start.column, f.code))
+
+
+def _shared_decisions(group: Sequence[PathReport]) -> list[Decision]:
+    """The answers every path that reported the finding gave: the conditions under
+    which it holds (none when it holds whichever way they go)."""
+    shared = {(d.key, d.value): d for d in group[0].model.decisions}
+    for item in group[1:]:
+        answers = {(d.key, d.value) for d in item.model.decisions}
+        shared = {key: d for key, d in shared.items() if key in answers}
+    return list(shared.values())
+
+
+def _inside_arm(item: PathReport, decision: Decision) -> bool:
+    """Does a step of the finding's evidence run inside the arm the path took? If not,
+    the finding rests on the other arm not running: on code the user wrote to guard
+    against it (``if freeze: base.trainable = False``), which is not a mistake."""
+    ifs = {id(node) for node in decision.ifs}
+    nodes = [item.report.node, *(node for node, _ in item.report.related)]
+    return any(id(step) in ifs for node in nodes for event in item.model.events_at(node)
+               for _, step in event.context.path)
 
 
 def _rejected_by_python(text: str) -> Finding | None:

@@ -231,6 +231,16 @@ class UnfrozenBnInTrainingMode(Rule):
         model.compile(keras.optimizers.Adam(1e-5), "mse")
         model.fit(x, y)
         """,
+        """
+        import keras
+        base = keras.applications.ResNet50(include_top=False, pooling="avg")
+        base.trainable = False
+        model = keras.Sequential([base, keras.layers.Dense(10)])
+        if fine_tune:
+            base.trainable = True
+        model.compile(keras.optimizers.Adam(1e-5), "mse")
+        model.fit(x, y)
+        """,
     )
     not_flagged = (
         # a custom train_step that calls the model without training=: inference mode
@@ -295,16 +305,6 @@ class UnfrozenBnInTrainingMode(Rule):
                 return self.head(self.base(x, training=False))
         model = Classifier()
         model.base.trainable = True
-        model.compile(keras.optimizers.Adam(1e-5), "mse")
-        model.fit(x, y)
-        """,
-        """
-        import keras
-        base = keras.applications.ResNet50(include_top=False, pooling="avg")
-        base.trainable = False
-        model = keras.Sequential([base, keras.layers.Dense(10)])
-        if fine_tune:
-            base.trainable = True
         model.compile(keras.optimizers.Adam(1e-5), "mse")
         model.fit(x, y)
         """,

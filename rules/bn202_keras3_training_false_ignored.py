@@ -167,6 +167,22 @@ class Keras3TrainingFalseIgnored(Rule):
             """,
             target="keras3", keras_version="3.10",
         ),
+        Example(
+            """
+            import keras
+            base = keras.applications.ResNet50(include_top=False, pooling="avg")
+            base.trainable = False
+            inputs = keras.Input((224, 224, 3))
+            model = keras.Model(inputs, keras.layers.Dense(10)(base(inputs, training=False)))
+            model.compile("adam", "mse")
+            model.fit(x, y)
+            if fine_tune:
+                base.trainable = True
+            model.compile(keras.optimizers.Adam(1e-5), "mse")
+            model.fit(x, y)
+            """,
+            target="keras3", keras_version="3.8",
+        ),
     )
     not_flagged = (
         Example(_FUNCTIONAL, target="tf-keras"),
@@ -216,22 +232,6 @@ class Keras3TrainingFalseIgnored(Rule):
             inputs = keras.Input((224, 224, 3))
             model = keras.Model(inputs, keras.layers.Dense(10)(base(inputs, training=False)))
             base.trainable = True
-            model.compile(keras.optimizers.Adam(1e-5), "mse")
-            model.fit(x, y)
-            """,
-            target="keras3", keras_version="3.8",
-        ),
-        Example(
-            """
-            import keras
-            base = keras.applications.ResNet50(include_top=False, pooling="avg")
-            base.trainable = False
-            inputs = keras.Input((224, 224, 3))
-            model = keras.Model(inputs, keras.layers.Dense(10)(base(inputs, training=False)))
-            model.compile("adam", "mse")
-            model.fit(x, y)
-            if fine_tune:
-                base.trainable = True
             model.compile(keras.optimizers.Adam(1e-5), "mse")
             model.fit(x, y)
             """,

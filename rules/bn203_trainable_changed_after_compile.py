@@ -184,6 +184,12 @@ class TrainableChangedAfterCompile(Rule):
             """,
             target="tf-keras", keras_version="2.15",
         ),
+        after_frozen_resnet("""
+        model.fit(x, y)
+        if fine_tune:
+            base.trainable = True
+        model.fit(x, y)
+        """),
     )
     not_flagged = (
         after_frozen_resnet("""
@@ -196,12 +202,6 @@ class TrainableChangedAfterCompile(Rule):
         model.fit(x, y)
         base.trainable = True
         model.evaluate(x, y)
-        """),
-        after_frozen_resnet("""
-        model.fit(x, y)
-        if fine_tune:
-            base.trainable = True
-        model.fit(x, y)
         """),
         # the GAN recipe: another model containing D is compiled after the freeze (BN209)
         Example(

@@ -111,6 +111,19 @@ class ContainerTrainableResetsFreeze(Rule):
         model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
         model.fit(x_train, y_train)
         """,
+        """
+        import keras
+        from keras import layers
+        base = keras.applications.ResNet50(include_top=False, pooling="avg")
+        for layer in base.layers:
+            if isinstance(layer, layers.BatchNormalization):
+                layer.trainable = False
+        if unfreeze:
+            base.trainable = True
+        model = keras.Sequential([base, layers.Dense(10)])
+        model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
+        model.fit(x, y)
+        """,
     )
     not_flagged = (
         # keras-io transfer-learning guide recipe
@@ -128,19 +141,6 @@ class ContainerTrainableResetsFreeze(Rule):
         for layer in base.layers:
             if isinstance(layer, layers.BatchNormalization):
                 layer.trainable = False
-        model = keras.Sequential([base, layers.Dense(10)])
-        model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
-        model.fit(x, y)
-        """,
-        """
-        import keras
-        from keras import layers
-        base = keras.applications.ResNet50(include_top=False, pooling="avg")
-        for layer in base.layers:
-            if isinstance(layer, layers.BatchNormalization):
-                layer.trainable = False
-        if unfreeze:
-            base.trainable = True
         model = keras.Sequential([base, layers.Dense(10)])
         model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
         model.fit(x, y)

@@ -25,19 +25,41 @@ from bnlint.semantic.calls import CallReplay
 from bnlint.semantic.expressions import ExpressionEvaluation
 from bnlint.semantic.keras_effects import KerasEffects
 from bnlint.semantic.model import SemanticModel
+from bnlint.semantic.paths import PathOracle, Relevance, explore
 from bnlint.semantic.scan import scan_module
 from bnlint.semantic.statements import StatementReplay
 from bnlint.semantic.values import ClassValue, Instance, Layer, Value
 
 
 def build_model(module: cst.Module) -> SemanticModel:
-    """Replay ``module`` and return its semantic model."""
-    builder = Builder(module)
-    builder.run()
+    """Replay ``module`` with branches joined and return its semantic model."""
+    return build_models(module)[0]
+
+
+def build_models(module: cst.Module) -> list[SemanticModel]:
+    """The semantic model with branches joined, then, when the module has ``if``s whose
+    condition is unknown and whose arms touch Keras, one model per path through them
+    (each with its ``decisions``; none beyond ``MAX_PATHS`` paths)."""
+    relevance = Relevance(module)
+    joined = _replay(module, None, relevance)
+    models = [joined]
+    if joined.undecided_conditions:
+        paths = explore(lambda oracle: _replay(module, oracle, relevance))
+        for path in paths or ():
+            path.result.decisions = path.decisions
+            models.append(path.result)
     facts = scan_module(module)
-    builder.model.attribute_reads = facts.attribute_reads
-    builder.model.discarded_calls = facts.discarded_calls
-    builder.model.weight_sources = facts.weight_sources
+    for model in models:
+        model.attribute_reads = facts.attribute_reads
+        model.discarded_calls = facts.discarded_calls
+        model.weight_sources = facts.weight_sources
+    return models
+
+
+def _replay(module: cst.Module, oracle: PathOracle | None,
+            relevance: Relevance) -> SemanticModel:
+    builder = Builder(module, oracle, relevance)
+    builder.run()
     return builder.model
 
 

@@ -160,6 +160,7 @@ class CallReplay(ReplayBase):
             self.exec_suite(function.node.body, env)
         finally:
             self.active.pop()
+            self.exit = None  # a return (or raise) ends the call, not the caller
             self.context, self.current_self, self.current_method, self.current_params = saved
         for statement in nested_functions(function.node):
             if id(statement) not in {id(f.node) for f in self.functions}:

@@ -12,6 +12,8 @@ from bnlint.semantic.values import ClassValue, Layer, Value
 if TYPE_CHECKING:
     import libcst as cst
 
+    from bnlint.semantic.paths import Decision
+
 
 @dataclass(eq=False, slots=True)
 class CallSite:
@@ -57,6 +59,20 @@ class SemanticModel:
     attribute_reads: set[str] = field(default_factory=set)
     discarded_calls: set[int] = field(default_factory=set)
     weight_sources: list[cst.CSTNode] = field(default_factory=list)
+    # `if`s met whose condition is unknown and whose arms touch Keras (joined here)
+    undecided_conditions: int = 0
+    # on a replay of one path: how each of those conditions was answered
+    decisions: tuple[Decision, ...] = ()
+    _events_at: dict[int, list[Event]] | None = None
+
+    def events_at(self, node: cst.CSTNode) -> list[Event]:
+        """The events recorded at ``node`` (a statement replayed twice has two)."""
+        if self._events_at is None:
+            index: dict[int, list[Event]] = {}
+            for event in self.events:
+                index.setdefault(id(event.node), []).append(event)
+            self._events_at = index
+        return self._events_at.get(id(node), [])
 
     def events_of(self, *kinds: EventKind) -> Iterator[Event]:
         """Events of the given kinds, in program order."""

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import libcst as cst
 
-from bnlint.semantic.events import Context, Event
+from bnlint.semantic.events import Context, Event, PathKind
 from bnlint.semantic.model import SemanticModel
 from bnlint.semantic.names import KerasApi, keras_api
+from bnlint.semantic.paths import PathOracle, Relevance
 from bnlint.semantic.values import (
     ClassValue,
     Const,
@@ -23,6 +25,9 @@ from bnlint.semantic.values import (
     Value,
     Variables,
 )
+
+# How a statement leaves its block: up to the function, the loop or a handler.
+Exit = Literal["return", "raise", "break", "continue"]
 
 MAX_INLINE_DEPTH = 4
 FIT_METHODS = frozenset({"fit", "fit_generator", "train_on_batch"})
@@ -133,8 +138,19 @@ class ReplayBase:
     """State of one replay. The statement, expression, call and Keras-effect parts
     of the replay (mixins of ``Builder``) implement the operations declared here."""
 
-    def __init__(self, module: cst.Module) -> None:
+    def __init__(self, module: cst.Module, oracle: PathOracle | None = None,
+                 relevance: Relevance | None = None) -> None:
         self.module = module
+        # None: branches are joined; else the oracle decides the conditions that matter
+        self.oracle = oracle
+        self.relevance = relevance or Relevance(module)
+        # how the statement just replayed left its block on this path, if it did
+        self.exit: Exit | None = None
+        # a decided `if` whose other arm always leaves the block: the rest of the block
+        # runs on this arm's path
+        self.continuation: tuple[PathKind, cst.CSTNode] | None = None
+        # the block and index of the statement after the `if` being replayed
+        self.block_rest: tuple[Sequence[cst.CSTNode], int] = ((), 0)
         self.model = SemanticModel(module=module)
         self.api: KerasApi = keras_api()
         self.context = Context()

@@ -11,8 +11,9 @@ import libcst as cst
 
 from bnlint.semantic.events import Event, PathKind
 from bnlint.semantic.names import canonical
-from bnlint.semantic.replay import Env, ReplayBase
-from bnlint.semantic.syntax import dotted, is_main_guard
+from bnlint.semantic.paths import PathOracle, condition_key
+from bnlint.semantic.replay import Env, Exit, ReplayBase
+from bnlint.semantic.syntax import always_exits, dotted, ends_program, is_main_guard
 from bnlint.semantic.values import (
     UNKNOWN,
     ClassValue,
@@ -36,8 +37,22 @@ from bnlint.semantic.values import (
 class StatementReplay(ReplayBase):
     def exec_block(self, body: Sequence[cst.BaseStatement] | Sequence[cst.BaseSmallStatement],
                    env: Env) -> None:
-        for statement in body:
-            self.exec_statement(statement, env)
+        saved = self.context
+        try:
+            for index, statement in enumerate(body):
+                if isinstance(statement, cst.If):
+                    self.block_rest = (body, index + 1)
+                self.exec_statement(statement, env)
+                if self.exit is not None:
+                    return  # the rest of the block does not run on this path
+                if self.continuation is not None:
+                    # `if not args.finetune: return` decided: the rest of the block is
+                    # the other arm of that `if`
+                    self.context = replace(self.context,
+                                           path=self.context.path + (self.continuation,))
+                    self.continuation = None
+        finally:
+            self.context = saved
 
     def exec_suite(self, suite: cst.BaseSuite, env: Env) -> None:
         if isinstance(suite, (cst.IndentedBlock, cst.SimpleStatementSuite)):
@@ -63,13 +78,21 @@ class StatementReplay(ReplayBase):
                 env.bind(node.target.value, self.fold_aug(old, right, node))
         elif isinstance(node, cst.Expr):
             self.eval(node.value, env)
+            if ends_program(node.value):
+                self.exit = "raise"
         elif isinstance(node, cst.Return):
             env.returns.append(self.eval(node.value, env) if node.value else Const(None))
+            self.exit = "return"
+        elif isinstance(node, cst.Break):
+            self.exit = "break"
+        elif isinstance(node, cst.Continue):
+            self.exit = "continue"
         elif isinstance(node, cst.Global):
             env.globals_declared.update(item.name.value for item in node.names)
         elif isinstance(node, cst.Raise):
             if node.exc is not None:
                 self.eval(node.exc, env)
+            self.exit = "raise"
         elif isinstance(node, cst.Assert):
             self.eval(node.test, env)
         elif isinstance(node, cst.If):
@@ -84,17 +107,28 @@ class StatementReplay(ReplayBase):
         elif isinstance(node, cst.With):
             self.exec_with(node, env)
         elif isinstance(node, cst.Try):
-            self.exec_suite(node.body, env)
-            for handler in node.handlers:
-                self.exec_branch(handler.body, env, ("except", handler))
-            if node.orelse is not None:
-                self.exec_suite(node.orelse.body, env)
-            if node.finalbody is not None:
-                self.exec_suite(node.finalbody.body, env)
+            self.exec_try(node, env)
         elif isinstance(node, cst.FunctionDef):
             self.define_function(node, env, None)
         elif isinstance(node, cst.ClassDef):
             self.define_class(node, env)
+
+    def exec_try(self, node: cst.Try, env: Env) -> None:
+        """The body, each handler as a branch that may run, ``else``, then ``finally``
+        (which runs whatever the body did)."""
+        self.exec_suite(node.body, env)
+        if self.exit == "raise":
+            self.exit = None  # a handler may catch it
+        ended = self.exit
+        for handler in node.handlers:
+            self.exec_branch(handler.body, env, ("except", handler))
+        if node.orelse is not None and ended is None:
+            self.exec_suite(node.orelse.body, env)
+            ended = self.exit
+        if node.finalbody is not None:
+            self.exit = None
+            self.exec_suite(node.finalbody.body, env)
+            self.exit = self.exit or ended
 
     def fold_aug(self, old: Value, right: Value, node: cst.AugAssign) -> Value:
         if isinstance(old, (Const, Variables, ListValue)):
@@ -134,7 +168,9 @@ class StatementReplay(ReplayBase):
             env.bind(bound, ModuleRef(canonical(f"{base}.{name}")))
 
     def exec_branch(self, suite: cst.BaseSuite, env: Env,
-                    step: tuple[PathKind, cst.CSTNode] | None = None) -> None:
+                    step: tuple[PathKind, cst.CSTNode] | None = None) -> Exit | None:
+        """Run an arm that may or may not run (its state changes are joined with the
+        other path's); return how it ended, if it left its block."""
         saved = self.context
         path = saved.path + (step,) if step is not None else saved.path
         self.context = replace(saved, definite=False, path=path)
@@ -142,6 +178,8 @@ class StatementReplay(ReplayBase):
             self.exec_suite(suite, env)
         finally:
             self.context = saved
+        ended, self.exit = self.exit, None
+        return ended
 
     def exec_if(self, node: cst.If, env: Env) -> None:
         test = self.eval(node.test, env)
@@ -158,15 +196,58 @@ class StatementReplay(ReplayBase):
                 self.exec_suite(node.orelse.body, env)
             return
         guard = self.isinstance_guard(node.test, env)
+        if guard is None and self.decidable(node):
+            if self.oracle is not None:
+                self.exec_decided(node, env, self.oracle)
+                return
+            self.model.undecided_conditions += 1
+        self.exec_joined(node, env, guard)
+
+    def decidable(self, node: cst.If) -> bool:
+        """Is this ``if`` one a path decides? Its arms must touch Keras, and it must run
+        once per path: a condition inside a loop or a callback hook can go either way
+        from one iteration to the next, so there the arms stay joined."""
+        if any(kind in {"loop", "callback"} for kind, _ in self.context.path):
+            return False
+        body, start = self.block_rest
+        rest = body[start:] if start and body[start - 1] is node else ()
+        return self.relevance.matters(node, rest)
+
+    def exec_decided(self, node: cst.If, env: Env, oracle: PathOracle) -> None:
+        """One path: the oracle says which way the condition goes, and that arm runs as
+        definitely as the ``if`` itself."""
+        key, positive = condition_key(node.test, self.module)
+        taken = oracle.decide(key, node) == positive
+        step: tuple[PathKind, cst.CSTNode] = ("if" if taken else "else", node)
+        saved = self.context
+        self.context = replace(saved, path=saved.path + (step,))
+        try:
+            if taken:
+                self.exec_suite(node.body, env)
+            elif isinstance(node.orelse, cst.If):
+                self.exec_if(node.orelse, env)
+            elif isinstance(node.orelse, cst.Else):
+                self.exec_suite(node.orelse.body, env)
+        finally:
+            self.context = saved
+        skipped = node.orelse if taken else node.body
+        if self.exit is None and skipped is not None and always_exits(skipped):
+            self.continuation = step
+
+    def exec_joined(self, node: cst.If, env: Env, guard: tuple[str, bool] | None) -> None:
+        """Both arms, each as a branch that may not run; the names they bind are joined
+        (what both agree on stays known). An arm that leaves the block (``return``,
+        ``continue``, ...) does not flow into the code after the ``if``."""
         before = dict(env.names)
         if guard is not None:
             name, positive = guard
-            self.exec_guarded(node.body, env, name, positive, ("if", node))
+            then_exit = self.exec_guarded(node.body, env, name, positive, ("if", node))
         else:
-            self.exec_branch(node.body, env, ("if", node))
+            then_exit = self.exec_branch(node.body, env, ("if", node))
         then_names = dict(env.names)
         env.names = dict(before)
         orelse = node.orelse
+        else_exit: Exit | None = None
         if isinstance(orelse, cst.If):
             saved = self.context
             self.context = replace(saved, definite=False, path=saved.path + (("else", node),))
@@ -174,40 +255,42 @@ class StatementReplay(ReplayBase):
                 self.exec_if(orelse, env)
             finally:
                 self.context = saved
+            else_exit, self.exit = self.exit, None
         elif isinstance(orelse, cst.Else):
             if guard is not None:
                 name, positive = guard
-                self.exec_guarded(orelse.body, env, name, not positive, ("else", node))
+                else_exit = self.exec_guarded(orelse.body, env, name, not positive,
+                                              ("else", node))
             else:
-                self.exec_branch(orelse.body, env, ("else", node))
+                else_exit = self.exec_branch(orelse.body, env, ("else", node))
         else_names = env.names
-        joined: dict[str, Value] = {}
-        for key in set(then_names) | set(else_names):
-            first, second = then_names.get(key), else_names.get(key)
-            if first is not None and first is second:
-                joined[key] = first
-            elif isinstance(first, Tensor) and isinstance(second, Tensor) and (
-                first.symbolic and second.symbolic
-            ):
-                # either path built part of the same functional graph
-                joined[key] = merge_tensors([first, second], first.inputs_node) or UNKNOWN
-            elif first is None and second is not None and key not in before or second is None and first is not None and key not in before:
-                joined[key] = UNKNOWN
-            else:
-                joined[key] = UNKNOWN
-        env.names = joined
+        if then_exit is not None and else_exit is not None:
+            # neither arm reaches the code after the `if`
+            self.exit = "continue" if "continue" in (then_exit, else_exit) else then_exit
+            return
+        if then_exit is not None:
+            env.names = else_names
+            if guard is not None and orelse is None:
+                # `if isinstance(layer, BatchNormalization): continue`: the rest of the
+                # loop body sees the other layers only
+                name, positive = guard
+                self.narrow(env, name, not positive)
+            return
+        if else_exit is not None:
+            env.names = then_names
+            return
+        env.names = _join_names(before, then_names, else_names)
 
     def exec_guarded(self, suite: cst.BaseSuite, env: Env, name: str, bn: bool,
-                     step: tuple[PathKind, cst.CSTNode]) -> None:
+                     step: tuple[PathKind, cst.CSTNode]) -> Exit | None:
         """Run a branch where an isinstance/name check narrows a layer loop variable.
         The narrowing is a selection of layers, so the branch counts as definite."""
         selection = env.lookup(name)
         if not isinstance(selection, LayerSelection):
-            self.exec_branch(suite, env, step)
-            return
+            return self.exec_branch(suite, env, step)
         guard: Literal["bn", "not_bn"] = "bn" if bn else "not_bn"
         if selection.guard != "none" and selection.guard != guard:
-            return  # contradictory narrowing: the branch selects nothing
+            return None  # contradictory narrowing: the branch selects nothing
         env.bind(name, replace(selection, guard=guard))
         saved = self.context
         self.context = replace(saved, path=saved.path + (step,))
@@ -216,6 +299,15 @@ class StatementReplay(ReplayBase):
         finally:
             self.context = saved
             env.bind(name, selection)
+        ended, self.exit = self.exit, None
+        return ended
+
+    def narrow(self, env: Env, name: str, bn: bool) -> None:
+        """From here on, the loop variable ``name`` stands for the BN layers of its
+        selection only (or only the others)."""
+        selection = env.lookup(name)
+        if isinstance(selection, LayerSelection) and selection.guard == "none":
+            env.bind(name, replace(selection, guard="bn" if bn else "not_bn"))
 
     def isinstance_guard(self, test: cst.BaseExpression, env: Env) -> tuple[str, bool] | None:
         """``isinstance(x, BatchNormalization)`` / ``not ...`` / ``'bn' in x.name``:
@@ -274,6 +366,8 @@ class StatementReplay(ReplayBase):
             self.exec_suite(suite, env)
         finally:
             self.context = saved
+        if self.exit in {"break", "continue"}:
+            self.exit = None
 
     def exec_with(self, node: cst.With, env: Env) -> None:
         tapes: list[Tape] = []
@@ -398,3 +492,22 @@ class StatementReplay(ReplayBase):
         is called.)"""
         return any(kind in {"if", "else", "except"} for kind, _ in self.context.path)
 
+
+
+def _join_names(before: dict[str, Value], then_names: dict[str, Value],
+                else_names: dict[str, Value]) -> dict[str, Value]:
+    """The names after an ``if`` whose arms both run on some path: a value both arms
+    agree on stays; two parts of one functional graph merge; anything else is unknown."""
+    joined: dict[str, Value] = {}
+    for key in set(then_names) | set(else_names):
+        first, second = then_names.get(key), else_names.get(key)
+        if first is not None and first is second:
+            joined[key] = first
+        elif isinstance(first, Tensor) and isinstance(second, Tensor) and (
+            first.symbolic and second.symbolic
+        ):
+            # either path built part of the same functional graph
+            joined[key] = merge_tensors([first, second], first.inputs_node) or UNKNOWN
+        else:
+            joined[key] = UNKNOWN
+    return joined

@@ -120,3 +120,30 @@ def nested_functions(node: cst.FunctionDef) -> list[cst.FunctionDef]:
     body = node.body.body if isinstance(node.body, cst.IndentedBlock) else ()
     return [statement for statement in body if isinstance(statement, cst.FunctionDef)]
 
+
+
+def always_exits(arm: cst.CSTNode) -> bool:
+    """Does this arm of an ``if`` (its body or ``else``) always leave the enclosing block:
+    does it end in ``return``, ``raise``, ``continue``, ``break`` or ``sys.exit()``?"""
+    if isinstance(arm, cst.Else):
+        arm = arm.body
+    if isinstance(arm, cst.If):  # an `elif`: every arm of it
+        return always_exits(arm.body) and arm.orelse is not None and always_exits(arm.orelse)
+    if not isinstance(arm, (cst.IndentedBlock, cst.SimpleStatementSuite)) or not arm.body:
+        return False
+    last: cst.CSTNode = arm.body[-1]
+    if isinstance(last, cst.SimpleStatementLine) and last.body:
+        last = last.body[-1]
+    if isinstance(last, (cst.Return, cst.Raise, cst.Continue, cst.Break)):
+        return True
+    if isinstance(last, cst.Expr):
+        return ends_program(last.value)
+    if isinstance(last, cst.If):
+        return always_exits(last)
+    return False
+
+
+def ends_program(node: cst.BaseExpression) -> bool:
+    """``sys.exit()``, ``exit()``, ``quit()``, ``os._exit()``."""
+    return isinstance(node, cst.Call) and dotted(node.func) in {
+        "sys.exit", "exit", "quit", "os._exit"}

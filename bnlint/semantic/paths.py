@@ -1,0 +1,203 @@
+"""Paths through branches: which way each undecided condition goes on one replay.
+
+The model is first replayed once with branches joined conservatively (a state that
+differs between the arms of an ``if`` becomes unknown). When that replay meets an ``if``
+whose condition it cannot evaluate and whose arms touch Keras (``trainable``,
+``compile``, a model built, a user function that does so), the module is also replayed
+once per path: every such condition is answered by a :class:`PathOracle`, so each replay
+is one consistent path on which every step is definite. A condition is identified by
+its text, so ``if args.finetune:`` asked twice (or ``if not args.finetune:``) is answered
+the same way on one path, and the arms of one ``if``/``elif`` chain are never combined.
+:func:`explore` enumerates the paths depth-first and gives up beyond a cap (the
+conservative replay alone then stands).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+from bnlint.semantic.syntax import always_exits
+from bnlint.semantic.walk import walk
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from bnlint.lazy import libcst as cst
+
+MAX_PATHS = 16
+Result = TypeVar("Result")
+
+# Words whose presence in an `if`'s arms makes the branch matter to the rules.
+KERAS_WORDS = frozenset({
+    "trainable", "training", "compile", "fit", "fit_generator", "train_on_batch", "lr",
+    "learning_rate", "layers", "load_weights", "set_weights", "get_layer", "optimizer",
+    "optimizers", "applications", "load_model", "from_preset", "batch_size", "batch",
+    "GradientTape", "gradient", "apply_gradients", "minimize", "add", "set_value",
+    "momentum", "keras", "tf",
+})
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One condition answered on a path: its text (without a leading ``not``), its
+    truth on the path, and the ``if`` statements that asked it (the first one names
+    it in notes)."""
+
+    key: str
+    value: bool
+    ifs: tuple[cst.If, ...]
+
+    @property
+    def node(self) -> cst.If:
+        return self.ifs[0]
+
+
+class PathOracle:
+    """Answers the undecided conditions of one replay: a fixed answer where one is
+    given, else True. Remembers every condition it was asked, in order."""
+
+    def __init__(self, fixed: dict[str, bool]) -> None:
+        self.fixed = fixed
+        self.answers: dict[str, bool] = {}
+        self.asked: dict[str, list[cst.If]] = {}
+
+    def decide(self, key: str, node: cst.If) -> bool:
+        """The truth of the condition ``key`` on this path."""
+        answer = self.answers.get(key)
+        if answer is None:
+            answer = self.answers[key] = self.fixed.get(key, True)
+        self.asked.setdefault(key, []).append(node)
+        return answer
+
+    def decisions(self) -> tuple[Decision, ...]:
+        """What this path answered, in the order the conditions were first asked."""
+        return tuple(Decision(key, value, tuple(self.asked[key]))
+                     for key, value in self.answers.items())
+
+
+@dataclass(frozen=True, slots=True)
+class Path(Generic[Result]):
+    """The result of one replay and the conditions it decided."""
+
+    result: Result
+    decisions: tuple[Decision, ...]
+
+
+def explore(replay: Callable[[PathOracle], Result],
+            cap: int = MAX_PATHS) -> list[Path[Result]] | None:
+    """Replay every combination of the conditions the replays ask, depth-first (a
+    condition asked only on some paths is only varied there). None when there are
+    more than ``cap`` paths."""
+    work: list[dict[str, bool]] = [{}]
+    seen: set[tuple[tuple[str, bool], ...]] = set()
+    paths: list[Path[Result]] = []
+    while work:
+        fixed = work.pop()
+        oracle = PathOracle(fixed)
+        result = replay(oracle)
+        taken = oracle.decisions()
+        signature = tuple((d.key, d.value) for d in taken)
+        if signature in seen:
+            continue
+        seen.add(signature)
+        paths.append(Path(result, taken))
+        if len(paths) > cap:
+            return None
+        prefix = dict(fixed)
+        flips: list[dict[str, bool]] = []
+        for decision in taken:
+            if decision.key not in fixed:
+                flips.append({**prefix, decision.key: not decision.value})
+            prefix[decision.key] = decision.value
+        work.extend(reversed(flips))
+    return paths
+
+
+def condition_key(test: cst.BaseExpression, module: cst.Module) -> tuple[str, bool]:
+    """The condition as written, without leading ``not``s and with its whitespace
+    normalised, and whether the test means it (True) or its negation (False)."""
+    positive = True
+    while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        positive = not positive
+        test = test.expression
+    text = " ".join(module.code_for_node(test).split())
+    return text, positive
+
+
+def describe(decision: Decision) -> str:
+    """``when `args.finetune` is true``."""
+    return f"when `{decision.key}` is {'true' if decision.value else 'false'}"
+
+
+class Relevance:
+    """Which ``if`` statements can change what the rules see: those whose arms mention
+    Keras words, a class-like name, or a user function or class that does."""
+
+    def __init__(self, module: cst.Module) -> None:
+        self.module = module
+        self.known: dict[int, bool] = {}
+        # per block (keyed by its last statement): does the suffix from a statement on
+        # touch Keras?
+        self.suffixes: dict[int, dict[int, bool]] = {}
+        self._names: frozenset[str] | None = None
+
+    def names(self) -> frozenset[str]:
+        """Keras words and the user functions and classes whose bodies mention them."""
+        if self._names is None:
+            found: set[str] = set()
+            for node in walk(self.module):
+                if isinstance(node, (cst.FunctionDef, cst.ClassDef)) and _mentions(
+                        node, KERAS_WORDS):
+                    found.add(node.name.value)
+            self._names = KERAS_WORDS | found
+        return self._names
+
+    def matters(self, node: cst.If, rest: Sequence[cst.CSTNode] = ()) -> bool:
+        """Does either arm of ``node`` (elif/else included) touch Keras, or does an arm
+        leave the block (``if not args.finetune: return``) before a ``rest`` that does?"""
+        key = id(node)
+        answer = self.known.get(key)
+        if answer is None:
+            arms: list[cst.CSTNode] = [node.body]
+            if node.orelse is not None:
+                arms.append(node.orelse)
+            names = self.names()
+            answer = any(_mentions(arm, names) for arm in arms)
+            self.known[key] = answer
+        if answer or not rest:
+            return answer
+        exits = always_exits(node.body) or node.orelse is not None and always_exits(node.orelse)
+        return exits and self.rest_mentions(rest)
+
+    def rest_mentions(self, rest: Sequence[cst.CSTNode]) -> bool:
+        """Does any of these statements touch Keras? Answers for every suffix of a block
+        are computed together, so that a block of many early exits stays linear."""
+        if not rest:
+            return False
+        key = id(rest[-1])
+        suffixes = self.suffixes.get(key)
+        if suffixes is None:
+            suffixes = {}
+            seen = False
+            for statement in reversed(rest):
+                seen = seen or _mentions(statement, self.names())
+                suffixes[id(statement)] = seen
+            self.suffixes[key] = suffixes
+        answer = suffixes.get(id(rest[0]))
+        if answer is None:  # a longer suffix of the same block than first asked
+            answer = any(_mentions(statement, self.names()) for statement in rest)
+        return answer
+
+
+_NOT_KERAS = ("True", "False", "None", "Error", "Exception", "Warning", "Path", "Parser")
+
+
+def _mentions(node: cst.CSTNode, words: frozenset[str]) -> bool:
+    for child in walk(node):
+        if isinstance(child, cst.Name):
+            name = child.value
+            if name in words or name[:1].isupper() and not name.endswith(_NOT_KERAS):
+                return True
+    return False

@@ -1,0 +1,226 @@
+"""Paths through branches: a finding holds on one consistent path and names its condition."""
+
+from __future__ import annotations
+
+import textwrap
+
+import libcst as cst
+
+from bnlint.finding import Finding
+from bnlint.registry import all_rules
+from bnlint.semantic.build import build_models
+from bnlint.semantic.paths import MAX_PATHS, PathOracle, explore
+from bnlint.testing import lint_snippet
+
+PRETRAINED = """
+import argparse
+import keras
+args = argparse.ArgumentParser().parse_args()
+base = keras.applications.ResNet50(include_top=False, pooling="avg")
+base.trainable = False
+model = keras.Sequential([base, keras.layers.Dense(10)])
+model.compile(optimizer="adam", loss="mse")
+model.fit(x, y)
+"""
+
+
+def findings(code: str, select: str | None = None) -> list[Finding]:
+    found = lint_snippet(textwrap.dedent(code), list(all_rules()))
+    return [f for f in found if select is None or f.code == select]
+
+
+def notes(finding: Finding) -> list[str]:
+    return [related.message for related in finding.related]
+
+
+def test_step_under_an_unknown_condition_is_reported_with_its_condition() -> None:
+    code = PRETRAINED + """
+if args.finetune:
+    base.trainable = True
+    model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
+    model.fit(x, y)
+"""
+    (finding,) = findings(code, "BN201")
+    assert finding.span.start.row == 12
+    assert "when `args.finetune` is true" in notes(finding)
+
+
+def test_the_same_condition_is_answered_the_same_way_on_one_path() -> None:
+    # unfreeze and recompile sit under two `if`s with one condition: no path has the
+    # unfreeze without the recompile, so there is no BN203
+    code = PRETRAINED + """
+if args.finetune:
+    base.trainable = True
+print("phase 2")
+if args.finetune:
+    model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
+model.fit(x, y)
+"""
+    assert findings(code, "BN203") == []
+    assert findings(code, "BN201")  # while the unfreeze itself is still read
+
+
+def test_negated_condition_is_the_same_condition() -> None:
+    code = PRETRAINED + """
+if args.finetune:
+    base.trainable = True
+if not args.finetune:
+    pass
+else:
+    model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
+model.fit(x, y)
+"""
+    assert findings(code, "BN203") == []
+
+
+def test_arms_of_one_if_elif_chain_are_never_combined() -> None:
+    code = """
+import keras
+base = keras.applications.ResNet50(include_top=False, pooling="avg")
+model = keras.Sequential([base, keras.layers.Dense(10)])
+if mode == "frozen":
+    base.trainable = False
+elif mode == "finetune":
+    base.trainable = True
+model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
+model.fit(x, y)
+"""
+    # only a path that froze and then unfroze could make this an unfreeze
+    assert findings(code, "BN201") == []
+    for model in build_models(cst.parse_module(textwrap.dedent(code)))[1:]:
+        flags = [e.value.value for e in model.events if e.kind == "set_trainable"]
+        assert len(flags) <= 1
+
+
+def test_early_return_puts_the_rest_of_the_function_on_the_other_arm() -> None:
+    code = PRETRAINED + """
+def finetune(args):
+    if not args.finetune:
+        return
+    base.trainable = True
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(x, y)
+
+finetune(args)
+"""
+    (finding,) = findings(code, "BN204")
+    assert "when `args.finetune` is true" in notes(finding)
+
+
+def test_continue_after_a_bn_check_narrows_the_rest_of_the_loop() -> None:
+    code = PRETRAINED + """
+base.trainable = True
+for layer in base.layers:
+    if isinstance(layer, keras.layers.BatchNormalization):
+        continue
+    layer.trainable = True
+for layer in base.layers:
+    if isinstance(layer, keras.layers.BatchNormalization):
+        layer.trainable = False
+model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
+model.fit(x, y)
+"""
+    assert findings(code, "BN201") == []
+
+
+def test_what_both_arms_agree_on_holds_without_a_condition() -> None:
+    code = """
+import keras
+if args.arch == "resnet":
+    base = keras.applications.ResNet50(include_top=False, pooling="avg")
+else:
+    base = keras.applications.EfficientNetB0(include_top=False, pooling="avg")
+base.trainable = False
+model = keras.Sequential([base, keras.layers.Dense(10)])
+model.compile(optimizer="adam", loss="mse")
+model.fit(x, y)
+base.trainable = True
+model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
+model.fit(x, y)
+"""
+    (finding,) = findings(code, "BN201")
+    assert not any(note.startswith("when ") for note in notes(finding))
+
+
+def test_a_known_constant_still_decides_the_branch() -> None:
+    code = PRETRAINED + """
+FINETUNE = False
+if FINETUNE:
+    base.trainable = True
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(x, y)
+"""
+    assert findings(code) == []
+    assert len(build_models(cst.parse_module(textwrap.dedent(code)))) == 1
+
+
+def test_a_guard_that_is_skipped_does_not_make_a_finding() -> None:
+    # on the path where `freeze` is false the base is simply not frozen: that is the
+    # user's choice, not a forgotten freeze
+    code = """
+import keras
+base = keras.applications.ResNet50(include_top=False, pooling="avg")
+model = keras.Sequential([base, keras.layers.Dense(10)])
+if freeze:
+    base.trainable = False
+model.compile(optimizer="adam", loss="mse")
+model.fit(x, y)
+"""
+    found = lint_snippet(textwrap.dedent(code), [r for r in all_rules() if r.code == "BN210"])
+    assert found == []
+
+
+def test_conditions_inside_loops_stay_joined() -> None:
+    code = PRETRAINED + """
+for epoch in range(10):
+    if epoch == 5:
+        base.trainable = True
+    model.fit(x, y)
+"""
+    assert len(build_models(cst.parse_module(textwrap.dedent(code)))) == 1
+
+
+def test_conditions_that_do_not_touch_keras_are_not_paths() -> None:
+    code = PRETRAINED + """
+if args.verbose:
+    print("training")
+"""
+    assert len(build_models(cst.parse_module(textwrap.dedent(code)))) == 1
+
+
+def test_explore_enumerates_each_consistent_path_once() -> None:
+    def replay(oracle: PathOracle) -> tuple[bool, ...]:
+        first = oracle.decide("a", cst.If(test=cst.Name("a"), body=cst.IndentedBlock([])))
+        if first:  # "b" is asked only where "a" is true
+            return (first, oracle.decide("b", cst.If(test=cst.Name("b"),
+                                                     body=cst.IndentedBlock([]))))
+        return (first,)
+
+    paths = explore(replay)
+    assert paths is not None
+    assert sorted(path.result for path in paths) == [(False,), (True, False), (True, True)]
+
+
+def test_beyond_the_cap_the_joined_model_alone_stands() -> None:
+    conditions = "".join(f"if flag{i}:\n    base.trainable = {i % 2 == 0}\n"
+                         for i in range(MAX_PATHS.bit_length() + 1))
+    code = PRETRAINED + conditions + "model.fit(x, y)\n"
+    assert len(build_models(cst.parse_module(textwrap.dedent(code)))) == 1
+
+
+def test_text_output_names_the_condition(tmp_path: object) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = Path(str(tmp_path)) / "train.py"
+    path.write_text(PRETRAINED + """
+if args.finetune:
+    base.trainable = True
+    model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
+    model.fit(x, y)
+""")
+    result = subprocess.run([sys.executable, "-m", "bnlint", "--isolated", "--no-cache",
+                             str(path)], capture_output=True, text=True, check=False)
+    assert result.returncode == 1
+    assert f"note: {path}:11:4: when `args.finetune` is true" in result.stdout
