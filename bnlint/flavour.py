@@ -14,11 +14,14 @@ KERAS3_FUNCTIONAL_FIX = (3, 16)
 @dataclass(frozen=True, slots=True)
 class Flavour:
     """The targeted Keras flavour; ``version`` is the Keras version when known
-    (for tf-keras and tf1 it may be the TensorFlow version), ``reason`` says why."""
+    (for tf-keras and tf1 it may be the TensorFlow version), ``reason`` says why.
+    ``assumed`` marks a guess made for want of any evidence (no configuration, pin or
+    code signal): rules whose verdict depends on the flavour say nothing then."""
 
     name: FlavourName
     version: tuple[int, ...] | None = None
     reason: str = "default"
+    assumed: bool = False
 
     @property
     def is_keras3(self) -> bool:
@@ -31,7 +34,7 @@ class Flavour:
         the target is Keras 3 of unknown version."""
         if self.name != "keras3":
             return False
-        if self.version is None:
+        if self.version is None or self.assumed:
             return None
         return self.version[:2] < KERAS3_FUNCTIONAL_FIX
 

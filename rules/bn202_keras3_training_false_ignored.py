@@ -57,6 +57,9 @@ class Keras3TrainingFalseIgnored(Rule):
     unknown the finding is reported as info. Silent for tf-keras and Keras >= 3.16, and
     when a loop sets the BN layers back to `trainable = False` before the fit.
 
+    Silent (and so is BN201) when nothing says which Keras the code targets: under
+    tf-keras the functional `training=False` is honoured.
+
     ## Why is this bad?
     The keras-io transfer-learning guide, the TensorFlow tutorial and the EfficientNet
     example all pass `training=False` to the base so that its BN layers keep running in
@@ -132,7 +135,7 @@ class Keras3TrainingFalseIgnored(Rule):
         Example(_FUNCTIONAL, target="keras3", keras_version="3.8"),
         Example(_FUNCTIONAL_TF, target="keras3", keras_version="3.15"),
         # Keras 3 of unknown version: reported as info
-        _FUNCTIONAL,
+        Example(_FUNCTIONAL, target="keras3"),
         Example(
             """
             import keras

@@ -50,6 +50,9 @@ class GanFreezeBetweenCompiles(Rule):
     without setting `D.trainable = True` and recompiling it first. Silent for tf-keras
     and standalone Keras 2, where the recipe works.
 
+    Silent when nothing says which Keras the code targets (no `target-keras`, no pin, no
+    API only one generation of Keras has): the recipe is right in Keras 2 and tf-keras.
+
     ## Why is this bad?
     The recipe relies on `compile()` snapshotting trainability: `D` was trainable when
     *it* was compiled, so it should keep training on its own while the combined model
@@ -96,7 +99,7 @@ class GanFreezeBetweenCompiles(Rule):
     needles = (b"trainable",)
     flagged = (
         # the models come from helpers defined elsewhere (the usual forum snippet)
-        """
+        Example("""
         from keras.layers import Input
         from keras.models import Model
         from models import build_discriminator, build_generator
@@ -110,10 +113,10 @@ class GanFreezeBetweenCompiles(Rule):
         for step in range(10000):
             discriminator.train_on_batch(images, labels)
             combined.train_on_batch(noise, valid)
-        """,
-        _FAQ_RECIPE,
+        """, target="keras3"),
+        Example(_FAQ_RECIPE, target="keras3"),
         Example(_FAQ_RECIPE, target="keras3", keras_version="3.8"),
-        """
+        Example("""
         from tensorflow import keras
         from tensorflow.keras import layers
         def build_discriminator():
@@ -127,8 +130,8 @@ class GanFreezeBetweenCompiles(Rule):
         combined = keras.Model(noise, disc(gen(noise)))
         combined.compile(keras.optimizers.Adam(2e-4, beta_1=0.5), "binary_crossentropy")
         disc.fit(images, labels, epochs=1)
-        """,
-        """
+        """, target="keras3"),
+        Example("""
         import keras
         from keras import layers
         d = keras.Sequential([layers.Dense(32), layers.Dense(1)])
@@ -139,7 +142,7 @@ class GanFreezeBetweenCompiles(Rule):
         gan.compile("adam", "binary_crossentropy")
         gan.train_on_batch(noise, ones)
         d.train_on_batch(images, labels)
-        """,
+        """, target="keras3"),
     )
     not_flagged = (
         Example(_FAQ_RECIPE, target="tf-keras"),
@@ -176,7 +179,7 @@ class GanFreezeBetweenCompiles(Rule):
     )
 
     def check(self, ctx: RuleContext) -> Iterator[Report]:
-        if not ctx.flavour.is_keras3:
+        if not ctx.flavour.is_keras3 or ctx.flavour.assumed:
             return
         events = ctx.model.events
         for position, freeze in enumerate(events):

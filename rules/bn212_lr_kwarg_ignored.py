@@ -35,6 +35,10 @@ class LrKwargIgnored(Rule):
     Keras 2, TensorFlow 1, tf-keras known to be older than 2.11,
     `keras.optimizers.legacy.*` and `tf.compat.v1.train.*`.
 
+    Silent when nothing says which Keras the code targets (no `target-keras`, no pin, no
+    API only one generation of Keras has): `lr=` was the keyword of Keras 2, so the code
+    may be right for the Keras it was written for. Under tf-keras it needs a known version.
+
     ## Why is this bad?
     tf-keras's new optimizers pop `lr` from their keyword arguments, log a deprecation
     warning and keep the default rate (tf_keras/optimizers/optimizer.py
@@ -68,22 +72,22 @@ class LrKwargIgnored(Rule):
     summary = "`lr=` is ignored (tf-keras >= 2.11) or rejected (Keras 3) by the optimizer"
     needles = (b"lr",)
     flagged = (
-        Example(_FINE_TUNE, target="tf-keras"),
         Example(_FINE_TUNE, target="tf-keras", keras_version="2.15"),
         Example(_FINE_TUNE, target="keras3", keras_version="3.8"),
-        """
+        Example("""
         import keras
         opt = keras.optimizers.SGD(lr=0.001, momentum=0.9)
         model = keras.Sequential([keras.layers.Dense(1)])
         model.compile(opt, "mse")
-        """,
-        """
+        """, target="keras3"),
+        Example("""
         import tensorflow as tf
         def make_optimizer():
             return tf.keras.optimizers.RMSprop(lr=2e-5)
-        """,
+        """, target="keras3"),
     )
     not_flagged = (
+        Example(_FINE_TUNE, target="tf-keras"),  # version unknown: may predate 2.11
         Example(_FINE_TUNE, target="keras2"),
         Example(_FINE_TUNE, target="tf-keras", keras_version="2.10"),
         Example(
@@ -108,11 +112,13 @@ class LrKwargIgnored(Rule):
 
     def check(self, ctx: RuleContext) -> Iterator[Report]:
         flavour = ctx.flavour
+        if flavour.assumed:
+            return  # `lr=` was the keyword of Keras 2: without evidence, it may be right
         if flavour.name == "keras3":
             effect = ("Keras 3 rejects it (ValueError: Argument(s) not recognized: "
                       "{'lr': ...})")
         elif flavour.name == "tf-keras":
-            if flavour.version is not None and flavour.version[:2] < _NEW_OPTIMIZERS:
+            if flavour.version is None or flavour.version[:2] < _NEW_OPTIMIZERS:
                 return
             effect = ("tf-keras's optimizers (TensorFlow >= 2.11) drop it with a "
                       "deprecation warning and train at the default rate")

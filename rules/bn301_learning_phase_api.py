@@ -21,6 +21,10 @@ class LearningPhaseApi(Rule):
     and `K.learning_phase_scope(...)`, under any import spelling (`keras.backend`,
     `tf.keras.backend`, `tf_keras.backend`, `tf.compat.v1.keras.backend`).
 
+    Silent when nothing says which Keras the code targets (no `target-keras`, no pin, no
+    API only one generation of Keras has, no TF1 graph-mode code): the API is right in
+    Keras 2 and TF1 code.
+
     ## Why is this bad?
     The learning phase is a Keras 1/TF1 concept. Keras 3 removed it entirely: the call
     raises `AttributeError` (error). In tf-keras (TF 2.x) it is deprecated and does not
@@ -61,21 +65,21 @@ class LearningPhaseApi(Rule):
     summary = "The global learning phase is removed in Keras 3 and ignored by TF2 `fit()`"
     needles = (b"learning_phase",)
     flagged = (
-        """
+        Example("""
         from tensorflow.keras import backend as K
         import tensorflow as tf
         K.set_learning_phase(0)
         base = tf.keras.applications.ResNet50(include_top=False)
-        """,
-        """
+        """, target="keras3"),
+        Example("""
         import keras
         keras.backend.set_learning_phase(1)
-        """,
-        """
+        """, target="keras3"),
+        Example("""
         import tensorflow as tf
         with tf.keras.backend.learning_phase_scope(0):
             features = extractor.predict(x)
-        """,
+        """, target="keras3"),
         Example(
             """
             import tf_keras
@@ -131,6 +135,8 @@ class LearningPhaseApi(Rule):
     def check(self, ctx: RuleContext) -> Iterator[Report]:
         names = keras_api().learning_phase
         flavour = effective_flavour(ctx)
+        if ctx.flavour.assumed and flavour == "keras3":
+            return  # the API is right for Keras 2 and TF1 code, wrong for Keras 3
         severity = _SEVERITY[flavour]
         module = ctx.model.module
         seen: set[int] = set()

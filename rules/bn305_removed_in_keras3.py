@@ -38,6 +38,9 @@ class RemovedInKeras3(Rule):
     `BatchNormalization`, and `tf.compat.v1.layers.batch_normalization`. Silent for
     tf-keras, standalone Keras 2 and TF1 targets, where they all work.
 
+    Silent when nothing says which Keras the code targets (no `target-keras`, no pin, no
+    API only one generation of Keras has): these arguments are right in Keras 2.
+
     ## Why is this bad?
     Each of them fails under Keras 3 (TF >= 2.16 without `TF_USE_LEGACY_KERAS=1`):
     `BatchNormalization(fused=True)` raises `ValueError: Unrecognized keyword arguments`,
@@ -75,26 +78,26 @@ class RemovedInKeras3(Rule):
     needles = (b"SyncBatchNormalization", b"fused", b"virtual_batch_size", b"adjustment",
                b"batch_normalization")
     flagged = (
-        """
+        Example("""
         from keras import layers
         bn = layers.BatchNormalization(fused=True)
-        """,
-        """
+        """, target="keras3"),
+        Example("""
         import tensorflow as tf
         bn = tf.keras.layers.experimental.SyncBatchNormalization(momentum=0.9)
-        """,
-        """
+        """, target="keras3"),
+        Example("""
         from keras.layers import BatchNormalization as BN
         block = [BN(axis=1, virtual_batch_size=8)]
-        """,
-        """
+        """, target="keras3"),
+        Example("""
         import keras
         norm = keras.layers.SyncBatchNormalization
-        """,
-        """
+        """, target="keras3"),
+        Example("""
         import tensorflow as tf
         h = tf.compat.v1.layers.batch_normalization(x, training=True)
-        """,
+        """, target="keras3"),
         Example(
             """
             from tensorflow.keras import layers
@@ -133,7 +136,7 @@ class RemovedInKeras3(Rule):
     )
 
     def check(self, ctx: RuleContext) -> Iterator[Report]:
-        if effective_flavour(ctx) != "keras3":
+        if effective_flavour(ctx) != "keras3" or ctx.flavour.assumed:
             return
         api = keras_api()
         classes = api.bn_layers | api.v1_bn_layers

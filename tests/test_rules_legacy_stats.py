@@ -72,7 +72,7 @@ def test_learning_phase_scope_is_reported_once() -> None:
     with tf.keras.backend.learning_phase_scope(0):
         y = model.predict(x)
     """
-    assert len(lint(code, LearningPhaseApi)) == 1
+    assert len(lint(code, LearningPhaseApi, target="keras3")) == 1
 
 
 FIT_BATCH = """
@@ -199,7 +199,7 @@ def test_removed_in_keras3_reports_each_removed_argument() -> None:
     from keras import layers
     bn = layers.BatchNormalization(fused=True, virtual_batch_size=4, adjustment=None)
     """
-    assert len(lint(code, RemovedInKeras3)) == 3
+    assert len(lint(code, RemovedInKeras3, target="keras3")) == 3
 
 
 def test_gradient_penalty_silent_when_critic_bn_is_frozen() -> None:

@@ -6,6 +6,19 @@ from bnlint.flavour import Flavour
 from bnlint.semantic.model import SemanticModel
 from bnlint.settings import Settings
 
+TF_KERAS_PACKAGE = (2, 15)
+# Modules of Keras 2 (standalone or tf.keras) that Keras 3 removed.
+_KERAS2_MODULES = (
+    "keras.engine", "keras.layers.merge", "keras.layers.advanced_activations",
+    "keras.layers.core", "keras.layers.convolutional", "keras.layers.normalization",
+    "keras.layers.pooling", "keras.layers.recurrent", "keras.utils.np_utils",
+    "keras.utils.vis_utils", "keras.utils.generic_utils", "keras.wrappers",
+    "keras.backend.tensorflow_backend", "keras.legacy",
+)
+# Model methods that Keras 3 removed.
+_KERAS2_METHODS = frozenset({"fit_generator", "predict_generator", "evaluate_generator"})
+# Modules only Keras 3 (or libraries built on it) has.
+_KERAS3_MODULES = ("keras_hub", "keras.ops", "keras.config", "keras.random", "keras.tree")
 _TF1_CALLS = (
     "tf.compat.v1.disable_v2_behavior",
     "tf.compat.v1.disable_eager_execution",
@@ -18,14 +31,17 @@ def resolve_flavour(
 ) -> Flavour:
     """Configuration wins; then what the file itself says about the installed Keras
     (imports of ``tf_keras``, ``TF_USE_LEGACY_KERAS``); then the project's pins; then
-    TF1 graph-mode idioms; then Keras 3."""
+    TF1 graph-mode idioms; then APIs that exist in only one generation of Keras; else
+    Keras 3, marked as assumed."""
     if settings.target_keras != "auto":
         return Flavour(settings.target_keras, settings.keras_version, "configured target-keras")
     version = settings.keras_version
+    # the tf_keras package exists from TensorFlow 2.15 on
     if any(name == "tf_keras" or name.startswith("tf_keras.") for name in model.imports):
-        return Flavour("tf-keras", version, "the file imports tf_keras")
+        return Flavour("tf-keras", version or TF_KERAS_PACKAGE, "the file imports tf_keras")
     if model.legacy_keras_env:
-        return Flavour("tf-keras", version, "the file sets TF_USE_LEGACY_KERAS=1")
+        return Flavour("tf-keras", version or TF_KERAS_PACKAGE,
+                       "the file sets TF_USE_LEGACY_KERAS=1")
     if project is not None:
         # A pin says which Keras is installed; graph-mode idioms do not change that.
         if version is not None and project.version is None:
@@ -33,7 +49,40 @@ def resolve_flavour(
         return project
     if _tf1_graph_mode(model):
         return Flavour("tf1", version, "the file uses TF1 graph mode (tf.compat.v1)")
-    return Flavour("keras3", version, "default (Keras 3)")
+    old, new = _keras2_signal(model), _keras3_signal(model)
+    if new is not None and old is None:
+        return Flavour("keras3", version, f"the file uses `{new}`, which only Keras 3 has")
+    if old is not None and new is None:
+        standalone = not any(name.split(".")[0] == "tensorflow" for name in model.imports)
+        return Flavour("keras2" if standalone else "tf-keras", version,
+                       f"the file uses `{old}`, which Keras 3 removed")
+    return Flavour("keras3", version, "assumed (nothing says which Keras)", assumed=True)
+
+
+def _keras2_signal(model: SemanticModel) -> str | None:
+    """An API of Keras 2 that Keras 3 no longer has, used by the file."""
+    for name in model.imports:
+        module = name.removeprefix("tensorflow.").removeprefix("tf.")
+        if module.startswith(_KERAS2_MODULES):
+            return name
+    for call in model.calls:
+        if call.method in _KERAS2_METHODS:
+            return f".{call.method}()"
+    return None
+
+
+def _keras3_signal(model: SemanticModel) -> str | None:
+    """An API that exists only in Keras 3, used by the file."""
+    for name in model.imports:
+        if name.startswith(_KERAS3_MODULES):
+            return name
+    for call in model.calls:
+        if call.name is not None and call.name.startswith(_KERAS3_MODULES):
+            return call.name
+    for reference in model.references:
+        if reference.name.startswith(_KERAS3_MODULES):
+            return reference.name
+    return None
 
 
 def _tf1_graph_mode(model: SemanticModel) -> bool:

@@ -215,7 +215,7 @@ def bn_mode(path: list[Wiring], flavour: Flavour) -> tuple[BnMode, Wiring | None
             if override is True:
                 return "overridden", wiring
             if override is None:
-                return "maybe-overridden", wiring
+                return ("unknown" if flavour.assumed else "maybe-overridden"), wiring
             return "inference", wiring
     return "training", decisive
 

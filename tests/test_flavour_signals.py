@@ -1,0 +1,85 @@
+"""Which Keras a file targets when nothing is configured or pinned: code signals, and
+"assumed" when there are none, where the flavour-dependent rules say nothing."""
+
+from __future__ import annotations
+
+import textwrap
+
+import libcst as cst
+import pytest
+
+from bnlint.registry import rule_by_code
+from bnlint.semantic.build import build_model
+from bnlint.semantic.flavour import resolve_flavour
+from bnlint.settings import Settings
+from bnlint.testing import lint_snippet
+
+
+def flavour_of(code: str) -> tuple[str, bool]:
+    model = build_model(cst.parse_module(textwrap.dedent(code)))
+    flavour = resolve_flavour(model, Settings(), None)
+    return flavour.name, flavour.assumed
+
+
+@pytest.mark.parametrize(("code", "expected"), [
+    ("import keras\nmodel.fit_generator(gen)\n", ("keras2", False)),
+    ("from keras.layers.merge import concatenate\n", ("keras2", False)),
+    ("from tensorflow.keras.layers.advanced_activations import LeakyReLU\nimport tensorflow\n",
+     ("tf-keras", False)),
+    ("import tensorflow as tf\nmodel.fit_generator(gen)\n", ("tf-keras", False)),
+    ("import keras\nx = keras.ops.mean(y)\n", ("keras3", False)),
+    ("import keras_hub\n", ("keras3", False)),
+    ("import keras\nmodel = keras.Sequential()\n", ("keras3", True)),
+    ("import keras\nmodel.fit_generator(g)\nx = keras.ops.mean(y)\n", ("keras3", True)),
+])
+def test_code_signals_decide_the_flavour(code: str, expected: tuple[str, bool]) -> None:
+    assert flavour_of(code) == expected
+
+
+LR = """
+import keras
+{extra}
+opt = keras.optimizers.Adam(lr=1e-3)
+"""
+
+
+def test_lr_keyword_is_not_reported_when_nothing_says_which_keras() -> None:
+    rule = rule_by_code("BN212")
+    assert rule is not None
+    assert lint_snippet(LR.format(extra=""), [rule]) == []
+
+
+def test_lr_keyword_is_reported_when_the_code_is_keras3() -> None:
+    rule = rule_by_code("BN212")
+    assert rule is not None
+    assert lint_snippet(LR.format(extra="keras.config.set_floatx('float32')"), [rule])
+
+
+def test_lr_keyword_is_reported_under_a_configured_keras3() -> None:
+    rule = rule_by_code("BN212")
+    assert rule is not None
+    assert lint_snippet(LR.format(extra=""), [rule], target="keras3")
+
+
+def test_lr_keyword_in_keras2_code_is_not_reported() -> None:
+    rule = rule_by_code("BN212")
+    assert rule is not None
+    assert lint_snippet(LR.format(extra="model.fit_generator(gen)"), [rule]) == []
+
+
+def test_functional_training_false_is_neither_bn201_nor_bn202_when_assumed() -> None:
+    code = """
+    import keras
+    base = keras.applications.ResNet50(include_top=False, pooling="avg")
+    base.trainable = False
+    inputs = keras.Input((224, 224, 3))
+    model = keras.Model(inputs, keras.layers.Dense(10)(base(inputs, training=False)))
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(x, y)
+    base.trainable = True
+    model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
+    model.fit(x, y)
+    """
+    rules = [rule_by_code("BN201"), rule_by_code("BN202")]
+    assert lint_snippet(code, [r for r in rules if r is not None]) == []
+    assert lint_snippet(code, [r for r in rules if r is not None], target="keras3")
