@@ -1,0 +1,171 @@
+#!/usr/bin/env python3
+"""Score bnlint on held-out set 5 as a user would run it: inside each repository.
+
+Set 5 (labels5_a.toml ... labels5_d.toml) labels every default-on rule, not only BN2xx,
+and its files are read where they live: each repository's code, notebooks and pin
+files are unpacked at the labelled commit from its mirror into `--work DIR/<owner>+<name>/`,
+and bnlint runs from the repository root on the labelled paths (`--extend-select
+BN210,BN211 --format json --no-cache`), so the repository's own pins and configuration
+count, as they do for its users. The repositories are third-party code and are never
+committed; only the labels are.
+
+Findings are matched to labels as in score.py (file, code, line, cell). Labels marked
+`cross_module = true` need another module of the project to be read; they are counted
+in the overall figures and reported apart as well. Part d is the part never tuned on:
+its false alarms and misses are counted but not listed unless `--details d` is given.
+
+Usage: python bench/heldout/score_projects.py [--parts abcd] [--bnlint PATH]
+           [--mirrors DIR] [--work DIR] [--json OUT] [--details PARTS]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import tomllib
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from score import OFF_BY_DEFAULT, default_bnlint, details, score, table
+
+HERE = Path(__file__).resolve().parent
+
+
+def load(parts: str) -> dict[str, dict[str, dict]]:
+    """The label tables of each part, by part letter."""
+    chosen: dict[str, dict[str, dict]] = {}
+    for part in parts:
+        path = HERE / f"labels5_{part}.toml"
+        if path.exists():
+            with open(path, "rb") as handle:
+                chosen[part] = tomllib.load(handle)["files"]
+    return chosen
+
+
+# What bnlint reads of a repository: code, notebooks and the files that pin versions.
+WANTED = (".py", ".ipynb", ".txt", ".toml", ".cfg", ".yml", ".yaml", "Dockerfile", "Pipfile")
+
+
+def unpack(mirrors: Path, work: Path, repo: str, commit: str) -> Path | None:
+    """The repository's code, notebooks and pin files at ``commit`` under ``work``
+    (unpacked once). Blobs a partial mirror lacks are skipped."""
+    target = work / repo.replace("/", "+") / commit[:12]
+    if target.exists():
+        return target
+    root = mirrors / repo.replace("/", "+") / "repo"
+    gdir = next((d for d in (root / ".git", root) if (d / "HEAD").exists()), None)
+    if gdir is None:
+        print(f"MISSING mirror for {repo} (fetch github:{repo})", file=sys.stderr)
+        return None
+    listing = subprocess.run(["git", f"--git-dir={gdir}", "ls-tree", "-r", "-z", commit],
+                             capture_output=True, check=False)
+    if listing.returncode != 0:
+        print(f"MISSING {repo}@{commit}: {listing.stderr.decode(errors='replace').strip()}",
+              file=sys.stderr)
+        return None
+    for item in listing.stdout.split(b"\0"):
+        if not item:
+            continue
+        meta, _, name = item.partition(b"\t")
+        path = name.decode(errors="surrogateescape")
+        kind, obj = meta.split()[1:3]
+        if kind != b"blob" or not path.endswith(WANTED):
+            continue
+        blob = subprocess.run(["git", f"--git-dir={gdir}", "cat-file", "blob", obj.decode()],
+                              capture_output=True, check=False)
+        if blob.returncode == 0:
+            destination = target / path
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            destination.write_bytes(blob.stdout)
+    target.mkdir(parents=True, exist_ok=True)
+    return target
+
+
+def run(bnlint: str, root: Path, paths: list[str]) -> list[dict]:
+    cmd = [bnlint, "--extend-select", "BN210,BN211", "--format", "json", "--exit-zero",
+           "--no-cache", "--jobs", "1", *paths]
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, check=False)
+    if proc.returncode not in (0, 1):
+        print(f"bnlint exited {proc.returncode} in {root}: {proc.stderr.strip()}",
+              file=sys.stderr)
+        return []
+    if proc.stderr.strip():
+        print(f"bnlint stderr in {root}:\n{proc.stderr.strip()}", file=sys.stderr)
+    return json.loads(proc.stdout or "[]")
+
+
+def findings_for(labels: dict[str, dict], bnlint: str, mirrors: Path,
+                 work: Path) -> list[dict]:
+    """bnlint's findings on the labelled files, each renamed to its label's local name."""
+    by_repo: dict[tuple[str, str], dict[str, str]] = {}
+    for entry in labels.values():
+        by_repo.setdefault((entry["repo"], entry["commit"]), {})[entry["path"]] = entry["local"]
+    found: list[dict] = []
+    for (repo, commit), locals_ in sorted(by_repo.items()):
+        root = unpack(mirrors, work, repo, commit)
+        if root is None:
+            continue
+        present = [path for path in locals_ if (root / path).exists()]
+        for finding in run(bnlint, root, present):
+            local = locals_.get(finding["filename"].removeprefix("./"))
+            if local is not None:
+                found.append({**finding, "filename": local})
+    return found
+
+
+def without_cross_module(labels: dict[str, dict]) -> dict[str, dict]:
+    """The labels with those that need another module moved to ``ambiguous``."""
+    result = {}
+    for key, entry in labels.items():
+        expected = entry.get("expected", [])
+        result[key] = {**entry,
+                       "expected": [item for item in expected if not item.get("cross_module")],
+                       "ambiguous": [*entry.get("ambiguous", []),
+                                     *(item for item in expected if item.get("cross_module"))]}
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--parts", default="abcd")
+    parser.add_argument("--bnlint", default=default_bnlint())
+    parser.add_argument("--mirrors", default="/work/.mirror")
+    parser.add_argument("--work", default="/tmp/heldout5")
+    parser.add_argument("--json", help="also write the findings here")
+    parser.add_argument("--details", default="abc",
+                        help="parts whose false alarms and misses are listed (default abc)")
+    args = parser.parse_args()
+
+    parts = load(args.parts)
+    everything: dict[str, dict] = {}
+    all_findings: list[dict] = []
+    for part, labels in parts.items():
+        found = findings_for(labels, args.bnlint, Path(args.mirrors), Path(args.work))
+        all_findings.extend(found)
+        everything.update(labels)
+        notebooks = sum(1 for e in labels.values() if e["path"].endswith(".ipynb"))
+        repos = len({e["repo"] for e in labels.values()})
+        print(f"\n===== part {part}: {len(labels)} files ({notebooks} notebooks) from "
+              f"{repos} repositories, {len(found)} findings")
+        result = score(labels, found, None, "expected")
+        table(result, f"[part {part}] default rules")
+        if part in args.details:
+            details(result)
+    if len(parts) > 1:
+        print(f"\n===== set 5: {len(everything)} files, "
+              f"{len({e['repo'] for e in everything.values()})} repositories")
+        table(score(everything, all_findings, None, "expected"), "[set 5] default rules")
+        table(score(without_cross_module(everything), all_findings, None, "expected"),
+              "[set 5] default rules, single-module labels only")
+        table(score(everything, all_findings, OFF_BY_DEFAULT, "off_by_default"),
+              "[set 5] off by default (BN210, BN211)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(all_findings, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
