@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from bnlint.finding import Severity
-from bnlint.rule import Report, Rule, RuleContext
+from bnlint.flavour import Flavour
+from bnlint.rule import Example, Report, Rule, RuleContext
 from bnlint.semantic.model import SemanticModel
 from bnlint.semantic.names import keras_api
 from bnlint.semantic.values import Layer, LayerSelection, ModuleRef
@@ -20,6 +21,15 @@ else:
 _BOOL_WORDS = frozenset({"true", "false", "0", "1", "yes", "no", "y", "n", "t", "f",
                          "on", "off"})
 _KERAS_ROOTS = ("keras", "tensorflow", "tf_keras")
+# keras-team/keras#22740 (first released in 3.15.0): `Layer.__init__` raises
+# `ValueError: Expected `trainable` to be a boolean` for any non-bool `trainable=`.
+# The `trainable` setter still applies `bool()`, and a functional `Model(inputs,
+# outputs, trainable=...)` goes through the setter.
+KERAS3_CONSTRUCTOR_CHECK = (3, 15)
+# What a constructor does with a non-bool `trainable=`: raise (Keras >= 3.15), store it
+# as given (Keras 3 < 3.15, tf-keras, Keras 2), apply the setter (Keras 3 functional
+# Model), or raise or store (Keras 3 of unknown version).
+_RAISES, _STORES, _SETTER, _EITHER = "raises", "stores", "setter", "either"
 
 
 class TrainableNotBool(Rule):
@@ -28,14 +38,22 @@ class TrainableNotBool(Rule):
     `Dense(8, trainable="False")`), and, as information, to the integers `0`/`1`.
 
     ## Why is this bad?
-    A non-empty string is truthy, whatever it says. Keras 3 stores `bool("False")`,
-    which is `True`; tf-keras stores the string itself, which is just as truthy: the
-    layer stays trainable and a BatchNormalization layer keeps updating its moving
-    statistics (fact F14, verified in both). `"True"` only works by accident, and
-    `None` freezes the layer in Keras 3 but stores `None` in tf-keras. `0`/`1` behave
-    like `False`/`True` when read as truth values, but tf-keras keeps the integer and
-    Keras 3 on TensorFlow treats `1` differently from `True` when deciding whether to
-    re-apply the flag to nested layers (F7).
+    A non-empty string is truthy, whatever it says. Assigned (`bn.trainable = "False"`),
+    Keras 3 stores `bool("False")`, which is `True`; tf-keras stores the string itself,
+    which is just as truthy: the layer stays trainable and a BatchNormalization layer
+    keeps updating its moving statistics (fact F14, verified in both). `"True"` only
+    works by accident, and `None` freezes the layer in Keras 3 but stores `None` in
+    tf-keras. `0`/`1` behave like `False`/`True` when read as truth values, but tf-keras
+    keeps the integer and Keras 3 on TensorFlow treats `1` differently from `True` when
+    deciding whether to re-apply the flag to nested layers (F7).
+
+    Passed to a constructor (`Dense(8, trainable="False")`), the value is stored as
+    given by tf-keras and by Keras 3 before 3.15; since Keras 3.15 the constructor
+    raises `ValueError: Expected `trainable` to be a boolean` (keras-team/keras#22740).
+    A functional `keras.Model(inputs, outputs, trainable=...)` applies the setter
+    instead. The message says what the targeted version does; with the Keras 3
+    version unknown it names both outcomes. Under Keras >= 3.15 every non-bool
+    constructor argument is an error.
 
     ## Example
     ```python
@@ -83,6 +101,14 @@ class TrainableNotBool(Rule):
         import tf_keras
         head = tf_keras.layers.Dense(10, trainable="True")
         """,
+        # Keras >= 3.15 raises in the constructor, for an int too
+        Example(
+            """
+            import keras
+            bn = keras.layers.BatchNormalization(trainable=0)
+            """,
+            target="keras3", keras_version="3.15.1",
+        ),
         """
         from keras.layers import BatchNormalization as BN
         bn = BN()
@@ -124,23 +150,46 @@ class TrainableNotBool(Rule):
         from keras import layers
         bn = layers.BatchNormalization(trainable=False)
         """,
+        Example(
+            """
+            import keras
+            bn = keras.layers.BatchNormalization(trainable=False)
+            bn.trainable = flag
+            """,
+            target="keras3", keras_version="3.15.1",
+        ),
     )
 
     def check(self, ctx: RuleContext) -> Iterator[Report]:
         model = ctx.model
         imports_keras = any(name.split(".")[0] in _KERAS_ROOTS for name in model.imports)
+        reported: set[int] = set()
+        for report in _constructor_arguments(model, ctx.flavour):
+            reported.add(id(report.node))
+            yield report
         for event in model.events_of("set_trainable"):
             target = event.target
-            if isinstance(target, ModuleRef):
+            if isinstance(target, ModuleRef) or id(event.node) in reported:
                 continue  # BN102 reports `.trainable` on a module
+            # an assignment, or `from_preset(..., trainable=...)`, which the setter applies
             known = isinstance(target, (Layer, LayerSelection))
             found = _judge(event.value_node, known, imports_keras)
             if found is not None:
                 yield Report(event.node, found[0], severity=found[1])
-        yield from _constructor_arguments(model, imports_keras)
 
 
-def _constructor_arguments(model: SemanticModel, imports_keras: bool) -> Iterator[Report]:
+def constructor_effect(flavour: Flavour, functional: bool, opaque: bool) -> str:
+    """What a constructor of the targeted Keras does with a non-bool ``trainable=``."""
+    if not flavour.is_keras3 or opaque:
+        return _STORES  # tf-keras, Keras 2, TF1; TF-Hub layers are tf-keras layers
+    if functional:
+        return _SETTER
+    if flavour.version is None:
+        return _EITHER
+    return _RAISES if flavour.version[:2] >= KERAS3_CONSTRUCTOR_CHECK else _STORES
+
+
+def _constructor_arguments(model: SemanticModel, flavour: Flavour) -> Iterator[Report]:
     """`Dense(8, trainable="False")` and friends."""
     api = keras_api()
     for call in model.calls:
@@ -149,11 +198,76 @@ def _constructor_arguments(model: SemanticModel, imports_keras: bool) -> Iterato
                                 or name in api.v1_bn_layers or name in api.sequential
                                 or name in api.functional or name in api.opaque_layers):
             continue
+        effect = constructor_effect(flavour, name in api.functional, name in api.opaque_layers)
         for arg in call.node.args:
             if arg.keyword is not None and arg.keyword.value == "trainable":
-                found = _judge(arg.value, True, imports_keras)
+                if effect == _SETTER:
+                    found = _judge_functional(arg.value)
+                else:
+                    found = _judge_constructor(arg.value, effect, flavour)
                 if found is not None:
                     yield Report(arg, found[0], severity=found[1])
+
+
+def _judge_functional(node: cst.BaseExpression) -> tuple[str, Severity] | None:
+    """A Keras 3 functional ``Model(inputs, outputs, trainable=...)``: the setter
+    applies ``bool()``, except that None is ignored."""
+    if isinstance(node, cst.Name) and node.value == "None":
+        return ("`trainable=None` is not a bool: a Keras 3 functional Model ignores it and "
+                "stays trainable, tf-keras stores None (falsy); write `False` (or `True`)"), "error"
+    return _judge(node, True, True)
+
+
+def _judge_constructor(node: cst.BaseExpression, effect: str,
+                       flavour: Flavour) -> tuple[str, Severity] | None:
+    """The message and severity for a non-bool literal ``trainable=`` of a layer or
+    Sequential constructor, or None when it is a bool or not a literal."""
+    shown, word = _literal(node)
+    if shown is None:
+        return None
+    if effect == _RAISES:
+        fix = f"write `{word}`" if word else "write `False` (or `True`)"
+        version = ".".join(str(part) for part in flavour.version or ())
+        return (f"`trainable={shown}` is not a bool: Keras {version} raises `ValueError` "
+                "(\"Expected `trainable` to be a boolean\") when the layer is constructed, as "
+                f"every Keras since 3.15 does; {fix}"), "error"
+    if isinstance(node, cst.SimpleString):
+        if node.evaluated_value == "":
+            kept = "the empty string, which freezes the layer only because it is falsy"
+        elif word == "True":
+            kept = ("the string, which works only by accident: every non-empty string is "
+                    "truthy, `'False'` included")
+        else:
+            kept = ("the string, which is truthy like every non-empty string: the layer "
+                    "stays trainable and nothing is frozen")
+        severity: Severity = "error"
+    elif word == "":
+        kept = "None, which freezes the layer only because it is falsy"
+        severity = "error"
+    else:
+        kept = "the int, not a bool"
+        severity = "info"
+    fix = f"write `{word}`" if word else "write `False` (or `True`)"
+    if effect == _STORES:
+        return f"`trainable={shown}`: the constructor stores {kept}; {fix}", severity
+    return (f"`trainable={shown}` is not a bool: Keras >= 3.15 raises `ValueError` when the "
+            "layer is constructed, and older versions (Keras 3 before 3.15, tf-keras) store "
+            f"{kept}; {fix}"), severity
+
+
+def _literal(node: cst.BaseExpression) -> tuple[str | None, str]:
+    """The literal as written and the bool it should be (``""`` for None: either)."""
+    if isinstance(node, cst.SimpleString):
+        value = node.evaluated_value
+        if not isinstance(value, str):
+            return None, ""
+        truthy = value.strip().lower() in {"true", "1", "yes", "y", "t", "on"}
+        return node.value, "True" if truthy else "False"
+    if isinstance(node, cst.Name) and node.value == "None":
+        return "None", ""
+    if isinstance(node, cst.Integer) and node.value in {"0", "1"}:
+        return node.value, "False" if node.value == "0" else "True"
+    return None, ""
 
 
 def _judge(node: cst.CSTNode | None, known: bool,

@@ -29,6 +29,11 @@ class UnfreezeWithoutLowerLr(Rule):
     the same model. With no earlier phase known, it flags a rate at or above
     `unfreeze-lr-threshold` (default 1e-3, the default of Adam and RMSprop).
 
+    An unfreeze is an assignment `trainable = True` to the base or to a selection of its
+    layers that undoes a freeze. A base created trainable and trained from its first
+    phase on is not unfrozen: `trainable = True` on an application nothing froze, or
+    `hub.KerasLayer(handle, trainable=True)` (that is BN211's case), is not reported.
+
     The effective rate is resolved from string optimizers and their defaults (`"adam"`
     is 1e-3, `"sgd"` 1e-2), constructor arguments, names bound to constants, simple
     arithmetic (`base_lr / 10`), `optimizer.learning_rate.assign(x)` and
@@ -132,8 +137,33 @@ class UnfreezeWithoutLowerLr(Rule):
         model.compile(optimizer="sgd", loss="mse")
         model.fit(x, y)
         """,
+        # a TF-Hub layer trained frozen first, then unfrozen at the same rate
+        """
+        import tensorflow as tf
+        import tensorflow_hub as hub
+        url = "https://tfhub.dev/google/imagenet/resnet_v2_50/feature_vector/5"
+        encoder = hub.KerasLayer(url, trainable=False)
+        model = tf.keras.Sequential([encoder, tf.keras.layers.Dense(5)])
+        model.compile(optimizer=tf.keras.optimizers.Adam(1e-3), loss="mse")
+        model.fit(x, y)
+        encoder.trainable = True
+        model.compile(optimizer=tf.keras.optimizers.Adam(1e-3), loss="mse")
+        model.fit(x, y)
+        """,
     )
     not_flagged = (
+        # a TF-Hub text encoder created trainable and trained from the first phase: no
+        # frozen phase before and no unfreeze (BN211 covers trainable TF-Hub layers)
+        """
+        import tensorflow as tf
+        import tensorflow_hub as hub
+        encoder = hub.KerasLayer("https://tfhub.dev/google/nnlm-en-dim50/2", input_shape=[],
+                                 dtype=tf.string, trainable=True)
+        model = tf.keras.Sequential([encoder, tf.keras.layers.Dense(16, activation="relu"),
+                                     tf.keras.layers.Dense(1)])
+        model.compile(optimizer="adam", loss="binary_crossentropy")
+        model.fit(train_data, epochs=10)
+        """,
         # `trainable = True` on a base nothing froze changes nothing: no fine-tuning phase
         """
         import keras

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from bnlint.rule import Report, Rule, RuleContext
 from bnlint.semantic.model import CallSite
 from bnlint.semantic.names import keras_api
-from bnlint.semantic.tf1 import uses_graph_mode, uses_tf1_only_api
+from bnlint.semantic.tf1 import names_update_ops, uses_graph_mode, uses_tf1_only_api
 from bnlint.semantic.values import Optimizer, Unknown
 from bnlint.semantic.walk import run_visitor
 
@@ -51,8 +51,11 @@ class Tf1BnMissingUpdateOps(Rule):
     `moving_mean` is `[0, 0, 0, 0]` instead of about 0.55).
 
     The rule stays silent when a layer is built with `training=False` (no update ops),
-    with `updates_collections=None` (in-place updates), when the file mentions update
-    ops at all, and when the code may run eagerly.
+    with `updates_collections=None` (in-place updates), when the code refers to the
+    collection anywhere (a name such as `update_ops` or `tf.GraphKeys.UPDATE_OPS`, or
+    the key `"update_ops"`), and when the code may run eagerly. Only code counts:
+    comments, docstrings and messages that mention `minimize` or update ops are not
+    evidence either way.
 
     ## Example
     ```python
@@ -116,6 +119,16 @@ class Tf1BnMissingUpdateOps(Rule):
         adam = tf.compat.v1.train.AdamOptimizer(1e-4)
         step = adam.minimize(loss)
         """,
+        # update ops mentioned only in a docstring and a comment: nothing runs them
+        """
+        import tensorflow as tf
+        def build(x, is_training):
+            '''Remember to run tf.GraphKeys.UPDATE_OPS (update_ops) when training.'''
+            return tf.layers.batch_normalization(x, training=is_training)
+        h = build(x, is_training)
+        # TODO: wrap in tf.control_dependencies(update_ops)
+        train_op = tf.train.AdamOptimizer(1e-3).minimize(loss)
+        """,
     )
     not_flagged = (
         """
@@ -154,12 +167,29 @@ class Tf1BnMissingUpdateOps(Rule):
             h = slim.batch_norm(h)
         train_op = tf.train.AdamOptimizer(1e-3).minimize(loss)
         """,
+        # the key written as a string is the collection itself
+        """
+        import tensorflow as tf
+        h = tf.layers.batch_normalization(h, training=is_training)
+        with tf.control_dependencies(tf.get_collection("update_ops")):
+            train_op = tf.train.AdamOptimizer(1e-3).minimize(loss)
+        """,
+        # `minimize` and batch_norm appear only in comments and a docstring
+        """
+        import tensorflow as tf
+        '''Port of a TF1 model that used tf.layers.batch_normalization and
+        optimizer.minimize(loss); this version trains with Keras.'''
+        # h = tf.layers.batch_normalization(h, training=True)
+        # train_op = tf.train.AdamOptimizer(1e-3).minimize(loss)
+        model = tf.keras.Sequential([tf.keras.layers.Dense(4)])
+        model.compile("adam", "mse")
+        """,
     )
 
     def check(self, ctx: RuleContext) -> Iterator[Report]:
         model = ctx.model
-        if "update_ops" in model.module.code.lower():
-            return  # the file runs UPDATE_OPS somewhere: trust it
+        if names_update_ops(model.module):
+            return  # the code uses UPDATE_OPS somewhere: trust it
         if not uses_graph_mode(model) and ctx.flavour.name != "tf1":
             return  # eager TF2 applies the updates when the layer runs
         arg_scope = any(call.name is not None and call.name.endswith("arg_scope")

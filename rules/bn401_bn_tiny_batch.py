@@ -26,6 +26,10 @@ _REBATCHING = frozenset({
 })
 # Keras data generators: `fit(generator, batch_size=...)` ignores `batch_size`.
 _GENERATORS = frozenset({"flow", "flow_from_directory", "flow_from_dataframe"})
+# Keras utilities that return a batched tf.data.Dataset (fit ignores its batch_size too).
+_DATASET_UTILITIES = frozenset({"image_dataset_from_directory", "text_dataset_from_directory",
+                                "audio_dataset_from_directory",
+                                "timeseries_dataset_from_array"})
 
 
 class BnTinyBatch(Rule):
@@ -34,7 +38,9 @@ class BnTinyBatch(Rule):
     dataset built by `.batch(n)`, for a literal `n` of at most 7, when the fitted model
     definitely contains a BatchNormalization layer that is trainable at that point.
     Batches of 1-2 are a warning, 3-7 are info (both limits are settings:
-    `tiny-batch-warning`, `tiny-batch-info`).
+    `tiny-batch-warning`, `tiny-batch-info`). A `batch_size=` that `fit()` ignores is
+    not reported: the data is a tf.data dataset, a `*_dataset_from_directory` dataset or
+    an `ImageDataGenerator` iterator, which make their own batches.
 
     ## Why is this bad?
     In training mode BatchNormalization normalises every batch with its own mean and
@@ -146,6 +152,25 @@ class BnTinyBatch(Rule):
         model.predict(x, batch_size=1)
         model.fit(x, y, batch_size=args.batch_size)
         """,
+        # fit() ignores its batch_size for a generator or a dataset that batches itself
+        """
+        import tensorflow as tf
+        from tensorflow.keras.preprocessing.image import ImageDataGenerator
+        model = tf.keras.Sequential([tf.keras.layers.Conv2D(8, 3),
+                                     tf.keras.layers.BatchNormalization(),
+                                     tf.keras.layers.Flatten(), tf.keras.layers.Dense(2)])
+        model.compile("adam", "categorical_crossentropy")
+        train_gen = ImageDataGenerator(rescale=1 / 255).flow(x, y, batch_size=32)
+        model.fit(train_gen, batch_size=1, epochs=5)
+        """,
+        """
+        import keras
+        model = keras.Sequential([keras.layers.Conv2D(8, 3), keras.layers.BatchNormalization(),
+                                  keras.layers.Flatten(), keras.layers.Dense(2)])
+        model.compile("adam", "sparse_categorical_crossentropy")
+        train_ds = keras.utils.image_dataset_from_directory("data/train", batch_size=32)
+        model.fit(train_ds, batch_size=1, epochs=5)
+        """,
     )
 
     def check(self, ctx: RuleContext) -> Iterator[Report]:
@@ -193,8 +218,11 @@ def _batch_reaches_model(model: SemanticModel, event: Event, where: object) -> b
     later, and a `batch_size=` argument is not ignored because the data is a generator
     or a dataset."""
     node = event.node
-    if isinstance(where, cst.Arg):
-        if not isinstance(node, cst.Call) or event.method != "fit":
+    if not isinstance(node, cst.Call):
+        return False
+    if any(where is arg for arg in node.args):
+        # the fit call's own `batch_size=`
+        if event.method != "fit":
             return False
         data = argument(node, "x", 0)
         if data is None:
@@ -213,10 +241,13 @@ def _batch_reaches_model(model: SemanticModel, event: Event, where: object) -> b
 
 
 def _is_dataset_argument(model: SemanticModel, value: cst.BaseExpression) -> bool:
-    """``fit(ds, batch_size=n)`` with ``ds`` a tf.data pipeline: Keras ignores n."""
+    """``fit(ds, batch_size=n)`` with ``ds`` a tf.data pipeline or a generator that
+    makes its own batches: Keras ignores n."""
     pipelines = {id(call.node) for call in model.calls
-                 if isinstance(call.receiver, Dataset)
-                 or (call.name is not None and call.name.startswith("tf.data."))}
+                 if isinstance(call.receiver, Dataset) or call.method in _GENERATORS
+                 or (call.name is not None and (
+                     call.name.startswith("tf.data.")
+                     or call.name.rsplit(".", 1)[-1] in _DATASET_UTILITIES))}
     if isinstance(value, cst.Call):
         return id(value) in pipelines
     if not isinstance(value, cst.Name):

@@ -6,9 +6,16 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from bnlint.rule import Report, Rule, RuleContext
+from bnlint.semantic.model import CallSite
 from bnlint.semantic.names import keras_api
 
-from ._arguments import ModuleConstants, argument, has_star_arguments, keyword, positional
+from ._arguments import (
+    ModuleConstants,
+    argument,
+    has_star_arguments,
+    keyword,
+    positional,
+)
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -25,13 +32,26 @@ _CONTRIB_STYLE = frozenset({
     "tf.contrib.slim.batch_norm",
     "tf.contrib.slim.layers.batch_norm",
 })
+# Where the training flag sits: `batch_normalization(..., training=False, ...)` is the
+# 15th parameter; contrib's `batch_norm(..., is_training=True, ...)` the 10th.
+_TRAINING_POSITION = 14
+_IS_TRAINING_POSITION = 9
 
 
 class BnMomentumPytorchStyle(Rule):
     """## What it does
     Flags `BatchNormalization(momentum=m)` (also positional, and `momentum=` of TF1
     `batch_normalization` / `decay=` of `tf.contrib.layers.batch_norm`) with a literal `m`
-    at most 0.5 (setting `pytorch-momentum-max`), or a module constant bound to one.
+    above 0 and at most 0.5 (setting `pytorch-momentum-max`), or a module constant bound
+    to one.
+
+    Not reported: `momentum=0`, which is no port of a PyTorch default but a deliberate
+    choice (the moving statistics are those of the last batch); and a TF1
+    `batch_normalization(..., training=True)` / contrib `batch_norm(..., is_training=True)`
+    with a literal `True`: that graph always normalises with the batch statistics and
+    never reads the moving ones, so the momentum changes nothing. (The momentum matters
+    again when another call in inference mode reuses its variables, `reuse=True`: then
+    it is reported.)
 
     ## Why is this bad?
     Keras and TensorFlow weight the *old* value:
@@ -86,7 +106,14 @@ class BnMomentumPytorchStyle(Rule):
         """,
         """
         import tensorflow as tf
-        h = tf.contrib.layers.batch_norm(x, decay=0.1, is_training=True)
+        h = tf.contrib.layers.batch_norm(x, decay=0.1, is_training=is_training)
+        """,
+        # the inference graph reuses the variables the training graph updates
+        """
+        import tensorflow as tf
+        train_h = tf.layers.batch_normalization(x, momentum=0.1, training=True, name="bn")
+        test_h = tf.layers.batch_normalization(x_test, momentum=0.1, training=False,
+                                               name="bn", reuse=True)
         """,
     )
     not_flagged = (
@@ -117,6 +144,20 @@ class BnMomentumPytorchStyle(Rule):
         from keras import layers
         norm = layers.LayerNormalization(epsilon=0.1)
         """,
+        # training=True as a literal: the moving statistics are never read
+        """
+        import tensorflow.compat.v1 as tf
+        h = tf.layers.batch_normalization(x, momentum=0.1, training=True)
+        """,
+        """
+        import tensorflow as tf
+        h = tf.contrib.layers.batch_norm(x, decay=0.1, is_training=True)
+        """,
+        # momentum 0 on purpose: the moving statistics are the last batch's
+        """
+        import keras
+        bn = keras.layers.BatchNormalization(momentum=0.0)
+        """,
     )
 
     def check(self, ctx: RuleContext) -> Iterator[Report]:
@@ -124,6 +165,7 @@ class BnMomentumPytorchStyle(Rule):
         classes = api.bn_layers | api.v1_bn_layers
         limit = ctx.settings.thresholds.pytorch_momentum_max
         constants: ModuleConstants | None = None
+        shared = _may_share_variables(ctx.model.calls, api.tf1_bn_functions)
         seen: set[int] = set()
         for call in ctx.model.calls:
             name = call.name
@@ -136,8 +178,10 @@ class BnMomentumPytorchStyle(Rule):
             if constants is None:
                 constants = ModuleConstants(ctx.model.module)
             value = constants.number(arg.value)
-            if value is None or not 0 <= value <= limit:
+            if value is None or not 0 < value <= limit:
                 continue
+            if not shared and _always_training(call.node, name, api.tf1_bn_functions):
+                continue  # the moving statistics are never read
             parameter = "decay" if name in _CONTRIB_STYLE else "momentum"
             yield Report(
                 arg,
@@ -171,3 +215,40 @@ def _bound(node: cst.Call, parameter: str, position: int) -> cst.Arg | None:
     if has_star_arguments(node):
         return None
     return argument(node, parameter, position)
+
+
+def _always_training(node: cst.Call, name: str, functions: frozenset[str]) -> bool:
+    """A TF1 function built with a literal ``training=True`` (contrib:
+    ``is_training=True``): it normalises with batch statistics only."""
+    if name in _CONTRIB_STYLE:
+        flag = _bound(node, "is_training", _IS_TRAINING_POSITION)
+    elif name in functions:
+        flag = _bound(node, "training", _TRAINING_POSITION)
+    else:
+        return False
+    return flag is not None and _is_true(flag.value)
+
+
+def _may_share_variables(calls: list[CallSite], functions: frozenset[str]) -> bool:
+    """Could a TF1 batch norm built in training mode share its moving statistics with
+    one that reads them? Yes when some TF1 batch norm is not literally in training mode
+    and the file asks for variable reuse (``reuse=`` anything but None/False)."""
+    reuse = False
+    inference = False
+    for call in calls:
+        node = call.node
+        found = keyword(node, "reuse")
+        if found is not None and not _is_none_or_false(found.value):
+            reuse = True
+        name = call.name
+        if name is not None and (name in _CONTRIB_STYLE or name in functions):
+            inference = inference or not _always_training(node, name, functions)
+    return reuse and inference
+
+
+def _is_true(node: cst.BaseExpression) -> bool:
+    return isinstance(node, cst.Name) and node.value == "True"
+
+
+def _is_none_or_false(node: cst.BaseExpression) -> bool:
+    return isinstance(node, cst.Name) and node.value in {"None", "False"}

@@ -12,7 +12,7 @@ from bnlint.semantic.model import SemanticModel
 from bnlint.semantic.values import Layer, ListValue, Tape, Tensor
 from bnlint.semantic.walk import run_visitor
 
-from ._arguments import argument, keyword
+from ._arguments import argument, keyword, literal_number
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -24,6 +24,9 @@ _SQRTS = frozenset({"tf.sqrt", "tf.math.sqrt", "keras.ops.sqrt", "keras.backend.
 _SUMS = frozenset({"tf.reduce_sum", "tf.math.reduce_sum", "keras.ops.sum", "keras.backend.sum"})
 _SQUARES = frozenset({"tf.square", "tf.math.square", "keras.ops.square",
                       "keras.backend.square"})
+# Graph-mode gradients of a tensor with respect to tensors (Keras 2 / TF1).
+_SYMBOLIC_GRADIENTS = frozenset({"keras.backend.gradients", "tf.gradients",
+                                 "tf.compat.v1.gradients"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +40,15 @@ class BnInGradientPenaltyCritic(Rule):
     Flags a gradient penalty (WGAN-GP style) computed through a critic that contains
     trainable BatchNormalization running in training mode: `tape.gradient(critic(x,
     training=True), x)` with respect to watched input tensors, in a function that also
-    takes the norm of those gradients (`tf.norm`, `tf.sqrt(tf.reduce_sum(tf.square(g)))`).
+    takes the norm of those gradients (`tf.norm`, `tf.sqrt(tf.reduce_sum(tf.square(g)))`,
+    also with a small constant under the root, `tf.sqrt(... + 1e-12)`, and with the
+    steps bound to names).
+
+    It also knows the Keras 2 recipe: a loss `gradient_penalty_loss(y_true, y_pred,
+    averaged_samples)` that takes the norm of `K.gradients(y_pred, averaged_samples)[0]`,
+    bound with `partial(gradient_penalty_loss, averaged_samples=x)` (or a closure
+    `gradient_penalty_loss(x)`) where the critic is called on the same `x` without
+    `training=False`.
 
     ## Why is this bad?
     The penalty constrains the gradient of the critic's output *for each sample* with
@@ -136,6 +147,64 @@ class BnInGradientPenaltyCritic(Rule):
             slopes = tf.math.sqrt(tf.math.reduce_sum(g ** 2, axis=1))
             return tf.reduce_mean((slopes - 1.0) ** 2)
         """,
+        # a small constant under the root keeps the gradient of sqrt finite
+        """
+        import tensorflow as tf
+        from tensorflow import keras
+        from tensorflow.keras import layers
+        critic = keras.Sequential([layers.Dense(128), layers.BatchNormalization(),
+                                   layers.Dense(1)])
+        def gradient_penalty(real, fake):
+            interpolated = real + 0.5 * (fake - real)
+            with tf.GradientTape() as tape:
+                tape.watch(interpolated)
+                pred = critic(interpolated, training=True)
+            grads = tape.gradient(pred, interpolated)
+            norm = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=[1]) + 1e-12)
+            return tf.reduce_mean((norm - 1.0) ** 2)
+        """,
+        # the Keras 2 recipe (keras-contrib improved_wgan): K.gradients inside a loss
+        """
+        from functools import partial
+        import numpy as np
+        from keras import backend as K
+        from keras.models import Model, Sequential
+        from keras.layers import Input, Dense, BatchNormalization, LeakyReLU
+        def gradient_penalty_loss(y_true, y_pred, averaged_samples, weight):
+            gradients = K.gradients(y_pred, averaged_samples)[0]
+            gradients_sqr = K.square(gradients)
+            gradients_sqr_sum = K.sum(gradients_sqr, axis=np.arange(1, len(gradients_sqr.shape)))
+            gradient_l2_norm = K.sqrt(gradients_sqr_sum)
+            return K.mean(weight * K.square(1 - gradient_l2_norm))
+        discriminator = Sequential([Dense(512, input_dim=784), BatchNormalization(),
+                                    LeakyReLU(), Dense(1)])
+        real_samples = Input(shape=(784,))
+        averaged_samples = RandomWeightedAverage()([real_samples, fake_samples])
+        averaged_samples_out = discriminator(averaged_samples)
+        partial_gp_loss = partial(gradient_penalty_loss, averaged_samples=averaged_samples,
+                                  weight=10)
+        """,
+        # the same with the penalty as a method and a closure-free partial of it
+        """
+        from functools import partial
+        from keras import backend as K
+        from keras.models import Model, Sequential
+        from keras.layers import Input, Dense, BatchNormalization
+        class WGANGP:
+            def __init__(self):
+                self.critic = Sequential([Dense(64, input_dim=8), BatchNormalization(),
+                                          Dense(1)])
+                real_img = Input(shape=(8,))
+                interpolated_img = RandomWeightedAverage()([real_img, fake_img])
+                validity_interpolated = self.critic(interpolated_img)
+                self.loss = partial(self.gradient_penalty_loss,
+                                    averaged_samples=interpolated_img)
+            def gradient_penalty_loss(self, y_true, y_pred, averaged_samples):
+                gradients = K.gradients(y_pred, averaged_samples)[0]
+                norm = K.sqrt(K.sum(K.square(gradients), axis=1) + K.epsilon())
+                return K.mean(K.square(1 - norm))
+        gan = WGANGP()
+        """,
         """
         import tensorflow as tf
         from tensorflow.keras import layers, Sequential
@@ -219,12 +288,41 @@ class BnInGradientPenaltyCritic(Rule):
                 pred = critic(x, training=True)
             return tape.gradient(pred, x)
         """,
+        # the Keras 2 recipe with BN only in the generator
+        """
+        from functools import partial
+        from keras import backend as K
+        from keras.models import Sequential
+        from keras.layers import Input, Dense, BatchNormalization, LeakyReLU
+        def gradient_penalty_loss(y_true, y_pred, averaged_samples):
+            gradients = K.gradients(y_pred, averaged_samples)[0]
+            norm = K.sqrt(K.sum(K.square(gradients), axis=1))
+            return K.mean(K.square(1 - norm))
+        generator = Sequential([Dense(128, input_dim=100), BatchNormalization(), Dense(784)])
+        discriminator = Sequential([Dense(512, input_dim=784), LeakyReLU(), Dense(1)])
+        noise = Input(shape=(100,))
+        fake_samples = generator(noise)
+        averaged_samples = RandomWeightedAverage()([real_samples, fake_samples])
+        averaged_out = discriminator(averaged_samples)
+        gp_loss = partial(gradient_penalty_loss, averaged_samples=averaged_samples)
+        """,
+        # K.gradients with respect to the weights (gradient-norm monitoring), not inputs
+        """
+        from keras import backend as K
+        from keras.models import Sequential
+        from keras.layers import Dense, BatchNormalization
+        critic = Sequential([Dense(64, input_dim=8), BatchNormalization(), Dense(1)])
+        def gradient_norm(y_true, y_pred):
+            grads = K.gradients(K.mean(y_pred), critic.trainable_weights)
+            return K.sqrt(K.sum(K.square(grads[0])) + K.epsilon())
+        """,
     )
 
     def check(self, ctx: RuleContext) -> Iterator[Report]:
         model = ctx.model
         names = {id(call.node): call.name for call in model.calls if call.name is not None}
         scopes: _Scopes | None = None
+        functions = _Functions(model.module)
         seen: set[int] = set()
         for event in model.events_of("gradient"):
             node = event.node
@@ -232,7 +330,7 @@ class BnInGradientPenaltyCritic(Rule):
                 continue
             if event.sources_are_variables is True or not _sources_are_inputs(model, event):
                 continue
-            if not _computes_norm(model, event, names):
+            if not _computes_norm(model, event, names, functions):
                 continue
             critic = _critic_from_history(model, event)
             if critic is None:
@@ -242,16 +340,123 @@ class BnInGradientPenaltyCritic(Rule):
             if critic is None:
                 continue
             seen.add(id(node))
-            label = f"`{critic.layer.label}`" if critic.layer.label else "the critic"
-            yield Report(
-                node,
-                f"this gradient penalty differentiates {label}, which runs BatchNormalization "
-                "in training mode: BN normalises each sample with the statistics of the whole "
-                "batch, so per-sample input gradients mix the batch and the penalty no longer "
-                "bounds each sample's gradient; use LayerNormalization (or no normalisation) "
-                "in the critic",
-                related=((critic.call, "critic called in training mode here"),),
-            )
+            yield _report(node, critic)
+        for node, critic in _symbolic_penalties(model, names, functions):
+            if id(node) not in seen:
+                seen.add(id(node))
+                yield _report(node, critic)
+
+
+def _report(node: cst.CSTNode, critic: _Critic) -> Report:
+    label = f"`{critic.layer.label}`" if critic.layer.label else "the critic"
+    return Report(
+        node,
+        f"this gradient penalty differentiates {label}, which runs BatchNormalization "
+        "in training mode: BN normalises each sample with the statistics of the whole "
+        "batch, so per-sample input gradients mix the batch and the penalty no longer "
+        "bounds each sample's gradient; use LayerNormalization (or no normalisation) "
+        "in the critic",
+        related=((critic.call, "critic called in training mode here"),),
+    )
+
+
+def _symbolic_penalties(model: SemanticModel, names: dict[int, str],
+                        functions: _Functions) -> Iterator[tuple[cst.Call, _Critic]]:
+    """The Keras 2 recipe: a loss ``f(y_true, y_pred, averaged_samples)`` computes
+    ``K.gradients(y_pred, averaged_samples)[0]`` and its norm; ``partial(f,
+    averaged_samples=x)`` (or a closure ``f(x)`` returning the loss) binds the samples,
+    and the critic is called on the same ``x`` where that binding is made."""
+    for call in model.calls:
+        if call.name not in _SYMBOLIC_GRADIENTS:
+            continue
+        chain = functions.enclosing(call.node)
+        samples = _gradient_sources(call.node)
+        if not chain or samples is None:
+            continue
+        owner = next((function for function in reversed(chain)
+                      if any(param.name.value == samples for param in _parameters(function))),
+                     None)
+        if owner is None or not _takes_norm(model, call.context.function, names, functions):
+            continue
+        for where, bound in _bindings(model, owner, samples, closure=owner is not chain[-1]):
+            critic = _critic_called_on(model, bound, where)
+            if critic is not None:
+                yield call.node, critic
+                break
+
+
+def _gradient_sources(node: cst.Call) -> str | None:
+    """``K.gradients(y_pred, x)`` / ``K.gradients(y_pred, [x])``: the name ``x``."""
+    target = argument(node, "loss", 0) or argument(node, "ys", 0)
+    sources = argument(node, "variables", 1) or argument(node, "xs", 1)
+    if target is None or sources is None or not isinstance(target.value, cst.Name):
+        return None
+    value = sources.value
+    if isinstance(value, (cst.List, cst.Tuple)) and len(value.elements) == 1:
+        value = value.elements[0].value
+    return value.value if isinstance(value, cst.Name) else None
+
+
+def _bindings(model: SemanticModel, owner: cst.FunctionDef, parameter: str,
+              closure: bool) -> Iterator[tuple[str | None, str]]:
+    """Where ``owner``'s ``parameter`` is bound to a name: ``partial(owner,
+    parameter=x)``, or (for a closure) ``owner(x)`` / ``owner(parameter=x)``; yields the
+    function the binding is made in and ``x``."""
+    for call in model.calls:
+        node = call.node
+        if closure:
+            if not _refers_to(node.func, owner):
+                continue
+            found = _keyword_or_position(node, owner, parameter)
+        else:
+            if call.name != "functools.partial" or not node.args or node.args[0].keyword:
+                continue
+            if not _refers_to(node.args[0].value, owner):
+                continue
+            found = keyword(node, parameter)
+        if found is not None and isinstance(found.value, cst.Name):
+            yield call.context.function, found.value.value
+
+
+def _refers_to(node: cst.BaseExpression, function: cst.FunctionDef) -> bool:
+    """``f`` or ``self.f`` for the function ``f``."""
+    name = function.name.value
+    if isinstance(node, cst.Name):
+        return node.value == name
+    return (isinstance(node, cst.Attribute) and node.attr.value == name
+            and isinstance(node.value, cst.Name) and node.value.value == "self")
+
+
+def _keyword_or_position(node: cst.Call, function: cst.FunctionDef,
+                         parameter: str) -> cst.Arg | None:
+    found = keyword(node, parameter)
+    if found is not None:
+        return found
+    names = [param.name.value for param in function.params.params]
+    if isinstance(node.func, cst.Attribute) and names and names[0] == "self":
+        names = names[1:]
+    if parameter not in names:
+        return None
+    plain = [arg for arg in node.args if arg.keyword is None and not arg.star]
+    index = names.index(parameter)
+    return plain[index] if index < len(plain) else None
+
+
+def _critic_called_on(model: SemanticModel, name: str, where: str | None) -> _Critic | None:
+    """A call ``critic(name)`` in function ``where`` of a model with trainable BN that runs
+    in training mode during fit (no ``training=`` or ``training=True``)."""
+    for event in model.events_of("call"):
+        node = event.node
+        layer = event.layer
+        if event.context.function != where or layer is None or not isinstance(node, cst.Call):
+            continue
+        first = argument(node, "inputs", 0)
+        if first is None or not (isinstance(first.value, cst.Name) and first.value.value == name):
+            continue
+        if (event.training in {"absent", "true"} and layer.contains_bn() is True
+                and event.bn_trainable_before is True):
+            return _Critic(layer, node)
+    return None
 
 
 def _sources_are_inputs(model: SemanticModel, event: Event) -> bool:
@@ -283,34 +488,79 @@ def _watched_names(model: SemanticModel, event: Event) -> set[str]:
     return found
 
 
-def _computes_norm(model: SemanticModel, event: Event, names: dict[int, str]) -> bool:
+def _computes_norm(model: SemanticModel, event: Event, names: dict[int, str],
+                   functions: _Functions) -> bool:
     """The function of the gradient also takes a norm: ``tf.norm(...)`` or
-    ``tf.sqrt(tf.reduce_sum(tf.square(...)))`` (or ``... ** 2``)."""
+    ``tf.sqrt(tf.reduce_sum(tf.square(...)))`` (or ``... ** 2``, ``... + eps``)."""
+    return _takes_norm(model, event.context.function, names, functions)
+
+
+def _takes_norm(model: SemanticModel, function: str | None, names: dict[int, str],
+                functions: _Functions) -> bool:
     for call in model.calls:
-        if call.context.function != event.context.function or call.name is None:
+        if call.context.function != function or call.name is None:
             continue
         if call.name in _NORMS:
             return True
-        if call.name in _SQRTS and _is_sum_of_squares(call.node, names):
+        if call.name in _SQRTS and _is_sum_of_squares(call.node, names, functions):
             return True
     return False
 
 
-def _is_sum_of_squares(sqrt: cst.Call, names: dict[int, str]) -> bool:
+def _is_sum_of_squares(sqrt: cst.Call, names: dict[int, str], functions: _Functions) -> bool:
+    """``sqrt(sum(square(g)))``, also written ``sum(g ** 2)``, with a small constant
+    added under the root (``+ 1e-12``, ``+ K.epsilon()``), and with the steps bound to
+    names assigned once in the same function (the Keras 2 recipe)."""
     inner = argument(sqrt, "x", 0)
-    if inner is None or not isinstance(inner.value, cst.Call):
+    if inner is None:
         return False
-    total = inner.value
-    if names.get(id(total)) not in _SUMS:
+    scope = functions.innermost(sqrt)
+    total: cst.BaseExpression | None = _summand(_resolve(inner.value, scope), names, scope)
+    if total is None:
+        total = _resolve(inner.value, scope)
+    if not isinstance(total, cst.Call) or names.get(id(total)) not in _SUMS:
         return False
     squared = argument(total, "input_tensor", 0)
     if squared is None:
         return False
-    value = squared.value
+    value = _resolve(squared.value, scope)
     if isinstance(value, cst.Call):
         return names.get(id(value)) in _SQUARES
     return (isinstance(value, cst.BinaryOperation) and isinstance(value.operator, cst.Power)
             and isinstance(value.right, cst.Integer) and value.right.evaluated_value == 2)
+
+
+def _summand(node: cst.BaseExpression, names: dict[int, str],
+             scope: cst.FunctionDef | None) -> cst.Call | None:
+    """In ``sum(...) + eps`` (either order), the sum call; eps must be a number, a name,
+    an attribute or a call of a function named ``epsilon``."""
+    if not (isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add)):
+        return None
+    for side, other in ((node.left, node.right), (node.right, node.left)):
+        total = _resolve(side, scope)
+        if (isinstance(total, cst.Call) and names.get(id(total)) in _SUMS
+                and _is_small_constant(other)):
+            return total
+    return None
+
+
+def _is_small_constant(node: cst.BaseExpression) -> bool:
+    if literal_number(node) is not None or isinstance(node, (cst.Name, cst.Attribute)):
+        return True
+    if isinstance(node, cst.Call) and not node.args:
+        func = node.func
+        name = func.attr.value if isinstance(func, cst.Attribute) else (
+            func.value if isinstance(func, cst.Name) else "")
+        return name == "epsilon"
+    return False
+
+
+def _resolve(node: cst.BaseExpression, scope: cst.FunctionDef | None) -> cst.BaseExpression:
+    """A name assigned exactly once in ``scope`` stands for its value (one step)."""
+    if scope is None or not isinstance(node, cst.Name):
+        return node
+    value = _assigned_value(scope, node.value)
+    return value if value is not None else node
 
 
 def _critic_from_history(model: SemanticModel, event: Event) -> _Critic | None:
@@ -363,11 +613,25 @@ def _critic_from_attribute(model: SemanticModel, gradient: cst.Call,
 
 def _assigned_call(function: cst.FunctionDef, name: str) -> cst.Call | None:
     """The call assigned to ``name`` in ``function``, if it is assigned exactly once."""
+    value = _assigned_value(function, name)
+    return value if isinstance(value, cst.Call) else None
+
+
+def _assigned_value(function: cst.FunctionDef, name: str) -> cst.BaseExpression | None:
+    """The value assigned to ``name`` in ``function``, if it is bound exactly once there
+    (and is not a parameter)."""
+    if any(param.name.value == name for param in _parameters(function)):
+        return None
     finder = _AssignmentFinder(name)
     run_visitor(finder, function)
-    if len(finder.values) != 1 or not isinstance(finder.values[0], cst.Call):
+    if len(finder.values) != 1:
         return None
     return finder.values[0]
+
+
+def _parameters(function: cst.FunctionDef) -> list[cst.Param]:
+    params = function.params
+    return [*params.posonly_params, *params.params, *params.kwonly_params]
 
 
 class _AssignmentFinder:
@@ -428,3 +692,35 @@ class _ScopeFinder:
         # a method: the innermost function opened directly inside the innermost class
         if self.classes and len(self.functions) == self.depth[-1] + 1:
             self.scopes[id(node)] = (self.classes[-1], self.functions[-1])
+
+
+class _Functions:
+    """Maps the calls of a module to the functions that enclose them, outermost first."""
+
+    def __init__(self, module: cst.Module) -> None:
+        finder = _FunctionFinder()
+        run_visitor(finder, module)
+        self._chains = finder.chains
+
+    def enclosing(self, node: cst.Call) -> tuple[cst.FunctionDef, ...]:
+        return self._chains.get(id(node), ())
+
+    def innermost(self, node: cst.Call) -> cst.FunctionDef | None:
+        chain = self.enclosing(node)
+        return chain[-1] if chain else None
+
+
+class _FunctionFinder:
+    def __init__(self) -> None:
+        self.open: list[cst.FunctionDef] = []
+        self.chains: dict[int, tuple[cst.FunctionDef, ...]] = {}
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.open.append(node)
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.open.pop()
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if self.open:
+            self.chains[id(node)] = tuple(self.open)

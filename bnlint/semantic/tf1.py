@@ -13,8 +13,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bnlint.semantic.model import SemanticModel
+from bnlint.semantic.walk import run_visitor
 
 if TYPE_CHECKING:
+    import libcst as cst
+
     from bnlint.flavour import FlavourName
     from bnlint.rule import RuleContext
 
@@ -86,3 +89,31 @@ def effective_flavour(ctx: RuleContext) -> FlavourName:
     if name == "keras3" and ctx.settings.target_keras == "auto" and uses_tf1_only_api(ctx.model):
         return "tf1"
     return name
+
+
+# The value of ``tf.GraphKeys.UPDATE_OPS``.
+_UPDATE_OPS_KEY = "update_ops"
+
+
+def names_update_ops(module: cst.Module) -> bool:
+    """Does the code itself refer to the UPDATE_OPS collection: a name or attribute
+    containing ``update_ops`` (``tf.GraphKeys.UPDATE_OPS``, ``extra_update_ops``,
+    ``UPDATE_OPS_COLLECTION``) or the key ``"update_ops"`` as a string? Comments,
+    docstrings and messages that merely mention the words do not count."""
+    finder = _UpdateOpsFinder()
+    run_visitor(finder, module)
+    return finder.found
+
+
+class _UpdateOpsFinder:
+    def __init__(self) -> None:
+        self.found = False
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if _UPDATE_OPS_KEY in node.value.lower():
+            self.found = True
+
+    def visit_SimpleString(self, node: cst.SimpleString) -> None:
+        value = node.evaluated_value
+        if isinstance(value, str) and value == _UPDATE_OPS_KEY:
+            self.found = True

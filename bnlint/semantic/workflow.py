@@ -20,7 +20,11 @@ from bnlint.semantic.model import SemanticModel
 from bnlint.semantic.values import Const, Layer, Tri, Wiring
 
 if TYPE_CHECKING:
+    import libcst as cst
+
     from bnlint.flavour import Flavour
+else:
+    from bnlint.lazy import libcst as cst
 
 # How a base's BN layers run during fit(), from the way it is wired into the model.
 BnMode = Literal[
@@ -256,11 +260,21 @@ def trainable_changes_between(model: SemanticModel, layer: Layer, start: Event |
             yield event
 
 
+def is_constructor_flag(event: Event) -> bool:
+    """A ``trainable=`` argument of the call that creates the layer
+    (``hub.KerasLayer(handle, trainable=True)``, ``from_preset(..., trainable=False)``),
+    not an assignment to an existing layer."""
+    return event.kind == "set_trainable" and isinstance(event.node, cst.Arg)
+
+
 def is_noop_unfreeze(model: SemanticModel, base: Layer, unfreeze: Event) -> bool:
-    """``trainable = True`` on a pretrained base built in this program that nothing froze
-    before: it changes nothing. (Training it whole from the first phase is BN210's
-    concern, not an unfreeze.) Loaded models keep the flags they were saved with, so
-    they never count as untouched."""
+    """Not an unfreeze of something frozen before: ``trainable = True`` on a pretrained
+    base built in this program that nothing froze before changes nothing, and a layer
+    created with ``trainable=True`` is trained from its first phase on. (Training a base
+    whole from the first phase is BN210's and BN211's concern, not an unfreeze.) Loaded
+    models keep the flags they were saved with, so they never count as untouched."""
+    if is_constructor_flag(unfreeze):
+        return True
     if base.model_kind != "application" or unfreeze.trainable_before is not True:
         return False
     return not any(trainable_changes_between(model, base, None, unfreeze, to=False))
