@@ -244,12 +244,8 @@ model.compile("adam", "categorical_crossentropy")
 """
 
 
-# The semantic model does not yet give these loaders a batch size: it needs
-# `image_dataset_from_directory(batch_size=n)` (and the other `*_dataset_from_*`
-# utilities) to return `Dataset(n, <the batch_size= Arg>)`, and `ImageDataGenerator(...)`
-# to be a value whose `flow*` methods return the same. The rule already reads
-# `Dataset.batch_size` / `batch_node` from the data fit() trains on.
-@pytest.mark.xfail(strict=True, reason="the semantic model does not size Keras loaders yet")
+# Keras loaders carry the literal `batch_size=` of their call to the fit() that trains on
+# them, and the finding points at that argument.
 @pytest.mark.parametrize("loader", [
     'train = ImageDataGenerator(rescale=1 / 255).flow_from_directory("d", batch_size=1)',
     "train = ImageDataGenerator().flow(x, y, batch_size=1)",

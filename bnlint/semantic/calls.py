@@ -8,10 +8,12 @@ from dataclasses import replace
 import libcst as cst
 
 from bnlint.semantic.events import Event
+from bnlint.semantic.keras_effects import sized_data
 from bnlint.semantic.model import CallSite
 from bnlint.semantic.names import canonical
 from bnlint.semantic.replay import (
     BUILTINS_NO_EFFECT,
+    GENERATOR_FLOWS,
     MAX_INLINE_DEPTH,
     BoundMethod,
     Env,
@@ -23,6 +25,7 @@ from bnlint.semantic.trainability import apply_to_layer
 from bnlint.semantic.values import (
     UNKNOWN,
     ClassValue,
+    DataGenerator,
     Dataset,
     FunctionValue,
     Instance,
@@ -113,6 +116,8 @@ class CallReplay(ReplayBase):
             receiver.watched.extend(source_texts(self.module, node.args[0].value)
                                     if node.args else ())
             return UNKNOWN
+        if isinstance(receiver, DataGenerator):
+            return sized_data(node, kwargs) if method in GENERATOR_FLOWS else UNKNOWN
         if isinstance(receiver, Dataset):
             if method == "batch":
                 size = const_number(args[0] if args else kwargs.get("batch_size", UNKNOWN))

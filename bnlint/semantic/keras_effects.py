@@ -11,6 +11,7 @@ import libcst as cst
 from bnlint.semantic.events import Event
 from bnlint.semantic.replay import (
     CALLBACK_HOOKS,
+    DATASET_UTILITIES,
     EVAL_METHODS,
     FIT_METHODS,
     GRAPH_OP_PREFIXES,
@@ -36,6 +37,7 @@ from bnlint.semantic.values import (
     UNKNOWN,
     ClassValue,
     Const,
+    DataGenerator,
     Dataset,
     FunctionValue,
     Instance,
@@ -54,6 +56,13 @@ from bnlint.semantic.values import (
     Wiring,
     merge_tensors,
 )
+
+
+def sized_data(node: cst.Call, kwargs: dict[str, Value]) -> Dataset:
+    """Batches of the call's literal ``batch_size=`` (the argument is where to act)."""
+    size_arg = keyword(node, "batch_size")
+    size = const_number(kwargs.get("batch_size", UNKNOWN)) if size_arg is not None else None
+    return Dataset(int(size), size_arg) if size is not None else Dataset(None)
 
 
 class KerasEffects(ReplayBase):
@@ -94,6 +103,10 @@ class KerasEffects(ReplayBase):
                 self.record_set_lr(args[0].optimizer, node,
                                    args[1] if len(args) > 1 else kwargs.get("value", UNKNOWN))
             return UNKNOWN
+        if name.startswith("keras.") and name.rsplit(".", 1)[-1] in DATASET_UTILITIES:
+            return sized_data(node, kwargs)
+        if name.startswith("keras.") and name.endswith(".ImageDataGenerator"):
+            return DataGenerator(node)
         if name.startswith("tf.data."):
             return Dataset(None)
         if api.is_layer_class(name):

@@ -42,6 +42,11 @@ CALLBACK_HOOKS = ("on_train_begin", "on_epoch_begin", "on_train_batch_begin", "o
 # Names that mean these modules even where the file does not import them.
 CONVENTIONAL_MODULES = {"tf": "tensorflow", "keras": "keras"}
 HUB_PREPROCESSING = ("Converter", "Preprocessor", "Tokenizer", "Packer")
+# Keras utilities that return a batched tf.data.Dataset of their `batch_size=`.
+DATASET_UTILITIES = frozenset({"image_dataset_from_directory", "text_dataset_from_directory",
+                               "audio_dataset_from_directory", "timeseries_dataset_from_array"})
+# ImageDataGenerator methods that return an iterator of batches of their `batch_size=`.
+GENERATOR_FLOWS = frozenset({"flow", "flow_from_directory", "flow_from_dataframe"})
 # Callees that receive a model without changing its trainable state.
 HARMLESS_PREFIXES = ("keras.", "tf.", "np.", "numpy.", "matplotlib.", "plt.", "os.", "sys.",
                       "logging.", "json.", "pickle.", "wandb.", "mlflow.", "tqdm.")

@@ -304,6 +304,14 @@ class Dataset(Value):
 
 
 @dataclass(eq=False, slots=True)
+class DataGenerator(Value):
+    """A Keras ``ImageDataGenerator``: its ``flow*`` methods yield batches of their
+    ``batch_size=``."""
+
+    node: cst.CSTNode
+
+
+@dataclass(eq=False, slots=True)
 class Tape(Value):
     """A ``tf.GradientTape``; ``watched`` holds the source text of what
     ``tape.watch(...)`` was given (inputs whose gradients are wanted)."""
