@@ -37,13 +37,14 @@ def build_model(module: cst.Module) -> SemanticModel:
 
 
 def build_models(module: cst.Module) -> list[SemanticModel]:
-    """The semantic model with branches joined, then, when the module has ``if``s whose
-    condition is unknown and whose arms touch Keras, one model per path through them
-    (each with its ``decisions``; none beyond ``MAX_PATHS`` paths)."""
-    relevance = Relevance(module)
+    """The semantic model with branches joined, then, when the module trains or freezes
+    something and has ``if``s whose condition is unknown and under which Keras steps
+    happen, one model per path through them (each with its ``decisions``; none beyond
+    ``MAX_PATHS`` paths)."""
+    relevance = Relevance()
     joined = _replay(module, None, relevance)
     models = [joined]
-    if joined.undecided_conditions:
+    if relevance.learn(joined):
         paths = explore(lambda oracle: _replay(module, oracle, relevance))
         for path in paths or ():
             path.result.decisions = path.decisions

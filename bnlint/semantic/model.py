@@ -59,8 +59,6 @@ class SemanticModel:
     attribute_reads: set[str] = field(default_factory=set)
     discarded_calls: set[int] = field(default_factory=set)
     weight_sources: list[cst.CSTNode] = field(default_factory=list)
-    # `if`s met whose condition is unknown and whose arms touch Keras (joined here)
-    undecided_conditions: int = 0
     # on a replay of one path: how each of those conditions was answered
     decisions: tuple[Decision, ...] = ()
     _events_at: dict[int, list[Event]] | None = None

@@ -1,11 +1,12 @@
 """Paths through branches: which way each undecided condition goes on one replay.
 
 The model is first replayed once with branches joined conservatively (a state that
-differs between the arms of an ``if`` becomes unknown). When that replay meets an ``if``
-whose condition it cannot evaluate and whose arms touch Keras (``trainable``,
-``compile``, a model built, a user function that does so), the module is also replayed
-once per path: every such condition is answered by a :class:`PathOracle`, so each replay
-is one consistent path on which every step is definite. A condition is identified by
+differs between the arms of an ``if`` becomes unknown). When that replay trained,
+compiled or froze something and met ``if``s whose condition it could not evaluate and
+under which Keras steps happened (a model built, a flag set, a user function that does
+so; or an early ``return`` before such steps), the module is also replayed once per
+path: every such condition is answered by a :class:`PathOracle`, so each replay is one
+consistent path on which every step is definite. A condition is identified by
 its text, so ``if args.finetune:`` asked twice (or ``if not args.finetune:``) is answered
 the same way on one path, and the arms of one ``if``/``elif`` chain are never combined.
 :func:`explore` enumerates the paths depth-first and gives up beyond a cap (the
@@ -23,20 +24,23 @@ from bnlint.semantic.walk import walk
 
 if TYPE_CHECKING:
     import libcst as cst
+
+    from bnlint.semantic.model import SemanticModel
 else:
     from bnlint.lazy import libcst as cst
 
 MAX_PATHS = 16
 Result = TypeVar("Result")
 
-# Words whose presence in an `if`'s arms makes the branch matter to the rules.
-KERAS_WORDS = frozenset({
+# Words whose presence after an early exit (`if not args.finetune: return`) makes the
+# exit matter to the rules.
+WORKFLOW_WORDS = frozenset({
     "trainable", "training", "compile", "fit", "fit_generator", "train_on_batch", "lr",
-    "learning_rate", "layers", "load_weights", "set_weights", "get_layer", "optimizer",
-    "optimizers", "applications", "load_model", "from_preset", "batch_size", "batch",
-    "GradientTape", "gradient", "apply_gradients", "minimize", "add", "set_value",
-    "momentum", "keras", "tf",
+    "learning_rate", "load_weights", "set_weights", "GradientTape", "apply_gradients",
+    "minimize", "set_value",
 })
+# Event kinds that make a module worth replaying per path.
+WORKFLOW_EVENTS = frozenset({"compile", "fit", "set_trainable", "set_lr", "gradient"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +106,8 @@ def explore(replay: Callable[[PathOracle], Result],
         if signature in seen:
             continue
         seen.add(signature)
+        if not taken and not fixed:
+            return []  # nothing to decide: the one path is the joined replay
         paths.append(Path(result, taken))
         if len(paths) > cap:
             return None
@@ -132,48 +138,45 @@ def describe(decision: Decision) -> str:
 
 
 class Relevance:
-    """Which ``if`` statements can change what the rules see: those whose arms mention
-    Keras words, a class-like name, or a user function or class that does."""
+    """Which undecided ``if`` statements a path should decide: those under which the
+    joined replay recorded an event (a layer built, a model compiled, a flag set), and
+    early exits followed by code that mentions training. Filled from the joined
+    replay, read by the path replays."""
 
-    def __init__(self, module: cst.Module) -> None:
-        self.module = module
-        self.known: dict[int, bool] = {}
+    def __init__(self) -> None:
+        self.ifs: set[int] = set()
+        self.exits: set[int] = set()
         # per block (keyed by its last statement): does the suffix from a statement on
-        # touch Keras?
+        # mention training?
         self.suffixes: dict[int, dict[int, bool]] = {}
-        self._names: frozenset[str] | None = None
 
-    def names(self) -> frozenset[str]:
-        """Keras words and the user functions and classes whose bodies mention them."""
-        if self._names is None:
-            found: set[str] = set()
-            for node in walk(self.module):
-                if isinstance(node, (cst.FunctionDef, cst.ClassDef)) and _mentions(
-                        node, KERAS_WORDS):
-                    found.add(node.name.value)
-            self._names = KERAS_WORDS | found
-        return self._names
+    def learn(self, model: SemanticModel) -> bool:
+        """Take the ``if``s that matter from the joined ``model``; is a path worth it?"""
+        if not any(event.kind in WORKFLOW_EVENTS for event in model.events):
+            return False
+        for event in model.events:
+            for kind, node in event.context.path:
+                if kind in {"loop", "callback"}:
+                    break  # decided per iteration, not per path
+                if kind in {"if", "else"} and isinstance(node, cst.If):
+                    self.ifs.add(id(node))
+        self.ifs |= self.exits
+        return bool(self.ifs)
 
-    def matters(self, node: cst.If, rest: Sequence[cst.CSTNode] = ()) -> bool:
-        """Does either arm of ``node`` (elif/else included) touch Keras, or does an arm
-        leave the block (``if not args.finetune: return``) before a ``rest`` that does?"""
-        key = id(node)
-        answer = self.known.get(key)
-        if answer is None:
-            arms: list[cst.CSTNode] = [node.body]
-            if node.orelse is not None:
-                arms.append(node.orelse)
-            names = self.names()
-            answer = any(_mentions(arm, names) for arm in arms)
-            self.known[key] = answer
-        if answer or not rest:
-            return answer
+    def note_exit(self, node: cst.If, rest: Sequence[cst.CSTNode]) -> None:
+        """The joined replay met ``node``, undecided: remember it when an arm leaves the
+        block before a ``rest`` that mentions training."""
         exits = always_exits(node.body) or node.orelse is not None and always_exits(node.orelse)
-        return exits and self.rest_mentions(rest)
+        if exits and self.rest_mentions(rest):
+            self.exits.add(id(node))
+
+    def matters(self, node: cst.If) -> bool:
+        """Should a path decide ``node``?"""
+        return id(node) in self.ifs
 
     def rest_mentions(self, rest: Sequence[cst.CSTNode]) -> bool:
-        """Does any of these statements touch Keras? Answers for every suffix of a block
-        are computed together, so that a block of many early exits stays linear."""
+        """Does any of these statements mention training? Answers for every suffix of a
+        block are computed together, so that a block of many early exits stays linear."""
         if not rest:
             return False
         key = id(rest[-1])
@@ -182,22 +185,14 @@ class Relevance:
             suffixes = {}
             seen = False
             for statement in reversed(rest):
-                seen = seen or _mentions(statement, self.names())
+                seen = seen or _mentions(statement, WORKFLOW_WORDS)
                 suffixes[id(statement)] = seen
             self.suffixes[key] = suffixes
         answer = suffixes.get(id(rest[0]))
         if answer is None:  # a longer suffix of the same block than first asked
-            answer = any(_mentions(statement, self.names()) for statement in rest)
+            answer = any(_mentions(statement, WORKFLOW_WORDS) for statement in rest)
         return answer
 
 
-_NOT_KERAS = ("True", "False", "None", "Error", "Exception", "Warning", "Path", "Parser")
-
-
 def _mentions(node: cst.CSTNode, words: frozenset[str]) -> bool:
-    for child in walk(node):
-        if isinstance(child, cst.Name):
-            name = child.value
-            if name in words or name[:1].isupper() and not name.endswith(_NOT_KERAS):
-                return True
-    return False
+    return any(isinstance(child, cst.Name) and child.value in words for child in walk(node))

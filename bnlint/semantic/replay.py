@@ -148,7 +148,7 @@ class ReplayBase:
         self.module = module
         # None: branches are joined; else the oracle decides the conditions that matter
         self.oracle = oracle
-        self.relevance = relevance or Relevance(module)
+        self.relevance = relevance or Relevance()
         # how the statement just replayed left its block on this path, if it did
         self.exit: Exit | None = None
         # a decided `if` whose other arm always leaves the block: the rest of the block

@@ -196,22 +196,21 @@ class StatementReplay(ReplayBase):
                 self.exec_suite(node.orelse.body, env)
             return
         guard = self.isinstance_guard(node.test, env)
-        if guard is None and self.decidable(node):
-            if self.oracle is not None:
+        if guard is None and self.once_per_path():
+            if self.oracle is not None and self.relevance.matters(node):
                 self.exec_decided(node, env, self.oracle)
                 return
-            self.model.undecided_conditions += 1
+            if self.oracle is None:
+                body, start = self.block_rest
+                if start and body[start - 1] is node:
+                    self.relevance.note_exit(node, body[start:])
         self.exec_joined(node, env, guard)
 
-    def decidable(self, node: cst.If) -> bool:
-        """Is this ``if`` one a path decides? Its arms must touch Keras, and it must run
-        once per path: a condition inside a loop or a callback hook can go either way
-        from one iteration to the next, so there the arms stay joined."""
-        if any(kind in {"loop", "callback"} for kind, _ in self.context.path):
-            return False
-        body, start = self.block_rest
-        rest = body[start:] if start and body[start - 1] is node else ()
-        return self.relevance.matters(node, rest)
+    def once_per_path(self) -> bool:
+        """Does the statement being replayed run once per path? A condition inside a
+        loop or a callback hook can go either way from one iteration to the next, so
+        there the arms stay joined."""
+        return not any(kind in {"loop", "callback"} for kind, _ in self.context.path)
 
     def exec_decided(self, node: cst.If, env: Env, oracle: PathOracle) -> None:
         """One path: the oracle says which way the condition goes, and that arm runs as
