@@ -122,9 +122,14 @@ def _to_findings(module: cst.Module, reports: Iterable[PathReport]) -> list[Find
             Position(where.end.line, where.end.column + 1),
         )
 
+    reports = list(reports)
+    # a test that runs code to see it fail (`with pytest.raises(...)`) means it
+    raising = [span(block) for block in reports[0].model.raising_blocks] if reports else []
     grouped: dict[tuple[str, Span], list[PathReport]] = {}
     for item in reports:
-        grouped.setdefault((item.rule.code, span(item.report.node)), []).append(item)
+        primary = span(item.report.node)
+        if not any(_within(primary, block) for block in raising):
+            grouped.setdefault((item.rule.code, primary), []).append(item)
     findings: list[Finding] = []
     for (_, primary), group in grouped.items():
         joined = next((item for item in group if item.joined), None)
@@ -151,6 +156,11 @@ def _to_findings(module: cst.Module, reports: Iterable[PathReport]) -> list[Find
             related=related,
         ))
     return sorted(findings, key=lambda f: (f.span.start.row, f.span.start.column, f.code))
+
+
+def _within(inner: Span, outer: Span) -> bool:
+    return ((outer.start.row, outer.start.column) <= (inner.start.row, inner.start.column)
+            and (inner.end.row, inner.end.column) <= (outer.end.row, outer.end.column))
 
 
 def _shared_decisions(group: Sequence[PathReport]) -> list[Decision]:

@@ -16,6 +16,8 @@ else:
 # tf-keras's optimizers became the new (lr-ignoring) ones in TensorFlow 2.11.
 _NEW_OPTIMIZERS = (2, 11)
 _LEGACY_PREFIXES = ("keras.optimizers.legacy.", "tf.compat.v1.train.", "tf.train.")
+# tf-keras keeps the Keras 1/2 optimizer classes, which take `lr`, in this module.
+_LEGACY_MODULE = ".optimizer_v1."
 
 _FINE_TUNE = """
 from tensorflow import keras
@@ -33,7 +35,7 @@ class LrKwargIgnored(Rule):
     Keras does not honour it: Keras 3 (it raises) and tf-keras on TensorFlow >= 2.11
     for the non-legacy optimizers (the rate is silently dropped). Silent for standalone
     Keras 2, TensorFlow 1, tf-keras known to be older than 2.11,
-    `keras.optimizers.legacy.*` and `tf.compat.v1.train.*`.
+    `keras.optimizers.legacy.*`, tf-keras's `optimizer_v1` classes and `tf.compat.v1.train.*`.
 
     Silent when nothing says which Keras the code targets (no `target-keras`, no pin, no
     API only one generation of Keras has): `lr=` was the keyword of Keras 2, so the code
@@ -87,6 +89,13 @@ class LrKwargIgnored(Rule):
         """, target="keras3"),
     )
     not_flagged = (
+        Example(
+            """
+            from tf_keras.src.optimizers import optimizer_v1
+            opt = optimizer_v1.SGD(lr=0.01, momentum=0.9)
+            """,
+            target="tf-keras", keras_version="2.15",
+        ),
         Example(_FINE_TUNE, target="tf-keras"),  # version unknown: may predate 2.11
         Example(_FINE_TUNE, target="keras2"),
         Example(_FINE_TUNE, target="tf-keras", keras_version="2.10"),
@@ -126,7 +135,8 @@ class LrKwargIgnored(Rule):
             return
         seen: set[int] = set()
         for qualname, call, node in _lr_constructions(ctx):
-            if qualname.startswith(_LEGACY_PREFIXES) or id(node) in seen:
+            if qualname.startswith(_LEGACY_PREFIXES) or _LEGACY_MODULE in qualname or (
+                    id(node) in seen):
                 continue
             seen.add(id(node))
             short = qualname.rsplit(".", 1)[-1]

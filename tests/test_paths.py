@@ -224,3 +224,4 @@ if args.finetune:
                              str(path)], capture_output=True, text=True, check=False)
     assert result.returncode == 1
     assert f"note: {path}:11:4: when `args.finetune` is true" in result.stdout
+

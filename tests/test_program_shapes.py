@@ -117,3 +117,18 @@ def test_training_in_a_helper_with_a_module_level_model() -> None:
     calls = [note.span.start.row for note in bn204.related if "`train(...)`" in note.message]
     assert calls == [17]  # the call of the fine-tuning phase, not the first one
     assert not [f for f in findings if f.code in {"BN201", "BN202"}]  # BN layers kept frozen
+
+
+def test_code_a_test_expects_to_raise_is_not_reported() -> None:
+    code = """
+import keras
+import pytest
+
+def test_rejects_string_trainable():
+    with pytest.raises(ValueError):
+        keras.layers.BatchNormalization(trainable="False")
+    bn = keras.layers.BatchNormalization()
+    bn.trainable = "False"
+"""
+    found = lint_snippet(code, list(all_rules()))
+    assert [(f.code, f.span.start.row) for f in found] == [("BN103", 9)]

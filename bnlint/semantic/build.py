@@ -54,6 +54,7 @@ def build_models(module: cst.Module) -> list[SemanticModel]:
         model.attribute_reads = facts.attribute_reads
         model.discarded_calls = facts.discarded_calls
         model.weight_sources = facts.weight_sources
+        model.raising_blocks = facts.raising_blocks
     return models
 
 

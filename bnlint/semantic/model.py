@@ -59,6 +59,8 @@ class SemanticModel:
     attribute_reads: set[str] = field(default_factory=set)
     discarded_calls: set[int] = field(default_factory=set)
     weight_sources: list[cst.CSTNode] = field(default_factory=list)
+    # bodies of `with pytest.raises(...)` / `self.assertRaises(...)`: deliberate errors
+    raising_blocks: list[cst.BaseSuite] = field(default_factory=list)
     # on a replay of one path: how each of those conditions was answered
     decisions: tuple[Decision, ...] = ()
     _events_at: dict[int, list[Event]] | None = None

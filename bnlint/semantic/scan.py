@@ -27,6 +27,9 @@ _LOAD_VERBS = ("load", "restore", "read", "convert", "copy", "transfer", "port",
 _WEIGHT_NOUNS = ("weight", "param", "variable", "state_dict", "darknet", "caffe", "ckpt")
 # Callees whose name matches a word above but that only *save* weights.
 _SAVE_ONLY = ("modelcheckpoint", "save_weights", "checkpointmanager.save", ".save")
+# Context managers of test frameworks whose body is expected to raise.
+_EXPECTS_RAISE = frozenset({"raises", "assertRaises", "assertRaisesRegex",
+                            "assertRaisesRegexp", "assertRaisesOpError"})
 # Keyword arguments that carry pretrained weights unless they are None/False.
 _WEIGHT_KEYWORDS = frozenset({
     "weights", "pretrained", "pretrained_weights", "weights_path", "weight_path",
@@ -41,6 +44,9 @@ class ScanResult:
     attribute_reads: set[str] = field(default_factory=set)
     discarded_calls: set[int] = field(default_factory=set)
     weight_sources: list[cst.CSTNode] = field(default_factory=list)
+    # bodies of `with self.assertRaises(...)` / `with pytest.raises(...)`: code a test
+    # runs to see it fail
+    raising_blocks: list[cst.BaseSuite] = field(default_factory=list)
 
 
 def scan_module(module: cst.Module) -> ScanResult:
@@ -51,6 +57,7 @@ def scan_module(module: cst.Module) -> ScanResult:
         cst.Del: scanner.visit_Del, cst.Attribute: scanner.visit_Attribute,
         cst.SimpleString: scanner.visit_SimpleString, cst.Assign: scanner.visit_Assign,
         cst.Expr: scanner.visit_Expr, cst.Call: scanner.visit_Call,
+        cst.With: scanner.visit_With,
     }
     for node in walk(module):
         handler = handlers.get(type(node))
@@ -66,6 +73,14 @@ class _Scanner:
     def __init__(self) -> None:
         self.result = ScanResult()
         self.stores: set[int] = set()
+
+    def visit_With(self, node: cst.With) -> None:
+        for item in node.items:
+            call = item.item
+            if isinstance(call, cst.Call) and _dotted(call.func).rsplit(".", 1)[-1] in (
+                    _EXPECTS_RAISE):
+                self.result.raising_blocks.append(node.body)
+                return
 
     # stores: attribute targets of assignments are not reads
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
