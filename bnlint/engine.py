@@ -142,11 +142,17 @@ def _to_findings(module: cst.Module, reports: Iterable[PathReport]) -> list[Find
         conditions = [d for d in shared if _inside_arm(on_paths[0], d)]
         if joined is None and len(conditions) < len(shared):
             continue
-        rule, report = (joined or on_paths[0]).rule, (joined or on_paths[0]).report
+        first = joined or on_paths[0]
+        rule, report = first.rule, first.report
+        entry = _entry_point(first)
+        if entry is False:
+            continue  # it mixes code nobody calls with steps of the module's own flow
         steps = {(span(node), message): None for node, message in report.related}
         ordered = sorted(steps, key=lambda step: (step[0].start.row, step[0].start.column))
         related = tuple(Related(message, where) for where, message in ordered) + tuple(
             Related(describe(decision), span(decision.node.test)) for decision in conditions)
+        if isinstance(entry, str):
+            related += (Related(entry, primary),)
         findings.append(Finding(
             code=rule.code,
             name=rule.name,
@@ -156,6 +162,31 @@ def _to_findings(module: cst.Module, reports: Iterable[PathReport]) -> list[Find
             related=related,
         ))
     return sorted(findings, key=lambda f: (f.span.start.row, f.span.start.column, f.code))
+
+
+def _entry_point(item: PathReport) -> str | bool | None:
+    """For a finding found while replaying code the file never calls: the note saying
+    when it holds ("when `Trainer.finetune` runs after `Trainer.__init__`"). Such code
+    runs after the module (another file imports and calls it), so its steps may follow
+    the module's own; None for a finding of the module's own flow, False when its
+    steps come from two entry points (whose order is not known)."""
+    model = item.model
+    steps: list[set[str | None]] = []
+    for node in (item.report.node, *(node for node, _ in item.report.related)):
+        entries = {event.context.entry for event in model.events_at(node)}
+        if entries:  # steps the replay recorded (a note may point at plain syntax)
+            steps.append(entries)
+    if all(None in entries for entries in steps):
+        return None
+    candidates = sorted({name for entries in steps for name in entries if name is not None})
+    entry = next((name for name in candidates
+                  if all(name in entries or None in entries for entries in steps)), None)
+    if entry is None:
+        return False
+    owner, _, method = entry.rpartition(".")
+    if owner and method != "__init__":
+        return f"when `{entry}` runs after `{owner}.__init__`"
+    return f"when `{entry}` runs"
 
 
 def _within(inner: Span, outer: Span) -> bool:

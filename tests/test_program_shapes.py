@@ -64,9 +64,12 @@ def test_gan_class_is_clean_under_tf_keras() -> None:
     assert [c for c in codes(GAN_CLASS, "tf-keras") if c[0].startswith("BN2")] == []
 
 
-def test_gan_class_never_instantiated_stays_silent() -> None:
+def test_gan_class_whose_driver_is_elsewhere_is_read_as_an_entry_point() -> None:
     program = GAN_CLASS.split('if __name__')[0]
-    assert [c for c in codes(program, "keras3") if c[0] in {"BN203", "BN209"}] == []
+    found = [f for f in lint_snippet(program, all_rules(), "keras3")
+             if f.code in {"BN203", "BN209"}]
+    assert [(f.code, f.span.start.row) for f in found] == [("BN209", 14)]
+    assert "when `GAN.train` runs after `GAN.__init__`" in [r.message for r in found[0].related]
 
 
 def test_unfreeze_in_a_helper_points_at_the_call() -> None:
@@ -132,3 +135,69 @@ def test_rejects_string_trainable():
 """
     found = lint_snippet(code, list(all_rules()))
     assert [(f.code, f.span.start.row) for f in found] == [("BN103", 9)]
+
+
+TRAINER = """
+import keras
+
+class Trainer:
+    def __init__(self, model, base):
+        self.model = model
+        self.base = base
+
+    def finetune(self, x, y):
+        self.base.trainable = True
+        self.model.fit(x, y)
+
+base = keras.applications.ResNet50(include_top=False, pooling="avg")
+base.trainable = False
+model = keras.Sequential([base, keras.layers.Dense(10)])
+model.compile(optimizer="adam", loss="mse")
+trainer = Trainer(model, base)
+"""
+
+
+def test_a_method_nobody_calls_runs_on_the_instance_the_file_builds() -> None:
+    # `finetune` is called from another file; the constructor's arguments come from
+    # the instantiation here, so the unfreeze after compile() without a recompile holds
+    found = [f for f in lint_snippet(TRAINER, all_rules(), "keras3") if f.code == "BN203"]
+    assert [f.span.start.row for f in found] == [10]
+    assert "when `Trainer.finetune` runs after `Trainer.__init__`" in [
+        r.message for r in found[0].related]
+
+
+def test_a_function_nobody_calls_is_read_on_its_own() -> None:
+    code = """
+import keras
+
+def finetune(x, y):
+    base = keras.applications.ResNet50(include_top=False, pooling="avg")
+    base.trainable = False
+    model = keras.Sequential([base, keras.layers.Dense(10)])
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(x, y)
+    base.trainable = True
+    model.fit(x, y)
+"""
+    found = [f for f in lint_snippet(code, all_rules()) if f.code == "BN203"]
+    assert [f.span.start.row for f in found] == [10]
+    assert "when `finetune` runs" in [r.message for r in found[0].related]
+
+
+def test_two_functions_nobody_calls_are_not_combined() -> None:
+    # each runs after the module, not after the other: the freeze in one and the fit in
+    # the other are no sequence
+    code = """
+import keras
+
+base = keras.applications.ResNet50(include_top=False, pooling="avg")
+model = keras.Sequential([base, keras.layers.Dense(10)])
+model.compile(optimizer="adam", loss="mse")
+
+def freeze():
+    base.trainable = False
+
+def train(x, y):
+    model.fit(x, y)
+"""
+    assert [f.code for f in lint_snippet(code, all_rules()) if f.code.startswith("BN2")] == []

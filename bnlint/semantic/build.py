@@ -17,7 +17,7 @@ layers and ``syntax`` what can be read off a node without evaluating it.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import libcst as cst
 
@@ -28,7 +28,7 @@ from bnlint.semantic.model import SemanticModel
 from bnlint.semantic.paths import PathOracle, Relevance, explore
 from bnlint.semantic.scan import scan_module
 from bnlint.semantic.statements import StatementReplay
-from bnlint.semantic.values import ClassValue, Instance, Layer, Value
+from bnlint.semantic.values import ClassValue, Instance, Layer, Tri, Value
 
 
 def build_model(module: cst.Module) -> SemanticModel:
@@ -73,8 +73,10 @@ class Builder(StatementReplay, ExpressionEvaluation, CallReplay, KerasEffects):
         self.replay_unreached()
 
     def replay_unreached(self) -> None:
-        """Functions nobody called are replayed once with unknown arguments, so that
-        local rules still see their bodies."""
+        """Functions nobody called are replayed as entry points, each on its own with
+        unknown arguments (parameters with defaults take them); a method runs on a fresh
+        instance that its class's ``__init__`` built first, with the arguments of the
+        class's first instantiation when the file has one."""
         index = 0
         while index < len(self.functions):
             function = self.functions[index]
@@ -84,31 +86,56 @@ class Builder(StatementReplay, ExpressionEvaluation, CallReplay, KerasEffects):
             owner = function.owner
             receiver: Value | None = None
             saved = self.context
-            self.context = replace(saved, standalone=True)
+            self.context = replace(saved, standalone=True, entry=function.qualname)
+            module_state = _ModuleState.save(self)
             try:
                 if owner is not None and owner.keras_base is not None:
                     receiver = self.prototype(owner)
                 elif owner is not None:
                     receiver = self.plain_prototype(owner)
-                self.call_function(function, [], {}, receiver, standalone=True)
+                if owner is None or function is not owner.methods.get("__init__"):
+                    self.call_function(function, [], {}, receiver, standalone=True)
             finally:
                 self.context = saved
+                module_state.restore(self)
 
     def plain_prototype(self, owner: ClassValue) -> Instance:
-        """One instance per plain class for replaying its unreached methods, built by its
-        ``__init__`` with unknown arguments (once)."""
-        found = self.prototypes.get(id(owner))
-        if found is None:
-            found = self.prototypes[id(owner)] = Instance(owner, owner.node)
-            init = owner.methods.get("__init__")
-            if init is not None and id(init.node) not in self.active:
-                self.call_function(init, [], {}, found, standalone=True)
-        return found
+        """An instance of a plain class built by its ``__init__``."""
+        instance = Instance(owner, owner.node)
+        init = owner.methods.get("__init__")
+        if init is not None and id(init.node) not in self.active:
+            args, kwargs = owner.arguments or ([], {})
+            self.call_function(init, args, kwargs, instance, standalone=owner.arguments is None)
+        return instance
 
     def prototype(self, owner: ClassValue) -> Layer:
-        """An instance of a user Keras class built with unknown arguments."""
+        """An instance of a user Keras class built by its ``__init__``."""
         layer = self.new_user_instance(owner, owner.node)
         init = owner.methods.get("__init__")
         if init is not None and id(init.node) not in self.active:
-            self.call_function(init, [], {}, layer, standalone=True)
+            args, kwargs = owner.arguments or ([], {})
+            self.call_function(init, args, kwargs, layer, standalone=owner.arguments is None)
         return layer
+
+
+@dataclass(slots=True)
+class _ModuleState:
+    """What an entry point may change that the next one must not see: the module's
+    names and the layers' and optimizers' state as the module left them (each entry
+    point runs after the module, not after the others)."""
+
+    names: dict[str, Value]
+    layers: list[tuple[Layer, Tri, Tri, Tri, bool, dict[str, Value]]]
+
+    @classmethod
+    def save(cls, builder: Builder) -> _ModuleState:
+        return cls(dict(builder.module_env.names), [
+            (layer, layer.trainable, layer.inner_bn_trainable, layer.inner_other_trainable,
+             layer.pretrained, dict(layer.attrs)) for layer in builder.model.layers])
+
+    def restore(self, builder: Builder) -> None:
+        builder.module_env.names = self.names
+        for layer, trainable, inner_bn, inner_other, pretrained, attrs in self.layers:
+            layer.trainable, layer.inner_bn_trainable = trainable, inner_bn
+            layer.inner_other_trainable, layer.pretrained = inner_other, pretrained
+            layer.attrs = attrs

@@ -191,7 +191,7 @@ class CallReplay(ReplayBase):
                 env.bind(name, values[index])
             elif name in kwargs:
                 env.bind(name, kwargs[name])
-            elif param.default is not None and not standalone:
+            elif param.default is not None:
                 env.bind(name, function.defaults.get(name, UNKNOWN))
             else:
                 env.bind(name, self.parameter_guess(name, node))
@@ -199,7 +199,7 @@ class CallReplay(ReplayBase):
             name = param.name.value
             if name in kwargs:
                 env.bind(name, kwargs[name])
-            elif param.default is not None and not standalone:
+            elif param.default is not None:
                 env.bind(name, function.defaults.get(name, UNKNOWN))
             else:
                 env.bind(name, UNKNOWN)
@@ -219,6 +219,8 @@ class CallReplay(ReplayBase):
 
     def instantiate(self, owner: ClassValue, node: cst.Call, args: list[Value],
                     kwargs: dict[str, Value]) -> Value:
+        if owner.arguments is None:
+            owner.arguments = (args, kwargs)
         if owner.keras_base is None:
             plain = Instance(owner, node)
             init = owner.methods.get("__init__")

@@ -52,7 +52,9 @@ class Context:
     calls: ``("loop", For/While)``, ``("if", If)`` (its body), ``("else", If)`` (its
     ``else``), ``("except", ExceptHandler)``, ``("callback", fit call)`` (a hook of a
     callback that fit() runs); ``call_sites`` the calls of user functions
-    through which the event was reached, outermost first.
+    through which the event was reached, outermost first; ``entry`` the function or
+    method replayed as an entry point (code the file never calls: a class's
+    ``__init__`` runs first, then the method) whose replay recorded the event.
     """
 
     definite: bool = True
@@ -64,6 +66,7 @@ class Context:
     tapes: tuple[Tape, ...] = ()
     path: tuple[tuple[PathKind, cst.CSTNode], ...] = ()
     call_sites: tuple[cst.Call, ...] = ()
+    entry: str | None = None
 
     def loops(self) -> list[cst.CSTNode]:
         """Enclosing ``for``/``while`` statements, outermost first."""

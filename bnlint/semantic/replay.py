@@ -168,7 +168,6 @@ class ReplayBase:
         self.current_self: Layer | None = None
         self.current_method: str | None = None
         self.current_params: frozenset[str] = frozenset()
-        self.prototypes: dict[int, Instance] = {}
 
     def record(self, event: Event) -> None:
         self.model.events.append(event)

@@ -342,6 +342,8 @@ class ClassValue(Value):
     keras_base: Literal["layer", "model"] | None
     methods: dict[str, FunctionValue] = field(default_factory=dict)
     bases: tuple[Value, ...] = ()
+    # the arguments of the first instantiation seen (for replaying methods nobody calls)
+    arguments: tuple[list[Value], dict[str, Value]] | None = None
 
 
 @dataclass(eq=False, slots=True)

@@ -107,9 +107,9 @@ def inside(layer: Layer, container: Layer) -> bool:
 
 
 def trusted(event: Event) -> bool:
-    """Events the workflow rules reason about: definitely executed, not a replay of a
-    function with unknown arguments."""
-    return event.context.definite and not event.context.standalone
+    """Events the workflow rules reason about: definitely executed on the path
+    replayed (the whole module, or one entry point: see ``Context.entry``)."""
+    return event.context.definite
 
 
 def assigns(event: Event, value: bool) -> bool:
