@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from bnlint.finding import Severity
 from bnlint.rule import Example, Report, Rule, RuleContext
 from bnlint.semantic.names import keras_api
 from bnlint.semantic.tf1 import effective_flavour
+
+if TYPE_CHECKING:
+    import libcst as cst
+else:
+    from bnlint.lazy import libcst as cst
 
 _SEVERITY: dict[str, Severity] = {
     "keras3": "error", "tf-keras": "warning", "keras2": "info", "tf1": "info",
@@ -31,8 +37,10 @@ class LearningPhaseApi(Rule):
     steer training: `fit()` passes `training=True` to every layer explicitly, so
     `set_learning_phase(0)` before building a fine-tuning model does not keep its
     BatchNormalization layers in inference mode (warning). In standalone Keras 2 and TF1
-    graph code it was the real mechanism, so it is only reported as something to port
-    (info). Facts F11 and F15 (verified: Keras 3 raises, tf-keras emits a deprecation
+    graph code it is the real mechanism and is not reported, except
+    `set_learning_phase(1)`, which keeps every later call in training mode, `predict()`
+    included: BatchNormalization then normalises inference batches with their own
+    statistics (info). Facts F11 and F15 (verified: Keras 3 raises, tf-keras emits a deprecation
     `UserWarning`).
 
     ## Example
@@ -89,20 +97,20 @@ class LearningPhaseApi(Rule):
         ),
         Example(
             """
-            import tensorflow.compat.v1 as tf
-            from tensorflow.compat.v1.keras import backend as K
-            sess.run(train_op, feed_dict={x: batch, K.learning_phase(): 1})
-            """,
-        ),
-        Example(
-            """
             from keras.backend import set_learning_phase
-            set_learning_phase(0)
+            set_learning_phase(1)
             """,
             target="keras2",
         ),
     )
     not_flagged = (
+        Example(
+            """
+            import keras.backend as K
+            out = sess.run([y], feed_dict={x: batch, K.learning_phase(): 0})
+            """,
+            target="tf1",
+        ),
         """
         import tensorflow as tf
         base = tf.keras.applications.ResNet50(include_top=False)
@@ -130,6 +138,20 @@ class LearningPhaseApi(Rule):
         bn = layers.BatchNormalization()
         y = bn(x, training=False)  # no learning_phase needed
         """,
+        Example(
+            """
+            from keras.backend import set_learning_phase
+            set_learning_phase(0)
+            """,
+            target="keras2",
+        ),
+        Example(
+            """
+            import tensorflow.compat.v1 as tf
+            from tensorflow.compat.v1.keras import backend as K
+            sess.run(train_op, feed_dict={x: batch, K.learning_phase(): 1})
+            """,
+        ),
     )
 
     def check(self, ctx: RuleContext) -> Iterator[Report]:
@@ -141,12 +163,17 @@ class LearningPhaseApi(Rule):
         module = ctx.model.module
         seen: set[int] = set()
         called: set[int] = set()
+        legacy = flavour in {"keras2", "tf1"}
         for call in ctx.model.calls:
             called.add(id(call.node.func))
             if call.name in names and id(call.node) not in seen:
                 seen.add(id(call.node))
+                if legacy and not _sets_training_phase(call.node):
+                    continue  # the right API for this code
                 yield Report(call.node, _message(module.code_for_node(call.node.func), flavour),
                              severity=severity)
+        if legacy:
+            return
         for reference in ctx.model.references:
             node = reference.node
             if reference.name in names and id(node) not in called | seen:
@@ -165,7 +192,20 @@ def _message(spelling: str, flavour: str) -> str:
         return (f"`{function}` is deprecated and does not control `fit()`, which passes "
                 "`training=True` to every layer; freeze BatchNormalization with "
                 "`layer.trainable = False` and pass `training=` to the calls instead")
-    return (f"`{function}` uses the global learning phase, which Keras 3 removed and TF2 "
-            "`fit()` ignores; when porting, pass `training=` to the layer calls and freeze "
-            "BatchNormalization with `layer.trainable = False`")
+    return (f"`{function}(1)` puts every layer in training mode for every later call, "
+            "`predict()` and `evaluate()` included: BatchNormalization normalises with the "
+            "batch's statistics and Dropout stays on; set the phase back to 0 before "
+            "inference, or pass `training=` to the calls")
+
+
+def _sets_training_phase(call: cst.Call) -> bool:
+    """``set_learning_phase(1)`` / ``(True)``: training mode for everything after it."""
+    func = call.func
+    name = func.attr.value if isinstance(func, cst.Attribute) else (
+        func.value if isinstance(func, cst.Name) else "")
+    if name != "set_learning_phase" or not call.args:
+        return False
+    value = call.args[0].value
+    return (isinstance(value, cst.Integer) and value.value == "1") or (
+        isinstance(value, cst.Name) and value.value == "True")
 
