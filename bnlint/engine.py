@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+import sys
+import threading
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -15,6 +17,7 @@ from bnlint.source import Source
 
 if TYPE_CHECKING:
     import libcst as cst
+    from libcst.metadata import CodeRange
 
 SYNTAX_ERROR_CODE = "BN000"
 SYNTAX_ERROR_NAME = "syntax-error"
@@ -94,9 +97,7 @@ def _to_findings(
     module: cst.Module, reports: Iterable[tuple[type[Rule], Report]]
 ) -> list[Finding]:
     """Positions are computed only here, once per file that has something to report."""
-    from libcst.metadata import MetadataWrapper, PositionProvider
-
-    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    positions = _positions(module)
 
     def span(node: cst.CSTNode) -> Span:
         where = positions[node]
@@ -122,6 +123,61 @@ def _to_findings(
         )
         unique.setdefault((rule.code, primary), finding)
     return sorted(unique.values(), key=lambda f: (f.span.start.row, f.span.start.column, f.code))
+
+
+# libcst computes positions by a recursive walk, about three frames per tree level: a flat
+# `a + a + ... + a` of 330 terms is already deeper than Python's default limit allows.
+_FRAMES_PER_LEVEL = 4
+_STACK_PER_LEVEL = 16 * 1024  # bytes of C stack, generously (generators re-enter C)
+_DEEPEST = 20_000  # tree levels; CPython itself gives up on far shallower expressions
+
+
+def _positions(module: cst.Module) -> Mapping[cst.CSTNode, CodeRange]:
+    """Every node's position. A tree too deep for the current recursion limit is walked
+    again in a thread with room for its depth, so that a long expression costs time,
+    not a crash."""
+    from libcst.metadata import MetadataWrapper, PositionProvider
+
+    try:
+        return MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    except RecursionError:
+        depth = _depth(module)
+        if depth > _DEEPEST:
+            raise
+    outcome: list[Mapping[cst.CSTNode, CodeRange] | BaseException] = []
+
+    def resolve() -> None:
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(limit + _FRAMES_PER_LEVEL * depth)
+        try:
+            wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+            outcome.append(wrapper.resolve(PositionProvider))
+        except BaseException as error:  # noqa: BLE001 - handed to the caller below
+            outcome.append(error)
+        finally:
+            sys.setrecursionlimit(limit)
+
+    stack_size = threading.stack_size(_STACK_PER_LEVEL * depth + 8 * 1024 * 1024)
+    try:
+        worker = threading.Thread(target=resolve, name="bnlint-positions")
+        worker.start()
+        worker.join()
+    finally:
+        threading.stack_size(stack_size)
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    return outcome[0]
+
+
+def _depth(module: cst.Module) -> int:
+    """The number of levels of the tree, counted without recursion."""
+    deepest = 0
+    stack: list[tuple[cst.CSTNode, int]] = [(module, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in node.children)
+    return deepest
 
 
 def _rejected_by_python(text: str) -> Finding | None:
