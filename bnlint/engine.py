@@ -1,8 +1,8 @@
-"""Lints one Source: prefilter, one parse, one semantic model, every selected rule."""
+"""Lints one Source: prefilter, one parse (bnlint.parse), one semantic model, every
+selected rule."""
 
 from __future__ import annotations
 
-import re
 import sys
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -18,10 +18,6 @@ from bnlint.source import Source
 if TYPE_CHECKING:
     import libcst as cst
     from libcst.metadata import CodeRange
-
-SYNTAX_ERROR_CODE = "BN000"
-SYNTAX_ERROR_NAME = "syntax-error"
-
 
 @dataclass(frozen=True, slots=True)
 class FileResult:
@@ -53,25 +49,21 @@ def lint_source(
     if not candidates:
         return FileResult(source.path, source)
 
-    import libcst as cst
-
+    from bnlint.parse import parse_source
     from bnlint.semantic.build import build_model
     from bnlint.semantic.flavour import resolve_flavour
     from bnlint.suppress import parse_suppressions
 
-    try:
-        module = cst.parse_module(source.text)
-    except cst.ParserSyntaxError as error:
-        return FileResult(source.path, source, (_syntax_finding(error),))
-    rejected = _rejected_by_python(source.text)
-    if rejected is not None:
-        return FileResult(source.path, source, (rejected,))
+    parsed = parse_source(source)
+    module = parsed.module
+    if module is None:
+        return FileResult(source.path, source, parsed.findings, parsed.errors)
 
     model = build_model(module)
     flavour = resolve_flavour(model, settings, project_flavour)
     context = RuleContext(model=model, settings=settings, flavour=flavour)
     reports: list[tuple[type[Rule], Report]] = []
-    errors: list[str] = []
+    errors: list[str] = list(parsed.errors)
     for rule in candidates:
         try:
             reports.extend((rule, report) for report in rule().check(context))
@@ -81,7 +73,7 @@ def lint_source(
                 f"{type(error).__name__}: {error}"
             )
     if not reports:
-        return FileResult(source.path, source, (), tuple(errors))
+        return FileResult(source.path, source, parsed.findings, tuple(errors))
 
     suppressions = parse_suppressions(source.text)
     findings = _to_findings(module, reports)
@@ -90,6 +82,9 @@ def lint_source(
         for finding in findings
         if not suppressions.is_suppressed(finding.code, finding.name, finding.span.start.row)
     ]
+    # a notebook cell that does not compile is reported beside the others' findings
+    kept = sorted([*parsed.findings, *kept],
+                  key=lambda f: (f.span.start.row, f.span.start.column, f.code))
     return FileResult(source.path, source, tuple(kept), tuple(errors))
 
 
@@ -178,36 +173,3 @@ def _depth(module: cst.Module) -> int:
         deepest = max(deepest, level)
         stack.extend((child, level + 1) for child in node.children)
     return deepest
-
-
-def _rejected_by_python(text: str) -> Finding | None:
-    """What libcst accepts but CPython rejects and the analysis cannot evaluate: an
-    integer literal beyond int()'s digit limit (4300 digits). Checked only when the
-    text has such a run of digits, which is rare."""
-    if re.search(r"\d{4301}", text) is None:
-        return None
-    try:
-        compile(text, "<bnlint>", "exec", dont_inherit=True)
-    except SyntaxError as error:
-        where = Position(error.lineno or 1, (error.offset or 0) or 1)
-        return Finding(code=SYNTAX_ERROR_CODE, name=SYNTAX_ERROR_NAME, severity="error",
-                       message=f"SyntaxError: {error.msg}", span=Span(where, where))
-    except ValueError:
-        return None
-    return None
-
-
-def _syntax_finding(error: Exception) -> Finding:
-    row = getattr(error, "raw_line", 1) or 1
-    column = (getattr(error, "raw_column", 0) or 0) + 1
-    message = getattr(error, "message", None) or str(error).splitlines()[0]
-    where = Position(row, column)
-    return Finding(
-        code=SYNTAX_ERROR_CODE,
-        name=SYNTAX_ERROR_NAME,
-        severity="error",
-        message=f"SyntaxError: {message}",
-        span=Span(where, where),
-    )
-
-
