@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bnlint.engine import FileResult, lint_source
 from bnlint.registry import all_rules
@@ -255,3 +257,44 @@ def test_notebook_bn000_end_to_end(tmp_path: Path) -> None:
     assert done.returncode == 1, done.stderr
     assert done.stdout.splitlines()[0] == (
         "nb.ipynb:cell 2:1:41: BN000 SyntaxError: '(' was never closed")
+
+
+def test_notebook_cells_libcst_rejects_are_normalised_like_files() -> None:
+    result = _lint("nb.ipynb", _notebook(
+        "import keras", "(x): int = 1\nif a:\n if b:\n\t y = 2", MOMENTUM))
+    assert result.errors == ()
+    assert [(f.code, f.span.start.row) for f in result.findings] == [("BN402", 6)]
+
+
+def test_notebook_cell_libcst_cannot_read_is_an_error_and_the_rest_is_analysed() -> None:
+    result = _lint("nb.ipynb", _notebook("import keras", "if a:\n\n  \\\nx = 1", MOMENTUM))
+    assert [(f.code, f.span.start.row) for f in result.findings] == [("BN402", 6)]
+    assert len(result.errors) == 1
+    assert result.errors[0].startswith("nb.ipynb:cell 2: cannot analyse: Python accepts")
+    assert result.errors[0].endswith("the other cells were checked")
+
+
+# --- property: any notebook is analysed or reported, never a crash ---------------------
+
+_ROWS = st.sampled_from([
+    "import keras", MOMENTUM, "x = (", ")", "if x:", "    y = 1", "  z = 2", "else:",
+    "%time f()", "%%time", "%%bash", "!pip install x \\", "pip install x", "obj?", "print ?",
+    "print 'py2'", "x = !ls", '"""', "\t\tw = 3", "base.trainable = False", "", "@dec",
+    "model.fit(x)", "s = 'it\\", "(a): int = 1", "x = 1\\",
+])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(_ROWS, max_size=5).map("\n".join), max_size=5))
+def test_generated_notebooks_are_analysed_or_reported(cells: list[str]) -> None:
+    text = _notebook(*cells)
+    source = source_from_text("gen.ipynb", text)
+    result = lint_source(source, Settings(), all_rules())
+    code_rows = {(where.cell, where.row) for where in source.cells}
+    for finding in result.findings:
+        cell, row, column = source.position(finding.span.start.row, finding.span.start.column)
+        assert (cell, row) in code_rows and column >= 1
+    assert all(" internal error" not in error for error in result.errors)
+    script = lint_source(source_from_text("gen.py", "\n".join(cells)), Settings(), all_rules())
+    assert all(" internal error" not in error for error in script.errors)
+    assert [f.code for f in script.findings].count("BN000") <= 1
