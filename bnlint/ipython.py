@@ -6,7 +6,8 @@ against IPython 9.18 and ipykernel 7.4). This module repeats what that does to t
 syntax, so that a cell reads as it runs:
 
 - leading blank lines are dropped and the cell's common indentation is removed
-  (``leading_empty_lines``, ``leading_indent``: ``textwrap.dedent`` of the cell);
+  (``leading_empty_lines``, ``leading_indent``: ``textwrap.dedent`` of the cell), and
+  pasted prompts too (``>>> ``/``... `` once a ``>>>`` line is there, ``In [3]: ``);
 - a cell whose first line starts with ``%%`` is a cell magic (``cell_magic``); the body
   of ``%%time``, ``%%timeit``, ``%%prun``, ``%%debug`` and ``%%capture`` is itself a cell
   that IPython transforms and runs as Python, any other cell magic's body is not Python;
@@ -38,7 +39,14 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import NamedTuple
 
-from bnlint.lexical import CLOSING, OPENING, LogicalLine, Token, read_logical_line
+from bnlint.lexical import (
+    CLOSING,
+    OPENING,
+    LogicalLine,
+    Token,
+    read_logical_line,
+    rows_inside_strings,
+)
 
 # The line magics of a Jupyter kernel (IPython 9.18 with ipykernel 7.4 on Linux:
 # ``magics_manager.magics["line"]``), and the shell aliases IPython defines on Windows.
@@ -66,6 +74,11 @@ _ESCAPES = frozenset({"!", "?", "%", ",", ";", "/"})
 _DOUBLE_ESCAPES = frozenset({"!!", "??"})
 _HELP_END = re.compile(r"(%{0,2}(?!\d)[\w*]+(\.(?!\d)[\w*]+|\[-?[0-9]+\])*)(\?\??)$")
 _HELP_CELL_MAGIC = re.compile(r"%%\w+\?")
+# Pasted prompts IPython strips: doctest's (``>>>``, ``...`` once a ``>>>`` line is there)
+# and its own (``In [3]: ``, ``   ...: ``).
+_DOCTEST_FIRST = re.compile(r"^\s*>>>")
+_DOCTEST_PROMPT = re.compile(r"^\s*>>>[ \t]?|^\s*\.\.\.[ \t]?")
+_IPYTHON_PROMPT = re.compile(r"^(((\[nav\]|\[ins\])? )?In \[\d+\]: |\s*\.{3,}: ?)")
 # IPython's splitinput.line_split, less the escapes (transformed before it applies).
 _LINE_SPLIT = re.compile(r"^(\s*)(%{0,2}[\w.*]*)(.*?$|$)")
 
@@ -85,6 +98,7 @@ def transform_cell(lines: Sequence[str], is_bound: Callable[[str], bool]) -> lis
     first = next((index for index, row in enumerate(rows) if row.text), None)
     if first is None:
         return rows
+    rows = _without_prompts(rows, first)
     head = rows[first].text
     if head.startswith("%%") and not _HELP_CELL_MAGIC.match(head):
         return _cell_magic(rows, first, is_bound)
@@ -103,6 +117,49 @@ def _dedent(lines: Sequence[str]) -> list[Row]:
     margin = _common_prefix(indents)
     return [Row(line[len(margin):], len(margin)) if line.strip(" \t") else Row("")
             for line in lines]
+
+
+def _without_prompts(rows: list[Row], first: int) -> list[Row]:
+    """IPython's ``classic_prompt`` (doctest mode) and ``ipython_prompt``: pasted
+    prompts are stripped, rows inside a string excepted."""
+    texts = [row.text for row in rows]
+    inside = rows_inside_strings(texts)
+    if any(_DOCTEST_FIRST.match(text) for index, text in enumerate(texts)
+           if index not in inside):
+        stripped = [index for index in range(len(rows)) if index not in inside
+                    and _DOCTEST_PROMPT.match(texts[index])]
+        rows = _strip(rows, _DOCTEST_PROMPT, stripped)
+        rows = _dedent_runs(rows, set(stripped), inside)
+    texts = [row.text for row in rows]
+    if _IPYTHON_PROMPT.match(texts[first]) or (
+            first + 1 < len(texts) and _IPYTHON_PROMPT.match(texts[first + 1])):
+        rows = _strip(rows, _IPYTHON_PROMPT, range(len(rows)))
+    return rows
+
+
+def _strip(rows: list[Row], prompt: re.Pattern[str], indices: Iterable[int]) -> list[Row]:
+    rows = list(rows)
+    for index in indices:
+        match = prompt.match(rows[index].text)
+        if match and match.end():
+            rows[index] = Row(rows[index].text[match.end():], rows[index].shift + match.end())
+    return rows
+
+
+def _dedent_runs(rows: list[Row], stripped: set[int], inside: set[int]) -> list[Row]:
+    """Dedent each run of rows outside strings in which a prompt was stripped."""
+    result = list(rows)
+    start = 0
+    while start < len(rows):
+        stop = start
+        while stop < len(rows) and (stop in inside) == (start in inside):
+            stop += 1
+        if start not in inside and stripped & set(range(start, stop)):
+            run = _dedent([row.text for row in rows[start:stop]])
+            result[start:stop] = [Row(new.text, old.shift + new.shift) if new.text else Row("")
+                                  for new, old in zip(run, rows[start:stop])]
+        start = stop
+    return result
 
 
 def _indent(line: str) -> str:
@@ -162,7 +219,9 @@ def _transform_line(texts: list[str], shifts: list[int],
     if not tokens or tokens[0].kind == "comment":
         return None
     start = tokens[0]
-    if tokens[-1].text == "?" and tokens[-1].kind == "other":
+    # in brackets left open, even a blank row after the `?` takes it from the end
+    if (tokens[-1].text == "?" and tokens[-1].kind == "other"
+            and (line.ends or tokens[-1].row == line.last)):
         end = tokens[-1].row
         content = "\n".join([texts[start.row][start.column:], *texts[start.row + 1:end + 1]])
         if _HELP_END.search(content):

@@ -37,11 +37,26 @@ class Token(NamedTuple):
 
 
 class LogicalLine(NamedTuple):
-    """A logical line: its first and last rows and its tokens (comments included)."""
+    """A logical line: its first and last rows, its tokens (comments included), and
+    whether it ends (False when brackets or a string are still open at the end)."""
 
     first: int
     last: int
     tokens: list[Token]
+    ends: bool = True
+
+
+def rows_inside_strings(texts: Sequence[str]) -> set[int]:
+    """The rows that start inside a string opened on an earlier row."""
+    inside: set[int] = set()
+    for line in logical_lines(texts):
+        for token in line.tokens:
+            if token.kind != "string":
+                continue
+            quote = token.text.lstrip("rRbBuUfFtT")
+            end = string_end(texts, token.row, token.column + len(token.text), quote)
+            inside.update(range(token.row + 1, (end[0] if end else len(texts) - 1) + 1))
+    return inside
 
 
 def logical_lines(texts: Sequence[str]) -> Iterator[LogicalLine]:
@@ -71,9 +86,9 @@ def read_logical_line(texts: Sequence[str], start: int) -> LogicalLine:
                 continue
             if kind == "string":
                 tokens.append(Token(kind, value, row, column))
-                end = _string_end(texts, row, match.end(), value.lstrip("rRbBuUfFtT"))
+                end = string_end(texts, row, match.end(), value.lstrip("rRbBuUfFtT"))
                 if end is None:
-                    return LogicalLine(start, len(texts) - 1, tokens)
+                    return LogicalLine(start, len(texts) - 1, tokens, ends=False)
                 row, column = end
                 text = texts[row]
                 continue
@@ -89,10 +104,10 @@ def read_logical_line(texts: Sequence[str], start: int) -> LogicalLine:
         if depth == 0 and not continued:
             return LogicalLine(start, row, tokens)
         row, column = row + 1, 0
-    return LogicalLine(start, len(texts) - 1, tokens)
+    return LogicalLine(start, len(texts) - 1, tokens, ends=depth == 0)
 
 
-def _string_end(texts: Sequence[str], row: int, column: int,
+def string_end(texts: Sequence[str], row: int, column: int,
                 quote: str) -> tuple[int, int] | None:
     """Where the string whose body starts at (row, column) ends: just past its closing
     quote. A one-line string left open ends with its line; an open triple-quoted string

@@ -304,3 +304,42 @@ def test_notebook_cells_see_the_names_bound_before_them() -> None:
              for text in ("history", "history = model.fit(x)", "history")]
     source = source_from_text("nb.ipynb", json.dumps({"cells": cells, "metadata": {}}))
     assert source.text == "pass\nhistory = model.fit(x)\nhistory\n"
+
+
+# --- pasted prompts --------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        (">>> x = 1\n>>> y = x", [("x = 1", 4), ("y = x", 4)]),
+        (">>> for i in range(2):\n...     print(i)", [("for i in range(2):", 4),
+                                                    ("    print(i)", 4)]),
+        ("    >>> x = 1\n    >>> y = 2", [("x = 1", 8), ("y = 2", 8)]),
+        (">>>x=1", [("x=1", 3)]),
+        (">>> x = 1\nprint(x)", [("x = 1", 4), "print(x)"]),
+        ("a = 1\n>>> b = 2", ["a = 1", ("b = 2", 4)]),
+        ("In [1]: x = 1\n   ...: y = 2", [("x = 1", 8), ("y = 2", 8)]),
+        ("x = 1\nIn [2]: y", ["x = 1", ("y", 8)]),  # the second line has a prompt
+    ],
+)
+def test_pasted_prompts_are_stripped(cell: str, expected: Expected) -> None:
+    assert _rows(cell) == expected
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "def f():\n    ...",  # an Ellipsis body: no `>>>` line, no prompt
+        'def f():\n    """\n    >>> f()\n    """\n    ...',  # `>>>` only inside a string
+        "x = '''\n>>> a\n'''\n...",
+        "x = 1\ny = 2\nIn [3]: z",  # IPython looks at the first two lines only
+    ],
+)
+def test_near_misses_of_prompts_are_left_alone(cell: str) -> None:
+    assert _rows(cell) == split_lines(cell)
+
+
+def test_help_at_the_end_of_a_cell_left_in_open_brackets() -> None:
+    # IPython's help takes the whole open logical line; a blank row after it does not
+    assert _rows("x = (10\nobj?") == ["pass", ""]
+    assert _rows("x = (10\nobj?\n   ") == ["x = (10", "obj?", ""]
