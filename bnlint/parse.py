@@ -49,6 +49,7 @@ _PYTHON2_LINES = (
     (re.compile(r"^\s*raise\s+[^,(]+,"), "`raise E, message`"),
     (re.compile(r"\b\d+[lL]\b"), "a long integer literal"),
     (re.compile(r"(?<![\w'\"])[uU][rR]['\"]"), "a ur'' string"),
+    (re.compile(r"^\s*def\s+\w+\s*\(\s*\(|\blambda\s*\("), "a tuple parameter"),
 )
 
 
