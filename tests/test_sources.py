@@ -319,3 +319,12 @@ def test_python_with_magics_still_parses_after_masking(
         for cell_magic, blocks in cells
     ])
     cst.parse_module(source_from_text("ok.ipynb", notebook).text)
+
+
+def test_cell_rows_and_positions(tmp_path: Path) -> None:
+    cells = [_code("a = 1\nb = 2"), _markdown("x"), _code("  c = 3"), _code("")]
+    source = _read_notebook(tmp_path, _notebook(cells))
+    assert source.cell_rows() == [(0, 2), (2, 3)]
+    assert source.position(3, 1) == (3, 1, 3)
+    python = source_from_text("t.py", "x = 1\n")
+    assert (python.cell_rows(), python.position(1, 5)) == ([], (None, 1, 5))
