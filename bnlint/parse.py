@@ -37,6 +37,10 @@ SYNTAX_ERROR_NAME = "syntax-error"
 _HUGE_INTEGER = re.compile(r"\d{4301}")
 _EXCEPT_COMMA = re.compile(r"^[ \t]*except[ \t]*(?:[\w.]+|\([^)\n]*\))[ \t]*,", re.MULTILINE)
 _DIGIT_LIMIT = "integer string conversion"
+# CPython refuses brackets nested deeper than this (its tokenizer's MAXLEVEL); libcst's
+# native parser overflows its stack (the process dies) on a few thousand levels.
+_PYTHON_NESTING = 200
+_BRACKET = re.compile(r"[()\[\]{}]")
 _ROW = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 _PYTHON2_MESSAGES = (
     ("Missing parentheses in call to 'print'", "a print statement"),
@@ -103,6 +107,10 @@ def _parse_python(source: Source) -> Parsed:
     import libcst as cst
 
     text = source.text
+    if _nested_beyond_python(text):
+        rejection = python_rejection(text)
+        if rejection is not None:
+            return Parsed(None, (rejection.finding(),))
     try:
         module = cst.parse_module(text)
     except cst.ParserSyntaxError:
@@ -126,6 +134,22 @@ def _accepted_by_libcst_only(text: str) -> Rejection | None:
     if _HUGE_INTEGER.search(text) is None and _EXCEPT_COMMA.search(text) is None:
         return None
     return python_rejection(text)
+
+
+def _nested_beyond_python(text: str) -> bool:
+    """Are brackets nested deeper than CPython allows? Strings and comments are counted
+    too, so True only means CPython must be asked first; it is rare and cheap."""
+    if text.count("(") + text.count("[") + text.count("{") <= _PYTHON_NESTING:
+        return False
+    depth = 0
+    for match in _BRACKET.finditer(text):
+        if match.group() in "([{":
+            depth += 1
+            if depth > _PYTHON_NESTING:
+                return True
+        elif depth:
+            depth -= 1
+    return False
 
 
 def _unreadable(error: Exception) -> str:
@@ -279,7 +303,8 @@ def _cell_rejection(rows: Sequence[str]) -> Rejection | None:
 
     text = "".join(row + "\n" for row in rows)
     rejection = python_rejection(text)
-    if rejection is None or rejection.python2 or _DIGIT_LIMIT in rejection.message:
+    if (rejection is None or rejection.python2 or _DIGIT_LIMIT in rejection.message
+            or _nested_beyond_python(text)):
         return rejection
     try:
         cst.parse_module(text)

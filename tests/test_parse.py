@@ -304,3 +304,22 @@ def test_generated_notebooks_are_analysed_or_reported(cells: list[str]) -> None:
     script = lint_source(source_from_text("gen.py", "\n".join(cells)), Settings(), all_rules())
     assert all(" internal error" not in error for error in script.errors)
     assert [f.code for f in script.findings].count("BN000") <= 1
+
+
+# --- nesting CPython refuses: never handed to libcst, whose parser would crash ---------
+
+@pytest.mark.parametrize("depth", [201, 5000])
+def test_brackets_nested_beyond_python_are_bn000(depth: int) -> None:
+    text = "x = " + "(" * depth + "1" + ")" * depth + "\n"
+    assert _syntax(text) == (2, 205, "SyntaxError: too many nested parentheses")
+    result = _lint("nb.ipynb", _notebook("import keras  # BatchNormalization",
+                                         "y = " + "[" * depth + "]" * depth, MOMENTUM))
+    assert [(f.code, f.span.start.row) for f in result.findings] == [
+        ("BN000", 2), ("BN402", 3)]
+
+
+def test_brackets_nested_as_deep_as_python_allows_are_analysed() -> None:
+    text = f"import keras\nx = {'(' * 200}1{')' * 200}\n{MOMENTUM}\n"
+    assert [f.code for f in _lint("t.py", text).findings] == ["BN402"]
+    strings = f"import keras\nx = '{'(' * 300}'\n{MOMENTUM}\n"  # brackets in a string
+    assert [f.code for f in _lint("t.py", strings).findings] == ["BN402"]
