@@ -1,9 +1,11 @@
-"""Lints one Source: prefilter, one parse, one semantic model, every selected rule."""
+"""Lints one Source: prefilter, one parse (bnlint.parse), one semantic model, every
+selected rule."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Sequence
+import sys
+import threading
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -15,13 +17,10 @@ from bnlint.source import Source
 
 if TYPE_CHECKING:
     import libcst as cst
+    from libcst.metadata import CodeRange
 
     from bnlint.semantic.model import SemanticModel
     from bnlint.semantic.paths import Decision
-
-SYNTAX_ERROR_CODE = "BN000"
-SYNTAX_ERROR_NAME = "syntax-error"
-
 
 @dataclass(frozen=True, slots=True)
 class FileResult:
@@ -53,24 +52,20 @@ def lint_source(
     if not candidates:
         return FileResult(source.path, source)
 
-    import libcst as cst
-
+    from bnlint.parse import parse_source
     from bnlint.semantic.build import build_models
     from bnlint.semantic.flavour import resolve_flavour
     from bnlint.suppress import parse_suppressions
 
-    try:
-        module = cst.parse_module(source.text)
-    except cst.ParserSyntaxError as error:
-        return FileResult(source.path, source, (_syntax_finding(error),))
-    rejected = _rejected_by_python(source.text)
-    if rejected is not None:
-        return FileResult(source.path, source, (rejected,))
+    parsed = parse_source(source)
+    module = parsed.module
+    if module is None:
+        return FileResult(source.path, source, parsed.findings, parsed.errors)
 
     models = build_models(module)
     flavour = resolve_flavour(models[0], settings, project_flavour)
     reports: list[PathReport] = []
-    errors: dict[str, None] = {}
+    errors: dict[str, None] = dict.fromkeys(parsed.errors)
     for model in models:
         context = RuleContext(model=model, settings=settings, flavour=flavour)
         for rule in candidates:
@@ -83,7 +78,7 @@ def lint_source(
                     f"{type(error).__name__}: {error}"
                 )
     if not reports:
-        return FileResult(source.path, source, (), tuple(errors))
+        return FileResult(source.path, source, parsed.findings, tuple(errors))
 
     suppressions = parse_suppressions(source.text)
     findings = _to_findings(module, reports)
@@ -92,6 +87,9 @@ def lint_source(
         for finding in findings
         if not suppressions.is_suppressed(finding.code, finding.name, finding.span.start.row)
     ]
+    # a notebook cell that does not compile is reported beside the others' findings
+    kept = sorted([*parsed.findings, *kept],
+                  key=lambda f: (f.span.start.row, f.span.start.column, f.code))
     return FileResult(source.path, source, tuple(kept), tuple(errors))
 
 
@@ -109,11 +107,9 @@ class PathReport:
 def _to_findings(module: cst.Module, reports: Iterable[PathReport]) -> list[Finding]:
     """One finding per rule and primary location, whichever replays reported it.
     Positions are computed only here, once per file that has something to report."""
-    from libcst.metadata import MetadataWrapper, PositionProvider
-
     from bnlint.semantic.paths import describe
 
-    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    positions = _positions(module)
 
     def span(node: cst.CSTNode) -> Span:
         where = positions[node]
@@ -214,34 +210,56 @@ def _inside_arm(item: PathReport, decision: Decision) -> bool:
                for _, step in event.context.path)
 
 
-def _rejected_by_python(text: str) -> Finding | None:
-    """What libcst accepts but CPython rejects and the analysis cannot evaluate: an
-    integer literal beyond int()'s digit limit (4300 digits). Checked only when the
-    text has such a run of digits, which is rare."""
-    if re.search(r"\d{4301}", text) is None:
-        return None
+# libcst computes positions by a recursive walk, about three frames per tree level: a flat
+# `a + a + ... + a` of 330 terms is already deeper than Python's default limit allows.
+_FRAMES_PER_LEVEL = 4
+_STACK_PER_LEVEL = 16 * 1024  # bytes of C stack, generously (generators re-enter C)
+_DEEPEST = 20_000  # tree levels; CPython itself gives up on far shallower expressions
+
+
+def _positions(module: cst.Module) -> Mapping[cst.CSTNode, CodeRange]:
+    """Every node's position. A tree too deep for the current recursion limit is walked
+    again in a thread with room for its depth, so that a long expression costs time,
+    not a crash."""
+    from libcst.metadata import MetadataWrapper, PositionProvider
+
     try:
-        compile(text, "<bnlint>", "exec", dont_inherit=True)
-    except SyntaxError as error:
-        where = Position(error.lineno or 1, (error.offset or 0) or 1)
-        return Finding(code=SYNTAX_ERROR_CODE, name=SYNTAX_ERROR_NAME, severity="error",
-                       message=f"SyntaxError: {error.msg}", span=Span(where, where))
-    except ValueError:
-        return None
-    return None
+        return MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    except RecursionError:
+        depth = _depth(module)
+        if depth > _DEEPEST:
+            raise
+    outcome: list[Mapping[cst.CSTNode, CodeRange] | BaseException] = []
+
+    def resolve() -> None:
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(limit + _FRAMES_PER_LEVEL * depth)
+        try:
+            wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+            outcome.append(wrapper.resolve(PositionProvider))
+        except BaseException as error:  # noqa: BLE001 - handed to the caller below
+            outcome.append(error)
+        finally:
+            sys.setrecursionlimit(limit)
+
+    stack_size = threading.stack_size(_STACK_PER_LEVEL * depth + 8 * 1024 * 1024)
+    try:
+        worker = threading.Thread(target=resolve, name="bnlint-positions")
+        worker.start()
+        worker.join()
+    finally:
+        threading.stack_size(stack_size)
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    return outcome[0]
 
 
-def _syntax_finding(error: Exception) -> Finding:
-    row = getattr(error, "raw_line", 1) or 1
-    column = (getattr(error, "raw_column", 0) or 0) + 1
-    message = getattr(error, "message", None) or str(error).splitlines()[0]
-    where = Position(row, column)
-    return Finding(
-        code=SYNTAX_ERROR_CODE,
-        name=SYNTAX_ERROR_NAME,
-        severity="error",
-        message=f"SyntaxError: {message}",
-        span=Span(where, where),
-    )
-
-
+def _depth(module: cst.Module) -> int:
+    """The number of levels of the tree, counted without recursion."""
+    deepest = 0
+    stack: list[tuple[cst.CSTNode, int]] = [(module, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in node.children)
+    return deepest

@@ -85,8 +85,8 @@ def render_json(results: Sequence[FileResult]) -> str:
 
 
 def _json_finding(result: FileResult, finding: Finding) -> dict[str, Any]:
-    cell, row = _locate(result.source, finding.span.start.row)
-    _, end_row = _locate(result.source, finding.span.end.row)
+    cell, row, column = _locate(result.source, finding.span.start)
+    _, end_row, end_column = _locate(result.source, finding.span.end)
     return {
         "code": finding.code,
         "name": finding.name,
@@ -94,8 +94,8 @@ def _json_finding(result: FileResult, finding: Finding) -> dict[str, Any]:
         "message": finding.message,
         "filename": result.path,
         "cell": cell,
-        "location": {"row": row, "column": finding.span.start.column},
-        "end_location": {"row": end_row, "column": finding.span.end.column},
+        "location": {"row": row, "column": column},
+        "end_location": {"row": end_row, "column": end_column},
         "related": list(_json_related(result, finding)),
         "fix": None,
         "probe": None,
@@ -104,24 +104,27 @@ def _json_finding(result: FileResult, finding: Finding) -> dict[str, Any]:
 
 def _json_related(result: FileResult, finding: Finding) -> Iterator[dict[str, Any]]:
     for related in finding.related:
-        cell, row = _locate(result.source, related.span.start.row)
+        cell, row, column = _locate(result.source, related.span.start)
         yield {
             "message": related.message,
             "filename": result.path,
             "cell": cell,
-            "location": {"row": row, "column": related.span.start.column},
+            "location": {"row": row, "column": column},
         }
 
 
-def _locate(source: Source | None, row: int) -> tuple[int | None, int]:
-    return source.locate(row) if source is not None else (None, row)
+def _locate(source: Source | None, where: Position) -> tuple[int | None, int, int]:
+    """A program position in the user's coordinates (a notebook's cell, row, column)."""
+    if source is None:
+        return None, where.row, where.column
+    return source.position(where.row, where.column)
 
 
 def _text_location(path: str, source: Source | None, where: Position) -> str:
-    cell, row = _locate(source, where.row)
+    cell, row, column = _locate(source, where)
     if cell is None:
-        return f"{path}:{row}:{where.column}"
-    return f"{path}:cell {cell}:{row}:{where.column}"
+        return f"{path}:{row}:{column}"
+    return f"{path}:cell {cell}:{row}:{column}"
 
 
 def _plural(count: int, noun: str) -> str:

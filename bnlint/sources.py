@@ -1,9 +1,10 @@
 """Bytes -> Source: decoded program text, and for notebooks the map back to cells.
 
 Python files are decoded as Python itself does (PEP 263 coding cookie, UTF-8 BOM).
-Notebooks become one program: their code cells joined in order, with IPython magics,
-shell escapes and help syntax masked line for line so that the rest still parses and
-every program row maps back to its cell and row.
+Notebooks become one program: their code cells joined in order, each as IPython
+transforms it before running it (``bnlint.ipython``: magics, shell escapes, help syntax
+and automagics masked row for row, a cell's common indentation removed), so that every
+program row maps back to its cell, row and column.
 """
 
 from __future__ import annotations
@@ -13,35 +14,20 @@ import json
 import re
 import tokenize
 from collections.abc import Sequence
-from typing import Literal, NamedTuple
+from typing import Literal
 
+from bnlint.ipython import Session, transform_cell
 from bnlint.source import CellLocation, Source
 
 SourceKind = Literal["python", "notebook"]
 
 _CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
 _NEWLINE = re.compile(r"\r\n|\r|\n")
-# `x = !ls`, `a, b = %sx cmd`: IPython assigns the output of a magic or shell escape.
-_MAGIC_ASSIGN = re.compile(r"(?P<indent>[ \t]*)(?P<target>[A-Za-z_][\w \t,.\[\]()*]*?)"
-                           r"[ \t]*=[ \t]*[%!]")
 
 
 class SourceError(Exception):
     """A file that cannot be turned into program text. The message is one user-facing
     line starting with the path."""
-
-
-class _Lexical(NamedTuple):
-    """Where a line ends lexically: open brackets, an open string's quote, a trailing
-    backslash. A line starts a logical line only when all three are clear."""
-
-    depth: int = 0
-    quote: str = ""
-    continued: bool = False
-
-    @property
-    def logical_start(self) -> bool:
-        return self.depth == 0 and not self.quote and not self.continued
 
 
 def kind_for(path: str) -> SourceKind:
@@ -64,8 +50,7 @@ def source_from_text(path: str, data: str | bytes, kind: SourceKind | None = Non
     to the one ``path``'s suffix implies. Raise SourceError when ``data`` is unusable."""
     kind = kind or kind_for(path)
     if kind == "notebook":
-        text, cells = notebook_program(path, data)
-        return Source(path, text, "notebook", cells)
+        return notebook_source(path, data)
     return Source(path, decode_python(path, data), "python")
 
 
@@ -106,17 +91,25 @@ def _decode_failure(data: bytes, exc: Exception) -> str:
 # --- notebooks -------------------------------------------------------------------------
 
 
-def notebook_program(
-    path: str, data: str | bytes
-) -> tuple[str, tuple[CellLocation, ...]]:
-    """The program of a notebook (code cells joined, magics masked) and, per program row,
-    its cell (1-based among all cells) and row (1-based within the cell)."""
+def notebook_source(path: str, data: str | bytes) -> Source:
+    """The Source of a notebook: its code cells joined in order, each as IPython
+    transforms it before running it, with the map from program rows to cells."""
+    document = _load_notebook(path, data)
+    text, cells = _program(_code_cells(path, document))
+    return Source(path, text, "notebook", cells, python2=_is_python2(document))
+
+
+def _program(code_cells: Sequence[tuple[int, str]]) -> tuple[str, tuple[CellLocation, ...]]:
+    """The transformed cells joined, and per program row its cell, row and shift."""
     rows: list[str] = []
     where: list[CellLocation] = []
-    for number, cell_text in _code_cells(path, _load_notebook(path, data)):
-        lines = split_lines(cell_text)
-        rows.extend(mask_magics(lines))
-        where.extend(CellLocation(number, row) for row in range(1, len(lines) + 1))
+    session = Session()
+    for number, cell_text in code_cells:
+        transformed = transform_cell(split_lines(cell_text), session.binds)
+        session.ran(transformed)
+        rows.extend(row.text for row in transformed)
+        where.extend(CellLocation(number, index, row.shift)
+                     for index, row in enumerate(transformed, start=1))
     return "".join(row + "\n" for row in rows), tuple(where)
 
 
@@ -182,6 +175,19 @@ def _is_python(document: dict[str, object]) -> bool:
     return True
 
 
+def _is_python2(document: object) -> bool:
+    """Does the notebook's metadata name a Python 2 kernel?"""
+    metadata = document.get("metadata") if isinstance(document, dict) else None
+    if not isinstance(metadata, dict):
+        return False
+    kernel = metadata.get("kernelspec")
+    if isinstance(kernel, dict) and kernel.get("name") == "python2":
+        return True
+    info = metadata.get("language_info")
+    version = info.get("version") if isinstance(info, dict) else None
+    return isinstance(version, str) and version.startswith("2.")
+
+
 def _cell_text(path: str, number: int, raw: object) -> str:
     """A cell's source as one string (nbformat stores a string or a list of strings)."""
     if isinstance(raw, str):
@@ -201,93 +207,3 @@ def split_lines(text: str) -> list[str]:
     if lines[-1] == "":
         lines.pop()
     return lines
-
-
-def mask_magics(lines: Sequence[str]) -> list[str]:
-    """Mask IPython syntax in one cell's lines, keeping the line count.
-
-    A ``%%`` cell magic masks the whole cell (its first line becomes ``pass``, the rest
-    empty lines). At the start of a logical line, ``%magic``,
-    ``!shell``, ``?help`` and ``help?`` become ``pass`` at the same indentation, and
-    ``x = !cmd`` / ``x = %magic`` become ``x = None``; lines continued with a backslash
-    are masked with them (as empty lines, which cannot upset indentation)."""
-    magic_row = _cell_magic_row(lines)
-    if magic_row is not None:
-        return ["pass" if row == magic_row else "" for row in range(len(lines))]
-    masked: list[str] = []
-    state = _Lexical()
-    continuing = False
-    for line in lines:
-        replacement = "" if continuing else None
-        if replacement is None and state.logical_start:
-            replacement = _masked_line(line, state)
-        if replacement is not None:
-            masked.append(replacement)
-            continuing = line.endswith("\\")
-            continue
-        masked.append(line)
-        state = _scan(line, state)[1]
-    return masked
-
-
-def _cell_magic_row(lines: Sequence[str]) -> int | None:
-    """The index of the ``%%magic`` line when the cell is a cell magic: IPython makes it
-    one when its first non-blank line starts with %%."""
-    for index, line in enumerate(lines):
-        if line.strip():
-            return index if line.lstrip().startswith("%%") else None
-    return None
-
-
-def _masked_line(line: str, state: _Lexical) -> str | None:
-    """The replacement for a logical line that is IPython syntax, else None."""
-    stripped = line.lstrip()
-    indent = line[: len(line) - len(stripped)]
-    if not stripped or stripped.startswith("#"):
-        return None
-    if stripped[0] in "%!?":
-        return indent + "pass"
-    assignment = _MAGIC_ASSIGN.match(line)
-    if assignment:
-        return f"{indent}{assignment['target'].strip()} = None"
-    code_end, after = _scan(line, state)
-    if not after.quote and line[:code_end].rstrip().endswith("?"):
-        return indent + "pass"
-    return None
-
-
-def _scan(line: str, state: _Lexical) -> tuple[int, _Lexical]:
-    """Scan one line from ``state``: the index where its code ends (a comment starts)
-    and the lexical state after it. Tolerant: never fails on broken code."""
-    depth, quote = state.depth, state.quote
-    index, end, length = 0, len(line), len(line)
-    backslash_end = False
-    while index < length:
-        char = line[index]
-        if quote:
-            if char == "\\":
-                backslash_end = index + 1 == length
-                index += 2
-            elif line.startswith(quote, index):
-                index += len(quote)
-                quote = ""
-            else:
-                index += 1
-            continue
-        if char == "#":
-            end = index
-            break
-        if char in "\"'":
-            quote = char * 3 if line.startswith(char * 3, index) else char
-            index += len(quote)
-            continue
-        if char in "([{":
-            depth += 1
-        elif char in ")]}":
-            depth = max(depth - 1, 0)
-        elif char == "\\" and index + 1 == length:
-            backslash_end = True
-        index += 1
-    if len(quote) == 1 and not backslash_end:
-        quote = ""  # an unterminated one-line string ends with its line
-    return end, _Lexical(depth, quote, backslash_end and not quote)

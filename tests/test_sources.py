@@ -1,5 +1,6 @@
 """read_source / source_from_text: decoding Python files and turning notebooks into one
-program with an exact map back to cells."""
+program with an exact map back to cells (IPython's transformations themselves are pinned
+in test_ipython.py)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bnlint.ipython import transform_cell
 from bnlint.source import CellLocation
-from bnlint.sources import SourceError, mask_magics, read_source, source_from_text
+from bnlint.sources import SourceError, read_source, source_from_text
 
 # --- Python files ---------------------------------------------------------------------
 
@@ -132,8 +134,11 @@ def test_notebook_magics_masked_and_program_parses(tmp_path: Path) -> None:
     source = _read_notebook(tmp_path, _notebook(cells))
     lines = source.text.splitlines()
     assert lines[:7] == ["pass", "pass", "", "files = None", "elapsed = None", "pass", "pass"]
-    assert lines[8:11] == ["    pass", "    pass", "x = 1  # done?"]
-    assert lines[11:15] == ["pass", "", "", ""]  # the whole %%bash cell
+    # `%time f(i)` runs f(i) as Python: kept, its column shifted back to the user's text
+    assert lines[8:11] == ["    pass", "    f(i)", "x = 1  # done?"]
+    assert source.cells[9] == CellLocation(1, 10, len("%time "))
+    assert source.position(10, 5) == (1, 10, 11)
+    assert lines[11:15] == ["", "", "", ""]  # the whole %%bash cell
     assert lines[15:] == ["y = (10", "% 3)"]  # `%` inside brackets is an operator
     assert len(lines) == len(source.cells) == 17
     assert source.cells[11] == CellLocation(3, 1)
@@ -142,11 +147,24 @@ def test_notebook_magics_masked_and_program_parses(tmp_path: Path) -> None:
 
 def test_magic_lookalikes_inside_strings_and_comments_are_kept() -> None:
     lines = ['text = """', "%not a magic", "really?", '"""', "# what?", "s = 'ok?'"]
-    assert mask_magics(lines) == lines
+    assert [row.text for row in transform_cell(lines, lambda name: False)] == lines
 
 
-def test_indented_cell_magic_after_blank_lines_masks_whole_cell() -> None:
-    assert mask_magics(["", "  %%time", "fit()"]) == ["", "pass", ""]
+def test_indented_cell_magic_with_an_unindented_line_is_a_line_magic() -> None:
+    # the common indentation is empty, so IPython does not see `%%time` as a cell magic:
+    # it runs `%time` as a line magic and the cell fails ("unexpected indent")
+    rows = transform_cell(["", "  %%time", "fit()"], lambda name: False)
+    assert [row.text for row in rows] == ["", "  pass", "fit()"]
+
+
+def test_common_indentation_is_removed_and_columns_still_point_at_the_cell(
+    tmp_path: Path
+) -> None:
+    cells = [_code("    import keras\n    bn = keras.layers.BatchNormalization()\n")]
+    source = _read_notebook(tmp_path, _notebook(cells))
+    assert source.text == "import keras\nbn = keras.layers.BatchNormalization()\n"
+    assert source.cells == (CellLocation(1, 1, 4), CellLocation(1, 2, 4))
+    assert source.position(2, 6) == (1, 2, 10)  # `keras` in the cell
 
 
 def test_notebook_without_code_cells_is_an_empty_program(tmp_path: Path) -> None:
@@ -236,6 +254,11 @@ def _is_masked_form(program_line: str, original: str) -> bool:
                                                                   or "!" in original))
 
 
+def _keeps_the_user_text(program_line: str, original: str, shift: int) -> bool:
+    """A kept row is the cell's row less what IPython removed before it."""
+    return program_line == original[shift:] or (not program_line and not original.strip())
+
+
 @settings(max_examples=300, deadline=None)
 @given(_cells())
 def test_generated_notebooks_map_every_row_back(
@@ -250,8 +273,8 @@ def test_generated_notebooks_map_every_row_back(
     for line, where in zip(program, source.cells):
         original = expected[where.cell - 1]
         assert original is not None, "a row maps to a markdown cell"
-        assert line == original[where.row - 1] or _is_masked_form(line,
-                                                                   original[where.row - 1])
+        row = original[where.row - 1]
+        assert _keeps_the_user_text(line, row, where.shift) or _is_masked_form(line, row)
 
 
 _JSON = st.recursive(
@@ -296,3 +319,12 @@ def test_python_with_magics_still_parses_after_masking(
         for cell_magic, blocks in cells
     ])
     cst.parse_module(source_from_text("ok.ipynb", notebook).text)
+
+
+def test_cell_rows_and_positions(tmp_path: Path) -> None:
+    cells = [_code("a = 1\nb = 2"), _markdown("x"), _code("  c = 3"), _code("")]
+    source = _read_notebook(tmp_path, _notebook(cells))
+    assert source.cell_rows() == [(0, 2), (2, 3)]
+    assert source.position(3, 1) == (3, 1, 3)
+    python = source_from_text("t.py", "x = 1\n")
+    assert (python.cell_rows(), python.position(1, 5)) == ([], (None, 1, 5))

@@ -65,11 +65,7 @@ class ExpressionEvaluation(ReplayBase):
                 return Const(-value if isinstance(value, int) else -number, node)
             return UNKNOWN
         if isinstance(node, cst.BinaryOperation):
-            left, right = self.eval(node.left, env), self.eval(node.right, env)
-            tensor = merge_tensors([left, right], node)
-            if tensor is not None:  # `x + shortcut` in a functional graph
-                return tensor
-            return self.fold(left, right, node.operator)
+            return self.eval_operations(node, env)
         if isinstance(node, cst.Attribute):
             return self.eval_attribute(node, env)
         if isinstance(node, cst.Subscript):
@@ -93,6 +89,22 @@ class ExpressionEvaluation(ReplayBase):
                 for grandchild in expressions_in(child):
                     self.eval(grandchild, env)
         return UNKNOWN
+
+    def eval_operations(self, node: cst.BinaryOperation, env: Env) -> Value:
+        """``a + b + ... + z`` left to right, without one frame per term: a long flat
+        chain is a deep tree."""
+        chain: list[cst.BinaryOperation] = []
+        current: cst.BaseExpression = node
+        while isinstance(current, cst.BinaryOperation):
+            chain.append(current)
+            current = current.left
+        left = self.eval(current, env)
+        for operation in reversed(chain):
+            right = self.eval(operation.right, env)
+            tensor = merge_tensors([left, right], operation)
+            # `x + shortcut` in a functional graph
+            left = tensor if tensor is not None else self.fold(left, right, operation.operator)
+        return left
 
     def eval_list(self, node: cst.List | cst.Tuple, env: Env) -> ListValue:
         """A list/tuple display; ``*items`` of a known list are spliced in."""

@@ -18,6 +18,7 @@ _PREFIXES: tuple[tuple[str, str], ...] = (
     ("tensorflow.", "tf."),
     ("tf.python.keras.", "keras."),
     ("tf.compat.v2.keras.", "keras."),
+    ("tf.compat.v1.keras.", "keras."),
     ("tf.keras.", "keras."),
     ("tf_keras.src.", "keras."),
     ("tf_keras.", "keras."),
@@ -28,6 +29,12 @@ _PREFIXES: tuple[tuple[str, str], ...] = (
 _EXACT = {"tensorflow": "tf", "tf.keras": "keras", "tf_keras": "keras",
           "tf.python.keras": "keras", "tf.compat.v2.keras": "keras", "tf_keras.src": "keras",
           "keras._tf_keras.keras": "keras", "keras.src": "keras", "keras.api": "keras"}
+# What is under `tf.compat.v1.keras` is Keras (``import tensorflow.compat.v1 as tf`` then
+# `tf.keras...`), except the V1 BatchNormalization class (F3) and the v1 backend, which keep
+# their own names; so do the module paths leading to them, which attribute chains pass.
+_V1_KEEP_EXACT = frozenset({"tf.compat.v1.keras", "tf.compat.v1.keras.layers",
+                            "tf.compat.v1.keras.layers.BatchNormalization"})
+_V1_KEEP_PACKAGE = "tf.compat.v1.keras.backend"
 # Subpackages whose inner module paths collapse (`keras.layers.core.dense.Dense`).
 _COLLAPSE = ("keras.layers.", "keras.applications.")
 _KEEP_UNDER_LAYERS = ("experimental",)
@@ -40,6 +47,9 @@ def canonical(name: str) -> str:
     ``keras.layers.BatchNormalization``."""
     if name in _EXACT:
         return _EXACT[name]
+    kept = _v1_kept(name)
+    if kept is not None:
+        return kept
     changed = True
     while changed:
         changed = False
@@ -61,6 +71,17 @@ def canonical(name: str) -> str:
     if name.startswith(("keras.legacy.", "keras.optimizers.optimizer_v2.")):
         return "keras.optimizers.legacy." + name.rsplit(".", 1)[-1]
     return name
+
+
+def _v1_kept(name: str) -> str | None:
+    """The canonical name of a `tf.compat.v1.keras` symbol that is not plain Keras."""
+    for prefix in ("tensorflow.compat.v1.keras", "tf.compat.v1.keras"):
+        if name == prefix or name.startswith(prefix + "."):
+            short = "tf.compat.v1.keras" + name[len(prefix):]
+            if short in _V1_KEEP_EXACT or short == _V1_KEEP_PACKAGE or short.startswith(
+                    _V1_KEEP_PACKAGE + "."):
+                return short
+    return None
 
 
 @dataclass(frozen=True, slots=True)
