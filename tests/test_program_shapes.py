@@ -201,3 +201,41 @@ def train(x, y):
     model.fit(x, y)
 """
     assert [f.code for f in lint_snippet(code, all_rules()) if f.code.startswith("BN2")] == []
+
+
+HEAD_ON_OUTPUT = """
+import keras
+base = keras.applications.ResNet50(include_top=False)
+base.trainable = False
+x = keras.layers.GlobalAveragePooling2D()(base.output)
+x = keras.layers.Dense(64, activation="relu")(x)
+outputs = keras.layers.Dense(10)(x)
+model = keras.Model(base.input, outputs)
+model.compile(optimizer="adam", loss="mse")
+model.fit(x_train, y_train)
+{selection}
+    layer.trainable = True
+model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
+model.fit(x_train, y_train)
+"""
+
+
+def test_an_index_loop_over_every_layer_is_an_unfreeze() -> None:
+    code = HEAD_ON_OUTPUT.replace(
+        "{selection}\n    layer.trainable = True",
+        "for i in range(len(model.layers)):\n    model.layers[i].trainable = True")
+    assert [f.code for f in lint_snippet(code, all_rules())
+            if f.code == "BN201"] == ["BN201"]
+
+
+def test_a_slice_that_covers_only_the_new_head_is_not_an_unfreeze() -> None:
+    for selection in ("for layer in model.layers[len(base.layers):]:",
+                      "for layer in model.layers[-3:]:"):
+        code = HEAD_ON_OUTPUT.format(selection=selection)
+        assert [f.code for f in lint_snippet(code, all_rules())
+                if f.code in {"BN201", "BN204"}] == [], selection
+
+
+def test_a_longer_tail_slice_reaches_into_the_base() -> None:
+    code = HEAD_ON_OUTPUT.format(selection="for layer in model.layers[-30:]:")
+    assert "BN201" in [f.code for f in lint_snippet(code, all_rules())]

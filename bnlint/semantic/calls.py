@@ -18,6 +18,7 @@ from bnlint.semantic.replay import (
     BoundMethod,
     Env,
     ReplayBase,
+    const_int,
     const_number,
 )
 from bnlint.semantic.syntax import dotted, nested_functions, parameter_names, source_texts
@@ -30,6 +31,9 @@ from bnlint.semantic.values import (
     FunctionValue,
     Instance,
     Layer,
+    LayerCount,
+    LayerIndex,
+    LayerSelection,
     ModuleRef,
     OptimizerAttr,
     Tape,
@@ -74,7 +78,7 @@ class CallReplay(ReplayBase):
         if isinstance(callee, ClassValue):
             return self.instantiate(callee, node, args, kwargs)
         if isinstance(node.func, cst.Name) and node.func.value in BUILTINS_NO_EFFECT:
-            return UNKNOWN
+            return _layer_count(node.func.value, args)
         self.havoc(args, kwargs, node)
         return UNKNOWN
 
@@ -258,3 +262,19 @@ class CallReplay(ReplayBase):
             owner.attrs[target.attr.value] = model
         return model
 
+
+
+def _layer_count(builtin: str, args: list[Value]) -> Value:
+    """``len(model.layers)`` and ``range(len(model.layers))`` (from an optional start):
+    what an index loop over a model's layers runs over."""
+    if builtin == "len" and len(args) == 1:
+        selection = args[0]
+        if isinstance(selection, LayerSelection) and not selection.element and (
+                selection.extent == "all"):
+            return LayerCount(selection.container)
+    if builtin == "range" and args and isinstance(args[-1], LayerCount) and len(args) <= 2:
+        start = const_int(args[0]) if len(args) == 2 else None
+        if len(args) == 2 and start is None:
+            return UNKNOWN
+        return LayerIndex(args[-1].container, start)
+    return UNKNOWN

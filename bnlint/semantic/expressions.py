@@ -19,13 +19,15 @@ from bnlint.semantic.replay import (
     variables_list,
 )
 from bnlint.semantic.syntax import expressions_in, literal_int
-from bnlint.semantic.trainability import select_layers
+from bnlint.semantic.trainability import flattened_bases, head_after, select_layers
 from bnlint.semantic.values import (
     UNKNOWN,
     ClassValue,
     Const,
     Instance,
     Layer,
+    LayerCount,
+    LayerIndex,
     LayerSelection,
     ListValue,
     ModuleRef,
@@ -255,6 +257,9 @@ class ExpressionEvaluation(ReplayBase):
                         upper is not None or inner.upper is None):
                     bounds = (lower, upper)
         if isinstance(owner, LayerSelection) and not owner.element and len(node.slice) == 1:
+            by_value = self.select_by_value(owner, node, env)
+            if by_value is not None:
+                return by_value
             selected = select_layers(owner, node.slice[0].slice, node)
             if isinstance(selected, LayerSelection) and selected.extent == "slice":
                 return replace(selected, bounds=bounds)
@@ -268,6 +273,29 @@ class ExpressionEvaluation(ReplayBase):
                 if index is not None and -len(owner.items) <= index < len(owner.items):
                     return owner.items[index]
         return UNKNOWN
+
+    def select_by_value(self, owner: LayerSelection, node: cst.Subscript,
+                        env: Env) -> LayerSelection | None:
+        """``model.layers[i]`` with ``i`` an index loop over the same layers (every layer,
+        or those from ``start``), and ``model.layers[len(base.layers):]`` on a model built
+        on ``base.output`` (the layers after the base: the new head only)."""
+        inner = node.slice[0].slice
+        container = owner.container
+        if isinstance(inner, cst.Index):
+            index = self.eval(inner.value, env)
+            if isinstance(index, LayerIndex) and index.container is container:
+                if index.start in (None, 0):
+                    return replace(owner, node=node, element=True)
+                return replace(owner, node=node, element=True, extent="slice",
+                               members=None, bounds=(index.start, None))
+            return None
+        if isinstance(inner, cst.Slice) and inner.upper is None and inner.step is None and (
+                inner.lower is not None):
+            lower = self.eval(inner.lower, env)
+            if isinstance(lower, LayerCount) and lower.container in flattened_bases(container):
+                return replace(owner, node=node, extent="slice", members=head_after(container),
+                               bounds=None)
+        return None
 
     def eval_comprehension(self, node: cst.BaseExpression, env: Env) -> Value:
         scope = Env(parent=env)

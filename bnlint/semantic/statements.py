@@ -21,6 +21,7 @@ from bnlint.semantic.values import (
     FunctionValue,
     Instance,
     Layer,
+    LayerIndex,
     LayerSelection,
     ListValue,
     ModuleRef,
@@ -351,6 +352,8 @@ class StatementReplay(ReplayBase):
             node.target, cst.Name
         ):
             env.bind(node.target.value, replace(iterable, element=True, node=node.target))
+        elif isinstance(iterable, LayerIndex) and isinstance(node.target, cst.Name):
+            env.bind(node.target.value, iterable)  # `for i in range(len(model.layers))`
         else:
             self.bind_unknown(node.target, env)
         self.exec_loop_body(node.body, env, node)

@@ -50,6 +50,12 @@ def select_layers(selection: LayerSelection, index: cst.BaseSlice, node: cst.Sub
             return replace(selection, node=node)
         subset: tuple[Layer, ...] | None = None
         lower, upper = literal_int(index.lower), literal_int(index.upper)
+        head = head_after(selection.container) if flattened_bases(selection.container) else None
+        if (head is not None and lower is not None and lower < 0 and index.upper is None
+                and index.step is None and -lower <= len(head)):
+            # `model.layers[-2:]` of a model built on `base.output`: the last layers are
+            # the new head's, none of the base's
+            return replace(selection, node=node, extent="slice", members=head[lower:])
         if members is not None and offset is not None and (
             index.lower is None or lower is not None
         ) and (index.upper is None or upper is not None) and index.step is None:
@@ -57,6 +63,25 @@ def select_layers(selection: LayerSelection, index: cst.BaseSlice, node: cst.Sub
             subset = tuple(m for m in listed[lower:upper] if m is not None)
         return replace(selection, node=node, extent="slice", members=subset)
     return UNKNOWN
+
+
+def flattened_bases(container: Layer) -> list[Layer]:
+    """Models whose layers became ``container``'s own (built on ``base.output``)."""
+    return [wiring.child for wiring in container.children if wiring.mode == "flattened"]
+
+
+def head_after(container: Layer) -> tuple[Layer, ...] | None:
+    """The layers ``container`` tracks after its last flattened base: the new head
+    (None when a layer of unknown kind follows)."""
+    head: list[Layer] = []
+    for wiring in container.children:
+        if wiring.mode == "flattened":
+            head = []
+        elif wiring.child not in head:
+            head.append(wiring.child)
+    if container.has_bn is None and not container.children:
+        return None
+    return tuple(head)
 
 
 def input_layers(container: Layer) -> int | None:

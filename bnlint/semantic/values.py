@@ -304,6 +304,22 @@ class Dataset(Value):
 
 
 @dataclass(eq=False, slots=True)
+class LayerCount(Value):
+    """``len(container.layers)``."""
+
+    container: Layer
+
+
+@dataclass(eq=False, slots=True)
+class LayerIndex(Value):
+    """An index running over ``container.layers`` from ``start``:
+    ``for i in range(len(model.layers))`` (or ``range(start, len(...))``)."""
+
+    container: Layer
+    start: int | None = None
+
+
+@dataclass(eq=False, slots=True)
 class DataGenerator(Value):
     """A Keras ``ImageDataGenerator``: its ``flow*`` methods yield batches of their
     ``batch_size=``."""
