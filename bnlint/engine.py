@@ -9,9 +9,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bnlint.conditions import PathReport, holds
 from bnlint.finding import Finding, Position, Related, Span
 from bnlint.flavour import Flavour
-from bnlint.rule import Report, Rule, RuleContext
+from bnlint.rule import Rule, RuleContext
 from bnlint.settings import Settings
 from bnlint.source import Source
 
@@ -19,8 +20,6 @@ if TYPE_CHECKING:
     import libcst as cst
     from libcst.metadata import CodeRange
 
-    from bnlint.semantic.model import SemanticModel
-    from bnlint.semantic.paths import Decision
 
 @dataclass(frozen=True, slots=True)
 class FileResult:
@@ -93,17 +92,6 @@ def lint_source(
     return FileResult(source.path, source, tuple(kept), tuple(errors))
 
 
-@dataclass(frozen=True, slots=True)
-class PathReport:
-    """A rule's report on one replay: with branches joined (``joined``), or on the path
-    that answered ``decisions``."""
-
-    rule: type[Rule]
-    report: Report
-    model: SemanticModel
-    joined: bool
-
-
 def _to_findings(module: cst.Module, reports: Iterable[PathReport]) -> list[Finding]:
     """One finding per rule and primary location, whichever replays reported it.
     Positions are computed only here, once per file that has something to report."""
@@ -128,27 +116,17 @@ def _to_findings(module: cst.Module, reports: Iterable[PathReport]) -> list[Find
             grouped.setdefault((item.rule.code, primary), []).append(item)
     findings: list[Finding] = []
     for (_, primary), group in grouped.items():
-        joined = next((item for item in group if item.joined), None)
-        on_paths = [item for item in group if not item.joined]
-        # the conditions it needs: those that every path reporting it answered alike
-        # (none when it holds whichever way they go), counted only where a step of its
-        # evidence lies inside the arm taken; a finding seen on paths alone must not
-        # rest on an arm that would prevent it being skipped
-        shared = _shared_decisions(on_paths) if on_paths else []
-        conditions = [d for d in shared if _inside_arm(on_paths[0], d)]
-        if joined is None and len(conditions) < len(shared):
+        holding = holds(group)
+        if holding is None:
             continue
-        first = joined or on_paths[0]
-        rule, report = first.rule, first.report
-        entry = _entry_point(first)
-        if entry is False:
-            continue  # it mixes code nobody calls with steps of the module's own flow
+        rule, report = holding.report.rule, holding.report.report
         steps = {(span(node), message): None for node, message in report.related}
         ordered = sorted(steps, key=lambda step: (step[0].start.row, step[0].start.column))
         related = tuple(Related(message, where) for where, message in ordered) + tuple(
-            Related(describe(decision), span(decision.node.test)) for decision in conditions)
-        if isinstance(entry, str):
-            related += (Related(entry, primary),)
+            Related(describe(decision), span(decision.node.test))
+            for decision in holding.conditions)
+        if holding.entry is not None:
+            related += (Related(holding.entry, primary),)
         findings.append(Finding(
             code=rule.code,
             name=rule.name,
@@ -160,54 +138,9 @@ def _to_findings(module: cst.Module, reports: Iterable[PathReport]) -> list[Find
     return sorted(findings, key=lambda f: (f.span.start.row, f.span.start.column, f.code))
 
 
-def _entry_point(item: PathReport) -> str | bool | None:
-    """For a finding found while replaying code the file never calls: the note saying
-    when it holds ("when `Trainer.finetune` runs after `Trainer.__init__`"). Such code
-    runs after the module (another file imports and calls it), so its steps may follow
-    the module's own; None for a finding of the module's own flow, False when its
-    steps come from two entry points (whose order is not known)."""
-    model = item.model
-    steps: list[set[str | None]] = []
-    for node in (item.report.node, *(node for node, _ in item.report.related)):
-        entries = {event.context.entry for event in model.events_at(node)}
-        if entries:  # steps the replay recorded (a note may point at plain syntax)
-            steps.append(entries)
-    if all(None in entries for entries in steps):
-        return None
-    candidates = sorted({name for entries in steps for name in entries if name is not None})
-    entry = next((name for name in candidates
-                  if all(name in entries or None in entries for entries in steps)), None)
-    if entry is None:
-        return False
-    owner, _, method = entry.rpartition(".")
-    if owner and method != "__init__":
-        return f"when `{entry}` runs after `{owner}.__init__`"
-    return f"when `{entry}` runs"
-
-
 def _within(inner: Span, outer: Span) -> bool:
     return ((outer.start.row, outer.start.column) <= (inner.start.row, inner.start.column)
             and (inner.end.row, inner.end.column) <= (outer.end.row, outer.end.column))
-
-
-def _shared_decisions(group: Sequence[PathReport]) -> list[Decision]:
-    """The answers every path that reported the finding gave: the conditions under
-    which it holds (none when it holds whichever way they go)."""
-    shared = {(d.key, d.value): d for d in group[0].model.decisions}
-    for item in group[1:]:
-        answers = {(d.key, d.value) for d in item.model.decisions}
-        shared = {key: d for key, d in shared.items() if key in answers}
-    return list(shared.values())
-
-
-def _inside_arm(item: PathReport, decision: Decision) -> bool:
-    """Does a step of the finding's evidence run inside the arm the path took? If not,
-    the finding rests on the other arm not running: on code the user wrote to guard
-    against it (``if freeze: base.trainable = False``), which is not a mistake."""
-    ifs = {id(node) for node in decision.ifs}
-    nodes = [item.report.node, *(node for node, _ in item.report.related)]
-    return any(id(step) in ifs for node in nodes for event in item.model.events_at(node)
-               for _, step in event.context.path)
 
 
 # libcst computes positions by a recursive walk, about three frames per tree level: a flat

@@ -4,9 +4,10 @@ One recursive pass over the libcst tree: imports feed an alias table (no libcst
 metadata providers), assignments bind abstract values to names, and every Keras-relevant
 step is appended to the event trace. Module scope runs top to bottom; user functions are
 replayed at their call sites with their arguments bound (so their effects on arguments
-and module objects land in the caller's trace); functions never called are replayed once
-on their own with unknown arguments. Branches join conservatively: a state that differs
-between paths becomes unknown.
+and module objects land in the caller's trace); functions and methods never called are
+replayed afterwards as entry points (see ``replay_unreached``). Branches join
+conservatively (a state that differs between the arms becomes unknown), and where that
+hides Keras steps the module is replayed again once per path (``paths``).
 
 The replay is split by what each part knows: ``statements`` (blocks and control flow),
 ``expressions`` (values of names, attributes, subscripts), ``calls`` (which callee a call

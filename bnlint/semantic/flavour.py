@@ -62,7 +62,7 @@ def resolve_flavour(
 def _keras2_signal(model: SemanticModel) -> str | None:
     """An API of Keras 2 that Keras 3 no longer has, used by the file."""
     for name in model.imports:
-        module = name.removeprefix("tensorflow.").removeprefix("tf.")
+        module = name.removeprefix("tensorflow.")  # imports are written out in full
         if module.startswith(_KERAS2_MODULES):
             return name
     for call in model.calls:

@@ -1,0 +1,101 @@
+"""When a finding holds: which replays reported it (the module with branches joined, one
+path through its undecided conditions, code nobody calls replayed as an entry point),
+and the conditions and entry point its notes must name."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from bnlint.rule import Report, Rule
+
+if TYPE_CHECKING:
+    from bnlint.semantic.model import SemanticModel
+    from bnlint.semantic.paths import Decision
+
+
+@dataclass(frozen=True, slots=True)
+class PathReport:
+    """A rule's report on one replay: with branches joined (``joined``), or on the path
+    that answered ``decisions``."""
+
+    rule: type[Rule]
+    report: Report
+    model: SemanticModel
+    joined: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Holding:
+    """A finding that holds: the report to show, the conditions it needs (none when it
+    holds whichever way they go) and, for code nobody calls, the entry point's note."""
+
+    report: PathReport
+    conditions: list[Decision]
+    entry: str | None
+
+
+def holds(group: Sequence[PathReport]) -> Holding | None:
+    """Whether the reports of one rule at one place make a finding, and under what.
+
+    The conditions are those every path reporting it answered alike, counted only where
+    a step of its evidence lies inside the arm taken; a finding seen on paths alone must
+    not rest on an arm that would prevent it being skipped. Steps from two entry points
+    make no finding (their order is not known)."""
+    joined = next((item for item in group if item.joined), None)
+    on_paths = [item for item in group if not item.joined]
+    shared = _shared_decisions(on_paths) if on_paths else []
+    conditions = [d for d in shared if _inside_arm(on_paths[0], d)]
+    if joined is None and len(conditions) < len(shared):
+        return None
+    first = joined or on_paths[0]
+    entry = _entry_point(first)
+    if entry is False:
+        return None
+    return Holding(first, conditions, entry if isinstance(entry, str) else None)
+
+
+def _entry_point(item: PathReport) -> str | bool | None:
+    """For a finding found while replaying code the file never calls: the note saying
+    when it holds ("when `Trainer.finetune` runs after `Trainer.__init__`"). Such code
+    runs after the module (another file imports and calls it), so its steps may follow
+    the module's own; None for a finding of the module's own flow, False when its
+    steps come from two entry points (whose order is not known)."""
+    model = item.model
+    steps: list[set[str | None]] = []
+    for node in (item.report.node, *(node for node, _ in item.report.related)):
+        entries = {event.context.entry for event in model.events_at(node)}
+        if entries:  # steps the replay recorded (a note may point at plain syntax)
+            steps.append(entries)
+    if all(None in entries for entries in steps):
+        return None
+    candidates = sorted({name for entries in steps for name in entries if name is not None})
+    entry = next((name for name in candidates
+                  if all(name in entries or None in entries for entries in steps)), None)
+    if entry is None:
+        return False
+    owner, _, method = entry.rpartition(".")
+    if owner and method != "__init__":
+        return f"when `{entry}` runs after `{owner}.__init__`"
+    return f"when `{entry}` runs"
+
+
+def _shared_decisions(group: Sequence[PathReport]) -> list[Decision]:
+    """The answers every path that reported the finding gave: the conditions under
+    which it holds (none when it holds whichever way they go)."""
+    shared = {(d.key, d.value): d for d in group[0].model.decisions}
+    for item in group[1:]:
+        answers = {(d.key, d.value) for d in item.model.decisions}
+        shared = {key: d for key, d in shared.items() if key in answers}
+    return list(shared.values())
+
+
+def _inside_arm(item: PathReport, decision: Decision) -> bool:
+    """Does a step of the finding's evidence run inside the arm the path took? If not,
+    the finding rests on the other arm not running: on code the user wrote to guard
+    against it (``if freeze: base.trainable = False``), which is not a mistake."""
+    ifs = {id(node) for node in decision.ifs}
+    nodes = [item.report.node, *(node for node, _ in item.report.related)]
+    return any(id(step) in ifs for node in nodes for event in item.model.events_at(node)
+               for _, step in event.context.path)
