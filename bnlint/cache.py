@@ -178,21 +178,28 @@ class ResultCache:
         """The cache in ``directory`` for a run with these settings and rules."""
         return cls(directory, fingerprint(settings, rules, project_flavour))
 
-    def lookup(self, path: str, digest: str, codes: frozenset[str]) -> tuple[Finding, ...] | None:
+    def lookup(self, path: str, digest: str, codes: frozenset[str],
+               pinned: Flavour | None = None
+               ) -> tuple[tuple[Finding, ...], Flavour | None] | None:
         """The cached findings of the file at ``path`` whose bytes hash to ``digest``
-        when ``codes`` were run on it; None on a miss."""
+        when ``codes`` were run on it with ``pinned`` as its pinned flavour, and the
+        flavour it was judged for; None on a miss."""
         key = cache_key_path(path)
         self._visited.add(key)
         entry = self._entries.get(key)
-        if entry is None or entry.get("hash") != digest or entry.get("codes") != _codes_key(codes):
+        if entry is None or entry.get("hash") != digest or entry.get(
+                "codes") != _codes_key(codes) or entry.get("pinned") != _pinned_key(pinned):
             return None
         try:
-            return tuple(_decode_finding(item) for item in entry["findings"])
+            findings = tuple(_decode_finding(item) for item in entry["findings"])
         except (KeyError, TypeError, ValueError, IndexError):
             return None
+        return findings, decode_flavour(entry.get("flavour"))
 
-    def store(self, path: str, digest: str, codes: frozenset[str], result: FileResult) -> None:
-        """Remember ``result`` for these bytes and codes, unless something went wrong."""
+    def store(self, path: str, digest: str, codes: frozenset[str], pinned: Flavour | None,
+              result: FileResult) -> None:
+        """Remember ``result`` for these bytes, codes and pinned flavour, unless something
+        went wrong."""
         if result.errors:
             return
         key = cache_key_path(path)
@@ -200,7 +207,9 @@ class ResultCache:
         self._fresh[key] = {
             "hash": digest,
             "codes": _codes_key(codes),
+            "pinned": _pinned_key(pinned),
             "findings": [_encode_finding(finding) for finding in result.findings],
+            "flavour": _encode_flavour(result.flavour),
         }
 
     def save(self) -> None:
@@ -273,6 +282,35 @@ def _load_entries(file: str) -> dict[str, dict[str, Any]]:
     if not isinstance(entries, dict):
         return {}
     return {key: entry for key, entry in entries.items() if isinstance(entry, dict)}
+
+
+def _encode_flavour(flavour: Flavour | None) -> list[Any] | None:
+    if flavour is None:
+        return None
+    return [flavour.name, list(flavour.version) if flavour.version else None,
+            flavour.reason, flavour.assumed]
+
+
+def decode_flavour(value: Any) -> Flavour | None:
+    """The flavour an entry recorded; None for none or anything malformed."""
+    from bnlint.flavour import Flavour
+
+    if not isinstance(value, list) or len(value) != 4:
+        return None
+    name, version, reason, assumed = value
+    if name not in ("keras3", "tf-keras", "keras2", "tf1") or not isinstance(reason, str):
+        return None
+    if version is not None and not (isinstance(version, list) and all(
+            isinstance(part, int) and not isinstance(part, bool) for part in version)):
+        return None
+    return Flavour(name, tuple(version) if version else None, reason, assumed is True)
+
+
+def _pinned_key(pinned: Flavour | None) -> list[Any] | None:
+    """A file's pinned flavour as its entry records it (JSON compares equal)."""
+    if pinned is None:
+        return None
+    return [pinned.name, list(pinned.version) if pinned.version else None, pinned.reason]
 
 
 def _codes_key(codes: frozenset[str]) -> str:

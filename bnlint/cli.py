@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from bnlint.discover import DiscoveryResult
     from bnlint.engine import FileResult
     from bnlint.flavour import Flavour
+    from bnlint.pins import PinIndex
     from bnlint.rule import Rule
 
 EXIT_CLEAN = 0
@@ -169,7 +170,10 @@ def _check(args: argparse.Namespace, rules: Sequence[type[Rule]]) -> int:
     settings = apply_overrides(file_settings, overrides)
     selected = _selected(file_settings, overrides, rules)
     if args.show_settings:
-        return _print(_settings_text(config_path, settings, selected))
+        text = _settings_text(config_path, settings, selected)
+        if not stdin and args.paths:
+            text += _targets_text(args.paths, settings)
+        return _print(text)
     if stdin:
         outcome = _lint_stdin(args, settings, rules, selected)
         if outcome is None:  # --force-exclude and an excluded name: say nothing (ruff)
@@ -220,12 +224,14 @@ def _selected(
     return resolve_selection(file_settings, rules, cli)
 
 
-def _project_flavour(settings: Settings) -> Flavour | None:
+def _pins(settings: Settings) -> PinIndex | None:
+    """Where each file's pinned flavour comes from: the dependency files above it, up to
+    the project root (unless the configuration names the target)."""
     if settings.target_keras != "auto":
         return None
-    from bnlint.pins import project_flavour
+    from bnlint.pins import PinIndex
 
-    return project_flavour(settings.root)
+    return PinIndex(settings.root)
 
 
 def _lint_files(
@@ -237,25 +243,22 @@ def _lint_files(
     found = _discover(paths, settings)
     if not found.files and not found.errors:
         _warn("no Python files or notebooks found under the given paths")
-    flavour = _project_flavour(settings)
-    cache = _open_cache(settings, rules, flavour) if found.files else None
+    cache = _open_cache(settings, rules) if found.files else None
     results = lint_paths(
         found.files, settings, rules, selected,
-        jobs=args.jobs, project_flavour=flavour, cache=cache,
+        jobs=args.jobs, pins=_pins(settings), cache=cache,
     )
     if cache is not None and cache.problem is not None:
         _warn(cache.problem)
     return Outcome(tuple(results), tuple(found.errors))
 
 
-def _open_cache(
-    settings: Settings, rules: Sequence[type[Rule]], flavour: Flavour | None
-) -> ResultCache | None:
+def _open_cache(settings: Settings, rules: Sequence[type[Rule]]) -> ResultCache | None:
     if settings.cache_dir is None:
         return None
     from bnlint.cache import ResultCache
 
-    return ResultCache.open(settings.cache_dir, settings, rules, flavour)
+    return ResultCache.open(settings.cache_dir, settings, rules, None)
 
 
 def _discover(paths: list[str], settings: Settings) -> DiscoveryResult:
@@ -277,9 +280,10 @@ def _lint_stdin(
     data = sys.stdin.buffer.read()
     if args.stdin_filename is not None and _stdin_excluded(name, settings):
         return None
-    result = lint_text(
-        name, data, settings, rules, selected, project_flavour=_project_flavour(settings)
-    )
+    pins = _pins(settings)
+    pinned = pins.flavour_for(os.path.abspath(name if name != "-" else "stdin.py")) if (
+        pins is not None) else None
+    result = lint_text(name, data, settings, rules, selected, project_flavour=pinned)
     return Outcome((result,), ())
 
 
@@ -368,6 +372,41 @@ def _settings_text(config_path: str | None, settings: Settings, selected: frozen
     lines += [f"{field.name} = {getattr(settings, field.name)!r}" for field in fields(settings)]
     lines.append(f"selected = {sorted(selected)!r}")
     return "".join(line + "\n" for line in lines)
+
+
+def _targets_text(paths: list[str], settings: Settings) -> str:
+    """For each path named with --show-settings: the Keras it is judged for and why (a
+    file's own code counts; for a directory, what its dependency files pin)."""
+    from bnlint.engine import judged_flavour
+    from bnlint.flavour import Flavour
+    from bnlint.sources import SourceError, read_source
+
+    pins = _pins(settings)
+    lines: list[str] = []
+    for path in paths:
+        pinned = pins.flavour_for(os.path.join(path, "x.py") if os.path.isdir(path)
+                                  else path) if pins is not None else None
+        flavour: Flavour | None = pinned
+        if settings.target_keras != "auto":
+            flavour = Flavour(settings.target_keras, settings.keras_version,
+                                 "configured target-keras")
+        elif os.path.isfile(path):
+            try:
+                flavour = judged_flavour(read_source(path), settings, pinned)
+            except SourceError as error:
+                lines.append(f"keras[{path!r}] = {str(error)!r}")
+                continue
+        lines.append(f"keras[{path!r}] = {_describe_target(flavour)!r}")
+    return "".join(line + "\n" for line in lines)
+
+
+def _describe_target(flavour: Flavour | None) -> str:
+    if flavour is None:
+        return "decided per file: nothing pinned here"
+    if flavour.assumed:
+        return ("unknown: no configuration, pin or code says which Keras; rules whose "
+                "verdict depends on it stay silent")
+    return f"{flavour.describe()} ({flavour.reason})"
 
 
 def _print(text: str, stream: TextIO | None = None) -> int:

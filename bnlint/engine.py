@@ -30,6 +30,8 @@ class FileResult:
     source: Source | None
     findings: tuple[Finding, ...] = ()
     errors: tuple[str, ...] = ()
+    # the Keras flavour the file was judged for, and why (None when it was not parsed)
+    flavour: Flavour | None = None
 
 
 def applicable_rules(text: str, rules: Sequence[type[Rule]]) -> list[type[Rule]]:
@@ -62,7 +64,7 @@ def lint_source(
         return FileResult(source.path, source, parsed.findings, parsed.errors)
 
     models = build_models(module)
-    flavour = resolve_flavour(models[0], settings, project_flavour)
+    flavour = resolve_flavour(models[0], settings, project_flavour, source.legacy_keras_env)
     reports: list[PathReport] = []
     errors: dict[str, None] = dict.fromkeys(parsed.errors)
     for model in models:
@@ -77,7 +79,7 @@ def lint_source(
                     f"{type(error).__name__}: {error}"
                 )
     if not reports:
-        return FileResult(source.path, source, parsed.findings, tuple(errors))
+        return FileResult(source.path, source, parsed.findings, tuple(errors), flavour)
 
     suppressions = parse_suppressions(source.text)
     findings = _to_findings(module, reports)
@@ -89,7 +91,21 @@ def lint_source(
     # a notebook cell that does not compile is reported beside the others' findings
     kept = sorted([*parsed.findings, *kept],
                   key=lambda f: (f.span.start.row, f.span.start.column, f.code))
-    return FileResult(source.path, source, tuple(kept), tuple(errors))
+    return FileResult(source.path, source, tuple(kept), tuple(errors), flavour)
+
+
+def judged_flavour(source: Source, settings: Settings,
+                   project_flavour: Flavour | None = None) -> Flavour | None:
+    """The flavour ``lint_source`` judges ``source`` for (None when it does not parse)."""
+    from bnlint.parse import parse_source
+    from bnlint.semantic.build import build_model
+    from bnlint.semantic.flavour import resolve_flavour
+
+    module = parse_source(source).module
+    if module is None:
+        return None
+    return resolve_flavour(build_model(module), settings, project_flavour,
+                           source.legacy_keras_env)
 
 
 def _to_findings(module: cst.Module, reports: Iterable[PathReport]) -> list[Finding]:

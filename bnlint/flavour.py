@@ -39,11 +39,12 @@ class Flavour:
         return self.version[:2] < KERAS3_FUNCTIONAL_FIX
 
     def describe(self) -> str:
+        version = ".".join(str(part) for part in self.version) if self.version else None
+        if self.name == "tf1":
+            return f"TensorFlow {version}" if version else "TensorFlow 1"
         label = {"keras3": "Keras 3", "tf-keras": "tf-keras (Keras 2)",
-                 "keras2": "standalone Keras 2", "tf1": "TensorFlow 1"}[self.name]
-        if self.version:
-            label += " " + ".".join(str(part) for part in self.version)
-        return label
+                 "keras2": "standalone Keras 2"}[self.name]
+        return f"{label} {version}" if version else label
 
 
 def parse_version(text: str) -> tuple[int, ...] | None:

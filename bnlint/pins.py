@@ -1,13 +1,21 @@
 """The Keras flavour a project pins in its dependency files (for ``target-keras = "auto"``).
 
 Reads ``pyproject.toml`` (PEP 621, PEP 735 groups, Poetry), ``requirements*.txt`` and
-``requirements/*.txt``, ``setup.cfg`` and ``environment.yml``; a malformed file is
-skipped, never fatal. A version is reported only when the pin fixes it (``==``, a
-``~=`` with three parts, a conda ``=X.Y``): bounds alone leave it unknown.
+``requirements/*.txt``, ``setup.py`` (``install_requires`` / ``extras_require``, read
+without running it), ``setup.cfg``, ``environment.yml``, ``Pipfile`` and a
+``Dockerfile`` (``pip install`` lines and a ``tensorflow/tensorflow`` base image); a
+malformed file is skipped, never fatal. A version is reported only when the pin fixes it
+(``==``, a ``~=`` with three parts, a conda ``=X.Y``): bounds alone leave it unknown.
+
+Pins apply per directory: a file takes the flavour of the nearest directory above it,
+up to the project root, whose files decide one (:class:`PinIndex`), so an `old/`
+directory pinned to TensorFlow 1 and a `new/` one pinned to Keras 3 are each read as
+written.
 """
 
 from __future__ import annotations
 
+import ast
 import configparser
 import glob
 import os
@@ -72,15 +80,89 @@ def project_flavour(root: str) -> Flavour | None:
     return decide(list(project_pins(root)))
 
 
-def project_pins(root: str) -> Iterator[Pin]:
+def project_pins(root: str, shown_from: str | None = None) -> Iterator[Pin]:
     """Every Keras/TensorFlow dependency entry in ``root``'s project files, in the order
-    pyproject.toml, requirements files, setup.cfg, environment.yml."""
-    yield from _pyproject_pins(root)
+    pyproject.toml, requirements files, setup.py, setup.cfg, environment.yml, Pipfile,
+    Dockerfile. Origins are shown relative to ``shown_from`` (default ``root``)."""
+    base = root if shown_from is None else shown_from
+
+    def origin(name: str) -> str:
+        return os.path.relpath(os.path.join(root, name), base)
+
+    yield from _pyproject_pins(root, origin("pyproject.toml"))
     for path in _requirements_files(root):
-        yield from _requirements_pins(path, os.path.relpath(path, root))
-    yield from _setup_cfg_pins(root)
+        yield from _requirements_pins(path, os.path.relpath(path, base))
+    yield from _setup_py_pins(os.path.join(root, "setup.py"), origin("setup.py"))
+    yield from _setup_cfg_pins(root, origin("setup.cfg"))
     for name in ("environment.yml", "environment.yaml"):
-        yield from _environment_pins(os.path.join(root, name), name)
+        yield from _environment_pins(os.path.join(root, name), origin(name))
+    yield from _pipfile_pins(os.path.join(root, "Pipfile"), origin("Pipfile"))
+    yield from _dockerfile_pins(os.path.join(root, "Dockerfile"), origin("Dockerfile"))
+
+
+class PinIndex:
+    """The pinned flavour of each directory of a project, read once per directory.
+
+    A file takes the flavour of the nearest directory above it whose dependency files
+    decide one. The search ends at the repository's top (the directory holding ``.git``
+    or ``.hg``), so the answer does not depend on where bnlint was started; outside a
+    repository it ends at ``root`` (the configuration's directory, else the working
+    directory), or at the file's own directory for a file outside ``root``."""
+
+    def __init__(self, root: str) -> None:
+        self.root = os.path.abspath(root)
+        self._decided: dict[str, Flavour | None] = {}
+        self._tops: dict[str, str | None] = {}
+
+    def flavour_for(self, path: str) -> Flavour | None:
+        """The flavour pinned for the file at ``path``, or None if nothing above it pins."""
+        for directory in self._directories(os.path.dirname(os.path.abspath(path))):
+            flavour = self.pinned_in(directory)
+            if flavour is not None:
+                return flavour
+        return None
+
+    def pinned_in(self, directory: str) -> Flavour | None:
+        """What the files of ``directory`` itself pin (cached)."""
+        if directory not in self._decided:
+            # origins as the user sees them: relative to the working directory when below it
+            here = os.getcwd()
+            shown_from = here if _below(directory, here) else os.path.dirname(directory)
+            self._decided[directory] = decide(list(project_pins(directory, shown_from)))
+        return self._decided[directory]
+
+    def _directories(self, start: str) -> Iterator[str]:
+        top = self._repository_top(start)
+        if top is None:
+            top = self.root if _below(start, self.root) else start
+        directory = start
+        while True:
+            yield directory
+            parent = os.path.dirname(directory)
+            if directory == top or parent == directory:
+                return
+            directory = parent
+
+    def _repository_top(self, directory: str) -> str | None:
+        """The nearest directory at or above ``directory`` holding ``.git`` / ``.hg``."""
+        if directory not in self._tops:
+            if any(os.path.exists(os.path.join(directory, marker)) for marker in _REPOSITORY):
+                self._tops[directory] = directory
+            else:
+                parent = os.path.dirname(directory)
+                self._tops[directory] = (
+                    None if parent == directory else self._repository_top(parent))
+        return self._tops[directory]
+
+
+_REPOSITORY = (".git", ".hg")
+
+
+def _below(path: str, root: str) -> bool:
+    try:
+        return os.path.commonpath([path, root]) == root
+    except ValueError:  # different drives
+        return False
 
 
 def decide(pins: list[Pin]) -> Flavour | None:
@@ -262,24 +344,35 @@ def _poetry_specifier(constraint: object) -> str | None:
 # --- files ----------------------------------------------------------------------------
 
 
+# Dependency files larger than this are not dependency files (or not worth reading).
+_LARGEST_FILE = 1 << 20
+
+
 def _read(path: str) -> str | None:
     try:
+        if not os.path.isfile(path) or os.path.getsize(path) > _LARGEST_FILE:
+            return None  # a FIFO or a device named like a dependency file is not one
         with open(path, encoding="utf-8", errors="replace") as handle:
             return handle.read()
     except (OSError, ValueError):
         return None
 
 
-def _pyproject_pins(root: str) -> Iterator[Pin]:
-    """[project] dependencies and optional-dependencies, [dependency-groups], Poetry."""
-    text = _read(os.path.join(root, "pyproject.toml"))
+def _read_toml(path: str) -> dict[str, object] | None:
+    text = _read(path)
     if text is None:
-        return
+        return None
     try:
-        data = tomllib.loads(text)
-    except (tomllib.TOMLDecodeError, ValueError):
+        return tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, ValueError, RecursionError):
+        return None
+
+
+def _pyproject_pins(root: str, origin: str) -> Iterator[Pin]:
+    """[project] dependencies and optional-dependencies, [dependency-groups], Poetry."""
+    data = _read_toml(os.path.join(root, "pyproject.toml"))
+    if data is None:
         return
-    origin = "pyproject.toml"
     for line in _pep621_lines(data):
         pin = parse_requirement(line, origin)
         if pin is not None:
@@ -334,7 +427,7 @@ def _requirements_pins(path: str, origin: str) -> Iterator[Pin]:
             yield pin
 
 
-def _setup_cfg_pins(root: str) -> Iterator[Pin]:
+def _setup_cfg_pins(root: str, origin: str) -> Iterator[Pin]:
     """``[options] install_requires`` and ``[options.extras_require]`` of setup.cfg."""
     text = _read(os.path.join(root, "setup.cfg"))
     if text is None:
@@ -349,7 +442,7 @@ def _setup_cfg_pins(root: str) -> Iterator[Pin]:
         values.extend(value for _, value in parser.items("options.extras_require"))
     for value in values:
         for line in value.splitlines():
-            pin = parse_requirement(line, "setup.cfg")
+            pin = parse_requirement(line, origin)
             if pin is not None:
                 yield pin
 
@@ -378,3 +471,109 @@ def _environment_pins(path: str, origin: str) -> Iterator[Pin]:
         pin = parse_requirement(entry, origin, conda=pip_indent is None)
         if pin is not None:
             yield pin
+
+
+def _setup_py_pins(path: str, origin: str) -> Iterator[Pin]:
+    """``install_requires=`` and ``extras_require=`` of the ``setup(...)`` call, read
+    from the syntax tree (never run): list literals, or module-level names bound to
+    them."""
+    text = _read(path)
+    if text is None:
+        return
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return
+    lists: dict[str, ast.expr] = {}
+    for statement in tree.body:
+        if isinstance(statement, ast.Assign) and len(statement.targets) == 1 and isinstance(
+                statement.targets[0], ast.Name):
+            lists[statement.targets[0].id] = statement.value
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and _callee(node.func) == "setup"):
+            continue
+        for keyword in node.keywords:
+            value = keyword.value
+            if isinstance(value, ast.Name):
+                value = lists.get(value.id, value)
+            if keyword.arg == "install_requires":
+                entries = _string_items(value)
+            elif keyword.arg == "extras_require" and isinstance(value, ast.Dict):
+                entries = [item for group in value.values for item in _string_items(
+                    lists.get(group.id, group) if isinstance(group, ast.Name) else group)]
+            else:
+                continue
+            for entry in entries:
+                pin = parse_requirement(entry, origin)
+                if pin is not None:
+                    yield pin
+
+
+def _callee(func: ast.expr) -> str | None:
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return None
+
+
+def _string_items(value: ast.expr) -> list[str]:
+    if not isinstance(value, (ast.List, ast.Tuple)):
+        return []
+    return [item.value for item in value.elts
+            if isinstance(item, ast.Constant) and isinstance(item.value, str)]
+
+
+def _pipfile_pins(path: str, origin: str) -> Iterator[Pin]:
+    """``[packages]`` and ``[dev-packages]`` of a Pipfile (``"==2.4.1"``, ``"*"`` or a
+    table with ``version``)."""
+    data = _read_toml(path)
+    if data is None:
+        return
+    for section in ("packages", "dev-packages"):
+        for name, constraint in _table(data, section).items():
+            if isinstance(constraint, dict):
+                constraint = constraint.get("version")
+            if not isinstance(constraint, str) or constraint.strip() in ("", "*"):
+                constraint = ""
+            pin = parse_requirement(f"{name} {constraint}", origin)
+            if pin is not None:
+                yield pin
+
+
+_PIP_INSTALL = re.compile(r"\bpip3?\s+install\b(.*)")
+_TF_IMAGE = re.compile(
+    r"^\s*FROM\s+(?:--\S+\s+)*(?:docker\.io/)?tensorflow/tensorflow:(\d+(?:\.\d+)*)",
+    re.IGNORECASE)
+
+
+def _dockerfile_pins(path: str, origin: str) -> Iterator[Pin]:
+    """``pip install`` arguments of ``RUN`` lines (continuations joined, options and
+    ``-r`` files skipped) and the version of a ``tensorflow/tensorflow:X.Y`` base image."""
+    text = _read(path)
+    if text is None:
+        return
+    for line in text.replace("\\\n", " ").splitlines():
+        image = _TF_IMAGE.match(line)
+        if image is not None:
+            pin = parse_requirement(f"tensorflow=={image.group(1)}", origin)
+            if pin is not None:
+                yield pin
+            continue
+        for command in re.split(r"&&|;|\|\|", line):
+            found = _PIP_INSTALL.search(command)
+            if found is None:
+                continue
+            words = found.group(1).split()
+            skip = False
+            for word in words:
+                if skip:
+                    skip = False
+                    continue
+                if word in ("-r", "-c", "-e", "-i", "--index-url", "--extra-index-url",
+                            "-f", "--find-links", "--requirement", "--constraint"):
+                    skip = True
+                    continue
+                pin = parse_requirement(word.strip("'\""), origin)
+                if pin is not None:
+                    yield pin

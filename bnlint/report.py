@@ -13,6 +13,7 @@ from typing import Any
 
 from bnlint.engine import FileResult
 from bnlint.finding import Finding, Position
+from bnlint.flavour import Flavour
 from bnlint.source import Source
 
 _SEVERITIES = ("error", "warning", "info")
@@ -99,6 +100,18 @@ def _json_finding(result: FileResult, finding: Finding) -> dict[str, Any]:
         "related": list(_json_related(result, finding)),
         "fix": None,
         "probe": None,
+        "keras": _json_keras(result.flavour),
+    }
+
+
+def _json_keras(flavour: Flavour | None) -> dict[str, Any] | None:
+    """Which Keras the file was judged for and what decided it."""
+    if flavour is None:
+        return None
+    return {
+        "flavour": "unknown" if flavour.assumed else flavour.name,
+        "version": ".".join(str(part) for part in flavour.version) if flavour.version else None,
+        "decided_by": flavour.reason,
     }
 
 

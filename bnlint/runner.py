@@ -20,6 +20,7 @@ from bnlint.source import Source
 
 if TYPE_CHECKING:
     from bnlint.cache import ResultCache
+    from bnlint.pins import PinIndex
 
 # Below this many files a pool costs more (start-up, pickling) than it saves.
 PARALLEL_MIN_FILES = 20
@@ -29,11 +30,13 @@ CHUNK_MAX = 8
 @dataclass(frozen=True, slots=True)
 class Task:
     """One file to lint and the codes of the rules to run on it; ``data`` holds its
-    bytes when the main process has read them already (to hash them for the cache)."""
+    bytes when the main process has read them already (to hash them for the cache);
+    ``pinned`` is the flavour its project's dependency files pin for it."""
 
     path: str
     codes: frozenset[str]
     data: bytes | None = None
+    pinned: Flavour | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +45,6 @@ class Job:
 
     settings: Settings
     rules: tuple[type[Rule], ...]
-    project_flavour: Flavour | None
 
 
 def lint_paths(
@@ -53,6 +55,7 @@ def lint_paths(
     *,
     jobs: int | None = None,
     project_flavour: Flavour | None = None,
+    pins: PinIndex | None = None,
     cache: ResultCache | None = None,
 ) -> list[FileResult]:
     """Lint ``files`` with the ``selected`` codes among ``rules`` (per-file-ignores
@@ -62,10 +65,15 @@ def lint_paths(
     analysis gets a result with an error. With a ``cache`` (opened for these settings,
     rules and project flavour), unchanged files are answered from it without being
     parsed (a hit without findings has no Source), and the cache is saved at the end
-    (``cache.problem`` says why it could not be)."""
+    (``cache.problem`` says why it could not be). Each file's pinned flavour is
+    ``project_flavour`` when given, else what ``pins`` finds above it."""
     ignores = compile_per_file_ignores(settings, rules)
-    tasks = [Task(path, ignores.codes_for(path, selected)) for path in files]
-    job = Job(settings, tuple(rules), project_flavour)
+    tasks = [
+        Task(path, ignores.codes_for(path, selected), pinned=project_flavour or (
+            pins.flavour_for(path) if pins is not None else None))
+        for path in files
+    ]
+    job = Job(settings, tuple(rules))
     if cache is None:
         return _lint_tasks(tasks, job, jobs)
     return _lint_cached(tasks, job, jobs, cache)
@@ -100,7 +108,7 @@ def _lint_cached(
     for (index, task, known), result in zip(misses, fresh):
         results[index] = result
         if known is not None:
-            cache.store(task.path, known, task.codes, result)
+            cache.store(task.path, known, task.codes, task.pinned, result)
     cache.save()
     return [result for result in results if result is not None]
 
@@ -111,16 +119,17 @@ def _cached_result(task: Task, data: bytes, digest: str, cache: ResultCache) -> 
     cells; a clean hit carries no Source (a notebook's would cost more than the lookup)."""
     from bnlint.sources import SourceError, source_from_text
 
-    findings = cache.lookup(task.path, digest, task.codes)
-    if findings is None:
+    cached = cache.lookup(task.path, digest, task.codes, task.pinned)
+    if cached is None:
         return None
+    findings, flavour = cached
     if not findings:
-        return FileResult(task.path, None)
+        return FileResult(task.path, None, flavour=flavour)
     try:
         source = source_from_text(task.path, data)
     except SourceError:  # cannot happen for bytes that were linted without error
         return None
-    return FileResult(task.path, source, findings)
+    return FileResult(task.path, source, findings, flavour=flavour)
 
 
 def _read_bytes(path: str) -> bytes | None:
@@ -145,12 +154,12 @@ def lint_text(
     from bnlint.sources import SourceError, source_from_text
 
     codes = compile_per_file_ignores(settings, rules).codes_for(path, selected)
-    job = Job(settings, tuple(rules), project_flavour)
+    job = Job(settings, tuple(rules))
     try:
         source = source_from_text(path, data)
     except SourceError as error:
         return FileResult(path, None, errors=(str(error),))
-    return _guarded_lint(source, codes, job)
+    return _guarded_lint(source, codes, project_flavour, job)
 
 
 def lint_task(task: Task, job: Job) -> FileResult:
@@ -166,13 +175,14 @@ def lint_task(task: Task, job: Job) -> FileResult:
         return FileResult(task.path, None, errors=(str(error),))
     except Exception as error:  # noqa: BLE001 - a reader bug must not stop the run
         return FileResult(task.path, None, errors=(_internal(task.path, error),))
-    return _guarded_lint(source, task.codes, job)
+    return _guarded_lint(source, task.codes, task.pinned, job)
 
 
-def _guarded_lint(source: Source, codes: frozenset[str], job: Job) -> FileResult:
+def _guarded_lint(source: Source, codes: frozenset[str], pinned: Flavour | None,
+                  job: Job) -> FileResult:
     rules = [rule for rule in job.rules if rule.code in codes]
     try:
-        return lint_source(source, job.settings, rules, job.project_flavour)
+        return lint_source(source, job.settings, rules, pinned)
     except Exception as error:  # noqa: BLE001 - e.g. a semantic-model bug: report it
         return FileResult(source.path, source, errors=(_internal(source.path, error),))
 

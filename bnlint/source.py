@@ -27,7 +27,8 @@ class Source:
     directory). For ``.py`` files ``text`` is the file's text. For notebooks it is the
     code cells joined in order, each as IPython transforms it (``bnlint.ipython``), and
     ``cells`` maps each program row (index = row - 1) to its cell and row; ``python2``
-    says the notebook's kernel is Python 2.
+    says the notebook's kernel is Python 2; ``legacy_keras_env`` that a cell sets
+    ``TF_USE_LEGACY_KERAS`` with the ``%env`` magic.
     """
 
     path: str
@@ -35,6 +36,8 @@ class Source:
     kind: Literal["python", "notebook"] = "python"
     cells: tuple[CellLocation, ...] = ()
     python2: bool = False
+    # a notebook's `%env TF_USE_LEGACY_KERAS=1` (IPython runs it; the program sees `pass`)
+    legacy_keras_env: bool = False
 
     def locate(self, row: int) -> tuple[int | None, int]:
         """Map a 1-based program row to ``(cell, row)``; ``cell`` is None for .py files."""

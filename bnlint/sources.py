@@ -95,8 +95,17 @@ def notebook_source(path: str, data: str | bytes) -> Source:
     """The Source of a notebook: its code cells joined in order, each as IPython
     transforms it before running it, with the map from program rows to cells."""
     document = _load_notebook(path, data)
-    text, cells = _program(_code_cells(path, document))
-    return Source(path, text, "notebook", cells, python2=_is_python2(document))
+    code_cells = _code_cells(path, document)
+    text, cells = _program(code_cells)
+    legacy = any(_LEGACY_KERAS_MAGIC.search(cell_text) for _, cell_text in code_cells)
+    return Source(path, text, "notebook", cells, python2=_is_python2(document),
+                  legacy_keras_env=legacy)
+
+
+# `%env TF_USE_LEGACY_KERAS=1`, `%set_env TF_USE_LEGACY_KERAS 1` (IPython's env magics)
+_LEGACY_KERAS_MAGIC = re.compile(
+    r"^[ \t]*%(?:env|set_env)[ \t]+TF_USE_LEGACY_KERAS(?:[ \t]*=[ \t]*|[ \t]+)"
+    r"([\"']?)(?:1|True|true)\1[ \t]*$", re.MULTILINE)
 
 
 def _program(code_cells: Sequence[tuple[int, str]]) -> tuple[str, tuple[CellLocation, ...]]:

@@ -146,7 +146,8 @@ class LrKwargIgnored(Rule):
             yield Report(
                 node,
                 f"`{short}(lr=...)` uses the removed `lr` keyword: {effect}; "
-                "write `learning_rate=` instead",
+                f"write `learning_rate=` instead (target {flavour.describe()}: "
+                f"{flavour.reason})",
                 related,
             )
 

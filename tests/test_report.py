@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
+import pytest
+
 from bnlint.engine import FileResult
 from bnlint.finding import Finding, Position, Related, Severity, Span
+from bnlint.flavour import Flavour
 from bnlint.report import render_json, render_statistics, render_text, summary_line
 from bnlint.source import CellLocation, Source
 
@@ -117,9 +121,24 @@ def test_json_has_exactly_the_documented_keys_in_order() -> None:
                      "location": {"row": 2, "column": 5}}],
         "fix": None,
         "probe": None,
+        "keras": None,
     }]
     assert list(data[0]) == ["code", "name", "severity", "message", "filename", "cell",
-                             "location", "end_location", "related", "fix", "probe"]
+                             "location", "end_location", "related", "fix", "probe", "keras"]
+
+
+@pytest.mark.parametrize(("flavour", "expected"), [
+    (Flavour("tf-keras", (2, 15, 0), "tensorflow==2.15.0 in requirements.txt"),
+     {"flavour": "tf-keras", "version": "2.15.0",
+      "decided_by": "tensorflow==2.15.0 in requirements.txt"}),
+    (Flavour("keras3", None, "assumed (nothing says which Keras)", assumed=True),
+     {"flavour": "unknown", "version": None,
+      "decided_by": "assumed (nothing says which Keras)"}),
+])
+def test_json_says_which_keras_the_file_was_judged_for(
+        flavour: Flavour, expected: dict[str, object]) -> None:
+    result = dataclasses.replace(py_result("t.py", finding()), flavour=flavour)
+    assert json.loads(render_json([result]))[0]["keras"] == expected
 
 
 def test_json_notebook_locations_are_cell_relative() -> None:
@@ -140,5 +159,5 @@ def test_json_of_a_clean_run_is_an_empty_array() -> None:
 def test_json_schema_doc_names_every_key() -> None:
     doc = DOCS.read_text(encoding="utf-8")
     for key in ["code", "name", "severity", "message", "filename", "cell", "location",
-                "end_location", "related", "fix", "probe", "row", "column"]:
+                "end_location", "related", "fix", "probe", "keras", "row", "column"]:
         assert f"`{key}`" in doc

@@ -17,6 +17,10 @@ _KERAS2_MODULES = (
 )
 # Model methods that Keras 3 removed.
 _KERAS2_METHODS = frozenset({"fit_generator", "predict_generator", "evaluate_generator"})
+# Functions of Keras 2's backend that Keras 3 removed (TF1 sessions).
+_KERAS2_FUNCTIONS = ("keras.backend.get_session", "keras.backend.set_session")
+# TensorFlow's own copy of Keras 2, importable until TensorFlow 2.15.
+_TF_BUNDLED_KERAS = "tensorflow.python.keras"
 # Modules only Keras 3 (or libraries built on it) has.
 _KERAS3_MODULES = ("keras_hub", "keras.ops", "keras.config", "keras.random", "keras.tree")
 _TF1_CALLS = (
@@ -27,21 +31,28 @@ _TF1_CALLS = (
 
 
 def resolve_flavour(
-    model: SemanticModel, settings: Settings, project: Flavour | None
+    model: SemanticModel, settings: Settings, project: Flavour | None,
+    legacy_keras_env: bool = False,
 ) -> Flavour:
     """Configuration wins; then what the file itself says about the installed Keras
-    (imports of ``tf_keras``, ``TF_USE_LEGACY_KERAS``); then the project's pins; then
-    TF1 graph-mode idioms; then APIs that exist in only one generation of Keras; else
-    Keras 3, marked as assumed."""
+    (imports of ``tf_keras`` or ``tensorflow.python.keras``, ``TF_USE_LEGACY_KERAS``,
+    also set by a notebook's ``%env`` when ``legacy_keras_env``); then the project's
+    pins; then TF1 graph-mode idioms; then APIs that exist in only one generation of
+    Keras; else the flavour is unknown: Keras 3, marked as assumed, so that rules whose
+    verdict depends on the flavour say nothing."""
     if settings.target_keras != "auto":
         return Flavour(settings.target_keras, settings.keras_version, "configured target-keras")
     version = settings.keras_version
     # the tf_keras package exists from TensorFlow 2.15 on
     if any(name == "tf_keras" or name.startswith("tf_keras.") for name in model.imports):
         return Flavour("tf-keras", version or TF_KERAS_PACKAGE, "the file imports tf_keras")
-    if model.legacy_keras_env:
+    if model.legacy_keras_env or legacy_keras_env:
         return Flavour("tf-keras", version or TF_KERAS_PACKAGE,
                        "the file sets TF_USE_LEGACY_KERAS=1")
+    if any(name == _TF_BUNDLED_KERAS or name.startswith(_TF_BUNDLED_KERAS + ".")
+           for name in model.imports):
+        return Flavour("tf-keras", version, f"the file imports `{_TF_BUNDLED_KERAS}`, "
+                       "TensorFlow's bundled Keras 2")
     if project is not None:
         # A pin says which Keras is installed; graph-mode idioms do not change that.
         if version is not None and project.version is None:
@@ -68,6 +79,8 @@ def _keras2_signal(model: SemanticModel) -> str | None:
     for call in model.calls:
         if call.method in _KERAS2_METHODS:
             return f".{call.method}()"
+        if call.name is not None and call.name.endswith(_KERAS2_FUNCTIONS):
+            return call.name
     return None
 
 

@@ -131,7 +131,9 @@ class KerasEffects(ReplayBase):
             self.havoc(args, kwargs, node)
         return UNKNOWN
 
-    def note_environment(self, node: cst.Call, args: list[Value]) -> None:
+    def note_environment(self, node: cst.CSTNode, args: list[Value]) -> None:
+        """``os.environ[name] = value`` / ``setdefault`` / ``putenv``: does it ask
+        TensorFlow for its legacy Keras 2 (tf-keras)?"""
         if (len(args) > 1 and isinstance(args[0], Const)
                 and args[0].value == "TF_USE_LEGACY_KERAS" and isinstance(args[1], Const)
                 and str(args[1].value) in {"1", "True", "true"}):

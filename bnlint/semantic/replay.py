@@ -214,6 +214,9 @@ class ReplayBase:
                     kwargs: dict[str, Value]) -> Value:
         raise NotImplementedError
 
+    def note_environment(self, node: cst.CSTNode, args: list[Value]) -> None:
+        raise NotImplementedError
+
     def new_layer(self, name: str, node: cst.CSTNode, **fields: object) -> Layer:
         raise NotImplementedError
 

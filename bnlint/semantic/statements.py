@@ -456,7 +456,11 @@ class StatementReplay(ReplayBase):
                 value.label = dotted(target) or ""  # `self.bn`
             self.assign_attribute(owner, target, value, value_node)
         elif isinstance(target, cst.Subscript):
-            self.eval(target.value, env)
+            owner = self.eval(target.value, env)
+            if isinstance(owner, ModuleRef) and owner.name == "os.environ" and len(
+                    target.slice) == 1 and isinstance(target.slice[0].slice, cst.Index):
+                key = self.eval(target.slice[0].slice.value, env)
+                self.note_environment(value_node, [key, value])
 
     def assign_attribute(self, owner: Value, target: cst.Attribute, value: Value,
                          value_node: cst.BaseExpression) -> None:

@@ -1,0 +1,314 @@
+"""Which Keras each file targets: pins per directory, every pin source, code signals, and
+"unknown" as an answer (no flavour-dependent finding when nothing says which Keras)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from bnlint.engine import judged_flavour
+from bnlint.flavour import Flavour
+from bnlint.pins import PinIndex, project_flavour
+from bnlint.settings import Settings
+from bnlint.sources import source_from_text
+
+# BN212 depends on the flavour: `lr=` is right in Keras 2 and tf-keras < 2.11, ignored in
+# tf-keras >= 2.11 and rejected by Keras 3.
+LR_SCRIPT = """\
+import tensorflow as tf
+opt = tf.keras.optimizers.Adam(lr=0.001)
+model = tf.keras.Sequential([tf.keras.layers.Dense(1)])
+model.compile(optimizer=opt, loss="mse")
+"""
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def bnlint(args: list[str], cwd: Path) -> list[dict[str, object]]:
+    done = subprocess.run(
+        [sys.executable, "-m", "bnlint", "--no-cache", "--format", "json", *args],
+        cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode in (0, 1), done.stderr
+    return list(json.loads(done.stdout))
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    (root / ".git").mkdir(parents=True)
+    return root
+
+
+# --- the nearest pinned directory ------------------------------------------------------
+
+
+def test_each_directory_takes_its_own_pins(repo: Path) -> None:
+    write(repo / "legacy" / "requirements.txt", "tensorflow==1.15.5\n")
+    write(repo / "modern" / "requirements.txt", "tensorflow==2.15.0\n")
+    index = PinIndex(str(repo))
+    legacy = index.flavour_for(str(repo / "legacy" / "train.py"))
+    modern = index.flavour_for(str(repo / "modern" / "deep" / "train.py"))
+    assert legacy is not None and (legacy.name, legacy.version) == ("tf1", (1, 15, 5))
+    assert modern is not None and (modern.name, modern.version) == ("tf-keras", (2, 15, 0))
+    assert index.flavour_for(str(repo / "other" / "train.py")) is None
+
+
+def test_the_nearest_pin_wins_over_the_root(repo: Path) -> None:
+    write(repo / "requirements.txt", "keras==3.8.0\n")
+    write(repo / "old" / "requirements.txt", "keras==2.4.3\n")
+    index = PinIndex(str(repo))
+    assert index.flavour_for(str(repo / "old" / "a.py")).name == "keras2"  # type: ignore[union-attr]
+    assert index.flavour_for(str(repo / "new" / "a.py")).name == "keras3"  # type: ignore[union-attr]
+
+
+def test_a_directory_that_decides_nothing_passes_the_question_up(repo: Path) -> None:
+    write(repo / "requirements.txt", "tensorflow==2.10.0\n")
+    write(repo / "sub" / "requirements.txt", "numpy\ntensorflow\n")  # bare: says nothing
+    flavour = PinIndex(str(repo)).flavour_for(str(repo / "sub" / "a.py"))
+    assert flavour is not None and flavour.version == (2, 10, 0)
+
+
+def test_the_search_stops_at_the_repository_top(tmp_path: Path) -> None:
+    write(tmp_path / "requirements.txt", "tensorflow==1.15\n")  # outside the repository
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    assert PinIndex(str(repo)).flavour_for(str(repo / "src" / "a.py")) is None
+
+
+def test_the_answer_does_not_depend_on_where_bnlint_starts(repo: Path) -> None:
+    write(repo / "requirements.txt", "tensorflow==2.15.0\n")
+    write(repo / "src" / "train.py", LR_SCRIPT)
+    from_top = bnlint(["src/train.py"], repo)
+    from_inside = bnlint(["train.py"], repo / "src")
+    assert [item["code"] for item in from_top] == ["BN212"]
+    assert [item["code"] for item in from_inside] == ["BN212"]
+    for found in (from_top, from_inside):
+        keras = found[0]["keras"]
+        assert isinstance(keras, dict)
+        assert (keras["flavour"], keras["version"]) == ("tf-keras", "2.15.0")
+        assert str(keras["decided_by"]).endswith("requirements.txt")
+
+
+def test_two_pinned_directories_give_two_verdicts_in_one_run(repo: Path) -> None:
+    write(repo / "keras2_era" / "requirements.txt", "tensorflow==2.4.1\n")
+    write(repo / "keras3_era" / "requirements.txt", "tensorflow==2.17.0\n")
+    write(repo / "keras2_era" / "train.py", LR_SCRIPT)
+    write(repo / "keras3_era" / "train.py", LR_SCRIPT)
+    found = bnlint(["."], repo)
+    assert [(item["filename"], item["code"]) for item in found] == [
+        (os.path.join("keras3_era", "train.py"), "BN212")]
+    assert "Keras 3" in str(found[0]["message"])
+    assert "keras3_era" in str(found[0]["message"])  # the pin that decided is named
+
+
+# --- every pin source ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "text", "expected"), [
+    ("setup.py", """\
+        from setuptools import setup
+        setup(name="x", install_requires=["numpy", "tensorflow==2.4.1"])
+        """, ("tf-keras", (2, 4, 1))),
+    ("setup.py", """\
+        import setuptools
+        REQUIRED = ["keras==2.3.1"]
+        setuptools.setup(name="x", install_requires=REQUIRED)
+        """, ("keras2", (2, 3, 1))),
+    ("setup.py", """\
+        from setuptools import setup
+        setup(name="x", extras_require={"gpu": ["tensorflow-gpu==1.14.0"]})
+        """, ("tf1", (1, 14, 0))),
+    ("Pipfile", """\
+        [packages]
+        numpy = "*"
+        tensorflow = "==2.9.1"
+        """, ("tf-keras", (2, 9, 1))),
+    ("Pipfile", """\
+        [dev-packages]
+        keras = {version = "==3.3.3", extras = ["jax"]}
+        """, ("keras3", (3, 3, 3))),
+    ("Dockerfile", """\
+        FROM python:3.8
+        RUN pip install --no-cache-dir numpy && \\
+            pip install tensorflow==2.3.0 -r requirements.txt
+        """, ("tf-keras", (2, 3, 0))),
+    ("Dockerfile", """\
+        FROM tensorflow/tensorflow:1.15.5-gpu-py3
+        RUN pip install pillow
+        """, ("tf1", (1, 15, 5))),
+    ("pyproject.toml", """\
+        [tool.poetry.dependencies]
+        tensorflow = "2.12.0"
+        """, ("tf-keras", (2, 12, 0))),
+    ("environment.yml", """\
+        dependencies:
+          - python=3.7
+          - pip:
+            - keras==2.2.4
+        """, ("keras2", (2, 2, 4))),
+])
+def test_every_pin_source(tmp_path: Path, name: str, text: str,
+                          expected: tuple[str, tuple[int, ...]]) -> None:
+    write(tmp_path / name, text)
+    flavour = project_flavour(str(tmp_path))
+    assert flavour is not None
+    assert (flavour.name, flavour.version) == expected
+    assert name in flavour.reason
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    ("setup.py", "setup(install_requires=[f'tensorflow=={VERSION}'])\n"),  # not a literal
+    ("setup.py", "def broken(:\n"),
+    ("Pipfile", "[packages\n"),
+    ("Dockerfile", "RUN pip install -r requirements.txt\n"),
+    ("Dockerfile", "FROM tensorflow/tensorflow:latest-gpu\n"),
+])
+def test_what_cannot_be_read_statically_pins_nothing(tmp_path: Path, name: str,
+                                                     text: str) -> None:
+    write(tmp_path / name, text)
+    assert project_flavour(str(tmp_path)) is None
+
+
+def test_setup_py_is_read_not_run(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    write(tmp_path / "setup.py", f"""\
+        open({str(marker)!r}, "w").close()
+        from setuptools import setup
+        setup(install_requires=["tensorflow==2.4.1"])
+        """)
+    assert project_flavour(str(tmp_path)) is not None
+    assert not marker.exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_fifo_named_like_a_requirements_file_is_not_read(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "requirements.txt")
+    assert project_flavour(str(tmp_path)) is None  # would block forever if opened
+
+
+# --- code signals ----------------------------------------------------------------------
+
+
+def flavour_of(text: str, path: str = "t.py") -> Flavour | None:
+    return judged_flavour(source_from_text(path, textwrap.dedent(text)), Settings())
+
+
+@pytest.mark.parametrize(("text", "name", "because"), [
+    ("""\
+     import os
+     os.environ["TF_USE_LEGACY_KERAS"] = "1"
+     import tensorflow as tf
+     """, "tf-keras", "TF_USE_LEGACY_KERAS"),
+    ("""\
+     import os
+     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+     """, "tf-keras", "TF_USE_LEGACY_KERAS"),
+    ("""\
+     from tensorflow.python.keras import backend as K
+     K.learning_phase()
+     """, "tf-keras", "tensorflow.python.keras"),
+    ("""\
+     import keras
+     from keras import backend as K
+     session = K.get_session()
+     """, "keras2", "get_session"),
+    ("""\
+     from keras.layers.merge import concatenate
+     """, "keras2", "keras.layers.merge"),
+    ("""\
+     import tensorflow.compat.v1 as tf
+     tf.disable_v2_behavior()
+     """, "tf1", "TF1"),
+])
+def test_code_signals(text: str, name: str, because: str) -> None:
+    flavour = flavour_of(text)
+    assert flavour is not None and not flavour.assumed
+    assert flavour.name == name
+    assert because in flavour.reason
+
+
+def test_an_environment_key_other_than_the_legacy_switch_says_nothing() -> None:
+    flavour = flavour_of("""\
+        import os
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "1"
+        import tensorflow as tf
+        """)
+    assert flavour is not None and flavour.assumed
+
+
+def test_a_notebooks_env_magic_selects_tf_keras() -> None:
+    cells = [
+        {"cell_type": "code", "source": "%env TF_USE_LEGACY_KERAS=1", "metadata": {},
+         "outputs": [], "execution_count": None},
+        {"cell_type": "code", "source": LR_SCRIPT, "metadata": {}, "outputs": [],
+         "execution_count": None},
+    ]
+    notebook = json.dumps({"cells": cells, "metadata": {}, "nbformat": 4,
+                           "nbformat_minor": 5})
+    flavour = judged_flavour(source_from_text("t.ipynb", notebook), Settings())
+    assert flavour is not None and flavour.name == "tf-keras"
+
+
+def test_nothing_says_which_keras_is_unknown_and_flavour_rules_stay_silent(
+        repo: Path) -> None:
+    write(repo / "train.py", LR_SCRIPT)
+    found = bnlint(["train.py"], repo)
+    assert found == []
+    shown = subprocess.run(
+        [sys.executable, "-m", "bnlint", "--show-settings", "train.py"], cwd=repo,
+        capture_output=True, text=True, timeout=120, check=False)
+    assert "keras['train.py'] = 'unknown:" in shown.stdout
+
+
+def test_keras2_only_code_with_nothing_pinned_gets_no_keras3_verdict(repo: Path) -> None:
+    write(repo / "train.py", """\
+        from keras.models import Sequential
+        from keras.layers import Dense
+        from keras.optimizers import Adam
+        model = Sequential([Dense(1)])
+        model.compile(optimizer=Adam(lr=0.001), loss="mse")
+        model.fit_generator(batches, epochs=3)
+        """)
+    assert bnlint(["train.py"], repo) == []
+
+
+def test_show_settings_names_what_decided_for_each_path(repo: Path) -> None:
+    write(repo / "old" / "requirements.txt", "tensorflow==1.15\n")
+    write(repo / "new" / "train.py", 'import tf_keras\n')
+    shown = subprocess.run(
+        [sys.executable, "-m", "bnlint", "--show-settings", "old", "new/train.py"], cwd=repo,
+        capture_output=True, text=True, timeout=120, check=False)
+    assert shown.returncode == 0, shown.stderr
+    assert ("keras['old'] = 'TensorFlow 1.15 (tensorflow==1.15 in "
+            f"{os.path.join('old', 'requirements.txt')})'") in shown.stdout
+    assert "keras['new/train.py'] = 'tf-keras (Keras 2) 2.15 (the file imports tf_keras)'" in (
+        shown.stdout)
+
+
+# --- the cache ---------------------------------------------------------------------------
+
+
+def test_changing_a_directorys_pin_relints_its_files(repo: Path) -> None:
+    write(repo / "sub" / "requirements.txt", "tensorflow==2.4.1\n")
+    write(repo / "sub" / "train.py", LR_SCRIPT)
+
+    def run() -> list[str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "bnlint", "--format", "json", "sub"], cwd=repo,
+            capture_output=True, text=True, timeout=120, check=False)
+        return [item["code"] for item in json.loads(done.stdout)]
+
+    assert run() == []
+    write(repo / "sub" / "requirements.txt", "tensorflow==2.17.0\n")
+    assert run() == ["BN212"]
+    assert run() == ["BN212"]  # from the cache, with the same verdict
