@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 CACHE_DIR_NAME = ".bnlint_cache"
 # Bump when the layout of a cache file changes; old files then read as empty.
-SCHEMA = 1
+SCHEMA = 2
 # Settings that cannot change a file's findings once its rule codes are known: the
 # selection and per-file-ignores are already resolved into the codes of each entry, the
 # others only decide which files are linted (or where the cache lives).
@@ -190,6 +190,8 @@ class ResultCache:
         if entry is None or entry.get("hash") != digest or entry.get(
                 "codes") != _codes_key(codes) or entry.get("pinned") != _pinned_key(pinned):
             return None
+        if not _dependencies_unchanged(entry.get("dependencies", [])):
+            return None  # a project module the analysis read has changed
         try:
             findings = tuple(_decode_finding(item) for item in entry["findings"])
         except (KeyError, TypeError, ValueError, IndexError):
@@ -210,6 +212,7 @@ class ResultCache:
             "pinned": _pinned_key(pinned),
             "findings": [_encode_finding(finding) for finding in result.findings],
             "flavour": _encode_flavour(result.flavour),
+            "dependencies": [list(item) for item in result.dependencies],
         }
 
     def save(self) -> None:
@@ -306,6 +309,24 @@ def decode_flavour(value: Any) -> Flavour | None:
     return Flavour(name, tuple(version) if version else None, reason, assumed is True)
 
 
+def _dependencies_unchanged(value: Any) -> bool:
+    """Do the project modules an entry's analysis read still have the same bytes?"""
+    if not isinstance(value, list):
+        return False
+    for item in value:
+        if not (isinstance(item, list) and len(item) == 2
+                and all(isinstance(part, str) for part in item)):
+            return False
+        path, digest = item
+        try:
+            with open(path, "rb") as handle:
+                if content_hash(handle.read()) != digest:
+                    return False
+        except OSError:
+            return False
+    return True
+
+
 def _pinned_key(pinned: Flavour | None) -> list[Any] | None:
     """A file's pinned flavour as its entry records it (JSON compares equal)."""
     if pinned is None:
@@ -343,7 +364,7 @@ def _str(value: Any) -> str:
 
 
 def _encode_finding(finding: Finding) -> list[Any]:
-    related = [[item.message, _encode_span(item.span)] for item in finding.related]
+    related = [[item.message, _encode_span(item.span), item.path] for item in finding.related]
     return [finding.code, finding.name, finding.severity, finding.message,
             _encode_span(finding.span), related]
 
@@ -358,5 +379,13 @@ def _decode_finding(value: Any) -> Finding:
         severity=severity,
         message=_str(message),
         span=_decode_span(span),
-        related=tuple(Related(_str(text), _decode_span(where)) for text, where in related),
+        related=tuple(_decode_related(item) for item in related),
     )
+
+
+def _decode_related(value: Any) -> Related:
+    text, where, *rest = value
+    path = rest[0] if rest else None
+    if path is not None:
+        path = _str(path)
+    return Related(_str(text), _decode_span(where), path)

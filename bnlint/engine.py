@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     import libcst as cst
     from libcst.metadata import CodeRange
 
+    from bnlint.project import Project
+    from bnlint.semantic.model import SemanticModel
+
 
 @dataclass(frozen=True, slots=True)
 class FileResult:
@@ -32,6 +35,8 @@ class FileResult:
     errors: tuple[str, ...] = ()
     # the Keras flavour the file was judged for, and why (None when it was not parsed)
     flavour: Flavour | None = None
+    # the project modules whose code the analysis read: (absolute path, content hash)
+    dependencies: tuple[tuple[str, str], ...] = ()
 
 
 def applicable_rules(text: str, rules: Sequence[type[Rule]]) -> list[type[Rule]]:
@@ -46,10 +51,16 @@ def lint_source(
     settings: Settings,
     rules: Sequence[type[Rule]],
     project_flavour: Flavour | None = None,
+    project: Project | None = None,
 ) -> FileResult:
     """Run ``rules`` on ``source``. Suppression comments are honoured here; selection
-    (including per-file-ignores) is the caller's job: pass only the selected rules."""
-    candidates = applicable_rules(source.text, rules)
+    (including per-file-ignores) is the caller's job: pass only the selected rules.
+    With a ``project``, the file's imports of the project's own modules are followed."""
+    # a rule may need what an imported module of the project does (a helper freezes)
+    text = source.text
+    if project is not None and "import" in text:
+        text += "\n" + project.imported_text(text)
+    candidates = applicable_rules(text, rules)
     if not candidates:
         return FileResult(source.path, source)
 
@@ -63,8 +74,9 @@ def lint_source(
     if module is None:
         return FileResult(source.path, source, parsed.findings, parsed.errors)
 
-    models = build_models(module)
+    models = build_models(module, project)
     flavour = resolve_flavour(models[0], settings, project_flavour, source.legacy_keras_env)
+    dependencies = _dependencies(models[0])
     reports: list[PathReport] = []
     errors: dict[str, None] = dict.fromkeys(parsed.errors)
     for model in models:
@@ -79,7 +91,8 @@ def lint_source(
                     f"{type(error).__name__}: {error}"
                 )
     if not reports:
-        return FileResult(source.path, source, parsed.findings, tuple(errors), flavour)
+        return FileResult(source.path, source, parsed.findings, tuple(errors), flavour,
+                          dependencies)
 
     suppressions = parse_suppressions(source.text)
     findings = _to_findings(module, reports)
@@ -91,7 +104,15 @@ def lint_source(
     # a notebook cell that does not compile is reported beside the others' findings
     kept = sorted([*parsed.findings, *kept],
                   key=lambda f: (f.span.start.row, f.span.start.column, f.code))
-    return FileResult(source.path, source, tuple(kept), tuple(errors), flavour)
+    return FileResult(source.path, source, tuple(kept), tuple(errors), flavour,
+                      dependencies)
+
+
+def _dependencies(model: SemanticModel) -> tuple[tuple[str, str], ...]:
+    from bnlint.project import content_digest
+
+    found = ((path, content_digest(path)) for path in sorted(model.project_modules))
+    return tuple((path, digest) for path, digest in found if digest is not None)
 
 
 def judged_flavour(source: Source, settings: Settings,
@@ -110,25 +131,34 @@ def judged_flavour(source: Source, settings: Settings,
 
 def _to_findings(module: cst.Module, reports: Iterable[PathReport]) -> list[Finding]:
     """One finding per rule and primary location, whichever replays reported it.
-    Positions are computed only here, once per file that has something to report."""
+    Positions are computed only here, once per file that has something to report.
+
+    A step taken in another module of the project is reported at the statement of this
+    file that led there (the call, or the import that ran it), with the step itself as a
+    note in its own file. A finding made only of steps that importing another module
+    took is left to that module's own report."""
+    import libcst as cst
+
     from bnlint.semantic.paths import describe
 
-    positions = _positions(module)
-
-    def span(node: cst.CSTNode) -> Span:
-        where = positions[node]
-        return Span(
-            Position(where.start.line, where.start.column + 1),
-            Position(where.end.line, where.end.column + 1),
-        )
-
     reports = list(reports)
+    if not reports:
+        return []
+    model = reports[0].model
+    where = _Locator(module, model.project_modules)
+
     # a test that runs code to see it fail (`with pytest.raises(...)`) means it
-    raising = [span(block) for block in reports[0].model.raising_blocks] if reports else []
+    raising = [where.own(block) for block in model.raising_blocks]
     grouped: dict[tuple[str, Span], list[PathReport]] = {}
     for item in reports:
-        primary = span(item.report.node)
-        if not any(_within(primary, block) for block in raising):
+        primary = where.own(item.report.node)
+        if primary is None:
+            site = item.model.entry_sites.get(id(item.report.node))
+            primary = where.own(site) if site is not None else None
+            if primary is None or (isinstance(site, (cst.Import, cst.ImportFrom)) and all(
+                    where.own(node) is None for node, _ in item.report.related)):
+                continue
+        if not any(_within(primary, block) for block in raising if block is not None):
             grouped.setdefault((item.rule.code, primary), []).append(item)
     findings: list[Finding] = []
     for (_, primary), group in grouped.items():
@@ -136,11 +166,22 @@ def _to_findings(module: cst.Module, reports: Iterable[PathReport]) -> list[Find
         if holding is None:
             continue
         rule, report = holding.report.rule, holding.report.report
-        steps = {(span(node), message): None for node, message in report.related}
-        ordered = sorted(steps, key=lambda step: (step[0].start.row, step[0].start.column))
-        related = tuple(Related(message, where) for where, message in ordered) + tuple(
-            Related(describe(decision), span(decision.node.test))
-            for decision in holding.conditions)
+        steps: dict[tuple[str | None, Span, str], None] = {}
+        if where.own(report.node) is None:
+            located = where.anywhere(report.node)
+            if located is not None:
+                steps[(*located, _STEP_ELSEWHERE)] = None
+        for node, message in report.related:
+            located = where.anywhere(node)
+            if located is not None:
+                steps[(*located, message)] = None
+        ordered = sorted(steps, key=lambda step: (step[0] is not None, step[0] or "",
+                                                  step[1].start.row, step[1].start.column))
+        related = tuple(Related(message, span, path) for path, span, message in ordered)
+        for decision in holding.conditions:
+            located = where.anywhere(decision.node.test)
+            if located is not None:
+                related += (Related(describe(decision), located[1], located[0]),)
         if holding.entry is not None:
             related += (Related(holding.entry, primary),)
         findings.append(Finding(
@@ -152,6 +193,56 @@ def _to_findings(module: cst.Module, reports: Iterable[PathReport]) -> list[Find
             related=related,
         ))
     return sorted(findings, key=lambda f: (f.span.start.row, f.span.start.column, f.code))
+
+
+_STEP_ELSEWHERE = "the step reported above, in another module of the project"
+
+
+class _Locator:
+    """Spans of nodes of the linted module and of the project modules it imported
+    (whose positions are computed only when one of their nodes is reported)."""
+
+    def __init__(self, module: cst.Module, others: Mapping[str, cst.Module]) -> None:
+        self.positions = _positions(module)
+        self.others = others
+        self.other_positions: dict[str, Mapping[cst.CSTNode, CodeRange]] = {}
+
+    def own(self, node: cst.CSTNode) -> Span | None:
+        where = self.positions.get(node)
+        return _span(where) if where is not None else None
+
+    def anywhere(self, node: cst.CSTNode) -> tuple[str | None, Span] | None:
+        """(path shown for another module or None for this file, span)."""
+        span = self.own(node)
+        if span is not None:
+            return None, span
+        for path, module in self.others.items():
+            if path not in self.other_positions:
+                try:
+                    self.other_positions[path] = _positions(module)
+                except RecursionError:
+                    self.other_positions[path] = {}
+            where = self.other_positions[path].get(node)
+            if where is not None:
+                return display_path(path), _span(where)
+        return None
+
+
+def _span(where: CodeRange) -> Span:
+    return Span(Position(where.start.line, where.start.column + 1),
+                Position(where.end.line, where.end.column + 1))
+
+
+def display_path(path: str) -> str:
+    """A path as reports show it: relative to the working directory when below it."""
+    import os
+
+    here = os.getcwd()
+    try:
+        below = os.path.commonpath([path, here]) == here
+    except ValueError:
+        below = False
+    return os.path.relpath(path, here) if below else path
 
 
 def _within(inner: Span, outer: Span) -> bool:

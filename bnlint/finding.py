@@ -26,10 +26,13 @@ class Span:
 
 @dataclass(frozen=True, slots=True)
 class Related:
-    """Another location that, together with the primary one, causes a finding."""
+    """Another location that, together with the primary one, causes a finding;
+    ``path`` names its file when it lies in another module of the project (as the
+    report shows paths), None for the finding's own file."""
 
     message: str
     span: Span
+    path: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

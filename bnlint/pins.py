@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from bnlint.flavour import Flavour, parse_version
+from bnlint.project import repository_top
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -112,7 +113,6 @@ class PinIndex:
     def __init__(self, root: str) -> None:
         self.root = os.path.abspath(root)
         self._decided: dict[str, Flavour | None] = {}
-        self._tops: dict[str, str | None] = {}
 
     def flavour_for(self, path: str) -> Flavour | None:
         """The flavour pinned for the file at ``path``, or None if nothing above it pins."""
@@ -132,7 +132,7 @@ class PinIndex:
         return self._decided[directory]
 
     def _directories(self, start: str) -> Iterator[str]:
-        top = self._repository_top(start)
+        top = repository_top(start)
         if top is None:
             top = self.root if _below(start, self.root) else start
         directory = start
@@ -142,20 +142,6 @@ class PinIndex:
             if directory == top or parent == directory:
                 return
             directory = parent
-
-    def _repository_top(self, directory: str) -> str | None:
-        """The nearest directory at or above ``directory`` holding ``.git`` / ``.hg``."""
-        if directory not in self._tops:
-            if any(os.path.exists(os.path.join(directory, marker)) for marker in _REPOSITORY):
-                self._tops[directory] = directory
-            else:
-                parent = os.path.dirname(directory)
-                self._tops[directory] = (
-                    None if parent == directory else self._repository_top(parent))
-        return self._tops[directory]
-
-
-_REPOSITORY = (".git", ".hg")
 
 
 def _below(path: str, root: str) -> bool:

@@ -46,7 +46,9 @@ def render_text(
         where = _text_location(result.path, result.source, finding.span.start)
         lines.append(f"{where}: {finding.code} {finding.message}")
         for related in finding.related:
-            note_at = _text_location(result.path, result.source, related.span.start)
+            note_at = (_text_location(result.path, result.source, related.span.start)
+                       if related.path is None else
+                       _text_location(related.path, None, related.span.start))
             lines.append(f"    note: {note_at}: {related.message}")
     if summary:
         errors = other_errors + sum(len(result.errors) for result in results)
@@ -117,10 +119,11 @@ def _json_keras(flavour: Flavour | None) -> dict[str, Any] | None:
 
 def _json_related(result: FileResult, finding: Finding) -> Iterator[dict[str, Any]]:
     for related in finding.related:
-        cell, row, column = _locate(result.source, related.span.start)
+        source = result.source if related.path is None else None
+        cell, row, column = _locate(source, related.span.start)
         yield {
             "message": related.message,
-            "filename": result.path,
+            "filename": related.path or result.path,
             "cell": cell,
             "location": {"row": row, "column": column},
         }

@@ -180,9 +180,12 @@ def lint_task(task: Task, job: Job) -> FileResult:
 
 def _guarded_lint(source: Source, codes: frozenset[str], pinned: Flavour | None,
                   job: Job) -> FileResult:
+    from bnlint.project import project_for
+
     rules = [rule for rule in job.rules if rule.code in codes]
     try:
-        return lint_source(source, job.settings, rules, pinned)
+        project = project_for(source.path, job.settings.root)
+        return lint_source(source, job.settings, rules, pinned, project)
     except Exception as error:  # noqa: BLE001 - e.g. a semantic-model bug: report it
         return FileResult(source.path, source, errors=(_internal(source.path, error),))
 

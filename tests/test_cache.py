@@ -62,9 +62,9 @@ class Counter:
     def __init__(self) -> None:
         self.paths: list[str] = []
 
-    def __call__(self, source, settings, rules, project_flavour=None):  # type: ignore[no-untyped-def]
+    def __call__(self, source, settings, rules, project_flavour=None, project=None):  # type: ignore[no-untyped-def]
         self.paths.append(source.path)
-        return _real_lint_source(source, settings, rules, project_flavour)
+        return _real_lint_source(source, settings, rules, project_flavour, project)
 
 
 _real_lint_source = bnlint.runner.lint_source
@@ -298,11 +298,11 @@ def test_results_with_errors_are_not_cached(
     crashing = write(tmp_path / "crash.py", CLEAN)
     real = bnlint.runner.lint_source
 
-    def crash_on(source, settings, rules, project_flavour=None):  # type: ignore[no-untyped-def]
+    def crash_on(source, settings, rules, project_flavour=None, project=None):  # type: ignore[no-untyped-def]
         analysed.paths.append(source.path)
         if source.path.endswith("crash.py"):
             raise RuntimeError("boom")
-        return real(source, settings, rules, project_flavour)
+        return real(source, settings, rules, project_flavour, project)
 
     monkeypatch.setattr(bnlint.runner, "lint_source", crash_on)
     first, cache = lint([undecodable, crashing], tmp_path / "cache")

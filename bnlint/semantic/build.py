@@ -19,11 +19,13 @@ layers and ``syntax`` what can be read off a node without evaluating it.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import libcst as cst
 
 from bnlint.semantic.calls import CallReplay
 from bnlint.semantic.expressions import ExpressionEvaluation
+from bnlint.semantic.imports import ImportReplay
 from bnlint.semantic.keras_effects import KerasEffects
 from bnlint.semantic.model import SemanticModel
 from bnlint.semantic.paths import PathOracle, Relevance, explore
@@ -31,22 +33,26 @@ from bnlint.semantic.scan import scan_module
 from bnlint.semantic.statements import StatementReplay
 from bnlint.semantic.values import ClassValue, Instance, Layer, Tri, Value
 
+if TYPE_CHECKING:
+    from bnlint.project import Project
 
-def build_model(module: cst.Module) -> SemanticModel:
+
+def build_model(module: cst.Module, project: Project | None = None) -> SemanticModel:
     """Replay ``module`` with branches joined and return its semantic model."""
-    return build_models(module)[0]
+    return build_models(module, project)[0]
 
 
-def build_models(module: cst.Module) -> list[SemanticModel]:
+def build_models(module: cst.Module, project: Project | None = None) -> list[SemanticModel]:
     """The semantic model with branches joined, then, when the module trains or freezes
     something and has ``if``s whose condition is unknown and under which Keras steps
     happen, one model per path through them (each with its ``decisions``; none beyond
-    ``MAX_PATHS`` paths)."""
+    ``MAX_PATHS`` paths). With a ``project``, imports of the project's own modules are
+    followed (``imports``)."""
     relevance = Relevance()
-    joined = _replay(module, None, relevance)
+    joined = _replay(module, None, relevance, project)
     models = [joined]
     if relevance.learn(joined):
-        paths = explore(lambda oracle: _replay(module, oracle, relevance))
+        paths = explore(lambda oracle: _replay(module, oracle, relevance, project))
         for path in paths or ():
             path.result.decisions = path.decisions
             models.append(path.result)
@@ -60,13 +66,13 @@ def build_models(module: cst.Module) -> list[SemanticModel]:
 
 
 def _replay(module: cst.Module, oracle: PathOracle | None,
-            relevance: Relevance) -> SemanticModel:
-    builder = Builder(module, oracle, relevance)
+            relevance: Relevance, project: Project | None) -> SemanticModel:
+    builder = Builder(module, oracle, relevance, project)
     builder.run()
     return builder.model
 
 
-class Builder(StatementReplay, ExpressionEvaluation, CallReplay, KerasEffects):
+class Builder(StatementReplay, ImportReplay, ExpressionEvaluation, CallReplay, KerasEffects):
     """The whole replay of one module."""
 
     def run(self) -> None:

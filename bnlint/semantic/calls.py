@@ -36,6 +36,7 @@ from bnlint.semantic.values import (
     LayerSelection,
     ModuleRef,
     OptimizerAttr,
+    ProjectModule,
     Tape,
     Tensor,
     Value,
@@ -53,6 +54,9 @@ class CallReplay(ReplayBase):
                 receiver = self.unseen_model(node.func.value, env)
             if isinstance(receiver, ModuleRef):
                 callee: Value = ModuleRef(canonical(f"{receiver.name}.{method}"))
+                receiver, method = None, None
+            elif isinstance(receiver, ProjectModule):
+                callee = self.project_attribute(receiver, method)
                 receiver, method = None, None
             else:
                 callee = UNKNOWN
@@ -149,9 +153,14 @@ class CallReplay(ReplayBase):
             self.havoc(args, kwargs, site)
             return UNKNOWN
         self.ran.add(key)
-        env = Env(parent=self.module_env)
+        scope = function.globals if isinstance(function.globals, Env) else self.module_env
+        env = Env(parent=scope)
         self.bind_parameters(function, env, args, kwargs, receiver, standalone)
         saved = (self.context, self.current_self, self.current_method, self.current_params)
+        around = (self.globals_env, self.foreign_path, self.foreign_entry)
+        if function.origin is not None and self.foreign_entry is None:
+            self.foreign_entry = site  # the call of this file that enters another module
+        self.globals_env, self.foreign_path = scope, function.origin
         self.current_params = parameter_names(function.node)
         # The tape stays: operations of a function called inside `with tape:` are
         # recorded on it.
@@ -171,6 +180,7 @@ class CallReplay(ReplayBase):
             self.active.pop()
             self.exit = None  # a return (or raise) ends the call, not the caller
             self.context, self.current_self, self.current_method, self.current_params = saved
+            self.globals_env, self.foreign_path, self.foreign_entry = around
         for statement in nested_functions(function.node):
             if id(statement) not in {id(f.node) for f in self.functions}:
                 self.define_function(statement, env, None)

@@ -33,6 +33,7 @@ from bnlint.semantic.values import (
     ModuleRef,
     Optimizer,
     OptimizerAttr,
+    ProjectModule,
     Tensor,
     Value,
     Variables,
@@ -203,6 +204,8 @@ class ExpressionEvaluation(ReplayBase):
         if isinstance(owner, ClassValue):
             method = owner.methods.get(attr)
             return method if method is not None else UNKNOWN
+        if isinstance(owner, ProjectModule):
+            return self.project_attribute(owner, attr)
         if isinstance(owner, Instance):
             if attr in owner.attrs:
                 return owner.attrs[attr]

@@ -63,6 +63,11 @@ class SemanticModel:
     raising_blocks: list[cst.BaseSuite] = field(default_factory=list)
     # on a replay of one path: how each of those conditions was answered
     decisions: tuple[Decision, ...] = ()
+    # the project's own modules the program imported and replayed (path -> tree)
+    project_modules: dict[str, cst.Module] = field(default_factory=dict)
+    # a step taken inside another module of the project -> the statement of this file
+    # that led there (the import or the call): where a finding of that step is reported
+    entry_sites: dict[int, cst.CSTNode] = field(default_factory=dict)
     _events_at: dict[int, list[Event]] | None = None
 
     def events_at(self, node: cst.CSTNode) -> list[Event]:

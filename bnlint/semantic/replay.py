@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import libcst as cst
 
@@ -21,10 +21,14 @@ from bnlint.semantic.values import (
     Layer,
     ListValue,
     Optimizer,
+    ProjectModule,
     Tape,
     Value,
     Variables,
 )
+
+if TYPE_CHECKING:
+    from bnlint.project import Project
 
 # How a statement leaves its block: up to the function, the loop or a handler.
 Exit = Literal["return", "raise", "break", "continue"]
@@ -144,8 +148,10 @@ class ReplayBase:
     of the replay (mixins of ``Builder``) implement the operations declared here."""
 
     def __init__(self, module: cst.Module, oracle: PathOracle | None = None,
-                 relevance: Relevance | None = None) -> None:
+                 relevance: Relevance | None = None, project: Project | None = None) -> None:
         self.module = module
+        # where the linted file's imports of its own project lead (None: not followed)
+        self.project = project
         # None: branches are joined; else the oracle decides the conditions that matter
         self.oracle = oracle
         self.relevance = relevance or Relevance()
@@ -168,9 +174,20 @@ class ReplayBase:
         self.current_self: Layer | None = None
         self.current_method: str | None = None
         self.current_params: frozenset[str] = frozenset()
+        # the global scope of the code being replayed: the file's, or that of a project
+        # module it imported (and the path of that module)
+        self.globals_env = self.module_env
+        self.foreign_path: str | None = None
+        # the statement of the linted file through which the replay entered another
+        # module of the project
+        self.foreign_entry: cst.CSTNode | None = None
+        # project modules imported so far (path -> their global names), like sys.modules
+        self.imported: dict[str, Env] = {}
 
     def record(self, event: Event) -> None:
         self.model.events.append(event)
+        if self.foreign_entry is not None:
+            self.model.entry_sites.setdefault(id(event.node), self.foreign_entry)
 
     def exec_block(self, body: Sequence[cst.BaseStatement] | Sequence[cst.BaseSmallStatement],
                    env: Env) -> None:
@@ -215,6 +232,12 @@ class ReplayBase:
         raise NotImplementedError
 
     def note_environment(self, node: cst.CSTNode, args: list[Value]) -> None:
+        raise NotImplementedError
+
+    def exec_import(self, node: cst.Import | cst.ImportFrom, env: Env) -> None:
+        raise NotImplementedError
+
+    def project_attribute(self, module: ProjectModule, attr: str) -> Value:
         raise NotImplementedError
 
     def new_layer(self, name: str, node: cst.CSTNode, **fields: object) -> Layer:

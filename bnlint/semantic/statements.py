@@ -10,7 +10,6 @@ from typing import Literal
 import libcst as cst
 
 from bnlint.semantic.events import Event, PathKind
-from bnlint.semantic.names import canonical
 from bnlint.semantic.paths import PathOracle, condition_key
 from bnlint.semantic.replay import Env, Exit, ReplayBase
 from bnlint.semantic.syntax import always_exits, dotted, ends_program, is_main_guard
@@ -136,38 +135,6 @@ class StatementReplay(ReplayBase):
             return self.fold(old, right, node.operator)
         return UNKNOWN
 
-    def exec_import(self, node: cst.Import | cst.ImportFrom, env: Env) -> None:
-        if isinstance(node, cst.Import):
-            for alias in node.names:
-                imported = dotted(alias.name)
-                if imported is None:
-                    continue
-                self.model.imports.append(imported)
-                if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
-                    env.bind(alias.asname.name.value, ModuleRef(canonical(imported)))
-                else:
-                    top = imported.split(".")[0]
-                    env.bind(top, ModuleRef(canonical(top)))
-            return
-        if node.relative:
-            if not isinstance(node.names, cst.ImportStar):
-                for alias in node.names:
-                    bound = alias.evaluated_alias or alias.evaluated_name
-                    env.bind(bound.split(".")[0], UNKNOWN)
-            return
-        base = dotted(node.module) if node.module is not None else None
-        if base is None:
-            return
-        self.model.imports.append(base)
-        if isinstance(node.names, cst.ImportStar):
-            self.star_imports.append(base)
-            return
-        for alias in node.names:
-            name = alias.evaluated_name
-            self.model.imports.append(f"{base}.{name}")
-            bound = alias.evaluated_alias or name
-            env.bind(bound, ModuleRef(canonical(f"{base}.{name}")))
-
     def exec_branch(self, suite: cst.BaseSuite, env: Env,
                     step: tuple[PathKind, cst.CSTNode] | None = None) -> Exit | None:
         """Run an arm that may or may not run (its state changes are joined with the
@@ -185,7 +152,10 @@ class StatementReplay(ReplayBase):
     def exec_if(self, node: cst.If, env: Env) -> None:
         test = self.eval(node.test, env)
         if is_main_guard(node.test):
-            self.exec_suite(node.body, env)
+            if self.foreign_path is None:  # an imported module is not `__main__`
+                self.exec_suite(node.body, env)
+            elif isinstance(node.orelse, cst.Else):
+                self.exec_suite(node.orelse.body, env)
             return
         if isinstance(test, Const) and isinstance(test.value, (bool, int, str, type(None))):
             # `if use_bn:` with a known argument: only one branch runs
@@ -397,11 +367,14 @@ class StatementReplay(ReplayBase):
     def define_function(self, node: cst.FunctionDef, env: Env, owner: ClassValue | None) -> None:
         prefix = f"{owner.name}." if owner else ""
         function = FunctionValue(node=node, qualname=prefix + node.name.value, owner=owner)
+        if self.foreign_path is not None:  # defined in another module of the project
+            function.globals, function.origin = self.globals_env, self.foreign_path
         params = node.params
         for param in (*params.posonly_params, *params.params, *params.kwonly_params):
             if param.default is not None:
                 function.defaults[param.name.value] = self.eval(param.default, env)
-        self.functions.append(function)
+        if self.foreign_path is None:  # only the file's own code is an entry point
+            self.functions.append(function)
         if owner is None:
             env.bind(node.name.value, function)
         else:

@@ -346,6 +346,10 @@ class FunctionValue(Value):
     # Default values of parameters, evaluated once where the function is defined (as
     # Python does): `def build(opt=Adam(lr=2e-4))` creates its optimizer there.
     defaults: dict[str, Value] = field(default_factory=dict)
+    # the global scope (an ``Env``) and path of the project module that defines it;
+    # None for the linted file's own
+    globals: object | None = None
+    origin: str | None = None
 
 
 @dataclass(eq=False, slots=True)
@@ -371,6 +375,15 @@ class Instance(Value):
     owner: ClassValue
     node: cst.CSTNode
     attrs: dict[str, Value] = field(default_factory=dict)
+
+
+@dataclass(eq=False, slots=True)
+class ProjectModule(Value):
+    """A module of the user's project imported by the linted file (``import models``):
+    its global names (an ``Env``) as its replay left them."""
+
+    path: str
+    names: object
 
 
 @dataclass(eq=False, slots=True)

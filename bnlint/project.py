@@ -1,0 +1,198 @@
+"""The project around a linted file: which of its imports name the project's own modules,
+and those modules' syntax trees (read, never run).
+
+An import is resolved the way Python would find it when the file runs as a script or as
+part of its package: relative imports from the file's package; absolute imports from the
+file's own directory, then each directory above it up to the project's top, then
+``src/`` under the top. Names of Keras, TensorFlow and other libraries bnlint knows are
+never looked up in the project (a checkout of Keras itself stays "the Keras API").
+What is not found stays an unknown library.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import libcst as cst
+
+# Top-level packages that are APIs bnlint models itself, never project code.
+_LIBRARIES = frozenset({
+    "keras", "tensorflow", "tf_keras", "keras_hub", "keras_cv", "keras_nlp",
+    "tensorflow_hub", "tensorflow_addons", "numpy", "torch", "jax", "os", "sys",
+})
+# A module larger than this is generated or vendored: not read for its summaries.
+LARGEST_MODULE = 512 * 1024
+# At most this many project modules are read for one linted file.
+MAX_MODULES = 24
+
+
+@dataclass(slots=True)
+class Project:
+    """The project of one linted file: where its imports lead, and the modules read."""
+
+    importer: str  # absolute path of the linted file
+    top: str  # absolute path of the project's top directory
+    _parsed: dict[str, cst.Module | None] = field(default_factory=dict)
+
+    def imported_text(self, text: str) -> str:
+        """The text of the project modules that ``text`` imports directly (found
+        without parsing: the prefilter asks whether they mention what a rule needs)."""
+        found: dict[str, None] = {}
+        for match in _IMPORT_LINE.finditer(text):
+            relative, origin, plain = match.group(1), match.group(2), match.group(3)
+            if plain is not None:
+                names = [name.strip().split(" ")[0] for name in plain.split(",")]
+                paths = [self.resolve(name) for name in names]
+            else:
+                level = len(relative or "")
+                paths = [self.resolve(origin or "", level)]
+            found.update((path, None) for path in paths if path is not None)
+        return "\n".join(_text(path, _stamp(path)) for path in found)
+
+    def resolve(self, module: str, level: int = 0, from_path: str | None = None) -> str | None:
+        """The project file that ``import module`` (``level`` dots for a relative
+        import) made in ``from_path`` (default: the linted file) finds, or None."""
+        start = os.path.dirname(from_path or self.importer)
+        parts = [part for part in module.split(".") if part] if module else []
+        if level:
+            base = start
+            for _ in range(level - 1):
+                base = os.path.dirname(base)
+            return _module_file(base, parts) if parts else _package_file(base)
+        if not parts or parts[0] in _LIBRARIES:
+            return None
+        for root in self._roots(start):
+            found = _module_file(root, parts)
+            if found is not None:
+                return found
+        return None
+
+    def module(self, path: str) -> cst.Module | None:
+        """The syntax tree of the project module at ``path`` (None if it cannot be read
+        or parsed, or is too large); a process parses each version of a file once."""
+        if path not in self._parsed:
+            self._parsed[path] = _parse(path, _stamp(path))
+        return self._parsed[path]
+
+    def _roots(self, start: str) -> list[str]:
+        roots: list[str] = []
+        directory = start
+        while True:
+            roots.append(directory)
+            parent = os.path.dirname(directory)
+            if directory == self.top or parent == directory or not _below(directory, self.top):
+                break
+            directory = parent
+        source = os.path.join(self.top, "src")
+        if source not in roots:
+            roots.append(source)
+        return roots
+
+
+def project_for(path: str, root: str) -> Project | None:
+    """The project of the file at ``path``: its top is the repository's top (the
+    directory holding ``.git`` / ``.hg``), else ``root`` when the file lies below it,
+    else the file's own directory. None for a path that is not a file on disk."""
+    importer = os.path.abspath(path)
+    if not os.path.isfile(importer):
+        return None
+    directory = os.path.dirname(importer)
+    top = repository_top(directory)
+    if top is None:
+        absolute_root = os.path.abspath(root)
+        top = absolute_root if _below(directory, absolute_root) else directory
+    return Project(importer, top)
+
+
+_REPOSITORY_MARKERS = (".git", ".hg")
+
+
+@lru_cache(maxsize=4096)
+def repository_top(directory: str) -> str | None:
+    """The nearest directory at or above ``directory`` (absolute) holding ``.git`` or
+    ``.hg``; None outside a repository."""
+    if any(os.path.exists(os.path.join(directory, marker)) for marker in _REPOSITORY_MARKERS):
+        return directory
+    parent = os.path.dirname(directory)
+    return None if parent == directory else repository_top(parent)
+
+
+def _module_file(root: str, parts: list[str]) -> str | None:
+    if not parts:
+        return None
+    path = os.path.join(root, *parts)
+    for candidate in (path + ".py", os.path.join(path, "__init__.py")):
+        if os.path.isfile(candidate):
+            return os.path.abspath(candidate)
+    return None
+
+
+def _package_file(directory: str) -> str | None:
+    candidate = os.path.join(directory, "__init__.py")
+    return os.path.abspath(candidate) if os.path.isfile(candidate) else None
+
+
+def _below(path: str, root: str) -> bool:
+    try:
+        return os.path.commonpath([path, root]) == root
+    except ValueError:
+        return False
+
+
+_IMPORT_LINE = re.compile(
+    r"^[ \t]*(?:from[ \t]+(\.*)([\w.]*)[ \t]+import\b|import[ \t]+([\w.]+(?:[ \t]+as[ \t]+\w+)?"
+    r"(?:[ \t]*,[ \t]*[\w.]+(?:[ \t]+as[ \t]+\w+)?)*))", re.MULTILINE)
+
+
+def _stamp(path: str) -> tuple[int, int]:
+    """What tells one version of a file from the next: (size, modification time)."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return (-1, -1)
+    return status.st_size, status.st_mtime_ns
+
+
+@lru_cache(maxsize=256)
+def _text(path: str, stamp: tuple[int, int]) -> str:
+    from bnlint.sources import SourceError, read_source
+
+    if stamp[0] < 0 or stamp[0] > LARGEST_MODULE:
+        return ""
+    try:
+        return read_source(path).text
+    except (OSError, SourceError):
+        return ""
+
+
+@lru_cache(maxsize=64)
+def _parse(path: str, stamp: tuple[int, int]) -> cst.Module | None:
+    from bnlint.parse import parse_source
+    from bnlint.sources import SourceError, read_source
+
+    if stamp[0] < 0 or stamp[0] > LARGEST_MODULE:
+        return None
+    try:
+        source = read_source(path)
+    except (OSError, SourceError):
+        return None
+    try:
+        return parse_source(source).module
+    except Exception:  # noqa: BLE001 - a module we cannot read is an unknown library
+        return None
+
+
+def content_digest(path: str) -> str | None:
+    """The hash of a project module's bytes, for the cache entries that used it."""
+    from bnlint.cache import content_hash
+
+    try:
+        with open(path, "rb") as handle:
+            return content_hash(handle.read())
+    except OSError:
+        return None

@@ -1,0 +1,253 @@
+"""Projects, not files: a model built in one module, frozen or unfrozen in a second and
+trained in a third is flagged where it is trained, with notes in the other two; the
+correct recipe split the same way is clean."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from bnlint.project import Project, project_for
+
+BUILDER = """\
+import tensorflow as tf
+
+
+def build_model(num_classes):
+    base = tf.keras.applications.ResNet50(include_top=False, weights="imagenet",
+                                          pooling="avg")
+    base.trainable = False
+    model = tf.keras.Sequential([base, tf.keras.layers.Dense(num_classes)])
+    return model, base
+"""
+# the correct builder calls the base with training=False in a functional model
+CORRECT_BUILDER = """\
+import tensorflow as tf
+
+
+def build_model(num_classes):
+    base = tf.keras.applications.ResNet50(include_top=False, weights="imagenet",
+                                          pooling="avg")
+    base.trainable = False
+    inputs = tf.keras.Input((224, 224, 3))
+    outputs = tf.keras.layers.Dense(num_classes)(base(inputs, training=False))
+    return tf.keras.Model(inputs, outputs), base
+"""
+UNFREEZE = """\
+def unfreeze(base):
+    base.trainable = True
+"""
+TRAINER = """\
+import tensorflow as tf
+from {builder} import build_model
+from {helpers} import unfreeze
+
+model, base = build_model(10)
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+model.fit(train_ds, epochs=5)
+unfreeze(base)
+model.compile(optimizer=tf.keras.optimizers.Adam(1e-5),
+              loss="sparse_categorical_crossentropy")
+model.fit(train_ds, epochs=5)
+"""
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def bnlint(args: list[str], cwd: Path, cache: bool = False) -> list[dict[str, object]]:
+    flags = [] if cache else ["--no-cache"]
+    done = subprocess.run(
+        [sys.executable, "-m", "bnlint", *flags, "--format", "json", "--select", "BN201",
+         "--target-keras", "tf-keras", *args],
+        cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode in (0, 1), done.stderr
+    return list(json.loads(done.stdout))
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    (root / ".git").mkdir(parents=True)
+    return root
+
+
+def assert_flagged_in_trainer(found: list[dict[str, object]], trainer: str,
+                              builder: str, helpers: str) -> None:
+    assert [(item["code"], item["filename"]) for item in found] == [("BN201", trainer)]
+    related = found[0]["related"]
+    assert isinstance(related, list)
+    files = {note["filename"] for note in related}
+    assert files == {trainer, builder, helpers}
+    # the primary location is the call of the trainer that leads to the unfreeze
+    assert found[0]["location"] == {"row": 8, "column": 1}
+
+
+def test_scripts_beside_each_other(repo: Path) -> None:
+    write(repo / "models.py", BUILDER)
+    write(repo / "utils.py", UNFREEZE)
+    write(repo / "train.py", TRAINER.format(builder="models", helpers="utils"))
+    found = [item for item in bnlint(["."], repo) if item["filename"] == "train.py"]
+    assert_flagged_in_trainer(found, "train.py", "models.py", "utils.py")
+
+
+def test_naming_only_the_trainer_still_reads_the_others(repo: Path) -> None:
+    write(repo / "models.py", BUILDER)
+    write(repo / "utils.py", UNFREEZE)
+    write(repo / "train.py", TRAINER.format(builder="models", helpers="utils"))
+    assert_flagged_in_trainer(bnlint(["train.py"], repo), "train.py", "models.py",
+                              "utils.py")
+
+
+def test_a_package_with_relative_imports(repo: Path) -> None:
+    write(repo / "pkg" / "__init__.py", "")
+    write(repo / "pkg" / "nets" / "__init__.py", "from .resnet import build_model\n")
+    write(repo / "pkg" / "nets" / "resnet.py", BUILDER)
+    write(repo / "pkg" / "freezing.py", UNFREEZE)
+    write(repo / "pkg" / "train.py", TRAINER.format(builder=".nets", helpers=".freezing"))
+    trainer = os.path.join("pkg", "train.py")
+    found = bnlint([trainer], repo)
+    assert_flagged_in_trainer(found, trainer, os.path.join("pkg", "nets", "resnet.py"),
+                              os.path.join("pkg", "freezing.py"))
+
+
+def test_a_src_layout_imported_by_a_script(repo: Path) -> None:
+    write(repo / "src" / "project" / "__init__.py", "")
+    write(repo / "src" / "project" / "models.py", BUILDER)
+    write(repo / "src" / "project" / "utils.py", UNFREEZE)
+    write(repo / "scripts" / "train.py",
+          TRAINER.format(builder="project.models", helpers="project.utils"))
+    trainer = os.path.join("scripts", "train.py")
+    found = bnlint([trainer], repo)
+    assert_flagged_in_trainer(found, trainer, os.path.join("src", "project", "models.py"),
+                              os.path.join("src", "project", "utils.py"))
+
+
+def test_module_attribute_calls(repo: Path) -> None:
+    write(repo / "models.py", BUILDER)
+    write(repo / "utils.py", UNFREEZE)
+    write(repo / "train.py", TRAINER.replace("from {builder} import build_model",
+                                             "import models")
+          .replace("from {helpers} import unfreeze", "import utils as u")
+          .replace("= build_model(", "= models.build_model(")
+          .replace("\nunfreeze(base)", "\nu.unfreeze(base)"))
+    found = bnlint(["train.py"], repo)
+    assert [item["code"] for item in found] == ["BN201"]
+
+
+def test_a_notebook_importing_project_modules(repo: Path) -> None:
+    write(repo / "models.py", BUILDER)
+    write(repo / "utils.py", UNFREEZE)
+    cells = [{"cell_type": "code", "source": TRAINER.format(builder="models", helpers="utils"),
+              "metadata": {}, "outputs": [], "execution_count": None}]
+    (repo / "train.ipynb").write_text(json.dumps(
+        {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}),
+        encoding="utf-8")
+    found = bnlint(["train.ipynb"], repo)
+    assert [(item["code"], item["cell"]) for item in found] == [("BN201", 1)]
+
+
+def test_the_correct_recipe_split_the_same_way_is_clean(repo: Path) -> None:
+    write(repo / "models.py", CORRECT_BUILDER)
+    write(repo / "utils.py", UNFREEZE)
+    write(repo / "train.py", TRAINER.format(builder="models", helpers="utils"))
+    assert bnlint(["."], repo) == []
+
+
+def test_editing_the_builder_relints_the_trainer(repo: Path) -> None:
+    write(repo / "models.py", CORRECT_BUILDER)
+    write(repo / "utils.py", UNFREEZE)
+    write(repo / "train.py", TRAINER.format(builder="models", helpers="utils"))
+    assert bnlint(["train.py"], repo, cache=True) == []
+    write(repo / "models.py", BUILDER)
+    assert [item["code"] for item in bnlint(["train.py"], repo, cache=True)] == ["BN201"]
+    write(repo / "models.py", CORRECT_BUILDER)
+    assert bnlint(["train.py"], repo, cache=True) == []
+
+
+def test_a_finding_inside_an_imported_module_is_left_to_that_module(repo: Path) -> None:
+    # models.py itself unfreezes and trains at import time: its own report says so,
+    # the file that imports it does not repeat it
+    write(repo / "models.py", BUILDER + """\
+
+model, base = build_model(10)
+model.compile(optimizer="adam", loss="mse")
+model.fit(x, y)
+base.trainable = True
+model.compile(optimizer="adam", loss="mse")
+model.fit(x, y)
+""")
+    write(repo / "train.py", "from models import model\nmodel.summary()\n")
+    found = bnlint(["."], repo)
+    assert [item["filename"] for item in found] == ["models.py"]
+
+
+def test_an_import_cycle_ends(repo: Path) -> None:
+    write(repo / "a.py", "from b import helper\nimport tensorflow as tf\n"
+          "def build():\n    return helper()\n")
+    write(repo / "b.py", "from a import build\ndef helper():\n    return build()\n")
+    write(repo / "train.py", "from a import build\nmodel = build()\nmodel.trainable = True\n")
+    assert bnlint(["."], repo) == []
+
+
+@pytest.mark.parametrize(("guard", "flagged"), [
+    ('if __name__ == "__main__":', False),
+    ("if True:", True),  # the same step outside a main guard does run on import
+])
+def test_a_main_guard_of_an_imported_module_does_not_run(repo: Path, guard: str,
+                                                         flagged: bool) -> None:
+    write(repo / "models.py", BUILDER + f"""
+model, base = build_model(10)
+{guard}
+    base.trainable = True
+""")
+    write(repo / "train.py", """from models import model
+model.compile(optimizer="adam", loss="mse")
+model.fit(x, y)
+""")
+    found = bnlint(["train.py"], repo)
+    assert [item["code"] for item in found] == (["BN201"] if flagged else [])
+    if flagged:  # reported at the import that runs the module, the step as a note
+        assert found[0]["location"] == {"row": 1, "column": 1}
+
+
+# --- resolution ---------------------------------------------------------------------------
+
+
+def test_library_names_are_never_project_modules(repo: Path) -> None:
+    write(repo / "keras" / "__init__.py", "")  # a checkout of Keras itself
+    write(repo / "keras" / "layers.py", "")
+    write(repo / "train.py", "")
+    project = project_for(str(repo / "train.py"), str(repo))
+    assert project is not None
+    assert project.resolve("keras.layers") is None
+    assert project.resolve("keras") is None
+
+
+def test_relative_imports_climb_packages(repo: Path) -> None:
+    write(repo / "pkg" / "__init__.py", "")
+    write(repo / "pkg" / "util.py", "")
+    write(repo / "pkg" / "sub" / "__init__.py", "")
+    write(repo / "pkg" / "sub" / "train.py", "")
+    project = Project(str(repo / "pkg" / "sub" / "train.py"), str(repo))
+    assert project.resolve("util", 2) == str(repo / "pkg" / "util.py")
+    assert project.resolve("", 2) == str(repo / "pkg" / "__init__.py")
+    assert project.resolve("missing", 1) is None
+
+
+def test_a_file_outside_any_repository_stays_in_its_project_root(tmp_path: Path) -> None:
+    write(tmp_path / "models.py", BUILDER)
+    inner = tmp_path / "work" / "train.py"
+    write(inner, "")
+    project = project_for(str(inner), str(tmp_path / "work"))
+    assert project is not None and project.top == str(tmp_path / "work")
+    assert project.resolve("models") is None
