@@ -16,7 +16,10 @@ Labels marked
 in the overall figures and reported apart as well. Part d is the part never tuned on:
 its false alarms and misses are counted but not listed unless `--details d` is given.
 
-Usage: python bench/heldout/score_projects.py [--parts abcd] [--bnlint PATH]
+Set 6 (`--set 6 --parts ab`, labels6_a.toml and labels6_b.toml) holds multi-module
+projects; part b is never tuned on.
+
+Usage: python bench/heldout/score_projects.py [--set 5|6] [--parts abcd] [--bnlint PATH]
            [--mirrors DIR] [--work DIR] [--json OUT] [--details PARTS]
 """
 
@@ -36,11 +39,11 @@ from score import OFF_BY_DEFAULT, default_bnlint, details, score, table
 HERE = Path(__file__).resolve().parent
 
 
-def load(parts: str) -> dict[str, dict[str, dict]]:
-    """The label tables of each part, by part letter."""
+def load(parts: str, number: int = 5) -> dict[str, dict[str, dict]]:
+    """The label tables of each part of set ``number``, by part letter."""
     chosen: dict[str, dict[str, dict]] = {}
     for part in parts:
-        path = HERE / f"labels5_{part}.toml"
+        path = HERE / f"labels{number}_{part}.toml"
         if path.exists():
             with open(path, "rb") as handle:
                 chosen[part] = tomllib.load(handle)["files"]
@@ -141,6 +144,9 @@ def without_cross_module(labels: dict[str, dict]) -> dict[str, dict]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", type=int, default=5, dest="number",
+                        help="the held-out set: 5 (labels5_*.toml) or 6 (labels6_*.toml, "
+                             "multi-module projects; part b is the part never tuned on)")
     parser.add_argument("--parts", default="abcd")
     parser.add_argument("--bnlint", default=default_bnlint())
     parser.add_argument("--mirrors", default="/work/.mirror")
@@ -150,7 +156,8 @@ def main() -> int:
                         help="parts whose false alarms and misses are listed (default abc)")
     args = parser.parse_args()
 
-    parts = load(args.parts)
+    parts = load(args.parts, args.number)
+    name = f"set {args.number}"
     everything: dict[str, dict] = {}
     all_findings: list[dict] = []
     for part, labels in parts.items():
@@ -170,13 +177,13 @@ def main() -> int:
         if part in args.details:
             details(result)
     if len(parts) > 1:
-        print(f"\n===== set 5: {len(everything)} files, "
+        print(f"\n===== {name}: {len(everything)} files, "
               f"{len({e['repo'] for e in everything.values()})} repositories")
-        table(score(everything, all_findings, None, "expected"), "[set 5] default rules")
+        table(score(everything, all_findings, None, "expected"), f"[{name}] default rules")
         table(score(without_cross_module(everything), all_findings, None, "expected"),
-              "[set 5] default rules, single-module labels only")
+              f"[{name}] default rules, single-module labels only")
         table(score(everything, all_findings, OFF_BY_DEFAULT, "off_by_default"),
-              "[set 5] off by default (BN210, BN211)")
+              f"[{name}] off by default (BN210, BN211)")
     if args.json:
         Path(args.json).write_text(json.dumps(all_findings, indent=2))
     return 0
