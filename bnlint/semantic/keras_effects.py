@@ -530,6 +530,10 @@ class KerasEffects(ReplayBase):
         flag: Tri = None
         if isinstance(value, Const) and isinstance(value.value, bool):
             flag = value.value
+        elif isinstance(value, Const) and isinstance(value.value, str):
+            # `trainable = "False"`: Keras 3 stores bool(value), tf-keras the string, and
+            # both read it as a truth value (F14): a non-empty string leaves it trainable
+            flag = bool(value.value)
         layer = owner if isinstance(owner, Layer) else None
         selection = owner if isinstance(owner, LayerSelection) else None
         before = layer.trainable if layer else (selection.container.trainable if selection else None)
