@@ -168,6 +168,9 @@ class ReplayBase:
         self.current_self: Layer | None = None
         self.current_method: str | None = None
         self.current_params: frozenset[str] = frozenset()
+        # flags of the layer loops being replayed that flip once (see ``latches``):
+        # name -> (value before the loop, loop variable)
+        self.latches: dict[str, tuple[bool, str]] = {}
 
     def record(self, event: Event) -> None:
         self.model.events.append(event)

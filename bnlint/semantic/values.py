@@ -279,6 +279,11 @@ class LayerSelection(Value):
     # For a slice without a step: its bounds when they are known integers (None for an
     # omitted bound); None when unknown.
     bounds: tuple[int | None, int | None] | None = None
+    # A leading ("head") or trailing ("tail") part of the layers whose boundary is not
+    # known: the layers before / from the one at which a flag flips inside the loop
+    # (``if layer.name == "block5_conv1": set_trainable = True``). Which layers, and so
+    # which BatchNormalization layers, it holds is unknown.
+    anchor: Literal["none", "head", "tail"] = "none"
 
     def keeps_bn_tail(self) -> bool:
         """Does this slice certainly leave some BN layer of the container out, at the
