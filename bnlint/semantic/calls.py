@@ -69,7 +69,7 @@ class CallReplay(ReplayBase):
         if isinstance(callee, ModuleRef):
             return self.call_symbol(callee.name, node, args, kwargs)
         if isinstance(callee, Layer):
-            return self.call_layer(callee, node, args)
+            return self.call_layer(callee, node, args, kwargs)
         if isinstance(callee, FunctionValue):
             return self.call_function(callee, args, kwargs, None, site=node)
         if isinstance(callee, BoundMethod):
@@ -86,9 +86,11 @@ class CallReplay(ReplayBase):
               node: cst.CSTNode | None = None) -> None:
         """An unknown callee received these values: their trainable state is unknown
         (an ``escape`` event records it, so that rules can tell)."""
+        reports = isinstance(node, cst.Call) and _reports_on(node)
         for value in [*args, *kwargs.values()]:
             if isinstance(value, Layer):
-                apply_to_layer(value, None, definite=False, forget=True)
+                if not reports:
+                    apply_to_layer(value, None, definite=False, forget=True)
                 if node is not None:
                     self.record(Event("escape", node, value, self.context))
 
@@ -101,7 +103,7 @@ class CallReplay(ReplayBase):
         if isinstance(receiver, Instance):
             held = receiver.attrs.get(method)
             if isinstance(held, Layer):
-                return self.call_layer(held, node, args)  # `self.generator(z)`
+                return self.call_layer(held, node, args, kwargs)  # `self.generator(z)`
             if isinstance(held, (FunctionValue, BoundMethod)):
                 function = held.function if isinstance(held, BoundMethod) else held
                 bound = held.receiver if isinstance(held, BoundMethod) else None
@@ -262,6 +264,21 @@ class CallReplay(ReplayBase):
             owner.attrs[target.attr.value] = model
         return model
 
+
+
+# Functions named like these describe a model (print its summary, plot it): they read
+# it and do not change which of its layers are trainable.
+_REPORTING_PREFIXES = ("print", "plot", "show", "display", "visualize", "visualise")
+
+
+def _reports_on(node: cst.Call) -> bool:
+    """Is the callee a function named like one that only describes the model
+    (``summary(model)``, ``print_layers(model)``, ``plot_history(model)``)?"""
+    func = node.func
+    name = func.value if isinstance(func, cst.Name) else (
+        func.attr.value if isinstance(func, cst.Attribute) else "")
+    name = name.lower()
+    return "summary" in name or name.startswith(_REPORTING_PREFIXES)
 
 
 def _layer_count(builtin: str, args: list[Value]) -> Value:

@@ -344,13 +344,21 @@ class KerasEffects(ReplayBase):
                               model_kind="subclassed", has_bn=False, has_dropout=False,
                               user_class=owner.name, call_training_default=default)
 
-    def call_layer(self, layer: Layer, node: cst.Call, args: list[Value]) -> Value:
+    def call_layer(self, layer: Layer, node: cst.Call, args: list[Value],
+                   kwargs: dict[str, Value] | None = None) -> Value:
         argument = keyword(node, "training") or self.positional_training(layer, node)
         training = training_arg(argument)
         if argument is None and any(arg.star for arg in node.args):
             training = "dynamic"  # `model(x, **kwargs)` / `model(*args)` may pass it
         forwards = (argument is not None and isinstance(argument.value, cst.Name)
                     and argument.value.value in self.current_params)
+        if forwards and self.context.method_of is None and kwargs is not None:
+            # `bn(x, training=training)` in a plain helper (`def block(x, training=True)`):
+            # the parameter holds what the caller passed, or its default
+            passed = kwargs.get("training")
+            if isinstance(passed, Const) and isinstance(passed.value, bool):
+                training = "true" if passed.value else "false"
+                forwards = False
         self.record(Event("call", node, layer, self.context, training=training,
                           inputs=tuple(args), trainable_before=layer.trainable,
                           bn_trainable_before=layer.bn_trainable(),
@@ -430,7 +438,7 @@ class KerasEffects(ReplayBase):
             self.record(Event("load_weights", node, layer, self.context))
             return UNKNOWN
         if method in {"__call__", "call"}:
-            return self.call_layer(layer, node, args)
+            return self.call_layer(layer, node, args, kwargs)
         if layer.user_class is not None:
             owner = self.model.class_named(layer.user_class)
             if owner is not None and method in owner.methods:
@@ -439,7 +447,7 @@ class KerasEffects(ReplayBase):
         child = layer.attrs.get(method)
         if isinstance(child, Layer):
             # `self.bn(x)`: a layer held in an attribute, called
-            return self.call_layer(child, node, args)
+            return self.call_layer(child, node, args, kwargs)
         if isinstance(child, (FunctionValue, BoundMethod)):
             function = child.function if isinstance(child, BoundMethod) else child
             bound = child.receiver if isinstance(child, BoundMethod) else None

@@ -223,7 +223,8 @@ class ReplayBase:
     def new_user_instance(self, owner: ClassValue, node: cst.CSTNode) -> Layer:
         raise NotImplementedError
 
-    def call_layer(self, layer: Layer, node: cst.Call, args: list[Value]) -> Value:
+    def call_layer(self, layer: Layer, node: cst.Call, args: list[Value],
+                   kwargs: dict[str, Value] | None = None) -> Value:
         raise NotImplementedError
 
     def call_model_method(self, layer: Layer, method: str, node: cst.Call, args: list[Value],
