@@ -46,6 +46,7 @@ from bnlint.semantic.values import (
     ListValue,
     Optimizer,
     OptimizerAttr,
+    Samples,
     Schedule,
     Tape,
     Tensor,
@@ -98,6 +99,13 @@ class KerasEffects(ReplayBase):
             return self.create_optimizer(name, node, args, kwargs)
         if name in api.gradient_tape:
             return Tape(node)
+        if name in {"numpy.expand_dims", "tf.expand_dims"} and args:
+            # `np.expand_dims(img, 0)`: one sample made a batch of one
+            axis = args[1] if len(args) > 1 else kwargs.get("axis", UNKNOWN)
+            if isinstance(axis, Const) and axis.value == 0 and not isinstance(
+                    axis.value, bool) and not isinstance(args[0], (Tensor, Layer)):
+                return Samples(1, node)
+            return UNKNOWN
         if name in api.set_value and args:
             if isinstance(args[0], OptimizerAttr):
                 self.record_set_lr(args[0].optimizer, node,
@@ -485,6 +493,9 @@ class KerasEffects(ReplayBase):
         data = args[0] if args else kwargs.get("x")
         if batch_size is None and isinstance(data, Dataset) and data.batch_size is not None:
             batch_size, batch_node = data.batch_size, data.batch_node
+        if isinstance(data, Samples) and (batch_size is None or data.count < batch_size):
+            # the data holds fewer samples than a batch: that is the batch
+            batch_size, batch_node = data.count, data.node
         self.record(Event("fit", node, layer, self.context, method=method,
                           batch_size=batch_size, batch_node=batch_node,
                           optimizer=optimizer_of(layer),

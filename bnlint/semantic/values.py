@@ -301,6 +301,16 @@ class LayerSelection(Value):
 
 
 @dataclass(eq=False, slots=True)
+class Samples(Value):
+    """An array whose first (batch) dimension is certainly ``count``: a single sample
+    made a batch (``np.expand_dims(img, 0)``, ``x[None]``, ``x[i:i + 1]``); ``node``
+    is the expression that fixes it."""
+
+    count: int
+    node: cst.CSTNode
+
+
+@dataclass(eq=False, slots=True)
 class Dataset(Value):
     """A tf.data pipeline; ``batch_size`` from a literal ``.batch(n)``."""
 
