@@ -39,6 +39,7 @@ from bnlint.semantic.values import (
     Tape,
     Tensor,
     Value,
+    Variables,
 )
 
 
@@ -96,6 +97,15 @@ class CallReplay(ReplayBase):
 
     def call_method(self, receiver: Value, method: str, node: cst.Call, args: list[Value],
                     kwargs: dict[str, Value]) -> Value:
+        tape = self.context.tape
+        if (method == "backward" and tape is not None and tape.autograd
+                and isinstance(self.current_self, Layer)):
+            # `loss.backward()`: gradients of every weight the loss depends on, the
+            # model's own trainable weights included
+            self.record(Event("gradient", node, tape, self.context,
+                              inputs=(receiver, Variables(self.current_self)),
+                              sources_are_variables=True))
+            return UNKNOWN
         if isinstance(receiver, Layer):
             return self.call_model_method(receiver, method, node, args, kwargs)
         if isinstance(receiver, BoundMethod):
@@ -161,6 +171,11 @@ class CallReplay(ReplayBase):
                                method_of=function.owner.name if function.owner else None,
                                loop_depth=0,
                                call_sites=self.context.call_sites + ((site,) if site else ()))
+        if (isinstance(receiver, Layer) and function.owner is not None
+                and function.owner.keras_base is not None and _calls_backward(function.node)):
+            # a Keras 3 torch-backend `train_step`: autograd records the whole method
+            tape = Tape(function.node, autograd=True)
+            self.context = replace(self.context, tape=tape, tapes=self.context.tapes + (tape,))
         if isinstance(receiver, Layer):
             # a helper method that `call()` runs on the same model is part of `call()`
             in_call = self.current_self is receiver and self.current_method == "call"
@@ -264,6 +279,23 @@ class CallReplay(ReplayBase):
             owner.attrs[target.attr.value] = model
         return model
 
+
+
+def _calls_backward(node: cst.FunctionDef) -> bool:
+    """Does the function's own body call ``<tensor>.backward()`` (PyTorch autograd)?"""
+    found = False
+
+    class Finder(cst.CSTVisitor):
+        def visit_FunctionDef(self, inner: cst.FunctionDef) -> bool:
+            return inner is node
+
+        def visit_Call(self, call: cst.Call) -> None:
+            nonlocal found
+            if isinstance(call.func, cst.Attribute) and call.func.attr.value == "backward":
+                found = True
+
+    node.visit(Finder())
+    return found
 
 
 # Functions named like these describe a model (print its summary, plot it): they read

@@ -349,6 +349,9 @@ class Tape(Value):
 
     node: cst.CSTNode
     watched: list[str] = field(default_factory=list)
+    # PyTorch autograd (Keras 3 on the torch backend): not a ``with`` block but a method
+    # that calls ``loss.backward()``, all of whose operations are recorded
+    autograd: bool = False
 
 
 @dataclass(eq=False, slots=True)
