@@ -310,12 +310,15 @@ class UnfreezeWithoutLowerLr(Rule):
                 else:
                     continue
                 chain.append((phase.fit.node, "the fine-tuning phase runs here"))
+                where = wf.compile_site(ctx.model, phase.compile)
+                steps = call_notes(phase.compile, "the compile") if where is phase.compile.node \
+                    else ((phase.compile.node, "the helper compiles the model with it here"),)
                 yield Report(
-                    phase.compile.node,
+                    where,
                     f"this phase fine-tunes the unfrozen pretrained {wf.describe(base)} at "
                     f"learning rate {_rate(rate)}, {why}: large steps wreck pretrained "
                     "features; use a rate 10-100x lower (e.g. Adam(1e-5))",
-                    (*call_notes(phase.compile, "the compile"), *chain),
+                    (*steps, *chain),
                 )
 
 
