@@ -145,3 +145,52 @@ def test_compile_in_a_shared_helper_is_reported_at_the_call_choosing_the_optimiz
         Trainer(model, keras.optimizers.Adam(1e-3)).train(x, y)
     """, "BN204")
     assert [finding.span.start.row for finding in found] == [14]
+
+
+GAN_CLASS = """
+import os
+import keras
+from keras.layers import BatchNormalization, Dense, Input
+from keras.models import Model, Sequential, load_model
+
+class GAN:
+    def build_discriminator(self):
+        model = Sequential([Dense(8), BatchNormalization(), Dense(1)])
+        img = Input((4,))
+        return Model(img, model(img))
+
+    def build_generator(self):
+        model = Sequential([Dense(8), Dense(4)])
+        noise = Input((2,))
+        return Model(noise, model(noise))
+
+    def build(self):
+        if os.path.exists(self.path):
+            self.discriminator = load_model(self.path)
+            self.generator = load_model(self.path)
+        else:
+            self.discriminator = self.build_discriminator()
+            self.discriminator.compile(loss="binary_crossentropy", optimizer="adam")
+            self.generator = self.build_generator()
+        z = Input((2,))
+        self.discriminator.trainable = False
+        self.combined = Model(z, self.discriminator(self.generator(z)))
+        self.combined.compile(loss="binary_crossentropy", optimizer="adam")
+
+    def train(self, x):
+        self.build()
+        for step in range(10):
+            self.combined.train_on_batch(noise, ones)
+            self.discriminator.train_on_batch(x, ones)
+
+gan = GAN()
+if args.train:
+    gan.train(x)
+"""
+
+
+def test_attributes_set_on_a_decided_path_are_known() -> None:
+    # on the path where `os.path.exists(...)` is false, `self.discriminator` is the model
+    # just built: its compile and the combined model's are the recipe's, not unknown models
+    assert findings(GAN_CLASS, "BN203", target="tf-keras") == []
+    assert findings(GAN_CLASS, "BN203") == []

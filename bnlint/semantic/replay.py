@@ -171,6 +171,9 @@ class ReplayBase:
         # flags of the layer loops being replayed that flip once (see ``latches``):
         # name -> (value before the loop, loop variable)
         self.latches: dict[str, tuple[bool, str]] = {}
+        # path steps of the `if`s this replay decided (kept alive, keyed by identity):
+        # their arm runs as definitely as the `if` itself
+        self.decided_steps: dict[int, tuple[PathKind, cst.CSTNode]] = {}
 
     def record(self, event: Event) -> None:
         self.model.events.append(event)

@@ -274,6 +274,7 @@ class StatementReplay(ReplayBase):
         key, positive = condition_key(node.test, self.module)
         taken = oracle.decide(key, node) == positive
         step: tuple[PathKind, cst.CSTNode] = ("if" if taken else "else", node)
+        self.decided_steps[id(step)] = step
         saved = self.context
         self.context = replace(saved, path=saved.path + (step,))
         try:
@@ -566,8 +567,9 @@ class StatementReplay(ReplayBase):
     def conditional(self) -> bool:
         """Is the current statement inside a branch (``if``/``else``/``except``) that may
         not run? (A function replayed on its own is not a branch: its body runs when it
-        is called.)"""
-        return any(kind in {"if", "else", "except"} for kind, _ in self.context.path)
+        is called; nor is the arm of an ``if`` this path decided.)"""
+        return any(step[0] in {"if", "else", "except"} and id(step) not in self.decided_steps
+                   for step in self.context.path)
 
 
 
