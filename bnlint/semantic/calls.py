@@ -182,12 +182,14 @@ class CallReplay(ReplayBase):
             self.current_self = receiver
             self.current_method = "call" if in_call else function.node.name.value
         self.active.append(key)
+        latches, self.latches = self.latches, {}  # the caller's loop flags are not ours
         try:
             self.exec_suite(function.node.body, env)
         finally:
             self.active.pop()
             self.exit = None  # a return (or raise) ends the call, not the caller
             self.context, self.current_self, self.current_method, self.current_params = saved
+            self.latches = latches
         for statement in nested_functions(function.node):
             if id(statement) not in {id(f.node) for f in self.functions}:
                 self.define_function(statement, env, None)
