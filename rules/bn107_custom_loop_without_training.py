@@ -33,6 +33,10 @@ class CustomLoopWithoutTraining(Rule):
     inference mode and behaves differently once deployed (probe: max |Δ moving_mean|
     after 20 steps is 0.0000 without the argument).
 
+    On Keras 3's torch backend, a `train_step` that calls `loss.backward()` is such a
+    step: autograd records the whole method and the gradients reach the model's
+    trainable weights.
+
     A tape whose gradients are taken with respect to inputs (saliency maps, adversarial
     examples) is not a training step and is not reported.
 
@@ -67,8 +71,57 @@ class CustomLoopWithoutTraining(Rule):
     name = "custom-loop-without-training"
     severity = "warning"
     summary = "model called without `training=True` in a GradientTape training step"
-    needles = (b"GradientTape",)
+    needles = (b"GradientTape", b".backward(")
     flagged = (
+        # Keras 3 on the torch backend: `loss.backward()` instead of a tape
+        """
+        import keras
+        import torch
+
+        class CustomModel(keras.Model):
+            def __init__(self):
+                super().__init__()
+                self.dense = keras.layers.Dense(8)
+                self.bn = keras.layers.BatchNormalization()
+                self.out = keras.layers.Dense(1)
+
+            def call(self, x, training=None):
+                return self.out(self.bn(self.dense(x), training=training))
+
+            def train_step(self, data):
+                x, y = data
+                self.zero_grad()
+                y_pred = self(x)
+                loss = self.compute_loss(y=y, y_pred=y_pred)
+                loss.backward()
+                trainable_weights = [v for v in self.trainable_weights]
+                gradients = [v.value.grad for v in trainable_weights]
+                with torch.no_grad():
+                    self.optimizer.apply(gradients, trainable_weights)
+                return self.compute_metrics(x, y, y_pred)
+        """,
+        # a trainer class holding the model it was built with
+        """
+        import tensorflow as tf
+        from tensorflow import keras
+
+        class Trainer:
+            def __init__(self, model, optimizer):
+                self.model = model
+                self.optimizer = optimizer
+
+            def train_step(self, x, y):
+                with tf.GradientTape() as tape:
+                    pred = self.model(x)
+                    loss = keras.losses.mse(y, pred)
+                grads = tape.gradient(loss, self.model.trainable_variables)
+                self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables))
+                return loss
+
+        model = keras.Sequential([keras.layers.Dense(8), keras.layers.BatchNormalization(),
+                                  keras.layers.Dense(1)])
+        trainer = Trainer(model, keras.optimizers.Adam())
+        """,
         """
         import tensorflow as tf
         from tensorflow.keras import layers as L
@@ -138,6 +191,32 @@ class CustomLoopWithoutTraining(Rule):
         """,
     )
     not_flagged = (
+        """
+        import keras
+        import torch
+
+        class CustomModel(keras.Model):
+            def __init__(self):
+                super().__init__()
+                self.dense = keras.layers.Dense(8)
+                self.bn = keras.layers.BatchNormalization()
+                self.out = keras.layers.Dense(1)
+
+            def call(self, x, training=None):
+                return self.out(self.bn(self.dense(x), training=training))
+
+            def train_step(self, data):
+                x, y = data
+                self.zero_grad()
+                y_pred = self(x, training=True)
+                loss = self.compute_loss(y=y, y_pred=y_pred)
+                loss.backward()
+                trainable_weights = [v for v in self.trainable_weights]
+                gradients = [v.value.grad for v in trainable_weights]
+                with torch.no_grad():
+                    self.optimizer.apply(gradients, trainable_weights)
+                return self.compute_metrics(x, y, y_pred)
+        """,
         """
         import tensorflow as tf
         from tensorflow.keras import layers as L

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from bnlint.finding import Severity
 from bnlint.flavour import Flavour
 from bnlint.rule import Example, Report, Rule, RuleContext
-from bnlint.semantic.events import Event
+from bnlint.semantic.events import Event, call_notes
 from bnlint.semantic.model import SemanticModel
 from bnlint.semantic.values import Layer, Tensor, Variables
 
@@ -29,7 +29,10 @@ class TrainingTrueAtInference(Rule):
     `training=True` where it is used for inference: in a function named `predict*`,
     `evaluate*`/`eval*`, `infer*`, `test_step`/`val_step`; at module level after the
     model was trained with `fit()` (outside a GradientTape); or hard-coded into a
-    functional graph (`x = base(inputs, training=True)`).
+    functional graph (`x = base(inputs, training=True)`, or `bn(x, training=training)`
+    in a helper whose `training` parameter is True: passed, or its default) of a model
+    that is then run for inference (`predict`, `evaluate`, a direct call). A graph that
+    is only trained (a GAN's discriminator) is not reported.
 
     ## Why is this bad?
     In training mode BatchNormalization normalises with the statistics of the current
@@ -100,6 +103,8 @@ class TrainingTrueAtInference(Rule):
         x = base(inputs, training=True)
         outputs = layers.Dense(5)(layers.GlobalAveragePooling2D()(x))
         model = tf_keras.Model(inputs, outputs)
+        model.fit(x_train, y_train)
+        preds = model.predict(x_test)
         """,
         Example(
             """
@@ -109,6 +114,7 @@ class TrainingTrueAtInference(Rule):
             x = tf.keras.layers.Dense(16)(inputs)
             x = BN()(x, training=True)
             model = tf.keras.Model(inputs, tf.keras.layers.Dense(1)(x))
+            outputs = model(x_test)
             """,
             target="keras3",
             keras_version="3.15.1",
@@ -127,8 +133,67 @@ class TrainingTrueAtInference(Rule):
                 y_pred = self(x, training=True)
                 return self.compute_metrics(x, y, y_pred)
         """,
+        # a helper whose `training` parameter defaults to True, called without it: the
+        # graph records training=True (a report function reading the model changes
+        # nothing)
+        """
+        import tensorflow as tf
+        from tensorflow.keras.layers import Activation, BatchNormalization, Conv2D, Dense
+        from tensorflow.keras.layers import Flatten, Input
+        from tensorflow.keras.models import Model
+        from test_utils import summary
+
+        def identity_block(X, f, filters, training=True):
+            X = Conv2D(filters, f, padding="same")(X)
+            X = BatchNormalization(axis=3)(X, training=training)
+            return Activation("relu")(X)
+
+        def ResNet50(input_shape=(64, 64, 3), classes=6):
+            X_input = Input(input_shape)
+            X = identity_block(X_input, 3, 64)
+            X = Dense(classes, activation="softmax")(Flatten()(X))
+            return Model(inputs=X_input, outputs=X)
+
+        model = ResNet50(input_shape=(64, 64, 3), classes=6)
+        print(summary(model))
+        model.compile(optimizer="adam", loss="categorical_crossentropy")
+        model.fit(X_train, Y_train, epochs=10, batch_size=32)
+        preds = model.evaluate(X_test, Y_test)
+        """,
     )
     not_flagged = (
+        # the helper called with training=False
+        """
+        import tensorflow as tf
+        from tensorflow.keras.layers import BatchNormalization, Conv2D, Dense, Flatten, Input
+        from tensorflow.keras.models import Model
+
+        def block(X, filters, training=True):
+            X = Conv2D(filters, 3, padding="same")(X)
+            return BatchNormalization(axis=3)(X, training=training)
+
+        X_input = Input((64, 64, 3))
+        model = Model(X_input, Dense(6)(Flatten()(block(X_input, 64, training=False))))
+        model.fit(X_train, Y_train)
+        preds = model.predict(X_test)
+        """,
+        # a discriminator whose graph hard-codes training=True but that is only trained
+        """
+        from keras.layers import BatchNormalization, Conv3D, Dense, Flatten, Input, LeakyReLU
+        from keras.models import Model
+
+        def build_discriminator():
+            inputs = Input(shape=(64, 64, 64, 1))
+            a = Conv3D(64, 4, strides=2, padding="same")(inputs)
+            a = BatchNormalization()(a, training=True)
+            a = LeakyReLU(0.2)(a)
+            return Model(inputs=[inputs], outputs=[Dense(1)(Flatten()(a))])
+
+        discriminator = build_discriminator()
+        discriminator.compile(loss="binary_crossentropy", optimizer="adam")
+        for volumes, labels in batches:
+            discriminator.train_on_batch(volumes, labels)
+        """,
         """
         from keras.layers import BatchNormalization, Conv2DTranspose, Dropout, Input
         from keras.models import Model
@@ -201,9 +266,14 @@ class TrainingTrueAtInference(Rule):
             if _graph_call(event):
                 if stochastic_graph:
                     continue  # pix2pix-style: training mode at test time on purpose
-                found = _graph_message(_call_text(model, event), ctx.flavour)
+                if not _used_for_inference(model, event, layer):
+                    continue  # a graph that is only trained (a GAN's discriminator)
+                found = _graph_message(_call_text(model, event), ctx.flavour,
+                                       _fix_text(model, event))
                 if found is not None:
-                    yield Report(event.node, found[0], severity=found[1])
+                    yield Report(event.node, found[0],
+                                 call_notes(event, "the BatchNormalization call"),
+                                 severity=found[1])
                 continue
             where = _inference_function(event)
             if where is not None:
@@ -222,6 +292,26 @@ def _bn_in_training_mode(event: Event, layer: Layer) -> bool:
     if event.bn_trainable_before is not True or layer.bn_trainable() is False:
         return False
     return layer.runs_in_outer_mode("bn") is True
+
+
+def _used_for_inference(model: SemanticModel, call: Event, layer: Layer) -> bool:
+    """After the graph call, is a model holding ``layer`` run for inference:
+    ``predict``/``evaluate`` (or their ``*_on_batch``), or called directly on data
+    outside a GradientTape, at module level or in an inference function?"""
+    started = False
+    for event in model.events:
+        if event is call:
+            started = True
+            continue
+        if not started or not _trains(event.layer, layer):
+            continue
+        if event.kind == "evaluate":
+            return True
+        if (event.kind == "call" and not event.context.tapes and not _graph_call(event)
+                and event.training != "true" and event.layer is not layer
+                and (event.context.function is None or _inference_function(event))):
+            return True
+    return False
 
 
 def _hard_codes_dropout(model: SemanticModel) -> bool:
@@ -282,7 +372,23 @@ def _message(callee: str, where: str) -> str:
     )
 
 
-def _graph_message(call: str, flavour: Flavour) -> tuple[str, Severity] | None:
+def _fix_text(model: SemanticModel, event: Event) -> str:
+    """How to fix the hard-coded mode: drop the literal, or stop defaulting the helper's
+    parameter to True (``def block(x, training=True)`` called without it)."""
+    node = event.node
+    argument = next((arg for arg in node.args if arg.keyword is not None
+                     and arg.keyword.value == "training"), None) if isinstance(
+        node, cst.Call) else None
+    if argument is not None and isinstance(argument.value, cst.Name) and (
+            argument.value.value not in {"True", "False", "None"}):
+        name = argument.value.value
+        return (f"`{name}` is True here (the value passed or the parameter's default): "
+                f"default `{name}` to None and leave it out when building the model")
+    return "drop `training=True`"
+
+
+def _graph_message(call: str, flavour: Flavour,
+                   fix: str = "drop `training=True`") -> tuple[str, Severity] | None:
     head = f"`{call}` hard-codes training mode into the functional graph: "
     override = flavour.keras3_functional_override()
     if override is True:
@@ -290,20 +396,19 @@ def _graph_message(call: str, flavour: Flavour) -> tuple[str, Severity] | None:
         return (
             head + f"Keras {version} replaces it with the mode of `fit()`/`predict()`, "
             "but a direct `model(x)` call still runs BatchNormalization on batch statistics, "
-            "and Keras 3.16 honours it everywhere; drop `training=True`",
+            f"and Keras 3.16 honours it everywhere; {fix}",
             "info",
         )
     if override is None:
         return (
             head + "tf-keras and Keras >= 3.16 then run BatchNormalization in training mode "
             "even in `predict()` (batch-dependent outputs, moving statistics overwritten), "
-            "as do Keras 3.0-3.15 for a direct `model(x)` call; drop `training=True`",
+            f"as do Keras 3.0-3.15 for a direct `model(x)` call; {fix}",
             "warning",
         )
     return (
         head + f"with {flavour.describe()}, BatchNormalization then runs in training mode even "
-        "in `predict()` (batch-dependent outputs, moving statistics overwritten); drop "
-        "`training=True`",
+        f"in `predict()` (batch-dependent outputs, moving statistics overwritten); {fix}",
         "warning",
     )
 

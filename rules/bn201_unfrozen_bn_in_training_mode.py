@@ -241,8 +241,45 @@ class UnfrozenBnInTrainingMode(Rule):
         model.compile(keras.optimizers.Adam(1e-5), "mse")
         model.fit(x, y)
         """,
+        # `trainable = "False"` is truthy: the BN layers stay trainable (BN103 reports
+        # the string)
+        """
+        import tensorflow as tf
+        base = tf.keras.applications.ResNet50(include_top=False, pooling="avg")
+        base.trainable = False
+        model = tf.keras.Sequential([base, tf.keras.layers.Dense(10)])
+        model.compile(optimizer=tf.keras.optimizers.Adam(1e-3), loss="mse")
+        model.fit(x, y)
+        base.trainable = True
+        for l in base.layers:
+            if isinstance(l, tf.keras.layers.BatchNormalization):
+                l.trainable = "False"
+        model.compile(optimizer=tf.keras.optimizers.Adam(1e-5), loss="mse")
+        model.fit(x, y)
+        """,
     )
     not_flagged = (
+        # the "set_trainable flag" recipe: the layers from the named one on are
+        # unfrozen, the others frozen; which BN layers train is not known here
+        """
+        from tensorflow import keras
+        conv_base = keras.applications.ResNet50(include_top=False, pooling="avg")
+        conv_base.trainable = False
+        model = keras.Sequential([conv_base, keras.layers.Dense(1)])
+        model.compile(optimizer="adam", loss="binary_crossentropy")
+        model.fit(x, y, epochs=5)
+        conv_base.trainable = True
+        set_trainable = False
+        for layer in conv_base.layers:
+            if layer.name == "conv5_block1_1_conv":
+                set_trainable = True
+            if set_trainable:
+                layer.trainable = True
+            else:
+                layer.trainable = False
+        model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="binary_crossentropy")
+        model.fit(x, y, epochs=5)
+        """,
         # a custom train_step that calls the model without training=: inference mode
         # (BN107's concern), so unfreezing does not move the BN statistics
         _TRAIN_STEP_MODEL.replace("{training}", ""),

@@ -150,8 +150,66 @@ class UnfreezeWithoutLowerLr(Rule):
         model.compile(optimizer=tf.keras.optimizers.Adam(1e-3), loss="mse")
         model.fit(x, y)
         """,
+        # the "set_trainable flag" recipe: the layers from `conv5_block1_1_conv` to the
+        # end are unfrozen, at the head's rate
+        """
+        from tensorflow import keras
+        conv_base = keras.applications.ResNet50(include_top=False, pooling="avg")
+        for layer in conv_base.layers:
+            layer.trainable = False
+        model = keras.Sequential([conv_base, keras.layers.Dense(1)])
+        model.compile(optimizer="adam", loss="binary_crossentropy")
+        model.fit(x, y, epochs=5)
+        set_trainable = False
+        for layer in conv_base.layers:
+            if layer.name == "conv5_block1_1_conv":
+                set_trainable = True
+            if set_trainable:
+                layer.trainable = True
+            else:
+                layer.trainable = False
+        model.compile(optimizer="adam", loss="binary_crossentropy")
+        model.fit(x, y, epochs=5)
+        """,
+        # the same recipe written as one assignment
+        """
+        from tensorflow import keras
+        conv_base = keras.applications.VGG16(include_top=False, pooling="avg")
+        for layer in conv_base.layers:
+            layer.trainable = False
+        model = keras.Sequential([conv_base, keras.layers.Dense(1)])
+        model.compile(optimizer=keras.optimizers.RMSprop(1e-4), loss="mse")
+        model.fit(x, y, epochs=5)
+        set_trainable = False
+        for layer in conv_base.layers:
+            if layer.name == "block5_conv1":
+                set_trainable = True
+            layer.trainable = set_trainable
+        model.compile(optimizer=keras.optimizers.RMSprop(1e-4), loss="mse")
+        model.fit(x, y, epochs=5)
+        """,
     )
     not_flagged = (
+        # the "set_trainable flag" recipe with a lower rate for the fine-tuning phase
+        """
+        from tensorflow import keras
+        conv_base = keras.applications.ResNet50(include_top=False, pooling="avg")
+        for layer in conv_base.layers:
+            layer.trainable = False
+        model = keras.Sequential([conv_base, keras.layers.Dense(1)])
+        model.compile(optimizer="adam", loss="binary_crossentropy")
+        model.fit(x, y, epochs=5)
+        set_trainable = False
+        for layer in conv_base.layers:
+            if layer.name == "conv5_block1_1_conv":
+                set_trainable = True
+            if set_trainable:
+                layer.trainable = True
+            else:
+                layer.trainable = False
+        model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="binary_crossentropy")
+        model.fit(x, y, epochs=5)
+        """,
         # a TF-Hub text encoder created trainable and trained from the first phase: no
         # frozen phase before and no unfreeze (BN211 covers trainable TF-Hub layers)
         """
@@ -252,12 +310,15 @@ class UnfreezeWithoutLowerLr(Rule):
                 else:
                     continue
                 chain.append((phase.fit.node, "the fine-tuning phase runs here"))
+                where = wf.compile_site(ctx.model, phase.compile)
+                steps = call_notes(phase.compile, "the compile") if where is phase.compile.node \
+                    else ((phase.compile.node, "the helper compiles the model with it here"),)
                 yield Report(
-                    phase.compile.node,
+                    where,
                     f"this phase fine-tunes the unfrozen pretrained {wf.describe(base)} at "
                     f"learning rate {_rate(rate)}, {why}: large steps wreck pretrained "
                     "features; use a rate 10-100x lower (e.g. Adam(1e-5))",
-                    (*call_notes(phase.compile, "the compile"), *chain),
+                    (*steps, *chain),
                 )
 
 

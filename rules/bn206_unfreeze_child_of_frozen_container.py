@@ -61,6 +61,25 @@ class UnfreezeChildOfFrozenContainer(Rule):
     summary = "re-enabling layers inside a frozen model (trains in Keras 3, not in tf-keras)"
     needles = (b"trainable",)
     flagged = (
+        # the "set_trainable flag" recipe without `conv_base.trainable = True` first
+        """
+        from tensorflow import keras
+        conv_base = keras.applications.ResNet50(include_top=False, pooling="avg")
+        conv_base.trainable = False
+        model = keras.Sequential([conv_base, keras.layers.Dense(1)])
+        model.compile(optimizer="adam", loss="binary_crossentropy")
+        model.fit(x, y, epochs=5)
+        set_trainable = False
+        for layer in conv_base.layers:
+            if layer.name == "conv5_block1_1_conv":
+                set_trainable = True
+            if set_trainable:
+                layer.trainable = True
+            else:
+                layer.trainable = False
+        model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="binary_crossentropy")
+        model.fit(x, y, epochs=5)
+        """,
         """
         import keras
         base = keras.applications.ResNet50(include_top=False, pooling="avg")

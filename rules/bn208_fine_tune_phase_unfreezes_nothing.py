@@ -115,6 +115,26 @@ class FineTunePhaseUnfreezesNothing(Rule):
         """,
     )
     not_flagged = (
+        # the "set_trainable flag" recipe unfreezes the layers from `block5_conv1` on
+        """
+        from tensorflow import keras
+        conv_base = keras.applications.VGG16(include_top=False, pooling="avg")
+        conv_base.trainable = False
+        model = keras.Sequential([conv_base, keras.layers.Dense(1)])
+        model.compile(optimizer=keras.optimizers.RMSprop(1e-3), loss="mse")
+        model.fit(x, y, epochs=5)
+        conv_base.trainable = True
+        set_trainable = False
+        for layer in conv_base.layers:
+            if layer.name == "block5_conv1":
+                set_trainable = True
+            if set_trainable:
+                layer.trainable = True
+            else:
+                layer.trainable = False
+        model.compile(optimizer=keras.optimizers.RMSprop(1e-5), loss="mse")
+        model.fit(x, y, epochs=5)
+        """,
         """
         import keras
         base = keras.applications.ResNet50(include_top=False, pooling="avg")

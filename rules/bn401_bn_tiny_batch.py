@@ -40,7 +40,10 @@ class BnTinyBatch(Rule):
     Batches of 1-2 are a warning, 3-7 are info (both limits are settings:
     `tiny-batch-warning`, `tiny-batch-info`). A `batch_size=` that `fit()` ignores is
     not reported: the data is a tf.data dataset, a `*_dataset_from_directory` dataset or
-    an `ImageDataGenerator` iterator, which make their own batches.
+    an `ImageDataGenerator` iterator, which make their own batches. Data that certainly
+    holds a single sample is a batch of 1 whatever the call: `train_on_batch` (or `fit`)
+    on `np.expand_dims(img, 0)`, `tf.expand_dims(x, 0)`, `x[np.newaxis]`,
+    `x[None, ...]` or `x[i:i + 1]`.
 
     ## Why is this bad?
     In training mode BatchNormalization normalises every batch with its own mean and
@@ -77,8 +80,37 @@ class BnTinyBatch(Rule):
     name = "bn-tiny-batch"
     severity = "warning"
     summary = "Training BatchNormalization with batches of 1-7 samples"
-    needles = (b"batch_size", b".batch(")
+    needles = (b"batch_size", b".batch(", b"expand_dims", b"newaxis", b"[None", b"+ 1]",
+               b"+1]")
     flagged = (
+        # one image made a batch of one
+        """
+        import numpy as np
+        from tensorflow import keras
+        model = keras.Sequential([keras.layers.Conv2D(8, 3), keras.layers.BatchNormalization(),
+                                  keras.layers.Flatten(), keras.layers.Dense(1)])
+        model.compile("adam", "mse")
+        for img, label in pairs:
+            model.train_on_batch(np.expand_dims(img, axis=0), label)
+        """,
+        """
+        import tensorflow as tf
+        model = tf.keras.Sequential([tf.keras.layers.Dense(8),
+                                     tf.keras.layers.BatchNormalization(),
+                                     tf.keras.layers.Dense(1)])
+        model.compile("adam", "mse")
+        for i in range(len(x_train)):
+            model.train_on_batch(x_train[i:i + 1], y_train[i:i + 1])
+        """,
+        """
+        import tensorflow as tf
+        model = tf.keras.Sequential([tf.keras.layers.Dense(8),
+                                     tf.keras.layers.BatchNormalization(),
+                                     tf.keras.layers.Dense(1)])
+        model.compile("adam", "mse")
+        x = x_train[0][None, ...] / 255.0
+        model.train_on_batch(x, y_train[:1])
+        """,
         """
         import keras
         model = keras.Sequential([keras.layers.Dense(64), keras.layers.BatchNormalization(),
@@ -114,6 +146,18 @@ class BnTinyBatch(Rule):
         """,
     )
     not_flagged = (
+        # a batch of 32 rows, and a new last axis (not a batch of one)
+        """
+        import numpy as np
+        import tensorflow as tf
+        model = tf.keras.Sequential([tf.keras.layers.Dense(8),
+                                     tf.keras.layers.BatchNormalization(),
+                                     tf.keras.layers.Dense(1)])
+        model.compile("adam", "mse")
+        for i in range(0, len(x_train), 32):
+            model.train_on_batch(x_train[i:i + 32], y_train[i:i + 32])
+            model.train_on_batch(np.expand_dims(x_train, -1), y_train)
+        """,
         """
         import keras
         model = keras.Sequential([keras.layers.Dense(64), keras.layers.BatchNormalization(),

@@ -40,6 +40,7 @@ from bnlint.semantic.values import (
     Tape,
     Tensor,
     Value,
+    Variables,
 )
 
 
@@ -73,7 +74,7 @@ class CallReplay(ReplayBase):
         if isinstance(callee, ModuleRef):
             return self.call_symbol(callee.name, node, args, kwargs)
         if isinstance(callee, Layer):
-            return self.call_layer(callee, node, args)
+            return self.call_layer(callee, node, args, kwargs)
         if isinstance(callee, FunctionValue):
             return self.call_function(callee, args, kwargs, None, site=node)
         if isinstance(callee, BoundMethod):
@@ -90,14 +91,25 @@ class CallReplay(ReplayBase):
               node: cst.CSTNode | None = None) -> None:
         """An unknown callee received these values: their trainable state is unknown
         (an ``escape`` event records it, so that rules can tell)."""
+        reports = isinstance(node, cst.Call) and _reports_on(node)
         for value in [*args, *kwargs.values()]:
             if isinstance(value, Layer):
-                apply_to_layer(value, None, definite=False, forget=True)
+                if not reports:
+                    apply_to_layer(value, None, definite=False, forget=True)
                 if node is not None:
                     self.record(Event("escape", node, value, self.context))
 
     def call_method(self, receiver: Value, method: str, node: cst.Call, args: list[Value],
                     kwargs: dict[str, Value]) -> Value:
+        tape = self.context.tape
+        if (method == "backward" and tape is not None and tape.autograd
+                and isinstance(self.current_self, Layer)):
+            # `loss.backward()`: gradients of every weight the loss depends on, the
+            # model's own trainable weights included
+            self.record(Event("gradient", node, tape, self.context,
+                              inputs=(receiver, Variables(self.current_self)),
+                              sources_are_variables=True))
+            return UNKNOWN
         if isinstance(receiver, Layer):
             return self.call_model_method(receiver, method, node, args, kwargs)
         if isinstance(receiver, BoundMethod):
@@ -105,7 +117,7 @@ class CallReplay(ReplayBase):
         if isinstance(receiver, Instance):
             held = receiver.attrs.get(method)
             if isinstance(held, Layer):
-                return self.call_layer(held, node, args)  # `self.generator(z)`
+                return self.call_layer(held, node, args, kwargs)  # `self.generator(z)`
             if isinstance(held, (FunctionValue, BoundMethod)):
                 function = held.function if isinstance(held, BoundMethod) else held
                 bound = held.receiver if isinstance(held, BoundMethod) else None
@@ -168,12 +180,18 @@ class CallReplay(ReplayBase):
                                method_of=function.owner.name if function.owner else None,
                                loop_depth=0,
                                call_sites=self.context.call_sites + ((site,) if site else ()))
+        if (isinstance(receiver, Layer) and function.owner is not None
+                and function.owner.keras_base is not None and _calls_backward(function.node)):
+            # a Keras 3 torch-backend `train_step`: autograd records the whole method
+            tape = Tape(function.node, autograd=True)
+            self.context = replace(self.context, tape=tape, tapes=self.context.tapes + (tape,))
         if isinstance(receiver, Layer):
             # a helper method that `call()` runs on the same model is part of `call()`
             in_call = self.current_self is receiver and self.current_method == "call"
             self.current_self = receiver
             self.current_method = "call" if in_call else function.node.name.value
         self.active.append(key)
+        latches, self.latches = self.latches, {}  # the caller's loop flags are not ours
         try:
             self.exec_suite(function.node.body, env)
         finally:
@@ -181,6 +199,7 @@ class CallReplay(ReplayBase):
             self.exit = None  # a return (or raise) ends the call, not the caller
             self.context, self.current_self, self.current_method, self.current_params = saved
             self.globals_env, self.foreign_path, self.foreign_entry = around
+            self.latches = latches
         for statement in nested_functions(function.node):
             if id(statement) not in {id(f.node) for f in self.functions}:
                 self.define_function(statement, env, None)
@@ -272,6 +291,38 @@ class CallReplay(ReplayBase):
             owner.attrs[target.attr.value] = model
         return model
 
+
+
+def _calls_backward(node: cst.FunctionDef) -> bool:
+    """Does the function's own body call ``<tensor>.backward()`` (PyTorch autograd)?"""
+    found = False
+
+    class Finder(cst.CSTVisitor):
+        def visit_FunctionDef(self, inner: cst.FunctionDef) -> bool:
+            return inner is node
+
+        def visit_Call(self, call: cst.Call) -> None:
+            nonlocal found
+            if isinstance(call.func, cst.Attribute) and call.func.attr.value == "backward":
+                found = True
+
+    node.visit(Finder())
+    return found
+
+
+# Functions named like these describe a model (print its summary, plot it): they read
+# it and do not change which of its layers are trainable.
+_REPORTING_PREFIXES = ("print", "plot", "show", "display", "visualize", "visualise")
+
+
+def _reports_on(node: cst.Call) -> bool:
+    """Is the callee a function named like one that only describes the model
+    (``summary(model)``, ``print_layers(model)``, ``plot_history(model)``)?"""
+    func = node.func
+    name = func.value if isinstance(func, cst.Name) else (
+        func.attr.value if isinstance(func, cst.Attribute) else "")
+    name = name.lower()
+    return "summary" in name or name.startswith(_REPORTING_PREFIXES)
 
 
 def _layer_count(builtin: str, args: list[Value]) -> Value:

@@ -34,6 +34,7 @@ from bnlint.semantic.values import (
     Optimizer,
     OptimizerAttr,
     ProjectModule,
+    Samples,
     Tensor,
     Value,
     Variables,
@@ -156,6 +157,10 @@ class ExpressionEvaluation(ReplayBase):
 
     def fold(self, left: Value, right: Value,
              operator: cst.BaseBinaryOp | cst.BaseAugOp) -> Value:
+        if isinstance(left, Samples) and const_number(right) is not None or (
+                isinstance(right, Samples) and const_number(left) is not None):
+            # `x / 255.0`: element-wise with a number, the batch stays
+            return left if isinstance(left, Samples) else right
         if isinstance(operator, (cst.Add, cst.AddAssign)):
             variables = variables_list(left), variables_list(right)
             if variables[0] is not None and variables[1] is not None:
@@ -275,7 +280,29 @@ class ExpressionEvaluation(ReplayBase):
                 index = literal_int(inner.value)
                 if index is not None and -len(owner.items) <= index < len(owner.items):
                     return owner.items[index]
+        if not isinstance(owner, (ListValue, LayerSelection, Layer, Const)) and (
+                self.one_sample(node, env)):
+            return Samples(1, node)
         return UNKNOWN
+
+    def one_sample(self, node: cst.Subscript, env: Env) -> bool:
+        """``x[None]``, ``x[np.newaxis, ...]`` (a new first axis of size 1) or
+        ``x[i:i + 1]`` (one row): a batch of exactly one."""
+        first = node.slice[0].slice
+        if isinstance(first, cst.Index):
+            value = first.value
+            if isinstance(value, cst.Name) and value.value == "None":
+                return True
+            reference = self.eval(value, env) if isinstance(value, cst.Attribute) else None
+            return isinstance(reference, ModuleRef) and reference.name in {
+                "numpy.newaxis", "tf.newaxis"}
+        if isinstance(first, cst.Slice) and len(node.slice) == 1 and first.step is None and (
+                first.lower is not None and isinstance(first.upper, cst.BinaryOperation)):
+            upper = first.upper
+            return (isinstance(upper.operator, cst.Add) and isinstance(upper.right, cst.Integer)
+                    and upper.right.evaluated_value == 1
+                    and upper.left.deep_equals(first.lower))
+        return False
 
     def select_by_value(self, owner: LayerSelection, node: cst.Subscript,
                         env: Env) -> LayerSelection | None:

@@ -46,6 +46,7 @@ from bnlint.semantic.values import (
     ListValue,
     Optimizer,
     OptimizerAttr,
+    Samples,
     Schedule,
     Tape,
     Tensor,
@@ -98,6 +99,13 @@ class KerasEffects(ReplayBase):
             return self.create_optimizer(name, node, args, kwargs)
         if name in api.gradient_tape:
             return Tape(node)
+        if name in {"numpy.expand_dims", "tf.expand_dims"} and args:
+            # `np.expand_dims(img, 0)`: one sample made a batch of one
+            axis = args[1] if len(args) > 1 else kwargs.get("axis", UNKNOWN)
+            if isinstance(axis, Const) and axis.value == 0 and not isinstance(
+                    axis.value, bool) and not isinstance(args[0], (Tensor, Layer)):
+                return Samples(1, node)
+            return UNKNOWN
         if name in api.set_value and args:
             if isinstance(args[0], OptimizerAttr):
                 self.record_set_lr(args[0].optimizer, node,
@@ -346,13 +354,21 @@ class KerasEffects(ReplayBase):
                               model_kind="subclassed", has_bn=False, has_dropout=False,
                               user_class=owner.name, call_training_default=default)
 
-    def call_layer(self, layer: Layer, node: cst.Call, args: list[Value]) -> Value:
+    def call_layer(self, layer: Layer, node: cst.Call, args: list[Value],
+                   kwargs: dict[str, Value] | None = None) -> Value:
         argument = keyword(node, "training") or self.positional_training(layer, node)
         training = training_arg(argument)
         if argument is None and any(arg.star for arg in node.args):
             training = "dynamic"  # `model(x, **kwargs)` / `model(*args)` may pass it
         forwards = (argument is not None and isinstance(argument.value, cst.Name)
                     and argument.value.value in self.current_params)
+        if forwards and self.context.method_of is None and kwargs is not None:
+            # `bn(x, training=training)` in a plain helper (`def block(x, training=True)`):
+            # the parameter holds what the caller passed, or its default
+            passed = kwargs.get("training")
+            if isinstance(passed, Const) and isinstance(passed.value, bool):
+                training = "true" if passed.value else "false"
+                forwards = False
         self.record(Event("call", node, layer, self.context, training=training,
                           inputs=tuple(args), trainable_before=layer.trainable,
                           bn_trainable_before=layer.bn_trainable(),
@@ -432,7 +448,7 @@ class KerasEffects(ReplayBase):
             self.record(Event("load_weights", node, layer, self.context))
             return UNKNOWN
         if method in {"__call__", "call"}:
-            return self.call_layer(layer, node, args)
+            return self.call_layer(layer, node, args, kwargs)
         if layer.user_class is not None:
             owner = self.model.class_named(layer.user_class)
             if owner is not None and method in owner.methods:
@@ -441,7 +457,7 @@ class KerasEffects(ReplayBase):
         child = layer.attrs.get(method)
         if isinstance(child, Layer):
             # `self.bn(x)`: a layer held in an attribute, called
-            return self.call_layer(child, node, args)
+            return self.call_layer(child, node, args, kwargs)
         if isinstance(child, (FunctionValue, BoundMethod)):
             function = child.function if isinstance(child, BoundMethod) else child
             bound = child.receiver if isinstance(child, BoundMethod) else None
@@ -479,6 +495,9 @@ class KerasEffects(ReplayBase):
         data = args[0] if args else kwargs.get("x")
         if batch_size is None and isinstance(data, Dataset) and data.batch_size is not None:
             batch_size, batch_node = data.batch_size, data.batch_node
+        if isinstance(data, Samples) and (batch_size is None or data.count < batch_size):
+            # the data holds fewer samples than a batch: that is the batch
+            batch_size, batch_node = data.count, data.node
         self.record(Event("fit", node, layer, self.context, method=method,
                           batch_size=batch_size, batch_node=batch_node,
                           optimizer=optimizer_of(layer),
@@ -532,6 +551,10 @@ class KerasEffects(ReplayBase):
         flag: Tri = None
         if isinstance(value, Const) and isinstance(value.value, bool):
             flag = value.value
+        elif isinstance(value, Const) and isinstance(value.value, str):
+            # `trainable = "False"`: Keras 3 stores bool(value), tf-keras the string, and
+            # both read it as a truth value (F14): a non-empty string leaves it trainable
+            flag = bool(value.value)
         layer = owner if isinstance(owner, Layer) else None
         selection = owner if isinstance(owner, LayerSelection) else None
         before = layer.trainable if layer else (selection.container.trainable if selection else None)

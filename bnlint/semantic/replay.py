@@ -183,6 +183,12 @@ class ReplayBase:
         self.foreign_entry: cst.CSTNode | None = None
         # project modules imported so far (path -> their global names), like sys.modules
         self.imported: dict[str, Env] = {}
+        # flags of the layer loops being replayed that flip once (see ``latches``):
+        # name -> (value before the loop, loop variable)
+        self.latches: dict[str, tuple[bool, str]] = {}
+        # path steps of the `if`s this replay decided (kept alive, keyed by identity):
+        # their arm runs as definitely as the `if` itself
+        self.decided_steps: dict[int, tuple[PathKind, cst.CSTNode]] = {}
 
     def record(self, event: Event) -> None:
         self.model.events.append(event)
@@ -246,7 +252,8 @@ class ReplayBase:
     def new_user_instance(self, owner: ClassValue, node: cst.CSTNode) -> Layer:
         raise NotImplementedError
 
-    def call_layer(self, layer: Layer, node: cst.Call, args: list[Value]) -> Value:
+    def call_layer(self, layer: Layer, node: cst.Call, args: list[Value],
+                   kwargs: dict[str, Value] | None = None) -> Value:
         raise NotImplementedError
 
     def call_model_method(self, layer: Layer, method: str, node: cst.Call, args: list[Value],

@@ -150,6 +150,10 @@ class StatementReplay(ReplayBase):
         return ended
 
     def exec_if(self, node: cst.If, env: Env) -> None:
+        latch = self.latch_test(node.test, env)
+        if latch is not None:
+            self.exec_latched(node, env, *latch)
+            return
         test = self.eval(node.test, env)
         if is_main_guard(node.test):
             if self.foreign_path is None:  # an imported module is not `__main__`
@@ -177,6 +181,57 @@ class StatementReplay(ReplayBase):
                     self.relevance.note_exit(node, body[start:])
         self.exec_joined(node, env, guard)
 
+    def latch_test(self, test: cst.BaseExpression,
+                   env: Env) -> tuple[str, LayerSelection, bool] | None:
+        """``if set_trainable:`` on a flag of the enclosing layer loop that flips once:
+        (loop variable, its selection, True when the body runs on the trailing part)."""
+        positive = True
+        while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+            positive = not positive
+            test = test.expression
+        if not isinstance(test, cst.Name) or test.value not in self.latches:
+            return None
+        initial, variable = self.latches[test.value]
+        selection = env.lookup(variable)
+        if not isinstance(selection, LayerSelection) or not selection.element:
+            return None
+        if selection.anchor != "none" or selection.extent == "one":
+            return None
+        # the flag holds its first value on the leading layers, the other on the rest
+        return variable, selection, positive != initial
+
+    def exec_latched(self, node: cst.If, env: Env, variable: str, selection: LayerSelection,
+                     body_on_tail: bool) -> None:
+        """The two arms of ``if set_trainable:`` inside ``for layer in base.layers``: one
+        runs on the layers before the one where the flag flips, the other on the rest.
+        Each is a selection of layers (their boundary unknown), so each is definite."""
+        arms: list[tuple[cst.BaseSuite | None, bool, PathKind]] = [
+            (node.body, body_on_tail, "if"),
+            (node.orelse.body if isinstance(node.orelse, cst.Else) else None,
+             not body_on_tail, "else"),
+        ]
+        if isinstance(node.orelse, cst.If):
+            self.exec_joined(node, env, None)
+            return
+        before = dict(env.names)
+        results: list[dict[str, Value]] = []
+        for suite, tail, kind in arms:
+            env.names = dict(before)
+            if suite is not None:
+                part = replace(selection, extent="slice", members=None, bounds=None,
+                               anchor="tail" if tail else "head")
+                env.bind(variable, part)
+                saved = self.context
+                self.context = replace(saved, path=saved.path + ((kind, node),))
+                try:
+                    self.exec_suite(suite, env)
+                finally:
+                    self.context = saved
+                    env.bind(variable, selection)
+                self.exit = None
+            results.append(dict(env.names))
+        env.names = _join_names(before, results[0], results[1])
+
     def once_per_path(self) -> bool:
         """Does the statement being replayed run once per path? A condition inside a
         loop or a callback hook can go either way from one iteration to the next, so
@@ -189,6 +244,7 @@ class StatementReplay(ReplayBase):
         key, positive = condition_key(node.test, self.module)
         taken = oracle.decide(key, node) == positive
         step: tuple[PathKind, cst.CSTNode] = ("if" if taken else "else", node)
+        self.decided_steps[id(step)] = step
         saved = self.context
         self.context = replace(saved, path=saved.path + (step,))
         try:
@@ -318,15 +374,23 @@ class StatementReplay(ReplayBase):
 
     def exec_for(self, node: cst.For, env: Env) -> None:
         iterable = self.eval(node.iter, env)
+        latches: dict[str, tuple[bool, str]] = {}
         if isinstance(iterable, LayerSelection) and not iterable.element and isinstance(
             node.target, cst.Name
         ):
             env.bind(node.target.value, replace(iterable, element=True, node=node.target))
+            latches = {name: (initial, node.target.value)
+                       for name, initial in _latches(node.body, env).items()}
         elif isinstance(iterable, LayerIndex) and isinstance(node.target, cst.Name):
             env.bind(node.target.value, iterable)  # `for i in range(len(model.layers))`
         else:
             self.bind_unknown(node.target, env)
-        self.exec_loop_body(node.body, env, node)
+        saved = self.latches
+        self.latches = {**saved, **latches}
+        try:
+            self.exec_loop_body(node.body, env, node)
+        finally:
+            self.latches = saved
         if node.orelse is not None:
             self.exec_branch(node.orelse.body, env, ("else", node))
 
@@ -438,6 +502,18 @@ class StatementReplay(ReplayBase):
     def assign_attribute(self, owner: Value, target: cst.Attribute, value: Value,
                          value_node: cst.BaseExpression) -> None:
         attr = target.attr.value
+        latch = self.latches.get(value_node.value) if isinstance(value_node, cst.Name) else None
+        if (attr == "trainable" and latch is not None and isinstance(owner, LayerSelection)
+                and owner.element and owner.anchor == "none" and owner.extent != "one"
+                and isinstance(target.value, cst.Name) and target.value.value == latch[1]):
+            # `layer.trainable = set_trainable`: the flag's first value on the leading
+            # layers, the other one from the layer where it flips
+            initial = latch[0]
+            for anchor, flag in (("head", initial), ("tail", not initial)):
+                part = replace(owner, extent="slice", members=None, bounds=None,
+                               anchor=anchor)  # type: ignore[arg-type]
+                self.set_trainable(part, target, Const(flag), value_node)
+            return
         if attr == "trainable":
             self.set_trainable(owner, target, value, value_node)
             return
@@ -468,8 +544,9 @@ class StatementReplay(ReplayBase):
     def conditional(self) -> bool:
         """Is the current statement inside a branch (``if``/``else``/``except``) that may
         not run? (A function replayed on its own is not a branch: its body runs when it
-        is called.)"""
-        return any(kind in {"if", "else", "except"} for kind, _ in self.context.path)
+        is called; nor is the arm of an ``if`` this path decided.)"""
+        return any(step[0] in {"if", "else", "except"} and id(step) not in self.decided_steps
+                   for step in self.context.path)
 
 
 
@@ -490,3 +567,72 @@ def _join_names(before: dict[str, Value], then_names: dict[str, Value],
         else:
             joined[key] = UNKNOWN
     return joined
+
+
+def _latches(body: cst.BaseSuite, env: Env) -> dict[str, bool]:
+    """Names bound to a bool constant before a loop that the loop body only ever sets to
+    the other constant (``set_trainable = True``): once flipped, they stay flipped for
+    the rest of the loop. Maps each to its value before the loop."""
+    assigned: dict[str, set[object]] = {}
+
+    class Finder(cst.CSTVisitor):
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            return False
+
+        def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+            return False
+
+        def visit_Assign(self, node: cst.Assign) -> None:
+            for target in node.targets:
+                if isinstance(target.target, cst.Name):
+                    value = node.value
+                    flag = (value.value == "True" if isinstance(value, cst.Name)
+                            and value.value in {"True", "False"} else None)
+                    assigned.setdefault(target.target.value, set()).add(flag)
+                else:
+                    for name in _bound_names(target.target):
+                        assigned.setdefault(name, set()).add(None)
+
+        def visit_AugAssign(self, node: cst.AugAssign) -> None:
+            for name in _bound_names(node.target):
+                assigned.setdefault(name, set()).add(None)
+
+        def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+            for name in _bound_names(node.target):
+                assigned.setdefault(name, set()).add(None)
+
+        def visit_For(self, node: cst.For) -> None:
+            for name in _bound_names(node.target):
+                assigned.setdefault(name, set()).add(None)
+
+        def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+            for name in _bound_names(node.target):
+                assigned.setdefault(name, set()).add(None)
+
+        def visit_Global(self, node: cst.Global) -> None:
+            for item in node.names:
+                assigned.setdefault(item.name.value, set()).add(None)
+
+        def visit_Nonlocal(self, node: cst.Nonlocal) -> None:
+            for item in node.names:
+                assigned.setdefault(item.name.value, set()).add(None)
+
+    body.visit(Finder())
+    found: dict[str, bool] = {}
+    for name, values in assigned.items():
+        before = env.lookup(name)
+        if not (isinstance(before, Const) and isinstance(before.value, bool)):
+            continue
+        if values == {not before.value}:
+            found[name] = before.value
+    return found
+
+
+def _bound_names(target: cst.CSTNode) -> list[str]:
+    if isinstance(target, cst.Name):
+        return [target.value]
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [name for element in target.elements for name in _bound_names(element.value)]
+    if isinstance(target, cst.StarredElement):
+        return _bound_names(target.value)
+    return []

@@ -126,8 +126,8 @@ def apply_to_selection(selection: LayerSelection, value: Tri, definite: bool) ->
                 continue
             apply_to_layer(member, value, definite)
         return
-    if extent == "one" or value is None:
-        # which layer is unknown: anything that might change becomes unknown
+    if extent == "one" or value is None or selection.anchor != "none":
+        # which layers are unknown: anything that might change becomes unknown
         value_for_all: Tri = None
         for target in opaque_parts(container):
             if guard != "not_bn" and target.inner_bn_trainable != value:

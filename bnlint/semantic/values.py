@@ -279,6 +279,11 @@ class LayerSelection(Value):
     # For a slice without a step: its bounds when they are known integers (None for an
     # omitted bound); None when unknown.
     bounds: tuple[int | None, int | None] | None = None
+    # A leading ("head") or trailing ("tail") part of the layers whose boundary is not
+    # known: the layers before / from the one at which a flag flips inside the loop
+    # (``if layer.name == "block5_conv1": set_trainable = True``). Which layers, and so
+    # which BatchNormalization layers, it holds is unknown.
+    anchor: Literal["none", "head", "tail"] = "none"
 
     def keeps_bn_tail(self) -> bool:
         """Does this slice certainly leave some BN layer of the container out, at the
@@ -293,6 +298,16 @@ class LayerSelection(Value):
         fewest, last_bn = shape
         tail = -upper if upper < 0 else fewest - upper
         return tail >= last_bn + 3
+
+
+@dataclass(eq=False, slots=True)
+class Samples(Value):
+    """An array whose first (batch) dimension is certainly ``count``: a single sample
+    made a batch (``np.expand_dims(img, 0)``, ``x[None]``, ``x[i:i + 1]``); ``node``
+    is the expression that fixes it."""
+
+    count: int
+    node: cst.CSTNode
 
 
 @dataclass(eq=False, slots=True)
@@ -334,6 +349,9 @@ class Tape(Value):
 
     node: cst.CSTNode
     watched: list[str] = field(default_factory=list)
+    # PyTorch autograd (Keras 3 on the torch backend): not a ``with`` block but a method
+    # that calls ``loss.backward()``, all of whose operations are recorded
+    autograd: bool = False
 
 
 @dataclass(eq=False, slots=True)

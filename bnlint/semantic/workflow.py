@@ -344,6 +344,23 @@ def _state_at(event: Event, layer: Layer, key: str) -> Tri:
     return None
 
 
+def compile_site(model: SemanticModel, compile_: Event) -> cst.CSTNode:
+    """Where the user chooses a phase's optimizer: the compile itself, or, for a compile
+    inside a helper that is handed an optimizer its caller built (``Trainer(model,
+    optimizer=SGD(...))`` compiling in ``__init__``), the outermost call of the helper,
+    since the helper's compile line serves every phase."""
+    optimizer = compile_.optimizer
+    sites = compile_.context.call_sites
+    if optimizer is None or optimizer.from_string or not sites:
+        return compile_.node
+    created = next((event for event in model.events_at(optimizer.node)
+                    if event.kind == "create" and event.target is optimizer), None)
+    if created is None or created.context.call_sites == sites and (
+            created.context.function == compile_.context.function):
+        return compile_.node
+    return sites[0]
+
+
 def describe(layer: Layer) -> str:
     """`name` for messages."""
     return f"`{layer.label}`" if layer.label else "the model"
