@@ -135,9 +135,8 @@ def _to_findings(module: cst.Module, reports: Iterable[PathReport]) -> list[Find
 
     A step taken in another module of the project is reported at the statement of this
     file that led there (the call, or the import that ran it), with the step itself as a
-    note in its own file. A finding made only of steps that importing another module
-    took is left to that module's own report."""
-    import libcst as cst
+    note in its own file. A finding made only of steps inside one other module is left
+    to that module's own report (its code is linted as an entry point there)."""
 
     from bnlint.semantic.paths import describe
 
@@ -155,9 +154,10 @@ def _to_findings(module: cst.Module, reports: Iterable[PathReport]) -> list[Find
         if primary is None:
             site = item.model.entry_sites.get(id(item.report.node))
             primary = where.own(site) if site is not None else None
-            if primary is None or (isinstance(site, (cst.Import, cst.ImportFrom)) and all(
-                    where.own(node) is None for node, _ in item.report.related)):
-                continue
+            if primary is None or not where.spans_files(
+                    [item.report.node, *(node for node, _ in item.report.related
+                                         if node is not site)]):
+                continue  # (the call that leads there is no evidence of its own)
         if not any(_within(primary, block) for block in raising if block is not None):
             grouped.setdefault((item.rule.code, primary), []).append(item)
     findings: list[Finding] = []
@@ -210,6 +210,15 @@ class _Locator:
     def own(self, node: cst.CSTNode) -> Span | None:
         where = self.positions.get(node)
         return _span(where) if where is not None else None
+
+    def spans_files(self, nodes: Iterable[cst.CSTNode]) -> bool:
+        """Does evidence made of ``nodes`` touch this file, or more than one other?"""
+        files: set[str | None] = set()
+        for node in nodes:
+            located = self.anywhere(node)
+            if located is not None:
+                files.add(located[0])
+        return None in files or len(files) > 1
 
     def anywhere(self, node: cst.CSTNode) -> tuple[str | None, Span] | None:
         """(path shown for another module or None for this file, span)."""

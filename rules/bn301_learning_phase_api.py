@@ -33,8 +33,9 @@ class LearningPhaseApi(Rule):
 
     ## Why is this bad?
     The learning phase is a Keras 1/TF1 concept. Keras 3 removed it entirely: the call
-    raises `AttributeError` (error). In tf-keras (TF 2.x) it is deprecated and does not
-    steer training: `fit()` passes `training=True` to every layer explicitly, so
+    raises `AttributeError` (error). In tf-keras (TF 2.x) `set_learning_phase` and
+    `learning_phase_scope` are deprecated and do not steer training (reading the phase with
+    `learning_phase()` is neither deprecated nor reported there): `fit()` passes `training=True` to every layer explicitly, so
     `set_learning_phase(0)` before building a fine-tuning model does not keep its
     BatchNormalization layers in inference mode (warning). In standalone Keras 2 and TF1
     graph code it is the real mechanism and is not reported, except
@@ -92,7 +93,7 @@ class LearningPhaseApi(Rule):
             """
             import tf_keras
             from tf_keras import backend as K
-            f = K.function([model.input, K.learning_phase()], [model.output])
+            K.set_learning_phase(0)
             """,
         ),
         Example(
@@ -110,6 +111,22 @@ class LearningPhaseApi(Rule):
             out = sess.run([y], feed_dict={x: batch, K.learning_phase(): 0})
             """,
             target="tf1",
+        ),
+        # tf-keras deprecates setting the phase; reading it is fine (tf_keras/backend.py)
+        Example(
+            """
+            import tf_keras
+            from tf_keras import backend as K
+            f = K.function([model.input, K.learning_phase()], [model.output])
+            """,
+        ),
+        Example(
+            """
+            import tensorflow as tf
+            from tensorflow.keras import backend as K
+            features = K.function([model.input, K.learning_phase()], [model.layers[-2].output])
+            """,
+            target="tf-keras",
         ),
         """
         import tensorflow as tf
@@ -170,6 +187,8 @@ class LearningPhaseApi(Rule):
                 seen.add(id(call.node))
                 if legacy and not _sets_training_phase(call.node):
                     continue  # the right API for this code
+                if flavour == "tf-keras" and _reads_phase(call.name):
+                    continue  # tf-keras deprecates setting the phase, not reading it
                 yield Report(call.node, _message(module.code_for_node(call.node.func), flavour),
                              severity=severity)
         if legacy:
@@ -178,6 +197,8 @@ class LearningPhaseApi(Rule):
             node = reference.node
             if reference.name in names and id(node) not in called | seen:
                 seen.add(id(node))
+                if flavour == "tf-keras" and _reads_phase(reference.name):
+                    continue
                 yield Report(node, _message(module.code_for_node(node), flavour),
                              severity=severity)
 
@@ -196,6 +217,11 @@ def _message(spelling: str, flavour: str) -> str:
             "`predict()` and `evaluate()` included: BatchNormalization normalises with the "
             "batch's statistics and Dropout stays on; set the phase back to 0 before "
             "inference, or pass `training=` to the calls")
+
+
+def _reads_phase(name: str | None) -> bool:
+    """``K.learning_phase()``: reads the phase (the setters are the deprecated part)."""
+    return name is not None and name.rsplit(".", 1)[-1] == "learning_phase"
 
 
 def _sets_training_phase(call: cst.Call) -> bool:

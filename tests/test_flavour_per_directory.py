@@ -223,6 +223,11 @@ def flavour_of(text: str, path: str = "t.py") -> Flavour | None:
      session = K.get_session()
      """, "keras2", "get_session"),
     ("""\
+     import tensorflow as tf
+     from tensorflow import keras
+     session = keras.backend.get_session()
+     """, "tf1", "TF1"),
+    ("""\
      from keras.layers.merge import concatenate
      """, "keras2", "keras.layers.merge"),
     ("""\

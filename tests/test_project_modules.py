@@ -251,3 +251,62 @@ def test_a_file_outside_any_repository_stays_in_its_project_root(tmp_path: Path)
     project = project_for(str(inner), str(tmp_path / "work"))
     assert project is not None and project.top == str(tmp_path / "work")
     assert project.resolve("models") is None
+
+
+def test_a_finding_inside_one_helper_module_is_reported_there_only(repo: Path) -> None:
+    # the helper builds, freezes, trains, unfreezes and trains again on its own: every
+    # step lies in utils.py, whose own report (an entry point) says so
+    write(repo / "utils.py", """\
+        import tensorflow as tf
+
+
+        def finetune(x, y):
+            base = tf.keras.applications.ResNet50(include_top=False, pooling="avg")
+            base.trainable = False
+            model = tf.keras.Sequential([base, tf.keras.layers.Dense(2)])
+            model.compile(optimizer="adam", loss="mse")
+            model.fit(x, y)
+            base.trainable = True
+            model.compile(optimizer=tf.keras.optimizers.Adam(1e-5), loss="mse")
+            model.fit(x, y)
+        """)
+    write(repo / "train.py", "from utils import finetune\nfinetune(x, y)\n")
+    assert [item["filename"] for item in bnlint(["."], repo)] == ["utils.py"]
+
+
+def test_a_method_inherited_from_another_module_runs_on_this_files_class(
+        repo: Path) -> None:
+    # base.py drives training; the subclass in gan.py builds the models: the custom step
+    # of gan.py calls its BN generator without training= (BN107)
+    write(repo / "base.py", """\
+        class BaseGAN:
+            def train(self, data, steps):
+                self.create_models()
+                for _ in range(steps):
+                    self.update_generator(data)
+        """)
+    write(repo / "gan.py", """\
+        import tensorflow as tf
+        from base import BaseGAN
+
+
+        class GAN(BaseGAN):
+            def create_models(self):
+                self.generator = tf.keras.Sequential([
+                    tf.keras.layers.Dense(16), tf.keras.layers.BatchNormalization(),
+                    tf.keras.layers.Dense(4)])
+                self.optimizer = tf.keras.optimizers.Adam(2e-4)
+
+            def update_generator(self, noise):
+                with tf.GradientTape() as tape:
+                    fake = self.generator(noise)
+                    loss = tf.reduce_mean(fake)
+                grads = tape.gradient(loss, self.generator.trainable_weights)
+                self.optimizer.apply_gradients(zip(grads, self.generator.trainable_weights))
+        """)
+    done = subprocess.run(
+        [sys.executable, "-m", "bnlint", "--no-cache", "--format", "json",
+         "--target-keras", "tf-keras", "gan.py"],
+        cwd=repo, capture_output=True, text=True, timeout=120, check=False)
+    found = json.loads(done.stdout)
+    assert [(item["code"], item["location"]["row"]) for item in found] == [("BN107", 14)]

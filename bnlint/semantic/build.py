@@ -31,7 +31,7 @@ from bnlint.semantic.model import SemanticModel
 from bnlint.semantic.paths import PathOracle, Relevance, explore
 from bnlint.semantic.scan import scan_module
 from bnlint.semantic.statements import StatementReplay
-from bnlint.semantic.values import ClassValue, Instance, Layer, Tri, Value
+from bnlint.semantic.values import ClassValue, FunctionValue, Instance, Layer, Tri, Value
 
 if TYPE_CHECKING:
     from bnlint.project import Project
@@ -88,23 +88,31 @@ class Builder(StatementReplay, ImportReplay, ExpressionEvaluation, CallReplay, K
         while index < len(self.functions):
             function = self.functions[index]
             index += 1
-            if id(function.node) in self.ran:
-                continue
-            owner = function.owner
-            receiver: Value | None = None
-            saved = self.context
-            self.context = replace(saved, standalone=True, entry=function.qualname)
-            module_state = _ModuleState.save(self)
-            try:
-                if owner is not None and owner.keras_base is not None:
-                    receiver = self.prototype(owner)
-                elif owner is not None:
-                    receiver = self.plain_prototype(owner)
-                if owner is None or function is not owner.methods.get("__init__"):
-                    self.call_function(function, [], {}, receiver, standalone=True)
-            finally:
-                self.context = saved
-                module_state.restore(self)
+            if id(function.node) not in self.ran:
+                self.replay_entry(function, function.owner, function.qualname)
+        # methods a class of this file inherits from another module of the project
+        # (`GAN.train` from `models/base.py`) run on an instance of this class
+        for owner in self.local_classes:
+            for name, function in list(owner.methods.items()):
+                if function.origin is not None and id(function.node) not in self.ran:
+                    self.replay_entry(function, owner, f"{owner.name}.{name}")
+
+    def replay_entry(self, function: FunctionValue, owner: ClassValue | None,
+                     qualname: str) -> None:
+        receiver: Value | None = None
+        saved = self.context
+        self.context = replace(saved, standalone=True, entry=qualname)
+        module_state = _ModuleState.save(self)
+        try:
+            if owner is not None and owner.keras_base is not None:
+                receiver = self.prototype(owner)
+            elif owner is not None:
+                receiver = self.plain_prototype(owner)
+            if owner is None or function is not owner.methods.get("__init__"):
+                self.call_function(function, [], {}, receiver, standalone=True)
+        finally:
+            self.context = saved
+            module_state.restore(self)
 
     def plain_prototype(self, owner: ClassValue) -> Instance:
         """An instance of a plain class built by its ``__init__``."""

@@ -101,6 +101,11 @@ def _keras3_signal(model: SemanticModel) -> str | None:
 def _tf1_graph_mode(model: SemanticModel) -> bool:
     if any(call.name in _TF1_CALLS for call in model.calls):
         return True
+    # tf.keras's backend had sessions only in TensorFlow 1
+    if any(call.name is not None and call.name.endswith(_KERAS2_FUNCTIONS)
+           for call in model.calls) and any(
+            name.split(".")[0] == "tensorflow" for name in model.imports):
+        return True
     # ``import tensorflow.compat.v1 as tf`` is the TF1 idiom for graph-mode code.
     return "tensorflow.compat.v1" in model.imports or any(
         name.startswith("tensorflow.contrib") for name in model.imports

@@ -183,6 +183,8 @@ class ReplayBase:
         self.foreign_entry: cst.CSTNode | None = None
         # project modules imported so far (path -> their global names), like sys.modules
         self.imported: dict[str, Env] = {}
+        # classes defined in the linted file itself
+        self.local_classes: list[ClassValue] = []
         # flags of the layer loops being replayed that flip once (see ``latches``):
         # name -> (value before the loop, loop variable)
         self.latches: dict[str, tuple[bool, str]] = {}

@@ -464,6 +464,8 @@ class StatementReplay(ReplayBase):
             if isinstance(statement, cst.FunctionDef):
                 self.define_function(statement, env, value)
         self.model.classes.append(value)
+        if self.foreign_path is None:
+            self.local_classes.append(value)
         env.bind(node.name.value, value)
 
     def bind_unknown(self, target: cst.BaseExpression, env: Env) -> None:
