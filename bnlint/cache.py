@@ -331,7 +331,8 @@ def _pinned_key(pinned: Flavour | None) -> list[Any] | None:
     """A file's pinned flavour as its entry records it (JSON compares equal)."""
     if pinned is None:
         return None
-    return [pinned.name, list(pinned.version) if pinned.version else None, pinned.reason]
+    return [pinned.name, list(pinned.version) if pinned.version else None, pinned.reason,
+            _pinned_key(pinned.bundled)]
 
 
 def _codes_key(codes: frozenset[str]) -> str:

@@ -22,6 +22,9 @@ class Flavour:
     version: tuple[int, ...] | None = None
     reason: str = "default"
     assumed: bool = False
+    # for a pin of standalone Keras 2: the flavour the TensorFlow pin beside it gives to
+    # code that uses only `tf.keras` (None when TensorFlow is not pinned)
+    bundled: Flavour | None = None
 
     @property
     def is_keras3(self) -> bool:

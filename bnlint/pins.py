@@ -166,13 +166,16 @@ def decide(pins: list[Pin]) -> Flavour | None:
 
 
 def _keras_flavour(keras: Pin, major: int, tensorflow: Pin | None) -> Flavour:
-    """Keras 3, or Keras 2 standalone / bundled with a TensorFlow before 2.16."""
+    """Keras 3; Keras 2 bundled with a TensorFlow 2 before 2.16 (tf-keras); else
+    standalone Keras 2, with what the TensorFlow pin means for `tf.keras` code."""
     version = pin_range(keras).exact
     if major >= 3:
         return Flavour("keras3", version, _reason(keras))
-    if tensorflow is not None and _before(pin_range(tensorflow), _KERAS2_TF_LIMIT):
+    bundled = _tensorflow_flavour(tensorflow) if tensorflow is not None else None
+    if tensorflow is not None and _before(pin_range(tensorflow), _KERAS2_TF_LIMIT) and (
+            bundled is None or bundled.name != "tf1"):
         return Flavour("tf-keras", version, f"{_reason(keras)}, {_reason(tensorflow)}")
-    return Flavour("keras2", version, _reason(keras))
+    return Flavour("keras2", version, _reason(keras), bundled=bundled)
 
 
 def _tensorflow_flavour(tensorflow: Pin) -> Flavour | None:

@@ -317,3 +317,21 @@ def test_changing_a_directorys_pin_relints_its_files(repo: Path) -> None:
     write(repo / "sub" / "requirements.txt", "tensorflow==2.17.0\n")
     assert run() == ["BN212"]
     assert run() == ["BN212"]  # from the cache, with the same verdict
+
+
+@pytest.mark.parametrize(("pins", "expected"), [
+    ("keras==2.2.4\n", ("tf-keras", None)),
+    ("keras==2.2.4\ntensorflow-gpu==1.13.2\n", ("tf1", (1, 13, 2))),
+    ("keras==2.4.3\ntensorflow==2.4.1\n", ("tf-keras", (2, 4, 3))),
+])
+def test_a_standalone_keras_pin_does_not_decide_tf_keras_code(
+        repo: Path, pins: str, expected: tuple[str, tuple[int, ...] | None]) -> None:
+    write(repo / "requirements.txt", pins)
+    train = write(repo / "train.py", "import tensorflow as tf\nmodel = tf.keras.Sequential()\n")
+    pinned = PinIndex(str(repo)).flavour_for(str(train))
+    assert pinned is not None and pinned.name in {"keras2", "tf1", "tf-keras"}
+    flavour = judged_flavour(source_from_text(str(train), train.read_text()), Settings(),
+                             pinned)
+    assert flavour is not None and (flavour.name, flavour.version) == expected
+    standalone = judged_flavour(source_from_text("k.py", "import keras\n"), Settings(), pinned)
+    assert standalone is not None and standalone.name == pinned.name

@@ -53,6 +53,11 @@ def resolve_flavour(
            for name in model.imports):
         return Flavour("tf-keras", version, f"the file imports `{_TF_BUNDLED_KERAS}`, "
                        "TensorFlow's bundled Keras 2")
+    if project is not None and project.name == "keras2" and _tf_keras_only(model):
+        # a standalone Keras pin says nothing about `tf.keras`, which TensorFlow bundles
+        project = project.bundled or Flavour(
+            "tf-keras", None, f"{project.reason} is standalone Keras; the file uses only "
+            "tf.keras")
     if project is not None:
         # A pin says which Keras is installed; graph-mode idioms do not change that.
         if version is not None and project.version is None:
@@ -68,6 +73,12 @@ def resolve_flavour(
         return Flavour("keras2" if standalone else "tf-keras", version,
                        f"the file uses `{old}`, which Keras 3 removed")
     return Flavour("keras3", version, "assumed (nothing says which Keras)", assumed=True)
+
+
+def _tf_keras_only(model: SemanticModel) -> bool:
+    """The file reaches Keras only through TensorFlow (``tf.keras``), never as ``keras``."""
+    tops = {name.split(".")[0] for name in model.imports}
+    return "tensorflow" in tops and "keras" not in tops
 
 
 def _keras2_signal(model: SemanticModel) -> str | None:
