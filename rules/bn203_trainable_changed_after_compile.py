@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING
 from bnlint.finding import Severity
 from bnlint.rule import Example, Report, Rule, RuleContext
 from bnlint.semantic import workflow as wf
+from bnlint.semantic.constants import ModuleConstants
 from bnlint.semantic.events import Event, call_notes
 from bnlint.semantic.values import Const, Layer, LayerSelection
 from bnlint.semantic.walk import run_visitor
 
-from ._arguments import ModuleConstants
 from ._recipes import FROZEN_RESNET_COMPILED, after_frozen_resnet
 
 if TYPE_CHECKING:

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from bnlint.semantic.constants import ModuleConstants
 from bnlint.semantic.events import Context, Event, EventKind
 from bnlint.semantic.values import ClassValue, Layer, Value
 
@@ -64,6 +65,7 @@ class SemanticModel:
     # on a replay of one path: how each of those conditions was answered
     decisions: tuple[Decision, ...] = ()
     _events_at: dict[int, list[Event]] | None = None
+    _constants: ModuleConstants | None = None
 
     def events_at(self, node: cst.CSTNode) -> list[Event]:
         """The events recorded at ``node`` (a statement replayed twice has two)."""
@@ -73,6 +75,13 @@ class SemanticModel:
                 index.setdefault(id(event.node), []).append(event)
             self._events_at = index
         return self._events_at.get(id(node), [])
+
+    @property
+    def constants(self) -> ModuleConstants:
+        """The module's numeric constants (``EPOCHS = 10``), read once."""
+        if self._constants is None:
+            self._constants = ModuleConstants(self.module)
+        return self._constants
 
     def events_of(self, *kinds: EventKind) -> Iterator[Event]:
         """Events of the given kinds, in program order."""
