@@ -415,18 +415,14 @@ class TrainableChangedAfterCompile(Rule):
         if touched is None or not isinstance(value, Const) or not isinstance(value.value, bool):
             return None
         for loop in loops_repeating(ctx.model, change):
-            body = loop.body()
+            body = loop.body
             if not body or loop.may_end_early():
                 continue
             for model in ctx.model.containers_or_self(touched):
-                fits = [(index, event) for index, event in body
-                        if event.kind == "fit" and event.layer is model
-                        and not event.context.standalone and loop.runs_every_iteration(event)]
+                fits = loop.fits_every_iteration(model)
                 if not fits:
                     continue
-                if any(event.kind in {"compile", "escape"} and event.layer is not None and (
-                        event.layer is model or event.layer is touched
-                        or touched in event.layer.descendants()) for _, event in body):
+                if loop.may_recapture(model, touched):
                     return None  # recompiled, or handed to code we cannot follow
                 compiled = ctx.model.compiled_before(model, body[0][0])
                 if compiled is None or not loop.entered_whenever(compiled.compile, body[0][1]):
@@ -462,11 +458,9 @@ class TrainableChangedAfterCompile(Rule):
         compiled = ctx.model.compiled_before(model, wf.position(ctx.model, hook.fit))
         if compiled is None or not _differs_from(change, compiled.compile, value.value):
             return None
-        during = hook.events()
-        if sets_back(change, during) or hook.rebuilds_train_function():
+        if sets_back(change, hook.events()) or hook.rebuilds_train_function():
             return None
-        if any(event.kind == "escape" or event.kind == "set_attr"
-               and event.attr == "stop_training" for event in during):
+        if hook.may_end_fit_or_escape():
             return None  # the hook ends this fit(), or hands the model to unknown code
         label = wf.describe(model)
         target = change.layer

@@ -172,9 +172,9 @@ def test_a_loop_body_holds_the_events_of_one_iteration_and_only_those() -> None:
     """)
     change = changes(model)[-1]
     loop = loop_around(model, change)
-    kinds = [event.kind for _, event in loop.body()]
+    kinds = [event.kind for _, event in loop.body]
     assert kinds == ["set_trainable", "fit"]
-    fit = next(event for _, event in loop.body() if event.kind == "fit")
+    fit = next(event for _, event in loop.body if event.kind == "fit")
     assert loop.runs_every_iteration(fit) and not loop.is_guarded(fit)
     assert loop.is_guarded(change) and not loop.runs_every_iteration(change)
     assert not loop.runs_every_iteration(next(model.events_of("evaluate")))
@@ -202,7 +202,7 @@ def test_a_loop_under_a_condition_is_not_entered_whenever_the_compile_ran() -> N
     change = changes(model)[-1]
     loop = loop_around(model, change)
     compile_event = next(model.events_of("compile"))
-    assert not loop.entered_whenever(compile_event, loop.body()[0][1])
+    assert not loop.entered_whenever(compile_event, loop.body[0][1])
 
 
 def test_a_module_level_loop_is_entered_whenever_the_compile_ran() -> None:
@@ -214,7 +214,7 @@ def test_a_module_level_loop_is_entered_whenever_the_compile_ran() -> None:
     change = changes(model)[-1]
     loop = loop_around(model, change)
     compile_event = next(model.events_of("compile"))
-    assert loop.entered_whenever(compile_event, loop.body()[0][1])
+    assert loop.entered_whenever(compile_event, loop.body[0][1])
 
 
 def test_a_loop_that_sets_the_flag_back_toggles_it() -> None:
@@ -225,7 +225,7 @@ def test_a_loop_that_sets_the_flag_back_toggles_it() -> None:
         base.trainable = False
     """)
     unfreeze = changes(model)[0]
-    body = [event for _, event in loop_around(model, unfreeze).body()]
+    body = [event for _, event in loop_around(model, unfreeze).body]
     assert sets_back(unfreeze, body)
     one_way = model_of("""
     for step in range(100):
@@ -233,7 +233,42 @@ def test_a_loop_that_sets_the_flag_back_toggles_it() -> None:
         model.fit(x, y, epochs=1)
     """)
     change = changes(one_way)[-1]
-    assert not sets_back(change, [event for _, event in loop_around(one_way, change).body()])
+    assert not sets_back(change, [event for _, event in loop_around(one_way, change).body])
+
+
+def test_the_fits_every_iteration_runs_exclude_guarded_ones() -> None:
+    model = model_of("""
+    for epoch in range(10):
+        base.trainable = True
+        model.fit(x, y, epochs=1)
+        if epoch % 5 == 0:
+            model.fit(x_val, y_val, epochs=1)
+    """)
+    loop = loop_around(model, changes(model)[-1])
+    net = layer_named(model, "model")
+    assert [event for _, event in loop.fits_every_iteration(net)] == [
+        next(model.events_of("fit"))]
+    assert loop.fits_every_iteration(layer_named(model, "base")) == []
+
+
+def test_a_loop_that_recompiles_may_recapture_the_change() -> None:
+    model = model_of("""
+    for epoch in range(10):
+        base.trainable = True
+        model.compile(optimizer="sgd", loss="mse")
+        model.fit(x, y, epochs=1)
+    """)
+    change = changes(model)[-1]
+    net, base = layer_named(model, "model"), layer_named(model, "base")
+    assert loop_around(model, change).may_recapture(net, base)
+    plain = model_of("""
+    for epoch in range(10):
+        base.trainable = True
+        model.fit(x, y, epochs=1)
+    """)
+    change = changes(plain)[-1]
+    assert not loop_around(plain, change).may_recapture(layer_named(plain, "model"),
+                                                        layer_named(plain, "base"))
 
 
 UNFREEZE_HOOK = """
@@ -285,6 +320,19 @@ def test_a_hook_is_run_by_the_fit_that_names_its_callback() -> None:
     assert hook.fit.kind == "fit" and hook.fit.layer is not None
     assert change in hook.events()
     assert not hook.rebuilds_train_function()
+
+
+def test_a_hook_that_stops_training_may_end_its_fit() -> None:
+    hook, _ = hook_of("""
+    class Unfreeze(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            base.trainable = True
+            self.model.stop_training = True
+    model.fit(x, y, epochs=10, callbacks=[Unfreeze()])
+    """)
+    assert hook.may_end_fit_or_escape()
+    plain, _ = hook_of(hook_code("on_epoch_end"))
+    assert not plain.may_end_fit_or_escape()
 
 
 def test_a_hook_that_rebuilds_the_train_function() -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bnlint.semantic.events import Event, PathKind
-from bnlint.semantic.values import Const
+from bnlint.semantic.values import Const, Layer
 from bnlint.semantic.walk import run_visitor
 
 if TYPE_CHECKING:
@@ -43,11 +43,22 @@ class Loop:
 
     node: cst.CSTNode
     model: SemanticModel
+    # the events of one iteration, with their positions in the trace
+    body: tuple[tuple[int, Event], ...]
 
-    def body(self) -> list[tuple[int, Event]]:
-        """The events of one iteration, with their positions in the trace."""
-        return [(index, event) for index, event in enumerate(self.model.events)
-                if event.context.within(self.node) is not None]
+    def fits_every_iteration(self, trained: Layer) -> list[tuple[int, Event]]:
+        """The fits of ``trained`` that every iteration runs (in the body itself, not
+        under a condition or an inner loop), with their positions in the trace."""
+        return [(index, event) for index, event in self.body
+                if event.kind == "fit" and event.layer is trained
+                and not event.context.standalone and self.runs_every_iteration(event)]
+
+    def may_recapture(self, trained: Layer, changed: Layer) -> bool:
+        """Does an iteration compile ``trained``, ``changed`` or a model holding it, or
+        hand one of them to code the model cannot follow (which may recompile it)?"""
+        return any(event.kind in {"compile", "escape"} and event.layer is not None and (
+            event.layer is trained or event.layer is changed
+            or changed in event.layer.descendants()) for _, event in self.body)
 
     def may_end_early(self) -> bool:
         """Can the loop end early (``break``, ``return``, ``raise`` in its body, not those
@@ -137,7 +148,9 @@ def loops_repeating(model: SemanticModel, event: Event) -> Iterator[Loop]:
         inner = event.context.within(node) or ()
         if any(kind != "loop" and other is node for kind, other in inner):
             continue
-        yield Loop(node, model)
+        body = tuple((index, other) for index, other in enumerate(model.events)
+                     if other.context.within(node) is not None)
+        yield Loop(node, model, body)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +166,12 @@ class Hook:
         """The events of the callbacks this fit() runs (every hook of every callback)."""
         return [event for event in self.model.events
                 if event.context.callback_of() is self.fit.node]
+
+    def may_end_fit_or_escape(self) -> bool:
+        """Do this fit()'s callbacks stop it (``self.model.stop_training = True``) or hand
+        a model to code the model cannot follow?"""
+        return any(event.kind == "escape" or event.kind == "set_attr"
+                   and event.attr == "stop_training" for event in self.events())
 
     def acts_after_first_step(self, event: Event) -> bool:
         """Does the hook run ``event`` after fit() ran a train step, with more training of
