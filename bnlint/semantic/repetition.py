@@ -71,7 +71,7 @@ class Loop:
         return finder.found
 
     def runs_every_iteration(self, event: Event) -> bool:
-        """Is ``event`` in the loop's body itself, under no ``if``, ``try`` or inner loop?"""
+        """Is ``event`` in the loop's body itself, under no ``if``, ``except`` or inner loop?"""
         return event.context.within(self.node) == ()
 
     def is_guarded(self, event: Event) -> bool:
