@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from itertools import islice
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from bnlint.finding import Severity
 from bnlint.rule import Example, Report, Rule, RuleContext
 from bnlint.semantic import workflow as wf
 from bnlint.semantic.events import Event, call_notes
+from bnlint.semantic.repetition import hook_running, loops_repeating, sets_back
 from bnlint.semantic.values import Const, Layer, LayerSelection
-from bnlint.semantic.walk import run_visitor
 
-from ._arguments import ModuleConstants
 from ._recipes import FROZEN_RESNET_COMPILED, after_frozen_resnet
 
 if TYPE_CHECKING:
@@ -84,8 +80,6 @@ class TrainableChangedAfterCompile(Rule):
     - keras-team/keras trainer.py `compile()` docstring ("Trainable variables are
       determined at compile() time")
     """
-
-    _index: tuple[object, dict[int, _Trainings]] | None = None
 
     code = "BN203"
     name = "trainable-changed-after-compile"
@@ -369,33 +363,6 @@ class TrainableChangedAfterCompile(Rule):
         """,
     )
 
-    def trainings(self, ctx: RuleContext, model: Layer, end: int) -> Iterator[Event]:
-        """What ``_last_compile`` needs of ``model``'s events before position ``end``: its
-        last compile and the fits after it up to the first trusted one. Indexed once per
-        file (scanning the whole trace for each change was quadratic)."""
-        index = self._index
-        if index is None or index[0] is not ctx.model:
-            by_layer: dict[int, _Trainings] = {}
-            for position, event in enumerate(ctx.model.events):
-                if event.kind in {"compile", "fit"} and event.layer is not None:
-                    entry = by_layer.setdefault(id(event.layer), _Trainings([], [], []))
-                    if event.kind == "compile":
-                        entry.compiles.append(len(entry.events))
-                    entry.positions.append(position)
-                    entry.events.append(event)
-            index = self._index = (ctx.model, by_layer)
-        found = index[1].get(id(model))
-        if found is None:
-            return
-        before = bisect_left(found.positions, end)
-        last = bisect_left(found.compiles, before) - 1
-        if last < 0:
-            return
-        for event in found.events[found.compiles[last]:before]:
-            yield event
-            if event.kind == "fit" and wf.trusted(event):
-                return
-
     def check(self, ctx: RuleContext) -> Iterator[Report]:
         events = ctx.model.events
         reported: set[int] = set()
@@ -427,115 +394,87 @@ class TrainableChangedAfterCompile(Rule):
 
     def check_change(self, ctx: RuleContext, position: int,
                      change: Event) -> Iterator[Report]:
-        events = ctx.model.events
         touched = change.layer
         if touched is None or change.context.callback_of() is not None:
             return  # a hook runs inside its fit(): check_in_callback's concern
         for model in ctx.model.containers_or_self(touched):
-            compile_event, earlier_fit = _last_compile(self.trainings(ctx, model, position),
-                                                       model)
-            if compile_event is None:
+            compiled = ctx.model.compiled_before(model, position)
+            if compiled is None:
                 continue
-            next_fit = _next_fit(islice(events, position + 1, None), model, touched)
-            if next_fit is None:
+            next_fit = ctx.model.next_fit_without_recompile(position, model, touched)
+            if next_fit is None or not _changed(change, compiled.compile, next_fit):
                 continue
-            if not _changed(change, compile_event, next_fit):
-                continue
-            yield self.report(ctx, model, change, compile_event, earlier_fit, next_fit)
+            yield self.report(ctx, model, change, compiled.compile, compiled.first_fit, next_fit)
             return
 
     def check_in_loop(self, ctx: RuleContext, position: int, change: Event) -> Report | None:
         """A change inside a training loop (``for epoch ...: model.fit(...)``) that a
-        later iteration's fit() trains past without a recompile. The loop body is
-        replayed once, so the order across iterations is read from the loop itself."""
-        events = ctx.model.events
+        later iteration's fit() trains past without a recompile."""
         touched = change.layer
         value = change.value
         if touched is None or not isinstance(value, Const) or not isinstance(value.value, bool):
             return None
-        for loop in reversed(change.context.loops()):
-            inner = change.context.within(loop) or ()
-            if any(kind != "loop" and node is loop for kind, node in inner):
-                continue
-            body = [(index, event) for index, event in enumerate(events)
-                    if event.context.within(loop) is not None]
-            if not body or _may_leave(loop):
+        for loop in loops_repeating(ctx.model, change):
+            body = loop.body
+            if not body or loop.may_end_early():
                 continue
             for model in ctx.model.containers_or_self(touched):
-                fits = [(index, event) for index, event in body
-                        if event.kind == "fit" and event.layer is model
-                        and not event.context.standalone and not event.context.within(loop)]
+                fits = loop.fits_every_iteration(model)
                 if not fits:
                     continue
-                if any(event.kind in {"compile", "escape"} and event.layer is not None and (
-                        event.layer is model or event.layer is touched
-                        or touched in event.layer.descendants()) for _, event in body):
+                if loop.may_recapture(model, touched):
                     return None  # recompiled, or handed to code we cannot follow
-                start = body[0][0]
-                compile_event, _ = _last_compile(self.trainings(ctx, model, start), model)
-                if compile_event is None or not _loop_entry_trusted(compile_event, loop, body):
+                compiled = ctx.model.compiled_before(model, body[0][0])
+                if compiled is None or not loop.entered_whenever(compiled.compile, body[0][1]):
                     continue
-                if not _differs_from(change, compile_event, value.value):
+                if not _differs_from(change, compiled.compile, value.value):
                     continue
-                if _toggled_back(change, body, value.value):
+                if sets_back(change, (event for _, event in body)):
                     continue
                 before = [event for index, event in fits if index < position]
                 after = [event for index, event in fits if index > position]
-                guarded = any(kind != "loop" for kind, _ in inner)
-                constants = ModuleConstants(ctx.model.module)
-                if before and (not guarded or _runs_before_last_iteration(loop, inner,
-                                                                          constants)):
+                if before and (not loop.is_guarded(change)
+                               or loop.runs_before_last_iteration(change)):
                     trained, again = before[-1], fits[0][1]
-                elif after and _runs_after_first_iteration(loop, inner, constants):
+                elif after and loop.runs_after_first_iteration(change):
                     trained, again = after[0], after[0]
                 else:
                     continue
-                return self.report_loop(ctx, model, change, compile_event, loop, trained, again)
+                return self.report_loop(ctx, model, change, compiled.compile, loop.node,
+                                        trained, again)
         return None
 
     def check_in_callback(self, ctx: RuleContext, change: Event) -> Report | None:
         """A callback hook that changes ``trainable`` while fit() is training: the train
         function is already built, so the change is ignored in graph mode (both flavours)
         and crashes in eager mode and on JAX."""
-        fit_node = change.context.callback_of()
         value = change.value
-        if fit_node is None or not isinstance(value, Const) or not isinstance(value.value, bool):
+        if not isinstance(value, Const) or not isinstance(value.value, bool):
             return None
-        events = ctx.model.events
-        fit = next((event for event in events if event.kind == "fit" and event.node is fit_node
-                    and wf.trusted(event)), None)
-        hook = _hook_of(ctx, change)
-        if fit is None or fit.layer is None or hook is None:
+        hook = hook_running(ctx.model, change)
+        if hook is None or hook.fit.layer is None or not hook.acts_after_first_step(change):
             return None
-        name, function = hook
-        if not _after_first_step(name, function, change, fit_node,
-                                 ModuleConstants(ctx.model.module)):
+        model = hook.fit.layer
+        compiled = ctx.model.compiled_before(model, wf.position(ctx.model, hook.fit))
+        if compiled is None or not _differs_from(change, compiled.compile, value.value):
             return None
-        model = fit.layer
-        compile_event, _ = _last_compile(
-            self.trainings(ctx, model, wf.position(ctx.model, fit)), model)
-        if compile_event is None or not _differs_from(change, compile_event, value.value):
+        if sets_back(change, hook.events()) or hook.rebuilds_train_function():
             return None
-        during = [(index, event) for index, event in enumerate(events)
-                  if event.context.callback_of() is fit_node]
-        if _toggled_back(change, during, value.value) or _rebuilds_train_function(function):
-            return None
-        if any(event.kind == "escape" or event.kind == "set_attr"
-               and event.attr == "stop_training" for _, event in during):
+        if hook.may_end_fit_or_escape():
             return None  # the hook ends this fit(), or hands the model to unknown code
         label = wf.describe(model)
         target = change.layer
         what = wf.describe(target) if target is not None and target is not model else label
         return Report(
             change.node,
-            f"`trainable` of {what} is changed by the callback hook `{name}` while fit() "
-            "is training: the train function was built with the old configuration, so the "
-            "change is silently ignored in graph mode (Keras 3 and tf-keras) and crashes in "
-            "eager mode or on JAX; end this fit() at that epoch, change `trainable`, "
+            f"`trainable` of {what} is changed by the callback hook `{hook.name}` while "
+            "fit() is training: the train function was built with the old configuration, so "
+            "the change is silently ignored in graph mode (Keras 3 and tf-keras) and crashes "
+            "in eager mode or on JAX; end this fit() at that epoch, change `trainable`, "
             f"recompile `{_label(model)}` and call fit() again",
             (
-                (compile_event.node, f"{label} is compiled here: trainability is captured"),
-                (fit_node, f"fit() runs the callback here while training {label}"),
+                (compiled.compile.node, f"{label} is compiled here: trainability is captured"),
+                (hook.fit.node, f"fit() runs the callback here while training {label}"),
             ),
         )
 
@@ -609,66 +548,6 @@ def _label(model: Layer) -> str:
     return model.label or "model"
 
 
-def _touches(event: Event, model: Layer) -> bool:
-    layer = event.layer
-    return layer is not None and (layer is model or model in layer.descendants()
-                                  or layer in model.descendants())
-
-
-@dataclass(slots=True)
-class _Trainings:
-    """One model's compile and fit events in trace order, with their trace positions
-    and which of them are compiles (indices into ``events``)."""
-
-    positions: list[int]
-    events: list[Event]
-    compiles: list[int]
-
-
-def _last_compile(before: Iterable[Event], model: Layer) -> tuple[Event | None, Event | None]:
-    """The last compile of ``model`` and the first fit of it after that compile. No
-    compile when the last one may not run, or when a fit after it may or may not run
-    (whether a fit ran decides the Keras 3 outcome)."""
-    compile_event: Event | None = None
-    fit: Event | None = None
-    maybe_fit = False
-    for event in before:
-        if event.layer is not model:
-            continue
-        if event.kind == "compile":
-            compile_event = event if wf.trusted(event) else None
-            fit, maybe_fit = None, False
-        elif event.kind == "fit" and fit is None and compile_event is not None:
-            if wf.trusted(event):
-                fit = event
-            else:
-                maybe_fit = True
-    if maybe_fit and fit is None:
-        return None, None
-    return compile_event, fit
-
-
-def _next_fit(after: Iterable[Event], model: Layer, touched: Layer) -> Event | None:
-    """The next training of ``model`` when no compile (of it, or of another model holding
-    the changed layer: the GAN recipe) comes first."""
-    for event in after:
-        layer = event.layer
-        if event.kind == "compile" and layer is not None and (
-            layer is model or layer is touched or touched in layer.descendants()
-            or layer.has_bn is None and layer.model_kind == "functional"
-        ):
-            # also a model whose graph is partly unknown: it may hold the changed layer
-            # (the GAN recipe with a generator from another module)
-            return None
-        if event.kind == "set_trainable" and not wf.trusted(event) and layer is not None and (
-            _touches(event, model)
-        ):
-            return None
-        if event.kind == "fit" and layer is model:
-            return event if wf.trusted(event) else None
-    return None
-
-
 def _changed(change: Event, compile_event: Event, fit: Event) -> bool:
     """Does the trainable state of what ``change`` touched differ between the compile
     and the fit (both known)?"""
@@ -691,39 +570,6 @@ def _changed(change: Event, compile_event: Event, fit: Event) -> bool:
     return False
 
 
-def _loop_entry_trusted(compile_event: Event, loop: cst.CSTNode,
-                        body: list[tuple[int, Event]]) -> bool:
-    """The compile runs for sure, and the loop is reached whenever it ran: the part of
-    the path outside the loop is no more conditional than the compile's."""
-    _, first = body[0]
-    if not wf.trusted(compile_event):
-        return False
-    outside: list[tuple[str, cst.CSTNode]] = []
-    for step in first.context.path:
-        if step[1] is loop:
-            break
-        outside.append(step)
-    return all(kind == "loop" or any(node is other for _, other in compile_event.context.path)
-               for kind, node in outside)
-
-
-def _toggled_back(change: Event, body: list[tuple[int, Event]], value: bool) -> bool:
-    """Does the loop also set the same target back (the GAN loop's `D.trainable = True`
-    ... `D.trainable = False` around each model's own step)? Then every fit may see the
-    configuration it was compiled with."""
-    target = change.layer
-    for _, event in body:
-        if event is change or event.kind != "set_trainable" or event.layer is None:
-            continue
-        other = event.value
-        if isinstance(other, Const) and other.value is value:
-            continue
-        if event.layer is target or target in event.layer.descendants() or (
-                target is not None and event.layer in target.descendants()):
-            return True
-    return False
-
-
 def _differs_from(change: Event, compile_event: Event, value: bool) -> bool:
     """Does ``change`` set a state other than the one captured at ``compile_event``?"""
     target = change.target
@@ -739,199 +585,3 @@ def _differs_from(change: Event, compile_event: Event, value: bool) -> bool:
     else:
         return False
     return any(wf.trainable_at(compile_event, part) is (not value) for part in parts)
-
-
-def _runs_after_first_iteration(loop: cst.CSTNode, inner: tuple[tuple[str, cst.CSTNode], ...],
-                                constants: ModuleConstants) -> bool:
-    """Does a change guarded by ``inner`` (its path inside ``loop``) run in some iteration
-    after the first? Only the shapes that say so for sure: ``if epoch == N`` / ``>=`` /
-    ``>`` with N a known number, not 0 (and their ``else`` for ``== 0`` / ``<`` / ``<=``),
-    on the loop variable of ``for epoch in range(...)``."""
-    if not isinstance(loop, cst.For) or not isinstance(loop.target, cst.Name):
-        return False
-    return _after_first(loop.target.value, inner, constants)
-
-
-def _runs_before_last_iteration(loop: cst.CSTNode, inner: tuple[tuple[str, cst.CSTNode], ...],
-                                constants: ModuleConstants) -> bool:
-    """Does a guarded change after the loop's fit() run in an iteration that another
-    one follows? ``if epoch == N`` / ``>= N`` / ``> N`` on the loop variable, with N a
-    known number below the last value of ``range(...)`` (when that is known)."""
-    if not isinstance(loop, cst.For) or not isinstance(loop.target, cst.Name):
-        return False
-    guard = _guard(loop.target.value, inner, constants)
-    if guard is None or guard[0] != "if":
-        return False
-    _, operator, number = guard
-    if not isinstance(operator, (cst.Equal, cst.GreaterThan, cst.GreaterThanEqual)):
-        return False
-    last = _last_value(loop, constants)
-    return last is None or number < last - (1 if isinstance(operator, cst.GreaterThan) else 0)
-
-
-def _last_value(loop: cst.For, constants: ModuleConstants) -> float | None:
-    """The last value of ``for i in range(n)`` / ``range(a, n)``, when n is known."""
-    call = loop.iter
-    if not (isinstance(call, cst.Call) and isinstance(call.func, cst.Name)
-            and call.func.value == "range" and 1 <= len(call.args) <= 2):
-        return None
-    stop = constants.number(call.args[-1].value)
-    return stop - 1 if stop is not None else None
-
-
-def _guard(counter: str, inner: tuple[tuple[str, cst.CSTNode], ...],
-           constants: ModuleConstants) -> tuple[str, cst.BaseCompOp, float] | None:
-    """The one ``if`` around a change when it compares ``counter`` with a known number:
-    (branch taken, operator, number)."""
-    if len(inner) != 1 or inner[0][0] not in {"if", "else"}:
-        return None
-    kind, node = inner[0]
-    if not isinstance(node, cst.If):
-        return None
-    test = node.test
-    if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
-        return None
-    left, comparison = test.left, test.comparisons[0]
-    if not isinstance(left, cst.Name) or left.value != counter:
-        return None
-    number = constants.number(comparison.comparator)
-    if number is None or number < 0:
-        return None
-    return kind, comparison.operator, number
-
-
-def _after_first(counter: str, inner: tuple[tuple[str, cst.CSTNode], ...],
-                 constants: ModuleConstants) -> bool:
-    """Is the change under one ``if`` on ``counter`` (a loop variable, the ``epoch``
-    parameter of a callback hook) that is false for its first value (0)?"""
-    guard = _guard(counter, inner, constants)
-    if guard is None:
-        return False
-    kind, operator, number = guard
-    if kind == "if":
-        if isinstance(operator, cst.Equal):
-            return number != 0
-        return isinstance(operator, cst.GreaterThan) or (
-            isinstance(operator, cst.GreaterThanEqual) and number >= 1)
-    if isinstance(operator, cst.Equal):
-        return number == 0
-    return isinstance(operator, cst.LessThanEqual) or (
-        isinstance(operator, cst.LessThan) and number >= 1)
-
-
-class _ExitFinder:
-    """Finds ``break`` / ``return`` / ``raise`` that leave a loop (not those of nested
-    loops or functions)."""
-
-    def __init__(self) -> None:
-        self.found = False
-
-    def visit_Break(self, node: cst.Break) -> bool:
-        self.found = True
-        return False
-
-    def visit_Return(self, node: cst.Return) -> bool:
-        self.found = True
-        return False
-
-    def visit_Raise(self, node: cst.Raise) -> bool:
-        self.found = True
-        return False
-
-    def visit_For(self, node: cst.For) -> bool:
-        self.nested(node)
-        return False
-
-    def visit_While(self, node: cst.While) -> bool:
-        self.nested(node)
-        return False
-
-    def nested(self, node: cst.For | cst.While) -> None:
-        """In a nested loop only ``return`` / ``raise`` leave the outer one, except in
-        its ``else:``, which runs in the outer loop's body."""
-        run_visitor(_ReturnFinder(self), node.body)
-        if node.orelse is not None:
-            run_visitor(self, node.orelse)
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return False
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
-
-
-class _ReturnFinder:
-    """Inside a nested loop only ``return`` / ``raise`` leave the outer loop."""
-
-    def __init__(self, outer: _ExitFinder) -> None:
-        self.outer = outer
-
-    def visit_Return(self, node: cst.Return) -> bool:
-        self.outer.found = True
-        return False
-
-    def visit_Raise(self, node: cst.Raise) -> bool:
-        self.outer.found = True
-        return False
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return False
-
-
-def _may_leave(loop: cst.CSTNode) -> bool:
-    """Can the loop end early (``break``, ``return``, ``raise``)? Then the iteration
-    after a change may never come."""
-    if not isinstance(loop, (cst.For, cst.While)):
-        return True
-    finder = _ExitFinder()
-    run_visitor(finder, loop.body)
-    return finder.found
-
-
-def _hook_of(ctx: RuleContext, change: Event) -> tuple[str, cst.FunctionDef] | None:
-    """The callback hook (name, definition) whose body made ``change``."""
-    owner, function = change.context.method_of, change.context.function
-    if owner is None or function is None:
-        return None
-    name = function.rsplit(".", 1)[-1]
-    value = ctx.model.class_named(owner)
-    if value is None or name not in value.methods:
-        return None
-    return name, value.methods[name].node
-
-
-def _after_first_step(hook: str, function: cst.FunctionDef, change: Event,
-                      fit_node: cst.CSTNode, constants: ModuleConstants) -> bool:
-    """Does the hook make the change after fit() ran a train step, with more training
-    of this fit() to come?"""
-    if hook in {"on_train_batch_end", "on_batch_end"}:
-        return True
-    if hook == "on_epoch_end":
-        return _more_than_one_epoch(fit_node)
-    if hook not in {"on_epoch_begin", "on_train_batch_begin", "on_batch_begin"}:
-        return False
-    params = function.params.params
-    if len(params) < 2:
-        return False
-    inner = change.context.path
-    for index, (kind, node) in enumerate(inner):
-        if kind == "callback" and node is fit_node:
-            inner = inner[index + 1:]
-    return _after_first(params[1].name.value, inner, constants)
-
-
-def _more_than_one_epoch(fit_node: cst.CSTNode) -> bool:
-    """``epochs=`` is given and is not the literal 1 (fit()'s default is one epoch)."""
-    if not isinstance(fit_node, cst.Call):
-        return False
-    for index, arg in enumerate(fit_node.args):
-        keyword = arg.keyword.value if arg.keyword is not None else None
-        if keyword == "epochs" or keyword is None and index == 3:
-            return not (isinstance(arg.value, cst.Integer) and arg.value.evaluated_value <= 1)
-    return False
-
-
-def _rebuilds_train_function(function: cst.FunctionDef) -> bool:
-    """A hook that calls ``make_train_function(force=True)`` (tf-keras) after the change
-    rebuilds the train function with the new configuration."""
-    return "make_train_function" in cst.Module([]).code_for_node(function)

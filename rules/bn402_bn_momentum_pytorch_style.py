@@ -6,11 +6,11 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from bnlint.rule import Report, Rule, RuleContext
+from bnlint.semantic.constants import ModuleConstants
 from bnlint.semantic.model import CallSite
 from bnlint.semantic.names import keras_api
 
 from ._arguments import (
-    ModuleConstants,
     argument,
     has_star_arguments,
     keyword,

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bnlint.rule import Report, Rule, RuleContext
+from bnlint.semantic.constants import literal_number
 from bnlint.semantic.events import Event
 from bnlint.semantic.model import SemanticModel
 from bnlint.semantic.values import Layer, ListValue, Tape, Tensor
 from bnlint.semantic.walk import run_visitor
 
-from ._arguments import argument, keyword, literal_number
+from ._arguments import argument, keyword
 
 if TYPE_CHECKING:
     import libcst as cst

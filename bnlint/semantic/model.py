@@ -6,7 +6,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from bnlint.semantic.constants import ModuleConstants
 from bnlint.semantic.events import Context, Event, EventKind
+from bnlint.semantic.trainings import Compiled, TrainingIndex, next_fit_without_recompile
 from bnlint.semantic.values import ClassValue, Layer, Value
 
 if TYPE_CHECKING:
@@ -69,6 +71,8 @@ class SemanticModel:
     # that led there (the import or the call): where a finding of that step is reported
     entry_sites: dict[int, cst.CSTNode] = field(default_factory=dict)
     _events_at: dict[int, list[Event]] | None = None
+    _constants: ModuleConstants | None = None
+    _trainings: TrainingIndex | None = None
 
     def events_at(self, node: cst.CSTNode) -> list[Event]:
         """The events recorded at ``node`` (a statement replayed twice has two)."""
@@ -78,6 +82,26 @@ class SemanticModel:
                 index.setdefault(id(event.node), []).append(event)
             self._events_at = index
         return self._events_at.get(id(node), [])
+
+    @property
+    def constants(self) -> ModuleConstants:
+        """The module's numeric constants (``EPOCHS = 10``), read once."""
+        if self._constants is None:
+            self._constants = ModuleConstants(self.module)
+        return self._constants
+
+    def compiled_before(self, layer: Layer, position: int) -> Compiled | None:
+        """The compile of ``layer`` in force at trace position ``position`` and the
+        first fit under it (see ``trainings.TrainingIndex``)."""
+        if self._trainings is None:
+            self._trainings = TrainingIndex(self.events)
+        return self._trainings.compiled_before(layer, position)
+
+    def next_fit_without_recompile(self, position: int, model: Layer,
+                                   changed: Layer) -> Event | None:
+        """The next fit of ``model`` after ``position`` that no compile capturing a
+        change of ``changed`` precedes (see ``trainings.next_fit_without_recompile``)."""
+        return next_fit_without_recompile(self.events, position, model, changed)
 
     def events_of(self, *kinds: EventKind) -> Iterator[Event]:
         """Events of the given kinds, in program order."""
