@@ -3,9 +3,7 @@ selected rule."""
 
 from __future__ import annotations
 
-import sys
-import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -18,7 +16,8 @@ from bnlint.source import Source
 
 if TYPE_CHECKING:
     import libcst as cst
-    from libcst.metadata import CodeRange
+
+    from bnlint.semantic.model import SemanticModel
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,21 +93,24 @@ def lint_source(
 
 def _to_findings(module: cst.Module, reports: Iterable[PathReport]) -> list[Finding]:
     """One finding per rule and primary location, whichever replays reported it.
-    Positions are computed only here, once per file that has something to report."""
+    Positions are computed only here, once per file that has something to report, and
+    only for the nodes a finding may name."""
+    from bnlint.positions import node_ranges
     from bnlint.semantic.paths import describe
 
-    positions = _positions(module)
+    reports = list(reports)
+    # a test that runs code to see it fail (`with pytest.raises(...)`) means it
+    raising_blocks = reports[0].model.raising_blocks if reports else []
+    ranges = node_ranges(module, _located(reports, raising_blocks))
 
     def span(node: cst.CSTNode) -> Span:
-        where = positions[node]
+        where = ranges[id(node)]
         return Span(
             Position(where.start.line, where.start.column + 1),
             Position(where.end.line, where.end.column + 1),
         )
 
-    reports = list(reports)
-    # a test that runs code to see it fail (`with pytest.raises(...)`) means it
-    raising = [span(block) for block in reports[0].model.raising_blocks] if reports else []
+    raising = [span(block) for block in raising_blocks]
     grouped: dict[tuple[str, Span], list[PathReport]] = {}
     for item in reports:
         primary = span(item.report.node)
@@ -138,61 +140,23 @@ def _to_findings(module: cst.Module, reports: Iterable[PathReport]) -> list[Find
     return sorted(findings, key=lambda f: (f.span.start.row, f.span.start.column, f.code))
 
 
+def _located(reports: Sequence[PathReport],
+             raising_blocks: Iterable[cst.CSTNode]) -> Iterator[cst.CSTNode]:
+    """Every node a finding made of ``reports`` may be located at: the primary and
+    related nodes, the tests of the conditions of each path, the blocks expected to
+    raise."""
+    yield from raising_blocks
+    models: dict[int, SemanticModel] = {}
+    for item in reports:
+        yield item.report.node
+        for node, _ in item.report.related:
+            yield node
+        models[id(item.model)] = item.model
+    for model in models.values():
+        for decision in model.decisions:
+            yield decision.node.test
+
+
 def _within(inner: Span, outer: Span) -> bool:
     return ((outer.start.row, outer.start.column) <= (inner.start.row, inner.start.column)
             and (inner.end.row, inner.end.column) <= (outer.end.row, outer.end.column))
-
-
-# libcst computes positions by a recursive walk, about three frames per tree level: a flat
-# `a + a + ... + a` of 330 terms is already deeper than Python's default limit allows.
-_FRAMES_PER_LEVEL = 4
-_STACK_PER_LEVEL = 16 * 1024  # bytes of C stack, generously (generators re-enter C)
-_DEEPEST = 20_000  # tree levels; CPython itself gives up on far shallower expressions
-
-
-def _positions(module: cst.Module) -> Mapping[cst.CSTNode, CodeRange]:
-    """Every node's position. A tree too deep for the current recursion limit is walked
-    again in a thread with room for its depth, so that a long expression costs time,
-    not a crash."""
-    from libcst.metadata import MetadataWrapper, PositionProvider
-
-    try:
-        return MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
-    except RecursionError:
-        depth = _depth(module)
-        if depth > _DEEPEST:
-            raise
-    outcome: list[Mapping[cst.CSTNode, CodeRange] | BaseException] = []
-
-    def resolve() -> None:
-        limit = sys.getrecursionlimit()
-        sys.setrecursionlimit(limit + _FRAMES_PER_LEVEL * depth)
-        try:
-            wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-            outcome.append(wrapper.resolve(PositionProvider))
-        except BaseException as error:  # noqa: BLE001 - handed to the caller below
-            outcome.append(error)
-        finally:
-            sys.setrecursionlimit(limit)
-
-    stack_size = threading.stack_size(_STACK_PER_LEVEL * depth + 8 * 1024 * 1024)
-    try:
-        worker = threading.Thread(target=resolve, name="bnlint-positions")
-        worker.start()
-        worker.join()
-    finally:
-        threading.stack_size(stack_size)
-    if isinstance(outcome[0], BaseException):
-        raise outcome[0]
-    return outcome[0]
-
-
-def _depth(module: cst.Module) -> int:
-    """The number of levels of the tree, counted without recursion."""
-    deepest = 0
-    stack: list[tuple[cst.CSTNode, int]] = [(module, 1)]
-    while stack:
-        node, level = stack.pop()
-        deepest = max(deepest, level)
-        stack.extend((child, level + 1) for child in node.children)
-    return deepest
