@@ -17,77 +17,8 @@ from bnlint.sources import read_source, source_from_text
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
-VARIED = '''\
-"""Docstring."""
-import os, sys  # comment
-from . import (a,
-    b as c)
-x = 1; y = 2;
-@decorator
-@other(1,
-       2)
-class Model(Base, metaclass=Meta):
-    """Doc."""
-
-    attr: int = 3
-
-    def call(self, inputs, *, training=None, **kwargs):
-        if training:
-            return self.layer(inputs,
-                              training=training)  # trailing
-        elif x:
-            pass
-        else:
-            return (
-                inputs
-            )
-
-async def run():
-    async with lock as held, other():
-        await go()
-    async for item in stream:
-        yield item
-
-try:
-    value = {k: v for k, v in items if k}
-except (ValueError, TypeError) as error:
-    raise RuntimeError("x") from error
-else:
-    pass
-finally:
-    del value
-
-while True:
-    break
-for i, (j, k) in enumerate(pairs):
-    continue
-else:
-    pass
-
-lam = lambda a, b=1, *c, **d: a + b
-text = f"{x!r:>{width}} and {y}" "concatenated" \\
-    'continued'
-total = (1 +
-         2) * -3 ** 4 // 5 % 6 @ m
-s = x[1:2, ::3, ...]
-t = not a and b or c if d else e
-match command:
-    case [Point(x=0, y=0), *rest] if rest:
-        print("origin")
-    case {"key": value, **others}:
-        pass
-    case str() | bytes():
-        pass
-    case _:
-        pass
-with open(p) as f, \\
-        open(q) as g:
-    print(f, g, sep="")
-global_thing: "Annotation"
-def generic[T](x: T) -> T:
-    return x
-type Alias = list[int]
-'''
+# statements and expressions of every kind, formatted in many ways
+VARIED = (Path(__file__).resolve().parent / "data" / "varied_code.txt").read_text(encoding="utf-8")
 
 
 def _provider(module: cst.Module) -> dict[int, CodeRange]:
