@@ -11,6 +11,7 @@ ABC), which costs a Python call for each value that is not of the class itself.
 from __future__ import annotations
 
 import dataclasses
+import typing
 from collections.abc import Callable, Iterator
 from functools import cache
 from typing import TYPE_CHECKING, cast
@@ -35,7 +36,30 @@ def _carries_code(name: str) -> bool:
 
 @cache
 def _child_fields(kind: type[cst.CSTNode]) -> tuple[str, ...]:
-    return tuple(item.name for item in dataclasses.fields(kind) if _carries_code(item.name))
+    return tuple(item.name for item in dataclasses.fields(kind)
+                 if _carries_code(item.name) and not _never_a_node(item.type))
+
+
+def _never_a_node(annotation: object) -> bool:
+    """Whether a field annotated so holds no node whatever its value (a name's ``value``
+    is a ``str``): the walk need not look at it."""
+    if annotation in (str, int, float, bool, type(None)):
+        return True
+    origin = typing.get_origin(annotation)
+    if origin is typing.Literal:
+        return True
+    if origin is typing.Union:
+        return all(_never_a_node(arg) for arg in typing.get_args(annotation))
+    return False
+
+
+class _Fields(dict[type, tuple[str, ...]]):
+    def __missing__(self, kind: type[cst.CSTNode]) -> tuple[str, ...]:
+        self[kind] = fields = _child_fields(kind)
+        return fields
+
+
+_FIELDS = _Fields()
 
 
 class Subclasses(dict[type, bool]):
@@ -55,19 +79,19 @@ class Subclasses(dict[type, bool]):
 _IS_NODE = Subclasses("CSTNode")
 
 
-def children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+def children(node: cst.CSTNode) -> list[cst.CSTNode]:
     """The child nodes of ``node`` that carry code, in field order (source order for
     nearly every node; a function's decorators come after its body)."""
     is_node = _IS_NODE
-    for name in _child_fields(type(node)):
+    found: list[cst.CSTNode] = []
+    for name in _FIELDS[type(node)]:
         value = getattr(node, name)
         kind = type(value)
         if kind is tuple or kind is list:
-            for item in value:
-                if is_node[type(item)]:
-                    yield item
+            found.extend([item for item in value if is_node[type(item)]])
         elif is_node[kind]:
-            yield value
+            found.append(value)
+    return found
 
 
 def lexical_children(node: cst.CSTNode) -> list[cst.CSTNode]:
@@ -139,28 +163,45 @@ def walk(node: cst.CSTNode,
     """``node`` and every node below it, parents before children, in field order.
     Below a node for which ``prune`` is true nothing is visited (the node itself is)."""
     stack = [node]
+    pop, push, fields_of, is_node = stack.pop, stack.extend, _FIELDS, _IS_NODE
     while stack:
-        current = stack.pop()
+        current = pop()
         yield current
-        if prune is not None and prune(current):
+        fields = fields_of[type(current)]
+        if not fields or prune is not None and prune(current):
             continue
-        stack.extend(reversed(tuple(children(current))))
+        found: list[cst.CSTNode] = []
+        for name in fields:
+            value = getattr(current, name)
+            kind = type(value)
+            if kind is tuple or kind is list:
+                found.extend([item for item in value if is_node[type(item)]])
+            elif is_node[kind]:
+                found.append(value)
+        if found:
+            found.reverse()
+            push(found)
 
 
 def run_visitor(visitor: object, root: cst.CSTNode) -> None:
     """Drive a ``CSTVisitor``-style object (``visit_<Node>`` returning False skips the
     children; ``leave_<Node>`` after them) with this walk instead of ``root.visit``."""
+    methods: dict[type, tuple[Callable[[cst.CSTNode], object] | None,
+                              Callable[[cst.CSTNode], object] | None]] = {}
     stack: list[tuple[cst.CSTNode, bool]] = [(root, False)]
     while stack:
         node, leaving = stack.pop()
-        name = type(node).__name__
+        kind = type(node)
+        pair = methods.get(kind)
+        if pair is None:
+            pair = methods[kind] = (getattr(visitor, "visit_" + kind.__name__, None),
+                                    getattr(visitor, "leave_" + kind.__name__, None))
+        visit, leave = pair
         if leaving:
-            leave = getattr(visitor, "leave_" + name, None)
             if leave is not None:
                 leave(node)
             continue
-        visit = getattr(visitor, "visit_" + name, None)
         descend = visit(node) if visit is not None else None
         stack.append((node, True))
         if descend is not False:
-            stack.extend((child, False) for child in reversed(tuple(children(node))))
+            stack.extend((child, False) for child in reversed(children(node)))
