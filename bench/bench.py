@@ -2,22 +2,30 @@
 """Time bnlint on a corpus, next to ruff measured in the same run.
 
     python bench/bench.py CORPUS_DIR [--runs N] [--jobs N] [--ruff PATH] [--json FILE]
+                          [--baseline PYTHON]
 
 Counts the .py/.ipynb files and lines in CORPUS_DIR, then times whole processes:
 
 * ``python -c pass`` (interpreter floor) and ``bnlint --version`` (start-up);
-* ``bnlint CORPUS_DIR --exit-zero`` with ``--jobs 1`` and with ``--jobs N`` (default 2),
-  cold (``--no-cache`` when the CLI has it);
+* ``bnlint CORPUS_DIR --exit-zero`` with ``--jobs 1``, with ``--jobs N`` (default 2) and
+  with no ``--jobs`` (the default, one process per CPU), cold (``--no-cache`` when the
+  CLI has it);
+* ``bare_parse.py CORPUS_DIR``: libcst parses every file in one process and nothing else
+  (notebooks as their joined code cells), the floor of a cold run;
 * a warm run from a primed cache (every file unchanged), when the CLI has
   ``--cache-dir``; the untimed warm-up run fills the cache, and the summary gives the
   cold/warm ratio against the cold row with the same ``--jobs``;
 * ``ruff check --isolated --no-cache --exit-zero --select ALL CORPUS_DIR`` when ruff is
   found (``--ruff PATH`` or ``ruff`` on PATH or next to this interpreter).
 
+* with ``--baseline PYTHON``, the cold ``--jobs 1`` and default rows again for the bnlint
+  installed in that interpreter (another version), to compare two versions in one run.
+
 Commands run round-robin (one run of each, N times) after one untimed warm-up run each,
 so drift on a shared machine hits them alike. The table gives medians: wall seconds,
-CPU seconds of the child, files/s, seconds per 1,000 lines and the ratio to ruff from
-this same run. Nothing is asserted: this script reports, it does not judge.
+CPU seconds of the child and its children, cores used (CPU / wall), files/s, seconds per
+1,000 lines and the ratio to ruff from this same run. Nothing is asserted: this script
+reports, it does not judge.
 
 bnlint runs as ``sys.executable -m bnlint`` from an empty temporary directory, so the
 caller's working directory (its config, its cache) does not leak into the numbers.
@@ -121,6 +129,13 @@ class Command:
     def median_cpu(self) -> float | None:
         return statistics.median(self.cpu) if self.cpu else None
 
+    @property
+    def cores(self) -> float | None:
+        """Cores kept busy: the median of CPU seconds over wall seconds, run by run."""
+        if not self.cpu:
+            return None
+        return statistics.median(cpu / wall for cpu, wall in zip(self.cpu, self.wall) if wall)
+
 
 def children_cpu() -> float | None:
     if resource is None:
@@ -188,7 +203,7 @@ def fmt(value: float | None, digits: int = 3) -> str:
 
 
 def table(commands: list[Command], corpus: Corpus, ruff: Command | None) -> str:
-    header = ("command", "runs", "median s", "min-max s", "CPU s", "files/s",
+    header = ("command", "runs", "median s", "min-max s", "CPU s", "cores", "files/s",
               "s/kLOC", "x ruff")
     rows = [header]
     for command in commands:
@@ -207,6 +222,7 @@ def table(commands: list[Command], corpus: Corpus, ruff: Command | None) -> str:
             fmt(median),
             f"{min(command.wall):.3f}-{max(command.wall):.3f}",
             fmt(command.median_cpu, 2),
+            fmt(command.cores, 2),
             fmt(per_file, 1),
             fmt(per_kloc, 4),
             fmt(ratio, 1),
@@ -241,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ruff", metavar="PATH", help="ruff executable (default: ruff on PATH)")
     parser.add_argument("--json", metavar="FILE", type=Path,
                         help="also write every sample and the environment as JSON")
+    parser.add_argument("--baseline", metavar="PYTHON",
+                        help="also time the bnlint installed in this interpreter (cold rows)")
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
@@ -272,6 +290,24 @@ def main(argv: list[str] | None = None) -> int:
             commands.append(Command(f"bnlint --jobs {args.jobs}",
                                     [*lint, "--jobs", str(args.jobs), *cold_flags],
                                     lints_corpus=True))
+        default = Command("bnlint (default --jobs)", [*lint, *cold_flags], lints_corpus=True)
+        commands.append(default)
+        bare = Command("bare libcst parse, one process",
+                       [python, str(Path(__file__).resolve().parent / "bare_parse.py"),
+                        str(corpus_dir)], lints_corpus=True)
+        commands.append(bare)
+        baselines: list[Command] = []
+        if args.baseline:
+            base_help = cli_help(args.baseline, cwd)
+            base_cold = ["--no-cache"] if "--no-cache" in base_help else []
+            base_lint = [args.baseline, "-m", "bnlint", str(corpus_dir), "--exit-zero"]
+            baselines = [
+                Command("baseline --jobs 1", [*base_lint, "--jobs", "1", *base_cold],
+                        lints_corpus=True),
+                Command("baseline (default --jobs)", [*base_lint, *base_cold],
+                        lints_corpus=True),
+            ]
+            commands.extend(baselines)
         warm: Command | None = None
         if "--cache-dir" in help_text:
             cache_dir = Path(scratch, "cache")
@@ -288,6 +324,9 @@ def main(argv: list[str] | None = None) -> int:
             commands.append(ruff)
 
         versions = {"bnlint": tool_version([*bnlint, "--version"], cwd)}
+        if args.baseline:
+            versions["baseline"] = "baseline " + tool_version(
+                [args.baseline, "-m", "bnlint", "--version"], cwd)
         if ruff_path:
             versions["ruff"] = tool_version([ruff_path, "--version"], cwd)
         load_before = load_average()
@@ -333,6 +372,20 @@ def main(argv: list[str] | None = None) -> int:
         same = serial.first_stdout == parallel.first_stdout
         print(f"--jobs 1 vs --jobs {args.jobs}: output {'identical' if same else 'DIFFERENT'}, "
               f"speed-up {serial.median_wall / parallel.median_wall:.2f}x")
+    same = default.first_stdout == serial.first_stdout
+    print(f"default --jobs: output {'identical' if same else 'DIFFERENT'}, "
+          f"{fmt(default.cores, 2)} cores busy (CPU s / wall s), "
+          f"{serial.median_wall / default.median_wall:.2f}x faster than --jobs 1")
+    print(f"bare libcst parse: {(bare.first_stdout or '').strip()}; cold default run / bare "
+          f"parse = {default.median_wall / bare.median_wall:.2f}x (wall), --jobs 1 / bare "
+          f"parse = {serial.median_wall / bare.median_wall:.2f}x (wall), "
+          f"{(serial.median_cpu or 0) / (bare.median_cpu or 1):.2f}x (CPU)")
+    for base in baselines:
+        mine = serial if "--jobs 1" in base.label else default
+        same = base.first_stdout == mine.first_stdout
+        print(f"{base.label} vs {mine.label}: output {'identical' if same else 'DIFFERENT'}, "
+              f"{base.median_wall / mine.median_wall:.2f}x the wall time, "
+              f"{(base.median_cpu or 0) / (mine.median_cpu or 1):.2f}x the CPU time")
     if warm is not None:
         same = (warm.last_stdout or "") == (serial.first_stdout or "")
         cold = parallel or serial  # the cold row with the warm row's --jobs

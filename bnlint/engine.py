@@ -3,9 +3,7 @@ selected rule."""
 
 from __future__ import annotations
 
-import sys
-import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -131,7 +129,8 @@ def judged_flavour(source: Source, settings: Settings,
 
 def _to_findings(module: cst.Module, reports: Iterable[PathReport]) -> list[Finding]:
     """One finding per rule and primary location, whichever replays reported it.
-    Positions are computed only here, once per file that has something to report.
+    Positions are computed only here, once per file that has something to report, and
+    only for the nodes a finding may name.
 
     A step taken in another module of the project is reported at the statement of this
     file that led there (the call, or the import that ran it), with the step itself as a
@@ -144,7 +143,8 @@ def _to_findings(module: cst.Module, reports: Iterable[PathReport]) -> list[Find
     if not reports:
         return []
     model = reports[0].model
-    where = _Locator(module, model.project_modules)
+    where = _Locator(module, model.project_modules,
+                     list(_located(reports, model.raising_blocks)))
 
     # a test that runs code to see it fail (`with pytest.raises(...)`) means it
     raising = [where.own(block) for block in model.raising_blocks]
@@ -202,13 +202,17 @@ class _Locator:
     """Spans of nodes of the linted module and of the project modules it imported
     (whose positions are computed only when one of their nodes is reported)."""
 
-    def __init__(self, module: cst.Module, others: Mapping[str, cst.Module]) -> None:
-        self.positions = _positions(module)
+    def __init__(self, module: cst.Module, others: Mapping[str, cst.Module],
+                 wanted: list[cst.CSTNode]) -> None:
+        from bnlint.positions import node_ranges
+
+        self.wanted = wanted
+        self.ranges = node_ranges(module, wanted)
         self.others = others
-        self.other_positions: dict[str, Mapping[cst.CSTNode, CodeRange]] = {}
+        self.other_ranges: dict[str, dict[int, CodeRange]] = {}
 
     def own(self, node: cst.CSTNode) -> Span | None:
-        where = self.positions.get(node)
+        where = self.ranges.get(id(node))
         return _span(where) if where is not None else None
 
     def spans_files(self, nodes: Iterable[cst.CSTNode]) -> bool:
@@ -225,13 +229,15 @@ class _Locator:
         span = self.own(node)
         if span is not None:
             return None, span
+        from bnlint.positions import node_ranges
+
         for path, module in self.others.items():
-            if path not in self.other_positions:
+            if path not in self.other_ranges:
                 try:
-                    self.other_positions[path] = _positions(module)
+                    self.other_ranges[path] = node_ranges(module, self.wanted)
                 except RecursionError:
-                    self.other_positions[path] = {}
-            where = self.other_positions[path].get(node)
+                    self.other_ranges[path] = {}
+            where = self.other_ranges[path].get(id(node))
             if where is not None:
                 return display_path(path), _span(where)
         return None
@@ -254,61 +260,26 @@ def display_path(path: str) -> str:
     return os.path.relpath(path, here) if below else path
 
 
+def _located(reports: Sequence[PathReport],
+             raising_blocks: Iterable[cst.CSTNode]) -> Iterator[cst.CSTNode]:
+    """Every node a finding made of ``reports`` may be located at: the primary and
+    related nodes, the tests of the conditions of each path, the blocks expected to
+    raise."""
+    yield from raising_blocks
+    models: dict[int, SemanticModel] = {}
+    for item in reports:
+        yield item.report.node
+        site = item.model.entry_sites.get(id(item.report.node))
+        if site is not None:  # where a step in another module is reported
+            yield site
+        for node, _ in item.report.related:
+            yield node
+        models[id(item.model)] = item.model
+    for model in models.values():
+        for decision in model.decisions:
+            yield decision.node.test
+
+
 def _within(inner: Span, outer: Span) -> bool:
     return ((outer.start.row, outer.start.column) <= (inner.start.row, inner.start.column)
             and (inner.end.row, inner.end.column) <= (outer.end.row, outer.end.column))
-
-
-# libcst computes positions by a recursive walk, about three frames per tree level: a flat
-# `a + a + ... + a` of 330 terms is already deeper than Python's default limit allows.
-_FRAMES_PER_LEVEL = 4
-_STACK_PER_LEVEL = 16 * 1024  # bytes of C stack, generously (generators re-enter C)
-_DEEPEST = 20_000  # tree levels; CPython itself gives up on far shallower expressions
-
-
-def _positions(module: cst.Module) -> Mapping[cst.CSTNode, CodeRange]:
-    """Every node's position. A tree too deep for the current recursion limit is walked
-    again in a thread with room for its depth, so that a long expression costs time,
-    not a crash."""
-    from libcst.metadata import MetadataWrapper, PositionProvider
-
-    try:
-        return MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
-    except RecursionError:
-        depth = _depth(module)
-        if depth > _DEEPEST:
-            raise
-    outcome: list[Mapping[cst.CSTNode, CodeRange] | BaseException] = []
-
-    def resolve() -> None:
-        limit = sys.getrecursionlimit()
-        sys.setrecursionlimit(limit + _FRAMES_PER_LEVEL * depth)
-        try:
-            wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-            outcome.append(wrapper.resolve(PositionProvider))
-        except BaseException as error:  # noqa: BLE001 - handed to the caller below
-            outcome.append(error)
-        finally:
-            sys.setrecursionlimit(limit)
-
-    stack_size = threading.stack_size(_STACK_PER_LEVEL * depth + 8 * 1024 * 1024)
-    try:
-        worker = threading.Thread(target=resolve, name="bnlint-positions")
-        worker.start()
-        worker.join()
-    finally:
-        threading.stack_size(stack_size)
-    if isinstance(outcome[0], BaseException):
-        raise outcome[0]
-    return outcome[0]
-
-
-def _depth(module: cst.Module) -> int:
-    """The number of levels of the tree, counted without recursion."""
-    deepest = 0
-    stack: list[tuple[cst.CSTNode, int]] = [(module, 1)]
-    while stack:
-        node, level = stack.pop()
-        deepest = max(deepest, level)
-        stack.extend((child, level + 1) for child in node.children)
-    return deepest

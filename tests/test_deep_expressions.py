@@ -6,7 +6,8 @@ from __future__ import annotations
 import libcst as cst
 import pytest
 
-from bnlint.engine import _depth, _positions, lint_source
+from bnlint.engine import lint_source
+from bnlint.positions import node_ranges, tree_depth
 from bnlint.registry import all_rules
 from bnlint.settings import Settings
 from bnlint.sources import source_from_text
@@ -38,10 +39,12 @@ def test_flat_sum_in_a_file_with_findings_is_analysed(terms: int) -> None:
 
 def test_positions_of_a_tree_deeper_than_the_recursion_limit() -> None:
     module = cst.parse_module("x = " + "+".join(["a"] * 3000) + "\n")
-    assert _depth(module) > 3000
-    positions = _positions(module)
+    assert tree_depth(module) > 3000
     last = module.body[0].body[0].value.right  # type: ignore[attr-defined]
-    assert positions[last].start.column == 4 + 2 * 2999
+    first = module.body[0].body[0].value  # type: ignore[attr-defined]
+    ranges = node_ranges(module, [last, first])
+    assert ranges[id(last)].start.column == 4 + 2 * 2999
+    assert (ranges[id(first)].start.column, ranges[id(first)].end.column) == (4, 4 + 2 * 3000 - 1)
 
 
 def test_flat_sum_of_1500_terms_is_analysed() -> None:

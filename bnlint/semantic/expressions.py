@@ -3,7 +3,9 @@ layers and instances, subscripts of ``model.layers``, constants folded."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
+from typing import cast
 
 import libcst as cst
 
@@ -18,7 +20,7 @@ from bnlint.semantic.replay import (
     const_number,
     variables_list,
 )
-from bnlint.semantic.syntax import expressions_in, literal_int
+from bnlint.semantic.syntax import IS_EXPRESSION, expressions_in, literal_int
 from bnlint.semantic.trainability import flattened_bases, head_after, select_layers
 from bnlint.semantic.values import (
     UNKNOWN,
@@ -41,57 +43,53 @@ from bnlint.semantic.values import (
     Wiring,
     merge_tensors,
 )
+from bnlint.semantic.walk import lexical_children
 
 
 class ExpressionEvaluation(ReplayBase):
     def eval(self, node: cst.BaseExpression | None, env: Env) -> Value:
         if node is None:
             return UNKNOWN
-        if isinstance(node, cst.Name):
-            return self.eval_name(node, env)
-        if isinstance(node, (cst.Integer, cst.Float)):
-            try:
-                return Const(node.evaluated_value, node)
-            except (ValueError, SyntaxError):  # beyond the digit limit: Python rejects it too
-                return UNKNOWN
-        if isinstance(node, cst.SimpleString):
-            try:
-                return Const(node.evaluated_value, node)
-            except (ValueError, SyntaxError, UnicodeError):  # pragma: no cover - malformed
-                return UNKNOWN
-        if isinstance(node, cst.ConcatenatedString):
-            return Const("", node)
-        if isinstance(node, cst.UnaryOperation):
-            inner = self.eval(node.expression, env)
-            number = const_number(inner)
-            if number is not None and isinstance(node.operator, cst.Minus):
-                value = inner.value if isinstance(inner, Const) else None
-                return Const(-value if isinstance(value, int) else -number, node)
-            return UNKNOWN
-        if isinstance(node, cst.BinaryOperation):
-            return self.eval_operations(node, env)
-        if isinstance(node, cst.Attribute):
-            return self.eval_attribute(node, env)
-        if isinstance(node, cst.Subscript):
-            return self.eval_subscript(node, env)
-        if isinstance(node, cst.Call):
-            return self.eval_call(node, env)
-        if isinstance(node, (cst.List, cst.Tuple)):
-            return self.eval_list(node, env)
-        if isinstance(node, (cst.ListComp, cst.GeneratorExp, cst.SetComp, cst.DictComp)):
-            return self.eval_comprehension(node, env)
-        if isinstance(node, cst.NamedExpr):
-            value = self.eval(node.value, env)
-            self.assign(node.target, value, node.value, env)
-            return value
-        if isinstance(node, cst.Lambda):
-            return UNKNOWN
-        for child in node.children:
-            if isinstance(child, cst.BaseExpression):
-                self.eval(child, env)
+        evaluate = _evaluators(type(self)).get(type(node))
+        if evaluate is not None:
+            return evaluate(self, node, env)
+        for child in lexical_children(node):
+            if IS_EXPRESSION[type(child)]:
+                self.eval(cast(cst.BaseExpression, child), env)
             else:
                 for grandchild in expressions_in(child):
                     self.eval(grandchild, env)
+        return UNKNOWN
+
+    def eval_number(self, node: cst.Integer | cst.Float, env: Env) -> Value:
+        try:
+            return Const(node.evaluated_value, node)
+        except (ValueError, SyntaxError):  # beyond the digit limit: Python rejects it too
+            return UNKNOWN
+
+    def eval_string(self, node: cst.SimpleString, env: Env) -> Value:
+        try:
+            return Const(node.evaluated_value, node)
+        except (ValueError, SyntaxError, UnicodeError):  # pragma: no cover - malformed
+            return UNKNOWN
+
+    def eval_concatenated(self, node: cst.ConcatenatedString, env: Env) -> Value:
+        return Const("", node)
+
+    def eval_unary(self, node: cst.UnaryOperation, env: Env) -> Value:
+        inner = self.eval(node.expression, env)
+        number = const_number(inner)
+        if number is not None and isinstance(node.operator, cst.Minus):
+            value = inner.value if isinstance(inner, Const) else None
+            return Const(-value if isinstance(value, int) else -number, node)
+        return UNKNOWN
+
+    def eval_named(self, node: cst.NamedExpr, env: Env) -> Value:
+        value = self.eval(node.value, env)
+        self.assign(node.target, value, node.value, env)
+        return value
+
+    def eval_lambda(self, node: cst.Lambda, env: Env) -> Value:
         return UNKNOWN
 
     def eval_operations(self, node: cst.BinaryOperation, env: Env) -> Value:
@@ -353,3 +351,28 @@ class ExpressionEvaluation(ReplayBase):
             self.context = saved
         return UNKNOWN
 
+
+# The method that evaluates each kind of expression; any other kind has its children
+# evaluated and is unknown. Looked up by the node's exact type: none of these classes has
+# subclasses, and a dict lookup costs far less than isinstance against libcst's ABCs.
+_EVALUATORS = {
+    "Name": "eval_name", "Integer": "eval_number", "Float": "eval_number",
+    "SimpleString": "eval_string", "ConcatenatedString": "eval_concatenated",
+    "UnaryOperation": "eval_unary", "BinaryOperation": "eval_operations",
+    "Attribute": "eval_attribute", "Subscript": "eval_subscript", "Call": "eval_call",
+    "List": "eval_list", "Tuple": "eval_list", "ListComp": "eval_comprehension",
+    "GeneratorExp": "eval_comprehension", "SetComp": "eval_comprehension",
+    "DictComp": "eval_comprehension", "NamedExpr": "eval_named", "Lambda": "eval_lambda",
+}
+
+
+_TABLES: dict[type, dict[type, Callable[..., Value]]] = {}
+
+
+def _evaluators(replay: type) -> dict[type, Callable[..., Value]]:
+    """Node type to the evaluating method of the ``replay`` class."""
+    table = _TABLES.get(replay)
+    if table is None:
+        table = _TABLES[replay] = {
+            getattr(cst, kind): getattr(replay, method) for kind, method in _EVALUATORS.items()}
+    return table

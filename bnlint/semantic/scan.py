@@ -9,6 +9,8 @@ including code the replay never evaluates (class bodies, lambdas, dead functions
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -107,6 +109,11 @@ class _Scanner:
 
     def visit_SimpleString(self, node: cst.SimpleString) -> None:
         # getattr(layer, "name") / hasattr(...) read attributes by name
+        name = _plain_name(node.value)
+        if name is not None:
+            if name:
+                self.result.attribute_reads.add(name)
+            return
         try:
             value = node.evaluated_value
         except Exception:  # noqa: BLE001 - a malformed literal is simply not a name
@@ -132,12 +139,21 @@ class _Scanner:
             self.result.weight_sources.append(node)
 
 
+def _containing(words: tuple[str, ...]) -> Callable[[str], re.Match[str] | None]:
+    """A test for a string containing any of ``words``, in one regex search."""
+    return re.compile("|".join(re.escape(word) for word in words)).search
+
+
+_SAVES = _containing(_SAVE_ONLY)
+_WEIGHT_CALLEE = _containing(_WEIGHT_CALLEE_WORDS)
+_LOAD_VERB = _containing(_LOAD_VERBS)
+_WEIGHT_NOUN = _containing(_WEIGHT_NOUNS)
+
+
 def _loads_weights(node: cst.Call) -> bool:
     callee = _dotted(node.func).lower()
-    if callee and not any(word in callee for word in _SAVE_ONLY) and (
-        any(word in callee for word in _WEIGHT_CALLEE_WORDS)
-        or (any(verb in callee for verb in _LOAD_VERBS)
-            and any(noun in callee for noun in _WEIGHT_NOUNS))
+    if callee and not _SAVES(callee) and (
+        _WEIGHT_CALLEE(callee) or (_LOAD_VERB(callee) and _WEIGHT_NOUN(callee))
     ):
         return True
     for arg in node.args:
@@ -148,6 +164,24 @@ def _loads_weights(node: cst.Call) -> bool:
             continue
         return True
     return False
+
+
+_STRING = re.compile(r"([rRuUbB]*)('{3}|\"{3}|'|\")(.*)\2", re.DOTALL)
+
+
+def _plain_name(literal: str) -> str | None:
+    """What a string literal says without evaluating it: the identifier it spells, ""
+    when it is no identifier (or bytes), None when only evaluating can tell (escapes)."""
+    match = _STRING.fullmatch(literal)
+    if match is None:
+        return None
+    prefix, _, inner = match.groups()
+    prefix = prefix.lower()
+    if prefix in ("b", "br", "rb"):
+        return ""
+    if prefix not in ("", "r", "u") or "\\" in inner and prefix != "r":
+        return None
+    return inner if inner.isidentifier() else ""
 
 
 def _dotted(node: cst.BaseExpression) -> str:

@@ -3,7 +3,7 @@ flow (branches, loops, ``with``, ``try``) that decides which paths events lie on
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Literal
 
@@ -40,7 +40,7 @@ class StatementReplay(ReplayBase):
         saved = self.context
         try:
             for index, statement in enumerate(body):
-                if isinstance(statement, cst.If):
+                if type(statement) is cst.If:
                     self.block_rest = (body, index + 1)
                 self.exec_statement(statement, env)
                 if self.exit is not None:
@@ -55,63 +55,67 @@ class StatementReplay(ReplayBase):
             self.context = saved
 
     def exec_suite(self, suite: cst.BaseSuite, env: Env) -> None:
-        if isinstance(suite, (cst.IndentedBlock, cst.SimpleStatementSuite)):
+        if type(suite) is cst.IndentedBlock or type(suite) is cst.SimpleStatementSuite:
             self.exec_block(suite.body, env)
 
     def exec_statement(self, node: cst.CSTNode, env: Env) -> None:
-        if isinstance(node, cst.SimpleStatementLine):
-            self.exec_block(node.body, env)
-        elif isinstance(node, (cst.Import, cst.ImportFrom)):
-            self.exec_import(node, env)
-        elif isinstance(node, cst.Assign):
+        execute = _executors(type(self)).get(type(node))
+        if execute is not None:
+            execute(self, node, env)
+
+    def exec_line(self, node: cst.SimpleStatementLine, env: Env) -> None:
+        self.exec_block(node.body, env)
+
+    def exec_assign(self, node: cst.Assign, env: Env) -> None:
+        value = self.eval(node.value, env)
+        for target in node.targets:
+            self.assign(target.target, value, node.value, env)
+
+    def exec_ann_assign(self, node: cst.AnnAssign, env: Env) -> None:
+        if node.value is not None:
             value = self.eval(node.value, env)
-            for target in node.targets:
-                self.assign(target.target, value, node.value, env)
-        elif isinstance(node, cst.AnnAssign):
-            if node.value is not None:
-                value = self.eval(node.value, env)
-                self.assign(node.target, value, node.value, env)
-        elif isinstance(node, cst.AugAssign):
-            right = self.eval(node.value, env)
-            if isinstance(node.target, cst.Name):
-                old = self.eval(node.target, env)
-                env.bind(node.target.value, self.fold_aug(old, right, node))
-        elif isinstance(node, cst.Expr):
-            self.eval(node.value, env)
-            if ends_program(node.value):
-                self.exit = "raise"
-        elif isinstance(node, cst.Return):
-            env.returns.append(self.eval(node.value, env) if node.value else Const(None))
-            self.exit = "return"
-        elif isinstance(node, cst.Break):
-            self.exit = "break"
-        elif isinstance(node, cst.Continue):
-            self.exit = "continue"
-        elif isinstance(node, cst.Global):
-            env.globals_declared.update(item.name.value for item in node.names)
-        elif isinstance(node, cst.Raise):
-            if node.exc is not None:
-                self.eval(node.exc, env)
+            self.assign(node.target, value, node.value, env)
+
+    def exec_aug_assign(self, node: cst.AugAssign, env: Env) -> None:
+        right = self.eval(node.value, env)
+        if isinstance(node.target, cst.Name):
+            old = self.eval(node.target, env)
+            env.bind(node.target.value, self.fold_aug(old, right, node))
+
+    def exec_expr(self, node: cst.Expr, env: Env) -> None:
+        self.eval(node.value, env)
+        if ends_program(node.value):
             self.exit = "raise"
-        elif isinstance(node, cst.Assert):
-            self.eval(node.test, env)
-        elif isinstance(node, cst.If):
-            self.exec_if(node, env)
-        elif isinstance(node, cst.For):
-            self.exec_for(node, env)
-        elif isinstance(node, cst.While):
-            self.eval(node.test, env)
-            self.exec_loop_body(node.body, env, node)
-            if node.orelse is not None:
-                self.exec_branch(node.orelse.body, env, ("else", node))
-        elif isinstance(node, cst.With):
-            self.exec_with(node, env)
-        elif isinstance(node, cst.Try):
-            self.exec_try(node, env)
-        elif isinstance(node, cst.FunctionDef):
-            self.define_function(node, env, None)
-        elif isinstance(node, cst.ClassDef):
-            self.define_class(node, env)
+
+    def exec_return(self, node: cst.Return, env: Env) -> None:
+        env.returns.append(self.eval(node.value, env) if node.value else Const(None))
+        self.exit = "return"
+
+    def exec_break(self, node: cst.Break, env: Env) -> None:
+        self.exit = "break"
+
+    def exec_continue(self, node: cst.Continue, env: Env) -> None:
+        self.exit = "continue"
+
+    def exec_global(self, node: cst.Global, env: Env) -> None:
+        env.globals_declared.update(item.name.value for item in node.names)
+
+    def exec_raise(self, node: cst.Raise, env: Env) -> None:
+        if node.exc is not None:
+            self.eval(node.exc, env)
+        self.exit = "raise"
+
+    def exec_assert(self, node: cst.Assert, env: Env) -> None:
+        self.eval(node.test, env)
+
+    def exec_while(self, node: cst.While, env: Env) -> None:
+        self.eval(node.test, env)
+        self.exec_loop_body(node.body, env, node)
+        if node.orelse is not None:
+            self.exec_branch(node.orelse.body, env, ("else", node))
+
+    def exec_function_def(self, node: cst.FunctionDef, env: Env) -> None:
+        self.define_function(node, env, None)
 
     def exec_try(self, node: cst.Try, env: Env) -> None:
         """The body, each handler as a branch that may run, ``else``, then ``finally``
@@ -638,3 +642,27 @@ def _bound_names(target: cst.CSTNode) -> list[str]:
     if isinstance(target, cst.StarredElement):
         return _bound_names(target.value)
     return []
+
+
+# The method that replays each kind of statement; other kinds (`pass`, `del`, `match`...)
+# do nothing. Looked up by the node's exact type (none of these classes has subclasses):
+# a dict lookup costs far less than isinstance against libcst's ABCs.
+_EXECUTORS = {
+    "SimpleStatementLine": "exec_line", "Import": "exec_import", "ImportFrom": "exec_import",
+    "Assign": "exec_assign", "AnnAssign": "exec_ann_assign", "AugAssign": "exec_aug_assign",
+    "Expr": "exec_expr", "Return": "exec_return", "Break": "exec_break",
+    "Continue": "exec_continue", "Global": "exec_global", "Raise": "exec_raise",
+    "Assert": "exec_assert", "If": "exec_if", "For": "exec_for", "While": "exec_while",
+    "With": "exec_with", "Try": "exec_try", "FunctionDef": "exec_function_def",
+    "ClassDef": "define_class",
+}
+_TABLES: dict[type, dict[type, Callable[..., None]]] = {}
+
+
+def _executors(replay: type) -> dict[type, Callable[..., None]]:
+    """Node type to the replaying method of the ``replay`` class."""
+    table = _TABLES.get(replay)
+    if table is None:
+        table = _TABLES[replay] = {
+            getattr(cst, kind): getattr(replay, method) for kind, method in _EXECUTORS.items()}
+    return table

@@ -4,12 +4,14 @@ the shape of function definitions, read off libcst nodes without evaluating anyt
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import cast
 
 import libcst as cst
 
 from bnlint.semantic.values import (
     TrainingArg,
 )
+from bnlint.semantic.walk import Subclasses, lexical_children
 
 
 def dotted(node: cst.BaseExpression | None) -> str | None:
@@ -31,12 +33,16 @@ def is_main_guard(test: cst.BaseExpression) -> bool:
     return False
 
 
+IS_EXPRESSION = Subclasses("BaseExpression")
+_IS_BLOCK = Subclasses("BaseSuite", "BaseStatement")
+
+
 def expressions_in(node: cst.CSTNode) -> Iterator[cst.BaseExpression]:
     """Expressions nested directly inside a non-expression node (args, elements...)."""
-    for child in node.children:
-        if isinstance(child, cst.BaseExpression):
-            yield child
-        elif not isinstance(child, (cst.BaseSuite, cst.BaseStatement)):
+    for child in lexical_children(node):
+        if IS_EXPRESSION[type(child)]:
+            yield cast("cst.BaseExpression", child)
+        elif not _IS_BLOCK[type(child)]:
             yield from expressions_in(child)
 
 
