@@ -318,11 +318,9 @@ def _dependencies_unchanged(value: Any) -> bool:
                 and all(isinstance(part, str) for part in item)):
             return False
         path, digest = item
-        try:
-            with open(path, "rb") as handle:
-                if content_hash(handle.read()) != digest:
-                    return False
-        except OSError:
+        from bnlint.project import content_digest
+
+        if content_digest(path) != digest:
             return False
     return True
 

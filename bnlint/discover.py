@@ -120,7 +120,13 @@ def _walk_directory(
         child = entry.name if display == "." else os.path.join(display, entry.name)
         if is_dir:
             _walk_directory(entry.path, child, ignores, walk, files, errors)
-        elif entry.is_file():
+            continue
+        try:
+            regular = entry.is_file()
+        except OSError as exc:  # a symlink to itself, a link into a vanished mount...
+            errors.append(f"{child}: cannot read: {exc.strerror or exc}")
+            continue
+        if regular:
             files.append((entry.path, child))
 
 

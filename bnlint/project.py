@@ -190,9 +190,9 @@ def _parse(path: str, stamp: tuple[int, int]) -> cst.Module | None:
 def content_digest(path: str) -> str | None:
     """The hash of a project module's bytes, for the cache entries that used it."""
     from bnlint.cache import content_hash
+    from bnlint.sources import SourceError, read_file_bytes
 
     try:
-        with open(path, "rb") as handle:
-            return content_hash(handle.read())
-    except OSError:
+        return content_hash(read_file_bytes(path))
+    except SourceError:
         return None

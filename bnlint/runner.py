@@ -133,10 +133,12 @@ def _cached_result(task: Task, data: bytes, digest: str, cache: ResultCache) -> 
 
 
 def _read_bytes(path: str) -> bytes | None:
+    """The file's bytes for the cache, or None (then lint_task reports why)."""
+    from bnlint.sources import SourceError, read_file_bytes
+
     try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except OSError:
+        return read_file_bytes(path)
+    except SourceError:
         return None
 
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import stat
 import tokenize
 from collections.abc import Sequence
 from typing import Literal
@@ -37,12 +39,22 @@ def kind_for(path: str) -> SourceKind:
 
 def read_source(path: str) -> Source:
     """Read and decode the file at ``path``; raise SourceError when that is impossible."""
+    return source_from_text(path, read_file_bytes(path))
+
+
+def read_file_bytes(path: str) -> bytes:
+    """The bytes of the regular file at ``path``. A FIFO, a device or a socket is refused
+    before it is opened (reading one would block or never end); raise SourceError."""
     try:
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):
+            raise SourceError(f"{path}: cannot read: not a regular file")
         with open(path, "rb") as handle:
-            data = handle.read()
+            return handle.read()
     except OSError as exc:
         raise SourceError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    return source_from_text(path, data)
+    except ValueError as exc:  # an embedded NUL byte in the path
+        raise SourceError(f"{path}: cannot read: {exc}") from None
 
 
 def source_from_text(path: str, data: str | bytes, kind: SourceKind | None = None) -> Source:
