@@ -196,17 +196,20 @@ def _config_path(args: argparse.Namespace, paths: list[str], stdin: bool) -> str
     return find_config(start)
 
 
-def _split_selectors(values: list[str] | None) -> tuple[str, ...] | None:
+def _split_selectors(values: list[str] | None, option: str) -> tuple[str, ...] | None:
     if values is None:
         return None
-    return tuple(item.strip() for value in values for item in value.split(",") if item.strip())
+    items = tuple(item.strip() for value in values for item in value.split(",") if item.strip())
+    if not items:  # `--select ""` would silently turn every rule off
+        raise ConfigError(f"{option}: expected rule codes or names, got an empty value")
+    return items
 
 
 def _overrides(args: argparse.Namespace) -> CliOverrides:
     return CliOverrides(
-        select=_split_selectors(args.select),
-        ignore=_split_selectors(args.ignore) or (),
-        extend_select=_split_selectors(args.extend_select) or (),
+        select=_split_selectors(args.select, "--select"),
+        ignore=_split_selectors(args.ignore, "--ignore") or (),
+        extend_select=_split_selectors(args.extend_select, "--extend-select") or (),
         target_keras=args.target_keras,
         force_exclude=args.force_exclude,
         respect_gitignore=args.respect_gitignore,

@@ -71,8 +71,10 @@ def _config_in(directory: str) -> str | None:
         if os.path.isfile(candidate):
             return candidate
     candidate = os.path.join(directory, PYPROJECT)
-    if os.path.isfile(candidate) and "bnlint" in _read_toml(candidate).get("tool", {}):
-        return candidate
+    if os.path.isfile(candidate):
+        tool = _read_toml(candidate).get("tool", {})
+        if isinstance(tool, dict) and "bnlint" in tool:
+            return candidate  # (a `tool` that is not a table holds no bnlint settings)
     return None
 
 
@@ -133,6 +135,11 @@ def _read_toml(path: str) -> dict[str, Any]:
             return tomllib.load(handle)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: invalid TOML: {error}") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: invalid TOML: not UTF-8 ({error.reason} at byte "
+                          f"{error.start})") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: invalid TOML: nested too deeply") from None
     except OSError as error:
         raise ConfigError(f"{path}: cannot read: {error.strerror or error}") from None
 
@@ -183,7 +190,10 @@ def _checked(label: str, key: str, value: Any, convert: Callable[[Any], Any]) ->
     try:
         return convert(value)
     except _Invalid as invalid:
-        raise ConfigError(f"{label}: `{key}` must be {invalid.expected}, got {value!r}") from None
+        shown = repr(value)
+        if len(shown) > 60:
+            shown = shown[:57] + "..."
+        raise ConfigError(f"{label}: `{key}` must be {invalid.expected}, got {shown}") from None
 
 
 def _thresholds(label: str, values: dict[str, Any]) -> Thresholds:
@@ -223,15 +233,17 @@ def _target(value: Any) -> str:
 
 
 def _version(value: Any) -> tuple[int, ...]:
-    parsed = parse_version(value) if isinstance(value, str) else None
+    if not isinstance(value, str) or len(value) > 32:
+        raise _Invalid('a version string like "3.15"')
+    parsed = parse_version(value)
     if parsed is None or ".".join(map(str, parsed)) != value.strip():
         raise _Invalid('a version string like "3.15"')
     return parsed
 
 
 def _path(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise _Invalid("a non-empty path string")
+    if not isinstance(value, str) or not value.strip() or "\0" in value:
+        raise _Invalid("a non-empty path string without NUL characters")
     return value
 
 
