@@ -280,7 +280,12 @@ def _lint_stdin(
     from bnlint.runner import lint_text
 
     name: str = args.stdin_filename or "-"
-    data = sys.stdin.buffer.read()
+    if sys.stdin is None:  # started with stdin closed (`bnlint - <&-`)
+        raise ConfigError("cannot read standard input: it is closed")
+    try:
+        data = sys.stdin.buffer.read()
+    except OSError as error:
+        raise ConfigError(f"cannot read standard input: {error.strerror or error}") from None
     if args.stdin_filename is not None and _stdin_excluded(name, settings):
         return None
     pins = _pins(settings)
@@ -414,11 +419,16 @@ def _describe_target(flavour: Flavour | None) -> str:
 
 def _print(text: str, stream: TextIO | None = None) -> int:
     out = stream or sys.stdout
+    if out is None:  # started with stdout closed (`bnlint >&-`)
+        raise ConfigError("cannot write the report: standard output is closed")
     try:
         out.write(text)
         out.flush()
     except BrokenPipeError:  # `bnlint | head`: stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+    except OSError as error:  # a full disk: say so, and leave nothing to flush at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+        raise ConfigError(f"cannot write the report: {error.strerror or error}") from None
     return EXIT_CLEAN
 
 

@@ -83,3 +83,34 @@ def test_an_empty_selection_is_an_error_not_silence(tmp_path: Path, option: str)
     done = bnlint([option, "", "a.py"], tmp_path)
     assert done.returncode == 2
     assert f"{option}: expected rule codes or names" in done.stderr
+
+
+# --- standard streams ---------------------------------------------------------------
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_full_disk_under_stdout_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text(FLAGGED, encoding="utf-8")
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "bnlint", "--no-cache", "a.py"],
+                              cwd=tmp_path, stdout=full, stderr=subprocess.PIPE, text=True,
+                              timeout=60, check=False)
+    assert done.returncode == 2
+    assert done.stderr.strip() == ("bnlint: error: cannot write the report: "
+                                   "No space left on device")
+
+
+@pytest.mark.parametrize(("args", "closed", "message"), [
+    (["a.py"], "stdout", "cannot write the report: standard output is closed"),
+    (["-"], "stdin", "cannot read standard input: it is closed"),
+])
+def test_a_closed_standard_stream_is_reported(tmp_path: Path, args: list[str], closed: str,
+                                              message: str) -> None:
+    (tmp_path / "a.py").write_text(FLAGGED, encoding="utf-8")
+    redirect = ">&-" if closed == "stdout" else "<&-"
+    command = " ".join([sys.executable, "-m", "bnlint", "--no-cache", *args, redirect])
+    done = subprocess.run(["sh", "-c", command], cwd=tmp_path, stderr=subprocess.PIPE,
+                          stdout=subprocess.DEVNULL if closed == "stdin" else None,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    assert f"bnlint: error: {message}" in done.stderr
