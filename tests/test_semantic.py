@@ -979,3 +979,22 @@ def test_reused_layers_of_a_loaded_model_carry_its_weights() -> None:
     assert layer_named(model, "model_B").pretrained
     assert layer_named(model, "model_B").contains_bn() is None  # the slice is not known
     assert not layer_named(model, "fresh").pretrained
+
+
+@pytest.mark.parametrize(("call", "known"), [
+    ("make(base)", True),  # the default of `trainable` applies
+    ("make(base, **options)", False),  # options may hold `trainable`
+    ("make(*args)", False),
+])
+def test_arguments_spread_from_unknown_values_do_not_take_defaults(call: str,
+                                                                   known: bool) -> None:
+    model = model_of(f"""
+        import keras
+        base = keras.applications.ResNet50(include_top=False)
+
+        def make(layer, trainable=False):
+            layer.trainable = trainable
+
+        {call}
+        """)
+    assert (layer_named(model, "base").trainable is False) is known

@@ -15,6 +15,7 @@ from bnlint.semantic.replay import (
     BUILTINS_NO_EFFECT,
     GENERATOR_FLOWS,
     MAX_INLINE_DEPTH,
+    SPREAD,
     BoundMethod,
     Env,
     ReplayBase,
@@ -63,9 +64,7 @@ class CallReplay(ReplayBase):
                 callee = UNKNOWN
         else:
             callee = self.eval(node.func, env)
-        args = [self.eval(arg.value, env) for arg in node.args if arg.keyword is None]
-        kwargs = {arg.keyword.value: self.eval(arg.value, env)
-                  for arg in node.args if arg.keyword is not None}
+        args, kwargs = self.eval_arguments(node, env)
         name = callee.name if isinstance(callee, ModuleRef) else None
         self.model.calls.append(CallSite(node, name, self.context, method, receiver,
                                          self.control_dependencies > 0))
@@ -86,6 +85,26 @@ class CallReplay(ReplayBase):
             return _layer_count(node.func.value, args)
         self.havoc(args, kwargs, node)
         return UNKNOWN
+
+    def eval_arguments(self, node: cst.Call, env: Env) -> tuple[list[Value], dict[str, Value]]:
+        """The call's positional and keyword values. ``*args`` / ``**kwargs`` fill
+        parameters nobody can name: positionals from the first ``*`` on are not placed,
+        and ``SPREAD`` among the keywords says that parameters not given explicitly may
+        still be given (so they do not take their defaults)."""
+        args: list[Value] = []
+        kwargs: dict[str, Value] = {}
+        spread = False
+        for arg in node.args:
+            value = self.eval(arg.value, env)
+            if arg.star:
+                spread = True
+            elif arg.keyword is not None:
+                kwargs[arg.keyword.value] = value
+            elif not spread:
+                args.append(value)
+        if spread:
+            kwargs[SPREAD] = UNKNOWN
+        return args, kwargs
 
     def havoc(self, args: list[Value], kwargs: dict[str, Value],
               node: cst.CSTNode | None = None) -> None:
@@ -218,12 +237,15 @@ class CallReplay(ReplayBase):
         if receiver is not None and positional:
             env.bind(positional[0].name.value, receiver)
             positional = positional[1:]
+        spread = SPREAD in kwargs
         for index, param in enumerate(positional):
             name = param.name.value
             if index < len(values):
                 env.bind(name, values[index])
             elif name in kwargs:
                 env.bind(name, kwargs[name])
+            elif spread:
+                env.bind(name, UNKNOWN)  # perhaps given by the caller's *args/**kwargs
             elif param.default is not None:
                 env.bind(name, function.defaults.get(name, UNKNOWN))
             else:
@@ -232,7 +254,7 @@ class CallReplay(ReplayBase):
             name = param.name.value
             if name in kwargs:
                 env.bind(name, kwargs[name])
-            elif param.default is not None:
+            elif param.default is not None and not spread:
                 env.bind(name, function.defaults.get(name, UNKNOWN))
             else:
                 env.bind(name, UNKNOWN)

@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 Exit = Literal["return", "raise", "break", "continue"]
 
 MAX_INLINE_DEPTH = 4
+# A keyword of a call's arguments standing for its `*args` / `**kwargs`: which
+# parameters those fill is unknown.
+SPREAD = "**"
 FIT_METHODS = frozenset({"fit", "fit_generator", "train_on_batch"})
 EVAL_METHODS = frozenset({"evaluate", "predict", "predict_on_batch", "test_on_batch",
                           "evaluate_generator", "predict_generator"})
