@@ -459,3 +459,22 @@ def test_fingerprints_depend_on_rule_path_code_and_message() -> None:
     assert fingerprints("a.py", source, [_finding(2)]) != base
     assert fingerprints("a.py", source, [_finding(1, code="BN102")]) != base
     assert fingerprints("a.py", source, [_finding(1, message="other")]) != base
+
+
+def test_full_frames_a_note_in_another_module_with_that_module_s_source(
+        tmp_path: Path) -> None:
+    (tmp_path / "models.py").write_text(
+        "import keras\n\n\ndef build():\n"
+        "    base = keras.applications.ResNet50(weights=\"imagenet\", include_top=False)\n"
+        "    base.trainable = False\n    return base\n", encoding="utf-8")
+    (tmp_path / "train.py").write_text(
+        "import keras\nfrom models import build\n\nbase = build()\n"
+        "model = keras.Sequential([base, keras.layers.Dense(10)])\n"
+        "model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=\"mse\")\n"
+        "model.fit(x, y)\nbase.trainable = True\n"
+        "model.compile(optimizer=keras.optimizers.Adam(1e-5), loss=\"mse\")\n"
+        "model.fit(x, y)\n", encoding="utf-8")
+    lines = bnlint(tmp_path, "--output-format", "full", "train.py").stdout.splitlines()
+    note = next(line for line in lines if "models.py:6:5:" in line)
+    assert lines[lines.index(note) + 2:lines.index(note) + 4] == [
+        " 6 |     base.trainable = False", "   |     ^^^^^^^^^^^^^^"]
