@@ -12,6 +12,7 @@ changes none of these, so the fingerprint stays.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -20,6 +21,8 @@ from bnlint.source import Source
 
 # Bump when the recipe changes: stored fingerprints of another version never match.
 FINGERPRINT_VERSION = "1"
+# rows end as Python's tokenizer ends them (str.splitlines also splits on \f, \x1c...)
+_ROW_END = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,17 +40,22 @@ class FingerprintParts:
         return hashlib.sha256("\0".join(fields).encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
-def code_key(source: Source | None, finding: Finding) -> str:
-    """The line-independent key of a finding: its rows' normalised text and its message."""
+def program_rows(source: Source) -> list[str]:
+    """The rows of a Source's program text (index = row - 1)."""
+    return _ROW_END.split(source.text)
+
+
+def code_key(rows: Sequence[str] | None, finding: Finding) -> str:
+    """The line-independent key of a finding: its rows' normalised text (``rows``: the
+    program's rows, None when the text is not at hand) and its message."""
     text = ""
-    if source is not None:
-        lines = source.text.splitlines()
+    if rows is not None:
         first = max(finding.span.start.row, 1)
         last = max(finding.span.end.row, first)
         # a span that ends at column 1 stops before its last row's text
         if last > first and finding.span.end.column == 1:
             last -= 1
-        text = "\n".join(" ".join(line.split()) for line in lines[first - 1:last])
+        text = "\n".join(" ".join(row.split()) for row in rows[first - 1:last])
     return f"{text}\n{finding.message}"
 
 
@@ -59,8 +67,9 @@ def fingerprint_parts(
     shown = path.replace("\\", "/")
     seen: dict[tuple[str, str], int] = {}
     parts: list[FingerprintParts] = []
+    rows = program_rows(source) if source is not None and findings else None
     for finding in findings:
-        key = code_key(source, finding)
+        key = code_key(rows, finding)
         occurrence = seen.get((finding.code, key), 0)
         seen[(finding.code, key)] = occurrence + 1
         parts.append(FingerprintParts(finding.code, shown, key, occurrence))

@@ -23,11 +23,11 @@ a terminal and ``NO_COLOR`` is not set).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bnlint.fingerprint import program_rows
 from bnlint.formats.common import Entry, entries
 from bnlint.report import summary_line
 
@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 CONTEXT_ROWS = 2  # rows shown before and after the primary span
 SPAN_ROWS = 4  # a longer span shows its first rows, an ellipsis and its last row
 TAB = "    "
-_ROWS = re.compile(r"\r\n|\r|\n")
 _RESET = "\x1b[0m"
 _STYLES = {"error": "\x1b[1;31m", "warning": "\x1b[1;33m", "info": "\x1b[1;36m",
            "gutter": "\x1b[1;34m", "path": "\x1b[1m", "code": "\x1b[1m"}
@@ -79,13 +78,13 @@ def render_full(
 def _block(entry: Entry, paint: _Painter, texts: _Texts) -> str:
     finding, severity = entry.finding, entry.finding.severity
     frames: list[tuple[str | None, list[_Row]]] = [
-        (None, _frame(entry.result.source, finding.span, CONTEXT_ROWS))
+        (None, _frame(entry.result.source, texts, finding.span, CONTEXT_ROWS))
     ]
     for note in entry.notes:
         source = note.source if note.place.path == entry.place.path and note.source else (
             texts.source(note.place.path))
         header = f"note: {paint('path', note.place.text())}: {note.message}"
-        frames.append((header, _frame(source, note.span, 0, span_rows=1)))
+        frames.append((header, _frame(source, texts, note.span, 0, span_rows=1)))
     labels = [str(row.number) if row.number else "..." for _, rows in frames for row in rows]
     width = max((len(label) for label in labels), default=1)
     gutter = " " * width
@@ -111,14 +110,14 @@ def _block(entry: Entry, paint: _Painter, texts: _Texts) -> str:
     return "".join(line + "\n" for line in lines)
 
 
-def _frame(source: Source | None, span: Span, context: int,
+def _frame(source: Source | None, texts: _Texts, span: Span, context: int,
            span_rows: int = SPAN_ROWS) -> list[_Row]:
     """The rows to show for ``span`` of ``source`` (program coordinates), numbered and
     indented as the user wrote them: ``context`` rows around it, at most ``span_rows``
     rows of the span itself."""
     if source is None:
         return []
-    program = _ROWS.split(source.text)
+    program = texts.rows(source)
     first, last = span.start.row, max(span.end.row, span.start.row)
     if last > first and span.end.column == 1:
         last -= 1  # the span stops at the start of its last row
@@ -162,10 +161,20 @@ def _display(text: str, column: int) -> int:
 
 
 class _Texts:
-    """The Sources of other project modules a note points into, each read once."""
+    """The program rows of each Source, split once, and the Sources of other project
+    modules a note points into, each read once."""
 
     def __init__(self) -> None:
         self.cache: dict[str, Source | None] = {}
+        self.split: dict[int, tuple[Source, list[str]]] = {}
+
+    def rows(self, source: Source) -> list[str]:
+        """The program rows of ``source``, split once."""
+        known = self.split.get(id(source))
+        if known is None or known[0] is not source:
+            known = (source, program_rows(source))
+            self.split[id(source)] = known
+        return known[1]
 
     def source(self, path: str) -> Source | None:
         if path not in self.cache:
