@@ -1,7 +1,10 @@
 """GitHub Actions workflow commands: one ``::error``/``::warning``/``::notice`` line per
 finding, which GitHub shows as an annotation on the file and line.
 
-``::warning file=PATH,line=L,col=C,endLine=L2,endColumn=C2,title=BN201 (name)::MESSAGE``
+``::warning file=PATH,line=L,col=C,endLine=L,endColumn=C2,title=BN201 (name)::MESSAGE``
+
+(a span over several lines gives ``line`` and ``endLine`` only: GitHub does not take
+columns then).
 
 GitHub shows one annotation per command, so the related locations are folded into the
 message, one ``note:`` line each. Values are escaped as the runner expects: in the
@@ -47,8 +50,14 @@ def _command(entry: Entry) -> str:
     properties = [("file", posix_path(place.path))]
     prefix = ""
     if place.cell is None:
-        properties += [("line", str(place.row)), ("col", str(place.column)),
-                       ("endLine", str(place.end_row)), ("endColumn", str(place.end_column))]
+        properties.append(("line", str(place.row)))
+        if place.end_row > place.row:  # GitHub takes columns only within one line
+            # a span that ends at the start of a row ends on the row before
+            last = place.end_row - 1 if place.end_column == 1 else place.end_row
+            properties.append(("endLine", str(last)))
+        else:
+            properties += [("col", str(place.column)), ("endLine", str(place.row)),
+                           ("endColumn", str(max(place.end_column, place.column)))]
     else:
         prefix = f"cell {place.cell}, row {place.row}: "
         line = notebook_line(place.path, place.cell, place.row)
