@@ -486,3 +486,40 @@ def test_full_frames_a_note_in_another_module_with_that_module_s_source(
     note = next(line for line in lines if "models.py:6:5:" in line)
     assert lines[lines.index(note) + 2:lines.index(note) + 4] == [
         " 6 |     base.trainable = False", "   |     ^^^^^^^^^^^^^^"]
+
+
+def test_a_notebook_row_that_is_not_the_linted_code_gets_no_line(project: Path) -> None:
+    """Unsaved text on stdin (or a file changed since): the cell and row stay in the
+    message, the file line is not guessed."""
+    edited = notebook(
+        ("markdown", "# Fine-tuning\n"),
+        ("code", "import keras\nbn = keras.layers.BatchNormalization()\n"),
+        ("code", "x = 1\ny = 2\nif x:\n    bn.training = False\n"),
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "bnlint", "--isolated", "--output-format", "github", "-",
+         "--stdin-filename", "nb.ipynb"],
+        cwd=project, input=edited, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 1, done.stderr
+    (command,) = parse_github(done.stdout)
+    assert "line" not in command
+    assert command["message"].startswith("cell 3, row 4: ")
+    done = subprocess.run(
+        [sys.executable, "-m", "bnlint", "--isolated", "--output-format", "github", "-",
+         "--stdin-filename", "nb.ipynb"],
+        cwd=project, input=NOTEBOOK, capture_output=True, text=True, timeout=120, check=False)
+    (command,) = parse_github(done.stdout)
+    assert int(command["line"]) == file_line(project / "nb.ipynb", "    bn.training = False\n")
+
+
+def test_an_indented_or_timed_notebook_row_is_found_in_the_file(tmp_path: Path) -> None:
+    (tmp_path / "nb.ipynb").write_text(notebook(
+        ("code", "import keras\nbn = keras.layers.BatchNormalization()\n"),
+        ("code", "  x = 1\n  bn.training = False\n"),
+        ("code", "%time bn.training = True\n"),
+    ), encoding="utf-8")
+    commands = parse_github(bnlint(tmp_path, "--output-format", "github", "nb.ipynb").stdout)
+    assert [(command["message"][:14], int(command["line"])) for command in commands] == [
+        ("cell 2, row 2:", file_line(tmp_path / "nb.ipynb", "  bn.training = False\n")),
+        ("cell 3, row 1:", file_line(tmp_path / "nb.ipynb", "%time bn.training = True\n")),
+    ]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from itertools import groupby
 from typing import TYPE_CHECKING
 
-from bnlint.fingerprint import fingerprints
+from bnlint.fingerprint import fingerprints, program_rows
 from bnlint.report import sorted_findings
 
 if TYPE_CHECKING:
@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 @dataclass(frozen=True, slots=True)
 class Place:
     """A location as the user sees it: path, notebook cell (None for .py), 1-based row
-    and column (code points) of the start, and just past the end."""
+    and column (code points) of the start, and just past the end; ``code`` is the program
+    text of the start's row when the Source is at hand."""
 
     path: str
     cell: int | None
@@ -29,6 +30,7 @@ class Place:
     column: int
     end_row: int
     end_column: int
+    code: str | None = None
 
     def text(self) -> str:
         """``path:row:col`` or ``path:cell N:row:col``."""
@@ -66,26 +68,35 @@ def entries(results: Sequence[FileResult]) -> list[Entry]:
         items = list(group)
         result = items[0][0]
         prints = fingerprints(result.path, result.source, [finding for _, finding in items])
+        source = result.source
+        rows = program_rows(source) if source is not None else None
         for (_, finding), fingerprint in zip(items, prints):
             notes = tuple(
                 Note(related.message,
                      place_of(related.path or result.path,
-                              result.source if related.path is None else None, related.span),
+                              source if related.path is None else None, related.span,
+                              rows if related.path is None else None),
                      related.span,
-                     result.source if related.path is None else None)
+                     source if related.path is None else None)
                 for related in finding.related
             )
-            found.append(Entry(result, finding, place_of(result.path, result.source,
-                                                          finding.span), notes, fingerprint))
+            found.append(Entry(result, finding, place_of(result.path, source,
+                                                          finding.span, rows),
+                               notes, fingerprint))
     return found
 
 
-def place_of(path: str, source: Source | None, span: Span) -> Place:
+def place_of(path: str, source: Source | None, span: Span,
+             rows: Sequence[str] | None = None) -> Place:
     """``span`` of ``source`` in the user's coordinates (program coordinates when the
-    Source is not at hand, as for a note in another module)."""
+    Source is not at hand, as for a note in another module); ``rows``, the program's
+    rows, give the start row's text."""
     cell, row, column = _locate(source, span.start)
     _, end_row, end_column = _locate(source, span.end)
-    return Place(path, cell, row, column, end_row, end_column)
+    code = None
+    if rows is not None and 1 <= span.start.row <= len(rows):
+        code = rows[span.start.row - 1]
+    return Place(path, cell, row, column, end_row, end_column, code)
 
 
 def _locate(source: Source | None, where: Position) -> tuple[int | None, int, int]:

@@ -60,7 +60,7 @@ def _command(entry: Entry) -> str:
                            ("endColumn", str(max(place.end_column, place.column)))]
     else:
         prefix = f"cell {place.cell}, row {place.row}: "
-        line = notebook_line(place.path, place.cell, place.row)
+        line = notebook_line(place.path, place.cell, place.row, place.code)
         if line is not None:
             properties.append(("line", str(line)))
     properties.append(("title", f"{finding.code} ({finding.name})"))

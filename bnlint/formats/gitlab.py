@@ -36,7 +36,7 @@ def _issue(entry: Entry) -> dict[str, Any]:
     description = f"{finding.code} {finding.message}"
     if place.cell is not None:
         description = f"cell {place.cell}, row {place.row}: {description}"
-        line = notebook_line(place.path, place.cell, place.row) or 1
+        line = notebook_line(place.path, place.cell, place.row, place.code) or 1
         lines = {"begin": line, "end": line}
     else:
         lines = {"begin": place.row, "end": max(place.end_row, place.row)}

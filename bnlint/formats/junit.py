@@ -36,7 +36,8 @@ def render_junit(results: Sequence[FileResult]) -> str:
         "errors": str(broken), "skipped": "0",
     })
     for result in ordered:
-        case = ET.SubElement(suite, "testcase", {"classname": "bnlint", "name": _clean(result.path)})
+        case = ET.SubElement(suite, "testcase",
+                             {"classname": "bnlint", "name": _clean(result.path)})
         for entry in by_file.get(id(result), ()):
             finding = entry.finding
             failure = ET.SubElement(case, "failure", {

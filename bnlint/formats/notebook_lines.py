@@ -4,13 +4,16 @@ Code hosts annotate a notebook as the JSON text it is stored as. Jupyter writes 
 source line of a cell as its own string of the cell's ``source`` array, one per line of
 the file, so the file line of a cell's row can be found by reading the JSON with the
 position of every string. When the file cannot be read or does not have that shape
-(``source`` as one string holds every row on a single line, which is still exact), the
-answer is None and the formats fall back to the cell and row in the message.
+(``source`` as one string holds every row on a single line, which is still exact), or
+when its row does not hold the code that was linted (a file changed since, an editor's
+unsaved text on stdin), the answer is None and the formats fall back to the cell and row
+in the message.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,21 +28,33 @@ class _Malformed(Exception):
     pass
 
 
-def notebook_line(path: str, cell: int, row: int) -> int | None:
+def notebook_line(path: str, cell: int, row: int, code: str | None = None) -> int | None:
     """The 1-based line of ``path`` (an .ipynb file) that holds row ``row`` of cell
-    ``cell`` (both 1-based, cells counted as Jupyter shows them), or None."""
-    rows = _cell_rows(path)
-    if rows is None or not 1 <= cell <= len(rows):
+    ``cell`` (both 1-based, cells counted as Jupyter shows them), or None. ``code``, the
+    program text of that row, must be what the row holds (IPython's transformations
+    only remove a prefix: common indentation, ``%time``)."""
+    try:
+        status = os.stat(path)
+    except OSError:
         return None
-    lines = rows[cell - 1]
-    if not lines:
+    cells = _cell_rows(path, status.st_mtime_ns, status.st_size)
+    if cells is None or not 1 <= cell <= len(cells) or not 1 <= row <= len(cells[cell - 1]):
         return None
-    return lines[min(max(row, 1), len(lines)) - 1]
+    line, text = cells[cell - 1][row - 1]
+    if code is not None and not _normal(text).endswith(_normal(code)):
+        return None
+    return line
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.split())
 
 
 @lru_cache(maxsize=64)
-def _cell_rows(path: str) -> tuple[tuple[int, ...], ...] | None:
-    """For each cell, the file line of each of its source rows."""
+def _cell_rows(path: str, mtime: int, size: int
+               ) -> tuple[tuple[tuple[int, str], ...], ...] | None:
+    """For each cell, the file line and the text of each of its source rows (``mtime``
+    and ``size`` make a changed file a new entry)."""
     try:
         with open(path, encoding="utf-8-sig") as handle:
             text = handle.read()
@@ -51,28 +66,30 @@ def _cell_rows(path: str) -> tuple[tuple[int, ...], ...] | None:
     cells = document.get("cells")
     if not isinstance(cells, list):
         return None
-    found: list[tuple[int, ...]] = []
+    found: list[tuple[tuple[int, str], ...]] = []
     for cell in cells:
         source = cell.get("source") if isinstance(cell, dict) else None
         found.append(_source_rows(source))
     return tuple(found)
 
 
-def _source_rows(source: Any) -> tuple[int, ...]:
-    """The file line of each row of a cell's ``source`` (strings carry their line)."""
+def _source_rows(source: Any) -> tuple[tuple[int, str], ...]:
+    """The file line and text of each row of a cell's ``source`` (strings carry their
+    line; a row split over two strings is placed at its first)."""
     pieces = source if isinstance(source, list) else [source]
-    rows: list[int] = []
+    rows: list[tuple[int, str]] = []
     starts_row = True
     for piece in pieces:
         if not isinstance(piece, _Located):
             return ()
-        text = piece.value
-        for index, character in enumerate(text):
+        for text in re.split(r"(?<=\r\n)|(?<=\n)|(?<=\r)(?!\n)", piece.value):
+            if not text:
+                continue
             if starts_row:
-                rows.append(piece.line)
-                starts_row = False
-            if character == "\n" or (character == "\r" and text[index + 1:index + 2] != "\n"):
-                starts_row = True
+                rows.append((piece.line, ""))
+            line, before = rows[-1]
+            rows[-1] = (line, before + text.rstrip("\r\n"))
+            starts_row = text.endswith(("\n", "\r"))
     return tuple(rows)
 
 
@@ -93,7 +110,9 @@ class _Reader:
         # the line of ``counted_to``: lines are counted once, forward, as strings come
         self.counted_to = 0
         self.line = 1
-        self.scan: Callable[[str, int, bool], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
+        # the C scanner json itself uses (typeshed does not declare it)
+        scanner = json.decoder.scanstring  # type: ignore[attr-defined]
+        self.scan: Callable[[str, int, bool], tuple[str, int]] = scanner
 
     def document(self) -> Any:
         value = self.value()

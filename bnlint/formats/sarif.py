@@ -111,7 +111,7 @@ def artifact_location(path: str) -> dict[str, str]:
 
 def _region(place: Place) -> dict[str, int]:
     if place.cell is not None:
-        line = notebook_line(place.path, place.cell, place.row)
+        line = notebook_line(place.path, place.cell, place.row, place.code)
         return {"startLine": line if line is not None else 1}
     region = {"startLine": place.row, "startColumn": place.column}
     end_row, end_column = place.end_row, place.end_column
