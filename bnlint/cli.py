@@ -94,10 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
                        ("--ignore", "rules to disable")):
         selection.add_argument(flag, action="append", metavar="RULES", help=text)
     parser.add_argument("--output-format", "--format", dest="output_format",
-                        choices=OUTPUT_FORMATS, default=_default_format(),
-                        help="how findings are reported (default: full; also "
-                        f"{OUTPUT_FORMAT_ENV}); `text` is an alias of concise")
-    parser.add_argument("--output-file", "-o", metavar="FILE",
+                        choices=OUTPUT_FORMATS, default=_default_format(), metavar="FORMAT",
+                        help=f"how findings are reported: {', '.join(OUTPUT_FORMATS[:-1])} "
+                        f"(default: full, or {OUTPUT_FORMAT_ENV}; `text` = concise; "
+                        "see docs/output-formats.md)")
+    parser.add_argument("-o", "--output-file", dest="output_file", metavar="FILE",
                         help="write the report to FILE instead of stdout")
     parser.add_argument("--statistics", action="store_true",
                         help="print the number of findings per rule instead of each finding")
@@ -145,6 +146,10 @@ def _parse(argv: list[str]) -> argparse.Namespace:
             argv[1] = "ALL"
     parser = build_parser()
     args = parser.parse_args(argv)
+    chosen = os.environ.get(OUTPUT_FORMAT_ENV, "").strip()
+    if chosen and chosen not in OUTPUT_FORMATS:
+        parser.error(f"{OUTPUT_FORMAT_ENV}={chosen!r} is not an output format "
+                     f"(choose from {', '.join(OUTPUT_FORMATS[:-1])})")
     if "-" in args.paths and len(args.paths) > 1:
         parser.error("`-` (stdin) cannot be combined with other paths")
     if args.stdin_filename is not None and args.paths not in ([], ["-"]):

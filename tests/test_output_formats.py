@@ -109,6 +109,12 @@ def test_full_is_the_default_as_in_ruff(project: Path) -> None:
     assert chosen.stdout == bnlint(project, "--output-format", "concise", "twice.py").stdout
 
 
+def test_an_unknown_format_in_the_environment_is_a_usage_error(project: Path) -> None:
+    done = bnlint(project, "twice.py", env={"BNLINT_OUTPUT_FORMAT": "pretty"})
+    assert done.returncode == 2
+    assert "BNLINT_OUTPUT_FORMAT" in done.stderr
+
+
 def test_format_and_text_stay_aliases(project: Path) -> None:
     concise = bnlint(project, "--output-format", "concise", "twice.py").stdout
     assert bnlint(project, "--format", "text", "twice.py").stdout == concise
