@@ -38,6 +38,9 @@ if TYPE_CHECKING:
     from bnlint.pins import PinIndex
     from bnlint.rule import Rule
 
+OUTPUT_FORMATS = ("full", "concise", "json", "json-lines", "github", "gitlab", "sarif",
+                  "junit", "text")
+OUTPUT_FORMAT_ENV = "BNLINT_OUTPUT_FORMAT"
 EXIT_CLEAN = 0
 EXIT_FINDINGS = 1
 EXIT_ERROR = 2
@@ -90,8 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
                        ("--extend-select", "rules to enable in addition"),
                        ("--ignore", "rules to disable")):
         selection.add_argument(flag, action="append", metavar="RULES", help=text)
-    parser.add_argument("--format", "--output-format", dest="output_format",
-                        choices=("text", "json"), default="text", help="output format")
+    parser.add_argument("--output-format", "--format", dest="output_format",
+                        choices=OUTPUT_FORMATS, default=_default_format(), metavar="FORMAT",
+                        help=f"how findings are reported: {', '.join(OUTPUT_FORMATS[:-1])} "
+                        f"(default: full, or {OUTPUT_FORMAT_ENV}; `text` = concise; "
+                        "see docs/output-formats.md)")
+    parser.add_argument("-o", "--output-file", dest="output_file", metavar="FILE",
+                        help="write the report to FILE instead of stdout")
     parser.add_argument("--statistics", action="store_true",
                         help="print the number of findings per rule instead of each finding")
     parser.add_argument("--exit-zero", action="store_true",
@@ -123,6 +131,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _default_format() -> str:
+    """``full``, unless BNLINT_OUTPUT_FORMAT names another format (as RUFF_OUTPUT_FORMAT)."""
+    chosen = os.environ.get(OUTPUT_FORMAT_ENV, "").strip()
+    return chosen if chosen in OUTPUT_FORMATS else "full"
+
+
 def _parse(argv: list[str]) -> argparse.Namespace:
     if argv[:1] == ["check"]:
         argv = argv[1:]
@@ -132,6 +146,10 @@ def _parse(argv: list[str]) -> argparse.Namespace:
             argv[1] = "ALL"
     parser = build_parser()
     args = parser.parse_args(argv)
+    chosen = os.environ.get(OUTPUT_FORMAT_ENV, "").strip()
+    if chosen and chosen not in OUTPUT_FORMATS:
+        parser.error(f"{OUTPUT_FORMAT_ENV}={chosen!r} is not an output format "
+                     f"(choose from {', '.join(OUTPUT_FORMATS[:-1])})")
     if "-" in args.paths and len(args.paths) > 1:
         parser.error("`-` (stdin) cannot be combined with other paths")
     if args.stdin_filename is not None and args.paths not in ([], ["-"]):
@@ -313,23 +331,79 @@ def _show_files(paths: list[str], settings: Settings) -> int:
 
 
 def _finish(args: argparse.Namespace, outcome: Outcome) -> int:
-    from bnlint import report
-
     results = outcome.results
     errors = [*outcome.errors, *(_file_error(r.path, e) for r in results for e in r.errors)]
     for error in errors:
         _error(error)
     if args.statistics:
         text = _statistics(results, args.output_format)
-    elif args.output_format == "json":
-        text = report.render_json(results)
     else:
-        text = report.render_text(results, other_errors=len(outcome.errors))
-    _print(text)
+        color = args.output_file is None and _wants_color(sys.stdout)
+        text = _render(args.output_format, outcome, errors, color)
+    if args.output_file is not None:
+        _write_report(args.output_file, text)
+    else:
+        _print(text)
     if errors:
         return EXIT_ERROR
     has_findings = any(result.findings for result in results)
     return EXIT_FINDINGS if has_findings and not args.exit_zero else EXIT_CLEAN
+
+
+def _render(output_format: str, outcome: Outcome, errors: Sequence[str], color: bool) -> str:
+    """The report of ``outcome`` in ``output_format``."""
+    from bnlint import report
+
+    results = outcome.results
+    if output_format == "json":
+        return report.render_json(results)
+    if output_format == "json-lines":
+        return report.render_json_lines(results)
+    if output_format == "github":
+        from bnlint.formats.github import render_github
+
+        return render_github(results)
+    if output_format == "gitlab":
+        from bnlint.formats.gitlab import render_gitlab
+
+        return render_gitlab(results)
+    if output_format == "sarif":
+        from bnlint.formats.sarif import render_sarif
+
+        return render_sarif(results, errors)
+    if output_format == "junit":
+        from bnlint.formats.junit import render_junit
+
+        return render_junit(results)
+    if output_format == "full":
+        from bnlint.formats.full import render_full
+
+        return render_full(results, color=color, other_errors=len(outcome.errors))
+    return report.render_text(results, other_errors=len(outcome.errors))
+
+
+def _wants_color(stream: TextIO) -> bool:
+    """Colour on a terminal unless NO_COLOR is set (no-color.org); FORCE_COLOR forces it."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _write_report(path: str, text: str) -> None:
+    """Write the report to ``path`` (its directory created), or raise a UsageError."""
+    try:
+        directory = os.path.dirname(path)
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+        with open(path, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+    except OSError as error:
+        raise UsageError(f"{path}: cannot write the report: {error.strerror or error}") from None
 
 
 def _statistics(results: Sequence[FileResult], output_format: str) -> str:
@@ -338,11 +412,13 @@ def _statistics(results: Sequence[FileResult], output_format: str) -> str:
 
     from bnlint.report import render_statistics
 
-    if output_format != "json":
+    if output_format not in ("json", "json-lines"):
         return render_statistics(results)
     counts = Counter((f.code, f.name) for result in results for f in result.findings)
     rows = [{"code": code, "name": name, "count": count}
             for (code, name), count in sorted(counts.items(), key=lambda i: (-i[1], i[0]))]
+    if output_format == "json-lines":
+        return "".join(json.dumps(row) + "\n" for row in rows)
     return json.dumps(rows, indent=2) + "\n"
 
 

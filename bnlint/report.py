@@ -1,6 +1,7 @@
-"""Renderers: findings of a run → text for a terminal, or JSON for tools.
+"""Renderers: findings of a run → one line each for a terminal, or JSON for tools
+(the other formats live in ``bnlint.formats``).
 
-Both list findings sorted by filename, then row, column and code, whatever order the
+All list findings sorted by filename, then row, column and code, whatever order the
 files were linted in. The JSON schema is documented in docs/json-schema.md.
 """
 
@@ -80,11 +81,20 @@ def render_statistics(results: Sequence[FileResult]) -> str:
     return "".join(f"{count:>{width}}\t{code}\t{name}\n" for (code, name), count in ordered)
 
 
+def json_findings(results: Sequence[FileResult]) -> list[dict[str, Any]]:
+    """The finding objects of the JSON output (docs/json-schema.md), in report order."""
+    return [_json_finding(result, finding) for result, finding in sorted_findings(results)]
+
+
 def render_json(results: Sequence[FileResult]) -> str:
     """A JSON array of findings (schema in docs/json-schema.md), indented, with a
     trailing newline."""
-    items = [_json_finding(result, finding) for result, finding in sorted_findings(results)]
-    return json.dumps(items, indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(json_findings(results), indent=2, ensure_ascii=False) + "\n"
+
+
+def render_json_lines(results: Sequence[FileResult]) -> str:
+    """The objects of ``render_json``, one compact JSON object per line."""
+    return "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in json_findings(results))
 
 
 def _json_finding(result: FileResult, finding: Finding) -> dict[str, Any]:

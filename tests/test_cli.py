@@ -199,7 +199,7 @@ def test_clean_file_exits_0_and_prints_all_checks_passed(project: Path) -> None:
 
 def test_findings_exit_1_in_ruff_concise_format(project: Path) -> None:
     write(project / "m.py", BN_SCRIPT)
-    done = run_fake(["m.py"], project)
+    done = run_fake(["--output-format", "concise", "m.py"], project)
     assert done.returncode == 1, done.stderr
     assert done.stdout.splitlines() == [
         "m.py:2:1: BN101 BatchNormalization here",
@@ -244,7 +244,7 @@ def test_notebook_findings_name_cell_and_row(project: Path) -> None:
     write(project / "nb.ipynb", notebook(("markdown", "# Fine-tuning"),
                                          ("code", "import keras"),
                                          ("code", "x = 1\nbn = keras.layers.BatchNormalization()")))
-    done = run_fake(["nb.ipynb"], project)
+    done = run_fake(["--output-format", "concise", "nb.ipynb"], project)
     assert done.returncode == 1, done.stderr
     assert done.stdout.splitlines()[:2] == [
         "nb.ipynb:cell 3:2:1: BN101 BatchNormalization here",
@@ -391,7 +391,7 @@ def test_noqa_and_bnlint_ignore_suppress_findings(project: Path) -> None:
           "bn = keras.layers.BatchNormalization()  # noqa: BN101\n"
           "d = keras.layers.Dense(3)  # bnlint: ignore[mark-dense]\n"
           "bn2 = keras.layers.BatchNormalization()  # noqa: E501\n")
-    done = run_fake(["m.py"], project)
+    done = run_fake(["--output-format", "concise", "m.py"], project)
     assert done.stdout.splitlines()[0] == "m.py:4:1: BN101 BatchNormalization here"
     assert "Found 1 finding" in done.stdout
 

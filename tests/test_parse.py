@@ -258,7 +258,8 @@ def test_syntax_of_a_newer_python_that_libcst_reads_is_not_a_syntax_error() -> N
 def test_notebook_bn000_end_to_end(tmp_path: Path) -> None:
     (tmp_path / "nb.ipynb").write_text(_notebook(
         "import keras", "    bn = keras.layers.BatchNormalization(\n    x = 1"), encoding="utf-8")
-    done = subprocess.run([sys.executable, "-m", "bnlint", "--isolated", "nb.ipynb"],
+    done = subprocess.run([sys.executable, "-m", "bnlint", "--isolated", "--output-format",
+                           "concise", "nb.ipynb"],
                           cwd=tmp_path, capture_output=True, text=True, check=False)
     assert done.returncode == 1, done.stderr
     assert done.stdout.splitlines()[0] == (

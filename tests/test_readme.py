@@ -32,11 +32,11 @@ def test_readme_example_output_matches_the_real_findings() -> None:
     import subprocess
     import sys
 
-    shown = re.search(r"\$ bnlint (\S+)\n(.*?)```", README, re.DOTALL)
+    shown = re.search(r"\$ bnlint ([^\n]+)\n(.*?)```", README, re.DOTALL)
     assert shown is not None
-    path, output = shown.group(1), shown.group(2)
+    args, output = shown.group(1).split(), shown.group(2)
     result = subprocess.run(
-        [sys.executable, "-m", "bnlint", path], cwd=ROOT, capture_output=True, text=True,
+        [sys.executable, "-m", "bnlint", *args], cwd=ROOT, capture_output=True, text=True,
         check=False,
     )
     assert result.returncode == 1
