@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 from bnlint.rule import Report, Rule, RuleContext
 from bnlint.semantic import workflow as wf
-from bnlint.semantic.events import call_notes
+from bnlint.semantic.events import Event, call_notes
+from bnlint.semantic.model import SemanticModel
 from bnlint.semantic.values import Layer
 
 from ._recipes import EFFICIENTNET_FINE_TUNE, KERAS_IO_TRANSFER_LEARNING_ONE_LINE_HEAD
@@ -116,6 +117,24 @@ class UnfreezeChildOfFrozenContainer(Rule):
         """,
     )
     not_flagged = (
+        # the GAN script re-enables D's layers, then D itself, before compiling anything
+        """
+        import keras
+        from keras import layers
+        d = keras.Sequential([layers.Dense(8), layers.BatchNormalization(), layers.Dense(1)])
+        g = keras.Sequential([layers.Dense(8), layers.Dense(4)])
+        for layer in d.layers:
+            layer.trainable = False
+        d.trainable = False
+        z = keras.Input((4,))
+        gan = keras.Model(z, d(g(z)))
+        gan.compile("adam", "binary_crossentropy")
+        for layer in d.layers:
+            layer.trainable = True
+        d.trainable = True
+        d.compile("adam", "binary_crossentropy")
+        d.train_on_batch(x, y)
+        """,
         # the model is built on the base's tensors: the re-enabled layers are its own
         """
         import tensorflow as tf
@@ -184,6 +203,8 @@ class UnfreezeChildOfFrozenContainer(Rule):
                 continue
             frozen = freeze.target
             assert isinstance(frozen, Layer)
+            if _unfrozen_before_training(model, event, frozen):
+                continue  # the frozen container never reaches a compile or a fit
             name, child = wf.describe(container), "layer" if selection.extent == "one" else "layers"
             yield Report(
                 event.node,
@@ -197,6 +218,18 @@ class UnfreezeChildOfFrozenContainer(Rule):
                  (freeze.node, f"{wf.describe(frozen)} is frozen here")),
             )
 
+
+
+def _unfrozen_before_training(model: SemanticModel, change: Event, frozen: Layer) -> bool:
+    """Is ``frozen`` itself set trainable again, for sure, before the next compile or
+    fit after ``change`` (the GAN script that re-enables D's layers, then D)?"""
+    for event in model.events[wf.position(model, change) + 1:]:
+        if event.kind in {"compile", "fit"}:
+            return False
+        if (event.kind == "set_trainable" and event.layer is frozen and wf.trusted(event)
+                and wf.assigns(event, True)):
+            return True
+    return False
 
 
 def _only_flattened(layers: list[Layer], container: Layer) -> bool:
