@@ -404,6 +404,10 @@ class TrainableChangedAfterCompile(Rule):
             next_fit = ctx.model.next_fit_without_recompile(position, model, touched)
             if next_fit is None or not _changed(change, compiled.compile, next_fit):
                 continue
+            value = change.value
+            if isinstance(value, Const) and isinstance(value.value, bool) and not (
+                    _differs_from(change, compiled.compile, value.value)):
+                continue  # it restores what compile() captured: a later change differs
             yield self.report(ctx, model, change, compiled.compile, compiled.first_fit, next_fit)
             return
 

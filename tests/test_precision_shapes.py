@@ -194,3 +194,24 @@ def test_attributes_set_on_a_decided_path_are_known() -> None:
     # just built: its compile and the combined model's are the recipe's, not unknown models
     assert findings(GAN_CLASS, "BN203", target="tf-keras") == []
     assert findings(GAN_CLASS, "BN203") == []
+
+
+def test_gan_toggle_reports_the_half_that_differs_from_the_compiled_state() -> None:
+    # the combined model was compiled with D trainable: setting D trainable again
+    # restores that state; setting it False afterwards is what the combined model's next
+    # step ignores (tf-keras)
+    found = findings("""
+        from tensorflow import keras
+        from tensorflow.keras import layers
+        d = keras.Sequential([layers.Dense(8), layers.BatchNormalization(), layers.Dense(1)])
+        g = keras.Sequential([layers.Dense(8), layers.Dense(4)])
+        d.compile("adam", "binary_crossentropy")
+        z = keras.Input((4,))
+        gan = keras.Model(z, d(g(z)))
+        gan.compile("adam", "binary_crossentropy")
+        d.trainable = True
+        d.train_on_batch(x, y)
+        d.trainable = False
+        gan.train_on_batch(noise, y)
+        """, "BN203", target="tf-keras")
+    assert [finding.span.start.row for finding in found] == [12]
