@@ -162,8 +162,9 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         parser.error("`-` (stdin) cannot be combined with other paths")
     if args.stdin_filename is not None and args.paths not in ([], ["-"]):
         parser.error("--stdin-filename reads stdin: do not pass other paths")
-    if args.add_noqa and args.write_baseline is not None:
-        parser.error("--add-noqa and --write-baseline are alternatives: choose one")
+    if args.write_baseline is not None and (args.add_noqa or args.baseline is not None):
+        parser.error("--write-baseline records every finding: it takes neither --add-noqa "
+                     "nor --baseline")
     if args.add_noqa and (args.paths == ["-"] or args.stdin_filename is not None):
         parser.error("--add-noqa edits files: it cannot read stdin")
     return args

@@ -234,3 +234,21 @@ def test_add_noqa_edits_only_the_notebooks_source_lines(
 def test_add_noqa_cannot_read_stdin(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--add-noqa", "-"]) == 2
     assert "--add-noqa edits files" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("other", [["--add-noqa"], ["--baseline", "old.json"]])
+def test_write_baseline_records_everything(
+        capsys: pytest.CaptureFixture[str], other: list[str]) -> None:
+    assert main(["--write-baseline", "new.json", *other, "."]) == 2
+    assert "--write-baseline records every finding" in capsys.readouterr().err
+
+
+def test_add_noqa_with_a_baseline_silences_only_new_findings(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "--write-baseline", "baseline.json", ".")
+    (project / "b.py").write_text(HEADER + "x = 1\n" + MOMENTUM + "new" + MOMENTUM)
+    assert run(capsys, "--add-noqa", "--baseline", "baseline.json", ".")[2] == (
+        "Added 1 noqa directive\n")
+    assert "noqa" not in (project / "a.py").read_text()
+    assert (project / "b.py").read_text() == (
+        HEADER + "x = 1\n" + MOMENTUM + "new" + MOMENTUM[:-1] + "  # noqa: BN402\n")
