@@ -252,3 +252,37 @@ def test_add_noqa_with_a_baseline_silences_only_new_findings(
     assert "noqa" not in (project / "a.py").read_text()
     assert (project / "b.py").read_text() == (
         HEADER + "x = 1\n" + MOMENTUM + "new" + MOMENTUM[:-1] + "  # noqa: BN402\n")
+
+
+def test_add_noqa_in_cells_with_magics_beside_a_cell_that_does_not_compile(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (project / "a.py").unlink()
+    (project / "b.py").unlink()
+    cells = [["def f(:\n"],
+             [HEADER, "%time " + MOMENTUM, "if True:\n", "    c = 1  # hi\n",
+              "    " + MOMENTUM[:-1] + "  # hi\n", "!ls\n"],
+             ["  " + MOMENTUM[:-1] + "\r\n", "  e = 1\r\n"]]
+    document = {"cells": [{"cell_type": "code", "execution_count": None, "metadata": {},
+                           "outputs": [], "source": source} for source in cells],
+                "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    (project / "nb.ipynb").write_text(json.dumps(document, indent=1))
+    code, _, err = run(capsys, "--add-noqa", "nb.ipynb")
+    assert code == 0
+    assert err == ("bnlint: warning: nb.ipynb:cell 1:1:7: BN000 (a syntax error) cannot be "
+                   "silenced; no noqa added\nAdded 3 noqa directives\n")
+    sources = [cell["source"] for cell in json.loads((project / "nb.ipynb").read_text())["cells"]]
+    assert sources[1][1] == "%time " + MOMENTUM[:-1] + "  # noqa: BN402\n"
+    assert sources[1][4] == "    " + MOMENTUM[:-1] + "  # hi  # noqa: BN402\n"
+    assert sources[2][0] == "  " + MOMENTUM[:-1] + "  # noqa: BN402\r\n"
+    assert reported(run(capsys, "nb.ipynb")[1]) == ["nb.ipynb:cell 1"]
+
+
+def test_a_file_changed_on_disk_is_not_overwritten(tmp_path: Path) -> None:
+    from bnlint import add_noqa
+
+    target = tmp_path / "a.py"
+    target.write_text("x = 2\n")
+    with pytest.raises(add_noqa._FileProblem, match="changed on disk"):
+        add_noqa._replace(str(target), b"x = 1\n", b"x = 1  # noqa: BN101\n")
+    assert target.read_text() == "x = 2\n"
+    assert [path.name for path in tmp_path.iterdir()] == ["a.py"]
