@@ -31,6 +31,7 @@ from bnlint.config import (
 from bnlint.settings import Settings
 
 if TYPE_CHECKING:
+    from bnlint.baseline import Entry as BaselineEntry
     from bnlint.cache import ResultCache
     from bnlint.discover import DiscoveryResult
     from bnlint.engine import FileResult
@@ -100,6 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "see docs/output-formats.md)")
     parser.add_argument("-o", "--output-file", dest="output_file", metavar="FILE",
                         help="write the report to FILE instead of stdout")
+    adopt = parser.add_argument_group("adopting bnlint on code with findings")
+    adopt.add_argument("--write-baseline", metavar="FILE",
+                       help="record every current finding in FILE and exit 0")
+    adopt.add_argument("--baseline", metavar="FILE",
+                       help="report only findings that FILE (from --write-baseline) lacks")
+    adopt.add_argument("--add-noqa", action="store_true",
+                       help="add `# noqa: CODE` to the line of every current finding")
     parser.add_argument("--statistics", action="store_true",
                         help="print the number of findings per rule instead of each finding")
     parser.add_argument("--exit-zero", action="store_true",
@@ -154,6 +162,11 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         parser.error("`-` (stdin) cannot be combined with other paths")
     if args.stdin_filename is not None and args.paths not in ([], ["-"]):
         parser.error("--stdin-filename reads stdin: do not pass other paths")
+    if args.write_baseline is not None and (args.add_noqa or args.baseline is not None):
+        parser.error("--write-baseline records every finding: it takes neither --add-noqa "
+                     "nor --baseline")
+    if args.add_noqa and (args.paths == ["-"] or args.stdin_filename is not None):
+        parser.error("--add-noqa edits files: it cannot read stdin")
     return args
 
 
@@ -192,6 +205,7 @@ def _check(args: argparse.Namespace, rules: Sequence[type[Rule]]) -> int:
         if not stdin and args.paths:
             text += _targets_text(args.paths, settings)
         return _print(text)
+    baseline = _load_baseline(args.baseline) if args.baseline is not None else None
     if stdin:
         outcome = _lint_stdin(args, settings, rules, selected)
         if outcome is None:  # --force-exclude and an excluded name: say nothing (ruff)
@@ -200,7 +214,20 @@ def _check(args: argparse.Namespace, rules: Sequence[type[Rule]]) -> int:
         if args.show_files:
             return _show_files(paths, settings)
         outcome = _lint_files(args, paths, settings, rules, selected)
+    if baseline is not None:
+        from bnlint.baseline import filter_results
+
+        outcome = Outcome(filter_results(outcome.results, baseline), outcome.errors)
     return _finish(args, outcome)
+
+
+def _load_baseline(path: str) -> list[BaselineEntry]:
+    from bnlint.baseline import BaselineError, load_baseline
+
+    try:
+        return load_baseline(path)
+    except BaselineError as error:
+        raise UsageError(str(error)) from None
 
 
 def _config_path(args: argparse.Namespace, paths: list[str], stdin: bool) -> str | None:
@@ -335,6 +362,8 @@ def _finish(args: argparse.Namespace, outcome: Outcome) -> int:
     errors = [*outcome.errors, *(_file_error(r.path, e) for r in results for e in r.errors)]
     for error in errors:
         _error(error)
+    if args.write_baseline is not None or args.add_noqa:
+        return _adopt(args, results, bool(errors))
     if args.statistics:
         text = _statistics(results, args.output_format)
     else:
@@ -348,6 +377,27 @@ def _finish(args: argparse.Namespace, outcome: Outcome) -> int:
         return EXIT_ERROR
     has_findings = any(result.findings for result in results)
     return EXIT_FINDINGS if has_findings and not args.exit_zero else EXIT_CLEAN
+
+
+def _adopt(args: argparse.Namespace, results: Sequence[FileResult], failed: bool) -> int:
+    """--write-baseline or --add-noqa: record or silence the findings, report nothing."""
+    if args.write_baseline is not None:
+        from bnlint.baseline import BaselineError, write_baseline
+
+        try:
+            count = write_baseline(args.write_baseline, results)
+        except BaselineError as error:
+            raise UsageError(str(error)) from None
+        print(f"Wrote {count} finding{'s' if count != 1 else ''} to {args.write_baseline}",
+              file=sys.stderr)
+    else:
+        from bnlint.add_noqa import add_noqa
+
+        added = add_noqa(results, _warn, _error)
+        failed = failed or added.failed
+        print(f"Added {added.count} noqa directive{'s' if added.count != 1 else ''}",
+              file=sys.stderr)
+    return EXIT_ERROR if failed else EXIT_CLEAN
 
 
 def _render(output_format: str, outcome: Outcome, errors: Sequence[str], color: bool) -> str:
