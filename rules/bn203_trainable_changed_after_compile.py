@@ -405,8 +405,9 @@ class TrainableChangedAfterCompile(Rule):
             if next_fit is None or not _changed(change, compiled.compile, next_fit):
                 continue
             value = change.value
-            if isinstance(value, Const) and isinstance(value.value, bool) and not (
-                    _differs_from(change, compiled.compile, value.value)):
+            if isinstance(change.target, Layer) and isinstance(value, Const) and isinstance(
+                    value.value, bool) and not _differs_from(change, compiled.compile,
+                                                             value.value):
                 continue  # it restores what compile() captured: a later change differs
             yield self.report(ctx, model, change, compiled.compile, compiled.first_fit, next_fit)
             return
