@@ -95,3 +95,27 @@ def test_hook_runs_serially_and_states_its_pre_commit_minimum() -> None:
     # types_or needs pre-commit >= 2.9.2.
     assert hook["minimum_pre_commit_version"] == "2.9.2"
     assert hook.get("description")
+
+
+def test_pre_commit_validates_the_manifest() -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "pre_commit", "validate-manifest", str(MANIFEST)],
+        capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_line_parser_reads_the_manifest_as_yaml_does() -> None:
+    import yaml
+
+    text = MANIFEST.read_text(encoding="utf-8")
+    assert load_hooks(text) == yaml.safe_load(text)
+
+
+def test_only_the_checking_hook_is_declared() -> None:
+    # A fixing hook waits for `bnlint --fix`.
+    hooks = load_hooks(MANIFEST.read_text(encoding="utf-8"))
+    assert [hook["id"] for hook in hooks] == ["bnlint"]
