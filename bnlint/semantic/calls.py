@@ -43,6 +43,7 @@ from bnlint.semantic.values import (
     Value,
     Variables,
 )
+from bnlint.semantic.walk import run_visitor
 
 
 class CallReplay(ReplayBase):
@@ -315,8 +316,17 @@ class CallReplay(ReplayBase):
 
 
 
+_BACKWARD: dict[int, tuple[cst.FunctionDef, bool]] = {}
+
+
 def _calls_backward(node: cst.FunctionDef) -> bool:
-    """Does the function's own body call ``<tensor>.backward()`` (PyTorch autograd)?"""
+    """Does the function's own body call ``<tensor>.backward()`` (PyTorch autograd)?
+    Asked at every call of a Keras class's method: answered once per definition."""
+    known = _BACKWARD.get(id(node))
+    if known is not None and known[0] is node:
+        return known[1]
+    if len(_BACKWARD) > 4096:
+        _BACKWARD.clear()
     found = False
 
     class Finder(cst.CSTVisitor):
@@ -328,7 +338,8 @@ def _calls_backward(node: cst.FunctionDef) -> bool:
             if isinstance(call.func, cst.Attribute) and call.func.attr.value == "backward":
                 found = True
 
-    node.visit(Finder())
+    run_visitor(Finder(), node)
+    _BACKWARD[id(node)] = (node, found)
     return found
 
 

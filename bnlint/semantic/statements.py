@@ -32,6 +32,7 @@ from bnlint.semantic.values import (
     Wiring,
     merge_tensors,
 )
+from bnlint.semantic.walk import run_visitor
 
 
 class StatementReplay(ReplayBase):
@@ -623,7 +624,7 @@ def _latches(body: cst.BaseSuite, env: Env) -> dict[str, bool]:
             for item in node.names:
                 assigned.setdefault(item.name.value, set()).add(None)
 
-    body.visit(Finder())
+    run_visitor(Finder(), body)
     found: dict[str, bool] = {}
     for name, values in assigned.items():
         before = env.lookup(name)
