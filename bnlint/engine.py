@@ -230,6 +230,7 @@ class _Locator:
         if span is not None:
             return None, span
         from bnlint.positions import node_ranges
+        from bnlint.project import shown_path
 
         for path, module in self.others.items():
             if path not in self.other_ranges:
@@ -239,25 +240,13 @@ class _Locator:
                     self.other_ranges[path] = {}
             where = self.other_ranges[path].get(id(node))
             if where is not None:
-                return display_path(path), _span(where)
+                return shown_path(path), _span(where)
         return None
 
 
 def _span(where: CodeRange) -> Span:
     return Span(Position(where.start.line, where.start.column + 1),
                 Position(where.end.line, where.end.column + 1))
-
-
-def display_path(path: str) -> str:
-    """A path as reports show it: relative to the working directory when below it."""
-    import os
-
-    here = os.getcwd()
-    try:
-        below = os.path.commonpath([path, here]) == here
-    except ValueError:
-        below = False
-    return os.path.relpath(path, here) if below else path
 
 
 def _located(reports: Sequence[PathReport],

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from bnlint.flavour import Flavour, parse_version
-from bnlint.project import repository_top
+from bnlint.project import is_below, repository_top
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -127,14 +127,14 @@ class PinIndex:
         if directory not in self._decided:
             # origins as the user sees them: relative to the working directory when below it
             here = os.getcwd()
-            shown_from = here if _below(directory, here) else os.path.dirname(directory)
+            shown_from = here if is_below(directory, here) else os.path.dirname(directory)
             self._decided[directory] = decide(list(project_pins(directory, shown_from)))
         return self._decided[directory]
 
     def _directories(self, start: str) -> Iterator[str]:
         top = repository_top(start)
         if top is None:
-            top = self.root if _below(start, self.root) else start
+            top = self.root if is_below(start, self.root) else start
         directory = start
         while True:
             yield directory
@@ -142,13 +142,6 @@ class PinIndex:
             if directory == top or parent == directory:
                 return
             directory = parent
-
-
-def _below(path: str, root: str) -> bool:
-    try:
-        return os.path.commonpath([path, root]) == root
-    except ValueError:  # different drives
-        return False
 
 
 def decide(pins: list[Pin]) -> Flavour | None:

@@ -85,7 +85,7 @@ class Project:
         while True:
             roots.append(directory)
             parent = os.path.dirname(directory)
-            if directory == self.top or parent == directory or not _below(directory, self.top):
+            if directory == self.top or parent == directory or not is_below(directory, self.top):
                 break
             directory = parent
         source = os.path.join(self.top, "src")
@@ -105,7 +105,7 @@ def project_for(path: str, root: str) -> Project | None:
     top = repository_top(directory)
     if top is None:
         absolute_root = os.path.abspath(root)
-        top = absolute_root if _below(directory, absolute_root) else directory
+        top = absolute_root if is_below(directory, absolute_root) else directory
     return Project(importer, top)
 
 
@@ -137,7 +137,8 @@ def _package_file(directory: str) -> str | None:
     return os.path.abspath(candidate) if os.path.isfile(candidate) else None
 
 
-def _below(path: str, root: str) -> bool:
+def is_below(path: str, root: str) -> bool:
+    """Is the absolute ``path`` ``root`` itself or inside it?"""
     try:
         return os.path.commonpath([path, root]) == root
     except ValueError:
@@ -196,3 +197,10 @@ def content_digest(path: str) -> str | None:
         return content_hash(read_file_bytes(path))
     except SourceError:
         return None
+
+
+def shown_path(path: str) -> str:
+    """An absolute path as reports show it: relative to the working directory when
+    below it."""
+    here = os.getcwd()
+    return os.path.relpath(path, here) if is_below(path, here) else path
