@@ -97,3 +97,31 @@ for layer in model.layers[-20:]:
 model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-5), loss="mse")
 model.fit(ds_train, epochs=4)
 """
+
+
+def flag_loop_recipe(*, freeze_one_by_one: bool, unfreeze_base_first: bool,
+                     optimizer: str) -> str:
+    """The "set_trainable flag" recipe of the Keras 2 book on a ResNet50 head phase: the
+    layers of `conv_base` from the named one on are unfrozen, those before it frozen,
+    then a fine-tuning phase compiled with ``optimizer``."""
+    freeze = ("for layer in conv_base.layers:\n    layer.trainable = False\n"
+              if freeze_one_by_one else "conv_base.trainable = False\n")
+    return (
+        "\nfrom tensorflow import keras\n"
+        'conv_base = keras.applications.ResNet50(include_top=False, pooling="avg")\n'
+        + freeze
+        + "model = keras.Sequential([conv_base, keras.layers.Dense(1)])\n"
+        'model.compile(optimizer="adam", loss="binary_crossentropy")\n'
+        "model.fit(x, y, epochs=5)\n"
+        + ("conv_base.trainable = True\n" if unfreeze_base_first else "")
+        + "set_trainable = False\n"
+        "for layer in conv_base.layers:\n"
+        '    if layer.name == "conv5_block1_1_conv":\n'
+        "        set_trainable = True\n"
+        "    if set_trainable:\n"
+        "        layer.trainable = True\n"
+        "    else:\n"
+        "        layer.trainable = False\n"
+        f'model.compile(optimizer={optimizer}, loss="binary_crossentropy")\n'
+        "model.fit(x, y, epochs=5)\n"
+    )

@@ -11,6 +11,7 @@ from bnlint.semantic.events import call_notes
 from bnlint.semantic.values import Layer, Wiring
 
 from ._chains import unfrozen_base_steps
+from ._recipes import flag_loop_recipe
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -261,25 +262,8 @@ class UnfrozenBnInTrainingMode(Rule):
     not_flagged = (
         # the "set_trainable flag" recipe: the layers from the named one on are
         # unfrozen, the others frozen; which BN layers train is not known here
-        """
-        from tensorflow import keras
-        conv_base = keras.applications.ResNet50(include_top=False, pooling="avg")
-        conv_base.trainable = False
-        model = keras.Sequential([conv_base, keras.layers.Dense(1)])
-        model.compile(optimizer="adam", loss="binary_crossentropy")
-        model.fit(x, y, epochs=5)
-        conv_base.trainable = True
-        set_trainable = False
-        for layer in conv_base.layers:
-            if layer.name == "conv5_block1_1_conv":
-                set_trainable = True
-            if set_trainable:
-                layer.trainable = True
-            else:
-                layer.trainable = False
-        model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="binary_crossentropy")
-        model.fit(x, y, epochs=5)
-        """,
+        flag_loop_recipe(freeze_one_by_one=False, unfreeze_base_first=True,
+                         optimizer='keras.optimizers.Adam(1e-5)'),
         # a custom train_step that calls the model without training=: inference mode
         # (BN107's concern), so unfreezing does not move the BN statistics
         _TRAIN_STEP_MODEL.replace("{training}", ""),

@@ -10,7 +10,7 @@ from bnlint.semantic import workflow as wf
 from bnlint.semantic.events import Event, call_notes
 from bnlint.semantic.values import Layer
 
-from ._recipes import TWO_PHASE_SEQUENTIAL
+from ._recipes import TWO_PHASE_SEQUENTIAL, flag_loop_recipe
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -152,25 +152,8 @@ class UnfreezeWithoutLowerLr(Rule):
         """,
         # the "set_trainable flag" recipe: the layers from `conv5_block1_1_conv` to the
         # end are unfrozen, at the head's rate
-        """
-        from tensorflow import keras
-        conv_base = keras.applications.ResNet50(include_top=False, pooling="avg")
-        for layer in conv_base.layers:
-            layer.trainable = False
-        model = keras.Sequential([conv_base, keras.layers.Dense(1)])
-        model.compile(optimizer="adam", loss="binary_crossentropy")
-        model.fit(x, y, epochs=5)
-        set_trainable = False
-        for layer in conv_base.layers:
-            if layer.name == "conv5_block1_1_conv":
-                set_trainable = True
-            if set_trainable:
-                layer.trainable = True
-            else:
-                layer.trainable = False
-        model.compile(optimizer="adam", loss="binary_crossentropy")
-        model.fit(x, y, epochs=5)
-        """,
+        flag_loop_recipe(freeze_one_by_one=True, unfreeze_base_first=False,
+                         optimizer='"adam"'),
         # the same recipe written as one assignment
         """
         from tensorflow import keras
@@ -191,25 +174,8 @@ class UnfreezeWithoutLowerLr(Rule):
     )
     not_flagged = (
         # the "set_trainable flag" recipe with a lower rate for the fine-tuning phase
-        """
-        from tensorflow import keras
-        conv_base = keras.applications.ResNet50(include_top=False, pooling="avg")
-        for layer in conv_base.layers:
-            layer.trainable = False
-        model = keras.Sequential([conv_base, keras.layers.Dense(1)])
-        model.compile(optimizer="adam", loss="binary_crossentropy")
-        model.fit(x, y, epochs=5)
-        set_trainable = False
-        for layer in conv_base.layers:
-            if layer.name == "conv5_block1_1_conv":
-                set_trainable = True
-            if set_trainable:
-                layer.trainable = True
-            else:
-                layer.trainable = False
-        model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="binary_crossentropy")
-        model.fit(x, y, epochs=5)
-        """,
+        flag_loop_recipe(freeze_one_by_one=True, unfreeze_base_first=False,
+                         optimizer='keras.optimizers.Adam(1e-5)'),
         # a TF-Hub text encoder created trainable and trained from the first phase: no
         # frozen phase before and no unfreeze (BN211 covers trainable TF-Hub layers)
         """

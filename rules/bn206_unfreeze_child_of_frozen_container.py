@@ -10,7 +10,11 @@ from bnlint.semantic.events import Event, call_notes
 from bnlint.semantic.model import SemanticModel
 from bnlint.semantic.values import Layer
 
-from ._recipes import EFFICIENTNET_FINE_TUNE, KERAS_IO_TRANSFER_LEARNING_ONE_LINE_HEAD
+from ._recipes import (
+    EFFICIENTNET_FINE_TUNE,
+    KERAS_IO_TRANSFER_LEARNING_ONE_LINE_HEAD,
+    flag_loop_recipe,
+)
 
 
 class UnfreezeChildOfFrozenContainer(Rule):
@@ -63,24 +67,8 @@ class UnfreezeChildOfFrozenContainer(Rule):
     needles = (b"trainable",)
     flagged = (
         # the "set_trainable flag" recipe without `conv_base.trainable = True` first
-        """
-        from tensorflow import keras
-        conv_base = keras.applications.ResNet50(include_top=False, pooling="avg")
-        conv_base.trainable = False
-        model = keras.Sequential([conv_base, keras.layers.Dense(1)])
-        model.compile(optimizer="adam", loss="binary_crossentropy")
-        model.fit(x, y, epochs=5)
-        set_trainable = False
-        for layer in conv_base.layers:
-            if layer.name == "conv5_block1_1_conv":
-                set_trainable = True
-            if set_trainable:
-                layer.trainable = True
-            else:
-                layer.trainable = False
-        model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="binary_crossentropy")
-        model.fit(x, y, epochs=5)
-        """,
+        flag_loop_recipe(freeze_one_by_one=False, unfreeze_base_first=False,
+                         optimizer='keras.optimizers.Adam(1e-5)'),
         """
         import keras
         base = keras.applications.ResNet50(include_top=False, pooling="avg")
