@@ -108,6 +108,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="report only findings that FILE (from --write-baseline) lacks")
     adopt.add_argument("--add-noqa", action="store_true",
                        help="add `# noqa: CODE` to the line of every current finding")
+    probe = parser.add_argument_group("runtime probe (needs the `probe` extra)")
+    probe.add_argument("--probe", action="store_true",
+                       help="confirm findings on a small reconstructed model in TensorFlow/"
+                       "Keras and report the measured numbers")
+    probe.add_argument("--probe-flavours", metavar="LIST", type=_probe_flavours,
+                       help="comma-separated flavours to probe under (keras3, tf-keras; "
+                       "default: each file's target)")
+    probe.add_argument("--probe-timeout", metavar="SECONDS", type=_positive_float,
+                       default=120.0, help="time limit per scenario (default: 120)")
     parser.add_argument("--statistics", action="store_true",
                         help="print the number of findings per rule instead of each finding")
     parser.add_argument("--exit-zero", action="store_true",
@@ -170,6 +179,28 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     return args
 
 
+def _probe_flavours(text: str) -> tuple[str, ...]:
+    from bnlint.probe.session import FLAVOURS
+
+    chosen = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    unknown = [name for name in chosen if name not in FLAVOURS]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(
+            f"unknown flavour {', '.join(unknown) or repr(text)} (choose from "
+            f"{', '.join(FLAVOURS)})")
+    return chosen
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+    return value
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -206,6 +237,15 @@ def _check(args: argparse.Namespace, rules: Sequence[type[Rule]]) -> int:
             text += _targets_text(args.paths, settings)
         return _print(text)
     baseline = _load_baseline(args.baseline) if args.baseline is not None else None
+    if args.probe:
+        from bnlint.probe import ProbeUnavailable
+        from bnlint.probe.session import require
+
+        try:
+            require(args.probe_flavours or ("keras3",))
+        except ProbeUnavailable as error:
+            _error(str(error))
+            return EXIT_ERROR
     if stdin:
         outcome = _lint_stdin(args, settings, rules, selected)
         if outcome is None:  # --force-exclude and an excluded name: say nothing (ruff)
@@ -218,7 +258,26 @@ def _check(args: argparse.Namespace, rules: Sequence[type[Rule]]) -> int:
         from bnlint.baseline import filter_results
 
         outcome = Outcome(filter_results(outcome.results, baseline), outcome.errors)
-    return _finish(args, outcome)
+    if not args.probe:
+        return _finish(args, outcome)
+    outcome, summary = _probe(args, outcome)
+    status = _finish(args, outcome)
+    sys.stdout.flush()
+    print(summary, file=sys.stderr)
+    return status
+
+
+def _probe(args: argparse.Namespace, outcome: Outcome) -> tuple[Outcome, str]:
+    """Attach the probe's verdicts; returns the summary line for stderr."""
+    import time
+
+    from bnlint.probe import probe_results, progress_stream, summary_line
+
+    started = time.perf_counter()
+    results = probe_results(outcome.results, args.probe_flavours, args.probe_timeout,
+                            progress_stream())
+    return (Outcome(tuple(results), outcome.errors),
+            summary_line(results, time.perf_counter() - started))
 
 
 def _load_baseline(path: str) -> list[BaselineEntry]:
@@ -291,7 +350,8 @@ def _lint_files(
     found = _discover(paths, settings)
     if not found.files and not found.errors:
         _warn("no Python files or notebooks found under the given paths")
-    cache = _open_cache(settings, rules) if found.files else None
+    # the cache keeps no probe scenarios: a probe run analyses every file afresh
+    cache = _open_cache(settings, rules) if found.files and not args.probe else None
     results = lint_paths(
         found.files, settings, rules, selected,
         jobs=args.jobs, pins=_pins(settings), cache=cache,

@@ -191,6 +191,7 @@ def _to_findings(module: cst.Module, reports: Iterable[PathReport]) -> list[Find
             message=report.message,
             span=primary,
             related=related,
+            scenario=report.scenario,
         ))
     return sorted(findings, key=lambda f: (f.span.start.row, f.span.start.column, f.code))
 

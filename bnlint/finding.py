@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from bnlint.probe.result import ProbeResult
+    from bnlint.probe.scenario import Scenario
 
 Severity = Literal["error", "warning", "info"]
 
@@ -49,3 +53,7 @@ class Finding:
     message: str
     span: Span
     related: tuple[Related, ...] = ()
+    # what the runtime probe needs to replay it (None: the rule has no probe scenario)
+    scenario: Scenario | None = None
+    # what ``--probe`` measured
+    probe: tuple[ProbeResult, ...] = ()

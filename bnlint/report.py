@@ -15,6 +15,7 @@ from typing import Any
 from bnlint.engine import FileResult
 from bnlint.finding import Finding, Position
 from bnlint.flavour import Flavour
+from bnlint.probe.result import probe_text
 from bnlint.source import Source
 
 _SEVERITIES = ("error", "warning", "info")
@@ -51,6 +52,7 @@ def render_text(
                        if related.path is None else
                        _text_location(related.path, None, related.span.start))
             lines.append(f"    note: {note_at}: {related.message}")
+        lines.extend(f"    probe: {probe_text(result)}" for result in finding.probe)
     if summary:
         errors = other_errors + sum(len(result.errors) for result in results)
         lines.append(summary_line([finding for _, finding in pairs], errors))
@@ -111,7 +113,7 @@ def _json_finding(result: FileResult, finding: Finding) -> dict[str, Any]:
         "end_location": {"row": end_row, "column": end_column},
         "related": list(_json_related(result, finding)),
         "fix": None,
-        "probe": None,
+        "probe": [probe.to_json() for probe in finding.probe] or None,
         "keras": _json_keras(result.flavour),
     }
 

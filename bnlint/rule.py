@@ -18,6 +18,7 @@ from bnlint.settings import Settings
 if TYPE_CHECKING:
     import libcst as cst
 
+    from bnlint.probe.scenario import Scenario
     from bnlint.semantic.model import SemanticModel
 
 
@@ -39,6 +40,8 @@ class Report:
     message: str
     related: tuple[tuple[cst.CSTNode, str], ...] = ()
     severity: Severity | None = None
+    # the facts the runtime probe replays (rules with a probe scenario only)
+    scenario: Scenario | None = None
 
 
 @dataclass(frozen=True, slots=True)

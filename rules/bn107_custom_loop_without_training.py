@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from bnlint.probe.facts import model_facts
+from bnlint.probe.scenario import scenario
 from bnlint.rule import Report, Rule, RuleContext
 from bnlint.semantic.events import Event
 from bnlint.semantic.model import SemanticModel
@@ -305,7 +307,9 @@ class CustomLoopWithoutTraining(Rule):
             if gradient is None:
                 continue
             yield Report(event.node, _message(event, layer, _callee(model, event)),
-                         related=((gradient.node, "gradients of its trainable weights"),))
+                         related=((gradient.node, "gradients of its trainable weights"),),
+                         scenario=scenario(self.code, **model_facts(layer)) if "BatchNormalization"
+                         in _affected(event, layer) else None)
 
 
 def _untrained_call(event: Event, layer: Layer) -> bool:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from bnlint.probe.facts import fine_tuning_facts
+from bnlint.probe.scenario import scenario
 from bnlint.rule import Report, Rule, RuleContext
 from bnlint.semantic import workflow as wf
 from bnlint.semantic.events import call_notes
@@ -359,6 +361,8 @@ class UnfrozenBnInTrainingMode(Rule):
                 "`trainable = False` on each BatchNormalization layer of the base",
                 (*call_notes(found.unfreeze, "the unfreeze"),
                  *_chain(ctx, found)),
+                scenario=scenario(self.code, **fine_tuning_facts(
+                    wf.phases(ctx.model), found.phase, found.base, found.decisive)),
             )
 
 

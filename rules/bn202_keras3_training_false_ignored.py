@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from bnlint.finding import Severity
+from bnlint.probe.facts import fine_tuning_facts
+from bnlint.probe.scenario import scenario
 from bnlint.rule import Example, Report, Rule, RuleContext
 from bnlint.semantic import workflow as wf
 from bnlint.semantic.events import call_notes
@@ -264,6 +266,8 @@ class Keras3TrainingFalseIgnored(Rule):
                 (*call_notes(found.unfreeze, "the unfreeze"),
                  *_chain(ctx, found, found.decisive)),
                 severity=severity,
+                scenario=scenario(self.code, **fine_tuning_facts(
+                    wf.phases(ctx.model), found.phase, found.base, found.decisive)),
             )
 
 

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 from bnlint.fingerprint import program_rows
 from bnlint.formats.common import Entry, entries
+from bnlint.probe.result import probe_text
 from bnlint.report import summary_line
 
 if TYPE_CHECKING:
@@ -107,6 +108,8 @@ def _block(entry: Entry, paint: _Painter, texts: _Texts) -> str:
                 carets = paint(severity, "^" * max(end - start, 1))
                 lines.append(f"{gutter} {bar} {' ' * start}{carets}")
         lines.append(f"{gutter} {bar}")
+    lines.extend(f"{gutter} {paint('gutter', '=')} probe: {probe_text(result)}"
+                 for result in finding.probe)
     return "".join(line + "\n" for line in lines)
 
 

@@ -89,6 +89,8 @@ def _result(entry: Entry, index: dict[str, int]) -> dict[str, Any]:
             for number, note in enumerate(entry.notes, start=1)
         ]
     result["partialFingerprints"] = {FINGERPRINT_KEY: entry.fingerprint}
+    if finding.probe:
+        result["properties"] = {"probe": [probe.to_json() for probe in finding.probe]}
     return result
 
 
