@@ -199,3 +199,28 @@ def test_cli_probe_reports_verdicts_in_text_and_json(tmp_path: Path) -> None:
         [sys.executable, "-m", "bnlint", "--probe", "--output-format", "concise",
          str(example)], check=False, capture_output=True, text=True, cwd=ROOT)
     assert "    probe: confirmed (keras3): after the custom training steps" in text.stdout
+
+
+@pytest.mark.probe
+def test_readme_probe_example_is_what_the_cli_prints() -> None:
+    """The README's `--probe` console block: each `probe:` line's verdict and sentence
+    up to its first number, and the summary's counts."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("$ bnlint --probe --output-format concise ", 1)[1].split("```", 1)[0]
+    command, *shown = block.splitlines()
+    done = subprocess.run([sys.executable, "-m", "bnlint", "--probe", "--output-format",
+                           "concise", command.strip()], check=False, capture_output=True,
+                          text=True, cwd=ROOT)
+    printed = [line for line in done.stdout.splitlines() if line.startswith("    probe:")]
+    expected = [line for line in shown if line.startswith("    probe:")]
+    assert len(printed) == len(expected) >= 2
+
+    def stem(line: str) -> tuple[str, str]:
+        head, sentence = line.split("): ", 1)
+        words = sentence.split()
+        return head, " ".join(words[:next(i for i, w in enumerate(words)
+                                          if any(ch.isdigit() for ch in w))])
+
+    assert [stem(line) for line in printed] == [stem(line) for line in expected]
+    summary = next(line for line in shown if line.startswith("Probe: "))
+    assert done.stderr.strip().splitlines()[-1].split(" in ")[0] == summary.split(" in ")[0]
