@@ -19,6 +19,7 @@ from bnlint.registry import all_rules
 from bnlint.testing import lint_example
 
 ROOT = Path(__file__).resolve().parent.parent
+SARIF_SCHEMA = Path("/work/shared/schemas/sarif-schema-2.1.0.json")
 PROBED = ("BN101", "BN106", "BN107", "BN108", "BN109", "BN201", "BN202", "BN203",
           "BN204", "BN205", "BN206", "BN207", "BN401")
 RULES = {rule.code: rule for rule in all_rules()}
@@ -224,3 +225,38 @@ def test_readme_probe_example_is_what_the_cli_prints() -> None:
     assert [stem(line) for line in printed] == [stem(line) for line in expected]
     summary = next(line for line in shown if line.startswith("Probe: "))
     assert done.stderr.strip().splitlines()[-1].split(" in ")[0] == summary.split(" in ")[0]
+
+
+def test_every_output_format_carries_the_verdict(tmp_path: Path) -> None:
+    """Without TensorFlow: a finding with a verdict attached, rendered in each format."""
+    from dataclasses import replace
+
+    from bnlint.formats.full import render_full
+    from bnlint.formats.github import render_github
+    from bnlint.formats.gitlab import render_gitlab
+    from bnlint.formats.junit import render_junit
+    from bnlint.formats.sarif import render_sarif
+    from bnlint.report import render_json, render_text
+    from bnlint.runner import lint_text
+    from bnlint.settings import Settings
+
+    code = (ROOT / "examples" / "train_custom_loop.py").read_text(encoding="utf-8")
+    selected = frozenset(rule.code for rule in all_rules())
+    result = lint_text("train.py", code, Settings(), all_rules(), selected)
+    verdict = ProbeResult("confirmed", "the moving means did not move", "keras3",
+                          (("keras", "3.15.1"),), (("moving_mean_drift", 0.0),), 1.5)
+    probed = replace(result, findings=tuple(replace(finding, probe=(verdict,))
+                                            for finding in result.findings))
+    line = "probe: confirmed (keras3): the moving means did not move"
+    for render in (render_text, render_full, render_github, render_junit):
+        assert line in render([probed]), render
+    assert line in json.loads(render_gitlab([probed]))[0]["description"]
+    first = json.loads(render_json([probed]))[0]["probe"][0]
+    assert first == {"verdict": "confirmed", "summary": "the moving means did not move",
+                     "flavour": "keras3", "versions": {"keras": "3.15.1"},
+                     "metrics": {"moving_mean_drift": 0.0}, "seconds": 1.5}
+    sarif = json.loads(render_sarif([probed], []))
+    assert sarif["runs"][0]["results"][0]["properties"]["probe"][0]["verdict"] == "confirmed"
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads(SARIF_SCHEMA.read_text(encoding="utf-8"))
+    jsonschema.validators.validator_for(schema)(schema).validate(sarif)

@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, TextIO
 
 from bnlint.probe.result import no_probe
-from bnlint.probe.session import FLAVOURS, Pool, ProbeUnavailable, require
+from bnlint.probe.session import FLAVOURS, Pool, ProbeUnavailable, missing_packages, require
 
 if TYPE_CHECKING:
     from bnlint.engine import FileResult
@@ -25,11 +25,12 @@ DEFAULT_TIMEOUT = 120.0
 
 def flavours_for(target: Flavour | None, chosen: tuple[str, ...] | None) -> tuple[str, ...]:
     """The flavours to probe a file's findings under: those asked for, else the file's
-    target (tf-keras for tf-keras, Keras 2 and TF1 code; Keras 3 otherwise)."""
+    target (tf-keras for tf-keras, Keras 2 and TF1 code when tf-keras is installed;
+    Keras 3 otherwise)."""
     if chosen:
         return chosen
-    if target is not None and not target.assumed and target.name in ("tf-keras", "keras2",
-                                                                      "tf1"):
+    if target is not None and not target.assumed and target.name in (
+            "tf-keras", "keras2", "tf1") and not missing_packages("tf-keras"):
         return ("tf-keras",)
     return ("keras3",)
 

@@ -75,6 +75,7 @@ def phase_facts(phase: Phase, previous: Phase | None = None) -> dict[str, Fact]:
     """The fine-tuning phase's optimizer and rate, and the rate of the phase before."""
     facts = optimizer_facts(phase.compile)
     facts["finetune_rate"] = phase.learning_rate
+    facts["batch_size"] = phase.fit.batch_size
     if previous is not None:
         facts["head_rate"] = previous.learning_rate
     return facts

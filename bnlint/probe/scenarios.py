@@ -91,7 +91,7 @@ def _finetune(lab: Lab, scenario: Scenario, *, container: str | None = None,
             layer.trainable = False
     lab.compile(model, optimizer, rate if rate is not None else _rate(
         scenario, "finetune_rate", 1e-3))
-    lab.fit(model, target)
+    lab.fit(model, target, batch_size=max(1, _count(scenario, "batch_size", 32)))
     after = m.bn_state(bns)
     moving = sum(1 for old, new in zip(before.moving_mean, after.moving_mean)
                  if m.largest_change([old], [new]) > m.STILL)
