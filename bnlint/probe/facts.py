@@ -45,7 +45,56 @@ def model_facts(layer: Layer) -> dict[str, Fact]:
         facts["input"] = "image"
     elif "Dense" in kinds:
         facts["input"] = "vector"
+    facts["layers"] = layer_plan(layer)
     return facts
+
+
+# Keras layer classes by the part they play in a stand-in (see probe/lab.py).
+_PLAN_TOKENS: tuple[tuple[str, str], ...] = (
+    ("BatchNormalization", "bn"), ("GlobalAveragePooling", "gap"), ("GlobalMaxPooling", "gap"),
+    ("Pooling", "pool"), ("Conv", "conv"), ("Dense", "dense"), ("Flatten", "flatten"),
+    ("Dropout", "dropout"), ("ReLU", "relu"), ("Activation", "relu"),
+)
+PLAN_MAX = 24
+# A stand-in keeps the first few layers with weights (and what lies between them): a
+# deeper one costs seconds per scenario and measures the same BN behaviour.
+PLAN_WEIGHTED = 4
+
+
+def layer_plan(model: Layer) -> str | None:
+    """The layers of a model built in the user's code, in order, as the stand-in's plan
+    (``conv,bn,relu,pool,...,dense``): BN exactly where the code has it. None for a
+    model whose layers are not all known, or that holds a pretrained base (the base's
+    own stand-in is used then), or that has no BN."""
+    if model.model_kind not in ("sequential", "functional") or model.opaque:
+        return None
+    tokens: list[str] = []
+    for wiring in model.children:
+        child = wiring.child
+        if child.is_model or child.opaque:
+            return None
+        name = child.qualname.rsplit(".", 1)[-1]
+        token = next((token for key, token in _PLAN_TOKENS if key in name), None)
+        if token is not None:
+            tokens.append(token)
+    if "bn" not in tokens or len(tokens) > PLAN_MAX:
+        return None
+    return ",".join(_shortened(tokens))
+
+
+def _shortened(tokens: list[str]) -> list[str]:
+    """The plan up to its PLAN_WEIGHTED-th conv/dense layer and what follows it before
+    the next one, then its pooling and last Dense (the head)."""
+    kept: list[str] = []
+    weighted = 0
+    for index, token in enumerate(tokens):
+        if token in ("conv", "dense"):
+            weighted += 1
+            if weighted > PLAN_WEIGHTED:
+                tail = [t for t in tokens[index:] if t in ("gap", "flatten")][:1]
+                return kept + tail + (["dense"] if tokens[-1] == "dense" else [])
+        kept.append(token)
+    return kept
 
 
 def wiring_facts(wiring: Wiring | None, container: Layer | None = None) -> dict[str, Fact]:

@@ -41,6 +41,7 @@ class Lab:
     run_eagerly: bool = True
     _calibrated: dict[tuple[str, float, float], Weights] = field(default_factory=dict)
 
+
     # -- data -----------------------------------------------------------------------
     def task(self, kind: str, target: bool) -> Task:
         """The source task (templates plus noise) or the shifted target task (the same
@@ -99,12 +100,79 @@ class Lab:
         keras = self.keras
         keras.utils.set_random_seed(SEED)
         base = self.build_base(kind, momentum, epsilon, "calibration")
-        model = keras.Sequential([base, keras.layers.Dense(CLASSES)])
+        self._train(keras.Sequential([base, keras.layers.Dense(CLASSES)]),
+                    self.task(kind, target=False))
+        return list(base.get_weights())
+
+    # -- a model built in the user's code ----------------------------------------------------
+    def subject(self, scenario: Scenario) -> tuple[Any, Any]:
+        """(the model trained, the part whose BN layers are measured): the user's own
+        model rebuilt from its layer plan and calibrated, else the stand-in base in a
+        Sequential with a head."""
+        plan = scenario.get("layers")
+        if isinstance(plan, str) and plan:
+            model = self.plan_model(scenario, plan)
+            return model, model
+        base = self.base(scenario)
+        return self.wrap(base, "sequential"), base
+
+    def plan_model(self, scenario: Scenario, plan: str, calibrated: bool = True,
+                   bn_trainable: bool = True) -> Any:
+        """The model of ``plan`` (layer kinds in order), small widths; calibrated on the
+        source task unless ``calibrated`` is False (a model trained from scratch)."""
+        kind = _kind(scenario)
+        momentum = _number(scenario.get("bn_momentum"), 0.99)
+        epsilon = _number(scenario.get("bn_epsilon"), 1e-3)
+        model = self._build_plan(plan.split(","), kind, momentum, epsilon, bn_trainable)
+        if calibrated:
+            key = (f"plan:{plan}:{kind}", momentum, epsilon)
+            if key not in self._calibrated:
+                self.keras.utils.set_random_seed(SEED)
+                fresh = self._build_plan(plan.split(","), kind, momentum, epsilon, True)
+                self._train(fresh, self.task(kind, target=False))
+                self._calibrated[key] = list(fresh.get_weights())
+            model.set_weights(self._calibrated[key])
+        return model
+
+    def _build_plan(self, tokens: list[str], kind: str, momentum: float, epsilon: float,
+                    bn_trainable: bool) -> Any:
+        layers = self.keras.layers
+        size = IMAGE[0] if kind == "image" else 0
+        built: list[Any] = [self.keras.Input(IMAGE if kind == "image" else VECTOR)]
+        flat = kind != "image"
+        last_dense = max((i for i, token in enumerate(tokens) if token == "dense"), default=-1)
+        for index, token in enumerate(tokens):
+            if token == "conv" and not flat:
+                built.append(layers.Conv2D(8, 3, padding="same"))
+            elif token == "bn":
+                built.append(layers.BatchNormalization(momentum=momentum, epsilon=epsilon,
+                                                       trainable=bn_trainable))
+            elif token == "relu":
+                built.append(layers.ReLU())
+            elif token == "pool" and not flat and size >= 4:
+                built.append(layers.MaxPooling2D())
+                size //= 2
+            elif token in ("gap", "flatten") and not flat:
+                built.append(layers.GlobalAveragePooling2D() if token == "gap"
+                             else layers.Flatten())
+                flat = True
+            elif token == "dropout":
+                built.append(layers.Dropout(0.3))
+            elif token == "dense" and index != last_dense:
+                if not flat:
+                    built.append(layers.Flatten())
+                    flat = True
+                built.append(layers.Dense(16))
+        if not flat:
+            built.append(layers.GlobalAveragePooling2D())
+        built.append(self.head())
+        return self.keras.Sequential(built)
+
+    def _train(self, model: Any, task: Task) -> None:
+        keras = self.keras
         model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-2),
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-        source = self.task(kind, target=False)
-        model.fit(source.x, source.y, batch_size=32, epochs=2, verbose=0, shuffle=False)
-        return list(base.get_weights())
+        model.fit(task.x, task.y, batch_size=32, epochs=2, verbose=0, shuffle=False)
 
     # -- containers ---------------------------------------------------------------------
     def head(self) -> Any:
@@ -141,9 +209,11 @@ class Lab:
     def fit(self, model: Any, task: Task, batch_size: int = 32, steps: int = 4) -> None:
         """A few steps of fit() on ``task``: enough to move BN statistics and weights,
         cheap at probe scale."""
-        count = min(len(task.x), batch_size * steps)
-        model.fit(task.x[:count], task.y[:count], batch_size=batch_size, epochs=1,
-                  verbose=0, shuffle=False)
+        count = batch_size * steps
+        repeats = -(-count // len(task.x))  # more steps than the task has batches: cycle
+        x = self.np.concatenate([task.x] * repeats)[:count]
+        y = self.np.concatenate([task.y] * repeats)[:count]
+        model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0, shuffle=False)
 
 
 def _subclassed(keras: Any, base: Any, head: Any, training: str) -> Any:

@@ -36,9 +36,9 @@ def bn_layers(model: Any, keras: Any) -> list[Any]:
 
 def bn_state(layers: list[Any]) -> BnState:
     return BnState(
-        [_array(layer.moving_mean) for layer in layers],
-        [_array(layer.moving_variance) for layer in layers],
-        [_array(layer.gamma) for layer in layers if layer.gamma is not None],
+        [array(layer.moving_mean) for layer in layers],
+        [array(layer.moving_variance) for layer in layers],
+        [array(layer.gamma) for layer in layers if layer.gamma is not None],
         [float(layer.epsilon) for layer in layers],
     )
 
@@ -82,16 +82,17 @@ def kernels(model: Any) -> list[Any]:
         if hasattr(layer, "layers"):
             found.extend(kernels(layer))
         elif getattr(layer, "kernel", None) is not None:
-            found.append(_array(layer.kernel))
+            found.append(array(layer.kernel))
     return found
 
 
 def features(base: Any, batch: Any) -> Any:
     """The base's output on a fixed batch, in inference mode."""
-    return _array(base(batch, training=False))
+    return array(base(batch, training=False))
 
 
-def _array(value: Any) -> Any:
+def array(value: Any) -> Any:
+    """A copy of a variable or tensor as a numpy array."""
     import numpy as np
 
     return np.array(value.numpy() if hasattr(value, "numpy") else value, copy=True)

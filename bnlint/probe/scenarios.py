@@ -15,6 +15,8 @@ from bnlint.probe import measure as m
 from bnlint.probe.lab import SEED, Lab
 from bnlint.probe.scenario import Scenario
 
+# Steps of fit() at a tiny batch size: enough for momentum 0.99 to forget the start.
+STEPS_TINY = 200
 # A moving-mean drift (in stored standard deviations) above this is a real update.
 DRIFT = 1e-3
 # The fine-tuning rate must move the base's features at least this much (relative)...
@@ -162,13 +164,13 @@ def trainable_changed_after_compile(lab: Lab, scenario: Scenario) -> Outcome:
     runs by default."""
     change = _text(scenario, "change", "unfreeze")
     fitted = scenario.get("fit_before_change", True) is not False
-    flagged = _after_compile(lab, scenario, change, fitted, recompile=False)
-    fixed = _after_compile(lab, scenario, change, fitted, recompile=True)
+    flagged, failure = _after_compile(lab, scenario, change, fitted, recompile=False)
+    fixed, _ = _after_compile(lab, scenario, change, fitted, recompile=True)
     metrics = {"base_kernel_change": flagged, "recompiled_base_kernel_change": fixed}
-    if flagged < 0:
+    if failure is not None:
         return Outcome("confirmed", (
-            "fit() failed after the trainable change without a recompile: "
-            + _FAILURES.pop()), metrics)
+            f"fit() failed after the trainable change without a recompile: {failure}"),
+            metrics)
     wanted = "train" if change == "unfreeze" else "stay unchanged"
     took = (flagged > m.STILL) == (change == "unfreeze")
     if not took and ((fixed > m.STILL) == (change == "unfreeze")):
@@ -182,12 +184,13 @@ def trainable_changed_after_compile(lab: Lab, scenario: Scenario) -> Outcome:
         f"by {flagged:.3g}; {fixed:.3g} after a recompile)"), metrics)
 
 
-_FAILURES: list[str] = []
 _PAST = {"freeze": "frozen", "unfreeze": "unfrozen"}
 
 
 def _after_compile(lab: Lab, scenario: Scenario, change: str, fitted: bool,
-                   recompile: bool) -> float:
+                   recompile: bool) -> tuple[float, str | None]:
+    """How far the base's kernels moved in the fit after the change, and the error that
+    fit raised, if any (keras3 in eager mode and on JAX raise on a stale optimizer)."""
     _seed(lab)
     kind = _text(scenario, "input", "image")
     target = lab.task(kind, target=True)
@@ -205,10 +208,9 @@ def _after_compile(lab: Lab, scenario: Scenario, change: str, fitted: bool,
     kernels = m.kernels(base)
     try:
         lab.fit(model, target)
-    except Exception as error:  # noqa: BLE001 - keras3 eager/JAX raise on a stale optimizer
-        _FAILURES.append(f"{type(error).__name__}: {str(error)[:120]}")
-        return -1.0
-    return m.relative_change(kernels, m.kernels(base))
+    except Exception as error:  # noqa: BLE001 - the failure is the finding's effect
+        return 0.0, f"{type(error).__name__}: {str(error)[:120]}"
+    return m.relative_change(kernels, m.kernels(base)), None
 
 
 def container_trainable_resets_freeze(lab: Lab, scenario: Scenario) -> Outcome:
@@ -307,16 +309,18 @@ def nothing_trainable(lab: Lab, scenario: Scenario) -> Outcome:
 def _frozen_fit(lab: Lab, scenario: Scenario, whole: bool) -> float:
     _seed(lab)
     target = lab.task(_text(scenario, "input", "image"), target=True)
-    base = lab.base(scenario)
-    model = lab.wrap(base, "sequential")
+    model, part = lab.subject(scenario)
     if whole:
         model.trainable = False
+    elif part is model:  # the user's own model: everything but its last layer
+        for layer in model.layers[:-1]:
+            layer.trainable = False
     else:
-        base.trainable = False
+        part.trainable = False
     lab.compile(model, "adam", 1e-3)
-    weights = [m._array(w) for w in model.weights]
+    weights = [m.array(w) for w in model.weights]
     lab.fit(model, target)
-    return m.largest_change(weights, [m._array(w) for w in model.weights])
+    return m.largest_change(weights, [m.array(w) for w in model.weights])
 
 
 # -- calls and modes -------------------------------------------------------------------------
@@ -327,8 +331,7 @@ def training_attribute(lab: Lab, scenario: Scenario) -> Outcome:
         _seed(lab)
         keras = lab.keras
         target = lab.task(_text(scenario, "input", "image"), target=True)
-        base = lab.base(scenario)
-        model = lab.wrap(base, _text(scenario, "container", "sequential"))
+        model, base = lab.subject(scenario)
         setattr(base, attribute, False)
         lab.compile(model, "adam", 1e-3)
         bns = m.bn_layers(base, keras)
@@ -355,13 +358,13 @@ def training_ignored_on_frozen_bn(lab: Lab, scenario: Scenario) -> Outcome:
     def run(frozen: bool) -> tuple[float, float]:
         _seed(lab)
         target = lab.task(_text(scenario, "input", "image"), target=True)
-        base = lab.base(scenario)
+        _, base = lab.subject(scenario)
         base.trainable = not frozen
         bns = m.bn_layers(base, lab.keras)
         state = m.bn_state(bns)
-        inference = m._array(base(target.probe_batch, training=False))
+        inference = m.array(base(target.probe_batch, training=False))
         state = m.bn_state(bns)
-        training = m._array(base(target.probe_batch, training=True))
+        training = m.array(base(target.probe_batch, training=True))
         return (m.drift(state, m.bn_state(bns)),
                 m.largest_change([inference], [training]))
 
@@ -397,8 +400,7 @@ def _tape_loop(lab: Lab, scenario: Scenario, training: bool | None) -> float:
     _seed(lab)
     keras = lab.keras
     target = lab.task(_text(scenario, "input", "image"), target=True)
-    base = lab.base(scenario)
-    model = lab.wrap(base, "sequential")
+    model, _ = lab.subject(scenario)
     optimizer = keras.optimizers.Adam(learning_rate=1e-3)
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     bns = m.bn_layers(model, keras)
@@ -427,13 +429,14 @@ def training_true_at_inference(lab: Lab, scenario: Scenario) -> Outcome:
         if form == "graph":
             model = lab.wrap(base, "functional", "true" if flagged else "none")
             state = m.bn_state(bns)
-            alone = m._array(model.predict(one, verbose=0))
-            batched = m._array(model.predict(target.probe_batch, verbose=0))[:1]
+            alone = m.array(model.predict(one, verbose=0))
+            batched = m.array(model.predict(target.probe_batch, verbose=0))[:1]
         else:
-            model = lab.wrap(base, "sequential")
+            model, part = lab.subject(scenario)
+            bns = m.bn_layers(part, lab.keras)
             state = m.bn_state(bns)
-            alone = m._array(model(one, training=flagged or None))
-            batched = m._array(model(target.probe_batch, training=flagged or None))[:1]
+            alone = m.array(model(one, training=flagged or None))
+            batched = m.array(model(target.probe_batch, training=flagged or None))[:1]
         return m.drift(state, m.bn_state(bns)), m.largest_change([alone], [batched])
 
     (drift, depends), (fixed_drift, fixed_depends) = run(True), run(False)
@@ -457,10 +460,15 @@ def bn_frozen_from_scratch(lab: Lab, scenario: Scenario) -> Outcome:
         keras = lab.keras
         kind = _text(scenario, "input", "image")
         target = lab.task(kind, target=True)
-        base = lab.build_base(kind, _rate(scenario, "bn_momentum", 0.99),
-                              _rate(scenario, "bn_epsilon", 1e-3), "scratch",
-                              bn_trainable=not frozen)
-        model = lab.wrap(base, "sequential")
+        plan = scenario.get("layers")
+        if isinstance(plan, str) and plan:
+            model = base = lab.plan_model(scenario, plan, calibrated=False,
+                                          bn_trainable=not frozen)
+        else:
+            base = lab.build_base(kind, _rate(scenario, "bn_momentum", 0.99),
+                                  _rate(scenario, "bn_epsilon", 1e-3), "scratch",
+                                  bn_trainable=not frozen)
+            model = lab.wrap(base, "sequential")
         lab.compile(model, "adam", 1e-3)
         bns = m.bn_layers(base, keras)
         state = m.bn_state(bns)
@@ -487,12 +495,11 @@ def bn_tiny_batch(lab: Lab, scenario: Scenario) -> Outcome:
         _seed(lab)
         keras = lab.keras
         target = lab.task(_text(scenario, "input", "image"), target=True)
-        base = lab.base(scenario)
-        model = lab.wrap(base, "sequential")
+        model, base = lab.subject(scenario)
         lab.compile(model, "adam", 1e-3, eager=False)
         bns = m.bn_layers(base, keras)
         state = m.bn_state(bns)
-        lab.fit(model, target, batch_size=size, steps=64)
+        lab.fit(model, target, batch_size=size, steps=STEPS_TINY)
         after = m.bn_state(bns)
         import numpy as np
 
@@ -506,8 +513,8 @@ def bn_tiny_batch(lab: Lab, scenario: Scenario) -> Outcome:
     if tiny < 0.8 * normal:
         return Outcome("confirmed", (
             f"at batch size {batch} the moving variances shrank to {tiny:.2f} of their "
-            f"value in 64 steps (to {normal:.2f} at batch size 32): inference will divide "
-            "by too small a variance"), metrics)
+            f"value in {STEPS_TINY} steps (to {normal:.2f} at batch size 32): inference "
+            "will divide by too small a variance"), metrics)
     return Outcome("not reproduced", (
         f"the moving variances at batch size {batch} stayed close to those at 32 "
         f"({tiny:.2f} vs {normal:.2f}): the BN layers average over more than the batch "
