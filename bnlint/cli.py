@@ -142,7 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-LSP_INSTALL = "pip install 'bnlint[lsp]'"
+# what the `lsp` extra installs (pyproject.toml): bnlint is not on a package index
+LSP_INSTALL = "python -m pip install 'pygls>=2.0'"
 
 
 def _parse_server(argv: list[str]) -> argparse.Namespace:
@@ -161,7 +162,8 @@ def _serve() -> int:
     except ImportError as error:
         if (error.name or "").split(".")[0] not in ("pygls", "lsprotocol"):
             raise
-        return _fail(f"`bnlint server` needs pygls, which is not installed: {LSP_INSTALL}")
+        return _fail(f"`bnlint server` needs pygls (the lsp extra), which is not installed: "
+                     f"{LSP_INSTALL}")
     serve()
     return EXIT_CLEAN
 

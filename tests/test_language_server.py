@@ -7,7 +7,10 @@ silences the finding; the project's configuration decides what is reported."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import re
+import shutil
 import sys
 import textwrap
 from collections.abc import AsyncIterator, Callable
@@ -21,6 +24,12 @@ from pygls.lsp.client import LanguageClient
 
 from bnlint.cli import main
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parent.parent
 BNLINT = os.path.join(os.path.dirname(sys.executable), "bnlint")
 # a guard against a hung server, never a measure of speed
 REPLY_TIMEOUT = 180.0
@@ -333,9 +342,58 @@ def test_server_without_pygls_names_the_install_command(
     assert main(["server"]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1
-    assert "pip install 'bnlint[lsp]'" in error
+    assert error.startswith("bnlint: error: `bnlint server` needs pygls")
+    with open(ROOT / "pyproject.toml", "rb") as handle:
+        [requirement] = tomllib.load(handle)["project"]["optional-dependencies"]["lsp"]
+    assert error.rstrip().endswith(f"python -m pip install '{requirement}'")
 
 
 def test_server_rejects_unknown_options(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["server", "--tcp"]) == 2
     assert "unrecognized arguments: --tcp" in capsys.readouterr().err
+
+
+def editor_snippets() -> dict[str, str]:
+    """The code blocks of the README's Editors section, by language."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Editors\n", 1)[1].split("\n## ", 1)[0]
+    return dict(re.findall(r"```(\w+)\n(.*?)```", section, re.DOTALL))
+
+
+def snippet_commands() -> list[tuple[str, list[str]]]:
+    snippets = editor_snippets()
+    vscode = json.loads(snippets["json"])
+    assert vscode["glspc.server.languageId"] == ["python"]
+    neovim = re.search(r"cmd = \{(.*?)\}", snippets["lua"])
+    assert neovim is not None and 'filetypes = { "python" }' in snippets["lua"]
+    return [
+        ("vscode", [vscode["glspc.server.command"], *vscode["glspc.server.commandArguments"]]),
+        ("neovim", re.findall(r'"([^"]*)"', neovim.group(1))),
+    ]
+
+
+@pytest.mark.parametrize(("editor", "command"), snippet_commands())
+def test_readme_editor_snippets_start_a_server_that_lints(
+        editor: str, command: list[str], project: Path) -> None:
+    # the editor finds `bnlint` on its PATH: here, the one installed beside this Python
+    path = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
+    executable = shutil.which(command[0], path=path)
+    assert executable is not None, f"{editor}: {command[0]} not found"
+
+    async def check() -> None:
+        async with session(project, (executable, *command[1:])) as (talk, initialized):
+            assert initialized.server_info is not None
+            assert initialized.server_info.name == "bnlint"
+            uri = talk.open(project / "train.py")
+            assert [d.code for d in await talk.published(uri)] == ["BN201"]
+
+    run(check)
+
+
+def test_server_accepts_the_stdio_flag_that_clients_add(project: Path) -> None:
+    async def check() -> None:
+        async with session(project, (BNLINT, "server", "--stdio")) as (_, initialized):
+            assert initialized.server_info is not None
+            assert initialized.server_info.version is not None
+
+    run(check)
