@@ -63,8 +63,10 @@ def build_server(linter: DocumentLinter | None = None) -> BnlintServer:
     async def did_change(ls: BnlintServer, params: types.DidChangeTextDocumentParams) -> None:
         uri, version = params.text_document.uri, params.text_document.version
         await asyncio.sleep(CHANGE_DELAY)
-        if uri in ls.workspace.text_documents and _version(ls, uri) == version:
-            publish(ls, uri)  # (else a later change, or the close, has the last word)
+        # a later change or the close has the last word; a code action may have linted it
+        if uri in ls.workspace.text_documents and _version(ls, uri) == version and (
+                ls.results.get(uri, (None, None))[0] != version):
+            publish(ls, uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: BnlintServer, params: types.DidSaveTextDocumentParams) -> None:
