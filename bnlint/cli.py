@@ -62,12 +62,14 @@ class Outcome:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run bnlint with ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    serving = arguments[:1] == ["server"]
     try:
-        args = _parse(list(sys.argv[1:] if argv is None else argv))
+        args = _parse_server(arguments[1:]) if serving else _parse(arguments)
     except SystemExit as exit_:  # argparse: --help, --version, usage errors
         return exit_.code if isinstance(exit_.code, int) else EXIT_ERROR
     try:
-        return _dispatch(args)
+        return _serve() if serving else _dispatch(args)
     except (ConfigError, UsageError) as error:
         return _fail(str(error))
     except KeyboardInterrupt:
@@ -85,7 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="bnlint",
         description="Find Keras BatchNormalization and fine-tuning mistakes.",
         epilog="Also: `bnlint rule CODE` (= --explain CODE), `bnlint check PATH ...` "
-        "(= bnlint PATH ...). Exit status: 0 clean, 1 findings, 2 error.",
+        "(= bnlint PATH ...), `bnlint server` (a language server for editors). "
+        "Exit status: 0 clean, 1 findings, 2 error.",
     )
     parser.add_argument("paths", nargs="*", metavar="PATH",
                         help="files or directories to lint (default: .); `-` reads stdin")
@@ -146,6 +149,32 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--list-rules", action="store_true", help="print the rule table")
     parser.add_argument("--version", action="version", version=f"bnlint {__version__}")
     return parser
+
+
+# what the `lsp` extra installs (pyproject.toml): bnlint is not on a package index
+LSP_INSTALL = "python -m pip install 'pygls>=2.0'"
+
+
+def _parse_server(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="bnlint server",
+        description="Run bnlint as a language server, speaking LSP over stdin and stdout.")
+    # language clients often pass the transport they chose; stdio is the only one
+    parser.add_argument("--stdio", action="store_true", help="use stdin and stdout (default)")
+    return parser.parse_args(argv)
+
+
+def _serve() -> int:
+    """``bnlint server``: the language server over stdio (the ``lsp`` extra)."""
+    try:
+        from bnlint.language_server import serve
+    except ImportError as error:
+        if (error.name or "").split(".")[0] not in ("pygls", "lsprotocol"):
+            raise
+        return _fail(f"`bnlint server` needs pygls (the lsp extra), which is not installed: "
+                     f"{LSP_INSTALL}")
+    serve()
+    return EXIT_CLEAN
 
 
 def _default_format() -> str:

@@ -150,18 +150,36 @@ def lint_text(
     selected: frozenset[str],
     *,
     project_flavour: Flavour | None = None,
+    cache: ResultCache | None = None,
 ) -> FileResult:
-    """Lint text that is not read from disk (stdin); ``path`` names it for
-    per-file-ignores, notebook detection and the report."""
+    """Lint text that is not read from disk (stdin, an editor's buffer); ``path`` names
+    it for per-file-ignores, notebook detection, the project's imports and the report.
+    With a ``cache``, text whose bytes were linted before (with the same codes and
+    pinned flavour) is answered from it; a result is stored, and the cache saved, only
+    when ``data`` is what the file at ``path`` holds, so that the cache keeps versions
+    of files that exist, never every state of an unsaved buffer."""
     from bnlint.sources import SourceError, source_from_text
 
     codes = compile_per_file_ignores(settings, rules).codes_for(path, selected)
     job = Job(settings, tuple(rules))
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    digest: str | None = None
+    if cache is not None:
+        from bnlint.cache import content_hash
+
+        digest = content_hash(raw)
+        cached = _cached_result(Task(path, codes, raw, project_flavour), raw, digest, cache)
+        if cached is not None:
+            return cached
     try:
         source = source_from_text(path, data)
     except SourceError as error:
         return FileResult(path, None, errors=(str(error),))
-    return _guarded_lint(source, codes, project_flavour, job)
+    result = _guarded_lint(source, codes, project_flavour, job)
+    if cache is not None and digest is not None and raw == _read_bytes(path):
+        cache.store(path, digest, codes, project_flavour, result)
+        cache.save()
+    return result
 
 
 def lint_task(task: Task, job: Job) -> FileResult:
