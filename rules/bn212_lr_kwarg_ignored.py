@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from bnlint.probe.scenario import scenario
 from bnlint.rule import Example, Report, Rule, RuleContext
 from bnlint.semantic.values import Optimizer
 
@@ -149,6 +150,7 @@ class LrKwargIgnored(Rule):
                 f"write `learning_rate=` instead (target {flavour.describe()}: "
                 f"{flavour.reason})",
                 related,
+                scenario=scenario(self.code, optimizer=short.lower(), rate=_literal(node)),
             )
 
 
@@ -169,3 +171,11 @@ def _lr_constructions(ctx: RuleContext) -> Iterator[tuple[str, cst.CSTNode, cst.
         for arg in call.node.args:
             if arg.keyword is not None and arg.keyword.value == "lr":
                 yield name, call.node, arg
+
+
+def _literal(node: cst.CSTNode) -> float | None:
+    """The number an ``lr=`` argument gives literally (None for anything else)."""
+    value = node.value if isinstance(node, cst.Arg) else None
+    if isinstance(value, (cst.Float, cst.Integer)):
+        return float(value.evaluated_value)
+    return None

@@ -21,7 +21,7 @@ from bnlint.testing import lint_example
 ROOT = Path(__file__).resolve().parent.parent
 SARIF_SCHEMA = Path("/work/shared/schemas/sarif-schema-2.1.0.json")
 PROBED = ("BN101", "BN106", "BN107", "BN108", "BN109", "BN201", "BN202", "BN203",
-          "BN204", "BN205", "BN206", "BN207", "BN401")
+          "BN204", "BN205", "BN206", "BN207", "BN209", "BN212", "BN401", "BN402")
 RULES = {rule.code: rule for rule in all_rules()}
 
 
@@ -110,6 +110,8 @@ CORRECTED = {
     "BN204": ("lower_rate_feature_change", 0.05),
     "BN205": ("corrected_moving_mean_drift", 0.0),
     "BN207": ("corrected_largest_weight_change", None),
+    "BN209": ("corrected_discriminator_kernel_change", None),
+    "BN402": ("corrected_moving_mean_after_one_step", 5.0),
 }
 
 

@@ -199,12 +199,16 @@ class Lab:
                 eager: bool | None = None) -> None:
         """Compile with the user's optimizer kind and rate (Adam when unknown)."""
         keras = self.keras
-        kinds = {"sgd": "SGD", "rmsprop": "RMSprop", "adamw": "AdamW", "adam": "Adam",
-                 "adagrad": "Adagrad", "nadam": "Nadam"}
-        factory = getattr(keras.optimizers, kinds.get(optimizer.lower(), "Adam"))
-        model.compile(optimizer=factory(learning_rate=learning_rate),
+        model.compile(optimizer=self.optimizer_class(optimizer)(learning_rate=learning_rate),
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                       run_eagerly=self.run_eagerly if eager is None else eager)
+
+    def optimizer_class(self, kind: str) -> Any:
+        """The flavour's optimizer class of that kind (``adam``, ``sgd``...; Adam when
+        unknown)."""
+        kinds = {"sgd": "SGD", "rmsprop": "RMSprop", "adamw": "AdamW", "adam": "Adam",
+                 "adagrad": "Adagrad", "nadam": "Nadam"}
+        return getattr(self.keras.optimizers, kinds.get(kind.lower(), "Adam"))
 
     def fit(self, model: Any, task: Task, batch_size: int = 32, steps: int = 4) -> None:
         """A few steps of fit() on ``task``: enough to move BN statistics and weights,

@@ -521,6 +521,96 @@ def bn_tiny_batch(lab: Lab, scenario: Scenario) -> Outcome:
         "here (e.g. over image positions)"), metrics)
 
 
+def lr_kwarg_ignored(lab: Lab, scenario: Scenario) -> Outcome:
+    """BN212: an optimizer built with the removed ``lr=`` keyword."""
+    kind = _text(scenario, "optimizer", "adam")
+    rate = _rate(scenario, "rate", 1e-5)
+    factory = lab.optimizer_class(kind)
+    intended = float(m.array(factory(learning_rate=rate).learning_rate))
+    try:
+        built = factory(lr=rate)
+    except Exception as error:  # noqa: BLE001 - Keras 3 rejects the keyword
+        return Outcome("confirmed", (
+            f"`{factory.__name__}(lr={rate:g})` raises {type(error).__name__}: "
+            f"{str(error)[:100]}"), {"learning_rate_intended": intended})
+    got = float(m.array(built.learning_rate))
+    metrics = {"learning_rate": got, "learning_rate_intended": intended}
+    if abs(got - intended) > 1e-3 * intended:
+        return Outcome("confirmed", (
+            f"`{factory.__name__}(lr={rate:g})` trains at learning rate {got:g}, not "
+            f"{intended:g}: the keyword was dropped"), metrics)
+    return Outcome("not reproduced", (
+        f"`{factory.__name__}(lr={rate:g})` trains at {got:g}, as intended, in this "
+        "flavour"), metrics)
+
+
+def bn_momentum_pytorch_style(lab: Lab, scenario: Scenario) -> Outcome:
+    """BN402: one training step of a BN layer with the user's momentum, on a batch whose
+    mean is 10, from a moving mean of 0; and with ``1 - momentum``."""
+    momentum = _rate(scenario, "bn_momentum", 0.1)
+
+    def run(value: float) -> float:
+        _seed(lab)
+        layer = lab.keras.layers.BatchNormalization(momentum=value)
+        batch = lab.np.random.RandomState(SEED).normal(10.0, 1.0, (32, 8)).astype("float32")
+        layer(batch, training=True)
+        return float(lab.np.mean(m.array(layer.moving_mean)))
+
+    flagged, fixed = run(momentum), run(1 - momentum)
+    metrics = {"momentum": momentum, "moving_mean_after_one_step": flagged,
+               "corrected_moving_mean_after_one_step": fixed}
+    if flagged > 5.0 and fixed < flagged / 2:
+        return Outcome("confirmed", (
+            f"one step on a batch with mean 10 moved the moving mean from 0 to {flagged:.2f} "
+            f"with momentum={momentum:g} (it follows the last batch); to {fixed:.2f} with "
+            f"momentum={1 - momentum:g}"), metrics)
+    return Outcome("not reproduced", (
+        f"the moving mean moved to {flagged:.2f} only (momentum={momentum:g})"), metrics)
+
+
+def gan_freeze_between_compiles(lab: Lab, scenario: Scenario) -> Outcome:
+    """BN209: the Keras FAQ recipe: D compiled, frozen, the GAN compiled, then D trained
+    on its own; against D set trainable and recompiled first."""
+    def run(recompiled: bool) -> tuple[float, float]:
+        _seed(lab)
+        keras, np = lab.keras, lab.np
+        layers = keras.layers
+        loss = keras.losses.BinaryCrossentropy(from_logits=True)
+        discriminator = keras.Sequential([keras.Input((16,)), layers.Dense(16),
+                                          layers.BatchNormalization(), layers.ReLU(),
+                                          layers.Dense(1)])
+        discriminator.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3), loss=loss)
+        discriminator.trainable = False
+        generator = keras.Sequential([keras.Input((4,)), layers.Dense(16)])
+        gan = keras.Sequential([generator, discriminator])
+        gan.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3), loss=loss)
+        if recompiled:
+            discriminator.trainable = True
+            discriminator.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3),
+                                  loss=loss)
+        rng = np.random.RandomState(SEED)
+        x = rng.normal(0.0, 1.0, (32, 16)).astype("float32")
+        y = (rng.uniform(size=(32, 1)) > 0.5).astype("float32")
+        bns = m.bn_layers(discriminator, keras)
+        kernels, state = m.kernels(discriminator), m.bn_state(bns)
+        for _ in range(3):
+            discriminator.train_on_batch(x, y)
+        return (m.relative_change(kernels, m.kernels(discriminator)),
+                m.drift(state, m.bn_state(bns)))
+
+    (kernel, drift), (fixed_kernel, _) = run(False), run(True)
+    metrics = {"discriminator_kernel_change": kernel, "discriminator_bn_drift": drift,
+               "corrected_discriminator_kernel_change": fixed_kernel}
+    if kernel <= m.STILL and fixed_kernel > m.STILL:
+        return Outcome("confirmed", (
+            "train_on_batch() left the discriminator unchanged (kernels moved "
+            f"{kernel:.3g}, BN drift {drift:.3g}): it is still frozen; set trainable and "
+            f"recompile and it trains ({fixed_kernel:.3g})"), metrics)
+    return Outcome("not reproduced", (
+        f"the discriminator trained (kernels moved {kernel:.3g}): this flavour kept "
+        "the trainability of its own compile()"), metrics)
+
+
 SCENARIOS: dict[str, Scenario_] = {
     "BN101": training_attribute,
     "BN106": training_ignored_on_frozen_bn,
@@ -534,5 +624,8 @@ SCENARIOS: dict[str, Scenario_] = {
     "BN205": container_trainable_resets_freeze,
     "BN206": unfreeze_child_of_frozen_container,
     "BN207": nothing_trainable,
+    "BN209": gan_freeze_between_compiles,
+    "BN212": lr_kwarg_ignored,
     "BN401": bn_tiny_batch,
+    "BN402": bn_momentum_pytorch_style,
 }
