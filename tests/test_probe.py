@@ -179,6 +179,24 @@ def test_a_scenario_past_its_time_limit_is_an_error_and_the_run_goes_on() -> Non
         pool.close()
 
 
+@pytest.mark.probe
+def test_a_worker_that_dies_is_an_error_and_the_next_scenario_gets_a_new_one() -> None:
+    pool = Pool(timeout=300)
+    try:
+        assert pool.run("keras3", scenario("BN402", bn_momentum=0.1)).verdict == "confirmed"
+        worker = pool._workers["keras3"]
+        assert not isinstance(worker, str)
+        # the worker dies while it runs a scenario (as on a segfault or the OOM killer)
+        import threading
+
+        threading.Timer(1.0, worker.process.kill).start()
+        died = pool.run("keras3", scenario("BN204", finetune_rate=0.01))
+        assert died.verdict == "error" and "crashed" in died.summary, died.summary
+        assert pool.run("keras3", scenario("BN402", bn_momentum=0.3)).verdict == "confirmed"
+    finally:
+        pool.close()
+
+
 def test_a_rule_without_scenario_says_so() -> None:
     from bnlint.probe.result import no_probe
 

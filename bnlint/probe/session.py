@@ -79,12 +79,16 @@ class Worker:
         except OSError:
             return self._failed("the probe worker exited", started)
         answer = _read_line(self.process, timeout)
-        if answer is None:
-            if self.process.poll() is None:
+        if answer is _TIMED_OUT:
+            self.stop()
+            return self._failed(f"stopped after {timeout:g} s", started)
+        if not isinstance(answer, dict):
+            try:
+                code: int | str = self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
                 self.stop()
-                return self._failed(f"stopped after {timeout:g} s", started)
-            return self._failed(
-                f"the probe worker crashed (exit code {self.process.returncode})", started)
+                code = "none: it stopped answering"
+            return self._failed(f"the probe worker crashed (exit code {code})", started)
         return ProbeResult.from_json(answer, self.flavour, self.versions,
                                      time.perf_counter() - started)
 
@@ -100,14 +104,19 @@ class Worker:
         _kill(self.process)
 
 
-def _read_line(process: subprocess.Popen[str], timeout: float) -> dict[str, Any] | None:
-    """The worker's next JSON line within ``timeout`` seconds, else None."""
+_TIMED_OUT = "timed out"
+
+
+def _read_line(process: subprocess.Popen[str],
+               timeout: float) -> dict[str, Any] | str | None:
+    """The worker's next JSON line within ``timeout`` seconds; ``_TIMED_OUT`` when none
+    came in time; None when the worker closed its output or sent something else."""
     stream: IO[str] | None = process.stdout
     if stream is None:
         return None
     ready, _, _ = select.select([stream], [], [], timeout)
     if not ready:
-        return None
+        return _TIMED_OUT
     line = stream.readline()
     if not line:
         return None
