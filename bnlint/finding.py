@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
@@ -53,7 +53,9 @@ class Finding:
     message: str
     span: Span
     related: tuple[Related, ...] = ()
-    # what the runtime probe needs to replay it (None: the rule has no probe scenario)
-    scenario: Scenario | None = None
+    # what the runtime probe needs to replay it (None: the rule has no probe scenario);
+    # not part of what is reported, so not compared, and not kept in the result cache
+    # (a --probe run analyses afresh)
+    scenario: Scenario | None = field(default=None, compare=False)
     # what ``--probe`` measured
     probe: tuple[ProbeResult, ...] = ()
