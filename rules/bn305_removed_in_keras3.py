@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from bnlint.probe.scenario import scenario
 from bnlint.rule import Example, Report, Rule, RuleContext
 from bnlint.semantic.names import keras_api
 from bnlint.semantic.tf1 import effective_flavour
@@ -150,14 +151,17 @@ class RemovedInKeras3(Rule):
                 continue
             seen.add(id(call.node))
             if call.name in _SYNC_BN:
-                yield Report(call.node, _sync_message(module.code_for_node(call.node.func)))
+                yield Report(call.node, _sync_message(module.code_for_node(call.node.func)),
+                             scenario=scenario(self.code, feature="SyncBatchNormalization"))
             elif call.name in _TF1_FUNCTIONS:
-                yield Report(call.node, _tf1_message(module.code_for_node(call.node.func)))
+                yield Report(call.node, _tf1_message(module.code_for_node(call.node.func)),
+                             scenario=scenario(self.code, feature="tf1_batch_normalization"))
             if call.name in classes:
                 yield from _removed_arguments(call.node, removed)
         for reference in ctx.model.references:
             if reference.name in _SYNC_BN and id(reference.node) not in called:
-                yield Report(reference.node, _sync_message(module.code_for_node(reference.node)))
+                yield Report(reference.node, _sync_message(module.code_for_node(reference.node)),
+                             scenario=scenario(self.code, feature="SyncBatchNormalization"))
 
 
 def _removed_arguments(node: cst.Call, removed: list[str]) -> Iterator[Report]:
@@ -166,7 +170,8 @@ def _removed_arguments(node: cst.Call, removed: list[str]) -> Iterator[Report]:
         if arg is not None:
             yield Report(arg, f"Keras 3 removed `{name}=` from BatchNormalization: building the "
                               "layer raises `ValueError: Unrecognized keyword arguments`; "
-                              f"{_KWARG_FIX.get(name, 'drop it')}")
+                              f"{_KWARG_FIX.get(name, 'drop it')}",
+                         scenario=scenario("BN305", feature=name))
 
 
 def _sync_message(spelling: str) -> str:

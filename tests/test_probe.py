@@ -20,8 +20,8 @@ from bnlint.testing import lint_example
 
 ROOT = Path(__file__).resolve().parent.parent
 SARIF_SCHEMA = Path("/work/shared/schemas/sarif-schema-2.1.0.json")
-PROBED = ("BN101", "BN106", "BN107", "BN108", "BN109", "BN201", "BN202", "BN203",
-          "BN204", "BN205", "BN206", "BN207", "BN209", "BN212", "BN401", "BN402")
+PROBED = ("BN101", "BN104", "BN105", "BN106", "BN107", "BN108", "BN109", "BN201", "BN202", "BN203",
+          "BN204", "BN205", "BN206", "BN207", "BN209", "BN212", "BN301", "BN305", "BN401", "BN402")
 RULES = {rule.code: rule for rule in all_rules()}
 
 

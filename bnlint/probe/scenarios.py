@@ -611,8 +611,104 @@ def gan_freeze_between_compiles(lab: Lab, scenario: Scenario) -> Outcome:
         "the trainability of its own compile()"), metrics)
 
 
+# -- API misuse that raises (F15) ------------------------------------------------------------
+
+# Required arguments of the layer classes a constructor check builds.
+_REQUIRED: dict[str, tuple[object, ...]] = {"Dropout": (0.5,), "Dense": (1,), "Conv2D": (1, 1),
+                                            "Conv1D": (1, 1), "SpatialDropout2D": (0.5,)}
+
+
+def _raises(action: Callable[[], object], word: str) -> str | None:
+    """The error ``action`` raises when its message names ``word``, else None."""
+    try:
+        action()
+    except Exception as error:  # noqa: BLE001 - the error is what is measured
+        text = f"{type(error).__name__}: {str(error)[:120]}"
+        return text if word in str(error) else None
+    return None
+
+
+def training_in_constructor(lab: Lab, scenario: Scenario) -> Outcome:
+    """BN104: ``Layer(training=...)``."""
+    name = _text(scenario, "layer", "BatchNormalization")
+    factory = getattr(lab.keras.layers, name, lab.keras.layers.BatchNormalization)
+    args = _REQUIRED.get(name, ())
+    error = _raises(lambda: factory(*args, training=False), "training")
+    if error is not None:
+        return Outcome("confirmed", f"`{name}(training=False)` raises {error}", {})
+    return Outcome("not reproduced", f"`{name}(training=False)` was accepted", {})
+
+
+def trainable_in_call(lab: Lab, scenario: Scenario) -> Outcome:
+    """BN105: ``layer(x, trainable=False)``."""
+    layer = lab.keras.layers.BatchNormalization()
+    batch = lab.task("vector", target=True).probe_batch
+    layer(batch)
+    error = _raises(lambda: layer(batch, trainable=False), "trainable")
+    if error is not None:
+        return Outcome("confirmed", f"calling the layer with `trainable=False` raises {error}",
+                       {})
+    return Outcome("not reproduced", "the call with `trainable=False` was accepted", {})
+
+
+def learning_phase_api(lab: Lab, scenario: Scenario) -> Outcome:
+    """BN301: the global learning phase. Keras 3 removed it; where it exists, fit() passes
+    ``training`` itself, so phase 0 does not keep BN in inference mode."""
+    function = _text(scenario, "function", "set_learning_phase")
+    backend = lab.keras.backend
+    if not hasattr(backend, function):
+        return Outcome("confirmed", (
+            f"`keras.backend.{function}` does not exist in this flavour (AttributeError)"), {})
+    scope = getattr(backend, "learning_phase_scope", None)
+    if scope is None:
+        return Outcome("inconclusive", "no learning_phase_scope to set the phase with", {})
+    _seed(lab)
+    target = lab.task(_text(scenario, "input", "image"), target=True)
+    model, base = lab.subject(scenario)
+    lab.compile(model, "adam", 1e-3)
+    bns = m.bn_layers(base, lab.keras)
+    state = m.bn_state(bns)
+    with scope(0):
+        lab.fit(model, target)
+    drift = m.drift(state, m.bn_state(bns))
+    metrics = {"moving_mean_drift": drift}
+    if drift > DRIFT:
+        return Outcome("confirmed", (
+            "with the learning phase set to 0 (inference), fit() still ran BN in training "
+            f"mode: the moving means drifted {drift:.3f} std"), metrics)
+    return Outcome("not reproduced", "learning phase 0 kept BN in inference mode", metrics)
+
+
+def removed_in_keras3(lab: Lab, scenario: Scenario) -> Outcome:
+    """BN305: an argument or symbol Keras 3 removed."""
+    feature = _text(scenario, "feature", "fused")
+    keras = lab.keras
+    values: dict[str, object] = {"fused": True, "virtual_batch_size": 8, "adjustment": None}
+    if feature in values:
+        error = _raises(lambda: keras.layers.BatchNormalization(**{feature: values[feature]}),
+                        feature)
+        what = f"`BatchNormalization({feature}=...)`"
+    elif feature == "SyncBatchNormalization":
+        layers = keras.layers
+        found = getattr(layers, feature, None) or getattr(
+            getattr(layers, "experimental", None), feature, None)
+        error = None if found is not None else "AttributeError: no such layer"
+        what = f"`{feature}`"
+    else:
+        import tensorflow as tf
+
+        batch = lab.task("vector", target=True).probe_batch
+        error = _raises(lambda: tf.compat.v1.layers.batch_normalization(batch), "Keras 3")
+        what = "`tf.compat.v1.layers.batch_normalization`"
+    if error is not None:
+        return Outcome("confirmed", f"{what} fails: {error}", {})
+    return Outcome("not reproduced", f"{what} works in this flavour", {})
+
+
 SCENARIOS: dict[str, Scenario_] = {
     "BN101": training_attribute,
+    "BN104": training_in_constructor,
+    "BN105": trainable_in_call,
     "BN106": training_ignored_on_frozen_bn,
     "BN107": custom_loop_without_training,
     "BN108": training_true_at_inference,
@@ -626,6 +722,8 @@ SCENARIOS: dict[str, Scenario_] = {
     "BN207": nothing_trainable,
     "BN209": gan_freeze_between_compiles,
     "BN212": lr_kwarg_ignored,
+    "BN301": learning_phase_api,
+    "BN305": removed_in_keras3,
     "BN401": bn_tiny_batch,
     "BN402": bn_momentum_pytorch_style,
 }
