@@ -1,0 +1,297 @@
+"""Fixes: edits applied to text, ``--fix``/``--diff``/``--fix-only`` on real files (what
+they write, what they keep, what they print and exit with), and the fixer's properties
+(fixing twice is fixing once; the result always parses)."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import stat
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bnlint.engine import FileResult
+from bnlint.finding import Edit, Finding, Fix, Position, Span
+from bnlint.fix import EditError, apply_edits, finding_edits, fix_text, non_overlapping
+from bnlint.fix_files import fix_results
+from bnlint.registry import all_rules
+from bnlint.rule import FixExample, Rule
+from bnlint.runner import lint_text
+from bnlint.settings import Settings
+from bnlint.testing import fix_snippet, lint_snippet
+
+LR = """\
+import keras
+opt = keras.optimizers.Adam(lr=1e-5)
+bn = keras.layers.BatchNormalization()
+bn.trainable = "False"
+"""
+LR_FIXED = LR.replace("(lr=", "(learning_rate=").replace('"False"', "False")
+CLEAN = """\
+import keras
+bn = keras.layers.BatchNormalization()
+bn.trainable = False
+"""
+
+
+def _span(row: int, column: int, end_row: int, end_column: int) -> Span:
+    return Span(Position(row, column), Position(end_row, end_column))
+
+
+def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("BNLINT_")}
+    env["NO_COLOR"] = "1"
+    return subprocess.run([sys.executable, "-m", "bnlint", "--no-cache", "--target-keras",
+                           "keras3", "--output-format", "concise", *args],
+                          cwd=cwd, env=env, capture_output=True, text=True, check=False)
+
+
+# --- edits on text ---------------------------------------------------------------------
+
+
+def test_edits_apply_in_any_order_and_write_the_text_s_own_line_breaks() -> None:
+    text = "ab\r\ncd\r\n"
+    edits = [Edit(_span(2, 3, 2, 3), "!"), Edit(_span(1, 2, 1, 3), "X\nY")]
+    assert apply_edits(text, edits) == "aX\r\nY\r\ncd!\r\n"
+
+
+def test_overlapping_edits_and_positions_outside_the_text_are_refused() -> None:
+    with pytest.raises(EditError):
+        apply_edits("abcdef\n", [Edit(_span(1, 1, 1, 4), ""), Edit(_span(1, 3, 1, 5), "")])
+    with pytest.raises(EditError):
+        apply_edits("ab\n", [Edit(_span(1, 1, 1, 1), "x"), Edit(_span(1, 1, 1, 1), "y")])
+    with pytest.raises(EditError):
+        apply_edits("ab\n", [Edit(_span(1, 5, 1, 6), "")])
+    with pytest.raises(EditError):
+        apply_edits("ab\n", [Edit(_span(4, 1, 4, 1), "")])
+
+
+def test_fixes_that_touch_each_other_wait_for_the_next_round() -> None:
+    def finding(start: int, end: int, applicability: str = "safe") -> Finding:
+        fix = Fix("f", applicability, (Edit(_span(1, start, 1, end), "Z"),))  # type: ignore[arg-type]
+        return Finding("BN999", "x", "error", "m", _span(1, start, 1, end), fix=fix)
+
+    first, touching, apart, unsafe = finding(1, 3), finding(3, 4), finding(5, 6), finding(
+        7, 8, "unsafe")
+    assert non_overlapping([first, touching, apart, unsafe], unsafe=False) == [first, apart]
+    assert non_overlapping([first, unsafe], unsafe=True) == [first, unsafe]
+    text, applied = fix_text("abcdefgh", [first, touching, apart], unsafe=False)
+    assert text == "ZcdZfgh" and applied == [first, apart]
+    assert finding_edits(Finding("BN999", "x", "error", "m", _span(1, 1, 1, 1))) == ()
+
+
+def test_a_finding_s_edits_locate_the_fix_in_the_program() -> None:
+    [finding] = [f for f in lint_snippet(LR, [_rule("BN212")], "keras3") if f.code == "BN212"]
+    assert finding.fix is not None and finding.fix.applicability == "safe"
+    assert finding_edits(finding) == (Edit(_span(2, 29, 2, 31), "learning_rate"),)
+    assert apply_edits(LR, finding_edits(finding)).splitlines()[1] == (
+        "opt = keras.optimizers.Adam(learning_rate=1e-5)")
+
+
+# --- the command line ------------------------------------------------------------------
+
+
+def test_fix_writes_the_fixes_and_reports_what_remains_as_ruff_does(tmp_path: Path) -> None:
+    (tmp_path / "train.py").write_text(LR + "bn.training = False\n", encoding="utf-8")
+    result = _run("--fix", "train.py", cwd=tmp_path)
+    assert (tmp_path / "train.py").read_text(encoding="utf-8") == (
+        LR_FIXED + "bn.training = False\n")
+    assert "Found 3 findings (2 fixed, 1 remaining)." in result.stdout, result.stdout
+    assert "BN101 " in result.stdout and "BN212" not in result.stdout
+    assert result.returncode == 1
+
+
+def test_fix_exits_zero_when_everything_was_fixed_unless_asked(tmp_path: Path) -> None:
+    (tmp_path / "train.py").write_text(LR, encoding="utf-8")
+    result = _run("--fix", "train.py", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Found 2 findings (2 fixed, 0 remaining)." in result.stdout
+    (tmp_path / "train.py").write_text(LR, encoding="utf-8")
+    assert _run("--fix", "--exit-non-zero-on-fix", "train.py", cwd=tmp_path).returncode == 1
+    # nothing left to fix: exit 0 even with the flag
+    assert _run("--fix", "--exit-non-zero-on-fix", "train.py", cwd=tmp_path).returncode == 0
+
+
+def test_without_fix_fixable_findings_are_marked_and_counted(tmp_path: Path) -> None:
+    (tmp_path / "train.py").write_text(LR + "bn.training = False\n", encoding="utf-8")
+    result = _run("train.py", cwd=tmp_path)
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("train.py:2:29: BN212 [*] ") for line in lines), lines
+    assert any(line.startswith("train.py:5:1: BN101 ") and "[*]" not in line
+               for line in lines), lines
+    assert "[*] 2 fixable with the `--fix` option." in lines
+    assert (tmp_path / "train.py").read_text(encoding="utf-8") == LR + "bn.training = False\n"
+    full = _run("--output-format", "full", "train.py", cwd=tmp_path).stdout
+    assert "BN212 [*] error:" in full and "help: Rename `lr=` to `learning_rate=`" in full
+
+
+def test_diff_shows_the_fixes_writes_nothing_and_exits_one(tmp_path: Path) -> None:
+    (tmp_path / "train.py").write_text(LR, encoding="utf-8")
+    result = _run("--diff", "train.py", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[:2] == ["--- train.py", "+++ train.py"]
+    assert "-opt = keras.optimizers.Adam(lr=1e-5)" in result.stdout
+    assert "+opt = keras.optimizers.Adam(learning_rate=1e-5)" in result.stdout
+    assert "Would fix 2 findings." in result.stderr
+    assert (tmp_path / "train.py").read_text(encoding="utf-8") == LR
+    (tmp_path / "clean.py").write_text(CLEAN, encoding="utf-8")
+    clean = _run("--diff", "clean.py", cwd=tmp_path)
+    assert (clean.returncode, clean.stdout) == (0, "")
+
+
+def test_fix_only_fixes_and_reports_only_the_count(tmp_path: Path) -> None:
+    (tmp_path / "train.py").write_text(LR + "bn.training = False\n", encoding="utf-8")
+    result = _run("--fix-only", "train.py", cwd=tmp_path)
+    assert result.stdout == "Fixed 2 findings.\n"
+    assert result.returncode == 0
+    (tmp_path / "train.py").write_text(LR, encoding="utf-8")
+    assert _run("--fix-only", "--exit-non-zero-on-fix", "train.py",
+                cwd=tmp_path).returncode == 1
+
+
+def test_json_output_carries_the_fix_edits(tmp_path: Path) -> None:
+    (tmp_path / "train.py").write_text(LR, encoding="utf-8")
+    result = _run("--output-format", "json", "train.py", cwd=tmp_path)
+    fixes = {item["code"]: item["fix"] for item in json.loads(result.stdout)}
+    assert fixes["BN212"] == {
+        "applicability": "safe",
+        "message": "Rename `lr=` to `learning_rate=`",
+        "edits": [{"content": "learning_rate", "cell": None,
+                   "location": {"row": 2, "column": 29},
+                   "end_location": {"row": 2, "column": 31}}],
+    }
+    assert fixes["BN103"]["edits"][0]["content"] == "False"
+
+
+def test_fix_refuses_stdin() -> None:
+    result = subprocess.run([sys.executable, "-m", "bnlint", "--fix", "-"], input=LR,
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 2 and "cannot read stdin" in result.stderr
+
+
+# --- what a fixed file keeps -----------------------------------------------------------
+
+
+def test_fix_keeps_crlf_bom_encoding_mode_and_missing_final_newline(tmp_path: Path) -> None:
+    text = "# -*- coding: latin-1 -*-\r\n# café\r\n" + LR.replace("\n", "\r\n").rstrip("\r\n")
+    path = tmp_path / "legacy.py"
+    path.write_bytes(text.encode("latin-1"))
+    path.chmod(0o751)
+    assert _run("--fix", "legacy.py", cwd=tmp_path).returncode == 0
+    expected = ("# -*- coding: latin-1 -*-\r\n# café\r\n"
+                + LR_FIXED.replace("\n", "\r\n").rstrip("\r\n"))
+    assert path.read_bytes() == expected.encode("latin-1")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o751
+    bom = tmp_path / "bom.py"
+    bom.write_bytes(b"\xef\xbb\xbf" + LR.encode("utf-8"))
+    assert _run("--fix", "bom.py", cwd=tmp_path).returncode == 0
+    assert bom.read_bytes() == b"\xef\xbb\xbf" + LR_FIXED.encode("utf-8")
+    assert not [name for name in os.listdir(tmp_path) if name.startswith(".bnlint-")]
+
+
+def _notebook(source: list[str]) -> str:
+    cells = [
+        {"cell_type": "markdown", "id": "intro", "metadata": {"tags": ["keep"]},
+         "source": ["# Fine-tuning\n"]},
+        {"cell_type": "code", "execution_count": 3, "id": "train", "metadata": {},
+         "outputs": [{"name": "stdout", "output_type": "stream", "text": ["é\n"]}],
+         "source": source},
+    ]
+    return json.dumps({"cells": cells, "metadata": {"kernelspec": {"name": "python3"}},
+                       "nbformat": 4, "nbformat_minor": 5}, indent=1, ensure_ascii=False) + "\n"
+
+
+def test_fix_in_a_notebook_changes_only_the_fixed_source_lines(tmp_path: Path) -> None:
+    source = ["import keras\n", "%matplotlib inline\n",
+              "opt = keras.optimizers.Adam(lr=1e-5)\n",
+              "bn = keras.layers.BatchNormalization()\n", 'bn.trainable = "False"']
+    before = _notebook(source)
+    path = tmp_path / "finetune.ipynb"
+    path.write_text(before, encoding="utf-8")
+    diff = _run("--diff", "finetune.ipynb", cwd=tmp_path)
+    assert diff.stdout.splitlines()[:2] == ["--- finetune.ipynb:cell 2",
+                                            "+++ finetune.ipynb:cell 2"]
+    assert _run("--fix", "finetune.ipynb", cwd=tmp_path).returncode == 0
+    after = path.read_text(encoding="utf-8")
+    fixed = [*source[:2], "opt = keras.optimizers.Adam(learning_rate=1e-5)\n", source[3],
+             "bn.trainable = False"]
+    assert after == _notebook(fixed)
+    changed = [(old, new) for old, new in zip(before.splitlines(), after.splitlines(),
+                                              strict=True) if old != new]
+    assert len(changed) == 2 and all("source" not in old for old, _ in changed)
+
+
+def test_a_file_changed_since_it_was_linted_is_not_fixed(tmp_path: Path) -> None:
+    path = tmp_path / "train.py"
+    path.write_text(LR, encoding="utf-8")
+    settings = Settings(target_keras="keras3")
+    rules = all_rules()
+    codes = frozenset(rule.code for rule in rules)
+    result = lint_text(str(path), path.read_bytes(), settings, rules, codes)
+    path.write_text(LR + "x = 1\n", encoding="utf-8")
+
+    def relint(name: str, data: bytes) -> FileResult:
+        return lint_text(name, data, settings, rules, codes)
+
+    [fixed] = fix_results([result], relint, unsafe=False)
+    assert fixed.error is not None and "changed since it was linted" in fixed.error
+    assert not fixed.changed
+
+
+def test_a_fix_whose_result_does_not_parse_is_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "train.py"
+    path.write_text(CLEAN, encoding="utf-8")
+    settings = Settings(target_keras="keras3")
+    rules = all_rules()
+    codes = frozenset(rule.code for rule in rules)
+    clean = lint_text(str(path), path.read_bytes(), settings, rules, codes)
+    breaking = Fix("break it", "safe", (Edit(_span(3, 16, 3, 16), " ("),))
+    bogus = Finding("BN999", "bogus", "error", "m", _span(3, 1, 3, 2), fix=breaking)
+    result = FileResult(clean.path, clean.source, (bogus,))
+
+    def relint(name: str, data: bytes) -> FileResult:
+        return lint_text(name, data, settings, rules, codes)
+
+    [fixed] = fix_results([result], relint, unsafe=False)
+    assert not fixed.changed and fixed.fixed == ()
+
+
+# --- properties ------------------------------------------------------------------------
+
+
+def _rule(code: str) -> type[Rule]:
+    return next(rule for rule in all_rules() if rule.code == code)
+
+
+FIX_EXAMPLES = [(rule, example) for rule in all_rules() for example in rule.fixed]
+UNRELATED = st.sampled_from([
+    "x = 1", "print('trainable')", "import os", "def helper():\n    return 2",
+    "value = [1, 2,\n         3]", "# a comment", "if x:\n    pass", "y = 'lr=1e-5'",
+])
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(FIX_EXAMPLES), st.lists(st.tuples(st.integers(0, 50), UNRELATED),
+                                               max_size=3))
+def test_fixing_twice_is_fixing_once_and_the_result_parses(
+    case: tuple[type[Rule], FixExample], insertions: list[tuple[int, str]],
+) -> None:
+    rule, example = case
+    lines = textwrap.dedent(example.before).split("\n")
+    for where, statement in insertions:
+        # only between top-level statements, so the program stays valid
+        tops = [i for i, line in enumerate(lines) if i == 0 or (
+            line and not line[0].isspace() and not lines[i - 1].rstrip().endswith(("(", ",")))]
+        at = tops[where % len(tops)]
+        lines[at:at] = statement.split("\n")
+    code = "\n".join(lines)
+    once = fix_snippet(code, [rule], example.target, example.keras_version)
+    ast.parse(once)
+    assert fix_snippet(once, [rule], example.target, example.keras_version) == once
