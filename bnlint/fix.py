@@ -10,7 +10,7 @@ both use it, so a fix means the same wherever it is applied.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 from bnlint.finding import Edit, Finding, Fix, Position
 
@@ -60,14 +60,23 @@ def apply_edits(text: str, edits: Iterable[Edit]) -> str:
     return "".join(pieces)
 
 
-def non_overlapping(findings: Sequence[Finding], unsafe: bool) -> list[Finding]:
+def signature(finding: Finding) -> tuple[str, str, tuple[str, ...]]:
+    """What a fix does, wherever it is: its rule, message and inserted texts. A round
+    that offers a fix already applied in an earlier round means the fix did not hold
+    (later code undoes it): it is not applied again."""
+    return (finding.code, finding.fix.message if finding.fix is not None else "",
+            tuple(edit.content for edit in finding_edits(finding)))
+
+
+def non_overlapping(findings: Sequence[Finding], unsafe: bool,
+                    applied: Collection[tuple[str, str, tuple[str, ...]]] = ()) -> list[Finding]:
     """The findings whose fixes are applied together: every applicable fix, in report
     order, except one that touches text an earlier one changes (it is left for the next
-    round, on the fixed text)."""
+    round, on the fixed text) and one whose ``signature`` is among ``applied``."""
     chosen: list[Finding] = []
     taken: list[tuple[tuple[int, int], tuple[int, int]]] = []
     for finding in findings:
-        if not is_applicable(finding.fix, unsafe):
+        if not is_applicable(finding.fix, unsafe) or (applied and signature(finding) in applied):
             continue
         spans = [(_key(edit.span.start), _key(edit.span.end)) for edit in finding_edits(finding)]
         if any(_touches(span, other) for span in spans for other in taken):
@@ -77,10 +86,12 @@ def non_overlapping(findings: Sequence[Finding], unsafe: bool) -> list[Finding]:
     return chosen
 
 
-def fix_text(text: str, findings: Sequence[Finding], unsafe: bool) -> tuple[str, list[Finding]]:
-    """``text`` with the fixes of ``non_overlapping(findings, unsafe)`` applied, and the
-    findings they fix."""
-    chosen = non_overlapping(findings, unsafe)
+def fix_text(text: str, findings: Sequence[Finding], unsafe: bool,
+             applied: Collection[tuple[str, str, tuple[str, ...]]] = ()
+             ) -> tuple[str, list[Finding]]:
+    """``text`` with the fixes of ``non_overlapping(findings, unsafe, applied)`` applied,
+    and the findings they fix."""
+    chosen = non_overlapping(findings, unsafe, applied)
     edits = [edit for finding in chosen for edit in finding_edits(finding)]
     return apply_edits(text, edits), chosen
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from bnlint.atomic_write import WriteError, replace_if_unchanged
 from bnlint.engine import FileResult
 from bnlint.finding import Finding
-from bnlint.fix import non_overlapping
+from bnlint.fix import non_overlapping, signature
 from bnlint.parse import SYNTAX_ERROR_CODE
 from bnlint.rewrite import RewriteError, cell_list, rewritten
 from bnlint.sources import SourceError, read_file_bytes, source_from_text
@@ -96,21 +96,25 @@ def _fix_file(result: FileResult, relint: Relint, unsafe: bool) -> FileFix:
     except SourceError as problem:
         return FileFix(result.path, result, result, error=str(problem))
     current, current_data, fixed = result, data, []
+    done: set[tuple[str, str, tuple[str, ...]]] = set()
     for _ in range(MAX_ROUNDS):
-        step = _round(current, current_data, relint, unsafe)
+        step = _round(current, current_data, relint, unsafe, done)
         if step is None:
             break
         current, current_data, chosen = step
         fixed.extend(chosen)
+        done.update(signature(finding) for finding in chosen)
     return FileFix(result.path, current, result, tuple(fixed), data, current_data)
 
 
-def _round(result: FileResult, data: bytes, relint: Relint,
-           unsafe: bool) -> tuple[FileResult, bytes, list[Finding]] | None:
+def _round(result: FileResult, data: bytes, relint: Relint, unsafe: bool,
+           done: set[tuple[str, str, tuple[str, ...]]],
+           ) -> tuple[FileResult, bytes, list[Finding]] | None:
     """One round of fixes: the new result, bytes and fixed findings; None when nothing
-    (more) can be fixed."""
+    (more) can be fixed. A fix applied in an earlier round (``done``) is not applied
+    again: it did not hold."""
     source = result.source
-    chosen = non_overlapping(result.findings, unsafe)
+    chosen = non_overlapping(result.findings, unsafe, done)
     if source is None or not chosen:
         return None
     # a fix that cannot be written (a transformed notebook row) must not hold back others

@@ -39,14 +39,16 @@ def fix_snippet(code: str, rules: list[type[Rule]], target: str = "auto",
                 rounds: int = 10) -> str:
     """``code`` with the fixes of ``rules`` applied in rounds until none is left, as
     ``--fix`` does (``unsafe``: with ``--unsafe-fixes``)."""
-    from bnlint.fix import fix_text
+    from bnlint.fix import fix_text, signature
 
     text = textwrap.dedent(code)
+    done: set[tuple[str, str, tuple[str, ...]]] = set()
     for _ in range(rounds):
         findings = lint_snippet(text, rules, target, keras_version)
-        new_text, applied = fix_text(text, findings, unsafe)
+        new_text, applied = fix_text(text, findings, unsafe, done)
         if not applied or new_text == text:
             return text
+        done.update(signature(finding) for finding in applied)
         text = new_text
     return text
 

@@ -295,3 +295,40 @@ def test_fixing_twice_is_fixing_once_and_the_result_parses(
     once = fix_snippet(code, [rule], example.target, example.keras_version)
     ast.parse(once)
     assert fix_snippet(once, [rule], example.target, example.keras_version) == once
+
+
+UNFREEZE = """\
+import keras
+base = keras.applications.ResNet50(include_top=False, pooling="avg")
+base.trainable = False
+model = keras.Sequential([base, keras.layers.Dense(10)])
+model.compile(optimizer="adam", loss="mse")
+model.fit(x, y)
+base.trainable = True
+model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
+model.fit(x, y)
+"""
+
+
+def test_unsafe_fixes_are_hidden_until_asked_for(tmp_path: Path) -> None:
+    path = tmp_path / "finetune.py"
+    path.write_text(UNFREEZE, encoding="utf-8")
+    listed = _run("--select", "BN201", "finetune.py", cwd=tmp_path)
+    assert "BN201 [*]" not in listed.stdout
+    assert ("No fixes available (1 hidden fix can be enabled with the `--unsafe-fixes` "
+            "option).") in listed.stdout
+    assert "BN201 [*]" in _run("--select", "BN201", "--unsafe-fixes", "finetune.py",
+                               cwd=tmp_path).stdout
+    safe_only = _run("--select", "BN201", "--fix", "finetune.py", cwd=tmp_path)
+    assert safe_only.returncode == 1 and path.read_text(encoding="utf-8") == UNFREEZE
+    diff = _run("--select", "BN201", "--diff", "finetune.py", cwd=tmp_path)
+    assert diff.returncode == 0 and diff.stdout == ""
+    assert "No findings would be fixed (1 fix available with `--unsafe-fixes`)." in diff.stderr
+    unsafe = _run("--select", "BN201", "--fix", "--unsafe-fixes", "finetune.py", cwd=tmp_path)
+    assert unsafe.returncode == 0, unsafe.stdout + unsafe.stderr
+    assert "Found 1 finding (1 fixed, 0 remaining)." in unsafe.stdout
+    assert path.read_text(encoding="utf-8") == UNFREEZE.replace(
+        "base.trainable = True\n",
+        "base.trainable = True\nfor layer in base.layers:\n"
+        "    if isinstance(layer, keras.layers.BatchNormalization):\n"
+        "        layer.trainable = False\n")

@@ -83,3 +83,17 @@ def _unsafe(rule: type[Rule], example: FixExample) -> bool:
     findings = lint_example(rule, Example(textwrap.dedent(example.before), example.target,
                                           example.keras_version))
     return any(f.fix is not None and f.fix.applicability == "unsafe" for f in findings)
+
+
+@pytest.mark.parametrize(("rule", "example", "flagged"),
+                         [case for case in CASES if case.values[2]])
+def test_every_fix_of_a_flagged_example_parses_holds_and_is_stable(
+    rule: type[Rule], example: Example, flagged: bool,
+) -> None:
+    code = textwrap.dedent(example.code)
+    fixed = fix_example(rule, FixExample(code, "", example.target, example.keras_version))
+    ast.parse(fixed)
+    again = fix_example(rule, FixExample(fixed, "", example.target, example.keras_version))
+    assert again == fixed
+    left = lint_example(rule, Example(fixed, example.target, example.keras_version))
+    assert not [finding for finding in left if finding.fix is not None], fixed
