@@ -27,6 +27,8 @@ from bnlint.runner import lint_text
 from bnlint.settings import Settings
 from bnlint.testing import fix_snippet, lint_snippet
 
+SARIF_SCHEMA = Path("/work/shared/schemas/sarif-schema-2.1.0.json")  # as test_output_formats
+
 LR = """\
 import keras
 opt = keras.optimizers.Adam(lr=1e-5)
@@ -332,3 +334,18 @@ def test_unsafe_fixes_are_hidden_until_asked_for(tmp_path: Path) -> None:
         "base.trainable = True\nfor layer in base.layers:\n"
         "    if isinstance(layer, keras.layers.BatchNormalization):\n"
         "        layer.trainable = False\n")
+
+
+def test_sarif_carries_fixes_of_python_files_and_validates(tmp_path: Path) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads(SARIF_SCHEMA.read_text(encoding="utf-8"))
+    (tmp_path / "train.py").write_text(LR, encoding="utf-8")
+    log = json.loads(_run("--output-format", "sarif", "train.py", cwd=tmp_path).stdout)
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    assert not list(validator.iter_errors(log))
+    fixes = {result["ruleId"]: result["fixes"] for result in log["runs"][0]["results"]}
+    [change] = fixes["BN212"][0]["artifactChanges"]
+    assert change["artifactLocation"]["uri"] == "train.py"
+    assert change["replacements"] == [{
+        "deletedRegion": {"startLine": 2, "startColumn": 29, "endLine": 2, "endColumn": 31},
+        "insertedContent": {"text": "learning_rate"}}]

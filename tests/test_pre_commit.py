@@ -150,3 +150,32 @@ def test_local_hook_config_runs_the_installed_bnlint(project: Path, tmp_path: Pa
         cwd=project, env=env, capture_output=True, text=True, check=False,
     )
     _assert_hook_reported(result)
+
+
+FIXABLE = """\
+import keras
+
+bn = keras.layers.BatchNormalization()
+bn.trainable = "False"
+"""
+
+
+def test_the_fix_hook_fixes_files_and_stops_the_commit(tmp_path: Path) -> None:
+    repo = tmp_path / "fixable"
+    repo.mkdir()
+    (repo / "train.py").write_text(FIXABLE, encoding="utf-8")
+    (repo / "clean.py").write_text(CLEAN, encoding="utf-8")
+    _git("init", "-q", cwd=repo)
+    _git("add", "-A", cwd=repo)
+    result = subprocess.run(
+        [sys.executable, "-m", "pre_commit", "try-repo", str(ROOT), "bnlint-fix",
+         "--all-files", "--color", "never"],
+        cwd=repo, env=_environment(tmp_path), capture_output=True, text=True, check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "files were modified by this hook" in result.stdout, output
+    assert "Found 1 finding (1 fixed, 0 remaining)." in result.stdout, output
+    assert (repo / "train.py").read_text(encoding="utf-8") == FIXABLE.replace(
+        '"False"', "False")
+    assert (repo / "clean.py").read_text(encoding="utf-8") == CLEAN
