@@ -273,12 +273,10 @@ def _fix(
         fixes = write_fixes(fixes)
     fixed = sum(len(fix.fixed) for fix in fixes if fix.changed)
     problems = [fix.error for fix in fixes if fix.error is not None]
-    fixed_outcome = Outcome(tuple(fix.result for fix in fixes), outcome.errors)
+    fixed_outcome = Outcome(tuple(fix.result for fix in fixes), (*outcome.errors, *problems))
     if not args.fix_only:
-        for problem in problems:
-            _error(problem)
         return _finish(args, fixed_outcome, fixed=fixed)
-    errors = [*outcome.errors, *problems,
+    errors = [*fixed_outcome.errors,
               *(_file_error(r.path, e) for r in fixed_outcome.results for e in r.errors)]
     for error in errors:
         _error(error)

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from bnlint.engine import FileResult
 from bnlint.finding import Edit, Finding, Fix, Position, Span
 from bnlint.fix import EditError, apply_edits, finding_edits, fix_text, non_overlapping
-from bnlint.fix_files import fix_results
+from bnlint.fix_files import fix_results, write_fixes
 from bnlint.registry import all_rules
 from bnlint.rule import FixExample, Rule
 from bnlint.runner import lint_text
@@ -349,3 +349,106 @@ def test_sarif_carries_fixes_of_python_files_and_validates(tmp_path: Path) -> No
     assert change["replacements"] == [{
         "deletedRegion": {"startLine": 2, "startColumn": 29, "endLine": 2, "endColumn": 31},
         "insertedContent": {"text": "learning_rate"}}]
+
+
+def _as_notebook(code: str) -> tuple[str, list[list[str]]]:
+    """``code`` as a notebook of two code cells (split before its last top-level
+    statement) around a markdown cell, with outputs and metadata to keep."""
+    rows = code.splitlines(keepends=True)
+    tops = [i for i, row in enumerate(rows) if i and row[:1] not in ("", " ", "\t", "\n", ")")
+            and not rows[i - 1].startswith("@") and not rows[i - 1].rstrip().endswith(("(", ","))]
+    split = tops[-1] if tops else len(rows)
+    sources = [rows[:split], rows[split:]]
+    cells: list[dict[str, object]] = [
+        {"cell_type": "code", "execution_count": 1, "id": "first", "metadata": {"tags": []},
+         "outputs": [{"data": {"text/plain": ["'é'"]}, "execution_count": 1,
+                      "metadata": {}, "output_type": "execute_result"}],
+         "source": sources[0]},
+        {"cell_type": "markdown", "id": "prose", "metadata": {}, "source": ["Then:\n"]},
+        {"cell_type": "code", "execution_count": 2, "id": "second", "metadata": {},
+         "outputs": [], "source": sources[1]},
+    ]
+    document = {"cells": cells, "metadata": {"kernelspec": {"name": "python3"}},
+                "nbformat": 4, "nbformat_minor": 5}
+    return json.dumps(document, indent=1, ensure_ascii=False) + "\n", sources
+
+
+@pytest.mark.parametrize(("rule", "example"), FIX_EXAMPLES,
+                         ids=[f"{rule.code}-{i}" for i, (rule, _) in enumerate(FIX_EXAMPLES)])
+def test_fix_examples_fix_the_same_way_in_a_notebook(
+    rule: type[Rule], example: FixExample, tmp_path: Path,
+) -> None:
+    code = textwrap.dedent(example.before)
+    text, _ = _as_notebook(code)
+    path = tmp_path / "nb.ipynb"
+    path.write_text(text, encoding="utf-8")
+    settings = Settings(target_keras=example.target,  # type: ignore[arg-type]
+                        keras_version=_version(example.keras_version))
+    codes = frozenset({rule.code})
+
+    def relint(name: str, data: bytes) -> FileResult:
+        return lint_text(name, data, settings, [rule], codes)
+
+    [fixed] = fix_results([relint(str(path), path.read_bytes())], relint, unsafe=True)
+    assert fixed.changed and fixed.error is None
+    document = json.loads(fixed.new)
+    before = json.loads(text)
+    # everything but the code cells' sources is as it was, byte for byte in the text
+    for old, new in zip(before["cells"], document["cells"], strict=True):
+        assert {k: v for k, v in old.items() if k != "source"} == {
+            k: v for k, v in new.items() if k != "source"}
+    program = "".join("".join(cell["source"]) for cell in document["cells"]
+                      if cell["cell_type"] == "code")
+    assert program == fix_snippet(code, [rule], example.target, example.keras_version)
+    # the JSON text outside the changed source strings is kept as written
+    old_lines, new_lines = text.splitlines(), fixed.new.decode().splitlines()
+    outside = [line for line in old_lines if not line.startswith('    "') or '": ' in line]
+    assert [line for line in new_lines if not line.startswith('    "') or '": ' in line] == (
+        outside)
+    [again] = fix_results([relint(str(path), fixed.new)], relint, unsafe=True)
+    assert not [f for f in again.result.findings if f.fix is not None] or not again.changed
+
+
+def _version(text: str | None) -> tuple[int, ...] | None:
+    from bnlint.flavour import parse_version
+
+    return parse_version(text) if text else None
+
+
+def test_a_warm_cached_run_keeps_the_fixes(tmp_path: Path) -> None:
+    (tmp_path / "train.py").write_text(LR, encoding="utf-8")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("BNLINT_")}
+    command = [sys.executable, "-m", "bnlint", "--target-keras", "keras3", "--cache-dir",
+               str(tmp_path / "cache"), "--output-format", "json", "train.py"]
+    cold, warm = (subprocess.run(command, cwd=tmp_path, env=env, capture_output=True,
+                                 text=True, check=False) for _ in range(2))
+    assert (tmp_path / "cache").exists()
+    assert json.loads(cold.stdout) == json.loads(warm.stdout)
+    assert all(item["fix"] is not None for item in json.loads(warm.stdout))
+    fixed = subprocess.run([*command[:-3], "--fix", "train.py"], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, check=False)
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    assert (tmp_path / "train.py").read_text(encoding="utf-8") == LR_FIXED
+
+
+
+def test_a_file_changed_while_fixing_is_not_overwritten_and_keeps_its_findings(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "train.py"
+    path.write_text(LR, encoding="utf-8")
+    settings = Settings(target_keras="keras3")
+    rules = all_rules()
+    codes = frozenset(rule.code for rule in rules)
+
+    def relint(name: str, data: bytes) -> FileResult:
+        return lint_text(name, data, settings, rules, codes)
+
+    original = relint(str(path), path.read_bytes())
+    [fixed] = fix_results([original], relint, unsafe=False)
+    assert fixed.changed and len(fixed.fixed) == 2
+    path.write_text(LR + "# edited meanwhile\n", encoding="utf-8")
+    [written] = write_fixes([fixed])
+    assert written.error is not None and "changed on disk" in written.error
+    assert written.result is original and not written.changed
+    assert path.read_text(encoding="utf-8") == LR + "# edited meanwhile\n"
