@@ -46,7 +46,7 @@ SCHEMA = 2
 # others only decide which files are linted (or where the cache lives).
 _NOT_FINGERPRINTED = frozenset({
     "select", "ignore", "extend_select", "per_file_ignores", "exclude", "extend_exclude",
-    "respect_gitignore", "force_exclude", "cache_dir",
+    "respect_gitignore", "force_exclude", "cache_dir", "fix", "unsafe_fixes",
 })
 _CODE_SUFFIXES = (".py", ".toml", ".json")
 _GITIGNORE = "# Automatically created by bnlint.\n*\n"

@@ -111,10 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="add `# noqa: CODE` to the line of every current finding")
     fixing = parser.add_argument_group("fixes (ruff's model: safe fixes keep what the code "
                                        "states; unsafe ones change how the model trains)")
-    fixing.add_argument("--fix", action=argparse.BooleanOptionalAction, default=False,
-                        help="apply the safe fixes, then report what remains")
+    fixing.add_argument("--fix", action=argparse.BooleanOptionalAction, default=None,
+                        help="apply the safe fixes, then report what remains (also `fix` "
+                        "in config)")
     fixing.add_argument("--unsafe-fixes", action=argparse.BooleanOptionalAction,
-                        default=False, help="also apply (and mark [*]) the unsafe fixes")
+                        default=None, help="also apply (and mark [*]) the unsafe fixes "
+                        "(also `unsafe-fixes` in config)")
     fixing.add_argument("--fix-only", action="store_true",
                         help="apply fixes and report nothing else (implies --fix)")
     fixing.add_argument("--diff", action="store_true",
@@ -193,6 +195,17 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     return args
 
 
+def _fix_mode(args: argparse.Namespace, settings: Settings, stdin: bool) -> None:
+    """Settle --fix and --unsafe-fixes: the flags win, then the configuration's `fix`
+    and `unsafe-fixes`. A configured `fix` does not apply where nothing is fixed: stdin,
+    --add-noqa, --write-baseline, --statistics, --show-*."""
+    if args.unsafe_fixes is None:
+        args.unsafe_fixes = settings.unsafe_fixes
+    if args.fix is None:
+        args.fix = settings.fix and not (
+            stdin or args.add_noqa or args.write_baseline is not None or args.statistics)
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -222,6 +235,7 @@ def _check(args: argparse.Namespace, rules: Sequence[type[Rule]]) -> int:
     file_settings = load_settings(config_path)
     overrides = _overrides(args)
     settings = apply_overrides(file_settings, overrides)
+    _fix_mode(args, settings, stdin)
     selected = _selected(file_settings, overrides, rules)
     if args.show_settings:
         text = _settings_text(config_path, settings, selected)
@@ -347,6 +361,8 @@ def _overrides(args: argparse.Namespace) -> CliOverrides:
         respect_gitignore=args.respect_gitignore,
         cache_dir=args.cache_dir or os.environ.get(CACHE_DIR_ENV) or None,
         no_cache=args.no_cache,
+        fix=args.fix,
+        unsafe_fixes=args.unsafe_fixes,
     )
 
 

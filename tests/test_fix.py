@@ -452,3 +452,26 @@ def test_a_file_changed_while_fixing_is_not_overwritten_and_keeps_its_findings(
     assert written.error is not None and "changed on disk" in written.error
     assert written.result is original and not written.changed
     assert path.read_text(encoding="utf-8") == LR + "# edited meanwhile\n"
+
+
+def test_configured_fix_and_unsafe_fixes_apply_unless_the_flags_say_otherwise(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "finetune.py"
+    path.write_text(UNFREEZE + LR, encoding="utf-8")
+    (tmp_path / "pyproject.toml").write_text("[tool.bnlint]\nfix = true\n", encoding="utf-8")
+    assert _run("--no-fix", "finetune.py", cwd=tmp_path).returncode == 1
+    assert path.read_text(encoding="utf-8") == UNFREEZE + LR
+    configured = _run("finetune.py", cwd=tmp_path)
+    assert "(2 fixed, 1 remaining)" in configured.stdout, configured.stdout
+    assert "base.trainable = True\nmodel.compile" in path.read_text(encoding="utf-8")
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.bnlint]\nfix = true\nunsafe-fixes = true\n", encoding="utf-8")
+    unsafe = _run("finetune.py", cwd=tmp_path)
+    assert unsafe.returncode == 0 and "(1 fixed, 0 remaining)" in unsafe.stdout
+    assert "layer.trainable = False" in path.read_text(encoding="utf-8")
+    # stdin is linted, not fixed, whatever the configuration says
+    piped = subprocess.run([sys.executable, "-m", "bnlint", "--target-keras", "keras3",
+                            "--no-cache", "-", "--stdin-filename", "other.py"], input=LR,
+                           cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert piped.returncode == 1 and "BN212" in piped.stdout
