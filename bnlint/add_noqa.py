@@ -19,14 +19,13 @@ from __future__ import annotations
 import ast
 import io
 import json
-import os
 import re
-import tempfile
 import tokenize
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from bnlint.atomic_write import WriteError, replace_if_unchanged
 from bnlint.sources import SourceError, read_file_bytes, source_from_text
 from bnlint.suppress import parse_suppressions
 
@@ -425,24 +424,7 @@ def _compiles(rows: Sequence[str]) -> bool:
 
 def _replace(path: str, old: bytes, new: bytes) -> None:
     """Write ``new`` over ``path`` atomically, if it still holds ``old``."""
-    target = os.path.realpath(path)
     try:
-        if read_file_bytes(target) != old:
-            raise _FileProblem(f"{path}: changed on disk while bnlint ran; not edited")
-    except SourceError as problem:
+        replace_if_unchanged(path, old, new)
+    except WriteError as problem:
         raise _FileProblem(str(problem)) from None
-    directory = os.path.dirname(target)
-    try:
-        mode = os.stat(target).st_mode & 0o7777
-        handle, temporary = tempfile.mkstemp(prefix=".bnlint-", dir=directory)
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                stream.write(new)
-            os.chmod(temporary, mode)
-            os.replace(temporary, target)
-        except BaseException:
-            os.unlink(temporary)
-            raise
-    except OSError as problem:
-        raise _FileProblem(f"{path}: cannot write: {problem.strerror or problem}") from None
-

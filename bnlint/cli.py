@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from bnlint.engine import FileResult
     from bnlint.flavour import Flavour
     from bnlint.pins import PinIndex
+    from bnlint.report import FixSummary
     from bnlint.rule import Rule
 
 OUTPUT_FORMATS = ("full", "concise", "json", "json-lines", "github", "gitlab", "sarif",
@@ -120,6 +121,21 @@ def build_parser() -> argparse.ArgumentParser:
                        "default: each file's target)")
     probe.add_argument("--probe-timeout", metavar="SECONDS", type=_positive_float,
                        default=120.0, help="time limit per scenario (default: 120)")
+    fixing = parser.add_argument_group("fixes (ruff's model: safe fixes keep what the code "
+                                       "states; unsafe ones change how the model trains)")
+    fixing.add_argument("--fix", action=argparse.BooleanOptionalAction, default=None,
+                        help="apply the safe fixes, then report what remains (also `fix` "
+                        "in config)")
+    fixing.add_argument("--unsafe-fixes", action=argparse.BooleanOptionalAction,
+                        default=None, help="also apply (and mark [*]) the unsafe fixes "
+                        "(also `unsafe-fixes` in config)")
+    fixing.add_argument("--fix-only", action="store_true",
+                        help="apply fixes and report nothing else (implies --fix)")
+    fixing.add_argument("--diff", action="store_true",
+                        help="write nothing: print a diff of what the fixes would change "
+                        "(implies --fix-only); exit 1 when there is one")
+    fixing.add_argument("--exit-non-zero-on-fix", action="store_true",
+                        help="exit 1 when a fix was applied, even if nothing remains")
     parser.add_argument("--statistics", action="store_true",
                         help="print the number of findings per rule instead of each finding")
     parser.add_argument("--exit-zero", action="store_true",
@@ -205,6 +221,18 @@ def _parse(argv: list[str]) -> argparse.Namespace:
                      "nor --baseline")
     if args.add_noqa and (args.paths == ["-"] or args.stdin_filename is not None):
         parser.error("--add-noqa edits files: it cannot read stdin")
+    if args.diff:
+        args.fix_only = True
+    if args.fix_only:
+        args.fix = True
+    if args.fix and (args.paths == ["-"] or args.stdin_filename is not None):
+        parser.error("--fix, --fix-only and --diff edit files: they cannot read stdin")
+    if args.fix and (args.add_noqa or args.write_baseline is not None or args.statistics):
+        parser.error("--fix, --fix-only and --diff take neither --add-noqa, "
+                     "--write-baseline nor --statistics")
+    if args.probe and (args.fix or args.add_noqa or args.write_baseline is not None):
+        parser.error("--probe reports on findings: it takes neither --fix, --add-noqa "
+                     "nor --write-baseline")
     return args
 
 
@@ -228,6 +256,16 @@ def _positive_float(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
     return value
+def _fix_mode(args: argparse.Namespace, settings: Settings, stdin: bool) -> None:
+    """Settle --fix and --unsafe-fixes: the flags win, then the configuration's `fix`
+    and `unsafe-fixes`. A configured `fix` does not apply where nothing is fixed: stdin,
+    --add-noqa, --write-baseline, --statistics, --show-*."""
+    if args.unsafe_fixes is None:
+        args.unsafe_fixes = settings.unsafe_fixes
+    if args.fix is None:
+        args.fix = settings.fix and not (
+            stdin or args.add_noqa or args.write_baseline is not None or args.statistics
+            or args.probe)
 
 
 def _positive_int(text: str) -> int:
@@ -259,6 +297,7 @@ def _check(args: argparse.Namespace, rules: Sequence[type[Rule]]) -> int:
     file_settings = load_settings(config_path)
     overrides = _overrides(args)
     settings = apply_overrides(file_settings, overrides)
+    _fix_mode(args, settings, stdin)
     selected = _selected(file_settings, overrides, rules)
     if args.show_settings:
         text = _settings_text(config_path, settings, selected)
@@ -287,6 +326,8 @@ def _check(args: argparse.Namespace, rules: Sequence[type[Rule]]) -> int:
         from bnlint.baseline import filter_results
 
         outcome = Outcome(filter_results(outcome.results, baseline), outcome.errors)
+    if args.fix:
+        return _fix(args, outcome, settings, rules, selected, baseline)
     if not args.probe:
         return _finish(args, outcome)
     outcome, summary = _probe(args, outcome)
@@ -307,6 +348,68 @@ def _probe(args: argparse.Namespace, outcome: Outcome) -> tuple[Outcome, str]:
                             progress_stream())
     return (Outcome(tuple(results), outcome.errors),
             summary_line(results, time.perf_counter() - started))
+
+
+def _fix(
+    args: argparse.Namespace, outcome: Outcome, settings: Settings,
+    rules: Sequence[type[Rule]], selected: frozenset[str],
+    baseline: list[BaselineEntry] | None,
+) -> int:
+    """--fix, --fix-only, --diff: apply (or show) the fixes, then report as ruff does."""
+    from bnlint.fix_files import fix_results, unified_diff, write_fixes
+    from bnlint.runner import lint_text
+
+    pins = _pins(settings)
+
+    def relint(path: str, data: bytes) -> FileResult:
+        pinned = pins.flavour_for(path) if pins is not None else None
+        result = lint_text(path, data, settings, rules, selected, project_flavour=pinned)
+        if baseline is not None:
+            from bnlint.baseline import filter_results
+
+            result = filter_results((result,), baseline)[0]
+        return result
+
+    fixes = fix_results(outcome.results, relint, args.unsafe_fixes)
+    if args.diff:
+        _print("".join(unified_diff(fix) for fix in fixes))
+    else:
+        fixes = write_fixes(fixes)
+    fixed = sum(len(fix.fixed) for fix in fixes if fix.changed)
+    problems = [fix.error for fix in fixes if fix.error is not None]
+    fixed_outcome = Outcome(tuple(fix.result for fix in fixes), (*outcome.errors, *problems))
+    if not args.fix_only:
+        return _finish(args, fixed_outcome, fixed=fixed)
+    errors = [*fixed_outcome.errors,
+              *(_file_error(r.path, e) for r in fixed_outcome.results for e in r.errors)]
+    for error in errors:
+        _error(error)
+    print(_fix_only_summary(fixed, fixed_outcome.results, args), file=(
+        sys.stderr if args.diff else sys.stdout), end="")
+    if errors:
+        return EXIT_ERROR
+    if args.diff:
+        return EXIT_FINDINGS if fixed else EXIT_CLEAN
+    return EXIT_FINDINGS if fixed and args.exit_non_zero_on_fix else EXIT_CLEAN
+
+
+def _fix_only_summary(fixed: int, results: Sequence[FileResult],
+                      args: argparse.Namespace) -> str:
+    """ruff's ``Fixed 2 findings.`` / ``Would fix 2 findings.`` (with --diff), with the
+    unsafe fixes left out when there are some."""
+    from bnlint.fix import is_applicable
+
+    hidden = 0 if args.unsafe_fixes else sum(
+        1 for result in results for finding in result.findings
+        if is_applicable(finding.fix, True))
+    noun = f"finding{'' if fixed == 1 else 's'}"
+    extra = (f" ({hidden} fix{'' if hidden == 1 else 'es'} available with "
+             "`--unsafe-fixes`)") if hidden else ""
+    if fixed:
+        return f"{'Would fix' if args.diff else 'Fixed'} {fixed} {noun}{extra}.\n"
+    if hidden:
+        return f"No findings {'would be ' if args.diff else ''}fixed{extra}.\n"
+    return ""
 
 
 def _load_baseline(path: str) -> list[BaselineEntry]:
@@ -348,6 +451,8 @@ def _overrides(args: argparse.Namespace) -> CliOverrides:
         respect_gitignore=args.respect_gitignore,
         cache_dir=args.cache_dir or os.environ.get(CACHE_DIR_ENV) or None,
         no_cache=args.no_cache,
+        fix=args.fix,
+        unsafe_fixes=args.unsafe_fixes,
     )
 
 
@@ -446,7 +551,7 @@ def _show_files(paths: list[str], settings: Settings) -> int:
     return EXIT_ERROR if found.errors else EXIT_CLEAN
 
 
-def _finish(args: argparse.Namespace, outcome: Outcome) -> int:
+def _finish(args: argparse.Namespace, outcome: Outcome, fixed: int = 0) -> int:
     results = outcome.results
     errors = [*outcome.errors, *(_file_error(r.path, e) for r in results for e in r.errors)]
     for error in errors:
@@ -456,8 +561,11 @@ def _finish(args: argparse.Namespace, outcome: Outcome) -> int:
     if args.statistics:
         text = _statistics(results, args.output_format)
     else:
+        from bnlint.report import FixSummary
+
         color = args.output_file is None and _wants_color(sys.stdout)
-        text = _render(args.output_format, outcome, errors, color)
+        text = _render(args.output_format, outcome, errors, color,
+                       FixSummary(fixed, args.unsafe_fixes))
     if args.output_file is not None:
         _write_report(args.output_file, text)
     else:
@@ -465,6 +573,8 @@ def _finish(args: argparse.Namespace, outcome: Outcome) -> int:
     if errors:
         return EXIT_ERROR
     has_findings = any(result.findings for result in results)
+    if fixed and args.exit_non_zero_on_fix:
+        return EXIT_FINDINGS
     return EXIT_FINDINGS if has_findings and not args.exit_zero else EXIT_CLEAN
 
 
@@ -489,7 +599,8 @@ def _adopt(args: argparse.Namespace, results: Sequence[FileResult], failed: bool
     return EXIT_ERROR if failed else EXIT_CLEAN
 
 
-def _render(output_format: str, outcome: Outcome, errors: Sequence[str], color: bool) -> str:
+def _render(output_format: str, outcome: Outcome, errors: Sequence[str], color: bool,
+            fixes: FixSummary | None = None) -> str:
     """The report of ``outcome`` in ``output_format``."""
     from bnlint import report
 
@@ -517,8 +628,9 @@ def _render(output_format: str, outcome: Outcome, errors: Sequence[str], color: 
     if output_format == "full":
         from bnlint.formats.full import render_full
 
-        return render_full(results, color=color, other_errors=len(outcome.errors))
-    return report.render_text(results, other_errors=len(outcome.errors))
+        return render_full(results, color=color, other_errors=len(outcome.errors),
+                           fixes=fixes)
+    return report.render_text(results, other_errors=len(outcome.errors), fixes=fixes)
 
 
 def _wants_color(stream: TextIO) -> bool:

@@ -10,6 +10,9 @@ if TYPE_CHECKING:
     from bnlint.probe.scenario import Scenario
 
 Severity = Literal["error", "warning", "info"]
+# ruff's model: a safe fix keeps what the code means (or restores what it states); an
+# unsafe one changes how the model trains and is applied only with --unsafe-fixes.
+Applicability = Literal["safe", "unsafe"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +43,25 @@ class Related:
 
 
 @dataclass(frozen=True, slots=True)
+class Edit:
+    """Replace the program text in ``span`` by ``content`` (an insertion when the span
+    is empty, a deletion when ``content`` is). Line breaks in ``content`` are ``\n``;
+    applying the edit writes them as the file writes its own."""
+
+    span: Span
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """What would resolve a finding: edits applied together or not at all."""
+
+    message: str
+    applicability: Applicability
+    edits: tuple[Edit, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One reported problem, located in program coordinates of its Source.
 
@@ -59,3 +81,4 @@ class Finding:
     scenario: Scenario | None = field(default=None, compare=False)
     # what ``--probe`` measured
     probe: tuple[ProbeResult, ...] = ()
+    fix: Fix | None = None
