@@ -187,21 +187,47 @@ def diagnostic(finding: Finding, lines: _Lines) -> types.Diagnostic:
 
 def finding_actions(uri: str, result: FileResult, finding: Finding,
                     encoding: str | None) -> list[types.CodeAction]:
-    """The code actions offered on ``finding``: today the noqa comment for its line.
-
-    A finding's safe fix becomes its quick fix here, ahead of the noqa action, once
-    findings carry their fix edits."""
-    from bnlint.add_noqa import noqa_line
-
+    """The code actions offered on ``finding``: its safe fix (the preferred quick fix),
+    then the noqa comment for its line."""
     source = result.source
     if source is None:
         return []
     rows = split_lines(source.text)
+    lines = _Lines(result.path, rows, encoding)
+    return [*_fix_actions(uri, source.text, finding, lines),
+            *_noqa_actions(uri, result, finding, rows, lines)]
+
+
+def _fix_actions(uri: str, text: str, finding: Finding, lines: _Lines) -> list[types.CodeAction]:
+    """The finding's fix as a quick fix, when it is safe (unsafe fixes change how the
+    model trains: the command line applies them only with --unsafe-fixes)."""
+    from bnlint.fix import finding_edits
+
+    fix = finding.fix
+    if fix is None or fix.applicability != "safe" or not fix.edits:
+        return []
+    newline = "\r\n" if "\r\n" in text else "\n"
+    edits = [types.TextEdit(range=lines.range(edit.span),
+                            new_text=edit.content.replace("\n", newline))
+             for edit in finding_edits(finding)]
+    return [types.CodeAction(
+        title=f"{fix.message} ({finding.code})",
+        kind=types.CodeActionKind.QuickFix,
+        diagnostics=[diagnostic(finding, lines)],
+        is_preferred=True,
+        edit=types.WorkspaceEdit(changes={uri: edits}),
+    )]
+
+
+def _noqa_actions(uri: str, result: FileResult, finding: Finding, rows: Sequence[str],
+                  lines: _Lines) -> list[types.CodeAction]:
+    from bnlint.add_noqa import noqa_line
+
+    source = result.source
     row = finding.span.start.row
-    new_line = noqa_line(source, row, [finding])
+    new_line = noqa_line(source, row, [finding]) if source is not None else None
     if new_line is None or not 1 <= row <= len(rows):
         return []
-    lines = _Lines(result.path, rows, encoding)
     old_line = rows[row - 1]
     # The noqa text is only ever inserted into the line, and an insertion can always be
     # placed at the end of the longest common start of the old and new line.

@@ -397,3 +397,30 @@ def test_server_accepts_the_stdio_flag_that_clients_add(project: Path) -> None:
             assert initialized.server_info.version is not None
 
     run(check)
+
+
+def test_a_safe_fix_is_the_preferred_quick_fix_and_applying_it_clears_the_finding(
+        tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.bnlint]\ntarget-keras = "keras3"\n',
+                                             encoding="utf-8")
+    code = "import keras\nopt = keras.optimizers.Adam(lr=1e-5)\n"
+    (tmp_path / "opt.py").write_text(code, encoding="utf-8")
+
+    async def check() -> None:
+        async with session(tmp_path) as (talk, _):
+            uri = talk.open(tmp_path / "opt.py")
+            assert [d.code for d in await talk.published(uri)] == ["BN212"]
+            fix, noqa = await talk.code_actions(uri, 1)
+            assert fix.is_preferred and "learning_rate" in fix.title
+            assert noqa.title == "Disable BN212 for this line"
+            assert fix.edit is not None and fix.edit.changes is not None
+            [edit] = fix.edit.changes[uri]
+            line = code.splitlines()[1]
+            start = line.index("lr=")
+            assert edit.range.start == types.Position(line=1, character=start)
+            fixed = line[:start] + edit.new_text + line[edit.range.end.character:]
+            assert fixed == "opt = keras.optimizers.Adam(learning_rate=1e-5)"
+            talk.change(uri, f"import keras\n{fixed}\n")
+            assert await talk.published(uri) == []
+
+    run(check)
