@@ -104,12 +104,17 @@ class SemanticModel:
             self._constants = ModuleConstants(self.module)
         return self._constants
 
+    @property
+    def trainings(self) -> TrainingIndex:
+        """Every model's compiles and fits, by model (see ``trainings``)."""
+        if self._trainings is None:
+            self._trainings = TrainingIndex(self.events)
+        return self._trainings
+
     def compiled_before(self, layer: Layer, position: int) -> Compiled | None:
         """The compile of ``layer`` in force at trace position ``position`` and the
         first fit under it (see ``trainings.TrainingIndex``)."""
-        if self._trainings is None:
-            self._trainings = TrainingIndex(self.events)
-        return self._trainings.compiled_before(layer, position)
+        return self.trainings.compiled_before(layer, position)
 
     def next_fit_without_recompile(self, position: int, model: Layer,
                                    changed: Layer) -> Event | None:

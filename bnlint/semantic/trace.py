@@ -55,8 +55,11 @@ class TraceIndex:
         # per layer (by id): the changes that could change its trainability; filled by
         # ``workflow.trainable_changes_between``, which decides what "could" means
         self.touching: dict[int, Changes] = {}
+        # per layer (by id): the first trusted freeze of it (see ``workflow.first_freeze``)
+        self.first_freezes: dict[int, Event | None] = {}
         self._loop_bodies: dict[int, list[tuple[int, Event]]] | None = None
         self._callbacks: dict[int, list[Event]] | None = None
+        self._calls: dict[str | None, list[Event]] | None = None
 
     def position(self, event: Event) -> int:
         """The index of ``event`` in the trace (its first occurrence; -1 when it is not
@@ -98,6 +101,17 @@ class TraceIndex:
                     callbacks.setdefault(id(node), []).append(event)
             self._callbacks = callbacks
         return list(self._callbacks.get(id(fit), ()))
+
+    def calls_in(self, function: str) -> list[Event]:
+        """The ``call`` events whose statement is in the body of ``function`` (a
+        qualified name), in trace order."""
+        if self._calls is None:
+            calls: dict[str | None, list[Event]] = {}
+            for event in self.events:
+                if event.kind == "call":
+                    calls.setdefault(event.context.function, []).append(event)
+            self._calls = calls
+        return list(self._calls.get(function, ()))
 
     def training_steps_after(self, position: int) -> Iterator[Event]:
         """The compiles, fits and maybe-run trainability changes after ``position``, in

@@ -62,6 +62,13 @@ class TrainingIndex:
                 entry.positions.append(position)
                 entry.events.append(event)
 
+    def before(self, layer: Layer, end: int) -> list[Event]:
+        """The compiles and fits of ``layer`` before trace position ``end``, in order."""
+        found = self._by_layer.get(id(layer))
+        if found is None:
+            return []
+        return found.events[:bisect_left(found.positions, end)]
+
     def compiled_before(self, layer: Layer, end: int) -> Compiled | None:
         """The compile of ``layer`` in force at trace position ``end``. None when there
         is none, when the last one may not run, or when a fit after it may or may not

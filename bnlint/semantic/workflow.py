@@ -326,6 +326,21 @@ def last_freeze(model: SemanticModel, base: Layer, before: Event) -> Event | Non
                           lambda event: trusted(event) and freezes(event, base))
 
 
+def first_freeze(model: SemanticModel, base: Layer, before: Event) -> Event | None:
+    """The first trusted ``trainable = False`` on ``base`` or a container of it in the
+    trace, when it comes before ``before``."""
+    trace = model.trace
+    key = id(base)
+    if key not in trace.first_freezes:
+        trace.first_freezes[key] = next((event for event in trace.changes.events
+                                         if trusted(event) and freezes(event, base)), None)
+    found = trace.first_freezes[key]
+    end = model.position(before)
+    if found is None or end >= 0 and model.position(found) >= end:
+        return None
+    return found
+
+
 def last_unfreeze(model: SemanticModel, base: Layer, before: Event,
                   after: Event | None = None) -> Event | None:
     """The last trusted event that unfreezes (part of) ``base`` before ``before`` (and
@@ -410,9 +425,8 @@ def fit_passes_training(model: SemanticModel, trained: Layer) -> bool:
     if owner is None or "train_step" not in owner.methods:
         return True
     step = owner.methods["train_step"].qualname
-    calls = [event for event in model.events if event.kind == "call"
-             and event.context.function == step and event.layer is not None
-             and event.layer.user_class == trained.user_class]
+    calls = [event for event in model.trace.calls_in(step)
+             if event.layer is not None and event.layer.user_class == trained.user_class]
     return bool(calls) and all(event.training == "true" for event in calls)
 
 
