@@ -22,9 +22,12 @@ Each measurement is a fresh process that imports bnlint, lints a 20-line file to
 up, then times ``bnlint FILE --no-cache --exit-zero --jobs 1`` run in-process
 (interpreter start-up and imports excluded) and reports its peak resident memory (``ru_maxrss``, itself and any child).
 A measurement that runs past ``--timeout`` seconds is killed and shown as ``> T s``.
-The table gives per shape and size the median wall time, the peak memory, the time per
-1,000 lines, the number of findings and the growth ratio of the time to the previous
-size: linear cost gives a ratio near 10 for each tenfold size. Nothing is asserted.
+The table gives per shape and size the median wall time, the time per 1,000 lines,
+libcst's share of it (``parse s``: ``libcst.parse_module``, timed around each call) and
+the rest (bnlint's own work: reading, the semantic model, the rules, positions,
+the report), the peak memory, the number of findings and the growth ratio of the time
+and of the rest to the previous size: linear cost gives a ratio near 10 for each
+tenfold size. Nothing is asserted.
 Standard library only (bnlint installed in the running interpreter).
 """
 
@@ -187,12 +190,23 @@ SHAPES: dict[str, tuple[Callable[[int], str], str]] = {
 # Run in the measuring process: bnlint's CLI on one file, its wall time and peak memory.
 CHILD = r"""
 import contextlib, io, json, resource, sys, time
+import libcst
 from bnlint.cli import main
+parsing = [0.0]
+parse_module = libcst.parse_module
+def timed_parse(*args, **kwargs):  # libcst's share of the time, apart from bnlint's
+    start = time.perf_counter()
+    try:
+        return parse_module(*args, **kwargs)
+    finally:
+        parsing[0] += time.perf_counter() - start
+libcst.parse_module = timed_parse
 ARGS = ["--no-cache", "--exit-zero", "--jobs", "1", "--output-format", "json"]
 warm = sys.argv[2]  # a small Keras file: imports and first-use set-up are not timed
 with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
     main([warm, *ARGS])
 out = io.StringIO()
+parsing[0] = 0.0
 start = time.perf_counter()
 with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
     code = main([sys.argv[1], *ARGS])
@@ -203,7 +217,8 @@ try:
     findings = len(json.loads(out.getvalue() or "[]"))
 except ValueError:
     findings = -1
-print(json.dumps({"seconds": elapsed, "peak_kb": peak, "code": code, "findings": findings}))
+print(json.dumps({"seconds": elapsed, "parse_seconds": parsing[0], "peak_kb": peak,
+                  "code": code, "findings": findings}))
 """
 
 
@@ -213,6 +228,7 @@ class Measurement:
     lines: int
     seconds: float | None  # median; None: past the timeout
     samples: list[float]
+    parse_seconds: float | None  # libcst.parse_module's share, in the median run
     peak_mb: float | None
     findings: int | None
     timeout: float
@@ -241,17 +257,20 @@ def measure(shape: str, lines: int, repeats: int, timeout: float,
     path = workdir / f"{shape.replace('-', '_')}_{lines}{suffix}"
     path.write_text(generate(lines), encoding="utf-8")
     samples: list[float] = []
+    parses: list[float] = []
     peaks: list[float] = []
     findings: int | None = None
     for _ in range(repeats):
         result = measure_once(path, timeout, workdir)
         if result is None:
-            return Measurement(shape, lines, None, samples, None, None, timeout)
+            return Measurement(shape, lines, None, samples, None, None, None, timeout)
         samples.append(result["seconds"])
+        parses.append(result["parse_seconds"])
         peaks.append(result["peak_kb"] / 1024)
         findings = int(result["findings"])
-    return Measurement(shape, lines, statistics.median(samples), samples, max(peaks),
-                       findings, timeout)
+    median = statistics.median(samples)
+    parse = parses[min(range(len(samples)), key=lambda index: abs(samples[index] - median))]
+    return Measurement(shape, lines, median, samples, parse, max(peaks), findings, timeout)
 
 
 def _int_list(text: str) -> list[int]:
@@ -262,26 +281,39 @@ def _seconds(value: Measurement) -> str:
     return f"> {value.timeout:.0f} s" if value.seconds is None else f"{value.seconds:.2f}"
 
 
+def _growth(now: float | None, before: float | None, timeout: float) -> str:
+    if before is None or before <= 0:
+        return "-"
+    if now is None:
+        return f"> {timeout / before:.0f}"
+    return f"{now / before:.1f}"
+
+
 def rows(results: list[Measurement]) -> Iterator[str]:
-    yield (f"{'shape':<12} {'lines':>7} {'median s':>9} {'s/1k lines':>10} "
-           f"{'peak MB':>8} {'findings':>8} {'growth':>7}")
+    """The table: a header, then one row per measurement."""
+    yield (f"{'shape':<12} {'lines':>7} {'median s':>9} {'s/1k lines':>10} {'parse s':>8} "
+           f"{'rest s':>7} {'peak MB':>8} {'findings':>8} {'growth':>7} {'rest growth':>11}")
     previous: Measurement | None = None
     for value in results:
         if previous is not None and previous.shape != value.shape:
             previous = None
-        growth = ""
+        growth = rest_growth = ""
+        rest = None
+        if value.seconds is not None and value.parse_seconds is not None:
+            rest = value.seconds - value.parse_seconds
         if previous is not None:
-            if previous.seconds is None:
-                growth = "-"
-            elif value.seconds is None:
-                growth = f"> {value.timeout / previous.seconds:.0f}"
-            else:
-                growth = f"{value.seconds / previous.seconds:.1f}"
+            growth = _growth(value.seconds, previous.seconds, value.timeout)
+            before = None
+            if previous.seconds is not None and previous.parse_seconds is not None:
+                before = previous.seconds - previous.parse_seconds
+            rest_growth = _growth(rest, before, value.timeout)
         per_k = "" if value.seconds is None else f"{value.seconds / value.lines * 1000:.3f}"
+        parse = "" if value.parse_seconds is None else f"{value.parse_seconds:.2f}"
+        rest_text = "" if rest is None else f"{rest:.2f}"
         peak = "" if value.peak_mb is None else f"{value.peak_mb:.0f}"
         found = "" if value.findings is None else str(value.findings)
         yield (f"{value.shape:<12} {value.lines:>7} {_seconds(value):>9} {per_k:>10} "
-               f"{peak:>8} {found:>8} {growth:>7}")
+               f"{parse:>8} {rest_text:>7} {peak:>8} {found:>8} {growth:>7} {rest_growth:>11}")
         previous = value
 
 
@@ -315,7 +347,7 @@ def main() -> int:
             for position, lines in enumerate(args.sizes):
                 repeats = args.repeats[min(position, len(args.repeats) - 1)]
                 if stopped:  # the smaller size already ran past the timeout
-                    value = Measurement(shape, lines, None, [], None, None, args.timeout)
+                    value = Measurement(shape, lines, None, [], None, None, None, args.timeout)
                 else:
                     value = measure(shape, lines, repeats, args.timeout, workdir)
                 stopped = value.seconds is None
