@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bnlint.semantic.events import Event
+from bnlint.semantic.values import Layer
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -55,6 +56,12 @@ class TraceIndex:
         # per layer (by id): the changes that could change its trainability; filled by
         # ``workflow.trainable_changes_between``, which decides what "could" means
         self.touching: dict[int, Changes] = {}
+        # what ``workflow`` indexes to fill ``touching``: the changes (indices into
+        # ``changes``) by target layer, those of no tracked target, and per layer the
+        # layers it is flattened into
+        self.by_target: dict[int, list[int]] | None = None
+        self.everywhere: list[int] = []
+        self.flattening: dict[int, list[Layer]] | None = None
         # per layer (by id): the first trusted freeze of it (see ``workflow.first_freeze``)
         self.first_freezes: dict[int, Event | None] = {}
         self._loop_bodies: dict[int, list[tuple[int, Event]]] | None = None

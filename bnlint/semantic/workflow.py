@@ -276,17 +276,58 @@ def _latest_change(model: SemanticModel, layer: Layer, start: Event | None, end:
 
 def _touching(model: SemanticModel, layer: Layer) -> Changes:
     """The ``set_trainable`` events of the trace that ``touches`` ``layer``, found once
-    per layer."""
+    per layer among the changes of the layers related to it (itself, those inside it,
+    flattened into it or holding it), not among every change of the trace."""
     trace = model.trace
     found = trace.touching.get(id(layer))
-    if found is None:
-        found = Changes()
-        for position_, event in zip(trace.changes.positions, trace.changes.events):
-            if touches(event, layer):
-                found.positions.append(position_)
-                found.events.append(event)
-        trace.touching[id(layer)] = found
+    if found is not None:
+        return found
+    by_target, everywhere = _changes_by_target(model)
+    related = [layer, *layer.descendants(), *flattened_into(layer),
+               *model.containers_of(layer), *_flattening(model).get(id(layer), ())]
+    candidates = set(everywhere)
+    for other in related:
+        candidates.update(by_target.get(id(other), ()))
+    found = Changes()
+    changes = trace.changes
+    for index in sorted(candidates):
+        event = changes.events[index]
+        if touches(event, layer):
+            found.positions.append(changes.positions[index])
+            found.events.append(event)
+    trace.touching[id(layer)] = found
     return found
+
+
+def _changes_by_target(model: SemanticModel) -> tuple[dict[int, list[int]], list[int]]:
+    """The trace's changes (indices into ``trace.changes``) by the layer they act on,
+    and those that may touch any layer: no known target, or one the model does not
+    track (then ``_touching`` checks them all)."""
+    trace = model.trace
+    if trace.by_target is None:
+        tracked = {id(layer) for layer in model.layers}
+        by_target: dict[int, list[int]] = {}
+        everywhere: list[int] = []
+        for index, event in enumerate(trace.changes.events):
+            target = event.layer
+            if target is None or id(target) not in tracked:
+                everywhere.append(index)
+            else:
+                by_target.setdefault(id(target), []).append(index)
+        trace.by_target, trace.everywhere = by_target, everywhere
+    return trace.by_target, trace.everywhere
+
+
+def _flattening(model: SemanticModel) -> dict[int, list[Layer]]:
+    """Per layer (by id): the tracked layers it is flattened into."""
+    trace = model.trace
+    if trace.flattening is None:
+        flattening: dict[int, list[Layer]] = {}
+        for container in model.layers:
+            for child in flattened_into(container):
+                flattening.setdefault(id(child), []).append(container)
+        trace.flattening = flattening
+    return trace.flattening
 
 
 def is_constructor_flag(event: Event) -> bool:
