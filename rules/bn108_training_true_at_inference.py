@@ -10,6 +10,7 @@ from bnlint.flavour import Flavour
 from bnlint.probe.facts import model_facts
 from bnlint.probe.scenario import scenario
 from bnlint.rule import Example, Report, Rule, RuleContext
+from bnlint.semantic import workflow as wf
 from bnlint.semantic.events import Event, call_notes
 from bnlint.semantic.model import SemanticModel
 from bnlint.semantic.values import Layer, Tensor, Variables
@@ -304,12 +305,8 @@ def _used_for_inference(model: SemanticModel, call: Event, layer: Layer) -> bool
     """After the graph call, is a model holding ``layer`` run for inference:
     ``predict``/``evaluate`` (or their ``*_on_batch``), or called directly on data
     outside a GradientTape, at module level or in an inference function?"""
-    started = False
-    for event in model.events:
-        if event is call:
-            started = True
-            continue
-        if not started or not _trains(event.layer, layer):
+    for event in wf.events_between(model, call, None):
+        if not _trains(event.layer, layer):
             continue
         if event.kind == "evaluate":
             return True

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from bnlint.probe.facts import model_facts
 from bnlint.probe.scenario import Fact, scenario
 from bnlint.rule import Report, Rule, RuleContext
+from bnlint.semantic import workflow as wf
 from bnlint.semantic.events import Event
 from bnlint.semantic.model import SemanticModel
 from bnlint.semantic.values import Const, Layer, LayerSelection, Variables
@@ -282,12 +283,8 @@ def _touches(event: Event, bn: Layer) -> bool:
 def _training_after(model: SemanticModel, bn: Layer, start: Event) -> Event | None:
     """A `fit` (or a gradient step on trainable variables) of a model containing ``bn``,
     after ``start``, with ``bn`` still frozen."""
-    seen = False
-    for event in model.events:
-        if event is start:
-            seen = True
-            continue
-        if not seen or not event.context.definite or event.context.standalone:
+    for event in wf.events_between(model, start, None):
+        if not event.context.definite or event.context.standalone:
             continue
         if event.kind == "set_trainable" and _may_unfreeze(event, bn):
             return None

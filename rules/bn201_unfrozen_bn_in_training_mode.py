@@ -434,12 +434,9 @@ class UnfrozenBnInTrainingMode(Rule):
 def _chain(ctx: RuleContext, found: wf.UnfrozenBnBase) -> Iterator[tuple[cst.CSTNode, str]]:
     yield from unfrozen_base_steps(ctx.model, found)
     base, name = found.base, wf.describe(found.base)
-    for event in ctx.model.events:
-        if event is found.unfreeze:
-            break
-        if wf.trusted(event) and wf.freezes(event, base):
-            yield event.node, f"{name} is frozen here (its BN layers in inference mode)"
-            break
+    freeze = wf.first_freeze(ctx.model, base, found.unfreeze)
+    if freeze is not None:
+        yield freeze.node, f"{name} is frozen here (its BN layers in inference mode)"
     if found.decisive is not None:
         yield found.decisive.node, _wiring_note(name, found.decisive, found.phase.model)
 

@@ -214,7 +214,7 @@ class UnfreezeChildOfFrozenContainer(Rule):
 def _unfrozen_before_training(model: SemanticModel, change: Event, frozen: Layer) -> bool:
     """Is ``frozen`` itself set trainable again, for sure, before the next compile or
     fit after ``change`` (the GAN script that re-enables D's layers, then D)?"""
-    for event in model.events[wf.position(model, change) + 1:]:
+    for event in wf.events_between(model, change, None):
         if event.kind in {"compile", "fit"}:
             return False
         if (event.kind == "set_trainable" and event.layer is frozen and wf.trusted(event)

@@ -8,6 +8,7 @@ from bnlint.probe.scenario import scenario
 from bnlint.rule import Example, Report, Rule, RuleContext
 from bnlint.semantic import workflow as wf
 from bnlint.semantic.events import Event, call_notes
+from bnlint.semantic.model import SemanticModel
 from bnlint.semantic.values import Layer
 
 _FAQ_RECIPE = """
@@ -189,7 +190,7 @@ class GanFreezeBetweenCompiles(Rule):
             target = freeze.target
             if not isinstance(target, Layer) or not wf.assigns(freeze, False):
                 continue
-            found = _recipe(events, position, target)
+            found = _recipe(ctx.model, position, target)
             if found is None:
                 continue
             own_compile, combined_compile, combined, train = found
@@ -216,22 +217,24 @@ def _label(layer: Layer) -> str:
     return layer.label or "discriminator"
 
 
-def _recipe(events: list[Event], position: int,
+def _recipe(model: SemanticModel, position: int,
             d: Layer) -> tuple[Event, Event, Layer, Event] | None:
     """(D's compile before the freeze, the combined model's compile, the combined model,
     D's next training) when the events around the freeze at ``position`` follow the
     FAQ recipe with nothing that could undo it."""
     own_compile: Event | None = None
-    for event in events[:position]:
-        if event.layer is d and event.kind == "compile":
+    for event in model.trainings.before(d, position):  # D's compiles and fits
+        if event.kind == "compile":
             own_compile = event if wf.trusted(event) else None
-        elif event.layer is d and event.kind == "fit" and own_compile is not None:
+        elif event.kind == "fit" and own_compile is not None:
             return None  # D already trained: a different (BN203-like) situation
     if own_compile is None:
         return None
     combined_compile: Event | None = None
     combined: Layer | None = None
-    for event in events[position + 1:]:
+    events = model.events
+    for index in range(position + 1, len(events)):
+        event = events[index]
         layer = event.layer
         if layer is None:
             continue

@@ -31,7 +31,7 @@ from bnlint.semantic.model import SemanticModel
 from bnlint.semantic.paths import PathOracle, Relevance, explore
 from bnlint.semantic.scan import scan_module
 from bnlint.semantic.statements import StatementReplay
-from bnlint.semantic.values import ClassValue, FunctionValue, Instance, Layer, Tri, Value
+from bnlint.semantic.values import ClassValue, FunctionValue, Instance, Layer, Value
 
 if TYPE_CHECKING:
     from bnlint.project import Project
@@ -137,20 +137,16 @@ class Builder(StatementReplay, ImportReplay, ExpressionEvaluation, CallReplay, K
 class _ModuleState:
     """What an entry point may change that the next one must not see: the module's
     names and the layers' and optimizers' state as the module left them (each entry
-    point runs after the module, not after the others)."""
+    point runs after the module, not after the others). The layers' state is kept by
+    the builder's journal, for the layers the entry point changes only."""
 
     names: dict[str, Value]
-    layers: list[tuple[Layer, Tri, Tri, Tri, bool, dict[str, Value]]]
 
     @classmethod
     def save(cls, builder: Builder) -> _ModuleState:
-        return cls(dict(builder.module_env.names), [
-            (layer, layer.trainable, layer.inner_bn_trainable, layer.inner_other_trainable,
-             layer.pretrained, dict(layer.attrs)) for layer in builder.model.layers])
+        builder.journal.start(len(builder.model.layers))
+        return cls(dict(builder.module_env.names))
 
     def restore(self, builder: Builder) -> None:
         builder.module_env.names = self.names
-        for layer, trainable, inner_bn, inner_other, pretrained, attrs in self.layers:
-            layer.trainable, layer.inner_bn_trainable = trainable, inner_bn
-            layer.inner_other_trainable, layer.pretrained = inner_other, pretrained
-            layer.attrs = attrs
+        builder.journal.restore()

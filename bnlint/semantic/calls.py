@@ -311,6 +311,8 @@ class CallReplay(ReplayBase):
             owner = self.eval(target.value, env)
             if not isinstance(owner, (Layer, Instance)):
                 return UNKNOWN
+            if isinstance(owner, Layer):
+                owner.will_change()
             owner.attrs[target.attr.value] = model
         return model
 

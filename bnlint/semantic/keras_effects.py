@@ -168,6 +168,7 @@ class KerasEffects(ReplayBase):
 
     def new_layer(self, name: str, node: cst.CSTNode, **fields: object) -> Layer:
         layer = Layer(qualname=name, node=node, **fields)  # type: ignore[arg-type]
+        layer.journal, layer.serial = self.journal, len(self.model.layers)
         self.model.layers.append(layer)
         self.record(Event("create", node, layer, self.context))
         return layer
@@ -211,6 +212,7 @@ class KerasEffects(ReplayBase):
             model.has_bn = source.contains_bn() if source.contains_bn() is False else None
             model.has_dropout = None
             if source.pretrained:
+                model.will_change()
                 model.pretrained = True
                 model.pretrained_node = node
         elif items is not None:
@@ -231,6 +233,7 @@ class KerasEffects(ReplayBase):
                for item in sources):
             # one InputLayer per `keras.Input` (Input tensors built from another model's
             # `.input` are not counted: unknown)
+            model.will_change()
             model.attrs["__input_count__"] = Const(len(sources))
         tensors = outputs.items if isinstance(outputs, ListValue) else (outputs,)
         merged = merge_tensors(tensors)
@@ -268,6 +271,7 @@ class KerasEffects(ReplayBase):
         input_tensor = kwargs.get("input_tensor")
         if isinstance(input_tensor, Tensor) and input_tensor.symbolic:
             flattened = Wiring(model, "flattened", "absent", node)
+            model.will_change()
             model.attrs["__output__"] = Tensor(True, input_tensor.history + (flattened,), node)
         return model
 
@@ -442,6 +446,7 @@ class KerasEffects(ReplayBase):
         copied = method == "set_weights" and bool(args) and isinstance(args[0], Variables) and (
             args[0].layer is not None and args[0].layer.pretrained)
         if method == "load_weights" or copied:
+            layer.will_change()
             layer.pretrained = True
             layer.pretrained_node = node
             self.model.pretrained_signals.append(node)
@@ -475,6 +480,7 @@ class KerasEffects(ReplayBase):
             target = where.value if where is not None else (node.args[0].value if node.args
                                                             else node)
             optimizer = self.optimizer_from_string(value.value, target)
+        layer.will_change()
         layer.attrs["optimizer"] = optimizer if optimizer is not None else UNKNOWN
         self.record(Event("compile", node, layer, self.context, optimizer=optimizer,
                           learning_rate=optimizer.learning_rate if optimizer else None,

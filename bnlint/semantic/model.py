@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from bnlint.semantic.constants import ModuleConstants
 from bnlint.semantic.events import Context, Event, EventKind
+from bnlint.semantic.trace import TraceIndex
 from bnlint.semantic.trainings import Compiled, TrainingIndex, next_fit_without_recompile
 from bnlint.semantic.values import ClassValue, Layer, Value
 
@@ -73,6 +74,19 @@ class SemanticModel:
     _events_at: dict[int, list[Event]] | None = None
     _constants: ModuleConstants | None = None
     _trainings: TrainingIndex | None = None
+    _trace: TraceIndex | None = None
+    _containers: dict[int, list[Layer]] | None = None
+
+    @property
+    def trace(self) -> TraceIndex:
+        """Indexes over the finished trace (positions, loop bodies, changes...)."""
+        if self._trace is None:
+            self._trace = TraceIndex(self.events)
+        return self._trace
+
+    def position(self, event: Event) -> int:
+        """The index of ``event`` in the trace (-1 when it is not there)."""
+        return self.trace.position(event)
 
     def events_at(self, node: cst.CSTNode) -> list[Event]:
         """The events recorded at ``node`` (a statement replayed twice has two)."""
@@ -90,18 +104,24 @@ class SemanticModel:
             self._constants = ModuleConstants(self.module)
         return self._constants
 
+    @property
+    def trainings(self) -> TrainingIndex:
+        """Every model's compiles and fits, by model (see ``trainings``)."""
+        if self._trainings is None:
+            self._trainings = TrainingIndex(self.events)
+        return self._trainings
+
     def compiled_before(self, layer: Layer, position: int) -> Compiled | None:
         """The compile of ``layer`` in force at trace position ``position`` and the
         first fit under it (see ``trainings.TrainingIndex``)."""
-        if self._trainings is None:
-            self._trainings = TrainingIndex(self.events)
-        return self._trainings.compiled_before(layer, position)
+        return self.trainings.compiled_before(layer, position)
 
     def next_fit_without_recompile(self, position: int, model: Layer,
                                    changed: Layer) -> Event | None:
         """The next fit of ``model`` after ``position`` that no compile capturing a
         change of ``changed`` precedes (see ``trainings.next_fit_without_recompile``)."""
-        return next_fit_without_recompile(self.events, position, model, changed)
+        return next_fit_without_recompile(self.trace.training_steps_after(position), model,
+                                          changed)
 
     def events_of(self, *kinds: EventKind) -> Iterator[Event]:
         """Events of the given kinds, in program order."""
@@ -128,8 +148,16 @@ class SemanticModel:
                 yield call
 
     def containers_of(self, layer: Layer) -> list[Layer]:
-        """Tracked layers/models that contain ``layer`` (directly or not)."""
-        return [other for other in self.layers if layer in other.descendants()]
+        """Tracked layers/models that contain ``layer`` (directly or not), in the order
+        of ``layers``."""
+        if self._containers is None:
+            # each layer's descendants once, not once per question
+            containers: dict[int, list[Layer]] = {}
+            for other in self.layers:
+                for inner in other.descendants():
+                    containers.setdefault(id(inner), []).append(other)
+            self._containers = containers
+        return list(self._containers.get(id(layer), ()))
 
     @property
     def has_pretrained_weights(self) -> bool:

@@ -148,9 +148,7 @@ def loops_repeating(model: SemanticModel, event: Event) -> Iterator[Loop]:
         inner = event.context.within(node) or ()
         if any(kind != "loop" and other is node for kind, other in inner):
             continue
-        body = tuple((index, other) for index, other in enumerate(model.events)
-                     if other.context.within(node) is not None)
-        yield Loop(node, model, body)
+        yield Loop(node, model, model.trace.loop_body(node))
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,8 +162,7 @@ class Hook:
 
     def events(self) -> list[Event]:
         """The events of the callbacks this fit() runs (every hook of every callback)."""
-        return [event for event in self.model.events
-                if event.context.callback_of() is self.fit.node]
+        return self.model.trace.callback_events(self.fit.node)
 
     def may_end_fit_or_escape(self) -> bool:
         """Do this fit()'s callbacks stop it (``self.model.stop_training = True``) or hand
@@ -205,8 +202,8 @@ def hook_running(model: SemanticModel, event: Event) -> Hook | None:
     fit_node = event.context.callback_of()
     if fit_node is None:
         return None
-    fit = next((other for other in model.events if other.kind == "fit"
-                and other.node is fit_node and other.context.definite), None)
+    fit = next((other for other in model.events_at(fit_node) if other.kind == "fit"
+                and other.context.definite), None)
     owner, function = event.context.method_of, event.context.function
     if fit is None or owner is None or function is None:
         return None

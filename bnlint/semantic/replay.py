@@ -22,6 +22,7 @@ from bnlint.semantic.values import (
     ListValue,
     Optimizer,
     ProjectModule,
+    StateJournal,
     Tape,
     Value,
     Variables,
@@ -166,6 +167,8 @@ class ReplayBase:
         # the block and index of the statement after the `if` being replayed
         self.block_rest: tuple[Sequence[cst.CSTNode], int] = ((), 0)
         self.model = SemanticModel(module=module)
+        # the layers' state before an entry point's replay changed it (see build.py)
+        self.journal = StateJournal()
         self.api: KerasApi = keras_api()
         self.context = Context()
         self.module_env = Env()

@@ -533,6 +533,8 @@ class StatementReplay(ReplayBase):
         if isinstance(owner, (Layer, Instance)) and self.conditional() and (
                 owner.attrs.get(attr) is not value):
             # set on one path only: the attribute may hold this or what it held before
+            if isinstance(owner, Layer):
+                owner.will_change()
             owner.attrs[attr] = UNKNOWN
             if isinstance(owner, Layer) and isinstance(value, Layer) and value is not owner:
                 if value.contains_bn() is not False:
@@ -541,6 +543,7 @@ class StatementReplay(ReplayBase):
                     owner.has_dropout = None
             return
         if isinstance(owner, Layer):
+            owner.will_change()
             owner.attrs[attr] = value
             if isinstance(value, Layer) and value is not owner and not attr.startswith("__"):
                 owner.children = [w for w in owner.children if w.child is not value]

@@ -108,6 +108,7 @@ def apply_to_layer(layer: Layer, value: Tri, definite: bool, forget: bool = Fals
             return
     targets = [layer, *layer.descendants()]
     for target in targets:
+        target.will_change()
         target.trainable = join_flag(target.trainable, value, definite)
         target.inner_bn_trainable = join_flag(target.inner_bn_trainable, value, definite)
         target.inner_other_trainable = join_flag(target.inner_other_trainable, value, definite)
@@ -130,6 +131,7 @@ def apply_to_selection(selection: LayerSelection, value: Tri, definite: bool) ->
         # which layers are unknown: anything that might change becomes unknown
         value_for_all: Tri = None
         for target in opaque_parts(container):
+            target.will_change()
             if guard != "not_bn" and target.inner_bn_trainable != value:
                 target.inner_bn_trainable = None
             if guard != "bn" and target.inner_other_trainable != value:
@@ -141,6 +143,7 @@ def apply_to_selection(selection: LayerSelection, value: Tri, definite: bool) ->
     for target in opaque_parts(container):
         if target is container and value is False and selection.keeps_bn_tail():
             continue  # the re-frozen head leaves the BN layers at the end as they were
+        target.will_change()
         if guard != "not_bn":
             target.inner_bn_trainable = slice_merge(target.inner_bn_trainable, value, extent,
                                                      definite)

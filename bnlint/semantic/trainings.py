@@ -62,6 +62,13 @@ class TrainingIndex:
                 entry.positions.append(position)
                 entry.events.append(event)
 
+    def before(self, layer: Layer, end: int) -> list[Event]:
+        """The compiles and fits of ``layer`` before trace position ``end``, in order."""
+        found = self._by_layer.get(id(layer))
+        if found is None:
+            return []
+        return found.events[:bisect_left(found.positions, end)]
+
     def compiled_before(self, layer: Layer, end: int) -> Compiled | None:
         """The compile of ``layer`` in force at trace position ``end``. None when there
         is none, when the last one may not run, or when a fit after it may or may not
@@ -92,16 +99,17 @@ def _compiled(before: Iterable[Event], layer: Layer) -> Compiled | None:
     return Compiled(compile_event, fit)
 
 
-def next_fit_without_recompile(events: Sequence[Event], position: int, model: Layer,
+def next_fit_without_recompile(steps: Iterable[Event], model: Layer,
                                touched: Layer) -> Event | None:
-    """The next training of ``model`` after trace position ``position``, when no compile
-    comes first that could capture a change of ``touched``: of ``model``, of ``touched``,
-    of another model holding ``touched`` (the GAN recipe: compile D, freeze it, compile
-    the combined model), or of a functional model whose graph is partly unknown (it may
-    hold ``touched``: a generator from another module). None also when a trainable
-    change of ``model`` that may or may not run comes first, or when the fit itself may
-    not run."""
-    for event in events[position + 1:]:
+    """The next training of ``model`` among ``steps`` (the compiles, fits and
+    maybe-run trainability changes after some point of the trace, in order), when no
+    compile comes first that could capture a change of ``touched``: of ``model``, of
+    ``touched``, of another model holding ``touched`` (the GAN recipe: compile D, freeze
+    it, compile the combined model), or of a functional model whose graph is partly
+    unknown (it may hold ``touched``: a generator from another module). None also when a
+    trainable change of ``model`` that may or may not run comes first, or when the fit
+    itself may not run."""
+    for event in steps:
         layer = event.layer
         if event.kind == "compile" and layer is not None and (
             layer is model or layer is touched or touched in layer.descendants()

@@ -104,6 +104,16 @@ class Layer(Value):
     # keras.applications models: (fewest layers of any variant, largest distance of the
     # last BN layer from the end of `.layers`), when measured.
     layer_shape: tuple[int, int] | None = None
+    # Where the replay keeps the state this layer had before an entry point changed it
+    # (set for the layers of the semantic model; see ``StateJournal``).
+    journal: StateJournal | None = None
+    serial: int = 0
+
+    def will_change(self) -> None:
+        """Called before the replay changes the state an entry point must not leave
+        behind (trainable flags, ``pretrained``, ``attrs``)."""
+        if self.journal is not None:
+            self.journal.remember(self)
 
     def descendants(self) -> list[Layer]:
         """Tracked layers inside this one, depth first (without itself)."""
@@ -176,13 +186,50 @@ class Layer(Value):
 
     def set_trainable(self, value: Tri) -> None:
         """``layer.trainable = value``: recursive over everything inside (F7)."""
+        self.will_change()
         self.trainable = value
         self.inner_bn_trainable = value
         self.inner_other_trainable = value
         for layer in self.descendants():
+            layer.will_change()
             layer.trainable = value
             layer.inner_bn_trainable = value
             layer.inner_other_trainable = value
+
+
+LayerState = tuple[Layer, Tri, Tri, Tri, bool, dict[str, "Value"]]
+
+
+class StateJournal:
+    """The state of the layers that existed when an entry point's replay began, each
+    recorded just before the replay first changes it, so that the next entry point
+    starts from the state the module left (and not after the others). Recording only
+    what changes keeps a file of many entry points linear: copying every layer's state
+    for each of them was quadratic."""
+
+    __slots__ = ("limit", "saved")
+
+    def __init__(self) -> None:
+        self.limit = 0  # layers with a serial below it are recorded; 0: none
+        self.saved: dict[int, LayerState] = {}
+
+    def start(self, layers: int) -> None:
+        """Record the first change of each of the first ``layers`` layers from now."""
+        self.limit, self.saved = layers, {}
+
+    def remember(self, layer: Layer) -> None:
+        if layer.serial < self.limit and id(layer) not in self.saved:
+            self.saved[id(layer)] = (layer, layer.trainable, layer.inner_bn_trainable,
+                                     layer.inner_other_trainable, layer.pretrained,
+                                     dict(layer.attrs))
+
+    def restore(self) -> None:
+        """Put back every recorded state and stop recording."""
+        for layer, trainable, inner_bn, inner_other, pretrained, attrs in self.saved.values():
+            layer.trainable, layer.inner_bn_trainable = trainable, inner_bn
+            layer.inner_other_trainable, layer.pretrained = inner_other, pretrained
+            layer.attrs = attrs
+        self.limit, self.saved = 0, {}
 
 
 def merge_tensors(values: Sequence[Value], node: cst.CSTNode | None = None,

@@ -11,12 +11,13 @@ narrow its answer.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from bnlint.semantic.events import Event
 from bnlint.semantic.model import SemanticModel
+from bnlint.semantic.trace import Changes
 from bnlint.semantic.values import Const, Layer, Tri, Wiring
 
 if TYPE_CHECKING:
@@ -228,22 +229,17 @@ def events_between(model: SemanticModel, start: Event | None,
                    end: Event | None) -> Iterator[Event]:
     """Events strictly after ``start`` (from the beginning when None) and strictly
     before ``end`` (to the end when None)."""
-    started = start is None
-    for event in model.events:
-        if event is end:
-            return
-        if started:
-            yield event
-        elif event is start:
-            started = True
+    bounds = model.trace.bounds(start, end)
+    if bounds is None:
+        return
+    events = model.events
+    for index in range(bounds[0] + 1, bounds[1]):
+        yield events[index]
 
 
 def position(model: SemanticModel, event: Event) -> int:
     """The index of ``event`` in the trace (-1 when it is not there)."""
-    for index, other in enumerate(model.events):
-        if other is event:
-            return index
-    return -1
+    return model.position(event)
 
 
 def trainable_changes_between(model: SemanticModel, layer: Layer, start: Event | None,
@@ -253,11 +249,85 @@ def trainable_changes_between(model: SemanticModel, layer: Layer, start: Event |
     beginning / the end of the trace) that could change (part of) ``layer``'s
     trainability (see ``touches``), trusted or not. With ``to``, only those that may set
     it to ``to``: any value but the constant ``not to`` (unknown values count)."""
-    for event in events_between(model, start, end):
-        if event.kind != "set_trainable" or to is not None and assigns(event, not to):
-            continue
-        if touches(event, layer):
+    changes = _touching(model, layer)
+    bounds = model.trace.bounds(start, end)
+    if bounds is None:
+        return
+    for index in changes.between(*bounds):
+        event = changes.events[index]
+        if to is None or not assigns(event, not to):
             yield event
+
+
+def _latest_change(model: SemanticModel, layer: Layer, start: Event | None, end: Event,
+                   to: bool, wanted: Callable[[Event], bool]) -> Event | None:
+    """The last of ``trainable_changes_between(..., to=to)`` that is ``wanted``: read
+    backwards from ``end``, so that a long trace is not read from its beginning."""
+    changes = _touching(model, layer)
+    bounds = model.trace.bounds(start, end)
+    if bounds is None:
+        return None
+    for index in reversed(changes.between(*bounds)):
+        event = changes.events[index]
+        if not assigns(event, not to) and wanted(event):
+            return event
+    return None
+
+
+def _touching(model: SemanticModel, layer: Layer) -> Changes:
+    """The ``set_trainable`` events of the trace that ``touches`` ``layer``, found once
+    per layer among the changes of the layers related to it (itself, those inside it,
+    flattened into it or holding it), not among every change of the trace."""
+    trace = model.trace
+    found = trace.touching.get(id(layer))
+    if found is not None:
+        return found
+    by_target, everywhere = _changes_by_target(model)
+    related = [layer, *layer.descendants(), *flattened_into(layer),
+               *model.containers_of(layer), *_flattening(model).get(id(layer), ())]
+    candidates = set(everywhere)
+    for other in related:
+        candidates.update(by_target.get(id(other), ()))
+    found = Changes()
+    changes = trace.changes
+    for index in sorted(candidates):
+        event = changes.events[index]
+        if touches(event, layer):
+            found.positions.append(changes.positions[index])
+            found.events.append(event)
+    trace.touching[id(layer)] = found
+    return found
+
+
+def _changes_by_target(model: SemanticModel) -> tuple[dict[int, list[int]], list[int]]:
+    """The trace's changes (indices into ``trace.changes``) by the layer they act on,
+    and those that may touch any layer: no known target, or one the model does not
+    track (then ``_touching`` checks them all)."""
+    trace = model.trace
+    if trace.by_target is None:
+        tracked = {id(layer) for layer in model.layers}
+        by_target: dict[int, list[int]] = {}
+        everywhere: list[int] = []
+        for index, event in enumerate(trace.changes.events):
+            target = event.layer
+            if target is None or id(target) not in tracked:
+                everywhere.append(index)
+            else:
+                by_target.setdefault(id(target), []).append(index)
+        trace.by_target, trace.everywhere = by_target, everywhere
+    return trace.by_target, trace.everywhere
+
+
+def _flattening(model: SemanticModel) -> dict[int, list[Layer]]:
+    """Per layer (by id): the tracked layers it is flattened into."""
+    trace = model.trace
+    if trace.flattening is None:
+        flattening: dict[int, list[Layer]] = {}
+        for container in model.layers:
+            for child in flattened_into(container):
+                flattening.setdefault(id(child), []).append(container)
+        trace.flattening = flattening
+    return trace.flattening
 
 
 def is_constructor_flag(event: Event) -> bool:
@@ -293,10 +363,22 @@ def partial_refreezes(model: SemanticModel, base: Layer, after: Event,
 def last_freeze(model: SemanticModel, base: Layer, before: Event) -> Event | None:
     """The last trusted ``trainable = False`` on ``base`` or a container of it before
     ``before``."""
-    found: Event | None = None
-    for event in trainable_changes_between(model, base, None, before, to=False):
-        if trusted(event) and freezes(event, base):
-            found = event
+    return _latest_change(model, base, None, before, False,
+                          lambda event: trusted(event) and freezes(event, base))
+
+
+def first_freeze(model: SemanticModel, base: Layer, before: Event) -> Event | None:
+    """The first trusted ``trainable = False`` on ``base`` or a container of it in the
+    trace, when it comes before ``before``."""
+    trace = model.trace
+    key = id(base)
+    if key not in trace.first_freezes:
+        trace.first_freezes[key] = next((event for event in trace.changes.events
+                                         if trusted(event) and freezes(event, base)), None)
+    found = trace.first_freezes[key]
+    end = model.position(before)
+    if found is None or end >= 0 and model.position(found) >= end:
+        return None
     return found
 
 
@@ -304,11 +386,8 @@ def last_unfreeze(model: SemanticModel, base: Layer, before: Event,
                   after: Event | None = None) -> Event | None:
     """The last trusted event that unfreezes (part of) ``base`` before ``before`` (and
     after ``after`` when given)."""
-    found: Event | None = None
-    for event in trainable_changes_between(model, base, after, before, to=True):
-        if trusted(event) and unfreezes(event, base):
-            found = event
-    return found
+    return _latest_change(model, base, after, before, True,
+                          lambda event: trusted(event) and unfreezes(event, base))
 
 
 def freeze_in_force(model: SemanticModel, layer: Layer, at: Event) -> Event | None:
@@ -387,9 +466,8 @@ def fit_passes_training(model: SemanticModel, trained: Layer) -> bool:
     if owner is None or "train_step" not in owner.methods:
         return True
     step = owner.methods["train_step"].qualname
-    calls = [event for event in model.events if event.kind == "call"
-             and event.context.function == step and event.layer is not None
-             and event.layer.user_class == trained.user_class]
+    calls = [event for event in model.trace.calls_in(step)
+             if event.layer is not None and event.layer.user_class == trained.user_class]
     return bool(calls) and all(event.training == "true" for event in calls)
 
 
@@ -409,7 +487,7 @@ def unfrozen_bn_bases(model: SemanticModel, flavour: Flavour) -> Iterator[Unfroz
                 unfreeze = last_unfreeze(model, base, phase.fit)
                 if path is None or unfreeze is None or is_noop_unfreeze(model, base, unfreeze):
                     continue
-                if model.events.index(phase.compile) < model.events.index(unfreeze):
+                if model.position(phase.compile) < model.position(unfreeze):
                     continue
                 key = (id(unfreeze), id(base))
                 if key in seen:
