@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import hypothesmith
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from bnlint.engine import FileResult, lint_source
@@ -73,6 +73,31 @@ def test_programs_from_libcst_nodes_are_analysed_without_error(
     program: str, target: TargetKeras
 ) -> None:
     assert_analysed_cleanly(lint(program, target))
+
+
+_PRELUDE = (
+    "import keras\n"
+    "base = keras.applications.ResNet50(weights='imagenet', include_top=False)\n"
+    "base.trainable = False\n"
+    "model = keras.Sequential([base, keras.layers.BatchNormalization()])\n"
+    "model.compile('adam', loss='mse')\n"
+)
+_FINALE = "base.trainable = True\nmodel.compile('adam', loss='mse')\nmodel.fit(x, y)\n"
+
+
+@budget(30)
+@given(hypothesmith.from_grammar(), st.sampled_from(TARGETS))
+def test_programs_between_fine_tuning_steps_are_analysed_without_error(
+    program: str, target: TargetKeras
+) -> None:
+    """The generated code rebinds, deletes, wraps and calls names between the steps of
+    a fine-tuning script, where the semantic model tracks Keras objects."""
+    text = _PRELUDE + program + ("" if program.endswith("\n") else "\n") + _FINALE
+    try:
+        compile(text, "generated.py", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError):  # e.g. a `from __future__` import no longer first
+        assume(False)
+    assert_analysed_cleanly(lint(text, target))
 
 
 # --- generated fine-tuning scripts ---------------------------------------------------
