@@ -26,7 +26,7 @@ message from bnlint about its own failure, an exception out of the engine, or a 
 process that died: each one is a bug), other errors (bnlint's one-line messages about
 the input, e.g. an undecodable test fixture of the standard library), wall seconds,
 files per second, the CPU seconds spent linting (files per CPU second does not depend on
-how busy the machine is) and the slowest files. The exit status is 1 when there was an
+how busy the machine is) and the files that took the most CPU time. The exit status is 1 when there was an
 internal error. ``--sample N`` lints N files of each target spread evenly over the
 sorted list (the same files every time). Nothing here asserts a timing.
 """
@@ -86,7 +86,7 @@ class Summary:
     cpu: float = 0.0
     internal: list[str] = field(default_factory=list)
     other: list[str] = field(default_factory=list)
-    slowest: list[tuple[float, str]] = field(default_factory=list)
+    slowest: list[tuple[float, float, str]] = field(default_factory=list)
 
 
 def stdlib_directory() -> str:
@@ -225,7 +225,7 @@ def sweep(name: str, directory: str, files: Sequence[str], mode: Mode,
     """Lint ``files`` of one target and total what happened."""
     summary = Summary(name, directory)
     started = time.perf_counter()
-    timings: list[tuple[float, str]] = []
+    timings: list[tuple[float, float, str]] = []
     for outcome in lint_all(files, directory, mode, jobs):
         summary.files += 1
         summary.lines += outcome.lines
@@ -234,7 +234,7 @@ def sweep(name: str, directory: str, files: Sequence[str], mode: Mode,
         summary.cpu += outcome.cpu
         summary.internal.extend(outcome.internal)
         summary.other.extend(outcome.other)
-        timings.append((outcome.seconds, outcome.path))
+        timings.append((outcome.cpu, outcome.seconds, outcome.path))
         if progress and summary.files % 100 == 0:
             print(f"{name}: {summary.files}/{len(files)} files", file=sys.stderr, flush=True)
     summary.seconds = time.perf_counter() - started
@@ -279,8 +279,9 @@ def report(summary: Summary, jobs: int, mode: Mode) -> None:
         print(f"  other    {message}")
     if len(summary.other) > 20:
         print(f"  ... and {len(summary.other) - 20} more")
-    for seconds, path in summary.slowest:
-        print(f"  slowest  {seconds:6.2f} s  {os.path.relpath(path, summary.directory)}")
+    for cpu, seconds, path in summary.slowest:
+        print(f"  slowest  {cpu:6.2f} CPU s ({seconds:6.2f} s wall)  "
+              f"{os.path.relpath(path, summary.directory)}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
