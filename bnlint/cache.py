@@ -13,7 +13,11 @@ and its rule codes: the settings (thresholds, target flavour, Keras version, roo
 project flavour resolved from pins, the rule classes, a stamp of bnlint's own code and
 data files and of libcst's, and the Python version. The file maps each linted file's
 absolute path to the hash of its bytes, a hash of the codes of the rules run on it and
-its findings (after suppressions). A lookup hits only when hash and codes are equal.
+its findings (after suppressions). A lookup hits only when hash and codes are equal and
+the entry's ``check`` matches: a hash of the entry's content, its key and the fingerprint,
+so that an entry edited by hand or by a faulty tool, or copied to another file's key or
+into another cache file, is a miss rather than served as it is (it is a guard against
+damage, not against someone who recomputes the hash).
 
 The main process reads, looks up and, at the end of a run, writes the file once
 (atomically, merged with the entries of files this run did not lint, pruned of files
@@ -40,7 +44,7 @@ if TYPE_CHECKING:
 
 CACHE_DIR_NAME = ".bnlint_cache"
 # Bump when the layout of a cache file changes; old files then read as empty.
-SCHEMA = 2
+SCHEMA = 3
 # Settings that cannot change a file's findings once its rule codes are known: the
 # selection and per-file-ignores are already resolved into the codes of each entry, the
 # others only decide which files are linted (or where the cache lives).
@@ -162,6 +166,7 @@ class ResultCache:
     def __init__(self, directory: str, key: str) -> None:
         self.directory = directory
         self.file = os.path.join(directory, __version__, f"{key}.json")
+        self._key = key
         self.problem: str | None = None
         self._entries = _load_entries(self.file)
         self._fresh: dict[str, dict[str, Any]] = {}
@@ -190,6 +195,9 @@ class ResultCache:
         if entry is None or entry.get("hash") != digest or entry.get(
                 "codes") != _codes_key(codes) or entry.get("pinned") != _pinned_key(pinned):
             return None
+        expected = entry_check(self._key, key, entry)
+        if expected is None or entry.get("check") != expected:
+            return None  # damaged, edited, or copied from another file's key
         if not _dependencies_unchanged(entry.get("dependencies", [])):
             return None  # a project module the analysis read has changed
         try:
@@ -206,7 +214,7 @@ class ResultCache:
             return
         key = cache_key_path(path)
         self._visited.add(key)
-        self._fresh[key] = {
+        entry: dict[str, Any] = {
             "hash": digest,
             "codes": _codes_key(codes),
             "pinned": _pinned_key(pinned),
@@ -214,6 +222,8 @@ class ResultCache:
             "flavour": _encode_flavour(result.flavour),
             "dependencies": [list(item) for item in result.dependencies],
         }
+        entry["check"] = entry_check(self._key, key, entry)
+        self._fresh[key] = entry
 
     def save(self) -> None:
         """Write the cache file if this run changed it; on failure set ``problem``."""
@@ -285,6 +295,23 @@ def _load_entries(file: str) -> dict[str, dict[str, Any]]:
     if not isinstance(entries, dict):
         return {}
     return {key: entry for key, entry in entries.items() if isinstance(entry, dict)}
+
+
+def entry_check(fingerprint: str, key: str, entry: dict[str, Any]) -> str | None:
+    """The integrity hash of a cache entry: its content (all but ``check`` itself) with
+    the file key it is stored under and the fingerprint of the cache file holding it.
+    The content is hashed as canonical JSON, which reads back to the same text; None
+    for content that is not JSON (it matches no check)."""
+    import hashlib
+    import json
+
+    content = {name: value for name, value in entry.items() if name != "check"}
+    try:
+        text = json.dumps([fingerprint, key, content], sort_keys=True,
+                          separators=(",", ":"))
+    except (TypeError, ValueError, RecursionError):
+        return None
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
 
 
 def _encode_flavour(flavour: Flavour | None) -> list[Any] | None:

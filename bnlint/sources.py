@@ -212,11 +212,22 @@ def _is_python2(document: object) -> bool:
 def _cell_text(path: str, number: int, raw: object) -> str:
     """A cell's source as one string (nbformat stores a string or a list of strings)."""
     if isinstance(raw, str):
-        return raw
-    if isinstance(raw, list) and all(isinstance(part, str) for part in raw):
-        return "".join(raw)
-    raise SourceError(
-        f"{path}: not a valid notebook: cell {number} source is not a string or list of strings")
+        text = raw
+    elif isinstance(raw, list) and all(isinstance(part, str) for part in raw):
+        text = "".join(raw)
+    else:
+        raise SourceError(f"{path}: not a valid notebook: cell {number} source is not a "
+                          "string or list of strings")
+    # JSON can spell a lone surrogate (\ud800), which no parser, printer or encoder takes:
+    # such a cell is not text, as an undecodable byte makes a .py file not text.
+    surrogate = _LONE_SURROGATE.search(text)
+    if surrogate is not None:
+        raise SourceError(f"{path}: not a valid notebook: cell {number} source holds a lone "
+                          f"surrogate {surrogate.group()!r}, which is not Unicode text")
+    return text
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # json.loads joins the valid pairs
 
 
 def split_lines(text: str) -> list[str]:

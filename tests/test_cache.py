@@ -5,18 +5,21 @@ project flavour, bnlint itself) makes it miss. A broken cache only costs the cac
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import bnlint.cache
 import bnlint.runner
-from bnlint.cache import ResultCache, fingerprint
+from bnlint.cache import ResultCache, entry_check, fingerprint
 from bnlint.cli import main
 from bnlint.engine import FileResult
 from bnlint.flavour import Flavour
@@ -355,6 +358,195 @@ def test_an_unwritable_cache_dir_loses_only_the_cache(files: list[Path], tmp_pat
     assert findings(results) == findings(cold)
     assert cache is not None and cache.problem is not None
     assert str(blocker / "cache") in cache.problem
+
+
+# --- an entry is checked before it is served -------------------------------------
+
+
+def _document(cache: ResultCache) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(Path(cache.file).read_text(encoding="utf-8"))
+    return document
+
+
+def _rewrite(cache: ResultCache, document: dict[str, Any]) -> None:
+    Path(cache.file).write_text(json.dumps(document), encoding="utf-8")
+
+
+def test_an_entry_with_edited_findings_is_a_miss(
+    files: list[Path], tmp_path: Path, analysed: Counter
+) -> None:
+    cold, cache = lint(files, tmp_path / "cache")
+    assert cache is not None
+    document = _document(cache)
+    entry = document["entries"][str(files[0])]
+    assert [item[0] for item in entry["findings"]] == ["BN402", "BN104"]
+    entry["findings"] = entry["findings"][:1]  # well-formed: one finding fewer
+    entry["findings"][0][3] = "an edited message"
+    _rewrite(cache, document)
+    analysed.paths.clear()
+    again, _ = lint(files, tmp_path / "cache")
+    assert analysed.paths == [str(files[0])]
+    assert findings(again) == findings(cold)
+
+
+def test_an_entry_copied_to_another_files_key_is_a_miss(
+    files: list[Path], tmp_path: Path, analysed: Counter
+) -> None:
+    flagged, clean = str(files[0]), str(files[1])
+    cold, cache = lint(files, tmp_path / "cache")
+    assert cache is not None
+    document = _document(cache)
+    copied = dict(document["entries"][flagged])
+    copied["hash"] = document["entries"][clean]["hash"]  # as if it were clean.py's bytes
+    document["entries"][clean] = copied
+    _rewrite(cache, document)
+    analysed.paths.clear()
+    again, _ = lint(files, tmp_path / "cache")
+    assert analysed.paths == [clean]
+    assert again[1].findings == () and findings(again) == findings(cold)
+
+
+def test_an_entry_copied_into_another_settings_cache_file_is_a_miss(
+    files: list[Path], tmp_path: Path, analysed: Counter
+) -> None:
+    settings = Settings(root=str(files[0].parent))
+    other = dataclasses.replace(settings, thresholds=Thresholds(pytorch_momentum_max=0.2))
+    _, first = lint(files, tmp_path / "cache", settings)
+    cold, second = lint(files, tmp_path / "cache", other)
+    assert first is not None and second is not None and first.file != second.file
+    document = _document(second)
+    # the first settings' entry: same bytes, codes and pinned flavour, other fingerprint
+    document["entries"][str(files[0])] = _document(first)["entries"][str(files[0])]
+    _rewrite(second, document)
+    analysed.paths.clear()
+    again, _ = lint(files, tmp_path / "cache", other)
+    assert analysed.paths == [str(files[0])]
+    assert findings(again) == findings(cold)
+
+
+def test_an_edited_entry_with_a_recomputed_check_is_served(
+    files: list[Path], tmp_path: Path, analysed: Counter
+) -> None:
+    """The check is what tells an edited entry apart: recomputed, the edit is served."""
+    _, cache = lint(files, tmp_path / "cache")
+    assert cache is not None
+    document = _document(cache)
+    key = str(files[0])
+    entry = document["entries"][key]
+    entry["findings"] = entry["findings"][:1]
+    entry["check"] = entry_check(Path(cache.file).stem, key, entry)
+    _rewrite(cache, document)
+    analysed.paths.clear()
+    again, _ = lint(files, tmp_path / "cache")
+    assert analysed.paths == []
+    assert [f.code for f in again[0].findings] == ["BN402"]
+
+
+def test_an_entry_without_a_check_is_a_miss(
+    files: list[Path], tmp_path: Path, analysed: Counter
+) -> None:
+    cold, cache = lint(files, tmp_path / "cache")
+    assert cache is not None
+    document = _document(cache)
+    for entry in document["entries"].values():
+        del entry["check"]
+    _rewrite(cache, document)
+    analysed.paths.clear()
+    again, _ = lint(files, tmp_path / "cache")
+    assert len(analysed.paths) == len(files)
+    assert findings(again) == findings(cold)
+
+
+# --- damage and concurrency: always the same results as without a cache ----------
+
+
+def test_a_truncated_or_flipped_cache_file_gives_the_results_of_no_cache(
+    files: list[Path], tmp_path: Path
+) -> None:
+    expected, _ = lint(files, None)
+    _, cache = lint(files, tmp_path / "cache")
+    assert cache is not None
+    whole = Path(cache.file).read_bytes()
+    for step in range(1, 16):
+        cut = len(whole) * step // 16
+        for damaged in (whole[:cut], whole[:cut] + bytes([whole[cut] ^ 0x5A]) + whole[cut + 1:]):
+            Path(cache.file).write_bytes(damaged)
+            results, _ = lint(files, tmp_path / "cache")
+            assert findings(results) == findings(expected), (step, damaged[cut - 20:cut + 20])
+
+
+def test_a_read_only_cache_serves_its_entries_and_warns(
+    files: list[Path], tmp_path: Path, analysed: Counter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, warm = lint(files, tmp_path / "cache")
+    assert warm is not None
+    write(files[1], FLAGGED)  # one changed file: the run has something to write
+    expected, _ = lint(files, None)
+    before = Path(warm.file).read_bytes()
+    folders = [tmp_path / "cache", Path(warm.file).parent]
+    for folder in folders:
+        folder.chmod(0o555)
+
+    def read_only(*args: object, **kwargs: object) -> tuple[int, str]:
+        # what a read-only mount answers; mode bits alone do not stop root
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    analysed.paths.clear()
+    try:
+        results, cache = lint(files, tmp_path / "cache")
+    finally:
+        for folder in folders:
+            folder.chmod(0o755)
+    assert findings(results) == findings(expected)
+    assert analysed.paths == [str(files[1])]  # the others were served
+    assert cache is not None and cache.problem is not None
+    assert "cannot write the cache" in cache.problem
+    assert Path(warm.file).read_bytes() == before
+
+
+def test_two_caches_open_at_once_each_save_a_readable_file(
+    files: list[Path], tmp_path: Path, analysed: Counter
+) -> None:
+    """Two runs that load the same cache before either saves: whichever writes last
+    wins, and what it wrote still answers correctly."""
+    expected, _ = lint(files, None)
+    rules = all_rules()
+    settings = Settings(root=str(files[0].parent))
+    first = ResultCache.open(str(tmp_path / "cache"), settings, rules, None)
+    second = ResultCache.open(str(tmp_path / "cache"), settings, rules, None)
+    for cache, part in ((first, files[:2]), (second, files[2:])):
+        bnlint.runner.lint_paths([str(path) for path in part], settings, rules,
+                                 default_codes(rules), jobs=1, cache=cache)
+    assert first.problem is None and second.problem is None
+    analysed.paths.clear()
+    results, _ = lint(files, tmp_path / "cache", settings)
+    assert findings(results) == findings(expected)
+    assert analysed.paths == [str(path) for path in files[:2]]  # the first run's were lost
+
+
+def _cli(project: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bnlint", "src", "--output-format", "concise", "--jobs", "1",
+         *args], cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={key: value for key, value in os.environ.items() if key != "BNLINT_CACHE_DIR"},
+    )
+
+
+def test_two_runs_at_once_on_one_cache_print_what_no_cache_prints(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    for index in range(12):
+        write(project / "src" / f"m{index:02d}.py", FLAGGED if index % 3 else CLEAN)
+    expected = _cli(project, "--no-cache").communicate(timeout=120)
+    cache_dir = str(tmp_path / "shared-cache")
+    for _ in range(2):  # a cold race, then a race on the cache it left
+        runs = [_cli(project, "--cache-dir", cache_dir) for _ in range(2)]
+        for run in runs:
+            assert run.communicate(timeout=120) == expected
+            assert run.returncode == 1
+    [cache_file] = (tmp_path / "shared-cache" / bnlint.__version__).glob("*.json")
+    assert len(json.loads(cache_file.read_text(encoding="utf-8"))["entries"]) == 12
+    assert _cli(project, "--cache-dir", cache_dir).communicate(timeout=120) == expected
 
 
 # --- notebooks -------------------------------------------------------------------

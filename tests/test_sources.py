@@ -13,7 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bnlint.engine import lint_source
 from bnlint.ipython import transform_cell
+from bnlint.registry import all_rules
+from bnlint.settings import Settings
 from bnlint.source import CellLocation
 from bnlint.sources import SourceError, read_source, source_from_text
 
@@ -328,3 +331,119 @@ def test_cell_rows_and_positions(tmp_path: Path) -> None:
     assert source.position(3, 1) == (3, 1, 3)
     python = source_from_text("t.py", "x = 1\n")
     assert (python.cell_rows(), python.position(1, 5)) == ([], (None, 1, 5))
+
+
+
+def test_a_lone_surrogate_in_a_cell_is_named_in_one_line() -> None:
+    # JSON escapes can spell half a surrogate pair; no encoder, parser or printer takes it
+    text = _notebook([_code("x = 1"), _markdown("\ud800"), _code("y = '\ud800'\n")])
+    with pytest.raises(SourceError) as caught:
+        source_from_text("s.ipynb", text)
+    assert str(caught.value) == ("s.ipynb: not a valid notebook: cell 3 source holds a lone "
+                                 "surrogate '\\ud800', which is not Unicode text")
+    paired = source_from_text("p.ipynb", _notebook([_code("s = '\U0001f600'")]))
+    assert paired.text == "s = '\U0001f600'\n"  # a pair escaped in JSON is one character
+
+
+# --- mutated notebooks -----------------------------------------------------------------
+
+_KERAS_CELL = (
+    "import keras\n"
+    "base = keras.applications.ResNet50(weights='imagenet', include_top=False)\n"
+    "base.trainable = False\n"
+    "model = keras.Sequential([base, keras.layers.Dense(1)])\n"
+    "model.compile('adam', loss='mse')\n"
+    "base.trainable = True\n"
+    "model.fit(x, y, batch_size=2)\n"
+)
+KeyPath = list[str | int]
+
+
+def _paths(value: object, prefix: KeyPath) -> list[KeyPath]:
+    """Every path (keys and indices) to a value inside a JSON document."""
+    found = [prefix]
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found.extend(_paths(item, [*prefix, key]))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found.extend(_paths(item, [*prefix, index]))
+    return found
+
+
+def _change(document: Any, path: KeyPath, how: str, replacement: Any) -> Any:
+    """``document`` with the value at ``path`` replaced, deleted, wrapped or turned into
+    its JSON text."""
+    if not path:
+        return replacement if how == "replace" else [document] if how == "wrap" else document
+    parent = document
+    for step in path[:-1]:
+        parent = parent[step]
+    last = path[-1]
+    if how == "delete":
+        del parent[last]
+    elif how == "wrap":
+        parent[last] = [parent[last]]
+    elif how == "stringify":
+        parent[last] = json.dumps(parent[last])
+    else:
+        parent[last] = replacement
+    return document
+
+
+@st.composite
+def _mutated_notebooks(draw: st.DrawFn) -> bytes:
+    """A valid notebook with a Keras cell, then damaged: its JSON values replaced,
+    deleted, wrapped in a list or stringified, then its bytes cut, flipped, dropped,
+    inserted or repeated."""
+    cells, _ = draw(_cells())
+    cells.insert(draw(st.integers(0, len(cells))), _code(_KERAS_CELL))
+    metadata = draw(st.sampled_from([
+        {}, {"kernelspec": {"language": "python", "name": "python3"}},
+        {"language_info": {"name": "python", "version": "2.7.18"}},
+    ]))
+    document = json.loads(_notebook(cells, metadata))
+    for _ in range(draw(st.integers(0, 3))):
+        path = draw(st.sampled_from(_paths(document, [])))
+        how = draw(st.sampled_from(["replace", "delete", "wrap", "stringify"]))
+        document = _change(document, path, how, draw(_JSON))
+    data = bytearray(json.dumps(document).encode("utf-8"))
+    for _ in range(draw(st.integers(0, 3))):
+        at = draw(st.integers(0, len(data)))
+        how = draw(st.sampled_from(["cut", "flip", "drop", "insert", "repeat"]))
+        if how == "cut":
+            del data[at:]
+        elif how == "flip" and at < len(data):
+            data[at] ^= draw(st.integers(1, 255))
+        elif how == "drop":
+            del data[at:at + draw(st.integers(1, 8))]
+        elif how == "insert":
+            data[at:at] = draw(st.binary(min_size=1, max_size=8))
+        elif how == "repeat":
+            data[at:at] = data[at:at + draw(st.integers(1, 40))]
+    return bytes(data)
+
+
+def _budget(ci_examples: int) -> settings:
+    """``ci_examples`` examples under the ci profile; the loaded profile's count (a
+    campaign's) otherwise (tests/conftest.py)."""
+    if settings.get_current_profile_name() == "ci":
+        return settings(max_examples=ci_examples)
+    return settings()
+
+
+@_budget(250)
+@given(_mutated_notebooks())
+def test_a_mutated_notebook_is_read_and_linted_or_named_in_one_line(data: bytes) -> None:
+    try:
+        source = source_from_text("mutated.ipynb", data)
+    except SourceError as exc:
+        message = str(exc)
+        assert message.startswith("mutated.ipynb: ") and "\n" not in message
+        return
+    assert source.text.count("\n") == len(source.cells)
+    result = lint_source(source, Settings(), all_rules())
+    assert [error for error in result.errors if "internal error" in error] == []
+    for finding in result.findings:  # every finding maps back into a cell
+        cell, row, _ = source.position(finding.span.start.row, finding.span.start.column)
+        assert cell is not None and row >= 1
