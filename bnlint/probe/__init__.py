@@ -23,15 +23,25 @@ __all__ = ["FLAVOURS", "ProbeUnavailable", "probe_results", "summary_line"]
 DEFAULT_TIMEOUT = 120.0
 
 
-def flavours_for(target: Flavour | None, chosen: tuple[str, ...] | None) -> tuple[str, ...]:
-    """The flavours to probe a file's findings under: those asked for, else the file's
-    target (tf-keras for tf-keras, Keras 2 and TF1 code when tf-keras is installed;
-    Keras 3 otherwise)."""
+# Rules whose effect the catalogue measured to differ between Keras 3 and tf-keras.
+FLAVOUR_DEPENDENT = frozenset({"BN108", "BN202", "BN203", "BN205", "BN206", "BN209",
+                               "BN212", "BN301", "BN305"})
+
+
+def flavours_for(target: Flavour | None, chosen: tuple[str, ...] | None,
+                 code: str = "") -> tuple[str, ...]:
+    """The flavours to probe a finding of rule ``code`` under: those asked for, else the
+    file's target (tf-keras for tf-keras, Keras 2 and TF1 code when tf-keras is
+    installed; Keras 3 otherwise). When nothing says which Keras the file targets, a
+    rule whose effect differs between them is probed under both."""
     if chosen:
         return chosen
+    tf_keras = not missing_packages("tf-keras")
     if target is not None and not target.assumed and target.name in (
-            "tf-keras", "keras2", "tf1") and not missing_packages("tf-keras"):
+            "tf-keras", "keras2", "tf1") and tf_keras:
         return ("tf-keras",)
+    if (target is None or target.assumed) and code in FLAVOUR_DEPENDENT and tf_keras:
+        return ("keras3", "tf-keras")
     return ("keras3",)
 
 
@@ -54,7 +64,8 @@ def probe_results(results: Sequence[FileResult], chosen: tuple[str, ...] | None 
                     continue
                 _show(progress, done, len(work), f"{finding.code} {result.path}")
                 verdicts = tuple(pool.run(flavour, finding.scenario)
-                                 for flavour in flavours_for(result.flavour, chosen))
+                                 for flavour in flavours_for(result.flavour, chosen,
+                                                             finding.code))
                 probed.append(replace(finding, probe=verdicts))
                 done += 1
             out[index] = replace(result, findings=tuple(probed))

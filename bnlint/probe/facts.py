@@ -31,6 +31,13 @@ def model_facts(layer: Layer) -> dict[str, Fact]:
     """BN settings of a known application, and whether the model reads images
     (convolutions; applications always do) or vectors (Dense layers only)."""
     facts: dict[str, Fact] = {}
+    if layer.model_kind != "application":
+        # a model built on an application (its `.output`, or as a layer): the base it
+        # fine-tunes is that application's stand-in
+        inner = next((part for part in layer.descendants()
+                      if part.model_kind == "application"), None)
+        if inner is not None:
+            return model_facts(inner)
     name = layer.qualname.rsplit(".", 1)[-1]
     if layer.model_kind == "application":
         facts["input"] = "image"

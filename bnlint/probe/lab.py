@@ -70,6 +70,9 @@ class Lab:
         key = (kind, momentum, epsilon)
         if key not in self._calibrated:
             self._calibrated[key] = self._calibrate(kind, momentum, epsilon)
+            # the next draws (a new head) as if nothing had been calibrated: the
+            # same numbers whichever scenario calibrated first
+            self.keras.utils.set_random_seed(SEED)
         model = self.build_base(kind, momentum, epsilon, name)
         model.set_weights(self._calibrated[key])
         return model
@@ -123,14 +126,15 @@ class Lab:
         kind = _kind(scenario)
         momentum = _number(scenario.get("bn_momentum"), 0.99)
         epsilon = _number(scenario.get("bn_epsilon"), 1e-3)
+        key = (f"plan:{plan}:{kind}", momentum, epsilon)
+        if calibrated and key not in self._calibrated:
+            self.keras.utils.set_random_seed(SEED)
+            fresh = self._build_plan(plan.split(","), kind, momentum, epsilon, True)
+            self._train(fresh, self.task(kind, target=False))
+            self._calibrated[key] = list(fresh.get_weights())
+            self.keras.utils.set_random_seed(SEED)  # as in base()
         model = self._build_plan(plan.split(","), kind, momentum, epsilon, bn_trainable)
         if calibrated:
-            key = (f"plan:{plan}:{kind}", momentum, epsilon)
-            if key not in self._calibrated:
-                self.keras.utils.set_random_seed(SEED)
-                fresh = self._build_plan(plan.split(","), kind, momentum, epsilon, True)
-                self._train(fresh, self.task(kind, target=False))
-                self._calibrated[key] = list(fresh.get_weights())
             model.set_weights(self._calibrated[key])
         return model
 
