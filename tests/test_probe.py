@@ -280,3 +280,34 @@ def test_every_output_format_carries_the_verdict(tmp_path: Path) -> None:
     jsonschema = pytest.importorskip("jsonschema")
     schema = json.loads(SARIF_SCHEMA.read_text(encoding="utf-8"))
     jsonschema.validators.validator_for(schema)(schema).validate(sarif)
+
+
+def test_an_unknown_target_probes_flavour_dependent_rules_under_both() -> None:
+    from bnlint.flavour import Flavour
+    from bnlint.probe import flavours_for
+
+    assert flavours_for(None, None, "BN202") == ("keras3", "tf-keras")
+    assert flavours_for(None, None, "BN201") == ("keras3",)
+    assert flavours_for(Flavour("keras3"), None, "BN202") == ("keras3",)
+    assert flavours_for(Flavour("tf-keras"), None, "BN201") == ("tf-keras",)
+    assert flavours_for(None, ("tf-keras",), "BN201") == ("tf-keras",)
+
+
+def test_a_model_built_on_an_applications_output_is_replayed_as_that_application() -> None:
+    from bnlint.testing import lint_snippet
+
+    [finding] = lint_snippet("""
+        import tensorflow as tf
+        base = tf.keras.applications.MobileNetV2(include_top=False)
+        base.trainable = False
+        out = tf.keras.layers.Dense(3)(tf.keras.layers.GlobalAveragePooling2D()(base.output))
+        model = tf.keras.Model(base.input, out)
+        model.compile(optimizer="adam", loss="mse")
+        model.fit(x, y)
+        base.trainable = True
+        model.fit(x, y)
+        """, [RULES["BN203"]])
+    assert finding.scenario is not None
+    assert finding.scenario.get("application") == "MobileNetV2"
+    assert finding.scenario.get("bn_momentum") == 0.999
+    assert finding.scenario.get("input") == "image"
