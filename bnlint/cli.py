@@ -14,18 +14,20 @@ import argparse
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, TextIO
 
 from bnlint import __version__
 from bnlint.config import (
     CACHE_DIR_ENV,
+    LIMIT_KEYS,
     TARGETS,
     CliOverrides,
     ConfigError,
     apply_overrides,
     find_config,
+    limit_from_text,
     load_settings,
 )
 from bnlint.settings import Settings
@@ -127,6 +129,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--cache-dir", metavar="DIR",
                         help="where to keep the result cache (default: .bnlint_cache in the "
                         "project root; also `cache-dir` in config, BNLINT_CACHE_DIR)")
+    limits = parser.add_argument_group(
+        "limits per file (a file beyond one is reported as not analysed; also config keys)")
+    for flag, metavar, text in (
+        ("--max-file-size", "MB", "skip program text larger than this (default: 10)"),
+        ("--max-nesting", "N", "skip expressions nested deeper than this (default: 2000)"),
+        ("--file-timeout", "SECONDS", "stop analysing a file after this long (default: 60)"),
+        ("--file-memory", "MB", "memory budget of the process analysing a file (default: 4096)"),
+    ):
+        limits.add_argument(flag, type=_limit(flag[2:]), metavar=metavar, help=text)
     parser.add_argument("--stdin-filename", metavar="NAME",
                         help="name of the file read from stdin (for config, report, excludes)")
     parser.add_argument("--show-settings", action="store_true",
@@ -168,6 +179,18 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     if args.add_noqa and (args.paths == ["-"] or args.stdin_filename is not None):
         parser.error("--add-noqa edits files: it cannot read stdin")
     return args
+
+
+def _limit(key: str) -> Callable[[str], float]:
+    """An argparse type checking a limit flag as its config key ``key`` is checked."""
+
+    def checked(text: str) -> float:
+        try:
+            return limit_from_text(key, text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(f"expected {error}, got {text!r}") from None
+
+    return checked
 
 
 def _positive_int(text: str) -> int:
@@ -260,6 +283,8 @@ def _overrides(args: argparse.Namespace) -> CliOverrides:
         respect_gitignore=args.respect_gitignore,
         cache_dir=args.cache_dir or os.environ.get(CACHE_DIR_ENV) or None,
         no_cache=args.no_cache,
+        limits=tuple((key.replace("-", "_"), value) for key in LIMIT_KEYS
+                     if (value := getattr(args, key.replace("-", "_"))) is not None),
     )
 
 
