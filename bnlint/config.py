@@ -124,7 +124,8 @@ def apply_overrides(settings: Settings, overrides: CliOverrides) -> Settings:
     if overrides.respect_gitignore is not None:
         settings = replace(settings, respect_gitignore=overrides.respect_gitignore)
     if overrides.limits:
-        settings = replace(settings, limits=replace(settings.limits, **dict(overrides.limits)))
+        given: dict[str, Any] = dict(overrides.limits)
+        settings = replace(settings, limits=replace(settings.limits, **given))
     if overrides.no_cache:
         settings = replace(settings, cache_dir=None)
     elif overrides.cache_dir is not None:

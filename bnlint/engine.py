@@ -97,6 +97,8 @@ def lint_source(
             try:
                 reports.extend(PathReport(rule, report, model, model is models[0])
                                for report in rule().check(context))
+            except MemoryError:
+                raise  # the file's memory budget, reported by its worker
             except Exception as error:  # noqa: BLE001 - a bug in one rule must not stop the others
                 errors.setdefault(
                     f"{source.path}: internal error in {rule.code} ({rule.name}): "

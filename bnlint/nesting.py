@@ -64,8 +64,7 @@ def nesting_bound(text: str, floor: int) -> int:
             continue
         else:
             continue
-        if above + chain > deepest:
-            deepest = above + chain
+        deepest = max(deepest, above + chain)
     return deepest
 
 
