@@ -118,12 +118,12 @@ def _too_deep(source: Source, max_nesting: int) -> Parsed | None:
         # a notebook's cells are judged one by one, a file's syntax error is reported
         return None if source.kind == "notebook" else Parsed(None, (outcome.finding(),))
     if isinstance(outcome, Rejection):
-        return Parsed(None, errors=(f"{source.path}: could not be analysed: nesting deeper "
-                                    "than Python's own parser accepts",))
-    if tree_depth(outcome) > max_nesting:
-        return Parsed(None, errors=(f"{source.path}: could not be analysed: nesting deeper "
-                                    f"than {max_nesting} (`max-nesting`)",))
-    return None
+        reason = "nesting deeper than Python's own parser accepts"
+    elif tree_depth(outcome) > max_nesting:
+        reason = f"nesting deeper than {max_nesting} (`max-nesting`)"
+    else:
+        return None
+    return Parsed(None, errors=(f"{source.path}: could not be analysed: {reason}",))
 
 
 def python_rejection(text: str) -> Rejection | None:
