@@ -11,6 +11,7 @@ where the platform allows it, so they start with the parent's modules already im
 
 from __future__ import annotations
 
+import faulthandler
 import multiprocessing
 import os
 import signal
@@ -57,18 +58,25 @@ def run_isolated(
     budget: Budget,
     workers: int,
     on_done: Callable[[], None] | None = None,
+    prepare: Callable[[], None] | None = None,
 ) -> list[ResultT | Failure]:
     """``analyse`` every task in ``workers`` processes, one task at a time each; a task
     whose worker dies, overruns ``budget.seconds`` or exceeds ``budget.memory_mb`` gets
     a Failure instead of a result. Results come back in the order of ``tasks``;
-    ``on_done`` is called after each task (for a progress display)."""
+    ``on_done`` is called after each task (for a progress display). Each worker runs
+    ``prepare`` (say, imports) before its first task, outside the time budget."""
     results: list[ResultT | Failure | None] = [None] * len(tasks)
     waiting = list(range(len(tasks) - 1, -1, -1))  # popped from the end: in order
     context = _context()
     pool: list[_Worker[TaskT]] = []
+
+    def start() -> _Worker[TaskT]:
+        return _start(context, tasks, analyse, budget, prepare)
+
     try:
-        for _ in range(max(1, min(workers, len(tasks)))):
-            pool.append(_start(context, tasks, analyse, budget))
+        pool.extend(start() for _ in range(max(1, min(workers, len(tasks)))))
+        for worker in pool:
+            _await_ready(worker)
         while waiting or any(worker.index is not None for worker in pool):
             for worker in pool:
                 if worker.index is None and waiting:
@@ -79,7 +87,8 @@ def run_isolated(
                 if on_done is not None:
                     on_done()
                 if finished is not None:  # the worker is gone: replace it
-                    pool[position] = _start(context, tasks, analyse, budget)
+                    pool[position] = start()
+                    _await_ready(pool[position])
     finally:
         for worker in pool:
             _stop(worker)
@@ -154,22 +163,40 @@ def _memory(budget: Budget) -> str:
 
 def _start(
     context: multiprocessing.context.BaseContext, tasks: Sequence[TaskT],
-    analyse: Callable[[TaskT], ResultT], budget: Budget,
+    analyse: Callable[[TaskT], ResultT], budget: Budget, prepare: Callable[[], None] | None,
 ) -> _Worker[TaskT]:
     parent, child = context.Pipe()
     process = context.Process(  # type: ignore[attr-defined]
-        target=_serve, args=(child, tasks, analyse, budget.memory_mb), daemon=True)
+        target=_serve, args=(child, tasks, analyse, budget.memory_mb, prepare), daemon=True)
     process.start()
     child.close()
     return _Worker(process, parent)
 
 
+class WorkerError(Exception):
+    """A worker process could not even start (it died before its first task)."""
+
+
+def _await_ready(worker: _Worker[TaskT]) -> None:
+    try:
+        worker.connection.recv()
+    except (EOFError, OSError):
+        worker.process.join()
+        raise WorkerError("a worker process died while starting (status "
+                          f"{worker.process.exitcode})") from None
+
+
 def _serve(connection: Connection, tasks: Sequence[TaskT],
-           analyse: Callable[[TaskT], ResultT], memory_mb: int | None) -> None:
+           analyse: Callable[[TaskT], ResultT], memory_mb: int | None,
+           prepare: Callable[[], None] | None) -> None:
     """The worker's loop: analyse the task whose index arrives, send its result."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    faulthandler.disable()  # a crash is reported by the parent, in one line
+    if prepare is not None:
+        prepare()
     if memory_mb is not None:
         _limit_memory(memory_mb)
+    connection.send(("ready", None))
     while True:
         try:
             index = connection.recv()

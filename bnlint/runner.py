@@ -226,6 +226,15 @@ def _worker_count(files: int, jobs: int | None) -> int:
     return max(1, min(jobs or os.cpu_count() or 1, files))
 
 
+def _import_analysis() -> None:
+    """Import what analysing a file needs, so that its import time does not count in the
+    first file's time budget."""
+    import libcst  # noqa: F401
+
+    import bnlint.parse
+    import bnlint.semantic.build  # noqa: F401
+
+
 def _lint_isolated(tasks: Sequence[Task], job: Job, workers: int,
                    progress: Progress | None) -> list[FileResult]:
     """Each file in a worker process within the time and memory budget of the
@@ -233,17 +242,14 @@ def _lint_isolated(tasks: Sequence[Task], job: Job, workers: int,
     and the others their results as usual."""
     from bnlint.isolation import Budget, Failure, run_isolated
 
-    if workers > 1:
-        # Imported once here so that forked workers inherit them instead of each paying.
-        import libcst  # noqa: F401
-
-        import bnlint.semantic.build  # noqa: F401
+    if workers > 1:  # imported once here, forked workers inherit them
+        _import_analysis()
     limits = job.settings.limits
     budget = Budget(limits.file_timeout, limits.file_memory)
     # largest files first, so that no worker is left alone with a big file at the end
     order = sorted(range(len(tasks)), key=lambda index: -_size(tasks[index]))
     outcomes = run_isolated([tasks[index] for index in order], partial(lint_task, job=job),
-                            budget, workers, progress)
+                            budget, workers, progress, _import_analysis)
     results: list[FileResult | None] = [None] * len(tasks)
     for index, outcome in zip(order, outcomes):
         path = tasks[index].path
