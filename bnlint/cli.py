@@ -15,6 +15,8 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager as ContextManager
+from contextlib import nullcontext
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, TextIO
 
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
     from bnlint.engine import FileResult
     from bnlint.flavour import Flavour
     from bnlint.pins import PinIndex
+    from bnlint.progress import ProgressBar
     from bnlint.rule import Rule
 
 OUTPUT_FORMATS = ("full", "concise", "json", "json-lines", "github", "gitlab", "sarif",
@@ -138,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
         ("--file-memory", "MB", "memory budget of the process analysing a file (default: 4096)"),
     ):
         limits.add_argument(flag, type=_limit(flag[2:]), metavar=metavar, help=text)
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="a progress bar on stderr (default: on a terminal, outside CI, "
+                        "once the run takes more than a moment)")
     parser.add_argument("--stdin-filename", metavar="NAME",
                         help="name of the file read from stdin (for config, report, excludes)")
     parser.add_argument("--show-settings", action="store_true",
@@ -317,13 +323,24 @@ def _lint_files(
     if not found.files and not found.errors:
         _warn("no Python files or notebooks found under the given paths")
     cache = _open_cache(settings, rules) if found.files else None
-    results = lint_paths(
-        found.files, settings, rules, selected,
-        jobs=args.jobs, pins=_pins(settings), cache=cache,
-    )
+    with _progress_bar(args, len(found.files)) as progress:
+        results = lint_paths(
+            found.files, settings, rules, selected,
+            jobs=args.jobs, pins=_pins(settings), cache=cache, progress=progress,
+        )
     if cache is not None and cache.problem is not None:
         _warn(cache.problem)
     return Outcome(tuple(results), tuple(found.errors))
+
+
+def _progress_bar(args: argparse.Namespace, total: int) -> ContextManager[ProgressBar | None]:
+    """A progress bar on stderr when a person is watching (bnlint.progress), else None."""
+    from bnlint.progress import DELAY, Mode, ProgressBar, wanted
+
+    mode: Mode = "auto" if args.progress is None else "always" if args.progress else "never"
+    if total == 0 or not wanted(sys.stderr, mode):
+        return nullcontext(None)
+    return ProgressBar(sys.stderr, total, 0.0 if mode == "always" else DELAY)
 
 
 def _open_cache(settings: Settings, rules: Sequence[type[Rule]]) -> ResultCache | None:

@@ -124,6 +124,8 @@ def _lint_cached(
         results[index] = _cached_result(task, data, digest, cache)
         if results[index] is None:
             misses.append((index, replace(task, data=data), digest))
+        elif progress is not None:
+            progress()
     fresh = _lint_tasks([task for _, task, _ in misses], job, jobs, isolate, progress)
     for (index, task, known), result in zip(misses, fresh):
         results[index] = result
