@@ -378,7 +378,8 @@ def _lint_stdin(
     pins = _pins(settings)
     pinned = pins.flavour_for(os.path.abspath(name if name != "-" else "stdin.py")) if (
         pins is not None) else None
-    result = lint_text(name, data, settings, rules, selected, project_flavour=pinned)
+    result = lint_text(name, data, settings, rules, selected, project_flavour=pinned,
+                       isolate=True)
     return Outcome((result,), ())
 
 

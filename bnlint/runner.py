@@ -172,18 +172,35 @@ def lint_text(
     selected: frozenset[str],
     *,
     project_flavour: Flavour | None = None,
+    isolate: bool = False,
 ) -> FileResult:
     """Lint text that is not read from disk (stdin); ``path`` names it for
-    per-file-ignores, notebook detection and the report."""
-    from bnlint.sources import SourceError, source_from_text
+    per-file-ignores, notebook detection and the report. With ``isolate``, in a worker
+    process within the budget of ``settings.limits``, as ``lint_paths`` does."""
+    from bnlint.isolation import Budget, Failure, run_isolated
 
     codes = compile_per_file_ignores(settings, rules).codes_for(path, selected)
     job = Job(settings, tuple(rules))
+    if not isolate:
+        return _lint_data(path, data, codes, project_flavour, job)
+    limits = settings.limits
+    [outcome] = run_isolated(
+        [data], partial(_lint_data, path, codes=codes, pinned=project_flavour, job=job),
+        Budget(limits.file_timeout, limits.file_memory), 1, prepare=_import_analysis)
+    if isinstance(outcome, Failure):
+        return FileResult(path, None, errors=(f"{path}: could not be analysed: {outcome.reason}",))
+    return outcome
+
+
+def _lint_data(path: str, data: str | bytes, codes: frozenset[str], pinned: Flavour | None,
+               job: Job) -> FileResult:
+    from bnlint.sources import SourceError, source_from_text
+
     try:
         source = source_from_text(path, data)
     except SourceError as error:
         return FileResult(path, None, errors=(str(error),))
-    return _guarded_lint(source, codes, project_flavour, job)
+    return _guarded_lint(source, codes, pinned, job)
 
 
 def lint_task(task: Task, job: Job) -> FileResult:

@@ -166,3 +166,13 @@ def test_a_bad_limit_key_names_the_file(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "bnlint.toml: `file-memory` must be an integer number of MB >= 256, got 10" \
         in done.stderr
+
+
+def test_stdin_that_kills_the_parser_is_reported_not_fatal(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bnlint", "-", "--max-nesting", "1000000", "--file-memory",
+         "1024"], input=CRASHES_LIBCST, cwd=tmp_path, capture_output=True, text=True,
+        timeout=300, check=False)
+    assert done.returncode == 2
+    assert done.stderr.startswith("bnlint: error: -: could not be analysed: ")
+    assert done.stderr.count("\n") == 1
