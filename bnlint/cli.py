@@ -122,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--isolated", action="store_true", help="ignore configuration files")
     parser.add_argument("--target-keras", choices=TARGETS, help="the Keras flavour targeted")
     parser.add_argument("--jobs", "-j", type=_positive_int, metavar="N",
-                        help="worker processes (default: CPU count; runs of < 20 files stay serial)")
+                        help="worker processes (default: CPU count; runs of < 20 files use one)")
     parser.add_argument("--force-exclude", action=argparse.BooleanOptionalAction, default=None,
                         help="apply excludes even to paths named on the command line")
     parser.add_argument("--respect-gitignore", action=argparse.BooleanOptionalAction,

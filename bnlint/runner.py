@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from bnlint.cache import ResultCache
     from bnlint.pins import PinIndex
 
-# Below this many files a pool costs more (start-up, pickling) than it saves.
+# Below this many files a second worker process costs more (start-up) than it saves.
 PARALLEL_MIN_FILES = 20
 # Called once per file analysed (a progress display).
 Progress = Callable[[], None]
