@@ -86,7 +86,7 @@ def run_isolated(
             for position, finished in _collect(pool, results, budget):
                 if on_done is not None:
                     on_done()
-                if finished is not None:  # the worker is gone: replace it
+                if finished is not None and waiting:  # the worker is gone: replace it
                     pool[position] = start()
                     _await_ready(pool[position])
     finally:
