@@ -61,6 +61,9 @@ _PYTHON2_LINES = (
 # A text whose nesting bound (bnlint.nesting) is at most this is parsed by libcst at once;
 # above it, CPython's parser says first how deep the text really is.
 _NESTING_CHECKED = 100
+# A text with at most this many operators and brackets is not even scanned: it cannot
+# nest deeper, and libcst parses a thousand levels without harm (it dies beyond 3,000).
+_NESTING_SCANNED = 1000
 DEFAULT_MAX_NESTING = 2000
 
 
@@ -111,7 +114,7 @@ def _too_deep(source: Source, max_nesting: int) -> Parsed | None:
     would overflow its stack and kill the process), the BN000 of one that CPython
     rejects, or None when libcst can be given the text."""
     text = source.text
-    if nesting_bound(text, _NESTING_CHECKED) <= _NESTING_CHECKED:
+    if nesting_bound(text, min(max_nesting, _NESTING_SCANNED)) <= _NESTING_CHECKED:
         return None
     outcome = _compile(text)
     if isinstance(outcome, Rejection) and not outcome.too_deep:
@@ -139,6 +142,10 @@ def _parse_python(source: Source) -> Parsed:
     import libcst as cst
 
     text = source.text
+    if _nested_beyond_python(text):  # libcst would parse what CPython refuses
+        rejection = python_rejection(text)
+        if rejection is not None:
+            return Parsed(None, (rejection.finding(),))
     try:
         module = cst.parse_module(text)
     except cst.ParserSyntaxError:
