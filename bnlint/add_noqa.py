@@ -19,14 +19,13 @@ from __future__ import annotations
 import ast
 import io
 import json
-import os
 import re
-import tempfile
 import tokenize
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from bnlint.atomic_write import WriteError, replace_if_unchanged
 from bnlint.sources import SourceError, read_file_bytes, source_from_text
 from bnlint.suppress import parse_suppressions
 
@@ -360,11 +359,18 @@ def _failing_rows(
         new = source_from_text(path, new_data, source.kind)
     except SourceError:
         return set(wanted)
+    return _unhonoured_rows(source, new.text, wanted)
+
+
+def _unhonoured_rows(source: Source, new_text: str, wanted: dict[int, list[Finding]]) -> set[int]:
+    """The rows of ``wanted`` whose findings the program ``new_text`` does not silence, or
+    whose cell (the file, for .py) compiled before and no longer does; every row when
+    the new program has other rows."""
     old_rows = _ROW_END.split(source.text)
-    new_rows = _ROW_END.split(new.text)
+    new_rows = _ROW_END.split(new_text)
     if len(old_rows) != len(new_rows):
         return set(wanted)
-    suppressions = parse_suppressions(new.text)
+    suppressions = parse_suppressions(new_text)
     failing = {
         row for row, findings in wanted.items()
         if not all(suppressions.is_suppressed(f.code, f.name, row) for f in findings)
@@ -374,6 +380,30 @@ def _failing_rows(
         if rows and _compiles(old_rows[start:stop]) and not _compiles(new_rows[start:stop]):
             failing.update(rows)
     return failing
+
+
+def noqa_line(source: Source, row: int, findings: Sequence[Finding]) -> str | None:
+    """The text of program row ``row`` (1-based, without its line ending) of a Python
+    ``source`` with the codes of ``findings`` added to its ``# noqa:`` comment, under the
+    same checks as --add-noqa: the row must end outside a string and a continuation, and
+    the edited program must silence every one of ``findings`` and still compile. None
+    when one of them fails, when every code is listed already, or for a notebook (whose
+    program rows are not the file's lines)."""
+    codes = sorted({finding.code for finding in findings if finding.code != _SYNTAX_ERROR})
+    rows = _ROW_END.split(source.text)
+    if source.kind != "python" or not codes or not 1 <= row <= len(rows):
+        return None
+    if row not in _commentable_rows(source):
+        return None
+    line, added = with_noqa(rows[row - 1], _comment_columns(source).get(row), codes)
+    if not added:
+        return None
+    new_text = "".join(
+        (line if index == row - 1 else text) + ending
+        for index, (text, ending) in enumerate(
+            zip(rows, [*_ROW_END.findall(source.text), ""])))
+    wanted = {row: [finding for finding in findings if finding.code in codes]}
+    return None if _unhonoured_rows(source, new_text, wanted) else line
 
 
 def _units(source: Source) -> list[tuple[int, int]]:
@@ -394,24 +424,7 @@ def _compiles(rows: Sequence[str]) -> bool:
 
 def _replace(path: str, old: bytes, new: bytes) -> None:
     """Write ``new`` over ``path`` atomically, if it still holds ``old``."""
-    target = os.path.realpath(path)
     try:
-        if read_file_bytes(target) != old:
-            raise _FileProblem(f"{path}: changed on disk while bnlint ran; not edited")
-    except SourceError as problem:
+        replace_if_unchanged(path, old, new)
+    except WriteError as problem:
         raise _FileProblem(str(problem)) from None
-    directory = os.path.dirname(target)
-    try:
-        mode = os.stat(target).st_mode & 0o7777
-        handle, temporary = tempfile.mkstemp(prefix=".bnlint-", dir=directory)
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                stream.write(new)
-            os.chmod(temporary, mode)
-            os.replace(temporary, target)
-        except BaseException:
-            os.unlink(temporary)
-            raise
-    except OSError as problem:
-        raise _FileProblem(f"{path}: cannot write: {problem.strerror or problem}") from None
-

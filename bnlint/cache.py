@@ -30,7 +30,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from bnlint import __version__
-from bnlint.finding import Finding, Position, Related, Span
+from bnlint.finding import Edit, Finding, Fix, Position, Related, Span
 
 if TYPE_CHECKING:
     from bnlint.engine import FileResult
@@ -46,7 +46,7 @@ SCHEMA = 2
 # others only decide which files are linted (or where the cache lives).
 _NOT_FINGERPRINTED = frozenset({
     "select", "ignore", "extend_select", "per_file_ignores", "exclude", "extend_exclude",
-    "respect_gitignore", "force_exclude", "cache_dir",
+    "respect_gitignore", "force_exclude", "cache_dir", "fix", "unsafe_fixes",
 })
 _CODE_SUFFIXES = (".py", ".toml", ".json")
 _GITIGNORE = "# Automatically created by bnlint.\n*\n"
@@ -364,12 +364,17 @@ def _str(value: Any) -> str:
 
 def _encode_finding(finding: Finding) -> list[Any]:
     related = [[item.message, _encode_span(item.span), item.path] for item in finding.related]
-    return [finding.code, finding.name, finding.severity, finding.message,
-            _encode_span(finding.span), related]
+    encoded = [finding.code, finding.name, finding.severity, finding.message,
+               _encode_span(finding.span), related]
+    if finding.fix is not None:
+        fix = finding.fix
+        encoded.append([fix.message, fix.applicability,
+                        [[_encode_span(edit.span), edit.content] for edit in fix.edits]])
+    return encoded
 
 
 def _decode_finding(value: Any) -> Finding:
-    code, name, severity, message, span, related = value
+    code, name, severity, message, span, related, *rest = value
     if severity not in ("error", "warning", "info"):
         raise ValueError(f"unknown severity {severity!r}")
     return Finding(
@@ -379,7 +384,16 @@ def _decode_finding(value: Any) -> Finding:
         message=_str(message),
         span=_decode_span(span),
         related=tuple(_decode_related(item) for item in related),
+        fix=_decode_fix(rest[0]) if rest else None,
     )
+
+
+def _decode_fix(value: Any) -> Fix:
+    message, applicability, edits = value
+    if applicability not in ("safe", "unsafe"):
+        raise ValueError(f"unknown applicability {applicability!r}")
+    return Fix(_str(message), applicability,
+               tuple(Edit(_decode_span(span), _str(content)) for span, content in edits))
 
 
 def _decode_related(value: Any) -> Related:

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from bnlint.flavour import Flavour
     from bnlint.pins import PinIndex
     from bnlint.progress import ProgressBar
+    from bnlint.report import FixSummary
     from bnlint.rule import Rule
 
 OUTPUT_FORMATS = ("full", "concise", "json", "json-lines", "github", "gitlab", "sarif",
@@ -67,12 +68,14 @@ class Outcome:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run bnlint with ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    serving = arguments[:1] == ["server"]
     try:
-        args = _parse(list(sys.argv[1:] if argv is None else argv))
+        args = _parse_server(arguments[1:]) if serving else _parse(arguments)
     except SystemExit as exit_:  # argparse: --help, --version, usage errors
         return exit_.code if isinstance(exit_.code, int) else EXIT_ERROR
     try:
-        return _dispatch(args)
+        return _serve() if serving else _dispatch(args)
     except (ConfigError, UsageError) as error:
         return _fail(str(error))
     except KeyboardInterrupt:
@@ -90,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="bnlint",
         description="Find Keras BatchNormalization and fine-tuning mistakes.",
         epilog="Also: `bnlint rule CODE` (= --explain CODE), `bnlint check PATH ...` "
-        "(= bnlint PATH ...). Exit status: 0 clean, 1 findings, 2 error.",
+        "(= bnlint PATH ...), `bnlint server` (a language server for editors). "
+        "Exit status: 0 clean, 1 findings, 2 error.",
     )
     parser.add_argument("paths", nargs="*", metavar="PATH",
                         help="files or directories to lint (default: .); `-` reads stdin")
@@ -113,6 +117,30 @@ def build_parser() -> argparse.ArgumentParser:
                        help="report only findings that FILE (from --write-baseline) lacks")
     adopt.add_argument("--add-noqa", action="store_true",
                        help="add `# noqa: CODE` to the line of every current finding")
+    probe = parser.add_argument_group("runtime probe (needs the `probe` extra)")
+    probe.add_argument("--probe", action="store_true",
+                       help="confirm findings on a small reconstructed model in TensorFlow/"
+                       "Keras and report the measured numbers")
+    probe.add_argument("--probe-flavours", metavar="LIST", type=_probe_flavours,
+                       help="comma-separated flavours to probe under (keras3, tf-keras; "
+                       "default: each file's target)")
+    probe.add_argument("--probe-timeout", metavar="SECONDS", type=_positive_float,
+                       default=120.0, help="time limit per scenario (default: 120)")
+    fixing = parser.add_argument_group("fixes (ruff's model: safe fixes keep what the code "
+                                       "states; unsafe ones change how the model trains)")
+    fixing.add_argument("--fix", action=argparse.BooleanOptionalAction, default=None,
+                        help="apply the safe fixes, then report what remains (also `fix` "
+                        "in config)")
+    fixing.add_argument("--unsafe-fixes", action=argparse.BooleanOptionalAction,
+                        default=None, help="also apply (and mark [*]) the unsafe fixes "
+                        "(also `unsafe-fixes` in config)")
+    fixing.add_argument("--fix-only", action="store_true",
+                        help="apply fixes and report nothing else (implies --fix)")
+    fixing.add_argument("--diff", action="store_true",
+                        help="write nothing: print a diff of what the fixes would change "
+                        "(implies --fix-only); exit 1 when there is one")
+    fixing.add_argument("--exit-non-zero-on-fix", action="store_true",
+                        help="exit 1 when a fix was applied, even if nothing remains")
     parser.add_argument("--statistics", action="store_true",
                         help="print the number of findings per rule instead of each finding")
     parser.add_argument("--exit-zero", action="store_true",
@@ -156,6 +184,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# what the `lsp` extra installs (pyproject.toml): bnlint is not on a package index
+LSP_INSTALL = "python -m pip install 'pygls>=2.0'"
+
+
+def _parse_server(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="bnlint server",
+        description="Run bnlint as a language server, speaking LSP over stdin and stdout.")
+    # language clients often pass the transport they chose; stdio is the only one
+    parser.add_argument("--stdio", action="store_true", help="use stdin and stdout (default)")
+    return parser.parse_args(argv)
+
+
+def _serve() -> int:
+    """``bnlint server``: the language server over stdio (the ``lsp`` extra)."""
+    try:
+        from bnlint.language_server import serve
+    except ImportError as error:
+        if (error.name or "").split(".")[0] not in ("pygls", "lsprotocol"):
+            raise
+        return _fail(f"`bnlint server` needs pygls (the lsp extra), which is not installed: "
+                     f"{LSP_INSTALL}")
+    serve()
+    return EXIT_CLEAN
+
+
 def _default_format() -> str:
     """``full``, unless BNLINT_OUTPUT_FORMAT names another format (as RUFF_OUTPUT_FORMAT)."""
     chosen = os.environ.get(OUTPUT_FORMAT_ENV, "").strip()
@@ -184,6 +238,18 @@ def _parse(argv: list[str]) -> argparse.Namespace:
                      "nor --baseline")
     if args.add_noqa and (args.paths == ["-"] or args.stdin_filename is not None):
         parser.error("--add-noqa edits files: it cannot read stdin")
+    if args.diff:
+        args.fix_only = True
+    if args.fix_only:
+        args.fix = True
+    if args.fix and (args.paths == ["-"] or args.stdin_filename is not None):
+        parser.error("--fix, --fix-only and --diff edit files: they cannot read stdin")
+    if args.fix and (args.add_noqa or args.write_baseline is not None or args.statistics):
+        parser.error("--fix, --fix-only and --diff take neither --add-noqa, "
+                     "--write-baseline nor --statistics")
+    if args.probe and (args.fix or args.add_noqa or args.write_baseline is not None):
+        parser.error("--probe reports on findings: it takes neither --fix, --add-noqa "
+                     "nor --write-baseline")
     return args
 
 
@@ -197,6 +263,40 @@ def _limit(key: str) -> Callable[[str], float]:
             raise argparse.ArgumentTypeError(f"expected {error}, got {text!r}") from None
 
     return checked
+
+
+def _probe_flavours(text: str) -> tuple[str, ...]:
+    from bnlint.probe.session import FLAVOURS
+
+    chosen = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    unknown = [name for name in chosen if name not in FLAVOURS]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(
+            f"unknown flavour {', '.join(unknown) or repr(text)} (choose from "
+            f"{', '.join(FLAVOURS)})")
+    return chosen
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+    return value
+
+
+def _fix_mode(args: argparse.Namespace, settings: Settings, stdin: bool) -> None:
+    """Settle --fix and --unsafe-fixes: the flags win, then the configuration's `fix`
+    and `unsafe-fixes`. A configured `fix` does not apply where nothing is fixed: stdin,
+    --add-noqa, --write-baseline, --statistics, --show-*."""
+    if args.unsafe_fixes is None:
+        args.unsafe_fixes = settings.unsafe_fixes
+    if args.fix is None:
+        args.fix = settings.fix and not (
+            stdin or args.add_noqa or args.write_baseline is not None or args.statistics
+            or args.probe)
 
 
 def _positive_int(text: str) -> int:
@@ -228,6 +328,7 @@ def _check(args: argparse.Namespace, rules: Sequence[type[Rule]]) -> int:
     file_settings = load_settings(config_path)
     overrides = _overrides(args)
     settings = apply_overrides(file_settings, overrides)
+    _fix_mode(args, settings, stdin)
     selected = _selected(file_settings, overrides, rules)
     if args.show_settings:
         text = _settings_text(config_path, settings, selected)
@@ -235,6 +336,15 @@ def _check(args: argparse.Namespace, rules: Sequence[type[Rule]]) -> int:
             text += _targets_text(args.paths, settings)
         return _print(text)
     baseline = _load_baseline(args.baseline) if args.baseline is not None else None
+    if args.probe:
+        from bnlint.probe import ProbeUnavailable
+        from bnlint.probe.session import require
+
+        try:
+            require(args.probe_flavours or ("keras3",))
+        except ProbeUnavailable as error:
+            _error(str(error))
+            return EXIT_ERROR
     if stdin:
         outcome = _lint_stdin(args, settings, rules, selected)
         if outcome is None:  # --force-exclude and an excluded name: say nothing (ruff)
@@ -247,7 +357,90 @@ def _check(args: argparse.Namespace, rules: Sequence[type[Rule]]) -> int:
         from bnlint.baseline import filter_results
 
         outcome = Outcome(filter_results(outcome.results, baseline), outcome.errors)
-    return _finish(args, outcome)
+    if args.fix:
+        return _fix(args, outcome, settings, rules, selected, baseline)
+    if not args.probe:
+        return _finish(args, outcome)
+    outcome, summary = _probe(args, outcome)
+    status = _finish(args, outcome)
+    sys.stdout.flush()
+    print(summary, file=sys.stderr)
+    return status
+
+
+def _probe(args: argparse.Namespace, outcome: Outcome) -> tuple[Outcome, str]:
+    """Attach the probe's verdicts; returns the summary line for stderr."""
+    import time
+
+    from bnlint.probe import probe_results, progress_stream, summary_line
+
+    started = time.perf_counter()
+    results = probe_results(outcome.results, args.probe_flavours, args.probe_timeout,
+                            progress_stream())
+    return (Outcome(tuple(results), outcome.errors),
+            summary_line(results, time.perf_counter() - started))
+
+
+def _fix(
+    args: argparse.Namespace, outcome: Outcome, settings: Settings,
+    rules: Sequence[type[Rule]], selected: frozenset[str],
+    baseline: list[BaselineEntry] | None,
+) -> int:
+    """--fix, --fix-only, --diff: apply (or show) the fixes, then report as ruff does."""
+    from bnlint.fix_files import fix_results, unified_diff, write_fixes
+    from bnlint.runner import lint_text
+
+    pins = _pins(settings)
+
+    def relint(path: str, data: bytes) -> FileResult:
+        pinned = pins.flavour_for(path) if pins is not None else None
+        result = lint_text(path, data, settings, rules, selected, project_flavour=pinned)
+        if baseline is not None:
+            from bnlint.baseline import filter_results
+
+            result = filter_results((result,), baseline)[0]
+        return result
+
+    fixes = fix_results(outcome.results, relint, args.unsafe_fixes)
+    if args.diff:
+        _print("".join(unified_diff(fix) for fix in fixes))
+    else:
+        fixes = write_fixes(fixes)
+    fixed = sum(len(fix.fixed) for fix in fixes if fix.changed)
+    problems = [fix.error for fix in fixes if fix.error is not None]
+    fixed_outcome = Outcome(tuple(fix.result for fix in fixes), (*outcome.errors, *problems))
+    if not args.fix_only:
+        return _finish(args, fixed_outcome, fixed=fixed)
+    errors = [*fixed_outcome.errors,
+              *(_file_error(r.path, e) for r in fixed_outcome.results for e in r.errors)]
+    for error in errors:
+        _error(error)
+    print(_fix_only_summary(fixed, fixed_outcome.results, args), file=(
+        sys.stderr if args.diff else sys.stdout), end="")
+    if errors:
+        return EXIT_ERROR
+    if args.diff:
+        return EXIT_FINDINGS if fixed else EXIT_CLEAN
+    return EXIT_FINDINGS if fixed and args.exit_non_zero_on_fix else EXIT_CLEAN
+
+
+def _fix_only_summary(fixed: int, results: Sequence[FileResult],
+                      args: argparse.Namespace) -> str:
+    """ruff's ``Fixed 2 findings.`` / ``Would fix 2 findings.`` (with --diff), with the
+    unsafe fixes left out when there are some."""
+    from bnlint.fix import is_applicable
+
+    hidden = 0 if args.unsafe_fixes else sum(
+        1 for result in results for finding in result.findings
+        if is_applicable(finding.fix, True))
+    noun = f"finding{'' if fixed == 1 else 's'}"
+    extra = (f" ({hidden} fix{'' if hidden == 1 else 'es'} available with "
+             "`--unsafe-fixes`)") if hidden else ""
+    if fixed:
+        return f"{'Would fix' if args.diff else 'Fixed'} {fixed} {noun}{extra}.\n"
+    if hidden:
+        return f"No findings {'would be ' if args.diff else ''}fixed{extra}.\n"
+    return ""
 
 
 def _load_baseline(path: str) -> list[BaselineEntry]:
@@ -291,6 +484,8 @@ def _overrides(args: argparse.Namespace) -> CliOverrides:
         no_cache=args.no_cache,
         limits=tuple((key.replace("-", "_"), value) for key in LIMIT_KEYS
                      if (value := getattr(args, key.replace("-", "_"))) is not None),
+        fix=args.fix,
+        unsafe_fixes=args.unsafe_fixes,
     )
 
 
@@ -322,7 +517,8 @@ def _lint_files(
     found = _discover(paths, settings)
     if not found.files and not found.errors:
         _warn("no Python files or notebooks found under the given paths")
-    cache = _open_cache(settings, rules) if found.files else None
+    # the cache keeps no probe scenarios: a probe run analyses every file afresh
+    cache = _open_cache(settings, rules) if found.files and not args.probe else None
     with _progress_bar(args, len(found.files)) as progress:
         results = lint_paths(
             found.files, settings, rules, selected,
@@ -400,7 +596,7 @@ def _show_files(paths: list[str], settings: Settings) -> int:
     return EXIT_ERROR if found.errors else EXIT_CLEAN
 
 
-def _finish(args: argparse.Namespace, outcome: Outcome) -> int:
+def _finish(args: argparse.Namespace, outcome: Outcome, fixed: int = 0) -> int:
     results = outcome.results
     errors = [*outcome.errors, *(_file_error(r.path, e) for r in results for e in r.errors)]
     for error in errors:
@@ -410,8 +606,11 @@ def _finish(args: argparse.Namespace, outcome: Outcome) -> int:
     if args.statistics:
         text = _statistics(results, args.output_format)
     else:
+        from bnlint.report import FixSummary
+
         color = args.output_file is None and _wants_color(sys.stdout)
-        text = _render(args.output_format, outcome, errors, color)
+        text = _render(args.output_format, outcome, errors, color,
+                       FixSummary(fixed, args.unsafe_fixes))
     if args.output_file is not None:
         _write_report(args.output_file, text)
     else:
@@ -419,6 +618,8 @@ def _finish(args: argparse.Namespace, outcome: Outcome) -> int:
     if errors:
         return EXIT_ERROR
     has_findings = any(result.findings for result in results)
+    if fixed and args.exit_non_zero_on_fix:
+        return EXIT_FINDINGS
     return EXIT_FINDINGS if has_findings and not args.exit_zero else EXIT_CLEAN
 
 
@@ -443,7 +644,8 @@ def _adopt(args: argparse.Namespace, results: Sequence[FileResult], failed: bool
     return EXIT_ERROR if failed else EXIT_CLEAN
 
 
-def _render(output_format: str, outcome: Outcome, errors: Sequence[str], color: bool) -> str:
+def _render(output_format: str, outcome: Outcome, errors: Sequence[str], color: bool,
+            fixes: FixSummary | None = None) -> str:
     """The report of ``outcome`` in ``output_format``."""
     from bnlint import report
 
@@ -471,8 +673,9 @@ def _render(output_format: str, outcome: Outcome, errors: Sequence[str], color: 
     if output_format == "full":
         from bnlint.formats.full import render_full
 
-        return render_full(results, color=color, other_errors=len(outcome.errors))
-    return report.render_text(results, other_errors=len(outcome.errors))
+        return render_full(results, color=color, other_errors=len(outcome.errors),
+                           fixes=fixes)
+    return report.render_text(results, other_errors=len(outcome.errors), fixes=fixes)
 
 
 def _wants_color(stream: TextIO) -> bool:

@@ -44,6 +44,8 @@ class CliOverrides:
     target_keras: TargetKeras | None = None
     force_exclude: bool | None = None
     respect_gitignore: bool | None = None
+    fix: bool | None = None
+    unsafe_fixes: bool | None = None
     # --cache-dir (or BNLINT_CACHE_DIR), relative to the working directory.
     cache_dir: str | None = None
     no_cache: bool = False
@@ -126,6 +128,10 @@ def apply_overrides(settings: Settings, overrides: CliOverrides) -> Settings:
     if overrides.limits:
         given: dict[str, Any] = dict(overrides.limits)
         settings = replace(settings, limits=replace(settings.limits, **given))
+    if overrides.fix is not None:
+        settings = replace(settings, fix=overrides.fix)
+    if overrides.unsafe_fixes is not None:
+        settings = replace(settings, unsafe_fixes=overrides.unsafe_fixes)
     if overrides.no_cache:
         settings = replace(settings, cache_dir=None)
     elif overrides.cache_dir is not None:
@@ -298,6 +304,8 @@ _SETTINGS_KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "extend-exclude": ("extend_exclude", _strings),
     "respect-gitignore": ("respect_gitignore", _boolean),
     "force-exclude": ("force_exclude", _boolean),
+    "fix": ("fix", _boolean),
+    "unsafe-fixes": ("unsafe_fixes", _boolean),
     "target-keras": ("target_keras", _target),
     "keras-version": ("keras_version", _version),
     "cache-dir": ("cache_dir", _path),

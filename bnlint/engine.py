@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bnlint.conditions import PathReport, holds
-from bnlint.finding import Finding, Position, Related, Span
+from bnlint.finding import Edit, Finding, Fix, Position, Related, Span
 from bnlint.flavour import Flavour
-from bnlint.rule import Rule, RuleContext
+from bnlint.rule import Anchor, Rewrite, Rule, RuleContext
 from bnlint.settings import Settings
 from bnlint.source import Source
 
@@ -109,7 +109,7 @@ def lint_source(
                           dependencies)
 
     suppressions = parse_suppressions(source.text)
-    findings = _to_findings(module, reports)
+    findings = _to_findings(module, reports, source.text)
     kept = [
         finding
         for finding in findings
@@ -143,7 +143,8 @@ def judged_flavour(source: Source, settings: Settings,
                            source.legacy_keras_env)
 
 
-def _to_findings(module: cst.Module, reports: Iterable[PathReport]) -> list[Finding]:
+def _to_findings(module: cst.Module, reports: Iterable[PathReport],
+                 text: str) -> list[Finding]:
     """One finding per rule and primary location, whichever replays reported it.
     Positions are computed only here, once per file that has something to report, and
     only for the nodes a finding may name.
@@ -207,11 +208,47 @@ def _to_findings(module: cst.Module, reports: Iterable[PathReport]) -> list[Find
             message=report.message,
             span=primary,
             related=related,
+            scenario=report.scenario,
+            fix=_fix(report.fix, where, text) if report.fix is not None else None,
         ))
     return sorted(findings, key=lambda f: (f.span.start.row, f.span.start.column, f.code))
 
 
 _STEP_ELSEWHERE = "the step reported above, in another module of the project"
+
+
+def _fix(rewrite: Rewrite, where: _Locator, text: str) -> Fix | None:
+    """The rule's rewrite as edits of this file's program text; None when a node it
+    changes is not in this file."""
+    from bnlint.sources import split_lines
+
+    rows = split_lines(text)
+    edits: list[Edit] = []
+    for change in rewrite.changes:
+        start = _anchor(change.start, where, rows)
+        end = _anchor(change.end, where, rows)
+        if start is None or end is None:
+            return None
+        content = change.text
+        if change.indent:
+            line = rows[start.row - 1] if start.row <= len(rows) else ""
+            margin = line[: len(line) - len(line.lstrip(" \t"))]
+            content = "\n".join([content.split("\n")[0], *(
+                margin + piece if piece else piece for piece in content.split("\n")[1:])])
+        edits.append(Edit(Span(start, end), content))
+    return Fix(rewrite.message, rewrite.applicability, tuple(edits))
+
+
+def _anchor(anchor: Anchor, where: _Locator, rows: Sequence[str]) -> Position | None:
+    span = where.own(anchor.node)
+    if span is None:
+        return None
+    if anchor.side == "start":
+        return span.start
+    if anchor.side == "end":
+        return span.end
+    row = span.end.row
+    return Position(row, len(rows[row - 1]) + 1 if row <= len(rows) else 1)
 
 
 class _Locator:
@@ -279,6 +316,9 @@ def _located(reports: Sequence[PathReport],
             yield site
         for node, _ in item.report.related:
             yield node
+        for change in item.report.fix.changes if item.report.fix is not None else ():
+            yield change.start.node
+            yield change.end.node
         models[id(item.model)] = item.model
     for model in models.values():
         for decision in model.decisions:

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from bnlint.probe.result import ProbeResult
+    from bnlint.probe.scenario import Scenario
 
 Severity = Literal["error", "warning", "info"]
+# ruff's model: a safe fix keeps what the code means (or restores what it states); an
+# unsafe one changes how the model trains and is applied only with --unsafe-fixes.
+Applicability = Literal["safe", "unsafe"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +43,25 @@ class Related:
 
 
 @dataclass(frozen=True, slots=True)
+class Edit:
+    """Replace the program text in ``span`` by ``content`` (an insertion when the span
+    is empty, a deletion when ``content`` is). Line breaks in ``content`` are ``\n``;
+    applying the edit writes them as the file writes its own."""
+
+    span: Span
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """What would resolve a finding: edits applied together or not at all."""
+
+    message: str
+    applicability: Applicability
+    edits: tuple[Edit, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One reported problem, located in program coordinates of its Source.
 
@@ -49,3 +75,10 @@ class Finding:
     message: str
     span: Span
     related: tuple[Related, ...] = ()
+    # what the runtime probe needs to replay it (None: the rule has no probe scenario);
+    # not part of what is reported, so not compared, and not kept in the result cache
+    # (a --probe run analyses afresh)
+    scenario: Scenario | None = field(default=None, compare=False)
+    # what ``--probe`` measured
+    probe: tuple[ProbeResult, ...] = ()
+    fix: Fix | None = None

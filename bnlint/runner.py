@@ -172,20 +172,45 @@ def lint_text(
     selected: frozenset[str],
     *,
     project_flavour: Flavour | None = None,
+    cache: ResultCache | None = None,
     isolate: bool = False,
 ) -> FileResult:
-    """Lint text that is not read from disk (stdin); ``path`` names it for
-    per-file-ignores, notebook detection and the report. With ``isolate``, in a worker
-    process within the budget of ``settings.limits``, as ``lint_paths`` does."""
-    from bnlint.isolation import Budget, Failure, run_isolated
-
+    """Lint text that is not read from disk (stdin, an editor's buffer); ``path`` names
+    it for per-file-ignores, notebook detection, the project's imports and the report.
+    With a ``cache``, text whose bytes were linted before (with the same codes and
+    pinned flavour) is answered from it; a result is stored, and the cache saved, only
+    when ``data`` is what the file at ``path`` holds, so that the cache keeps versions
+    of files that exist, never every state of an unsaved buffer. With ``isolate``, the
+    text is analysed in a worker process within the budget of ``settings.limits``, as
+    ``lint_paths`` does."""
     codes = compile_per_file_ignores(settings, rules).codes_for(path, selected)
     job = Job(settings, tuple(rules))
-    if not isolate:
-        return _lint_data(path, data, codes, project_flavour, job)
-    limits = settings.limits
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    digest: str | None = None
+    if cache is not None:
+        from bnlint.cache import content_hash
+
+        digest = content_hash(raw)
+        cached = _cached_result(Task(path, codes, raw, project_flavour), raw, digest, cache)
+        if cached is not None:
+            return cached
+    if isolate:
+        result = _lint_data_isolated(path, data, codes, project_flavour, job)
+    else:
+        result = _lint_data(path, data, codes, project_flavour, job)
+    if cache is not None and digest is not None and raw == _read_bytes(path):
+        cache.store(path, digest, codes, project_flavour, result)
+        cache.save()
+    return result
+
+
+def _lint_data_isolated(path: str, data: str | bytes, codes: frozenset[str],
+                        pinned: Flavour | None, job: Job) -> FileResult:
+    from bnlint.isolation import Budget, Failure, run_isolated
+
+    limits = job.settings.limits
     [outcome] = run_isolated(
-        [data], partial(_lint_data, path, codes=codes, pinned=project_flavour, job=job),
+        [data], partial(_lint_data, path, codes=codes, pinned=pinned, job=job),
         Budget(limits.file_timeout, limits.file_memory), 1, prepare=_import_analysis)
     if isinstance(outcome, Failure):
         return FileResult(path, None, errors=(f"{path}: could not be analysed: {outcome.reason}",))

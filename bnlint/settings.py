@@ -86,6 +86,10 @@ class Settings:
     extend_exclude: tuple[str, ...] = ()
     respect_gitignore: bool = True
     force_exclude: bool = False
+    # `fix` and `unsafe-fixes` (ruff's keys): apply the fixes (--fix) and include the
+    # unsafe ones (--unsafe-fixes) without the flags.
+    fix: bool = False
+    unsafe_fixes: bool = False
     target_keras: TargetKeras = "auto"
     keras_version: tuple[int, ...] | None = None
     thresholds: Thresholds = field(default_factory=Thresholds)

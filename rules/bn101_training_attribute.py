@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from bnlint.probe.facts import model_facts
+from bnlint.probe.scenario import Scenario, scenario
 from bnlint.rule import Report, Rule, RuleContext
 from bnlint.semantic.values import Layer, LayerSelection
 
@@ -117,4 +119,14 @@ class TrainingAttribute(Rule):
                 f"assigning `.{event.attr}` on {what} has no effect: Keras layers have no "
                 "such attribute; use `.trainable = False` to freeze (BatchNormalization then "
                 "also runs in inference mode) or call the layer with `training=False`",
+                scenario=_scenario(self.code, target),
             )
+
+
+def _scenario(code: str, target: object) -> Scenario | None:
+    """Replayed on a model with BN only: without BN the attribute is still useless, but
+    there is nothing the probe could measure."""
+    layer = target.container if isinstance(target, LayerSelection) else target
+    if not isinstance(layer, Layer) or layer.contains_bn() is not True:
+        return None
+    return scenario(code, **model_facts(layer))

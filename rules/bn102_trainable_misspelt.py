@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from bnlint.rule import Report, Rule, RuleContext
+from bnlint.rule import Change, FixExample, Report, Rewrite, Rule, RuleContext
 from bnlint.semantic.events import Event
 from bnlint.semantic.values import Layer, LayerSelection, ModuleRef
 
@@ -81,9 +81,10 @@ class TrainableMisspelt(Rule):
     ```
 
     ## Fix safety
-    No automatic fix yet. Renaming the attribute to `trainable` is safe when the
-    misspelt name is never read anywhere (bnlint only reports such names); it does
-    change training, which is the intent. For the module case, use the loop variable.
+    The fix renames the misspelt attribute to `trainable`. It is safe: bnlint reports
+    a misspelt name only when nothing in the file reads it, so the rename changes
+    nothing but the freeze the code states. The module case (`layers.trainable = ...`
+    in a loop) gets no fix: which variable was meant is a guess.
 
     ## References
     - https://github.com/ayulockin/SwAV-TF/issues/13
@@ -126,6 +127,21 @@ class TrainableMisspelt(Rule):
         model = tf_keras.Sequential([tf_keras.layers.Dense(4), BN()])
         model.layers[-1].trainabel = False
         """,
+    )
+    fixed = (
+        FixExample("""
+        import keras
+        base = keras.applications.MobileNetV2(include_top=False)
+        base.Trainable = False
+        for layer in base.layers[:100]:
+            layer.trianable = False
+        """, """
+        import keras
+        base = keras.applications.MobileNetV2(include_top=False)
+        base.trainable = False
+        for layer in base.layers[:100]:
+            layer.trainable = False
+        """),
     )
     not_flagged = (
         """
@@ -193,6 +209,9 @@ class TrainableMisspelt(Rule):
                 event.node,
                 f"`.{event.attr}` is not `.trainable`: Python accepts the new attribute on "
                 f"{what} and nothing is frozen or unfrozen{bn}; rename it to `.trainable`",
+                fix=Rewrite(f"Rename `.{event.attr}` to `.trainable`",
+                            (Change.replace(event.node.attr, "trainable"),))
+                if isinstance(event.node, cst.Attribute) else None,
             )
         for event in model.events_of("set_trainable"):
             target = event.target

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from bnlint.finding import Severity
 from bnlint.flavour import Flavour
-from bnlint.rule import Example, Report, Rule, RuleContext
+from bnlint.rule import Change, Example, FixExample, Report, Rewrite, Rule, RuleContext
 from bnlint.semantic.model import SemanticModel
 from bnlint.semantic.names import keras_api
 from bnlint.semantic.values import Layer, LayerSelection, ModuleRef
@@ -67,8 +67,10 @@ class TrainableNotBool(Rule):
     ```
 
     ## Fix safety
-    No automatic fix yet. Replacing `"False"` by `False` and `"True"` by `True` is safe:
-    it gives the behaviour the code states. `0`/`1` -> `False`/`True` is safe too.
+    The fix replaces a string that reads as a boolean (`"False"`, `'true'`, `"0"`,
+    `"no"`, `""`, ...) and the integers `0`/`1` by `False`/`True`. It is safe: it gives
+    the behaviour the code states (a layer written to be frozen is frozen). `None` and
+    other strings get no fix: which bool was meant is a guess.
 
     ## References
     - https://stackoverflow.com/questions/65920684
@@ -119,6 +121,28 @@ class TrainableNotBool(Rule):
         model = keras.Sequential([keras.layers.Dense(4), keras.layers.BatchNormalization()])
         model.trainable = 0
         """,
+    )
+    fixed = (
+        FixExample("""
+        from keras import layers
+        bn = layers.BatchNormalization()
+        bn.trainable = "False"
+        """, """
+        from keras import layers
+        bn = layers.BatchNormalization()
+        bn.trainable = False
+        """),
+        FixExample("""
+        import tf_keras
+        head = tf_keras.layers.Dense(10, trainable='true')
+        for layer in head.layers:
+            layer.trainable = 0
+        """, """
+        import tf_keras
+        head = tf_keras.layers.Dense(10, trainable=True)
+        for layer in head.layers:
+            layer.trainable = False
+        """),
     )
     not_flagged = (
         """
@@ -175,7 +199,8 @@ class TrainableNotBool(Rule):
             known = isinstance(target, (Layer, LayerSelection))
             found = _judge(event.value_node, known, imports_keras)
             if found is not None:
-                yield Report(event.node, found[0], severity=found[1])
+                yield Report(event.node, found[0], severity=found[1],
+                             fix=_to_bool(event.value_node))
 
 
 def constructor_effect(flavour: Flavour, functional: bool, opaque: bool) -> str:
@@ -206,7 +231,7 @@ def _constructor_arguments(model: SemanticModel, flavour: Flavour) -> Iterator[R
                 else:
                     found = _judge_constructor(arg.value, effect, flavour)
                 if found is not None:
-                    yield Report(arg, found[0], severity=found[1])
+                    yield Report(arg, found[0], severity=found[1], fix=_to_bool(arg.value))
 
 
 def _judge_functional(node: cst.BaseExpression) -> tuple[str, Severity] | None:
@@ -253,6 +278,18 @@ def _judge_constructor(node: cst.BaseExpression, effect: str,
     return (f"`trainable={shown}` is not a bool: Keras >= 3.15 raises `ValueError` when the "
             "layer is constructed, and older versions (Keras 3 before 3.15, tf-keras) store "
             f"{kept}; {fix}"), severity
+
+
+def _to_bool(node: cst.CSTNode | None) -> Rewrite | None:
+    """The literal replaced by the bool it reads as; None when that is a guess."""
+    if isinstance(node, cst.SimpleString):
+        value = node.evaluated_value
+        if not isinstance(value, str) or value.strip().lower() not in _BOOL_WORDS | {""}:
+            return None
+    elif not (isinstance(node, cst.Integer) and node.value in {"0", "1"}):
+        return None
+    _, word = _literal(node)
+    return Rewrite(f"Replace `{node.value}` by `{word}`", (Change.replace(node, word),))
 
 
 def _literal(node: cst.BaseExpression) -> tuple[str | None, str]:

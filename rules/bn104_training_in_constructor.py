@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from bnlint.probe.scenario import scenario
 from bnlint.rule import Report, Rule, RuleContext
 from bnlint.semantic.names import keras_api
 
@@ -119,4 +120,5 @@ class TrainingInConstructor(Rule):
                         f"`{short}(training=...)` raises at construction: `training` is an "
                         "argument of the call (`layer(x, training=False)`); to freeze the "
                         "layer use `trainable=False`",
+                        scenario=scenario(self.code, layer=short),
                     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from bnlint.probe.scenario import scenario
 from bnlint.rule import Report, Rule, RuleContext
 from bnlint.semantic.values import Layer
 
@@ -131,4 +132,5 @@ class TrainableInCall(Rule):
                         "calling a Keras layer with `trainable=` raises TypeError: "
                         "`trainable` is an attribute; freeze with `layer.trainable = False` "
                         "and pass the mode as `training=False`",
+                        scenario=scenario(self.code) if target.contains_bn() else None,
                     )

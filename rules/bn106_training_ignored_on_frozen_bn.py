@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from bnlint.flavour import Flavour
+from bnlint.probe.facts import model_facts
+from bnlint.probe.scenario import scenario
 from bnlint.rule import Example, Report, Rule, RuleContext
 from bnlint.semantic.events import Event
 from bnlint.semantic.values import Layer
@@ -180,7 +182,8 @@ class TrainingIgnoredOnFrozenBn(Rule):
             node = event.node
             callee = (ctx.model.module.code_for_node(node.func) if isinstance(node, cst.Call)
                       else layer.label)
-            yield Report(node, _message(layer, callee, ctx.flavour))
+            yield Report(node, _message(layer, callee, ctx.flavour),
+                         scenario=scenario(self.code, **model_facts(layer)))
 
 
 def _is_frozen_bn_call(event: Event, layer: Layer) -> bool:

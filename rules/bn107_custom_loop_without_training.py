@@ -5,10 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from bnlint.rule import Report, Rule, RuleContext
+from bnlint.probe.facts import model_facts
+from bnlint.probe.scenario import scenario
+from bnlint.rule import FixExample, Report, Rewrite, Rule, RuleContext
 from bnlint.semantic.events import Event
 from bnlint.semantic.model import SemanticModel
 from bnlint.semantic.values import Layer, Variables
+
+from ._fixes import with_keyword
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -59,8 +63,11 @@ class CustomLoopWithoutTraining(Rule):
     freezing the BN layers (`layer.trainable = False`) and still pass `training=True`.
 
     ## Fix safety
-    No automatic fix yet. Adding `training=True` is safe when the gradients are applied
-    to the model's trainable weights (what this rule checks): it is what `fit()` does.
+    The fix passes `training=True` to the call (replacing `training=None`). It is
+    unsafe: it changes how the model trains (BatchNormalization starts using and
+    updating batch statistics, Dropout starts dropping), which is what `fit()` does and
+    almost always what the step means, but it changes the numbers. No fix for a call
+    with `*args`/`**kwargs`.
 
     ## References
     - Keras guide "Writing a training loop from scratch"
@@ -190,6 +197,60 @@ class CustomLoopWithoutTraining(Rule):
         grads = tape.gradient(loss, base.trainable_variables + head.trainable_variables)
         """,
     )
+    fixed = (
+        FixExample("""
+        import tensorflow as tf
+        from tensorflow.keras import layers as L
+        model = tf.keras.Sequential([L.Dense(16), L.BatchNormalization(), L.Dense(1)])
+        opt = tf.keras.optimizers.Adam()
+        for x, y in dataset:
+            with tf.GradientTape() as tape:
+                pred = model(x)
+                loss = tf.reduce_mean((pred - y) ** 2)
+            grads = tape.gradient(loss, model.trainable_variables)
+            opt.apply_gradients(zip(grads, model.trainable_variables))
+        """, """
+        import tensorflow as tf
+        from tensorflow.keras import layers as L
+        model = tf.keras.Sequential([L.Dense(16), L.BatchNormalization(), L.Dense(1)])
+        opt = tf.keras.optimizers.Adam()
+        for x, y in dataset:
+            with tf.GradientTape() as tape:
+                pred = model(x, training=True)
+                loss = tf.reduce_mean((pred - y) ** 2)
+            grads = tape.gradient(loss, model.trainable_variables)
+            opt.apply_gradients(zip(grads, model.trainable_variables))
+        """),
+        FixExample("""
+        import tensorflow as tf
+        from keras.layers import BatchNormalization as BN
+        from keras.layers import Dense, Input
+        from keras import Model
+        inputs = Input((8,))
+        outputs = Dense(1)(BN()(Dense(8)(inputs)))
+        model = Model(inputs, outputs)
+        @tf.function
+        def train_step(x, y):
+            with tf.GradientTape() as tape:
+                loss = loss_fn(y, model(x, training=None))
+            grads = tape.gradient(loss, model.trainable_weights)
+            optimizer.apply_gradients(zip(grads, model.trainable_weights))
+        """, """
+        import tensorflow as tf
+        from keras.layers import BatchNormalization as BN
+        from keras.layers import Dense, Input
+        from keras import Model
+        inputs = Input((8,))
+        outputs = Dense(1)(BN()(Dense(8)(inputs)))
+        model = Model(inputs, outputs)
+        @tf.function
+        def train_step(x, y):
+            with tf.GradientTape() as tape:
+                loss = loss_fn(y, model(x, training=True))
+            grads = tape.gradient(loss, model.trainable_weights)
+            optimizer.apply_gradients(zip(grads, model.trainable_weights))
+        """),
+    )
     not_flagged = (
         """
         import keras
@@ -305,7 +366,20 @@ class CustomLoopWithoutTraining(Rule):
             if gradient is None:
                 continue
             yield Report(event.node, _message(event, layer, _callee(model, event)),
-                         related=((gradient.node, "gradients of its trainable weights"),))
+                         related=((gradient.node, "gradients of its trainable weights"),),
+                         scenario=scenario(self.code, **model_facts(layer)) if "BatchNormalization"
+                         in _affected(event, layer) else None,
+                         fix=_training_true(model, event.node))
+
+
+def _training_true(model: SemanticModel, node: cst.CSTNode) -> Rewrite | None:
+    """The call with ``training=True`` (unsafe: the step then trains BN and Dropout)."""
+    if not isinstance(node, cst.Call):
+        return None
+    change = with_keyword(model.module, node, "training", "True")
+    if change is None:
+        return None
+    return Rewrite("Pass `training=True`", (change,), "unsafe")
 
 
 def _untrained_call(event: Event, layer: Layer) -> bool:

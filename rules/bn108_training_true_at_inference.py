@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 from bnlint.finding import Severity
 from bnlint.flavour import Flavour
+from bnlint.probe.facts import model_facts
+from bnlint.probe.scenario import scenario
 from bnlint.rule import Example, Report, Rule, RuleContext
 from bnlint.semantic.events import Event, call_notes
 from bnlint.semantic.model import SemanticModel
@@ -273,16 +275,20 @@ class TrainingTrueAtInference(Rule):
                 if found is not None:
                     yield Report(event.node, found[0],
                                  call_notes(event, "the BatchNormalization call"),
-                                 severity=found[1])
+                                 severity=found[1],
+                                 scenario=scenario(self.code, form="graph",
+                                                   **model_facts(layer)))
                 continue
             where = _inference_function(event)
             if where is not None:
-                yield Report(event.node, _message(callee, f"in `{where}()`"))
+                yield Report(event.node, _message(callee, f"in `{where}()`"),
+                             scenario=scenario(self.code, form="call", **model_facts(layer)))
                 continue
             fit = _earlier_fit(model, event, layer)
             if fit is not None:
                 yield Report(event.node, _message(callee, "after training"),
-                             related=((fit.node, "the model is trained here"),))
+                             related=((fit.node, "the model is trained here"),),
+                             scenario=scenario(self.code, form="call", **model_facts(layer)))
 
 
 def _bn_in_training_mode(event: Event, layer: Layer) -> bool:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from bnlint.probe.facts import model_facts
+from bnlint.probe.scenario import Fact, scenario
 from bnlint.rule import Report, Rule, RuleContext
 from bnlint.semantic.events import Event
 from bnlint.semantic.model import SemanticModel
@@ -219,6 +221,8 @@ class BnFrozenFromScratch(Rule):
                 "computes `x / sqrt(1 + epsilon)` instead of normalising; remove "
                 "`trainable=False` (freeze BN only to keep pretrained statistics)",
                 related=((trained.node, "the model is trained from scratch here"),),
+                scenario=scenario(self.code, **_settings(freeze[1]),
+                                  **model_facts(trained.layer or layer)),
             )
 
 
@@ -308,3 +312,17 @@ def _may_unfreeze(event: Event, bn: Layer) -> bool:
 def _frozen_at(event: Event, bn: Layer) -> bool:
     states = event.extra.get("trainable")
     return isinstance(states, dict) and states.get(id(bn)) is False
+
+
+def _settings(event: Event) -> dict[str, Fact]:
+    """The frozen layer's literal momentum and epsilon, when its constructor gives them."""
+    node = event.node
+    found: dict[str, Fact] = {}
+    if event.kind != "create" or not isinstance(node, cst.Call):
+        return found
+    for arg in node.args:
+        if arg.keyword is not None and arg.keyword.value in ("momentum", "epsilon"):
+            value = arg.value
+            if isinstance(value, (cst.Float, cst.Integer)):
+                found[f"bn_{arg.keyword.value}"] = float(value.evaluated_value)
+    return found

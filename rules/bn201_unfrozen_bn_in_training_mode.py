@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from bnlint.rule import Report, Rule, RuleContext
+from bnlint.probe.facts import fine_tuning_facts
+from bnlint.probe.scenario import scenario
+from bnlint.rule import FixExample, Report, Rule, RuleContext
 from bnlint.semantic import workflow as wf
 from bnlint.semantic.events import call_notes
 from bnlint.semantic.values import Layer, Wiring
 
 from ._chains import unfrozen_base_steps
+from ._fixes import refreeze
 from ._recipes import flag_loop_recipe
 
 if TYPE_CHECKING:
@@ -96,9 +99,12 @@ class UnfrozenBnInTrainingMode(Rule):
     ```
 
     ## Fix safety
-    No automatic fix yet: inserting the freeze loop changes training behaviour (it is
-    what you almost always want, but adapting BN statistics to a large new domain is a
-    legitimate choice).
+    The fix inserts, after the unfreeze, the loop that sets `trainable = False` on each
+    BatchNormalization layer of the base (spelt with the Keras the base comes from). It
+    is unsafe: it changes training behaviour. It is what you almost always want, but
+    adapting BN statistics to a large new domain is a legitimate choice. Offered only
+    for an unfreeze written `base.trainable = True` on its own line (not in a loop),
+    when the file shows which Keras the base comes from.
 
     ## References
     - keras-io guide "Transfer learning & fine-tuning", section "Important notes about
@@ -259,6 +265,66 @@ class UnfrozenBnInTrainingMode(Rule):
         model.fit(x, y)
         """,
     )
+    fixed = (
+        FixExample("""
+        import keras
+        from keras import layers
+        base = keras.applications.ResNet50(include_top=False, pooling="avg")
+        base.trainable = False
+        model = keras.Sequential([base, layers.Dense(10)])
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+        model.fit(x, y)
+        base.trainable = True  # fine-tune
+        model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
+        model.fit(x, y)
+        """, """
+        import keras
+        from keras import layers
+        base = keras.applications.ResNet50(include_top=False, pooling="avg")
+        base.trainable = False
+        model = keras.Sequential([base, layers.Dense(10)])
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+        model.fit(x, y)
+        base.trainable = True  # fine-tune
+        for layer in base.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.trainable = False
+        model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
+        model.fit(x, y)
+        """),
+        FixExample("""
+        import keras
+
+        def unfreeze(model):
+            model.trainable = True
+
+        base = keras.applications.ResNet50(include_top=False, pooling="avg")
+        base.trainable = False
+        model = keras.Sequential([base, keras.layers.Dense(10)])
+        model.compile(optimizer="adam", loss="mse")
+        model.fit(x, y)
+        unfreeze(base)
+        model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
+        model.fit(x, y)
+        """, """
+        import keras
+
+        def unfreeze(model):
+            model.trainable = True
+            for layer in model.layers:
+                if isinstance(layer, keras.layers.BatchNormalization):
+                    layer.trainable = False
+
+        base = keras.applications.ResNet50(include_top=False, pooling="avg")
+        base.trainable = False
+        model = keras.Sequential([base, keras.layers.Dense(10)])
+        model.compile(optimizer="adam", loss="mse")
+        model.fit(x, y)
+        unfreeze(base)
+        model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
+        model.fit(x, y)
+        """),
+    )
     not_flagged = (
         # the "set_trainable flag" recipe: the layers from the named one on are
         # unfrozen, the others frozen; which BN layers train is not known here
@@ -359,6 +425,9 @@ class UnfrozenBnInTrainingMode(Rule):
                 "`trainable = False` on each BatchNormalization layer of the base",
                 (*call_notes(found.unfreeze, "the unfreeze"),
                  *_chain(ctx, found)),
+                scenario=scenario(self.code, **fine_tuning_facts(
+                    wf.phases(ctx.model), found.phase, found.base, found.decisive)),
+                fix=refreeze(ctx.model, found),
             )
 
 

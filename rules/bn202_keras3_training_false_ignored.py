@@ -6,12 +6,15 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from bnlint.finding import Severity
-from bnlint.rule import Example, Report, Rule, RuleContext
+from bnlint.probe.facts import fine_tuning_facts
+from bnlint.probe.scenario import scenario
+from bnlint.rule import Example, FixExample, Report, Rule, RuleContext
 from bnlint.semantic import workflow as wf
 from bnlint.semantic.events import call_notes
 from bnlint.semantic.values import Wiring
 
 from ._chains import unfrozen_base_steps
+from ._fixes import refreeze
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -91,8 +94,11 @@ class Keras3TrainingFalseIgnored(Rule):
     or call the base from a subclassed model's `call()` with `training=False`.
 
     ## Fix safety
-    No automatic fix: inserting the per-BN freeze loop changes training behaviour (it
-    restores what the code states it wants).
+    The fix inserts, after the unfreeze, the loop that sets `trainable = False` on each
+    BatchNormalization layer of the base (as BN201's fix does). It is unsafe: it
+    changes training behaviour, although it restores what the code states it wants
+    (the base's BN in inference mode). Offered only for an unfreeze written
+    `base.trainable = True` on its own line (not in a loop).
 
     ## References
     - keras-team/keras#20285 and #23364
@@ -187,6 +193,14 @@ class Keras3TrainingFalseIgnored(Rule):
             target="keras3", keras_version="3.8",
         ),
     )
+    fixed = (
+        FixExample(_FUNCTIONAL, _FUNCTIONAL.replace(
+            "base.trainable = True\n",
+            "base.trainable = True\n"
+            "for layer in base.layers:\n"
+            "    if isinstance(layer, keras.layers.BatchNormalization):\n"
+            "        layer.trainable = False\n"), target="keras3", keras_version="3.8"),
+    )
     not_flagged = (
         Example(_FUNCTIONAL, target="tf-keras"),
         Example(_FUNCTIONAL, target="keras3", keras_version="3.16"),
@@ -264,6 +278,9 @@ class Keras3TrainingFalseIgnored(Rule):
                 (*call_notes(found.unfreeze, "the unfreeze"),
                  *_chain(ctx, found, found.decisive)),
                 severity=severity,
+                scenario=scenario(self.code, **fine_tuning_facts(
+                    wf.phases(ctx.model), found.phase, found.base, found.decisive)),
+                fix=refreeze(ctx.model, found),
             )
 
 

@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from bnlint.finding import Severity
+from bnlint.probe.facts import model_facts
+from bnlint.probe.scenario import Scenario, scenario
 from bnlint.rule import Example, Report, Rule, RuleContext
 from bnlint.semantic import workflow as wf
 from bnlint.semantic.events import Event, call_notes
@@ -513,6 +515,7 @@ class TrainableChangedAfterCompile(Rule):
             f"compiled and trained, and later iterations train it again without `compile()`: "
             f"{effect}; call `{_label(model)}.compile(...)` right after changing `trainable`",
             (*call_notes(change, "the change"), *chain),
+            scenario=_scenario(self.code, model, change, fitted=True),
         )
 
     def report(self, ctx: RuleContext, model: Layer, change: Event, compile_event: Event,
@@ -546,6 +549,7 @@ class TrainableChangedAfterCompile(Rule):
             "after changing `trainable`",
             (*call_notes(change, "the change"), *chain),
             severity=severity,
+            scenario=_scenario(self.code, model, change, earlier_fit is not None),
         )
 
 
@@ -590,3 +594,13 @@ def _differs_from(change: Event, compile_event: Event, value: bool) -> bool:
     else:
         return False
     return any(wf.trainable_at(compile_event, part) is (not value) for part in parts)
+
+
+def _scenario(code: str, model: Layer, change: Event, fitted: bool) -> Scenario | None:
+    """A change to a literal True/False: replayed as an unfreeze or a freeze, after a
+    fit() or before the first one."""
+    value = change.value
+    if not isinstance(value, Const) or not isinstance(value.value, bool):
+        return None
+    return scenario(code, change="unfreeze" if value.value else "freeze",
+                    fit_before_change=fitted, **model_facts(model))

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from bnlint.probe.facts import model_facts, phase_facts
+from bnlint.probe.scenario import scenario
 from bnlint.rule import Report, Rule, RuleContext
 from bnlint.semantic import workflow as wf
 from bnlint.semantic.events import Event, call_notes
@@ -285,6 +287,8 @@ class UnfreezeWithoutLowerLr(Rule):
                     f"learning rate {_rate(rate)}, {why}: large steps wreck pretrained "
                     "features; use a rate 10-100x lower (e.g. Adam(1e-5))",
                     (*steps, *chain),
+                    scenario=scenario(self.code, **model_facts(base),
+                                      **phase_facts(phase, previous)),
                 )
 
 

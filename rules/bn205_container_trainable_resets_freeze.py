@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from bnlint.probe.facts import model_facts
+from bnlint.probe.scenario import scenario
 from bnlint.rule import Report, Rule, RuleContext
 from bnlint.semantic import workflow as wf
 from bnlint.semantic.events import Event, call_notes
@@ -216,4 +218,7 @@ def _report(ctx: RuleContext, loop: Event, reset: Event, target: Layer) -> Repor
         "be overwritten during fit(); set the container flag first, then run the BN "
         "freeze loop",
         (*call_notes(reset, "the change"), *related),  # type: ignore[arg-type]
+        scenario=scenario("BN205", container_before=loop.trainable_before
+                          if isinstance(loop.trainable_before, bool) else None,
+                          **model_facts(target)),
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from bnlint.probe.facts import model_facts
+from bnlint.probe.scenario import scenario
 from bnlint.rule import Report, Rule, RuleContext
 from bnlint.semantic import workflow as wf
 from bnlint.semantic.events import Event, call_notes
@@ -204,6 +206,7 @@ class UnfreezeChildOfFrozenContainer(Rule):
                 "keep with `trainable = False` instead",
                 (*call_notes(event, "the change"),
                  (freeze.node, f"{wf.describe(frozen)} is frozen here")),
+                scenario=scenario(self.code, **model_facts(frozen)),
             )
 
 

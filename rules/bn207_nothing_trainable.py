@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from bnlint.probe.facts import model_facts
+from bnlint.probe.scenario import scenario
 from bnlint.rule import Report, Rule, RuleContext
 from bnlint.semantic import workflow as wf
 from bnlint.semantic.events import Event, call_notes
@@ -174,6 +176,7 @@ class NothingTrainable(Rule):
                         (freeze.node, "everything is frozen here"),
                         (phase.compile.node, "compiled with nothing trainable"),
                     ),
+                    scenario=scenario(self.code, **model_facts(phase.model)),
                 )
 
 

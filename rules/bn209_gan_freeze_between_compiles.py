@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from bnlint.probe.scenario import scenario
 from bnlint.rule import Example, Report, Rule, RuleContext
 from bnlint.semantic import workflow as wf
 from bnlint.semantic.events import Event, call_notes
@@ -207,6 +208,7 @@ class GanFreezeBetweenCompiles(Rule):
                       "here with it frozen")),
                     (train.node, f"{name} is trained here: still frozen in Keras 3"),
                 ),
+                scenario=scenario(self.code),
             )
 
 

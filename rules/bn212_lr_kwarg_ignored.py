@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from bnlint.rule import Example, Report, Rule, RuleContext
+from bnlint.probe.scenario import scenario
+from bnlint.rule import Change, Example, FixExample, Report, Rewrite, Rule, RuleContext
 from bnlint.semantic.values import Optimizer
 
 if TYPE_CHECKING:
@@ -60,8 +61,10 @@ class LrKwargIgnored(Rule):
     ```
 
     ## Fix safety
-    Renaming `lr=` to `learning_rate=` is safe: it restores the rate the code states.
-    Not applied automatically yet.
+    The fix renames `lr=` to `learning_rate=`. It is safe: every optimizer this rule
+    flags takes `learning_rate=`, and the rename restores the rate the code states.
+    No fix is offered when the call also passes `learning_rate=` (or `**kwargs` that
+    may).
 
     ## References
     - TensorFlow 2.11 release notes (new optimizers; `tf.keras.optimizers.legacy`)
@@ -86,6 +89,17 @@ class LrKwargIgnored(Rule):
         import tensorflow as tf
         def make_optimizer():
             return tf.keras.optimizers.RMSprop(lr=2e-5)
+        """, target="keras3"),
+    )
+    fixed = (
+        FixExample(_FINE_TUNE, _FINE_TUNE.replace("Adam(lr=", "Adam(learning_rate="),
+                   target="keras3", keras_version="3.8"),
+        FixExample("""
+        import keras
+        opt = keras.optimizers.SGD(lr = 0.001, momentum=0.9)
+        """, """
+        import keras
+        opt = keras.optimizers.SGD(learning_rate = 0.001, momentum=0.9)
         """, target="keras3"),
     )
     not_flagged = (
@@ -149,7 +163,21 @@ class LrKwargIgnored(Rule):
                 f"write `learning_rate=` instead (target {flavour.describe()}: "
                 f"{flavour.reason})",
                 related,
+                scenario=scenario(self.code, optimizer=short.lower(), rate=_literal(node)),
+                fix=_rename(call, node),
             )
+
+
+def _rename(call: cst.CSTNode, node: cst.CSTNode) -> Rewrite | None:
+    """``lr=`` renamed ``learning_rate=``, unless the call may already pass that."""
+    if not (isinstance(call, cst.Call) and isinstance(node, cst.Arg)
+            and node.keyword is not None):
+        return None
+    for arg in call.args:
+        if arg.star or (arg.keyword is not None and arg.keyword.value == "learning_rate"):
+            return None
+    return Rewrite("Rename `lr=` to `learning_rate=`",
+                   (Change.replace(node.keyword, "learning_rate"),))
 
 
 def _lr_constructions(ctx: RuleContext) -> Iterator[tuple[str, cst.CSTNode, cst.CSTNode]]:
@@ -169,3 +197,11 @@ def _lr_constructions(ctx: RuleContext) -> Iterator[tuple[str, cst.CSTNode, cst.
         for arg in call.node.args:
             if arg.keyword is not None and arg.keyword.value == "lr":
                 yield name, call.node, arg
+
+
+def _literal(node: cst.CSTNode) -> float | None:
+    """The number an ``lr=`` argument gives literally (None for anything else)."""
+    value = node.value if isinstance(node, cst.Arg) else None
+    if isinstance(value, (cst.Float, cst.Integer)):
+        return float(value.evaluated_value)
+    return None

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from bnlint.finding import Severity
+from bnlint.probe.scenario import Scenario, scenario
 from bnlint.rule import Example, Report, Rule, RuleContext
 from bnlint.semantic.names import keras_api
 from bnlint.semantic.tf1 import effective_flavour
@@ -190,7 +191,8 @@ class LearningPhaseApi(Rule):
                 if flavour == "tf-keras" and _reads_phase(call.name):
                     continue  # tf-keras deprecates setting the phase, not reading it
                 yield Report(call.node, _message(module.code_for_node(call.node.func), flavour),
-                             severity=severity)
+                             severity=severity, scenario=_scenario(self.code, call.name,
+                                                                   flavour))
         if legacy:
             return
         for reference in ctx.model.references:
@@ -200,7 +202,8 @@ class LearningPhaseApi(Rule):
                 if flavour == "tf-keras" and _reads_phase(reference.name):
                     continue
                 yield Report(node, _message(module.code_for_node(node), flavour),
-                             severity=severity)
+                             severity=severity, scenario=_scenario(self.code, reference.name,
+                                                                   flavour))
 
 
 def _message(spelling: str, flavour: str) -> str:
@@ -235,3 +238,11 @@ def _sets_training_phase(call: cst.Call) -> bool:
     return (isinstance(value, cst.Integer) and value.value == "1") or (
         isinstance(value, cst.Name) and value.value == "True")
 
+
+
+def _scenario(code: str, name: str | None, flavour: str) -> Scenario | None:
+    """Replayed under Keras 3 and tf-keras; Keras 2 and TF1 code used the phase on
+    purpose, and the probe runs neither."""
+    if name is None or flavour not in ("keras3", "tf-keras"):
+        return None
+    return scenario(code, function=name.rsplit(".", 1)[-1])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from bnlint.rule import Report, Rule, RuleContext
+from bnlint.rule import Anchor, Change, FixExample, Report, Rewrite, Rule, RuleContext
 from bnlint.semantic.model import CallSite
 from bnlint.semantic.names import keras_api
 from bnlint.semantic.tf1 import names_update_ops, uses_graph_mode, uses_tf1_only_api
@@ -13,6 +13,7 @@ from bnlint.semantic.values import Optimizer, Unknown
 from bnlint.semantic.walk import run_visitor
 
 from ._arguments import argument, has_star_arguments, is_literal_false
+from ._fixes import enclosing_statement, tensorflow_alias
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -71,8 +72,12 @@ class Tf1BnMissingUpdateOps(Rule):
     ```
 
     ## Fix safety
-    No automatic fix yet. Wrapping the `minimize` in the control-dependency block is
-    mechanical and restores the documented behaviour.
+    The fix wraps the statement holding `minimize` in
+    `with tf.control_dependencies(update_ops):`, after
+    `update_ops = tf.get_collection(tf.GraphKeys.UPDATE_OPS)`. It is safe: it restores
+    the documented TF1 recipe and changes nothing else (the name `update_ops` is not
+    used in the file, or the rule would not report). Offered when the statement is on
+    one line of its own and `tf` is the file's name for TensorFlow.
 
     ## References
     - `tf.compat.v1.layers.batch_normalization` docstring (note on `UPDATE_OPS`)
@@ -129,6 +134,27 @@ class Tf1BnMissingUpdateOps(Rule):
         # TODO: wrap in tf.control_dependencies(update_ops)
         train_op = tf.train.AdamOptimizer(1e-3).minimize(loss)
         """,
+    )
+    fixed = (
+        FixExample("""
+        import tensorflow as tf
+        x = tf.placeholder(tf.float32, [None, 10])
+        is_training = tf.placeholder(tf.bool)
+        h = tf.layers.batch_normalization(tf.layers.dense(x, 32), training=is_training)
+        def train(loss):
+            train_op = tf.train.AdamOptimizer(1e-3).minimize(loss)  # the step
+            return train_op
+        """, """
+        import tensorflow as tf
+        x = tf.placeholder(tf.float32, [None, 10])
+        is_training = tf.placeholder(tf.bool)
+        h = tf.layers.batch_normalization(tf.layers.dense(x, 32), training=is_training)
+        def train(loss):
+            update_ops = tf.get_collection(tf.GraphKeys.UPDATE_OPS)
+            with tf.control_dependencies(update_ops):
+                train_op = tf.train.AdamOptimizer(1e-3).minimize(loss)  # the step
+            return train_op
+        """),
     )
     not_flagged = (
         """
@@ -218,7 +244,26 @@ class Tf1BnMissingUpdateOps(Rule):
                 f"inference uses them; build the train op inside `with tf.control_dependencies("
                 f"{collection}):`",
                 related=((first.node, "batch normalization built in training mode here"),),
+                fix=_with_update_ops(model.module, call.node, collection),
             )
+
+
+def _with_update_ops(module: cst.Module, call: cst.Call, collection: str) -> Rewrite | None:
+    """The statement holding ``minimize`` inside ``tf.control_dependencies`` of the
+    UPDATE_OPS collection."""
+    statement = enclosing_statement(module, call)
+    if statement is None or tensorflow_alias(module, collection) is None:
+        return None
+    body = module.code_for_node(statement.body[0])
+    if "\n" in body:
+        return None
+    indent = module.default_indent
+    block = (f"update_ops = {collection}\n"
+             f"with tf.control_dependencies(update_ops):\n"
+             f"{indent}{body}")
+    return Rewrite("Run the UPDATE_OPS collection with the train op",
+                   (Change(Anchor(statement.body[0], "start"), Anchor(statement.body[0], "end"),
+                           block, indent=True),))
 
 
 def _unique(calls: Iterator[CallSite]) -> list[CallSite]:

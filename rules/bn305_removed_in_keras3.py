@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from bnlint.rule import Example, Report, Rule, RuleContext
+from bnlint.probe.scenario import scenario
+from bnlint.rule import Anchor, Change, Example, FixExample, Report, Rewrite, Rule, RuleContext
 from bnlint.semantic.names import keras_api
 from bnlint.semantic.tf1 import effective_flavour
 
@@ -62,9 +63,15 @@ class RemovedInKeras3(Rule):
     ```
 
     ## Fix safety
-    No automatic fix yet. Dropping `fused=` is safe (a performance hint);
-    `SyncBatchNormalization(args)` -> `BatchNormalization(args, synchronized=True)` is
-    safe on the TensorFlow backend only.
+    Two fixes, both safe. Dropping `fused=` keeps what the layer computes (it only
+    chose a kernel). `keras.layers.SyncBatchNormalization(args)` (or
+    `tf.keras.layers.experimental.SyncBatchNormalization(args)`) becomes
+    `keras.layers.BatchNormalization(args, synchronized=True)` (`tf.keras.layers...`),
+    which synchronises the statistics across replicas as before on the TensorFlow
+    backend, the backend the old layer required; other backends ignore the flag. No
+    fix for a bare imported name (the new class may not be imported), for a call with
+    `*args`/`**kwargs`, or for `virtual_batch_size=`/`adjustment=`, whose removal
+    changes what the layer computes.
 
     ## References
     - Keras 3 `BatchNormalization` API (`synchronized` argument)
@@ -105,6 +112,37 @@ class RemovedInKeras3(Rule):
             """,
             target="keras3",
         ),
+    )
+    fixed = (
+        FixExample("""
+        from keras import layers
+        a = layers.BatchNormalization(fused=True)
+        b = layers.BatchNormalization(axis=1, fused=False, momentum=0.9)
+        c = layers.BatchNormalization(
+            axis=1,
+            fused=True,
+        )
+        d = layers.BatchNormalization(fused=True,)
+        """, """
+        from keras import layers
+        a = layers.BatchNormalization()
+        b = layers.BatchNormalization(axis=1, momentum=0.9)
+        c = layers.BatchNormalization(
+            axis=1,
+        )
+        d = layers.BatchNormalization()
+        """, target="keras3"),
+        FixExample("""
+        import tensorflow as tf
+        import keras
+        bn = tf.keras.layers.experimental.SyncBatchNormalization(momentum=0.9)
+        other = keras.layers.SyncBatchNormalization()
+        """, """
+        import tensorflow as tf
+        import keras
+        bn = tf.keras.layers.BatchNormalization(momentum=0.9, synchronized=True)
+        other = keras.layers.BatchNormalization(synchronized=True)
+        """, target="keras3"),
     )
     not_flagged = (
         """
@@ -150,14 +188,18 @@ class RemovedInKeras3(Rule):
                 continue
             seen.add(id(call.node))
             if call.name in _SYNC_BN:
-                yield Report(call.node, _sync_message(module.code_for_node(call.node.func)))
+                yield Report(call.node, _sync_message(module.code_for_node(call.node.func)),
+                             scenario=scenario(self.code, feature="SyncBatchNormalization"),
+                             fix=_synchronized(module, call.node))
             elif call.name in _TF1_FUNCTIONS:
-                yield Report(call.node, _tf1_message(module.code_for_node(call.node.func)))
+                yield Report(call.node, _tf1_message(module.code_for_node(call.node.func)),
+                             scenario=scenario(self.code, feature="tf1_batch_normalization"))
             if call.name in classes:
                 yield from _removed_arguments(call.node, removed)
         for reference in ctx.model.references:
             if reference.name in _SYNC_BN and id(reference.node) not in called:
-                yield Report(reference.node, _sync_message(module.code_for_node(reference.node)))
+                yield Report(reference.node, _sync_message(module.code_for_node(reference.node)),
+                             scenario=scenario(self.code, feature="SyncBatchNormalization"))
 
 
 def _removed_arguments(node: cst.Call, removed: list[str]) -> Iterator[Report]:
@@ -166,7 +208,47 @@ def _removed_arguments(node: cst.Call, removed: list[str]) -> Iterator[Report]:
         if arg is not None:
             yield Report(arg, f"Keras 3 removed `{name}=` from BatchNormalization: building the "
                               "layer raises `ValueError: Unrecognized keyword arguments`; "
-                              f"{_KWARG_FIX.get(name, 'drop it')}")
+                              f"{_KWARG_FIX.get(name, 'drop it')}",
+                         scenario=scenario("BN305", feature=name),
+                         fix=_dropped(node, arg) if name == "fused" else None)
+
+
+def _dropped(call: cst.Call, arg: cst.Arg) -> Rewrite:
+    """The argument removed with its comma, the layout of the others kept."""
+    args = list(call.args)
+    index = next(i for i, other in enumerate(args) if other is arg)
+    if index + 1 < len(args):  # up to the next argument
+        change = Change(Anchor(arg, "start"), Anchor(args[index + 1], "start"), "")
+    elif index > 0:  # from the end of the previous one (its comma goes with it)
+        change = Change(Anchor(args[index - 1], "end"), Anchor(arg, "end"), "")
+    else:
+        end = arg.comma if isinstance(arg.comma, cst.Comma) else arg
+        change = Change(Anchor(arg, "start"), Anchor(end, "end"), "")
+    return Rewrite(f"Remove `{arg.keyword.value if arg.keyword else ''}=`", (change,))
+
+
+def _synchronized(module: cst.Module, call: cst.Call) -> Rewrite | None:
+    """``SyncBatchNormalization(args)`` as ``BatchNormalization(args, synchronized=True)``
+    through the same module path (``layers.experimental`` dropped)."""
+    func = call.func
+    if (not isinstance(func, cst.Attribute) or any(arg.star for arg in call.args)
+            or keyword(call, "synchronized") is not None):
+        return None
+    base = func.value
+    if isinstance(base, cst.Attribute) and base.attr.value == "experimental":
+        base = base.value
+    args = list(call.args)
+    if args and not isinstance(args[-1].comma, cst.Comma):
+        args[-1] = args[-1].with_changes(comma=cst.Comma(
+            whitespace_after=cst.SimpleWhitespace(" ")))
+    args.append(cst.Arg(
+        cst.Name("True"), keyword=cst.Name("synchronized"),
+        equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""),
+                              whitespace_after=cst.SimpleWhitespace(""))))
+    new = call.with_changes(
+        func=cst.Attribute(base, cst.Name("BatchNormalization")), args=args)
+    return Rewrite("Use `BatchNormalization(..., synchronized=True)`",
+                   (Change.replace(call, module.code_for_node(new)),))
 
 
 def _sync_message(spelling: str) -> str:

@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from bnlint.finding import Severity
+from bnlint.probe.facts import model_facts
+from bnlint.probe.scenario import scenario
 from bnlint.rule import Report, Rule, RuleContext
 from bnlint.semantic.events import Event
 from bnlint.semantic.model import SemanticModel
@@ -239,6 +241,7 @@ class BnTinyBatch(Rule):
                 _message(size, name),
                 related=((event.node, "trained here"),) if where is not event.node else (),
                 severity=severity,
+                scenario=scenario(self.code, batch_size=size, **model_facts(layer)),
             )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from bnlint.probe.scenario import scenario
 from bnlint.rule import Report, Rule, RuleContext
 from bnlint.semantic.constants import ModuleConstants
 from bnlint.semantic.model import CallSite
@@ -190,6 +191,8 @@ class BnMomentumPytorchStyle(Rule):
                 "so the moving mean/variance used at inference follow the last batch; this "
                 f"looks like PyTorch's convention, whose `momentum={value:g}` is "
                 f"`{parameter}={1 - value:g}` here",
+                scenario=scenario(self.code, bn_momentum=value)
+                if parameter == "momentum" else None,
             )
 
 

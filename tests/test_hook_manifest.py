@@ -115,7 +115,11 @@ def test_line_parser_reads_the_manifest_as_yaml_does() -> None:
     assert load_hooks(text) == yaml.safe_load(text)
 
 
-def test_only_the_checking_hook_is_declared() -> None:
-    # A fixing hook waits for `bnlint --fix`.
+def test_the_checking_hook_and_the_opt_in_fixing_hook_are_declared() -> None:
     hooks = load_hooks(MANIFEST.read_text(encoding="utf-8"))
-    assert [hook["id"] for hook in hooks] == ["bnlint"]
+    assert [hook["id"] for hook in hooks] == ["bnlint", "bnlint-fix"]
+    check, fix = hooks
+    assert str(fix["entry"]).split() == ["bnlint", "--force-exclude", "--fix"]
+    # the same files, the same way, as the checking hook
+    for key in ("language", "types_or", "require_serial", "minimum_pre_commit_version"):
+        assert fix[key] == check[key], key

@@ -162,7 +162,9 @@ def test_full_shows_each_finding_with_severity_frame_and_notes(project: Path) ->
     assert note.startswith("   = note: finetune.py:41:1: ")
     after = lines[lines.index(note) + 1:lines.index(note) + 5]
     assert after == ["   |", "41 | base.trainable = False", "   | ^^^^^^^^^^^^^^", "   |"]
-    assert lines[-1] == "Found 2 findings (2 warnings)."
+    assert lines[-2:] == ["Found 2 findings (2 warnings).",
+                          ("No fixes available (1 hidden fix can be enabled with the "
+                           "`--unsafe-fixes` option).")]
     assert "\x1b[" not in done.stdout  # not a terminal
 
 

@@ -150,3 +150,45 @@ def test_local_hook_config_runs_the_installed_bnlint(project: Path, tmp_path: Pa
         cwd=project, env=env, capture_output=True, text=True, check=False,
     )
     _assert_hook_reported(result)
+
+
+FIXABLE = """\
+import keras
+
+bn = keras.layers.BatchNormalization()
+bn.trainable = "False"
+"""
+
+
+def test_the_readme_fix_hook_fixes_files_and_stops_the_commit(tmp_path: Path) -> None:
+    """The README's opt-in `bnlint-fix` configuration, installed from a tagged clone of
+    this checkout: the safe fix is written and pre-commit stops the commit for review."""
+    section = README.split("## pre-commit", 1)[1]
+    blocks = re.findall(r"```yaml\n(.*?)```", section, re.DOTALL)
+    [config] = [block for block in blocks if "id: bnlint-fix" in block]
+    tag = re.search(r"rev: (\S+)", config)
+    assert tag is not None and tag.group(1) == f"v{__version__}"
+    clone = tmp_path / "bnlint"
+    _git("clone", "-q", str(ROOT), str(clone), cwd=tmp_path)
+    _git("-c", "user.name=release", "-c", "user.email=release@example.invalid", "tag", "-a",
+         tag.group(1), "-m", f"bnlint {__version__}", cwd=clone)
+    repo = tmp_path / "fixable"
+    repo.mkdir()
+    (repo / "train.py").write_text(FIXABLE, encoding="utf-8")
+    (repo / "clean.py").write_text(CLEAN, encoding="utf-8")
+    (repo / ".pre-commit-config.yaml").write_text(
+        config.replace("<bnlint repository URL>", clone.as_uri()), encoding="utf-8")
+    _git("init", "-q", cwd=repo)
+    _git("add", "-A", cwd=repo)
+    result = subprocess.run(
+        [sys.executable, "-m", "pre_commit", "run", "--all-files", "--color", "never"],
+        cwd=repo, env=_environment(tmp_path), capture_output=True, text=True, check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert re.search(r"^bnlint \(fix\)\.+Failed$", result.stdout, re.MULTILINE), output
+    assert "files were modified by this hook" in result.stdout, output
+    assert "Found 1 finding (1 fixed, 0 remaining)." in result.stdout, output
+    assert (repo / "train.py").read_text(encoding="utf-8") == FIXABLE.replace(
+        '"False"', "False")
+    assert (repo / "clean.py").read_text(encoding="utf-8") == CLEAN

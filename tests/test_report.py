@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bnlint.engine import FileResult
-from bnlint.finding import Finding, Position, Related, Severity, Span
+from bnlint.finding import Edit, Finding, Fix, Position, Related, Severity, Span
 from bnlint.flavour import Flavour
 from bnlint.report import render_json, render_statistics, render_text, summary_line
 from bnlint.source import CellLocation, Source
@@ -159,5 +159,15 @@ def test_json_of_a_clean_run_is_an_empty_array() -> None:
 def test_json_schema_doc_names_every_key() -> None:
     doc = DOCS.read_text(encoding="utf-8")
     for key in ["code", "name", "severity", "message", "filename", "cell", "location",
-                "end_location", "related", "fix", "probe", "keras", "row", "column"]:
+                "end_location", "related", "fix", "probe", "keras", "row", "column",
+                "applicability", "edits", "content"]:
         assert f"`{key}`" in doc
+
+
+def test_json_fix_edits_are_located_as_findings_are_in_notebooks() -> None:
+    fix = Fix("Replace", "safe", (Edit(span(3, 2, end_row=3, end_column=5), "X"),))
+    located = Finding("BN101", "n", "error", "m", span(3, 2), fix=fix)
+    [item] = json.loads(render_json([notebook_result("nb.ipynb", located)]))
+    assert item["fix"] == {"applicability": "safe", "message": "Replace", "edits": [
+        {"content": "X", "cell": 4, "location": {"row": 1, "column": 2},
+         "end_location": {"row": 1, "column": 5}}]}

@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING
 
 from bnlint.fingerprint import program_rows
 from bnlint.formats.common import Entry, entries
-from bnlint.report import summary_line
+from bnlint.probe.result import probe_text
+from bnlint.report import FixSummary, fix_marker, fixable_lines, summary_line
 
 if TYPE_CHECKING:
     from bnlint.engine import FileResult
@@ -62,20 +63,24 @@ class _Painter:
 
 
 def render_full(
-    results: Sequence[FileResult], *, color: bool = False, other_errors: int = 0
+    results: Sequence[FileResult], *, color: bool = False, other_errors: int = 0,
+    fixes: FixSummary | None = None,
 ) -> str:
     """The full report; ``other_errors`` counts errors outside ``results`` (for the
-    summary line)."""
+    summary line); ``fixes`` says what the summary tells of fixes (as ruff: ``[*]``
+    after the code of what ``--fix`` would fix, and a ``help:`` line naming the fix)."""
+    fixes = fixes or FixSummary()
     paint = _Painter(color)
     texts = _Texts()
     found = entries(results)
-    blocks = [_block(entry, paint, texts) for entry in found]
+    blocks = [_block(entry, paint, texts, fixes.unsafe) for entry in found]
     errors = other_errors + sum(len(result.errors) for result in results)
-    summary = summary_line([entry.finding for entry in found], errors)
-    return "".join(block + "\n" for block in blocks) + summary + "\n"
+    findings = [entry.finding for entry in found]
+    summary = [summary_line(findings, errors, fixes.fixed), *fixable_lines(findings, fixes)]
+    return "".join(block + "\n" for block in blocks) + "".join(line + "\n" for line in summary)
 
 
-def _block(entry: Entry, paint: _Painter, texts: _Texts) -> str:
+def _block(entry: Entry, paint: _Painter, texts: _Texts, unsafe: bool = False) -> str:
     finding, severity = entry.finding, entry.finding.severity
     frames: list[tuple[str | None, list[_Row]]] = [
         (None, _frame(entry.result.source, texts, finding.span, CONTEXT_ROWS))
@@ -89,8 +94,9 @@ def _block(entry: Entry, paint: _Painter, texts: _Texts) -> str:
     width = max((len(label) for label in labels), default=1)
     gutter = " " * width
     bar = paint("gutter", "|")
-    header_line = (f"{paint('path', entry.place.text())}: {paint('code', finding.code)} "
-                   f"{paint(severity, severity)}: {finding.message}")
+    header_line = (f"{paint('path', entry.place.text())}: {paint('code', finding.code)}"
+                   f"{fix_marker(finding, unsafe)} {paint(severity, severity)}: "
+                   f"{finding.message}")
     lines = [header_line]
     for note_header, rows in frames:
         if note_header is not None:
@@ -107,6 +113,11 @@ def _block(entry: Entry, paint: _Painter, texts: _Texts) -> str:
                 carets = paint(severity, "^" * max(end - start, 1))
                 lines.append(f"{gutter} {bar} {' ' * start}{carets}")
         lines.append(f"{gutter} {bar}")
+    if finding.fix is not None:
+        safety = "" if finding.fix.applicability == "safe" else " (unsafe fix)"
+        lines.append(f"{gutter} {paint('gutter', '=')} help: {finding.fix.message}{safety}")
+    lines.extend(f"{gutter} {paint('gutter', '=')} probe: {probe_text(result)}"
+                 for result in finding.probe)
     return "".join(line + "\n" for line in lines)
 
 

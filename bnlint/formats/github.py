@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from bnlint.formats.common import Entry, Place, entries, posix_path
 from bnlint.formats.notebook_lines import notebook_line
+from bnlint.probe.result import probe_text
 
 if TYPE_CHECKING:
     from bnlint.engine import FileResult
@@ -66,6 +67,8 @@ def _command(entry: Entry) -> str:
     properties.append(("title", f"{finding.code} ({finding.name})"))
     message = prefix + finding.message + "".join(
         f"\nnote: {_where(note.place)}: {note.message}" for note in entry.notes
+    ) + "".join(
+        f"\nprobe: {probe_text(result)}" for result in finding.probe
     )
     rendered = ",".join(f"{key}={escape_property(value)}" for key, value in properties)
     return f"::{COMMANDS[finding.severity]} {rendered}::{escape_data(message)}"

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from bnlint.formats.common import Entry, entries, posix_path, relative_to_cwd
 from bnlint.formats.notebook_lines import notebook_line
+from bnlint.probe.result import probe_text
 
 if TYPE_CHECKING:
     from bnlint.engine import FileResult
@@ -40,6 +41,7 @@ def _issue(entry: Entry) -> dict[str, Any]:
         lines = {"begin": line, "end": line}
     else:
         lines = {"begin": place.row, "end": max(place.end_row, place.row)}
+    description += "".join(f"\nprobe: {probe_text(result)}" for result in finding.probe)
     description += "".join(f"\nnote: {note.place.text()}: {note.message}"
                            for note in entry.notes)
     return {

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from bnlint.formats.common import Entry, entries
+from bnlint.probe.result import probe_text
 
 if TYPE_CHECKING:
     from bnlint.engine import FileResult
@@ -46,7 +47,8 @@ def render_junit(results: Sequence[FileResult]) -> str:
             })
             failure.text = _clean("".join(
                 [f"{entry.place.text()}: {finding.code} [{finding.severity}] {finding.message}\n",
-                 *(f"    note: {note.place.text()}: {note.message}\n" for note in entry.notes)]
+                 *(f"    note: {note.place.text()}: {note.message}\n" for note in entry.notes),
+                 *(f"    probe: {probe_text(result)}\n" for result in finding.probe)]
             ))
         for message in result.errors:
             ET.SubElement(case, "error", {"message": _clean(message)}).text = _clean(message)

@@ -2,8 +2,9 @@
 
 One run: ``tool.driver`` names bnlint and describes every rule (summary, what it does,
 its documentation as help text and markdown, its default level); each finding is a
-result with its rule, level, message, location, related locations and a
-``partialFingerprints`` entry (``bnlint/v1``, see ``bnlint.fingerprint``). Columns count
+result with its rule, level, message, location, related locations, a
+``partialFingerprints`` entry (``bnlint/v1``, see ``bnlint.fingerprint``) and, in a
+``.py`` file, its fix as ``fixes`` (the edits as replacements). Columns count
 Unicode code points (``columnKind``). Paths under the working directory are relative
 URIs against ``%SRCROOT%`` (the working directory), others absolute ``file:`` URIs.
 
@@ -89,6 +90,26 @@ def _result(entry: Entry, index: dict[str, int]) -> dict[str, Any]:
             for number, note in enumerate(entry.notes, start=1)
         ]
     result["partialFingerprints"] = {FINGERPRINT_KEY: entry.fingerprint}
+    if finding.probe:
+        result["properties"] = {"probe": [probe.to_json() for probe in finding.probe]}
+    fix = finding.fix
+    if fix is not None and entry.place.cell is None and fix.edits:
+        # a notebook's regions are lines of its JSON: its edits cannot be located there
+        safety = "" if fix.applicability == "safe" else " (unsafe: changes how the model trains)"
+        result["fixes"] = [{
+            "description": {"text": fix.message + safety},
+            "artifactChanges": [{
+                "artifactLocation": artifact_location(entry.place.path),
+                "replacements": [
+                    {"deletedRegion": {"startLine": edit.span.start.row,
+                                       "startColumn": edit.span.start.column,
+                                       "endLine": edit.span.end.row,
+                                       "endColumn": edit.span.end.column},
+                     "insertedContent": {"text": edit.content}}
+                    for edit in fix.edits
+                ],
+            }],
+        }]
     return result
 
 
