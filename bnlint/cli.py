@@ -14,18 +14,22 @@ import argparse
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager as ContextManager
+from contextlib import nullcontext
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, TextIO
 
 from bnlint import __version__
 from bnlint.config import (
     CACHE_DIR_ENV,
+    LIMIT_KEYS,
     TARGETS,
     CliOverrides,
     ConfigError,
     apply_overrides,
     find_config,
+    limit_from_text,
     load_settings,
 )
 from bnlint.settings import Settings
@@ -37,6 +41,7 @@ if TYPE_CHECKING:
     from bnlint.engine import FileResult
     from bnlint.flavour import Flavour
     from bnlint.pins import PinIndex
+    from bnlint.progress import ProgressBar
     from bnlint.report import FixSummary
     from bnlint.rule import Rule
 
@@ -145,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--isolated", action="store_true", help="ignore configuration files")
     parser.add_argument("--target-keras", choices=TARGETS, help="the Keras flavour targeted")
     parser.add_argument("--jobs", "-j", type=_positive_int, metavar="N",
-                        help="worker processes (default: CPU count; runs of < 20 files stay serial)")
+                        help="worker processes (default: CPU count; runs of < 20 files use one)")
     parser.add_argument("--force-exclude", action=argparse.BooleanOptionalAction, default=None,
                         help="apply excludes even to paths named on the command line")
     parser.add_argument("--respect-gitignore", action=argparse.BooleanOptionalAction,
@@ -155,6 +160,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--cache-dir", metavar="DIR",
                         help="where to keep the result cache (default: .bnlint_cache in the "
                         "project root; also `cache-dir` in config, BNLINT_CACHE_DIR)")
+    limits = parser.add_argument_group(
+        "limits per file (a file beyond one is reported as not analysed; also config keys)")
+    for flag, metavar, text in (
+        ("--max-file-size", "MB", "skip program text larger than this (default: 10)"),
+        ("--max-nesting", "N", "skip expressions nested deeper than this (default: 2000)"),
+        ("--file-timeout", "SECONDS", "stop analysing a file after this long (default: 60)"),
+        ("--file-memory", "MB", "memory budget of the process analysing a file (default: 4096)"),
+    ):
+        limits.add_argument(flag, type=_limit(flag[2:]), metavar=metavar, help=text)
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="a progress bar on stderr (default: on a terminal, outside CI, "
+                        "once the run takes more than a moment)")
     parser.add_argument("--stdin-filename", metavar="NAME",
                         help="name of the file read from stdin (for config, report, excludes)")
     parser.add_argument("--show-settings", action="store_true",
@@ -236,6 +253,18 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     return args
 
 
+def _limit(key: str) -> Callable[[str], float]:
+    """An argparse type checking a limit flag as its config key ``key`` is checked."""
+
+    def checked(text: str) -> float:
+        try:
+            return limit_from_text(key, text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(f"expected {error}, got {text!r}") from None
+
+    return checked
+
+
 def _probe_flavours(text: str) -> tuple[str, ...]:
     from bnlint.probe.session import FLAVOURS
 
@@ -256,6 +285,8 @@ def _positive_float(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
     return value
+
+
 def _fix_mode(args: argparse.Namespace, settings: Settings, stdin: bool) -> None:
     """Settle --fix and --unsafe-fixes: the flags win, then the configuration's `fix`
     and `unsafe-fixes`. A configured `fix` does not apply where nothing is fixed: stdin,
@@ -451,6 +482,8 @@ def _overrides(args: argparse.Namespace) -> CliOverrides:
         respect_gitignore=args.respect_gitignore,
         cache_dir=args.cache_dir or os.environ.get(CACHE_DIR_ENV) or None,
         no_cache=args.no_cache,
+        limits=tuple((key.replace("-", "_"), value) for key in LIMIT_KEYS
+                     if (value := getattr(args, key.replace("-", "_"))) is not None),
         fix=args.fix,
         unsafe_fixes=args.unsafe_fixes,
     )
@@ -486,13 +519,24 @@ def _lint_files(
         _warn("no Python files or notebooks found under the given paths")
     # the cache keeps no probe scenarios: a probe run analyses every file afresh
     cache = _open_cache(settings, rules) if found.files and not args.probe else None
-    results = lint_paths(
-        found.files, settings, rules, selected,
-        jobs=args.jobs, pins=_pins(settings), cache=cache,
-    )
+    with _progress_bar(args, len(found.files)) as progress:
+        results = lint_paths(
+            found.files, settings, rules, selected,
+            jobs=args.jobs, pins=_pins(settings), cache=cache, progress=progress,
+        )
     if cache is not None and cache.problem is not None:
         _warn(cache.problem)
     return Outcome(tuple(results), tuple(found.errors))
+
+
+def _progress_bar(args: argparse.Namespace, total: int) -> ContextManager[ProgressBar | None]:
+    """A progress bar on stderr when a person is watching (bnlint.progress), else None."""
+    from bnlint.progress import DELAY, Mode, ProgressBar, wanted
+
+    mode: Mode = "auto" if args.progress is None else "always" if args.progress else "never"
+    if total == 0 or not wanted(sys.stderr, mode):
+        return nullcontext(None)
+    return ProgressBar(sys.stderr, total, 0.0 if mode == "always" else DELAY)
 
 
 def _open_cache(settings: Settings, rules: Sequence[type[Rule]]) -> ResultCache | None:
@@ -530,7 +574,8 @@ def _lint_stdin(
     pins = _pins(settings)
     pinned = pins.flavour_for(os.path.abspath(name if name != "-" else "stdin.py")) if (
         pins is not None) else None
-    result = lint_text(name, data, settings, rules, selected, project_flavour=pinned)
+    result = lint_text(name, data, settings, rules, selected, project_flavour=pinned,
+                       isolate=True)
     return Outcome((result,), ())
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Any, get_args
 
 from bnlint.flavour import parse_version
-from bnlint.settings import Settings, TargetKeras, Thresholds
+from bnlint.settings import Limits, Settings, TargetKeras, Thresholds
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -49,6 +49,8 @@ class CliOverrides:
     # --cache-dir (or BNLINT_CACHE_DIR), relative to the working directory.
     cache_dir: str | None = None
     no_cache: bool = False
+    # `[tool.bnlint]` limit keys given as flags (--max-file-size...), by field name
+    limits: tuple[tuple[str, float], ...] = ()
 
 
 def find_config(start: str) -> str | None:
@@ -123,6 +125,9 @@ def apply_overrides(settings: Settings, overrides: CliOverrides) -> Settings:
         settings = replace(settings, force_exclude=overrides.force_exclude)
     if overrides.respect_gitignore is not None:
         settings = replace(settings, respect_gitignore=overrides.respect_gitignore)
+    if overrides.limits:
+        given: dict[str, Any] = dict(overrides.limits)
+        settings = replace(settings, limits=replace(settings.limits, **given))
     if overrides.fix is not None:
         settings = replace(settings, fix=overrides.fix)
     if overrides.unsafe_fixes is not None:
@@ -167,22 +172,26 @@ def settings_from_table(table: Mapping[str, Any], label: str, root: str) -> Sett
     error messages."""
     fields: dict[str, Any] = {"root": root}
     thresholds: dict[str, Any] = {}
+    limits: dict[str, Any] = {}
     for key, value in table.items():
         if key in _SETTINGS_KEYS:
             field_name, convert = _SETTINGS_KEYS[key]
             fields[field_name] = _checked(label, key, value, convert)
         elif key in _THRESHOLD_KEYS:
             thresholds[key.replace("-", "_")] = _checked(label, key, value, _THRESHOLD_KEYS[key])
+        elif key in LIMIT_KEYS:
+            limits[key.replace("-", "_")] = _checked(label, key, value, LIMIT_KEYS[key])
         else:
             raise ConfigError(_unknown_key(label, key))
     fields["thresholds"] = _thresholds(label, thresholds)
+    fields["limits"] = Limits(**limits)
     cache_dir = os.path.expanduser(fields.get("cache_dir", default_cache_dir(root)))
     fields["cache_dir"] = os.path.normpath(os.path.join(root, cache_dir))
     return Settings(**fields)
 
 
 def _unknown_key(label: str, key: str) -> str:
-    known = [*_SETTINGS_KEYS, *_THRESHOLD_KEYS]
+    known = [*_SETTINGS_KEYS, *_THRESHOLD_KEYS, *LIMIT_KEYS]
     message = f"{label}: unknown key `{key}`"
     close = difflib.get_close_matches(key, known, n=1)
     if close:
@@ -309,3 +318,24 @@ _THRESHOLD_KEYS: dict[str, Callable[[Any], Any]] = {
     "tiny-batch-info": _integer(1, "an integer >= 1"),
     "pytorch-momentum-max": _number(lambda x: 0 < x < 1, "a number between 0 and 1 (exclusive)"),
 }
+
+# What one file may cost (bnlint.settings.Limits); the command line has a flag for each.
+LIMIT_KEYS: dict[str, Callable[[Any], Any]] = {
+    "max-file-size": _number(lambda x: x > 0, "a number of MB > 0"),
+    "max-nesting": _integer(50, "an integer >= 50"),
+    "file-timeout": _number(lambda x: x > 0, "a number of seconds > 0"),
+    "file-memory": _integer(256, "an integer number of MB >= 256"),
+}
+
+
+def limit_from_text(key: str, text: str) -> float:
+    """The value of the limit ``key`` written as ``text`` (a command-line flag); raise
+    ValueError saying what was expected."""
+    try:
+        number = float(text)
+        value: float = LIMIT_KEYS[key](int(number) if number.is_integer() else number)
+        return value
+    except (ValueError, OverflowError):
+        raise ValueError("a number") from None
+    except _Invalid as invalid:
+        raise ValueError(invalid.expected) from None

@@ -44,6 +44,17 @@ def applicable_rules(text: str, rules: Sequence[type[Rule]]) -> list[type[Rule]]
     return [rule for rule in rules if any(needle in data for needle in rule.needles)]
 
 
+def oversize_error(source: Source, settings: Settings) -> str | None:
+    """Why ``source`` is too large to analyse (`max-file-size`), or None. The size is
+    the program text's: a notebook's outputs and images do not count."""
+    limit = settings.limits.max_file_size
+    size = len(source.text)
+    if size <= limit * 1_000_000:
+        return None
+    return (f"{source.path}: skipped: {size / 1_000_000:.1f} MB of code is more than "
+            f"the limit of {limit:g} MB (`max-file-size`)")
+
+
 def lint_source(
     source: Source,
     settings: Settings,
@@ -54,6 +65,9 @@ def lint_source(
     """Run ``rules`` on ``source``. Suppression comments are honoured here; selection
     (including per-file-ignores) is the caller's job: pass only the selected rules.
     With a ``project``, the file's imports of the project's own modules are followed."""
+    oversize = oversize_error(source, settings)
+    if oversize is not None:
+        return FileResult(source.path, source, errors=(oversize,))
     # a rule may need what an imported module of the project does (a helper freezes)
     text = source.text
     if project is not None and "import" in text:
@@ -67,7 +81,7 @@ def lint_source(
     from bnlint.semantic.flavour import resolve_flavour
     from bnlint.suppress import parse_suppressions
 
-    parsed = parse_source(source)
+    parsed = parse_source(source, settings.limits.max_nesting)
     module = parsed.module
     if module is None:
         return FileResult(source.path, source, parsed.findings, parsed.errors)
@@ -83,6 +97,8 @@ def lint_source(
             try:
                 reports.extend(PathReport(rule, report, model, model is models[0])
                                for report in rule().check(context))
+            except MemoryError:
+                raise  # the file's memory budget, reported by its worker
             except Exception as error:  # noqa: BLE001 - a bug in one rule must not stop the others
                 errors.setdefault(
                     f"{source.path}: internal error in {rule.code} ({rule.name}): "
@@ -120,7 +136,7 @@ def judged_flavour(source: Source, settings: Settings,
     from bnlint.semantic.build import build_model
     from bnlint.semantic.flavour import resolve_flavour
 
-    module = parse_source(source).module
+    module = parse_source(source, settings.limits.max_nesting).module
     if module is None:
         return None
     return resolve_flavour(build_model(module), settings, project_flavour,

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from bnlint.finding import Finding, Position, Span
 from bnlint.lexical import logical_lines
+from bnlint.nesting import nesting_bound, tree_depth
 from bnlint.source import Source
 
 if TYPE_CHECKING:
@@ -57,6 +58,15 @@ _PYTHON2_LINES = (
 )
 
 
+# A text whose nesting bound (bnlint.nesting) is at most this is parsed by libcst at once;
+# above it, CPython's parser says first how deep the text really is.
+_NESTING_CHECKED = 100
+# A text with at most this many operators and brackets is not even scanned: it cannot
+# nest deeper, and libcst parses a thousand levels without harm (it dies beyond 3,000).
+_NESTING_SCANNED = 1000
+DEFAULT_MAX_NESTING = 2000
+
+
 @dataclass(frozen=True, slots=True)
 class Parsed:
     """The module to analyse (None when there is nothing to analyse), the BN000 findings
@@ -75,6 +85,7 @@ class Rejection(NamedTuple):
     column: int
     message: str
     python2: str | None = None  # the Python 2 construct, when it is one
+    too_deep: bool = False  # CPython gave up for lack of stack or memory
 
     def finding(self, first_row: int = 1, note: str = "") -> Finding:
         """The BN000 finding, in a program whose row ``first_row`` is this text's first."""
@@ -87,11 +98,35 @@ class Rejection(NamedTuple):
                        message=message, span=Span(where, where))
 
 
-def parse_source(source: Source) -> Parsed:
-    """Parse ``source`` (see the module docstring)."""
+def parse_source(source: Source, max_nesting: int = DEFAULT_MAX_NESTING) -> Parsed:
+    """Parse ``source`` (see the module docstring); a program with expressions nested
+    deeper than ``max_nesting`` is not parsed: it gets an error saying so."""
+    too_deep = _too_deep(source, max_nesting)
+    if too_deep is not None:
+        return too_deep
     if source.kind == "notebook":
         return _parse_notebook(source)
     return _parse_python(source)
+
+
+def _too_deep(source: Source, max_nesting: int) -> Parsed | None:
+    """The error for a program nested deeper than ``max_nesting`` (libcst's native parser
+    would overflow its stack and kill the process), the BN000 of one that CPython
+    rejects, or None when libcst can be given the text."""
+    text = source.text
+    if nesting_bound(text, min(max_nesting, _NESTING_SCANNED)) <= _NESTING_CHECKED:
+        return None
+    outcome = _compile(text)
+    if isinstance(outcome, Rejection) and not outcome.too_deep:
+        # a notebook's cells are judged one by one, a file's syntax error is reported
+        return None if source.kind == "notebook" else Parsed(None, (outcome.finding(),))
+    if isinstance(outcome, Rejection):
+        reason = "nesting deeper than Python's own parser accepts"
+    elif tree_depth(outcome) > max_nesting:
+        reason = f"nesting deeper than {max_nesting} (`max-nesting`)"
+    else:
+        return None
+    return Parsed(None, errors=(f"{source.path}: could not be analysed: {reason}",))
 
 
 def python_rejection(text: str) -> Rejection | None:
@@ -107,7 +142,7 @@ def _parse_python(source: Source) -> Parsed:
     import libcst as cst
 
     text = source.text
-    if _nested_beyond_python(text):
+    if _nested_beyond_python(text):  # libcst would parse what CPython refuses
         rejection = python_rejection(text)
         if rejection is not None:
             return Parsed(None, (rejection.finding(),))
@@ -170,7 +205,8 @@ def _compile(text: str) -> ast.Module | Rejection:
     except ValueError as error:  # null bytes, before Python 3.12
         return _null_byte(text, str(error))
     except (RecursionError, MemoryError) as error:
-        return Rejection(1, 1, f"Python cannot compile this: {type(error).__name__}: {error}")
+        return Rejection(1, 1, f"Python cannot compile this: {type(error).__name__}: {error}",
+                         too_deep=True)
     assert isinstance(tree, ast.Module)
     return tree
 

@@ -1,14 +1,14 @@
 """Lints many files: reads each, picks its rules (per-file-ignores), answers from the
-result cache what it can, runs the engine on the rest, serially or in a process pool, and
-returns the results in the order given."""
+result cache what it can, runs the engine on the rest in worker processes (bnlint.isolation:
+one file's crash, hang or memory blow-up costs that file only), and returns the results in
+the order given."""
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-from collections.abc import Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import TYPE_CHECKING
 
 from bnlint.engine import FileResult, lint_source
@@ -22,9 +22,10 @@ if TYPE_CHECKING:
     from bnlint.cache import ResultCache
     from bnlint.pins import PinIndex
 
-# Below this many files a pool costs more (start-up, pickling) than it saves.
+# Below this many files a second worker process costs more (start-up) than it saves.
 PARALLEL_MIN_FILES = 20
-CHUNK_MAX = 8
+# Called once per file analysed (a progress display).
+Progress = Callable[[], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +58,8 @@ def lint_paths(
     project_flavour: Flavour | None = None,
     pins: PinIndex | None = None,
     cache: ResultCache | None = None,
+    isolate: bool = True,
+    progress: Progress | None = None,
 ) -> list[FileResult]:
     """Lint ``files`` with the ``selected`` codes among ``rules`` (per-file-ignores
     resolved against all of ``rules``). ``jobs`` processes (default: one per CPU); a
@@ -66,7 +69,12 @@ def lint_paths(
     rules and project flavour), unchanged files are answered from it without being
     parsed (a hit without findings has no Source), and the cache is saved at the end
     (``cache.problem`` says why it could not be). Each file's pinned flavour is
-    ``project_flavour`` when given, else what ``pins`` finds above it."""
+    ``project_flavour`` when given, else what ``pins`` finds above it.
+
+    With ``isolate`` (the default) files are analysed in worker processes within the
+    time and memory budget of ``settings.limits`` (bnlint.isolation); without it, in
+    this process, where a crash of the parser ends the process. ``progress`` is called
+    once per file analysed."""
     ignores = compile_per_file_ignores(settings, rules)
     tasks = [
         Task(path, ignores.codes_for(path, selected), pinned=project_flavour or (
@@ -75,19 +83,31 @@ def lint_paths(
     ]
     job = Job(settings, tuple(rules))
     if cache is None:
-        return _lint_tasks(tasks, job, jobs)
-    return _lint_cached(tasks, job, jobs, cache)
+        return _lint_tasks(tasks, job, jobs, isolate, progress)
+    return _lint_cached(tasks, job, jobs, cache, isolate, progress)
 
 
-def _lint_tasks(tasks: Sequence[Task], job: Job, jobs: int | None) -> list[FileResult]:
-    workers = _worker_count(len(tasks), jobs)
-    if workers <= 1:
-        return [lint_task(task, job) for task in tasks]
-    return _lint_in_pool(tasks, job, workers)
+def _lint_tasks(tasks: Sequence[Task], job: Job, jobs: int | None,
+                isolate: bool, progress: Progress | None) -> list[FileResult]:
+    if not tasks:
+        return []
+    if isolate:
+        return _lint_isolated(tasks, job, _worker_count(len(tasks), jobs), progress)
+    results = []
+    for task in tasks:
+        try:
+            results.append(lint_task(task, job))
+        except MemoryError:
+            results.append(FileResult(task.path, None, errors=(
+                f"{task.path}: could not be analysed: out of memory",)))
+        if progress is not None:
+            progress()
+    return results
 
 
 def _lint_cached(
-    tasks: Sequence[Task], job: Job, jobs: int | None, cache: ResultCache
+    tasks: Sequence[Task], job: Job, jobs: int | None, cache: ResultCache,
+    isolate: bool, progress: Progress | None,
 ) -> list[FileResult]:
     """Hits come from ``cache``; misses are linted from the very bytes that were hashed,
     so an entry never pairs one version of a file with another's findings."""
@@ -104,7 +124,9 @@ def _lint_cached(
         results[index] = _cached_result(task, data, digest, cache)
         if results[index] is None:
             misses.append((index, replace(task, data=data), digest))
-    fresh = _lint_tasks([task for _, task, _ in misses], job, jobs)
+        elif progress is not None:
+            progress()
+    fresh = _lint_tasks([task for _, task, _ in misses], job, jobs, isolate, progress)
     for (index, task, known), result in zip(misses, fresh):
         results[index] = result
         if known is not None:
@@ -151,15 +173,16 @@ def lint_text(
     *,
     project_flavour: Flavour | None = None,
     cache: ResultCache | None = None,
+    isolate: bool = False,
 ) -> FileResult:
     """Lint text that is not read from disk (stdin, an editor's buffer); ``path`` names
     it for per-file-ignores, notebook detection, the project's imports and the report.
     With a ``cache``, text whose bytes were linted before (with the same codes and
     pinned flavour) is answered from it; a result is stored, and the cache saved, only
     when ``data`` is what the file at ``path`` holds, so that the cache keeps versions
-    of files that exist, never every state of an unsaved buffer."""
-    from bnlint.sources import SourceError, source_from_text
-
+    of files that exist, never every state of an unsaved buffer. With ``isolate``, the
+    text is analysed in a worker process within the budget of ``settings.limits``, as
+    ``lint_paths`` does."""
     codes = compile_per_file_ignores(settings, rules).codes_for(path, selected)
     job = Job(settings, tuple(rules))
     raw = data.encode("utf-8") if isinstance(data, str) else data
@@ -171,15 +194,38 @@ def lint_text(
         cached = _cached_result(Task(path, codes, raw, project_flavour), raw, digest, cache)
         if cached is not None:
             return cached
-    try:
-        source = source_from_text(path, data)
-    except SourceError as error:
-        return FileResult(path, None, errors=(str(error),))
-    result = _guarded_lint(source, codes, project_flavour, job)
+    if isolate:
+        result = _lint_data_isolated(path, data, codes, project_flavour, job)
+    else:
+        result = _lint_data(path, data, codes, project_flavour, job)
     if cache is not None and digest is not None and raw == _read_bytes(path):
         cache.store(path, digest, codes, project_flavour, result)
         cache.save()
     return result
+
+
+def _lint_data_isolated(path: str, data: str | bytes, codes: frozenset[str],
+                        pinned: Flavour | None, job: Job) -> FileResult:
+    from bnlint.isolation import Budget, Failure, run_isolated
+
+    limits = job.settings.limits
+    [outcome] = run_isolated(
+        [data], partial(_lint_data, path, codes=codes, pinned=pinned, job=job),
+        Budget(limits.file_timeout, limits.file_memory), 1, prepare=_import_analysis)
+    if isinstance(outcome, Failure):
+        return FileResult(path, None, errors=(f"{path}: could not be analysed: {outcome.reason}",))
+    return outcome
+
+
+def _lint_data(path: str, data: str | bytes, codes: frozenset[str], pinned: Flavour | None,
+               job: Job) -> FileResult:
+    from bnlint.sources import SourceError, source_from_text
+
+    try:
+        source = source_from_text(path, data)
+    except SourceError as error:
+        return FileResult(path, None, errors=(str(error),))
+    return _guarded_lint(source, codes, pinned, job)
 
 
 def lint_task(task: Task, job: Job) -> FileResult:
@@ -193,6 +239,8 @@ def lint_task(task: Task, job: Job) -> FileResult:
             source = source_from_text(task.path, task.data)
     except SourceError as error:
         return FileResult(task.path, None, errors=(str(error),))
+    except MemoryError:
+        raise  # the worker reports its memory budget
     except Exception as error:  # noqa: BLE001 - a reader bug must not stop the run
         return FileResult(task.path, None, errors=(_internal(task.path, error),))
     return _guarded_lint(source, task.codes, task.pinned, job)
@@ -206,6 +254,8 @@ def _guarded_lint(source: Source, codes: frozenset[str], pinned: Flavour | None,
     try:
         project = project_for(source.path, job.settings.root)
         return lint_source(source, job.settings, rules, pinned, project)
+    except MemoryError:
+        raise  # the worker reports its memory budget
     except Exception as error:  # noqa: BLE001 - e.g. a semantic-model bug: report it
         return FileResult(source.path, source, errors=(_internal(source.path, error),))
 
@@ -220,45 +270,36 @@ def _worker_count(files: int, jobs: int | None) -> int:
     return max(1, min(jobs or os.cpu_count() or 1, files))
 
 
-def lint_chunk(tasks: Sequence[Task], job: Job) -> list[FileResult]:
-    """Worker entry point: lint a chunk of files in a pool process."""
-    return [lint_task(task, job) for task in tasks]
-
-
-def _lint_in_pool(tasks: Sequence[Task], job: Job, workers: int) -> list[FileResult]:
-    # Imported once here so that forked workers inherit them instead of each paying.
+def _import_analysis() -> None:
+    """Import what analysing a file needs, so that its import time does not count in the
+    first file's time budget."""
     import libcst  # noqa: F401
 
+    import bnlint.parse
     import bnlint.semantic.build  # noqa: F401
 
+
+def _lint_isolated(tasks: Sequence[Task], job: Job, workers: int,
+                   progress: Progress | None) -> list[FileResult]:
+    """Each file in a worker process within the time and memory budget of the
+    settings; a file whose analysis crashes, hangs or blows up gets an error saying so,
+    and the others their results as usual."""
+    from bnlint.isolation import Budget, Failure, run_isolated
+
+    if workers > 1:  # imported once here, forked workers inherit them
+        _import_analysis()
+    limits = job.settings.limits
+    budget = Budget(limits.file_timeout, limits.file_memory)
+    # largest files first, so that no worker is left alone with a big file at the end
+    order = sorted(range(len(tasks)), key=lambda index: -_size(tasks[index]))
+    outcomes = run_isolated([tasks[index] for index in order], partial(lint_task, job=job),
+                            budget, workers, progress, _import_analysis)
     results: list[FileResult | None] = [None] * len(tasks)
-    with _pool(workers) as pool:
-        submitted = [
-            (indices, pool.submit(lint_chunk, [tasks[index] for index in indices], job))
-            for indices in _chunks(tasks, workers)
-        ]
-        for indices, future in submitted:
-            chunk = [tasks[index] for index in indices]
-            for index, result in zip(indices, _chunk_results(chunk, future)):
-                results[index] = result
+    for index, outcome in zip(order, outcomes):
+        path = tasks[index].path
+        results[index] = outcome if not isinstance(outcome, Failure) else FileResult(
+            path, None, errors=(f"{path}: could not be analysed: {outcome.reason}",))
     return [result for result in results if result is not None]
-
-
-def _chunk_results(chunk: Sequence[Task], future: Future[list[FileResult]]) -> list[FileResult]:
-    try:
-        return future.result()
-    except Exception as error:  # noqa: BLE001 - a worker died (e.g. out of memory)
-        return [
-            FileResult(task.path, None, errors=(_internal(task.path, error),)) for task in chunk
-        ]
-
-
-def _chunks(tasks: Sequence[Task], workers: int) -> list[list[int]]:
-    """Task indices, largest files first, in small chunks, so that no worker is left
-    alone with a big file at the end."""
-    by_size = sorted(range(len(tasks)), key=lambda index: -_size(tasks[index]))
-    size = max(1, min(CHUNK_MAX, len(by_size) // (workers * 4)))
-    return [by_size[start:start + size] for start in range(0, len(by_size), size)]
 
 
 def _size(task: Task) -> int:
@@ -268,9 +309,3 @@ def _size(task: Task) -> int:
         return os.path.getsize(task.path)
     except OSError:
         return 0
-
-
-def _pool(workers: int) -> Executor:
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context)

@@ -54,6 +54,23 @@ class Thresholds:
 
 
 @dataclass(frozen=True, slots=True)
+class Limits:
+    """What one file may cost; a file beyond a limit is not analysed and gets an error
+    that names the limit. Each is a `[tool.bnlint]` key and a command-line flag."""
+
+    # `max-file-size`: program text (a notebook's code cells) larger than this many MB
+    # is skipped unread by the parser.
+    max_file_size: float = 10.0
+    # `max-nesting`: expressions nested deeper than this are not handed to the parser
+    # (libcst's native parser dies of a stack overflow on a few thousand levels).
+    max_nesting: int = 2000
+    # `file-timeout`: seconds of analysis per file before it is stopped.
+    file_timeout: float = 60.0
+    # `file-memory`: MB of address space the process analysing a file may use.
+    file_memory: int = 4096
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """The effective configuration for a run.
 
@@ -76,6 +93,7 @@ class Settings:
     target_keras: TargetKeras = "auto"
     keras_version: tuple[int, ...] | None = None
     thresholds: Thresholds = field(default_factory=Thresholds)
+    limits: Limits = field(default_factory=Limits)
     # Directory of the configuration file (or the working directory when there is
     # none); globs in exclude and per-file-ignores are relative to it.
     root: str = "."

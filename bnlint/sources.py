@@ -9,6 +9,7 @@ program row maps back to its cell, row and column.
 
 from __future__ import annotations
 
+import codecs
 import io
 import json
 import os
@@ -25,6 +26,8 @@ SourceKind = Literal["python", "notebook"]
 
 _CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
 _NEWLINE = re.compile(r"\r\n|\r|\n")
+# Undecodable bytes with a NUL among the first ones are a binary file, not a bad encoding.
+_BINARY_SNIFF = 8192
 
 
 class SourceError(Exception):
@@ -70,6 +73,10 @@ def decode_python(path: str, data: str | bytes) -> str:
     """Decode Python source bytes per PEP 263 and strip a UTF-8 BOM."""
     if isinstance(data, str):
         return data.removeprefix("\ufeff")
+    wide = _wide_encoding(data)
+    if wide is not None:
+        raise SourceError(f"{path}: cannot decode: {wide} text (byte order mark); Python "
+                          "source must be UTF-8 or declare an ASCII-compatible coding")
     try:
         encoding, first_lines = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as exc:
@@ -77,10 +84,22 @@ def decode_python(path: str, data: str | bytes) -> str:
     try:
         return data.decode(encoding)
     except (UnicodeError, LookupError) as exc:
+        if b"\0" in data[:_BINARY_SNIFF]:
+            raise SourceError(f"{path}: cannot decode: binary data (NUL bytes), not Python "
+                              "source") from None
         where = _decode_failure(data, exc)
         declared = _declared_coding(first_lines)
         how = f" (declared coding: {declared})" if declared else ""
         raise SourceError(f"{path}: cannot decode as {encoding}{how}{where}") from None
+
+
+def _wide_encoding(data: bytes) -> str | None:
+    """'UTF-16' or 'UTF-32' when ``data`` starts with that encoding's byte order mark."""
+    if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return "UTF-32"
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "UTF-16"
+    return None
 
 
 def _declared_coding(first_lines: Sequence[bytes]) -> str | None:

@@ -60,22 +60,44 @@ def notebook(*cells: tuple[str, str]) -> str:
 
 
 class Counter:
-    """Counts the files the engine analyses (replaces the runner's lint_source)."""
+    """Counts the files the engine analyses (replaces the runner's lint_source). The
+    paths go to a file, so that analyses in the CLI's worker processes count too."""
 
-    def __init__(self) -> None:
-        self.paths: list[str] = []
+    def __init__(self, log: Path) -> None:
+        self.log = log
+        log.write_text("", encoding="utf-8")
+
+    @property
+    def paths(self) -> PathLog:
+        return PathLog(self.log)
 
     def __call__(self, source, settings, rules, project_flavour=None, project=None):  # type: ignore[no-untyped-def]
         self.paths.append(source.path)
         return _real_lint_source(source, settings, rules, project_flavour, project)
 
 
+class PathLog(list[str]):
+    """The paths logged so far; ``append`` and ``clear`` change the log file."""
+
+    def __init__(self, log: Path) -> None:
+        super().__init__(log.read_text(encoding="utf-8").splitlines())
+        self.log = log
+
+    def append(self, path: str) -> None:
+        with self.log.open("a", encoding="utf-8") as handle:
+            handle.write(path + "\n")
+
+    def clear(self) -> None:
+        self.log.write_text("", encoding="utf-8")
+
+
 _real_lint_source = bnlint.runner.lint_source
 
 
 @pytest.fixture
-def analysed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter]:
-    counter = Counter()
+def analysed(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory,
+             ) -> Iterator[Counter]:
+    counter = Counter(tmp_path_factory.mktemp("analysed") / "paths.log")
     monkeypatch.setattr(bnlint.runner, "lint_source", counter)
     yield counter
 
@@ -87,6 +109,7 @@ def lint(
     selected: frozenset[str] | None = None,
     project_flavour: Flavour | None = None,
     jobs: int | None = 1,
+    isolate: bool = False,  # in this process, where the counters of `analysed` count
 ) -> tuple[list[FileResult], ResultCache | None]:
     rules = all_rules()
     settings = settings or Settings(root=str(files[0].parent))
@@ -95,7 +118,7 @@ def lint(
     results = bnlint.runner.lint_paths(
         [str(path) for path in files], settings, rules,
         default_codes(rules) if selected is None else selected,
-        jobs=jobs, project_flavour=project_flavour, cache=cache,
+        jobs=jobs, project_flavour=project_flavour, cache=cache, isolate=isolate,
     )
     return results, cache
 
@@ -669,20 +692,22 @@ def test_cli_unwritable_cache_warns_once_and_keeps_the_exit_code(
     assert err.count("\n") == 1 and err.startswith("bnlint: warning: cannot write the cache")
 
 
-def test_parallel_run_fills_the_cache_and_a_warm_run_skips_the_pool(
+def test_parallel_run_fills_the_cache_and_a_warm_run_starts_no_worker(
     tmp_path: Path, analysed: Counter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sources = [write(tmp_path / "src" / f"m{index:02d}.py", FLAGGED if index % 3 else CLEAN)
                for index in range(24)]
-    cold, cache = lint(sources, tmp_path / "cache", jobs=2)  # the pool: > 20 files
+    cold, cache = lint(sources, tmp_path / "cache", jobs=2, isolate=True)  # > 20 files
     assert cache is not None
     assert len(json.loads(Path(cache.file).read_text(encoding="utf-8"))["entries"]) == 24
+    assert len(analysed.paths) == 24  # in the workers
+    analysed.paths.clear()
 
-    def no_pool(*args: object) -> None:
-        raise AssertionError("the pool was started on a warm run")
+    def no_workers(*args: object) -> None:
+        raise AssertionError("workers were started on a warm run")
 
-    monkeypatch.setattr(bnlint.runner, "_lint_in_pool", no_pool)
-    warm, _ = lint(sources, tmp_path / "cache", jobs=2)
+    monkeypatch.setattr(bnlint.runner, "_lint_isolated", no_workers)
+    warm, _ = lint(sources, tmp_path / "cache", jobs=2, isolate=True)
     assert analysed.paths == []
     assert findings(warm) == findings(cold)
     serial, _ = lint(sources, None, jobs=1)
