@@ -372,11 +372,13 @@ def _probe(args: argparse.Namespace, outcome: Outcome) -> tuple[Outcome, str]:
     """Attach the probe's verdicts; returns the summary line for stderr."""
     import time
 
-    from bnlint.probe import probe_results, progress_stream, summary_line
+    from bnlint.probe import probe_results, summary_line
+    from bnlint.progress import Mode, wanted
 
+    mode: Mode = "auto" if args.progress is None else "always" if args.progress else "never"
     started = time.perf_counter()
     results = probe_results(outcome.results, args.probe_flavours, args.probe_timeout,
-                            progress_stream())
+                            sys.stderr if wanted(sys.stderr, mode) else None)
     return (Outcome(tuple(results), outcome.errors),
             summary_line(results, time.perf_counter() - started))
 

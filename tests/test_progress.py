@@ -103,3 +103,16 @@ def test_the_bar_counts_files_and_fills_up() -> None:
         assert bar.line() == "[" + "=" * 30 + "] 4/4 files"
     assert terminal.text.startswith("\r[=======>")
     assert terminal.text.endswith("4/4 files\r\x1b[K")
+
+
+@pytest.mark.probe
+def test_the_probe_shows_its_own_bar_on_a_terminal_and_none_in_a_pipe(tmp_path: Path) -> None:
+    (tmp_path / "m.py").write_text(FLAGGED, encoding="utf-8")
+    status, out, terminal = run_on_terminal(
+        ["m.py", "--probe", "--output-format", "concise"], tmp_path, quiet_env())
+    assert status == 1 and "probe: confirmed" in out
+    assert "probe [" in terminal and "1/1" not in out
+    assert "Probe: 1 confirmed" in terminal
+    piped = subprocess.run([sys.executable, "-m", "bnlint", "m.py", "--probe"], cwd=tmp_path,
+                           env=quiet_env(), capture_output=True, text=True, check=False)
+    assert "probe [" not in piped.stderr and "Probe: 1 confirmed" in piped.stderr

@@ -5,8 +5,6 @@ measured numbers. TensorFlow is imported only in the worker process (``worker.py
 
 from __future__ import annotations
 
-import sys
-import time
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, TextIO
@@ -106,11 +104,3 @@ def summary_line(results: Sequence[FileResult], seconds: float) -> str:
     return (f"Probe: {', '.join(parts) or 'nothing to probe'} in {seconds:.1f} s"
             + (f" ({used})" if used else ""))
 
-
-def progress_stream() -> TextIO | None:
-    """stderr when it is a terminal, else None (no bar in logs and pipes)."""
-    return sys.stderr if sys.stderr.isatty() else None
-
-
-def elapsed(started: float) -> float:
-    return time.perf_counter() - started
