@@ -290,7 +290,8 @@ def test_fixing_twice_is_fixing_once_and_the_result_parses(
     for where, statement in insertions:
         # only between top-level statements, so the program stays valid
         tops = [i for i, line in enumerate(lines) if i == 0 or (
-            line and not line[0].isspace() and not lines[i - 1].rstrip().endswith(("(", ",")))]
+            line and not line[0].isspace() and not lines[i - 1].rstrip().endswith(("(", ","))
+            and not lines[i - 1].lstrip().startswith("@"))]  # not between decorator and def
         at = tops[where % len(tops)]
         lines[at:at] = statement.split("\n")
     code = "\n".join(lines)

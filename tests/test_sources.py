@@ -222,7 +222,9 @@ _LINES = st.one_of(
         "%%time", "y = !ls", "if x:", "    z = %time f()", "a = (", ")", '"""', "# why?",
         "", "    ", "s = 'it\\", "?help", "\tpass", "print('%d' % 3)",
     ]),
-    st.text(alphabet=st.characters(blacklist_characters="\r\n"), max_size=20),
+    # (a lone surrogate makes a cell not text: refused, see test_a_lone_surrogate_in_a_cell_is_named_in_one_line)
+    st.text(alphabet=st.characters(blacklist_characters="\r\n",
+                                    blacklist_categories=("Cs",)), max_size=20),
 )
 
 
