@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     import libcst as cst
 
     from bnlint.semantic.paths import Decision
+    from bnlint.semantic.workflow import Phase
 
 
 @dataclass(eq=False, slots=True)
@@ -76,6 +77,8 @@ class SemanticModel:
     _trainings: TrainingIndex | None = None
     _trace: TraceIndex | None = None
     _containers: dict[int, list[Layer]] | None = None
+    # workflow.phases over the finished trace, computed once (rules ask per finding)
+    phases_memo: dict[int, list[Phase]] | None = None
 
     @property
     def trace(self) -> TraceIndex:

@@ -168,7 +168,10 @@ def _sets_flag_of(target: Layer, layer: Layer) -> bool:
 
 
 def phases(model: SemanticModel) -> dict[int, list[Phase]]:
-    """Training phases per model (keyed by ``id(layer)``), in program order."""
+    """Training phases per model (keyed by ``id(layer)``), in program order (computed
+    once per trace)."""
+    if model.phases_memo is not None:
+        return model.phases_memo
     found: dict[int, list[Phase]] = {}
     last_compile: dict[int, Event] = {}
     for event in model.events:
@@ -180,6 +183,7 @@ def phases(model: SemanticModel) -> dict[int, list[Phase]]:
         elif event.kind == "fit":
             runs = found.setdefault(id(layer), [])
             runs.append(Phase(layer, last_compile.get(id(layer)), event, len(runs)))
+    model.phases_memo = found
     return found
 
 
