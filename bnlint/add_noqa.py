@@ -23,9 +23,10 @@ import re
 import tokenize
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bnlint.atomic_write import WriteError, replace_if_unchanged
+from bnlint.rewrite import cell_list
 from bnlint.sources import SourceError, read_file_bytes, source_from_text
 from bnlint.suppress import parse_suppressions
 
@@ -223,7 +224,7 @@ def _edited_notebook(
     text = data.decode("utf-8-sig")
     bom = data.startswith(b"\xef\xbb\xbf")
     document = json.loads(text)
-    cells = _cells(document)
+    cells = cell_list(document)
     comments = _comment_columns(source)
     program_rows = _ROW_END.split(source.text)
     # (cell index, element index) -> (old string, new string)
@@ -265,18 +266,6 @@ def _edited_notebook(
     return (b"\xef\xbb\xbf" if bom else b"") + new_text.encode("utf-8"), added
 
 
-def _cells(document: object) -> list[dict[str, Any]]:
-    if not isinstance(document, dict):
-        return []
-    cells = document.get("cells")
-    if isinstance(cells, list):
-        return cells
-    joined: list[dict[str, Any]] = []
-    for sheet in document.get("worksheets") or []:
-        joined.extend(sheet.get("cells") or [])
-    return joined
-
-
 def _locate_row(elements: Sequence[object], row: int) -> tuple[int, int, int] | None:
     """(element index, start, stop) of the text of the cell's ``row`` (1-based) among
     the ``source`` strings, without its line ending."""
@@ -304,7 +293,7 @@ def _splice(
     """The notebook's text with each changed string replaced where it stands, so that
     the rest of the file keeps its bytes; None when a string cannot be placed."""
     expected = json.loads(text)
-    cells = _cells(expected)
+    cells = cell_list(expected)
     new_text = text
     for (cell, index), (old, new) in changed.items():
         key = "source" if "source" in cells[cell] else "input"
