@@ -254,9 +254,14 @@ def _cells(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[list[str] | None
 
 
 def _is_masked_form(program_line: str, original: str) -> bool:
+    """An emptied row, or ``x = %magic`` / ``x = !cmd`` with its value replaced by None
+    and the target kept as written (``x = None``, ``x=None``)."""
     body = program_line.strip()
-    return body in ("", "pass") or (body.endswith(" = None") and ("%" in original
-                                                                  or "!" in original))
+    if body in ("", "pass"):
+        return True
+    head = body.removesuffix("None")
+    return (head != body and head.rstrip().endswith("=") and head in original
+            and original.split(head, 1)[1].lstrip()[:1] in ("%", "!"))
 
 
 def _keeps_the_user_text(program_line: str, original: str, shift: int) -> bool:
