@@ -19,8 +19,13 @@ def unfrozen_base_steps(model: SemanticModel,
     the base is created, any partial re-freeze that leaves its last BN layers trainable,
     the recompile, and the fit. (The engine orders related locations by position.)"""
     name = wf.describe(found.base)
-    yield (found.base.node,
-           f"{name} is created here with pretrained weights and BatchNormalization layers")
+    loaded = found.base.pretrained_node
+    if loaded is None or loaded is found.base.node:
+        yield (found.base.node,
+               f"{name} is created here with pretrained weights and BatchNormalization layers")
+    else:
+        yield found.base.node, f"{name} is created here with BatchNormalization layers"
+        yield loaded, "pretrained weights are loaded into it here"
     for refreeze in wf.partial_refreezes(model, found.base, found.unfreeze, found.phase.fit):
         yield refreeze.node, ("only the first layers are frozen again here: the "
                               "BatchNormalization layers near the end stay trainable")

@@ -49,6 +49,22 @@ model.compile(keras.optimizers.Adam(1e-5), "mse")
 model.fit(x, y)
 """
 
+# A model built from layers (BatchNormalization among them) in the user's code, then
+# given pretrained weights with load_weights.
+_BUILT_AND_LOADED = """
+        import keras
+
+        def build(classes):
+            inputs = keras.Input((224, 224, 3))
+            x = keras.layers.Conv2D(32, 3)(inputs)
+            x = keras.layers.BatchNormalization()(x)
+            x = keras.layers.GlobalAveragePooling2D()(x)
+            return keras.Model(inputs, keras.layers.Dense(classes)(x))
+
+        model = build(10)
+        model.load_weights("pretrained.weights.h5")"""
+
+
 class UnfrozenBnInTrainingMode(Rule):
     """## What it does
     Flags unfreezing a pretrained base that contains BatchNormalization when the base
@@ -323,9 +339,52 @@ class UnfrozenBnInTrainingMode(Rule):
         unfreeze(base)
         model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
         model.fit(x, y)
+        """,
+        # a model built from layers, given pretrained weights, its first layers frozen,
+        # then every layer unfrozen one by one (the YOLO/classification-repo recipe)
+        _BUILT_AND_LOADED + """
+        for i in range(3):
+            model.layers[i].trainable = False
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+        model.fit(x, y)
+        for i in range(len(model.layers)):
+            model.layers[i].trainable = True
+        model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="mse")
+        model.fit(x, y)
         """),
     )
     not_flagged = (
+        # the same model trained whole from the start: setting the flags it already
+        # has unfreezes nothing (training a loaded model whole is BN210's concern)
+        _BUILT_AND_LOADED + """
+        for i in range(len(model.layers)):
+            model.layers[i].trainable = True
+        model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="mse")
+        model.fit(x, y)
+        """,
+        # ... or with only the layers before its BatchNormalization frozen at first:
+        # the BN layer trained in both phases, so the unfreeze changes nothing for it
+        _BUILT_AND_LOADED + """
+        model.layers[1].trainable = False
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+        model.fit(x, y)
+        for i in range(len(model.layers)):
+            model.layers[i].trainable = True
+        model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="mse")
+        model.fit(x, y)
+        """,
+        # ... and unfrozen with its BatchNormalization layers left frozen
+        _BUILT_AND_LOADED + """
+        for layer in model.layers[:3]:
+            layer.trainable = False
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+        model.fit(x, y)
+        for layer in model.layers:
+            if not isinstance(layer, keras.layers.BatchNormalization):
+                layer.trainable = True
+        model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="mse")
+        model.fit(x, y)
+        """,
         # the "set_trainable flag" recipe: the layers from the named one on are
         # unfrozen, the others frozen; which BN layers train is not known here
         flag_loop_recipe(freeze_one_by_one=False, unfreeze_base_first=True,

@@ -239,3 +239,46 @@ def test_a_slice_that_covers_only_the_new_head_is_not_an_unfreeze() -> None:
 def test_a_longer_tail_slice_reaches_into_the_base() -> None:
     code = HEAD_ON_OUTPUT.format(selection="for layer in model.layers[-30:]:")
     assert "BN201" in [f.code for f in lint_snippet(code, all_rules())]
+
+
+DISPATCH = """
+import keras
+
+def resnet(classes):
+    base = keras.applications.ResNet50(include_top=False, pooling="avg")
+    return base, keras.Sequential([base, keras.layers.Dense(classes)])
+
+def small(classes):
+    return None, None
+
+builders = {"resnet50": resnet, "small": small}
+{mutation}
+base, model = builders[{key}](10)
+base.trainable = False
+model.compile(optimizer="adam", loss="mse")
+model.fit(x, y)
+base.trainable = True
+model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
+model.fit(x, y)
+"""
+
+
+def _dispatch(key: str, mutation: str = "") -> list[str]:
+    code = DISPATCH.replace("{key}", key).replace("{mutation}", mutation)
+    return [f.code for f in lint_snippet(code, all_rules()) if f.code == "BN201"]
+
+
+def test_a_builder_chosen_from_a_dict_by_a_known_key_is_replayed() -> None:
+    assert _dispatch('"resnet50"') == ["BN201"]
+    assert _dispatch("backbone", mutation='backbone = "resnet50"') == ["BN201"]
+    builders_updated = 'builders["resnet50"] = resnet'
+    assert _dispatch('"resnet50"', mutation=builders_updated) == ["BN201"]
+
+
+def test_a_dict_lookup_that_is_not_certain_stays_unknown() -> None:
+    # another key, a key known only at run time, a dict changed in ways not followed
+    assert _dispatch('"small"') == []
+    assert _dispatch("sys.argv[1]", mutation="import sys") == []
+    assert _dispatch('"resnet50"', mutation="builders.update(extra)") == []
+    assert _dispatch('"resnet50"', mutation='if flag:\n    builders["resnet50"] = small') == []
+    assert _dispatch('"resnet50"', mutation="builders[name] = small") == []

@@ -310,3 +310,49 @@ def test_a_method_inherited_from_another_module_runs_on_this_files_class(
         cwd=repo, capture_output=True, text=True, timeout=120, check=False)
     found = json.loads(done.stdout)
     assert [(item["code"], item["location"]["row"]) for item in found] == [("BN107", 14)]
+
+
+def test_a_network_chosen_from_a_package_dict_and_loaded_with_weights(repo: Path) -> None:
+    # the classification-repository shape: nets/ builds the network from layers, its
+    # __init__ maps names to builders, train.py loads pretrained weights, freezes the
+    # first layers, then unfreezes every layer one by one
+    write(repo / "nets" / "mobilenet.py", """\
+        import tensorflow as tf
+
+        def MobileNet(input_shape, classes):
+            inputs = tf.keras.Input(input_shape)
+            x = tf.keras.layers.Conv2D(32, 3)(inputs)
+            x = tf.keras.layers.BatchNormalization()(x)
+            x = tf.keras.layers.GlobalAveragePooling2D()(x)
+            return tf.keras.Model(inputs, tf.keras.layers.Dense(classes)(x))
+        """)
+    write(repo / "nets" / "__init__.py", """\
+        from .mobilenet import MobileNet
+
+        get_model_from_name = {"mobilenet": MobileNet}
+        freeze_layers = {"mobilenet": 3}
+        """)
+    write(repo / "train.py", """\
+        import tensorflow as tf
+        from nets import freeze_layers, get_model_from_name
+
+        if __name__ == "__main__":
+            backbone = "mobilenet"
+            model = get_model_from_name[backbone]([224, 224, 3], 10)
+            model.load_weights("model_data/mobilenet.h5", by_name=True)
+            for i in range(freeze_layers[backbone]):
+                model.layers[i].trainable = False
+            model.compile(optimizer=tf.keras.optimizers.Adam(1e-3), loss="mse")
+            model.fit(train_ds, epochs=5)
+            for i in range(len(model.layers)):
+                model.layers[i].trainable = True
+            model.compile(optimizer=tf.keras.optimizers.Adam(1e-4), loss="mse")
+            model.fit(train_ds, epochs=10)
+        """)
+    found = bnlint(["train.py"], repo)
+    assert [(item["code"], item["location"]) for item in found] == [
+        ("BN201", {"row": 13, "column": 9})]
+    notes = {(note["filename"], note["message"]) for note in found[0]["related"]}
+    assert (os.path.join("nets", "mobilenet.py"),
+            "`model` is created here with BatchNormalization layers") in notes
+    assert ("train.py", "pretrained weights are loaded into it here") in notes

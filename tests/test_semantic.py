@@ -998,3 +998,63 @@ def test_arguments_spread_from_unknown_values_do_not_take_defaults(call: str,
         {call}
         """)
     assert (layer_named(model, "base").trainable is False) is known
+
+
+# ------------------------------------------------------------ constants that decide
+def _frozen_when(setup: str, condition: str) -> bool | None:
+    """The BN layer's trainable flag after ``if <condition>: bn.trainable = False``
+    (None: the condition was not decided)."""
+    model = model_of(f"""
+        from keras import layers
+        bn = layers.BatchNormalization()
+        {setup}
+        if {condition}:
+            bn.trainable = False
+    """)
+    flag = layer_named(model, "bn").trainable
+    return None if flag is None else not flag
+
+
+@pytest.mark.parametrize(("setup", "condition", "frozen"), [
+    ('backbone = "mobilenet"', 'backbone == "mobilenet"', True),
+    ('backbone = "mobilenet"', 'backbone != "mobilenet"', False),
+    ('backbone = "vit"', 'backbone in ["vit", "swin"]', True),
+    ('backbone = "resnet"', 'backbone not in ("vit", "swin")', True),
+    ("gpus = [0]", "len(gpus) > 1", False),
+    ("gpus = (0, 1)", "len(gpus) > 1", True),
+    ("lr = 1e-3", "lr <= 1e-3 and not lr < 1e-4", True),
+    ("path = ''", "path", False),
+    ("path = 'w.h5'", "path is not None", True),
+    ("size = 3", "1 < size < 3", False),
+    ("name = 'a' 'b'", "name == 'ab'", True),
+])
+def test_a_comparison_of_constants_runs_one_arm(setup: str, condition: str,
+                                                frozen: bool) -> None:
+    assert _frozen_when(setup, condition) is frozen
+
+
+@pytest.mark.parametrize(("setup", "condition"), [
+    ("gpus = []\ngpus.append(0)", "len(gpus) > 1"),  # the list changed
+    ("gpus = [0]\nconfigure(gpus)", "len(gpus) > 1"),  # handed to unknown code
+    ('name = "a"', "name < 1"),  # Python raises TypeError
+    ("", 'backbone == "mobilenet"'),  # not known
+    ('backbone = "x"\nif other:\n    backbone = "y"', 'backbone == "x"'),
+])
+def test_a_comparison_that_is_not_certain_decides_nothing(setup: str, condition: str) -> None:
+    setup = setup.replace("\n", "\n        ")
+    assert _frozen_when(setup, condition) is None
+
+
+def test_a_constant_the_loop_changes_is_unknown_inside_the_loop() -> None:
+    model = model_of("""
+        from keras import layers
+        bn = layers.BatchNormalization()
+        epoch = 0
+        while epoch < 10:
+            if epoch == 5:
+                bn.trainable = False
+            epoch += 1
+    """)
+    (event,) = model.events_of("set_trainable")
+    assert layer_named(model, "bn").trainable is None
+    assert not event.context.definite

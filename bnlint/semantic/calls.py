@@ -25,16 +25,20 @@ from bnlint.semantic.replay import (
 from bnlint.semantic.syntax import dotted, nested_functions, parameter_names, source_texts
 from bnlint.semantic.trainability import apply_to_layer
 from bnlint.semantic.values import (
+    READING_DICT_METHODS,
     UNKNOWN,
     ClassValue,
+    Const,
     DataGenerator,
     Dataset,
+    DictValue,
     FunctionValue,
     Instance,
     Layer,
     LayerCount,
     LayerIndex,
     LayerSelection,
+    ListValue,
     ModuleRef,
     OptimizerAttr,
     ProjectModule,
@@ -113,6 +117,10 @@ class CallReplay(ReplayBase):
         (an ``escape`` event records it, so that rules can tell)."""
         reports = isinstance(node, cst.Call) and _reports_on(node)
         for value in [*args, *kwargs.values()]:
+            if isinstance(value, DictValue):
+                value.open = True  # the callee may change its entries
+            if isinstance(value, ListValue):
+                value.changed = True
             if isinstance(value, Layer):
                 if not reports:
                     apply_to_layer(value, None, definite=False, forget=True)
@@ -132,6 +140,10 @@ class CallReplay(ReplayBase):
             return UNKNOWN
         if isinstance(receiver, Layer):
             return self.call_model_method(receiver, method, node, args, kwargs)
+        if isinstance(receiver, DictValue):
+            return _dict_method(receiver, method, args)
+        if isinstance(receiver, ListValue) and method not in _READING_LIST_METHODS:
+            receiver.changed = True
         if isinstance(receiver, BoundMethod):
             return UNKNOWN
         if isinstance(receiver, Instance):
@@ -368,9 +380,27 @@ def _layer_count(builtin: str, args: list[Value]) -> Value:
         if isinstance(selection, LayerSelection) and not selection.element and (
                 selection.extent == "all"):
             return LayerCount(selection.container)
+    if builtin == "len" and len(args) == 1 and isinstance(args[0], ListValue) and (
+            not args[0].changed):
+        return Const(len(args[0].items))  # `len(train_gpu)` of a list display
     if builtin == "range" and args and isinstance(args[-1], LayerCount) and len(args) <= 2:
         start = const_int(args[0]) if len(args) == 2 else None
         if len(args) == 2 and start is None:
             return UNKNOWN
         return LayerIndex(args[-1].container, start)
+    return UNKNOWN
+
+
+# Methods of a list that leave it as it is.
+_READING_LIST_METHODS = frozenset({"count", "index", "copy"})
+
+
+def _dict_method(entries: DictValue, method: str, args: list[Value]) -> Value:
+    """``builders.get("resnet50")`` reads an entry; ``update``, ``pop``, ``setdefault``
+    and the like may change any entry."""
+    if method == "get" and len(args) == 1:
+        found = entries.lookup(args[0])
+        return found if found is not None else UNKNOWN
+    if method not in READING_DICT_METHODS:
+        entries.open = True
     return UNKNOWN

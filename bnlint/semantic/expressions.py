@@ -23,9 +23,11 @@ from bnlint.semantic.replay import (
 from bnlint.semantic.syntax import IS_EXPRESSION, expressions_in, literal_int
 from bnlint.semantic.trainability import flattened_bases, head_after, select_layers
 from bnlint.semantic.values import (
+    READING_DICT_METHODS,
     UNKNOWN,
     ClassValue,
     Const,
+    DictValue,
     Instance,
     Layer,
     LayerCount,
@@ -41,6 +43,7 @@ from bnlint.semantic.values import (
     Value,
     Variables,
     Wiring,
+    is_constant_key,
     merge_tensors,
 )
 from bnlint.semantic.walk import lexical_children
@@ -74,15 +77,51 @@ class ExpressionEvaluation(ReplayBase):
             return UNKNOWN
 
     def eval_concatenated(self, node: cst.ConcatenatedString, env: Env) -> Value:
-        return Const("", node)
+        text = node.evaluated_value  # None when a part is an f-string
+        return Const(text, node) if isinstance(text, str) else UNKNOWN
 
     def eval_unary(self, node: cst.UnaryOperation, env: Env) -> Value:
         inner = self.eval(node.expression, env)
+        if isinstance(node.operator, cst.Not):
+            return Const(not cast(Const, inner).value, node) if is_constant_key(inner) else UNKNOWN
         number = const_number(inner)
         if number is not None and isinstance(node.operator, cst.Minus):
             value = inner.value if isinstance(inner, Const) else None
             return Const(-value if isinstance(value, int) else -number, node)
         return UNKNOWN
+
+    def eval_comparison(self, node: cst.Comparison, env: Env) -> Value:
+        """``backbone == "resnet50"``, ``ngpus > 1``, ``name in ("a", "b")`` between
+        constants: a constant, so that an ``if`` on it runs one arm only."""
+        left = self.eval(node.left, env)
+        result: Value = Const(True, node)
+        for target in node.comparisons:
+            right = self.eval(target.comparator, env)
+            outcome = compare(left, target.operator, right)
+            if outcome is None:
+                result = UNKNOWN
+            elif not outcome and isinstance(result, Const):
+                result = Const(False, node)
+            left = right
+        return result
+
+    def eval_boolean(self, node: cst.BooleanOperation, env: Env) -> Value:
+        """``a and b`` / ``a or b``: Python's value when the operands deciding it are
+        constants; the right operand runs only when the left one does not decide."""
+        chain: list[cst.BooleanOperation] = []
+        current: cst.BaseExpression = node
+        while isinstance(current, cst.BooleanOperation):
+            chain.append(current)
+            current = current.left
+        value = self.eval(current, env)
+        for operation in reversed(chain):
+            decides = isinstance(operation.operator, cst.And) != bool(
+                getattr(value, "value", True))
+            if is_constant_key(value) and decides:
+                continue  # `False and x`, `True or x`: x does not run
+            right = self.eval(operation.right, env)
+            value = right if is_constant_key(value) else UNKNOWN
+        return value
 
     def eval_named(self, node: cst.NamedExpr, env: Env) -> Value:
         value = self.eval(node.value, env)
@@ -121,6 +160,22 @@ class ExpressionEvaluation(ReplayBase):
                 items.append(value)
                 nodes.append(element.value)
         return ListValue(tuple(items), tuple(nodes))
+
+    def eval_dict(self, node: cst.Dict, env: Env) -> DictValue:
+        """A dict display; keys that are not constants (or ``**spread``) leave it open."""
+        found = DictValue({}, node)
+        for element in node.elements:
+            if isinstance(element, cst.DictElement):
+                key = self.eval(element.key, env)
+                value = self.eval(element.value, env)
+                if is_constant_key(key):
+                    assert isinstance(key, Const)
+                    found.entries[key.value] = value
+                    continue
+            else:
+                self.eval(element.value, env)
+            found.open = True
+        return found
 
     def eval_name(self, node: cst.Name, env: Env) -> Value:
         name = node.value
@@ -202,6 +257,10 @@ class ExpressionEvaluation(ReplayBase):
             return UNKNOWN
         if isinstance(owner, Optimizer) and attr in {"learning_rate", "lr"}:
             return OptimizerAttr(owner, attr)
+        if isinstance(owner, DictValue):
+            if attr not in READING_DICT_METHODS:
+                owner.open = True  # a method taken off the dict may change its entries
+            return UNKNOWN
         if isinstance(owner, OptimizerAttr):
             return UNKNOWN
         if isinstance(owner, ClassValue):
@@ -252,10 +311,11 @@ class ExpressionEvaluation(ReplayBase):
     def eval_subscript(self, node: cst.Subscript, env: Env) -> Value:
         owner = self.eval(node.value, env)
         bounds: tuple[int | None, int | None] | None = None
+        index_value: Value = UNKNOWN
         for element in node.slice:
             inner = element.slice
             if isinstance(inner, cst.Index):
-                self.eval(inner.value, env)
+                index_value = self.eval(inner.value, env)
             elif isinstance(inner, cst.Slice):
                 lower = const_int(self.eval(inner.lower, env)) if inner.lower else None
                 upper = const_int(self.eval(inner.upper, env)) if inner.upper else None
@@ -270,6 +330,9 @@ class ExpressionEvaluation(ReplayBase):
             if isinstance(selected, LayerSelection) and selected.extent == "slice":
                 return replace(selected, bounds=bounds)
             return selected
+        if isinstance(owner, DictValue) and len(node.slice) == 1:
+            entry = owner.lookup(index_value)  # `builders[backbone]`, a known key
+            return entry if entry is not None else UNKNOWN
         if isinstance(owner, Tensor) and owner.symbolic:
             return replace(owner, inputs_node=node)  # `x[:, 0]` stays in the graph
         if isinstance(owner, ListValue) and len(node.slice) == 1:
@@ -363,6 +426,7 @@ _EVALUATORS = {
     "List": "eval_list", "Tuple": "eval_list", "ListComp": "eval_comprehension",
     "GeneratorExp": "eval_comprehension", "SetComp": "eval_comprehension",
     "DictComp": "eval_comprehension", "NamedExpr": "eval_named", "Lambda": "eval_lambda",
+    "Dict": "eval_dict", "Comparison": "eval_comparison", "BooleanOperation": "eval_boolean",
 }
 
 
@@ -376,3 +440,44 @@ def _evaluators(replay: type) -> dict[type, Callable[..., Value]]:
         table = _TABLES[replay] = {
             getattr(cst, kind): getattr(replay, method) for kind, method in _EVALUATORS.items()}
     return table
+
+
+def compare(left: Value, operator: cst.BaseCompOp, right: Value) -> bool | None:
+    """``left <operator> right`` when both are constants (``in``: a tuple/list of
+    constants or a string), else None."""
+    if isinstance(operator, (cst.In, cst.NotIn)):
+        if not is_constant_key(left):
+            return None
+        assert isinstance(left, Const)
+        if isinstance(right, ListValue) and all(is_constant_key(item) for item in right.items):
+            found = any(left.value == cast(Const, item).value for item in right.items)
+        elif isinstance(right, Const) and isinstance(right.value, str) and isinstance(
+                left.value, str):
+            found = left.value in right.value
+        else:
+            return None
+        return found if isinstance(operator, cst.In) else not found
+    if not (is_constant_key(left) and is_constant_key(right)):
+        return None
+    a, b = cast(Const, left).value, cast(Const, right).value
+    try:
+        if isinstance(operator, cst.Equal):
+            return bool(a == b)
+        if isinstance(operator, cst.NotEqual):
+            return bool(a != b)
+        if isinstance(operator, (cst.Is, cst.IsNot)):
+            if a is not None and b is not None:
+                return None  # identity of other constants is not the program's to rely on
+            same = a is b
+            return same if isinstance(operator, cst.Is) else not same
+        if isinstance(operator, cst.LessThan):
+            return bool(a < b)  # type: ignore[operator]
+        if isinstance(operator, cst.LessThanEqual):
+            return bool(a <= b)  # type: ignore[operator]
+        if isinstance(operator, cst.GreaterThan):
+            return bool(a > b)  # type: ignore[operator]
+        if isinstance(operator, cst.GreaterThanEqual):
+            return bool(a >= b)  # type: ignore[operator]
+    except TypeError:
+        return None
+    return None

@@ -565,7 +565,7 @@ class KerasEffects(ReplayBase):
         selection = owner if isinstance(owner, LayerSelection) else None
         before = layer.trainable if layer else (selection.container.trainable if selection else None)
         bn_before = layer.bn_trainable() if layer else (
-            selection.container.bn_trainable() if selection else None)
+            _selected_bn_trainable(selection) if selection else None)
         self.record(Event("set_trainable", target, owner, self.context, attr="trainable",
                           value=value, value_node=value_node, selection=selection,
                           trainable_before=before, bn_trainable_before=bn_before))
@@ -584,3 +584,15 @@ class KerasEffects(ReplayBase):
             optimizer.default_rate = False
             optimizer.schedule = isinstance(value, Schedule)
 
+
+def _selected_bn_trainable(selection: LayerSelection) -> Tri:
+    """Were the BatchNormalization layers a selection reaches trainable before it is
+    assigned? For known members: True when every member holding BN had them trainable,
+    False when one had them all frozen; otherwise the container's state."""
+    if selection.members is None:
+        return selection.container.bn_trainable()
+    states = [member.bn_trainable() for member in selection.members
+              if member.contains_bn() is not False]
+    if all(state is True for state in states):
+        return True
+    return False if any(state is False for state in states) else None

@@ -12,11 +12,18 @@ import libcst as cst
 from bnlint.semantic.events import Event, PathKind
 from bnlint.semantic.paths import PathOracle, condition_key
 from bnlint.semantic.replay import Env, Exit, ReplayBase
-from bnlint.semantic.syntax import always_exits, dotted, ends_program, is_main_guard
+from bnlint.semantic.syntax import (
+    always_exits,
+    assigned_names,
+    dotted,
+    ends_program,
+    is_main_guard,
+)
 from bnlint.semantic.values import (
     UNKNOWN,
     ClassValue,
     Const,
+    DictValue,
     FunctionValue,
     Instance,
     Layer,
@@ -30,6 +37,7 @@ from bnlint.semantic.values import (
     Value,
     Variables,
     Wiring,
+    is_constant_key,
     merge_tensors,
 )
 from bnlint.semantic.walk import run_visitor
@@ -400,6 +408,7 @@ class StatementReplay(ReplayBase):
             self.exec_branch(node.orelse.body, env, ("else", node))
 
     def exec_loop_body(self, suite: cst.BaseSuite, env: Env, node: cst.CSTNode) -> None:
+        self.forget_loop_constants(suite, env, node)
         saved = self.context
         self.context = replace(saved, loop_depth=saved.loop_depth + 1,
                                path=saved.path + (("loop", node),))
@@ -409,6 +418,17 @@ class StatementReplay(ReplayBase):
             self.context = saved
         if self.exit in {"break", "continue"}:
             self.exit = None
+
+    def forget_loop_constants(self, suite: cst.BaseSuite, env: Env, node: cst.CSTNode) -> None:
+        """A constant that the loop body assigns is one value before the first
+        iteration and maybe another after it (``epoch += 1``): inside the loop, and
+        after it, it is unknown."""
+        names = self.loop_assignments.get(id(node))
+        if names is None:
+            names = self.loop_assignments[id(node)] = assigned_names(suite)
+        for name in names:
+            if isinstance(env.lookup(name), (Const, ListValue, DictValue)):
+                env.bind(name, UNKNOWN)
 
     def exec_with(self, node: cst.With, env: Env) -> None:
         tapes: list[Tape] = []
@@ -501,10 +521,26 @@ class StatementReplay(ReplayBase):
             self.assign_attribute(owner, target, value, value_node)
         elif isinstance(target, cst.Subscript):
             owner = self.eval(target.value, env)
+            if isinstance(owner, DictValue):
+                self.assign_entry(owner, target, value, env)
+            elif isinstance(owner, ListValue):
+                owner.changed = True
             if isinstance(owner, ModuleRef) and owner.name == "os.environ" and len(
                     target.slice) == 1 and isinstance(target.slice[0].slice, cst.Index):
                 key = self.eval(target.slice[0].slice.value, env)
                 self.note_environment(value_node, [key, value])
+
+    def assign_entry(self, owner: DictValue, target: cst.Subscript, value: Value,
+                     env: Env) -> None:
+        """``builders["resnet"] = build_resnet``: the entry changes; on one path only, or
+        under a key that is not a constant, the dict may hold anything."""
+        inner = target.slice[0].slice if len(target.slice) == 1 else None
+        key = self.eval(inner.value, env) if isinstance(inner, cst.Index) else UNKNOWN
+        if self.conditional() or not is_constant_key(key):
+            owner.open = True
+            return
+        assert isinstance(key, Const)
+        owner.entries[key.value] = value
 
     def assign_attribute(self, owner: Value, target: cst.Attribute, value: Value,
                          value_node: cst.BaseExpression) -> None:

@@ -11,7 +11,7 @@ import libcst as cst
 from bnlint.semantic.values import (
     TrainingArg,
 )
-from bnlint.semantic.walk import Subclasses, lexical_children
+from bnlint.semantic.walk import Subclasses, lexical_children, walk
 
 
 def dotted(node: cst.BaseExpression | None) -> str | None:
@@ -153,3 +153,30 @@ def ends_program(node: cst.BaseExpression) -> bool:
     """``sys.exit()``, ``exit()``, ``quit()``, ``os._exit()``."""
     return isinstance(node, cst.Call) and dotted(node.func) in {
         "sys.exit", "exit", "quit", "os._exit"}
+
+
+_SCOPES = Subclasses("FunctionDef", "ClassDef", "Lambda")
+
+
+def assigned_names(suite: cst.CSTNode) -> frozenset[str]:
+    """The names that statements inside ``suite`` bind (assignments, augmented
+    assignments, ``for`` and ``with ... as`` targets, ``:=``), not counting those of
+    functions and classes defined there."""
+    found: set[str] = set()
+    targets: list[cst.BaseExpression] = []
+    for node in walk(suite, prune=lambda node: _SCOPES[type(node)]):
+        if isinstance(node, cst.Assign):
+            targets.extend(target.target for target in node.targets)
+        elif isinstance(node, (cst.AugAssign, cst.AnnAssign, cst.For, cst.NamedExpr)):
+            targets.append(node.target)
+        elif isinstance(node, cst.AsName):
+            targets.append(cast(cst.BaseExpression, node.name))
+    while targets:
+        target = targets.pop()
+        if isinstance(target, cst.Name):
+            found.add(target.value)
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            targets.extend(element.value for element in target.elements)
+        elif isinstance(target, cst.StarredElement):
+            targets.append(target.value)
+    return frozenset(found)

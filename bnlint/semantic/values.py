@@ -458,6 +458,37 @@ class ListValue(Value):
 
     items: tuple[Value, ...]
     nodes: tuple[cst.CSTNode, ...] | None = None
+    # Set once the list may have changed since its display (``append``, an element
+    # assigned, handed to a function bnlint cannot follow): its length is then unknown.
+    changed: bool = False
+
+
+@dataclass(eq=False, slots=True)
+class DictValue(Value):
+    """A dict display whose keys are constants (``{"resnet50": ResNet50, ...}``): a
+    lookup with a known key gives the entry. ``open`` once the dict may hold anything
+    else (a key that is not a constant, ``**spread``, a mutating method, an assignment
+    on one path only): then every lookup is unknown."""
+
+    entries: dict[object, Value]
+    node: cst.CSTNode | None = None
+    open: bool = False
+
+    def lookup(self, key: Value) -> Value | None:
+        """The entry under ``key`` when both are certainly known, else None."""
+        if self.open or not is_constant_key(key):
+            return None
+        assert isinstance(key, Const)
+        return self.entries.get(key.value)
+
+
+# Methods of a dict that leave its entries as they are.
+READING_DICT_METHODS = frozenset({"get", "keys", "values", "items", "copy", "__contains__"})
+
+
+def is_constant_key(key: Value) -> bool:
+    """A constant that can key a dict the way the program's own dict would be keyed."""
+    return isinstance(key, Const) and isinstance(key.value, (str, int, float, bool, type(None)))
 
 
 @dataclass(eq=False, slots=True)

@@ -141,8 +141,12 @@ def unfreezes(event: Event, base: Layer) -> bool:
     if selection is None or selection.guard == "not_bn":
         return False
     if selection.members is not None:
-        # `model.layers[2].trainable = True`: the selected layers are known
-        return any(_sets_flag_of(member, base) for member in selection.members
+        # `model.layers[2].trainable = True`: the selected layers are known; setting
+        # the flag of BN layers inside the base unfreezes that part of it
+        return any(_sets_flag_of(member, base)
+                   or member is not base and inside(member, base)
+                   and member.contains_bn() is True
+                   for member in selection.members
                    if not (selection.guard == "bn" and not member.is_bn))
     container = selection.container
     return container is base or base in flattened_into(container)
@@ -343,13 +347,20 @@ def is_constructor_flag(event: Event) -> bool:
 
 def is_noop_unfreeze(model: SemanticModel, base: Layer, unfreeze: Event) -> bool:
     """Not an unfreeze of something frozen before: ``trainable = True`` on a pretrained
-    base built in this program that nothing froze before changes nothing, and a layer
+    base built in this program (an application, or a model built from layers, weights
+    loaded into it or not) that nothing froze before changes nothing, and a layer
     created with ``trainable=True`` is trained from its first phase on. (Training a base
     whole from the first phase is BN210's and BN211's concern, not an unfreeze.) Loaded
     models keep the flags they were saved with, so they never count as untouched."""
     if is_constructor_flag(unfreeze):
         return True
-    if base.model_kind != "application" or unfreeze.trainable_before is not True:
+    selection = unfreeze.selection
+    if selection is not None and selection.members is not None and (
+            base.model_kind != "loaded"):
+        # `model.layers[i].trainable = True` over known layers: an unfreeze of the BN
+        # layers only if one of them was frozen
+        return unfreeze.bn_trainable_before is True
+    if base.model_kind == "loaded" or unfreeze.trainable_before is not True:
         return False
     return not any(trainable_changes_between(model, base, None, unfreeze, to=False))
 
