@@ -373,6 +373,27 @@ class UnfrozenBnInTrainingMode(Rule):
         model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="mse")
         model.fit(x, y)
         """,
+        # a checkpoint loaded into the whole model, then the base inside it unfrozen:
+        # the base is called with training=False (under tf-keras, inference mode), and
+        # the outer model's own layers hold no BatchNormalization
+        """
+        import tensorflow as tf
+        base = tf.keras.applications.EfficientNetV2B0(include_top=False)
+        base.trainable = False
+        inputs = tf.keras.Input((224, 224, 3))
+        x = base(inputs, training=False)
+        x = tf.keras.layers.GlobalAveragePooling2D()(x)
+        model = tf.keras.Model(inputs, tf.keras.layers.Dense(10)(x))
+        model.compile(optimizer="adam", loss="mse")
+        model.fit(x_train, y_train)
+        model.load_weights("checkpoint.weights.h5")
+        inner = model.layers[1]
+        inner.trainable = True
+        for layer in inner.layers[:-10]:
+            layer.trainable = False
+        model.compile(optimizer=tf.keras.optimizers.Adam(1e-4), loss="mse")
+        model.fit(x_train, y_train)
+        """,
         # ... and unfrozen with its BatchNormalization layers left frozen
         _BUILT_AND_LOADED + """
         for layer in model.layers[:3]:

@@ -142,9 +142,10 @@ def unfreezes(event: Event, base: Layer) -> bool:
         return False
     if selection.members is not None:
         # `model.layers[2].trainable = True`: the selected layers are known; setting
-        # the flag of BN layers inside the base unfreezes that part of it
+        # the flag of the base's own BN layers unfreezes that part of it (a model
+        # among them is a base of its own, with its own wiring)
         return any(_sets_flag_of(member, base)
-                   or member is not base and inside(member, base)
+                   or member is not base and not member.is_model and inside(member, base)
                    and member.contains_bn() is True
                    for member in selection.members
                    if not (selection.guard == "bn" and not member.is_bn))
