@@ -9,8 +9,9 @@ their extension and even when excluded, unless ``force_exclude`` is set (as in r
 from __future__ import annotations
 
 import os
+import re
 import stat
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import pathspec
@@ -48,6 +49,7 @@ class _Walk:
     exclude: pathspec.GitIgnoreSpec
     exclude_base: str
     respect_gitignore: bool
+    excludes: Callable[[str], bool]  # the exclude globs' match, see _matcher
 
 
 def discover(paths: Sequence[str], settings: Settings) -> DiscoveryResult:
@@ -89,7 +91,7 @@ def _expand(
     # such as `__pycache__` still apply there.
     inside_root = _relative(absolute, root) is not None
     base = root if inside_root and not excluded else absolute
-    walk = _Walk(exclude, base, settings.respect_gitignore)
+    walk = _Walk(exclude, base, settings.respect_gitignore, _matcher(exclude))
     ignores = _ancestor_ignores(absolute, root) if settings.respect_gitignore else ()
     if _ignored(absolute, True, ignores):  # likewise for a directory .gitignore hides
         ignores = tuple(_IgnoreFile(absolute, ignore.spec) for ignore in ignores)
@@ -132,8 +134,32 @@ def _walk_directory(
 
 def _excluded(path: str, is_dir: bool, walk: _Walk, ignores: tuple[_IgnoreFile, ...]) -> bool:
     """Is ``path`` excluded by the exclude globs or by the nearest deciding ignore file?"""
-    return _matches(walk.exclude, walk.exclude_base, path, is_dir) or _ignored(
-        path, is_dir, ignores)
+    relative = _relative(path, walk.exclude_base)
+    if relative and walk.excludes(relative + ("/" if is_dir else "")):
+        return True
+    return _ignored(path, is_dir, ignores)
+
+
+def _matcher(spec: pathspec.GitIgnoreSpec) -> Callable[[str], bool]:
+    """``spec.match_file`` as one regular expression when no pattern negates another
+    (the default excludes): any match excludes, and one search replaces one per
+    pattern for every file and directory walked."""
+    patterns = [pattern for pattern in spec.patterns if pattern.include is not None]
+    texts: list[str] = []
+    for pattern in patterns:
+        regex = getattr(pattern, "regex", None)
+        if (not pattern.include or not isinstance(regex, re.Pattern)
+                or not isinstance(regex.pattern, str) or "(?P=" in regex.pattern
+                or regex.flags != re.UNICODE):
+            return lambda path: spec.match_file(path)
+        texts.append(_NAMED_GROUP.sub("(?:", regex.pattern))
+    if not texts:
+        return lambda path: False
+    combined = re.compile("|".join(f"(?:{text})" for text in texts))
+    return lambda path: combined.search(path) is not None
+
+
+_NAMED_GROUP = re.compile(r"\(\?P<\w+>")
 
 
 def _ignored(path: str, is_dir: bool, ignores: tuple[_IgnoreFile, ...]) -> bool:

@@ -113,17 +113,22 @@ class PinIndex:
     def __init__(self, root: str) -> None:
         self.root = os.path.abspath(root)
         self._decided: dict[str, Flavour | None] = {}
+        self._nearest: dict[str, Flavour | None] = {}
+        self._tops: dict[str, str | None] = {}
 
     def flavour_for(self, path: str) -> Flavour | None:
         """The flavour pinned for the file at ``path``, or None if nothing above it pins."""
-        for directory in self._directories(os.path.dirname(os.path.abspath(path))):
-            flavour = self.pinned_in(directory)
-            if flavour is not None:
-                return flavour
-        return None
+        start = os.path.dirname(os.path.abspath(path))
+        if start not in self._nearest:  # files of one directory share the answer
+            self._nearest[start] = next(
+                (flavour for flavour in map(self.pinned_in, self._directories(start))
+                 if flavour is not None), None)
+        return self._nearest[start]
 
     def pinned_in(self, directory: str) -> Flavour | None:
         """What the files of ``directory`` itself pin (cached)."""
+        if directory not in self._decided and not _may_pin(directory):
+            self._decided[directory] = None
         if directory not in self._decided:
             # origins as the user sees them: relative to the working directory when below it
             here = os.getcwd()
@@ -132,7 +137,9 @@ class PinIndex:
         return self._decided[directory]
 
     def _directories(self, start: str) -> Iterator[str]:
-        top = repository_top(start)
+        if start not in self._tops:
+            self._tops[start] = repository_top(start)
+        top = self._tops[start]
         if top is None:
             top = self.root if is_below(start, self.root) else start
         directory = start
@@ -390,6 +397,22 @@ def _table(data: dict[str, object], key: str) -> dict[str, object]:
 
 def _strings(value: object) -> list[str]:
     return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
+
+
+# Names of the files (and the directory) that can pin a flavour, as project_pins reads them.
+_PIN_FILES = frozenset({"pyproject.toml", "setup.py", "setup.cfg", "environment.yml",
+                        "environment.yaml", "Pipfile", "Dockerfile", "requirements"})
+
+
+def _may_pin(directory: str) -> bool:
+    """Does ``directory`` hold any file that project_pins reads? (One listing instead
+    of trying each name.)"""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return True  # let the readers report nothing in their own way
+    return any(name in _PIN_FILES or name.startswith("requirements") and name.endswith(".txt")
+               for name in names)
 
 
 def _requirements_files(root: str) -> list[str]:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pathspec
 import pytest
 
+import bnlint.discover as discover_module
 from bnlint.discover import DiscoveryError, discover
-from bnlint.settings import Settings
+from bnlint.settings import DEFAULT_EXCLUDES, Settings
 
 
 def _touch(root: Path, *relative: str) -> None:
@@ -181,3 +183,19 @@ def test_symlinked_directories_are_not_followed(project: Path) -> None:
     _touch(project, "real/a.py")
     (project / "loop").symlink_to(project, target_is_directory=True)
     assert _found(["."], Settings()) == ["real/a.py"]
+
+
+@pytest.mark.parametrize("patterns", [
+    list(DEFAULT_EXCLUDES),
+    [*DEFAULT_EXCLUDES, "data/*.ipynb", "/scripts/", "**/gen_*.py"],
+    ["build/", "!build/keep.py", "*.ipynb"],  # a negation: the spec decides
+])
+def test_the_one_regex_matcher_agrees_with_the_pattern_list(patterns: list[str]) -> None:
+    spec = pathspec.GitIgnoreSpec.from_lines(patterns)
+    matches = discover_module._matcher(spec)
+    paths = [".git/", ".venv/", "venv/", "src/", "src/build/", "build/", "build/keep.py",
+             "node_modules/", "pkg/__pycache__/", "pkg/mod.py", "data/a.ipynb",
+             "data/sub/a.ipynb", "scripts/", "a/scripts/", "gen_x.py", "a/b/gen_y.py",
+             "site-packages/", "dist/", ".tox/", "x.ipynb", ".mypy_cache/", "a.py"]
+    for path in paths:
+        assert matches(path) == bool(spec.match_file(path)), path
