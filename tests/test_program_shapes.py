@@ -282,3 +282,12 @@ def test_a_dict_lookup_that_is_not_certain_stays_unknown() -> None:
     assert _dispatch('"resnet50"', mutation="builders.update(extra)") == []
     assert _dispatch('"resnet50"', mutation='if flag:\n    builders["resnet50"] = small') == []
     assert _dispatch('"resnet50"', mutation="builders[name] = small") == []
+
+
+def test_a_model_is_named_as_the_code_that_trains_it_names_it() -> None:
+    code = DISPATCH.replace("{key}", '"resnet50"').replace("{mutation}", "").replace(
+        "base, model = builders", "backbone, classifier = builders").replace(
+        "base.trainable", "backbone.trainable").replace("model.", "classifier.")
+    (finding,) = [f for f in lint_snippet(code, all_rules()) if f.code == "BN201"]
+    assert "`backbone`" in finding.message
+    assert "`base`" not in finding.message

@@ -504,8 +504,12 @@ class StatementReplay(ReplayBase):
                env: Env) -> None:
         if isinstance(target, cst.Name):
             env.bind(target.value, value)
-            if isinstance(value, Layer) and not value.label:
-                value.label = target.value
+            if isinstance(value, Layer):
+                distance = (0 if self.foreign_path is None else 1,
+                            len(self.context.call_sites))
+                if not value.label or distance < value.label_distance:
+                    # `model_body = get_model(...)`: the user's name, not the builder's
+                    value.label, value.label_distance = target.value, distance
         elif isinstance(target, (cst.Tuple, cst.List)):
             items = value.items if isinstance(value, ListValue) else None
             for index, element in enumerate(target.elements):

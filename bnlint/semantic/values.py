@@ -77,6 +77,9 @@ class Layer(Value):
     qualname: str
     node: cst.CSTNode
     label: str = ""
+    # How far from the linted file's own code the label was given: (1 inside another
+    # module, else 0; calls deep). A name given nearer to the user's code wins.
+    label_distance: tuple[int, int] = (2, 0)
     is_bn: bool = False
     bn_v1: bool = False
     is_dropout: bool = False
