@@ -49,6 +49,25 @@ model.compile(keras.optimizers.Adam(1e-5), "mse")
 model.fit(x, y)
 """
 
+# MobileNetV2 flattened into a model built on its output, trained with the base frozen,
+# then the whole model unfrozen and its first {refreeze} layers frozen again.
+_HEAD_ON_MOBILENET = """
+        import keras
+        base = keras.applications.MobileNetV2(include_top=False,
+                                              input_tensor=keras.Input((224, 224, 3)))
+        x = keras.layers.GlobalAveragePooling2D()(base.output)
+        model = keras.Model(base.input, keras.layers.Dense(20)(x))
+        for layer in base.layers:
+            layer.trainable = False
+        model.compile(optimizer=keras.optimizers.SGD(1e-2), loss="mse")
+        model.fit(x_train, y_train)
+        model.trainable = True
+        for layer in model.layers[:{refreeze}]:
+            layer.trainable = False
+        model.compile(optimizer=keras.optimizers.SGD(1e-4), loss="mse")
+        model.fit(x_train, y_train)
+        """
+
 # A model built from layers (BatchNormalization among them) in the user's code, then
 # given pretrained weights with load_weights.
 _BUILT_AND_LOADED = """
@@ -340,6 +359,9 @@ class UnfrozenBnInTrainingMode(Rule):
         model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
         model.fit(x, y)
         """,
+        # a model built on the base's output, unfrozen whole, its first 50 layers (the
+        # base's first 50) frozen again: the base's later BN layers train
+        _HEAD_ON_MOBILENET.replace("{refreeze}", "50"),
         # a model built from layers, given pretrained weights, its first layers frozen,
         # then every layer unfrozen one by one (the YOLO/classification-repo recipe)
         _BUILT_AND_LOADED + """
@@ -354,6 +376,8 @@ class UnfrozenBnInTrainingMode(Rule):
         """),
     )
     not_flagged = (
+        # ... and with every layer of the base frozen again
+        _HEAD_ON_MOBILENET.replace("{refreeze}", "200"),
         # the same model trained whole from the start: setting the flags it already
         # has unfreezes nothing (training a loaded model whole is BN210's concern)
         _BUILT_AND_LOADED + """

@@ -140,8 +140,10 @@ def apply_to_selection(selection: LayerSelection, value: Tri, definite: bool) ->
             if wiring.mode != "flattened" and value_for_all is None and wiring.child.trainable != value:
                 apply_to_layer(wiring.child, None, definite=False, forget=True)
         return
+    leading = flattened_bases(container)
     for target in opaque_parts(container):
-        if target is container and value is False and selection.keeps_bn_tail():
+        if value is False and (target is container and selection.keeps_bn_tail() or (
+                leading == [target] and selection.keeps_bn_tail(target))):
             continue  # the re-frozen head leaves the BN layers at the end as they were
         target.will_change()
         if guard != "not_bn":

@@ -335,15 +335,18 @@ class LayerSelection(Value):
     # which BatchNormalization layers, it holds is unknown.
     anchor: Literal["none", "head", "tail"] = "none"
 
-    def keeps_bn_tail(self) -> bool:
+    def keeps_bn_tail(self, base: Layer | None = None) -> bool:
         """Does this slice certainly leave some BN layer of the container out, at the
         end of its layer list (``layers[:100]``, ``layers[:-20]`` of a measured
-        application)? A margin of three layers covers differences between versions."""
-        shape = self.container.layer_shape
+        application)? A margin of three layers covers differences between versions.
+        With ``base``, the measured application whose layers begin the container's
+        list (a model built on ``base.output``): does ``layers[:N]`` leave some of the
+        base's BN layers out?"""
+        shape = (base or self.container).layer_shape
         if self.extent != "slice" or self.bounds is None or shape is None:
             return False
         lower, upper = self.bounds
-        if lower not in (None, 0) or upper is None:
+        if lower not in (None, 0) or upper is None or base is not None and upper < 0:
             return False
         fewest, last_bn = shape
         tail = -upper if upper < 0 else fewest - upper
