@@ -779,7 +779,22 @@ def _targets_text(paths: list[str], settings: Settings) -> str:
                 lines.append(f"keras[{path!r}] = {str(error)!r}")
                 continue
         lines.append(f"keras[{path!r}] = {_describe_target(flavour)!r}")
+        package = _api_package(path, settings)
+        if package is not None:
+            lines.append(f"migration-rules[{path!r}] = {_MIGRATION_OFF.format(package)!r}")
     return "".join(line + "\n" for line in lines)
+
+
+_MIGRATION_OFF = ("off: part of the `{}` package's own sources, which maintain the legacy "
+                  "APIs that BN212, BN301 and BN305 advise users to move off")
+
+
+def _api_package(path: str, settings: Settings) -> str | None:
+    """The Keras/TensorFlow package whose own sources the file ``path`` is part of."""
+    from bnlint.project import project_for
+
+    project = project_for(path, settings.root) if os.path.isfile(path) else None
+    return project.api_package() if project is not None else None
 
 
 def _describe_target(flavour: Flavour | None) -> str:

@@ -73,6 +73,8 @@ def lint_source(
     if project is not None and "import" in text:
         text += "\n" + project.imported_text(text)
     candidates = applicable_rules(text, rules)
+    if project is not None and project.api_package() is not None:
+        candidates = [rule for rule in candidates if not rule.advises_migration]
     if not candidates:
         return FileResult(source.path, source)
 

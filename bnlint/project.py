@@ -25,6 +25,8 @@ _LIBRARIES = frozenset({
     "keras", "tensorflow", "tf_keras", "keras_hub", "keras_cv", "keras_nlp",
     "tensorflow_hub", "tensorflow_addons", "numpy", "torch", "jax", "os", "sys",
 })
+# Packages that define the Keras API (a checkout of them is their own sources).
+_API_PACKAGES = frozenset({"keras", "tf_keras", "tensorflow"})
 # A module larger than this is generated or vendored: not read for its summaries.
 LARGEST_MODULE = 512 * 1024
 # At most this many project modules are read for one linted file.
@@ -78,6 +80,17 @@ class Project:
         if path not in self._parsed:
             self._parsed[path] = _parse(path, _stamp(path))
         return self._parsed[path]
+
+    def api_package(self) -> str | None:
+        """The Keras or TensorFlow package whose own sources the linted file is part of
+        (``tf_keras/backend_test.py`` in a checkout of tf-keras), or None. Those sources
+        define and maintain the legacy APIs that migration advice is about."""
+        relative = os.path.relpath(self.importer, self.top)
+        first = relative.split(os.sep, 1)[0]
+        if first in _API_PACKAGES and os.sep in relative and os.path.isfile(
+                os.path.join(self.top, first, "__init__.py")):
+            return first
+        return None
 
     def _roots(self, start: str) -> list[str]:
         roots: list[str] = []

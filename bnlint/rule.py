@@ -122,6 +122,10 @@ class Rule:
     severity: ClassVar[Severity]
     summary: ClassVar[str]
     default_enabled: ClassVar[bool] = True
+    # Advice to move off an API that a Keras flavour renamed, deprecated or removed:
+    # not for the sources of Keras, tf-keras or TensorFlow themselves, which maintain
+    # that API.
+    advises_migration: ClassVar[bool] = False
     # Byte strings of which at least one must occur in a file for the rule to apply.
     needles: ClassVar[tuple[bytes, ...]] = (b"BatchNorm", b"batch_norm", b"trainable")
     flagged: ClassVar[tuple[Example | str, ...]] = ()

@@ -42,6 +42,10 @@ class LrKwargIgnored(Rule):
     API only one generation of Keras has): `lr=` was the keyword of Keras 2, so the code
     may be right for the Keras it was written for. Under tf-keras it needs a known version.
 
+    Not reported in the sources of the `keras`, `tf_keras` or `tensorflow` packages
+    themselves (a checkout of Keras, tf-keras or TensorFlow): they maintain the API
+    this advice moves users away from.
+
     ## Why is this bad?
     tf-keras's new optimizers pop `lr` from their keyword arguments, log a deprecation
     warning and keep the default rate (tf_keras/optimizers/optimizer.py
@@ -72,6 +76,7 @@ class LrKwargIgnored(Rule):
     """
 
     code = "BN212"
+    advises_migration = True
     name = "lr-kwarg-ignored"
     severity = "error"
     summary = "`lr=` is ignored (tf-keras >= 2.11) or rejected (Keras 3) by the optimizer"

@@ -32,6 +32,10 @@ class LearningPhaseApi(Rule):
     API only one generation of Keras has, no TF1 graph-mode code): the API is right in
     Keras 2 and TF1 code.
 
+    Not reported in the sources of the `keras`, `tf_keras` or `tensorflow` packages
+    themselves (a checkout of Keras, tf-keras or TensorFlow): they maintain the API
+    this advice moves users away from.
+
     ## Why is this bad?
     The learning phase is a Keras 1/TF1 concept. Keras 3 removed it entirely: the call
     raises `AttributeError` (error). In tf-keras (TF 2.x) `set_learning_phase` and
@@ -70,6 +74,7 @@ class LearningPhaseApi(Rule):
     """
 
     code = "BN301"
+    advises_migration = True
     name = "learning-phase-api"
     severity = "error"
     summary = "The global learning phase is removed in Keras 3 and ignored by TF2 `fit()`"

@@ -42,6 +42,10 @@ class RemovedInKeras3(Rule):
     Silent when nothing says which Keras the code targets (no `target-keras`, no pin, no
     API only one generation of Keras has): these arguments are right in Keras 2.
 
+    Not reported in the sources of the `keras`, `tf_keras` or `tensorflow` packages
+    themselves (a checkout of Keras, tf-keras or TensorFlow): they maintain the API
+    this advice moves users away from.
+
     ## Why is this bad?
     Each of them fails under Keras 3 (TF >= 2.16 without `TF_USE_LEGACY_KERAS=1`):
     `BatchNormalization(fused=True)` raises `ValueError: Unrecognized keyword arguments`,
@@ -79,6 +83,7 @@ class RemovedInKeras3(Rule):
     """
 
     code = "BN305"
+    advises_migration = True
     name = "removed-in-keras3"
     severity = "error"
     summary = "A BatchNormalization API that Keras 3 removed"

@@ -356,3 +356,40 @@ def test_a_network_chosen_from_a_package_dict_and_loaded_with_weights(repo: Path
     assert (os.path.join("nets", "mobilenet.py"),
             "`model` is created here with BatchNormalization layers") in notes
     assert ("train.py", "pretrained weights are loaded into it here") in notes
+
+
+LEGACY_CALLS = """\
+import tf_keras
+from tf_keras import backend
+
+backend.set_learning_phase(1)
+tf_keras.optimizers.SGD(lr=0.1)
+"""
+
+
+def test_migration_advice_is_not_given_to_the_keras_sources_themselves(repo: Path) -> None:
+    # a checkout of tf-keras: its own package keeps the legacy API it ships; the
+    # examples beside it are code that uses tf-keras like any user's
+    write(repo / "tf_keras" / "__init__.py", "")
+    write(repo / "tf_keras" / "backend_test.py", LEGACY_CALLS)
+    write(repo / "examples" / "demo.py", LEGACY_CALLS)
+    done = subprocess.run(
+        [sys.executable, "-m", "bnlint", "--no-cache", "--format", "json", "."],
+        cwd=repo, capture_output=True, text=True, timeout=120, check=False)
+    found = {(item["filename"], item["code"]) for item in json.loads(done.stdout)}
+    demo = os.path.join("examples", "demo.py")
+    assert found == {(demo, "BN301"), (demo, "BN212")}
+    shown = subprocess.run(
+        [sys.executable, "-m", "bnlint", "--show-settings",
+         os.path.join("tf_keras", "backend_test.py"), demo],
+        cwd=repo, capture_output=True, text=True, timeout=120, check=True).stdout
+    assert shown.count("migration-rules[") == 1
+    assert "`tf_keras` package's own sources" in shown
+
+
+def test_a_folder_named_like_keras_without_a_package_is_user_code(repo: Path) -> None:
+    write(repo / "keras" / "train.py", LEGACY_CALLS)  # no keras/__init__.py
+    done = subprocess.run(
+        [sys.executable, "-m", "bnlint", "--no-cache", "--format", "json", "."],
+        cwd=repo, capture_output=True, text=True, timeout=120, check=False)
+    assert {item["code"] for item in json.loads(done.stdout)} == {"BN301", "BN212"}
