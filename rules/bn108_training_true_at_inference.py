@@ -81,6 +81,17 @@ class TrainingTrueAtInference(Rule):
     summary = "`training=True` at inference runs BatchNormalization on batch statistics"
     needles = (b"training=True", b"training = True", b"training=1", b", True)")
     flagged = (
+        # a test step copied from the training step: the tape is kept, but no gradient
+        # is taken from it
+        """
+        import tensorflow as tf
+        from tensorflow.keras import layers as L
+        model = tf.keras.Sequential([L.Dense(8), L.BatchNormalization(), L.Dense(1)])
+        def test_step(x, y):
+            with tf.GradientTape() as tape:
+                loss = loss_fn(y, model(x, training=True))
+            return loss
+        """,
         """
         import keras
         from keras import layers
@@ -263,7 +274,7 @@ class TrainingTrueAtInference(Rule):
         stochastic_graph = _hard_codes_dropout(model)
         for event in model.events_of("call"):
             layer = event.target
-            if not isinstance(layer, Layer) or not _bn_in_training_mode(event, layer):
+            if not isinstance(layer, Layer) or not _bn_in_training_mode(model, event, layer):
                 continue
             callee = _callee_text(model, event)
             if _graph_call(event):
@@ -292,13 +303,23 @@ class TrainingTrueAtInference(Rule):
                              scenario=scenario(self.code, form="call", **model_facts(layer)))
 
 
-def _bn_in_training_mode(event: Event, layer: Layer) -> bool:
-    """`training=True` outside any tape on a layer with a trainable BN that follows it."""
-    if event.training != "true" or event.context.tapes:
+def _bn_in_training_mode(model: SemanticModel, event: Event, layer: Layer) -> bool:
+    """`training=True` outside any tape that gradients are taken from, on a layer with
+    a trainable BN that follows it."""
+    if event.training != "true" or _in_training_tape(model, event):
         return False
     if event.bn_trainable_before is not True or layer.bn_trainable() is False:
         return False
     return layer.runs_in_outer_mode("bn") is True
+
+
+def _in_training_tape(model: SemanticModel, event: Event) -> bool:
+    """Is the call recorded on a GradientTape that some gradient is taken from? (A
+    ``test_step`` copied from ``train_step`` keeps the tape but never differentiates.)"""
+    tapes = event.context.tapes
+    return bool(tapes) and any(
+        any(gradient.target is tape for tape in tapes)
+        for gradient in model.events_of("gradient"))
 
 
 def _used_for_inference(model: SemanticModel, call: Event, layer: Layer) -> bool:

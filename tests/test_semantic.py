@@ -1058,3 +1058,38 @@ def test_a_constant_the_loop_changes_is_unknown_inside_the_loop() -> None:
     (event,) = model.events_of("set_trainable")
     assert layer_named(model, "bn").trainable is None
     assert not event.context.definite
+
+
+def test_a_nested_function_reads_the_names_of_the_function_around_it() -> None:
+    model = model_of("""
+        import tensorflow as tf
+
+        def main():
+            inputs = tf.keras.Input((8,))
+            model = tf.keras.Model(inputs, tf.keras.layers.BatchNormalization()(inputs))
+
+            def train_step(x):
+                with tf.GradientTape() as tape:
+                    loss = model(x, training=True)
+                return tape.gradient(loss, model.trainable_variables)
+
+            for x in data:
+                train_step(x)
+
+        main()
+    """)
+    (call,) = [event for event in calls(model) if event.layer is layer_named(model, "model")]
+    assert call.training == "true"
+    assert call.context.function == "train_step"
+
+
+def test_appended_outputs_reach_the_model_built_from_them() -> None:
+    model = model_of("""
+        import tensorflow as tf
+        inputs = tf.keras.Input((8,))
+        outputs = []
+        for units in (4, 2):
+            outputs.append(tf.keras.layers.BatchNormalization()(inputs))
+        model = tf.keras.Model(inputs, outputs)
+    """)
+    assert layer_named(model, "model").contains_bn() is True

@@ -144,6 +144,14 @@ class CallReplay(ReplayBase):
             return _dict_method(receiver, method, args)
         if isinstance(receiver, ListValue) and method not in _READING_LIST_METHODS:
             receiver.changed = True
+            if method == "append" and len(args) == 1:
+                # `outputs.append(tensor)`: what the list holds (not where, nor how
+                # many times: the list has changed) reaches a Model(inputs, outputs)
+                receiver.items = (*receiver.items, args[0])
+                receiver.nodes = None
+            elif method == "extend" and len(args) == 1 and isinstance(args[0], ListValue):
+                receiver.items = (*receiver.items, *args[0].items)
+                receiver.nodes = None
         if isinstance(receiver, BoundMethod):
             return UNKNOWN
         if isinstance(receiver, Instance):
@@ -198,7 +206,7 @@ class CallReplay(ReplayBase):
             return UNKNOWN
         self.ran.add(key)
         scope = function.globals if isinstance(function.globals, Env) else self.module_env
-        env = Env(parent=scope)
+        env = Env(parent=function.closure if isinstance(function.closure, Env) else scope)
         self.bind_parameters(function, env, args, kwargs, receiver, standalone)
         saved = (self.context, self.current_self, self.current_method, self.current_params)
         around = (self.globals_env, self.foreign_path, self.foreign_entry)

@@ -335,7 +335,7 @@ class ExpressionEvaluation(ReplayBase):
             return entry if entry is not None else UNKNOWN
         if isinstance(owner, Tensor) and owner.symbolic:
             return replace(owner, inputs_node=node)  # `x[:, 0]` stays in the graph
-        if isinstance(owner, ListValue) and len(node.slice) == 1:
+        if isinstance(owner, ListValue) and len(node.slice) == 1 and not owner.changed:
             inner = node.slice[0].slice
             if isinstance(inner, cst.Index):
                 index = literal_int(inner.value)

@@ -458,6 +458,8 @@ class StatementReplay(ReplayBase):
         function = FunctionValue(node=node, qualname=prefix + node.name.value, owner=owner)
         if self.foreign_path is not None:  # defined in another module of the project
             function.globals, function.origin = self.globals_env, self.foreign_path
+        if owner is None and env is not self.globals_env and env is not self.module_env:
+            function.closure = env  # defined inside a function: a closure over its names
         params = node.params
         for param in (*params.posonly_params, *params.params, *params.kwonly_params):
             if param.default is not None:

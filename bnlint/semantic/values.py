@@ -421,6 +421,9 @@ class FunctionValue(Value):
     # None for the linted file's own
     globals: object | None = None
     origin: str | None = None
+    # the scope (an ``Env``) of the function it is defined in: a nested function reads
+    # the enclosing function's names (``def train_step(...)`` inside ``main()``)
+    closure: object | None = None
 
 
 @dataclass(eq=False, slots=True)
@@ -465,7 +468,8 @@ class ListValue(Value):
     items: tuple[Value, ...]
     nodes: tuple[cst.CSTNode, ...] | None = None
     # Set once the list may have changed since its display (``append``, an element
-    # assigned, handed to a function bnlint cannot follow): its length is then unknown.
+    # assigned, handed to a function bnlint cannot follow): its length and the position
+    # of its items are then unknown (``items`` still holds what was appended).
     changed: bool = False
 
 
