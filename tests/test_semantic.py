@@ -1093,3 +1093,19 @@ def test_appended_outputs_reach_the_model_built_from_them() -> None:
         model = tf.keras.Model(inputs, outputs)
     """)
     assert layer_named(model, "model").contains_bn() is True
+
+
+def test_a_default_decides_no_comparison_in_a_function_nobody_calls() -> None:
+    # read on its own, the function may be called with any value: `mode == "fine"`
+    # stays open (both arms are read); called with the default, it is decided
+    never_called = """
+        from keras import layers
+        bn = layers.BatchNormalization()
+        def configure(mode="head"):
+            if mode == "fine":
+                bn.trainable = False
+    """
+    (freeze,) = model_of(never_called).events_of("set_trainable")
+    assert not freeze.context.definite
+    called = never_called + "\n        configure()\n"
+    assert not list(model_of(called).events_of("set_trainable"))

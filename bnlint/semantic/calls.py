@@ -268,7 +268,7 @@ class CallReplay(ReplayBase):
             elif spread:
                 env.bind(name, UNKNOWN)  # perhaps given by the caller's *args/**kwargs
             elif param.default is not None:
-                env.bind(name, function.defaults.get(name, UNKNOWN))
+                env.bind(name, _default(function, name, standalone))
             else:
                 env.bind(name, self.parameter_guess(name, node))
         for param in params.kwonly_params:
@@ -276,7 +276,7 @@ class CallReplay(ReplayBase):
             if name in kwargs:
                 env.bind(name, kwargs[name])
             elif param.default is not None and not spread:
-                env.bind(name, function.defaults.get(name, UNKNOWN))
+                env.bind(name, _default(function, name, standalone))
             else:
                 env.bind(name, UNKNOWN)
         if isinstance(params.star_arg, cst.Param):
@@ -412,3 +412,10 @@ def _dict_method(entries: DictValue, method: str, args: list[Value]) -> Value:
     if method not in READING_DICT_METHODS:
         entries.open = True
     return UNKNOWN
+
+
+def _default(function: FunctionValue, name: str, standalone: bool) -> Value:
+    """The default of parameter ``name``; in a function replayed on its own, a constant
+    default is only assumed (a caller may pass anything)."""
+    value = function.defaults.get(name, UNKNOWN)
+    return replace(value, assumed=True) if standalone and isinstance(value, Const) else value

@@ -47,6 +47,9 @@ class Const(Value):
 
     value: object
     node: cst.CSTNode | None = None
+    # A parameter's default in a function replayed on its own (an entry point): one
+    # value a caller may pass, not the only one, so comparisons with it decide nothing.
+    assumed: bool = False
 
 
 @dataclass(eq=False, slots=True)
@@ -498,7 +501,8 @@ READING_DICT_METHODS = frozenset({"get", "keys", "values", "items", "copy", "__c
 
 def is_constant_key(key: Value) -> bool:
     """A constant that can key a dict the way the program's own dict would be keyed."""
-    return isinstance(key, Const) and isinstance(key.value, (str, int, float, bool, type(None)))
+    return isinstance(key, Const) and not key.assumed and isinstance(
+        key.value, (str, int, float, bool, type(None)))
 
 
 @dataclass(eq=False, slots=True)
