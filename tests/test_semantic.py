@@ -1109,3 +1109,24 @@ def test_a_default_decides_no_comparison_in_a_function_nobody_calls() -> None:
     assert not freeze.context.definite
     called = never_called + "\n        configure()\n"
     assert not list(model_of(called).events_of("set_trainable"))
+
+
+@pytest.mark.parametrize(("body", "is_bn", "contains_bn"), [
+    ("pass", True, True),
+    # the YOLOv4 idiom: frozen means inference mode, then the parent's computation
+    (("def call(self, x, training=False):\n"
+      "                training = tf.logical_and(training, self.trainable)\n"
+      "                return super().call(x, training)"), True, True),
+    (("def call(self, x, training=False):\n"
+      "                return x * self.gamma"), False, None),  # computes something else
+])
+def test_a_subclass_of_batch_normalization_is_one(body: str, is_bn: bool,
+                                                  contains_bn: bool | None) -> None:
+    model = model_of(f"""
+        import tensorflow as tf
+        class FrozenBN(tf.keras.layers.BatchNormalization):
+            {body}
+        norm = FrozenBN()
+    """)
+    norm = layer_named(model, "norm")
+    assert (norm.is_bn, norm.contains_bn()) == (is_bn, contains_bn)

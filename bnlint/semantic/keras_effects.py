@@ -356,6 +356,7 @@ class KerasEffects(ReplayBase):
         default: TrainingArg = training_default(call.node) if call is not None else "none"
         return self.new_layer(f"<{owner.name}>", node, is_model=owner.keras_base == "model",
                               model_kind="subclassed", has_bn=False, has_dropout=False,
+                              is_bn=owner.batch_norm is True,
                               user_class=owner.name, call_training_default=default)
 
     def call_layer(self, layer: Layer, node: cst.Call, args: list[Value],

@@ -40,7 +40,7 @@ from bnlint.semantic.values import (
     is_constant_key,
     merge_tensors,
 )
-from bnlint.semantic.walk import run_visitor
+from bnlint.semantic.walk import run_visitor, walk
 
 
 class StatementReplay(ReplayBase):
@@ -484,12 +484,21 @@ class StatementReplay(ReplayBase):
                 keras_base = base.keras_base
         value = ClassValue(node=node, name=node.name.value,
                            keras_base=keras_base, bases=bases)  # type: ignore[arg-type]
+        bn_names = self.api.bn_layers
+        derives_bn = any(isinstance(base, ModuleRef) and base.name in bn_names
+                         or isinstance(base, ClassValue) and base.batch_norm is not False
+                         for base in bases)
         for base in bases:
             if isinstance(base, ClassValue):
                 value.methods.update(base.methods)
+        own_call: cst.FunctionDef | None = None
         for statement in node.body.body if isinstance(node.body, cst.IndentedBlock) else ():
             if isinstance(statement, cst.FunctionDef):
                 self.define_function(statement, env, value)
+                if statement.name.value == "call":
+                    own_call = statement
+        if derives_bn:
+            value.batch_norm = True if own_call is None or _calls_super_call(own_call) else None
         self.model.classes.append(value)
         if self.foreign_path is None:
             self.local_classes.append(value)
@@ -712,3 +721,14 @@ def _executors(replay: type) -> dict[type, Callable[..., None]]:
         table = _TABLES[replay] = {
             getattr(cst, kind): getattr(replay, method) for kind, method in _EXECUTORS.items()}
     return table
+
+
+def _calls_super_call(function: cst.FunctionDef) -> bool:
+    """Does ``function`` run ``super().call(...)`` (the parent class's computation)?"""
+    for node in walk(function):
+        if (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
+                and node.func.attr.value == "call" and isinstance(node.func.value, cst.Call)
+                and isinstance(node.func.value.func, cst.Name)
+                and node.func.value.func.value == "super"):
+            return True
+    return False

@@ -441,6 +441,10 @@ class ClassValue(Value):
     bases: tuple[Value, ...] = ()
     # the arguments of the first instantiation seen (for replaying methods nobody calls)
     arguments: tuple[list[Value], dict[str, Value]] | None = None
+    # a subclass of Keras's BatchNormalization: True when its instances certainly are
+    # BatchNormalization layers (no ``call`` of its own, or one that runs
+    # ``super().call``), None when its own ``call`` may compute anything, else False
+    batch_norm: Tri = False
 
 
 @dataclass(eq=False, slots=True)
