@@ -26,6 +26,7 @@ from bnlint.semantic.syntax import dotted, nested_functions, parameter_names, so
 from bnlint.semantic.trainability import apply_to_layer
 from bnlint.semantic.values import (
     READING_DICT_METHODS,
+    READING_LIST_METHODS,
     UNKNOWN,
     ClassValue,
     Const,
@@ -142,16 +143,8 @@ class CallReplay(ReplayBase):
             return self.call_model_method(receiver, method, node, args, kwargs)
         if isinstance(receiver, DictValue):
             return _dict_method(receiver, method, args)
-        if isinstance(receiver, ListValue) and method not in _READING_LIST_METHODS:
-            receiver.changed = True
-            if method == "append" and len(args) == 1:
-                # `outputs.append(tensor)`: what the list holds (not where, nor how
-                # many times: the list has changed) reaches a Model(inputs, outputs)
-                receiver.items = (*receiver.items, args[0])
-                receiver.nodes = None
-            elif method == "extend" and len(args) == 1 and isinstance(args[0], ListValue):
-                receiver.items = (*receiver.items, *args[0].items)
-                receiver.nodes = None
+        if isinstance(receiver, ListValue):
+            _change_list(receiver, method, args)
         if isinstance(receiver, BoundMethod):
             return UNKNOWN
         if isinstance(receiver, Instance):
@@ -399,8 +392,17 @@ def _layer_count(builtin: str, args: list[Value]) -> Value:
     return UNKNOWN
 
 
-# Methods of a list that leave it as it is.
-_READING_LIST_METHODS = frozenset({"count", "index", "copy"})
+def _change_list(items: ListValue, method: str, args: list[Value]) -> None:
+    """``outputs.append(tensor)``: what the list holds (not where, nor how many times:
+    the list has changed) reaches a Model(inputs, outputs); any other method but a
+    reading one may change it too."""
+    if method in READING_LIST_METHODS:
+        return
+    items.changed = True
+    if method == "append" and len(args) == 1:
+        items.items, items.nodes = (*items.items, args[0]), None
+    elif method == "extend" and len(args) == 1 and isinstance(args[0], ListValue):
+        items.items, items.nodes = (*items.items, *args[0].items), None
 
 
 def _dict_method(entries: DictValue, method: str, args: list[Value]) -> Value:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from typing import cast
+from typing import TypeVar, cast
 
 import libcst as cst
 
@@ -108,13 +108,9 @@ class ExpressionEvaluation(ReplayBase):
     def eval_boolean(self, node: cst.BooleanOperation, env: Env) -> Value:
         """``a and b`` / ``a or b``: Python's value when the operands deciding it are
         constants; the right operand runs only when the left one does not decide."""
-        chain: list[cst.BooleanOperation] = []
-        current: cst.BaseExpression = node
-        while isinstance(current, cst.BooleanOperation):
-            chain.append(current)
-            current = current.left
-        value = self.eval(current, env)
-        for operation in reversed(chain):
+        first, chain = _left_chain(node, cst.BooleanOperation)
+        value = self.eval(first, env)
+        for operation in chain:
             decides = isinstance(operation.operator, cst.And) != bool(
                 getattr(value, "value", True))
             if is_constant_key(value) and decides:
@@ -132,15 +128,10 @@ class ExpressionEvaluation(ReplayBase):
         return UNKNOWN
 
     def eval_operations(self, node: cst.BinaryOperation, env: Env) -> Value:
-        """``a + b + ... + z`` left to right, without one frame per term: a long flat
-        chain is a deep tree."""
-        chain: list[cst.BinaryOperation] = []
-        current: cst.BaseExpression = node
-        while isinstance(current, cst.BinaryOperation):
-            chain.append(current)
-            current = current.left
-        left = self.eval(current, env)
-        for operation in reversed(chain):
+        """``a + b + ... + z`` left to right."""
+        first, chain = _left_chain(node, cst.BinaryOperation)
+        left = self.eval(first, env)
+        for operation in chain:
             right = self.eval(operation.right, env)
             tensor = merge_tensors([left, right], operation)
             # `x + shortcut` in a functional graph
@@ -440,6 +431,22 @@ def _evaluators(replay: type) -> dict[type, Callable[..., Value]]:
         table = _TABLES[replay] = {
             getattr(cst, kind): getattr(replay, method) for kind, method in _EVALUATORS.items()}
     return table
+
+
+Operation = TypeVar("Operation", cst.BinaryOperation, cst.BooleanOperation)
+
+
+def _left_chain(node: Operation, kind: type[Operation]) -> tuple[cst.BaseExpression,
+                                                                 list[Operation]]:
+    """``a + b + c`` as its first operand and the operations in the order they run,
+    without one frame per term: a long flat chain is a deep tree."""
+    chain: list[Operation] = []
+    current: cst.BaseExpression = node
+    while isinstance(current, kind):
+        chain.append(current)
+        current = current.left
+    chain.reverse()
+    return current, chain
 
 
 def compare(left: Value, operator: cst.BaseCompOp, right: Value) -> bool | None:

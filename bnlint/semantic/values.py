@@ -499,8 +499,10 @@ class DictValue(Value):
         return self.entries.get(key.value)
 
 
-# Methods of a dict that leave its entries as they are.
+# Methods of a dict that leave its entries as they are, and of a list that leave it as
+# it is.
 READING_DICT_METHODS = frozenset({"get", "keys", "values", "items", "copy", "__contains__"})
+READING_LIST_METHODS = frozenset({"count", "index", "copy"})
 
 
 def is_constant_key(key: Value) -> bool:
