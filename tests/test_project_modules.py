@@ -358,6 +358,99 @@ def test_a_network_chosen_from_a_package_dict_and_loaded_with_weights(repo: Path
     assert ("train.py", "pretrained weights are loaded into it here") in notes
 
 
+DARKNET = """\
+from functools import reduce, wraps
+
+from tensorflow.keras.layers import BatchNormalization, Conv2D, LeakyReLU
+from tensorflow.keras.models import Model
+
+
+def compose(*funcs):
+    if funcs:
+        return reduce(lambda f, g: lambda *a, **kw: g(f(*a, **kw)), funcs)
+    raise ValueError("Composition of empty sequence not supported.")
+
+
+@wraps(Conv2D)
+def DarknetConv2D(*args, **kwargs):
+    options = {"padding": "valid" if kwargs.get("strides") == (2, 2) else "same"}
+    options.update(kwargs)
+    return Conv2D(*args, **options)
+
+
+def DarknetConv2D_BN_Leaky(*args, **kwargs):
+    no_bias = {"use_bias": False}
+    no_bias.update(kwargs)
+    return compose(DarknetConv2D(*args, **no_bias), {norm}, LeakyReLU(alpha=0.1))
+
+
+def resblock_body(x, num_filters):
+    x = DarknetConv2D_BN_Leaky(num_filters, (3, 3), strides=(2, 2))(x)
+    y = compose(DarknetConv2D_BN_Leaky(num_filters // 2, (1, 1)),
+                DarknetConv2D_BN_Leaky(num_filters, (3, 3)))(x)
+    return x + y
+
+
+def darknet_body(x):
+    x = DarknetConv2D_BN_Leaky(32, (3, 3))(x)
+    return resblock_body(x, 64)
+
+
+def yolo_body(inputs, num_outputs):
+    darknet = Model(inputs, darknet_body(inputs))
+    return Model(inputs, DarknetConv2D(num_outputs, (1, 1))(darknet.output))
+"""
+YOLO_TRAINER = """\
+from tensorflow.keras.layers import Input
+from tensorflow.keras.optimizers import Adam
+
+from yolo3.model import yolo_body
+
+
+def create_model(weights_path="model_data/yolo_weights.h5"):
+    model = yolo_body(Input(shape=(None, None, 3)), 24)
+    model.load_weights(weights_path, by_name=True, skip_mismatch=True)
+    for i in range(len(model.layers) - 3):
+        model.layers[i].trainable = False
+    return model
+
+
+def _main():
+    model = create_model()
+    model.compile(optimizer=Adam(1e-3), loss="mse")
+    model.fit(train_ds, epochs=50)
+    for i in range(len(model.layers)):
+        model.layers[i].trainable = True
+    model.compile(optimizer=Adam(1e-4), loss="mse")
+    model.fit(train_ds, epochs=100, initial_epoch=50)
+
+
+if __name__ == "__main__":
+    _main()
+"""
+
+
+@pytest.mark.parametrize(("norm", "flagged"), [
+    ("BatchNormalization()", True),
+    ("LeakyReLU(alpha=0.2)", False),  # the same network without BN: nothing to warn of
+])
+def test_a_network_of_composed_blocks_in_another_module(repo: Path, norm: str,
+                                                        flagged: bool) -> None:
+    # the keras-yolo3 shape: blocks chained by a `compose` helper (functools.reduce
+    # over lambdas), built several helper calls deep in a package, pretrained weights
+    # loaded and the body frozen in train.py, then every layer unfrozen
+    write(repo / "yolo3" / "__init__.py", "")
+    write(repo / "yolo3" / "model.py", DARKNET.replace("{norm}", norm))
+    write(repo / "train.py", YOLO_TRAINER)
+    found = bnlint(["train.py"], repo)
+    assert [(item["code"], item["location"]) for item in found] == (
+        [("BN201", {"row": 20, "column": 9})] if flagged else [])
+    if flagged:
+        notes = {(note["filename"], note["message"]) for note in found[0]["related"]}
+        assert (os.path.join("yolo3", "model.py"),
+                "`model` is created here with BatchNormalization layers") in notes
+
+
 LEGACY_CALLS = """\
 import tf_keras
 from tf_keras import backend

@@ -1130,3 +1130,87 @@ def test_a_subclass_of_batch_normalization_is_one(body: str, is_bn: bool,
     """)
     norm = layer_named(model, "norm")
     assert (norm.is_bn, norm.contains_bn()) == (is_bn, contains_bn)
+
+
+COMPOSE = """
+    from functools import reduce
+    from tensorflow.keras import layers
+    def compose(*funcs):
+        if funcs:
+            return reduce(lambda f, g: lambda *a, **kw: g(f(*a, **kw)), funcs)
+        raise ValueError("Composition of empty sequence not supported.")
+    def conv_bn_leaky(*args, **kwargs):
+        no_bias = {"use_bias": False}
+        no_bias.update(kwargs)
+        return compose(layers.Conv2D(*args, **no_bias), layers.BatchNormalization(),
+                       layers.LeakyReLU(0.1))
+"""
+
+
+@pytest.mark.parametrize(("body", "contains_bn"), [
+    # layers chained by a composition helper are called on the tensor, in order
+    ("x = compose(conv_bn_leaky(32, 3), conv_bn_leaky(64, 3))(inputs)", True),
+    ("x = compose(layers.Conv2D(8, 3), layers.ReLU())(inputs)", False),
+    # a lambda applies the layer it closes over
+    ("x = (lambda t: layers.BatchNormalization()(t))(inputs)", True),
+    ("apply = lambda layer, t: layer(t)\n    x = apply(layers.Dense(4), inputs)", False),
+])
+def test_layers_chained_through_lambdas_reach_the_model(body: str, contains_bn: bool) -> None:
+    model = model_of(COMPOSE + f"""
+    from tensorflow.keras import Model
+    inputs = layers.Input((32, 32, 3))
+    {body}
+    model = Model(inputs, x)
+    """)
+    assert layer_named(model, "model").contains_bn() is contains_bn
+
+
+def test_reduce_over_a_list_that_changed_is_unknown() -> None:
+    model = model_of("""
+        from functools import reduce
+        from tensorflow.keras import Input, Model, layers
+        blocks = [layers.Dense(4), layers.BatchNormalization()]
+        blocks.extend(more_blocks)
+        x = reduce(lambda t, layer: layer(t), blocks, Input((8,)))
+        model = Model(Input((8,)), x)
+    """)
+    assert layer_named(model, "model").contains_bn() is None
+
+
+def test_star_arguments_reach_the_callee_when_the_call_spreads_nothing() -> None:
+    model = model_of("""
+        from tensorflow.keras import Input, Model, layers
+        def block(x, *sizes, **options):
+            if options.get("norm"):
+                x = layers.BatchNormalization()(x)
+            return layers.Dense(sizes[0] if sizes else 4)(x)
+        inputs = Input((8,))
+        plain = Model(inputs, block(inputs, 16, norm=False))
+        normed = Model(inputs, block(inputs, *[16], **{"norm": True}))
+    """)
+    assert layer_named(model, "plain").contains_bn() is False
+    assert layer_named(model, "normed").contains_bn() is True
+
+
+def test_a_model_built_eight_helper_calls_deep_is_followed() -> None:
+    # main -> build -> body -> stage -> block -> conv_bn: real builders nest like this
+    model = model_of("""
+        from tensorflow.keras import Input, Model, layers
+        def conv_bn(x):
+            return layers.BatchNormalization()(layers.Conv2D(8, 3)(x))
+        def block(x):
+            return conv_bn(x)
+        def stage(x):
+            return block(x)
+        def body(x):
+            return stage(x)
+        def build():
+            inputs = Input((32, 32, 3))
+            return Model(inputs, body(inputs))
+        def main():
+            model = build()
+            return model
+        net = build()
+        main()
+    """)
+    assert layer_named(model, "net").contains_bn() is True

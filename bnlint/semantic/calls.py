@@ -14,6 +14,7 @@ from bnlint.semantic.names import canonical
 from bnlint.semantic.replay import (
     BUILTINS_NO_EFFECT,
     GENERATOR_FLOWS,
+    MAX_FOLDED,
     MAX_INLINE_DEPTH,
     SPREAD,
     BoundMethod,
@@ -76,6 +77,8 @@ class CallReplay(ReplayBase):
                                          self.control_dependencies > 0))
         if receiver is not None and method is not None:
             return self.call_method(receiver, method, node, args, kwargs)
+        if isinstance(callee, ModuleRef) and callee.name == "functools.reduce" and not kwargs:
+            return self.fold_calls(args[0] if args else UNKNOWN, args)
         if isinstance(callee, ModuleRef):
             return self.call_symbol(callee.name, node, args, kwargs)
         if isinstance(callee, Layer):
@@ -102,7 +105,13 @@ class CallReplay(ReplayBase):
         spread = False
         for arg in node.args:
             value = self.eval(arg.value, env)
-            if arg.star:
+            if arg.star == "*" and not spread and isinstance(value, ListValue) and (
+                    not value.changed):
+                args.extend(value.items)  # `f(*a)` of a list whose items are known
+            elif arg.star == "**" and isinstance(value, DictValue) and not value.open and all(
+                    isinstance(key, str) for key in value.entries):
+                kwargs.update(value.entries)  # type: ignore[arg-type]
+            elif arg.star:
                 spread = True
             elif arg.keyword is not None:
                 kwargs[arg.keyword.value] = value
@@ -193,6 +202,8 @@ class CallReplay(ReplayBase):
     def call_function(self, function: FunctionValue, args: list[Value],
                       kwargs: dict[str, Value], receiver: Value | None,
                       standalone: bool = False, site: cst.Call | None = None) -> Value:
+        if isinstance(function.node, cst.Lambda):
+            return self.call_lambda(function, function.node, args, kwargs, site)
         key = id(function.node)
         if key in self.active or len(self.active) >= MAX_INLINE_DEPTH:
             self.havoc(args, kwargs, site)
@@ -241,6 +252,44 @@ class CallReplay(ReplayBase):
             return next(iter(distinct.values()))
         return UNKNOWN
 
+    def call_lambda(self, function: FunctionValue, node: cst.Lambda, args: list[Value],
+                    kwargs: dict[str, Value], site: cst.Call | None) -> Value:
+        """A lambda's body is one expression, evaluated in the caller's context (where
+        the lambda runs: inside ``call()``, on a tape) over the scope it closes over.
+        Each evaluation of a lambda expression is its own function, so a chain of the
+        same lambda (``compose``) is not mistaken for recursion."""
+        key = id(function)
+        if key in self.active or len(self.active) >= MAX_INLINE_DEPTH:
+            self.havoc(args, kwargs, site)
+            return UNKNOWN
+        scope = function.globals if isinstance(function.globals, Env) else self.module_env
+        env = Env(parent=function.closure if isinstance(function.closure, Env) else scope)
+        self.bind_parameters(function, env, args, kwargs, None, standalone=False)
+        around = (self.globals_env, self.foreign_path, self.foreign_entry)
+        if function.origin is not None and self.foreign_entry is None:
+            self.foreign_entry = site
+        self.globals_env, self.foreign_path = scope, function.origin
+        self.active.append(key)
+        try:
+            return self.eval(node.body, env)
+        finally:
+            self.active.pop()
+            self.globals_env, self.foreign_path, self.foreign_entry = around
+
+    def fold_calls(self, function: Value, args: list[Value]) -> Value:
+        """``functools.reduce(function, items[, initial])`` over a list whose items are
+        known: ``function`` applied left to right, as Python does."""
+        items = args[1] if len(args) > 1 else None
+        if not isinstance(function, FunctionValue) or not isinstance(items, ListValue) or (
+                items.changed or not 0 < len(items.items) + len(args) - 2 <= MAX_FOLDED):
+            self.havoc(args, {})
+            return UNKNOWN
+        values = [*args[2:3], *items.items]
+        result = values[0]
+        for item in values[1:]:
+            result = self.call_function(function, [result, item], {}, None)
+        return result
+
     def bind_parameters(self, function: FunctionValue, env: Env, args: list[Value],
                         kwargs: dict[str, Value], receiver: Value | None,
                         standalone: bool) -> None:
@@ -272,15 +321,21 @@ class CallReplay(ReplayBase):
                 env.bind(name, _default(function, name, standalone))
             else:
                 env.bind(name, UNKNOWN)
+        # `*args` / `**kwargs` hold what the call gave beyond the named parameters, when
+        # the call itself spread nothing
         if isinstance(params.star_arg, cst.Param):
-            env.bind(params.star_arg.name.value, UNKNOWN)
+            extra = values[len(positional):]
+            env.bind(params.star_arg.name.value,
+                     UNKNOWN if spread else ListValue(tuple(extra)))
         if params.star_kwarg is not None:
-            env.bind(params.star_kwarg.name.value, UNKNOWN)
+            named = {param.name.value for param in (*positional, *params.kwonly_params)}
+            env.bind(params.star_kwarg.name.value, UNKNOWN if spread else DictValue(
+                {key: value for key, value in kwargs.items() if key not in named}))
 
-    def parameter_guess(self, name: str, node: cst.FunctionDef) -> Value:
+    def parameter_guess(self, name: str, node: cst.FunctionDef | cst.Lambda) -> Value:
         """In a Keras model's ``call(self, inputs, training=None)``, the inputs are
         tensors; everything else is unknown."""
-        if node.name.value in {"call", "train_step", "test_step"} and name in {
+        if isinstance(node, cst.FunctionDef) and node.name.value in {"call", "train_step", "test_step"} and name in {
             "inputs", "x", "data", "input", "images"
         }:
             return Tensor(False)

@@ -28,6 +28,7 @@ from bnlint.semantic.values import (
     ClassValue,
     Const,
     DictValue,
+    FunctionValue,
     Instance,
     Layer,
     LayerCount,
@@ -125,7 +126,18 @@ class ExpressionEvaluation(ReplayBase):
         return value
 
     def eval_lambda(self, node: cst.Lambda, env: Env) -> Value:
-        return UNKNOWN
+        """A lambda is a function over the scope it is written in (``compose``'s
+        ``lambda f, g: lambda *a, **kw: g(f(*a, **kw))`` chains layers)."""
+        function = FunctionValue(node=node, qualname="<lambda>")
+        if self.foreign_path is not None:
+            function.globals, function.origin = self.globals_env, self.foreign_path
+        if env is not self.globals_env and env is not self.module_env:
+            function.closure = env
+        for param in (*node.params.posonly_params, *node.params.params,
+                      *node.params.kwonly_params):
+            if param.default is not None:
+                function.defaults[param.name.value] = self.eval(param.default, env)
+        return function
 
     def eval_operations(self, node: cst.BinaryOperation, env: Env) -> Value:
         """``a + b + ... + z`` left to right."""

@@ -353,7 +353,8 @@ class KerasEffects(ReplayBase):
 
     def new_user_instance(self, owner: ClassValue, node: cst.CSTNode) -> Layer:
         call = owner.methods.get("call")
-        default: TrainingArg = training_default(call.node) if call is not None else "none"
+        default: TrainingArg = training_default(call.node) if call is not None and isinstance(
+            call.node, cst.FunctionDef) else "none"
         return self.new_layer(f"<{owner.name}>", node, is_model=owner.keras_base == "model",
                               model_kind="subclassed", has_bn=False, has_dropout=False,
                               is_bn=owner.batch_norm is True,

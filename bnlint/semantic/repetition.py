@@ -209,9 +209,10 @@ def hook_running(model: SemanticModel, event: Event) -> Hook | None:
         return None
     name = function.rsplit(".", 1)[-1]
     value = model.class_named(owner)
-    if value is None or name not in value.methods:
+    method = value.methods.get(name) if value is not None else None
+    if method is None or not isinstance(method.node, cst.FunctionDef):
         return None
-    return Hook(name, value.methods[name].node, fit, model)
+    return Hook(name, method.node, fit, model)
 
 
 def more_than_one_epoch(fit_node: cst.CSTNode) -> bool:

@@ -34,7 +34,9 @@ if TYPE_CHECKING:
 # How a statement leaves its block: up to the function, the loop or a handler.
 Exit = Literal["return", "raise", "break", "continue"]
 
-MAX_INLINE_DEPTH = 4
+MAX_INLINE_DEPTH = 8
+# `functools.reduce` over at most this many known items is followed step by step.
+MAX_FOLDED = 32
 # A keyword of a call's arguments standing for its `*args` / `**kwargs`: which
 # parameters those fill is unknown.
 SPREAD = "**"

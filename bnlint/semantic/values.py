@@ -412,9 +412,10 @@ class Tape(Value):
 
 @dataclass(eq=False, slots=True)
 class FunctionValue(Value):
-    """A user function (or method) defined in this file."""
+    """A user function (or method) defined in this file, or a ``lambda`` expression
+    (one value per evaluation of the expression: each closes over its own scope)."""
 
-    node: cst.FunctionDef
+    node: cst.FunctionDef | cst.Lambda
     qualname: str
     owner: ClassValue | None = None
     # Default values of parameters, evaluated once where the function is defined (as
