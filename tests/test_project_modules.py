@@ -396,9 +396,20 @@ def darknet_body(x):
     return resblock_body(x, 64)
 
 
+def make_last_layers(x, num_filters, out_filters):
+    # a chain of five composed blocks nests a lambda call per block
+    x = compose(DarknetConv2D_BN_Leaky(num_filters, (1, 1)),
+                DarknetConv2D_BN_Leaky(num_filters * 2, (3, 3)),
+                DarknetConv2D_BN_Leaky(num_filters, (1, 1)),
+                DarknetConv2D_BN_Leaky(num_filters * 2, (3, 3)),
+                DarknetConv2D_BN_Leaky(num_filters, (1, 1)))(x)
+    return x, DarknetConv2D(out_filters, (1, 1))(x)
+
+
 def yolo_body(inputs, num_outputs):
     darknet = Model(inputs, darknet_body(inputs))
-    return Model(inputs, DarknetConv2D(num_outputs, (1, 1))(darknet.output))
+    x, y1 = make_last_layers(darknet.output, 512, num_outputs)
+    return Model(inputs, [y1])
 """
 YOLO_TRAINER = """\
 from tensorflow.keras.layers import Input

@@ -205,7 +205,7 @@ class CallReplay(ReplayBase):
         if isinstance(function.node, cst.Lambda):
             return self.call_lambda(function, function.node, args, kwargs, site)
         key = id(function.node)
-        if key in self.active or len(self.active) >= MAX_INLINE_DEPTH:
+        if key in self.active or len(self.active) - self.active_lambdas >= MAX_INLINE_DEPTH:
             self.havoc(args, kwargs, site)
             return UNKNOWN
         self.ran.add(key)
@@ -259,7 +259,7 @@ class CallReplay(ReplayBase):
         Each evaluation of a lambda expression is its own function, so a chain of the
         same lambda (``compose``) is not mistaken for recursion."""
         key = id(function)
-        if key in self.active or len(self.active) >= MAX_INLINE_DEPTH:
+        if key in self.active or self.active_lambdas >= MAX_FOLDED:
             self.havoc(args, kwargs, site)
             return UNKNOWN
         scope = function.globals if isinstance(function.globals, Env) else self.module_env
@@ -270,10 +270,12 @@ class CallReplay(ReplayBase):
             self.foreign_entry = site
         self.globals_env, self.foreign_path = scope, function.origin
         self.active.append(key)
+        self.active_lambdas += 1
         try:
             return self.eval(node.body, env)
         finally:
             self.active.pop()
+            self.active_lambdas -= 1
             self.globals_env, self.foreign_path, self.foreign_entry = around
 
     def fold_calls(self, function: Value, args: list[Value]) -> Value:

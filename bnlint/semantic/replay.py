@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 Exit = Literal["return", "raise", "break", "continue"]
 
 MAX_INLINE_DEPTH = 8
-# `functools.reduce` over at most this many known items is followed step by step.
+# `functools.reduce` over at most this many known items is followed step by step; a
+# chain of lambdas it composes nests one call per item, counted apart from the depth.
 MAX_FOLDED = 32
 # A keyword of a call's arguments standing for its `*args` / `**kwargs`: which
 # parameters those fill is unknown.
@@ -178,6 +179,8 @@ class ReplayBase:
         self.functions: list[FunctionValue] = []
         self.ran: set[int] = set()
         self.active: list[int] = []
+        # how many of the active calls are lambdas (a composed chain nests one per step)
+        self.active_lambdas = 0
         self.control_dependencies = 0
         self.current_self: Layer | None = None
         self.current_method: str | None = None
