@@ -36,18 +36,24 @@ class Holding:
     entry: str | None
 
 
-def holds(group: Sequence[PathReport]) -> Holding | None:
+def holds(group: Sequence[PathReport],
+          tried: frozenset[tuple[tuple[str, bool], ...]] | None = None) -> Holding | None:
     """Whether the reports of one rule at one place make a finding, and under what.
 
     The conditions are those every path reporting it answered alike, counted only where
     a step of its evidence lies inside the arm taken; a finding seen on paths alone must
-    not rest on an arm that would prevent it being skipped. Steps from two entry points
-    make no finding (their order is not known)."""
+    not rest on an arm that would prevent it being skipped. ``tried`` holds the answers
+    (from the first condition on) of every replayed path and their beginnings: where
+    there were more paths than were replayed, a condition whose other answer was never
+    tried after the same earlier answers says nothing either way. Steps from two entry
+    points make no finding (their order is not known)."""
     joined = next((item for item in group if item.joined), None)
     on_paths = [item for item in group if not item.joined]
     shared = _shared_decisions(on_paths) if on_paths else []
     conditions = [d for d in shared if _inside_arm(on_paths[0], d)]
-    if joined is None and len(conditions) < len(shared):
+    gates = [d for d in shared if d not in conditions
+             and (tried is None or _flip_tried(on_paths[0].model.decisions, d, tried))]
+    if joined is None and gates:
         return None
     first = joined or on_paths[0]
     entry = _entry_point(first)
@@ -89,6 +95,17 @@ def _shared_decisions(group: Sequence[PathReport]) -> list[Decision]:
         answers = {(d.key, d.value) for d in item.model.decisions}
         shared = {key: d for key, d in shared.items() if key in answers}
     return list(shared.values())
+
+
+def _flip_tried(answers: Sequence[Decision], decision: Decision,
+                tried: frozenset[tuple[tuple[str, bool], ...]]) -> bool:
+    """Was the other answer to ``decision`` replayed after the same earlier answers?"""
+    earlier: list[tuple[str, bool]] = []
+    for answer in answers:
+        if answer.key == decision.key:
+            return (*earlier, (answer.key, not answer.value)) in tried
+        earlier.append((answer.key, answer.value))
+    return True
 
 
 def _inside_arm(item: PathReport, decision: Decision) -> bool:

@@ -111,7 +111,9 @@ def lint_source(
                           dependencies)
 
     suppressions = parse_suppressions(source.text)
-    findings = _to_findings(module, reports, source.text)
+    answers = [tuple((d.key, d.value) for d in model.decisions) for model in models[1:]]
+    tried = frozenset(path[:end] for path in answers for end in range(1, len(path) + 1))
+    findings = _to_findings(module, reports, source.text, tried)
     kept = [
         finding
         for finding in findings
@@ -145,8 +147,9 @@ def judged_flavour(source: Source, settings: Settings,
                            source.legacy_keras_env)
 
 
-def _to_findings(module: cst.Module, reports: Iterable[PathReport],
-                 text: str) -> list[Finding]:
+def _to_findings(module: cst.Module, reports: Iterable[PathReport], text: str,
+                 tried: frozenset[tuple[tuple[str, bool], ...]] | None = None,
+                 ) -> list[Finding]:
     """One finding per rule and primary location, whichever replays reported it.
     Positions are computed only here, once per file that has something to report, and
     only for the nodes a finding may name.
@@ -181,7 +184,7 @@ def _to_findings(module: cst.Module, reports: Iterable[PathReport],
             grouped.setdefault((item.rule.code, primary), []).append(item)
     findings: list[Finding] = []
     for (_, primary), group in grouped.items():
-        holding = holds(group)
+        holding = holds(group, tried)
         if holding is None:
             continue
         rule, report = holding.report.rule, holding.report.report

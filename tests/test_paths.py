@@ -201,11 +201,50 @@ def test_explore_enumerates_each_consistent_path_once() -> None:
     assert sorted(path.result for path in paths) == [(False,), (True, False), (True, True)]
 
 
-def test_beyond_the_cap_the_joined_model_alone_stands() -> None:
+def test_beyond_the_cap_the_first_paths_stand() -> None:
     conditions = "".join(f"if flag{i}:\n    base.trainable = {i % 2 == 0}\n"
                          for i in range(MAX_PATHS.bit_length() + 1))
     code = PRETRAINED + conditions + "model.fit(x, y)\n"
-    assert len(build_models(cst.parse_module(textwrap.dedent(code)))) == 1
+    joined, *paths = build_models(cst.parse_module(textwrap.dedent(code)))
+    assert not joined.decisions
+    assert len(paths) == MAX_PATHS
+    # each one a consistent path: every condition answered once, no two paths alike
+    answers = [tuple((d.key, d.value) for d in path.decisions) for path in paths]
+    assert all(len({key for key, _ in answer}) == len(answer) for answer in answers)
+    assert len(set(answers)) == MAX_PATHS
+
+
+def test_a_condition_no_replayed_path_flipped_does_not_gate_a_finding(tmp_path: object) -> None:
+    # more undecided conditions than paths replayed: the last ones keep one answer on
+    # every replayed path that reports the unfreeze, which does not make it depend on
+    # them (no replayed path tried their other answer)
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    noise = "".join(f"if option{i}:\n    model.compile(optimizer='adam', loss='mse')\n"
+                    for i in range(MAX_PATHS.bit_length() + 1))
+    path = Path(str(tmp_path)) / "train.py"
+    path.write_text(f"""
+import keras
+if args.arch == "resnet":
+    base = keras.applications.ResNet50(include_top=False, pooling="avg")
+else:
+    base = keras.applications.VGG16(include_top=False, pooling="avg")
+base.trainable = False
+model = keras.Sequential([base, keras.layers.Dense(10)])
+model.compile(optimizer="adam", loss="mse")
+model.fit(x, y)
+base.trainable = True
+model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
+model.fit(x, y)
+{noise}
+""")
+    result = subprocess.run([sys.executable, "-m", "bnlint", "--isolated", "--no-cache",
+                             "--select", "BN201", "--output-format", "concise", str(path)],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "BN201" in result.stdout
 
 
 def test_text_output_names_the_condition(tmp_path: object) -> None:

@@ -45,7 +45,7 @@ def build_model(module: cst.Module, project: Project | None = None) -> SemanticM
 def build_models(module: cst.Module, project: Project | None = None) -> list[SemanticModel]:
     """The semantic model with branches joined, then, when the module trains or freezes
     something and has ``if``s whose condition is unknown and under which Keras steps
-    happen, one model per path through them (each with its ``decisions``; none beyond
+    happen, one model per path through them (each with its ``decisions``; the first
     ``MAX_PATHS`` paths). With a ``project``, imports of the project's own modules are
     followed (``imports``)."""
     relevance = Relevance()
@@ -53,7 +53,7 @@ def build_models(module: cst.Module, project: Project | None = None) -> list[Sem
     models = [joined]
     if relevance.learn(joined):
         paths = explore(lambda oracle: _replay(module, oracle, relevance, project))
-        for path in paths or ():
+        for path in paths:
             path.result.decisions = path.decisions
             models.append(path.result)
     facts = scan_module(module)

@@ -6,11 +6,11 @@ compiled or froze something and met ``if``s whose condition it could not evaluat
 under which Keras steps happened (a model built, a flag set, a user function that does
 so; or an early ``return`` before such steps), the module is also replayed once per
 path: every such condition is answered by a :class:`PathOracle`, so each replay is one
-consistent path on which every step is definite. A condition is identified by
+consistent path on which every step is definite (at most ``MAX_PATHS`` of them, the
+first ones depth-first). A condition is identified by
 its text, so ``if args.finetune:`` asked twice (or ``if not args.finetune:``) is answered
 the same way on one path, and the arms of one ``if``/``elif`` chain are never combined.
-:func:`explore` enumerates the paths depth-first and gives up beyond a cap (the
-conservative replay alone then stands).
+:func:`explore` enumerates the paths depth-first and stops at a cap.
 """
 
 from __future__ import annotations
@@ -90,10 +90,11 @@ class Path(Generic[Result]):
 
 
 def explore(replay: Callable[[PathOracle], Result],
-            cap: int = MAX_PATHS) -> list[Path[Result]] | None:
+            cap: int = MAX_PATHS) -> list[Path[Result]]:
     """Replay every combination of the conditions the replays ask, depth-first (a
-    condition asked only on some paths is only varied there). None when there are
-    more than ``cap`` paths."""
+    condition asked only on some paths is only varied there), up to ``cap`` paths: when
+    there are more, the first ``cap`` stand (each one is still a consistent path; the
+    others stay unread)."""
     work: list[dict[str, bool]] = [{}]
     seen: set[tuple[tuple[str, bool], ...]] = set()
     paths: list[Path[Result]] = []
@@ -109,8 +110,8 @@ def explore(replay: Callable[[PathOracle], Result],
         if not taken and not fixed:
             return []  # nothing to decide: the one path is the joined replay
         paths.append(Path(result, taken))
-        if len(paths) > cap:
-            return None
+        if len(paths) >= cap:
+            return paths
         prefix = dict(fixed)
         flips: list[dict[str, bool]] = []
         for decision in taken:
