@@ -1214,3 +1214,49 @@ def test_a_model_built_eight_helper_calls_deep_is_followed() -> None:
         main()
     """)
     assert layer_named(model, "net").contains_bn() is True
+
+
+@pytest.mark.parametrize(("built_on", "selects_base"), [
+    ("base.input, head(base.output)", True),
+    # a model that does not open with the base's layers: which layers are meant is unknown
+    ("inputs, head(base(inputs))", False),
+])
+def test_an_index_loop_over_the_bases_layers_selects_them_in_the_model(
+        built_on: str, selects_base: bool) -> None:
+    model = model_of(f"""
+        import tensorflow as tf
+        base = tf.keras.applications.MobileNetV2(include_top=False, weights="imagenet")
+        head = tf.keras.layers.Dense(3)
+        inputs = tf.keras.Input((224, 224, 3))
+        model = tf.keras.Model({built_on})
+        for i in range(len(base.layers)):
+            model.layers[i].trainable = False
+    """)
+    (freeze,) = model.events_of("set_trainable")
+    assert freeze.selection is not None
+    assert (freeze.selection.container is layer_named(model, "base")) is selects_base
+    assert (freeze.selection.extent == "all") is selects_base
+
+
+@pytest.mark.parametrize(("loop", "bn_trainable"), [
+    ("for layer in model.layers:\n            layer.trainable = False", False),
+    ("for i in range(len(model.layers)):\n            model.layers[i].trainable = False",
+     False),
+    # which layers an unknown count freezes is unknown
+    ("for i in range(count):\n            model.layers[i].trainable = False", None),
+])
+def test_freezing_a_models_layers_reaches_those_of_a_body_built_from_layers(
+        loop: str, bn_trainable: bool | None) -> None:
+    # `model_body` is built from layers (each tracked); `model` on its tensors lists
+    # them as its own
+    model = model_of(f"""
+        from tensorflow.keras import Input, Model, layers
+        inputs = Input((32, 32, 3))
+        x = layers.BatchNormalization()(layers.Conv2D(8, 3)(inputs))
+        model_body = Model(inputs, layers.Conv2D(4, 1)(x))
+        model = Model(model_body.input, layers.Flatten()(model_body.output))
+        {loop}
+    """)
+    norm = next(layer for layer in model.layers if layer.is_bn)
+    assert norm.trainable is bn_trainable
+    assert layer_named(model, "model").bn_trainable() is bn_trainable

@@ -21,7 +21,12 @@ from bnlint.semantic.replay import (
     variables_list,
 )
 from bnlint.semantic.syntax import IS_EXPRESSION, expressions_in, literal_int
-from bnlint.semantic.trainability import flattened_bases, head_after, select_layers
+from bnlint.semantic.trainability import (
+    flattened_bases,
+    head_after,
+    leading_base,
+    select_layers,
+)
 from bnlint.semantic.values import (
     READING_DICT_METHODS,
     UNKNOWN,
@@ -382,6 +387,11 @@ class ExpressionEvaluation(ReplayBase):
                     return replace(owner, node=node, element=True)
                 return replace(owner, node=node, element=True, extent="slice",
                                members=None, bounds=(index.start, None))
+            if isinstance(index, LayerIndex) and index.start in (None, 0) and (
+                    leading_base(container) is index.container):
+                # `for i in range(len(base.layers)): model.layers[i]` on a model built on
+                # `base.input`/`base.output`: its list opens with the base's layers
+                return LayerSelection(index.container, node, element=True)
             return None
         if isinstance(inner, cst.Slice) and inner.upper is None and inner.step is None and (
                 inner.lower is not None):

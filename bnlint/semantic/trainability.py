@@ -70,6 +70,13 @@ def flattened_bases(container: Layer) -> list[Layer]:
     return [wiring.child for wiring in container.children if wiring.mode == "flattened"]
 
 
+def leading_base(container: Layer) -> Layer | None:
+    """The model whose layers open ``container.layers``: a base flattened into it before
+    any other layer (``Model(base.input, head(base.output))``)."""
+    first = container.children[0] if container.children else None
+    return first.child if first is not None and first.mode == "flattened" else None
+
+
 def head_after(container: Layer) -> tuple[Layer, ...] | None:
     """The layers ``container`` tracks after its last flattened base: the new head
     (None when a layer of unknown kind follows)."""
@@ -136,9 +143,9 @@ def apply_to_selection(selection: LayerSelection, value: Tri, definite: bool) ->
                 target.inner_bn_trainable = None
             if guard != "bn" and target.inner_other_trainable != value:
                 target.inner_other_trainable = None
-        for wiring in container.children:
-            if wiring.mode != "flattened" and value_for_all is None and wiring.child.trainable != value:
-                apply_to_layer(wiring.child, None, definite=False, forget=True)
+        for child in tracked_members(container):
+            if value_for_all is None and child.trainable != value:
+                apply_to_layer(child, None, definite=False, forget=True)
         return
     leading = flattened_bases(container)
     for target in opaque_parts(container):
@@ -152,10 +159,7 @@ def apply_to_selection(selection: LayerSelection, value: Tri, definite: bool) ->
         if guard != "bn":
             target.inner_other_trainable = slice_merge(target.inner_other_trainable, value,
                                                         extent, definite)
-    for wiring in container.children:
-        if wiring.mode == "flattened":
-            continue
-        child = wiring.child
+    for child in tracked_members(container):
         if guard == "bn" and not child.is_bn:
             continue
         if guard == "not_bn" and child.is_bn:
@@ -164,6 +168,18 @@ def apply_to_selection(selection: LayerSelection, value: Tri, definite: bool) ->
             apply_to_layer(child, value, definite)
         else:
             apply_to_layer(child, None, definite=False, forget=True)
+
+
+def tracked_members(container: Layer) -> list[Layer]:
+    """The layers of ``container.layers`` that are tracked one by one: its own children
+    and those of the bases flattened into it (``Model(base.input, head(base.output))``
+    lists the base's layers as its own)."""
+    members: list[Layer] = []
+    for part in opaque_parts(container):
+        for wiring in part.children:
+            if wiring.mode != "flattened" and wiring.child not in members:
+                members.append(wiring.child)
+    return members
 
 
 def opaque_parts(container: Layer) -> list[Layer]:
