@@ -36,8 +36,12 @@ _DATASET_UTILITIES = frozenset({"image_dataset_from_directory", "text_dataset_fr
 
 class BnTinyBatch(Rule):
     """## What it does
-    Flags `model.fit(..., batch_size=n)` and `model.fit(dataset)` with a `tf.data`
-    dataset built by `.batch(n)`, for a literal `n` of at most 7, when the fitted model
+    Flags `model.fit(..., batch_size=n)`, `model.fit(dataset)` with a `tf.data`
+    dataset built by `.batch(n)`, and `model.fit(gen)` / `fit_generator(gen)` with `gen`
+    a call of the project's own generator function (a `def` that `yield`s) given
+    `batch_size=n` (reported at the generator the fit trains on; a wrapper that returns
+    the generator, or None when there is no data, is followed), for a literal `n` (or a
+    name bound to one) of at most 7, when the fitted model
     definitely contains a BatchNormalization layer that is trainable at that point.
     Batches of 1-2 are a warning, 3-7 are info (both limits are settings:
     `tiny-batch-warning`, `tiny-batch-info`). A `batch_size=` that `fit()` ignores is
@@ -146,6 +150,24 @@ class BnTinyBatch(Rule):
         model.compile(optimizer="sgd", loss="mse")
         model.fit(features, targets, epochs=5, batch_size=1)
         """,
+        # the batches come from the project's own generator, through a wrapper
+        """
+        import numpy as np
+        from tensorflow import keras
+        def data_generator(lines, batch_size):
+            while True:
+                rows = [lines[i % len(lines)] for i in range(batch_size)]
+                yield np.array(rows), np.zeros(batch_size)
+        def data_generator_wrapper(lines, batch_size):
+            if len(lines) == 0 or batch_size <= 0:
+                return None
+            return data_generator(lines, batch_size)
+        model = keras.Sequential([keras.layers.Dense(16), keras.layers.BatchNormalization(),
+                                  keras.layers.Dense(1)])
+        model.compile("adam", "mse")
+        batch_size = 4
+        model.fit(data_generator_wrapper(lines, batch_size), steps_per_epoch=100, epochs=5)
+        """,
     )
     not_flagged = (
         # a batch of 32 rows, and a new last axis (not a batch of one)
@@ -216,6 +238,23 @@ class BnTinyBatch(Rule):
         model.compile("adam", "sparse_categorical_crossentropy")
         train_ds = keras.utils.image_dataset_from_directory("data/train", batch_size=32)
         model.fit(train_ds, batch_size=1, epochs=5)
+        """,
+        # a generator of 32-sample batches; a function that returns batches but does
+        # not yield them is not a generator, and its batch size is not read
+        """
+        import numpy as np
+        from tensorflow import keras
+        def data_generator(lines, batch_size):
+            while True:
+                yield np.array(lines[:batch_size]), np.zeros(batch_size)
+        def load_all(lines, batch_size):
+            return np.array(lines), np.zeros(len(lines))
+        model = keras.Sequential([keras.layers.Dense(16), keras.layers.BatchNormalization(),
+                                  keras.layers.Dense(1)])
+        model.compile("adam", "mse")
+        model.fit(data_generator(lines, 32), steps_per_epoch=100, epochs=5)
+        x, y = load_all(lines, batch_size=2)
+        model.fit(x, y)
         """,
     )
 

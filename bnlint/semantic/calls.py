@@ -23,7 +23,13 @@ from bnlint.semantic.replay import (
     const_int,
     const_number,
 )
-from bnlint.semantic.syntax import dotted, nested_functions, parameter_names, source_texts
+from bnlint.semantic.syntax import (
+    dotted,
+    is_generator,
+    nested_functions,
+    parameter_names,
+    source_texts,
+)
 from bnlint.semantic.trainability import apply_to_layer
 from bnlint.semantic.values import (
     READING_DICT_METHODS,
@@ -247,9 +253,16 @@ class CallReplay(ReplayBase):
         for statement in nested_functions(function.node):
             if id(statement) not in {id(f.node) for f in self.functions}:
                 self.define_function(statement, env, None)
+        if isinstance(function.node, cst.FunctionDef) and is_generator(function.node):
+            return _generated_batches(env, site)
         distinct = {id(value): value for value in env.returns}
         if len(distinct) == 1:
             return next(iter(distinct.values()))
+        batches = [value for value in distinct.values() if not _is_none(value)]
+        if len(batches) == 1 and isinstance(batches[0], Dataset):
+            # `if n == 0: return None` before `return data_generator(...)`: the data
+            # the caller trains on is the generator (with None there is nothing to fit)
+            return batches[0]
         return UNKNOWN
 
     def call_lambda(self, function: FunctionValue, node: cst.Lambda, args: list[Value],
@@ -447,6 +460,23 @@ def _layer_count(builtin: str, args: list[Value]) -> Value:
             return UNKNOWN
         return LayerIndex(args[-1].container, start)
     return UNKNOWN
+
+
+def _is_none(value: Value) -> bool:
+    return isinstance(value, Const) and value.value is None
+
+
+# The parameter of a generator function that sets how many samples each batch holds.
+BATCH_PARAMETER = "batch_size"
+
+
+def _generated_batches(env: Env, site: cst.Call | None) -> Value:
+    """A call of a generator function (``def data_generator(lines, batch_size): ...
+    yield``) gives its batches: of the ``batch_size`` it was called with, when known."""
+    size = const_int(env.names.get(BATCH_PARAMETER, UNKNOWN))
+    if size is None or size < 1:
+        return UNKNOWN
+    return Dataset(size, site, from_generator=True)
 
 
 def _change_list(items: ListValue, method: str, args: list[Value]) -> None:

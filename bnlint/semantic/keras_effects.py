@@ -500,9 +500,13 @@ class KerasEffects(ReplayBase):
             number = const_number(kwargs.get("batch_size", UNKNOWN))
             if number is not None:
                 batch_size, batch_node = int(number), size_arg
-        data = args[0] if args else kwargs.get("x")
+        data = args[0] if args else kwargs.get("x", kwargs.get("generator"))
         if batch_size is None and isinstance(data, Dataset) and data.batch_size is not None:
             batch_size, batch_node = data.batch_size, data.batch_node
+            given = keyword(node, "x") or keyword(node, "generator") or next(
+                (arg for arg in node.args if arg.keyword is None and not arg.star), None)
+            if data.from_generator and given is not None:
+                batch_node = given.value  # the generator this fit trains on
         if isinstance(data, Samples) and (batch_size is None or data.count < batch_size):
             # the data holds fewer samples than a batch: that is the batch
             batch_size, batch_node = data.count, data.node

@@ -180,3 +180,19 @@ def assigned_names(suite: cst.CSTNode) -> frozenset[str]:
         elif isinstance(target, cst.StarredElement):
             targets.append(target.value)
     return frozenset(found)
+
+
+_GENERATORS: dict[int, tuple[cst.FunctionDef, bool]] = {}
+
+
+def is_generator(node: cst.FunctionDef) -> bool:
+    """Does the function's own body ``yield`` (not that of a function inside it)?"""
+    known = _GENERATORS.get(id(node))
+    if known is not None and known[0] is node:
+        return known[1]
+    if len(_GENERATORS) > 4096:
+        _GENERATORS.clear()
+    found = any(isinstance(inner, cst.Yield)
+                for inner in walk(node.body, prune=lambda inner: _SCOPES[type(inner)]))
+    _GENERATORS[id(node)] = (node, found)
+    return found

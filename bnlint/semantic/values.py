@@ -368,10 +368,13 @@ class Samples(Value):
 
 @dataclass(eq=False, slots=True)
 class Dataset(Value):
-    """A tf.data pipeline; ``batch_size`` from a literal ``.batch(n)``."""
+    """A tf.data pipeline; ``batch_size`` from a literal ``.batch(n)``. Also the batches
+    of a generator function of the project called with a known ``batch_size``
+    (``from_generator``): the fit that trains on it is where they are seen."""
 
     batch_size: int | None
     batch_node: cst.CSTNode | None = None
+    from_generator: bool = False
 
 
 @dataclass(eq=False, slots=True)
