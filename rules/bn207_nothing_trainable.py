@@ -98,6 +98,18 @@ class NothingTrainable(Rule):
         model.compile(optimizer="adam", loss="mse")
         model.train_on_batch(x, y)
         """,
+        # the fine-tuning recipe's slice applied to the two-layer model, not to the base:
+        # `model.layers[:100]` is every layer of it
+        """
+        import keras
+        base = keras.applications.MobileNetV2(include_top=False, pooling="avg")
+        model = keras.Sequential([base, keras.layers.Dense(10)])
+        fine_tune_at = 100
+        for layer in model.layers[:fine_tune_at]:
+            layer.trainable = False
+        model.compile(optimizer="adam", loss="mse")
+        model.fit(x, y)
+        """,
     )
     not_flagged = (
         """
@@ -154,6 +166,17 @@ class NothingTrainable(Rule):
         model.compile(optimizer="adam", loss="mse")
         model.fit(x, y)
         """,
+        # the same slice on the base's own layers leaves its top trainable
+        """
+        import keras
+        base = keras.applications.MobileNetV2(include_top=False, pooling="avg")
+        model = keras.Sequential([base, keras.layers.Dense(10)])
+        fine_tune_at = 100
+        for layer in base.layers[:fine_tune_at]:
+            layer.trainable = False
+        model.compile(optimizer="adam", loss="mse")
+        model.fit(x, y)
+        """,
     )
 
     def check(self, ctx: RuleContext) -> Iterator[Report]:
@@ -199,8 +222,9 @@ def _nothing_trainable(ctx: RuleContext, model: Layer, compile_: Event,
                 if part.opaque and wf.bn_trainable_at(event, part) is not False:
                     return None
         # selections can unfreeze the untracked layers of a frozen base without
-        # changing its own flag: any of them before the fit -> unknown
-        if any(e.selection is not None
+        # changing its own flag: any of them before the fit -> unknown (one that only
+        # freezes makes nothing trainable)
+        if any(e.selection is not None and not wf.assigns(e, False)
                for e in wf.trainable_changes_between(events, model, None, fit)):
             return None
         note = "every layer with weights inside it is frozen"

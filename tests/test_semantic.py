@@ -1260,3 +1260,16 @@ def test_freezing_a_models_layers_reaches_those_of_a_body_built_from_layers(
     norm = next(layer for layer in model.layers if layer.is_bn)
     assert norm.trainable is bn_trainable
     assert layer_named(model, "model").bn_trainable() is bn_trainable
+
+
+def test_a_tuple_indexed_by_a_constant_expression_gives_its_item() -> None:
+    # `num = (185, len(model_body.layers) - 3)[freeze_body - 1]` in keras-yolo3
+    model = model_of("""
+        from tensorflow import keras
+        model = keras.Sequential([keras.layers.Dense(8), keras.layers.BatchNormalization()])
+        model.compile("adam", "mse")
+        mode = 2
+        model.fit(x, y, batch_size=(32, 4)[mode - 1])
+    """)
+    (fit,) = model.events_of("fit")
+    assert fit.batch_size == 4

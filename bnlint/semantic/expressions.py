@@ -20,7 +20,7 @@ from bnlint.semantic.replay import (
     const_number,
     variables_list,
 )
-from bnlint.semantic.syntax import IS_EXPRESSION, expressions_in, literal_int
+from bnlint.semantic.syntax import IS_EXPRESSION, expressions_in
 from bnlint.semantic.trainability import (
     flattened_bases,
     head_after,
@@ -334,7 +334,9 @@ class ExpressionEvaluation(ReplayBase):
             by_value = self.select_by_value(owner, node, env)
             if by_value is not None:
                 return by_value
-            selected = select_layers(owner, node.slice[0].slice, node)
+            # `model.layers[:fine_tune_at]` with `fine_tune_at = 100`: bounds by value
+            selected = select_layers(owner, node.slice[0].slice, node,
+                                     const_int(index_value), bounds)
             if isinstance(selected, LayerSelection) and selected.extent == "slice":
                 return replace(selected, bounds=bounds)
             return selected
@@ -346,7 +348,7 @@ class ExpressionEvaluation(ReplayBase):
         if isinstance(owner, ListValue) and len(node.slice) == 1 and not owner.changed:
             inner = node.slice[0].slice
             if isinstance(inner, cst.Index):
-                index = literal_int(inner.value)
+                index = const_int(index_value)  # `(185, len(body.layers) - 3)[level - 1]`
                 if index is not None and -len(owner.items) <= index < len(owner.items):
                     return owner.items[index]
         if not isinstance(owner, (ListValue, LayerSelection, Layer, Const)) and (

@@ -29,15 +29,19 @@ def state_snapshot(layer: Layer) -> dict[str, object]:
     }
 
 
-def select_layers(selection: LayerSelection, index: cst.BaseSlice, node: cst.Subscript) -> Value:
-    """``container.layers[...]``: an element or a slice of the container's layers. A
-    functional model's list starts with its InputLayers (weightless, never tracked)."""
+def select_layers(selection: LayerSelection, index: cst.BaseSlice, node: cst.Subscript,
+                  position: int | None = None,
+                  bounds: tuple[int | None, int | None] | None = None) -> Value:
+    """``container.layers[...]``: an element or a slice of the container's layers, at
+    the ``position`` or within the ``bounds`` the subscript evaluates to (literals when
+    not given). A functional model's list starts with its InputLayers (weightless, never
+    tracked)."""
     members = selection.members
     offset = input_layers(selection.container)
     if offset is None:
         members = None
     if isinstance(index, cst.Index):
-        position = literal_int(index.value)
+        position = position if position is not None else literal_int(index.value)
         member: tuple[Layer, ...] | None = None
         if members is not None and offset is not None and position is not None:
             listed: list[Layer | None] = [None] * offset + list(members)
@@ -49,7 +53,8 @@ def select_layers(selection: LayerSelection, index: cst.BaseSlice, node: cst.Sub
         if index.lower is None and index.upper is None and index.step is None:
             return replace(selection, node=node)
         subset: tuple[Layer, ...] | None = None
-        lower, upper = literal_int(index.lower), literal_int(index.upper)
+        lower, upper = bounds if bounds is not None else (
+            literal_int(index.lower), literal_int(index.upper))
         head = head_after(selection.container) if flattened_bases(selection.container) else None
         if (head is not None and lower is not None and lower < 0 and index.upper is None
                 and index.step is None and -lower <= len(head)):
