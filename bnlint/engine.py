@@ -90,7 +90,6 @@ def lint_source(
 
     models = build_models(module, project)
     flavour = resolve_flavour(models[0], settings, project_flavour, source.legacy_keras_env)
-    dependencies = _dependencies(models[0])
     reports: list[PathReport] = []
     errors: dict[str, None] = dict.fromkeys(parsed.errors)
     for model in models:
@@ -106,6 +105,7 @@ def lint_source(
                     f"{source.path}: internal error in {rule.code} ({rule.name}): "
                     f"{type(error).__name__}: {error}"
                 )
+    dependencies = _dependencies(models)
     if not reports:
         return FileResult(source.path, source, parsed.findings, tuple(errors), flavour,
                           dependencies)
@@ -126,10 +126,14 @@ def lint_source(
                       dependencies)
 
 
-def _dependencies(model: SemanticModel) -> tuple[tuple[str, str], ...]:
+def _dependencies(models: list[SemanticModel]) -> tuple[tuple[str, str], ...]:
+    """The project modules a file's result rests on: those it imports, and those that
+    import it which a rule read (with their content digests, for the cache)."""
     from bnlint.project import content_digest
 
-    found = ((path, content_digest(path)) for path in sorted(model.project_modules))
+    paths = set(models[0].project_modules).union(
+        *(model.importers_read for model in models))
+    found = ((path, content_digest(path)) for path in sorted(paths))
     return tuple((path, digest) for path, digest in found if digest is not None)
 
 

@@ -31,6 +31,8 @@ _API_PACKAGES = frozenset({"keras", "tf_keras", "tensorflow"})
 LARGEST_MODULE = 512 * 1024
 # At most this many project modules are read for one linted file.
 MAX_MODULES = 24
+# At most this many files are read when looking for the modules that import a file.
+MAX_IMPORTERS = 200
 
 
 @dataclass(slots=True)
@@ -80,6 +82,47 @@ class Project:
         if path not in self._parsed:
             self._parsed[path] = _parse(path, _stamp(path))
         return self._parsed[path]
+
+    def importers(self) -> list[str]:
+        """The project's modules that import the linted file: Python files in its
+        directory and the directories above it, up to the project's top, whose imports
+        resolve to it (found from their text; at most ``MAX_IMPORTERS`` files are read)."""
+        own = self.importer
+        stem = os.path.splitext(os.path.basename(own))[0]
+        if stem == "__init__":
+            stem = os.path.basename(os.path.dirname(own))
+        found: list[str] = []
+        read = 0
+        for directory in self._roots(os.path.dirname(own)):
+            for candidate in _python_files(directory):
+                if candidate == own or read >= MAX_IMPORTERS:
+                    continue
+                read += 1
+                text = _text(candidate, _stamp(candidate))
+                if stem in text and own in self._imports_of(text, candidate):
+                    found.append(candidate)
+        return found
+
+    def _imports_of(self, text: str, path: str) -> set[str]:
+        """The project files the import lines of ``text`` (the module at ``path``)
+        lead to."""
+        found: set[str] = set()
+        for match in _IMPORT_LINE.finditer(text):
+            relative, origin, plain = match.group(1), match.group(2), match.group(3)
+            if plain is not None:
+                names = [name.strip().split(" ")[0] for name in plain.split(",")]
+                targets = [self.resolve(name, 0, path) for name in names]
+            else:
+                level = len(relative or "")
+                targets = [self.resolve(origin or "", level, path)]
+                if origin and not level:  # `from pkg import module`
+                    module = self.resolve(origin, 0, path)
+                    if module is not None and module.endswith("__init__.py"):
+                        names = re.findall(r"\w+", text[match.end():].split("\n", 1)[0])
+                        targets += [self.resolve(f"{origin}.{name}", 0, path)
+                                    for name in names]
+            found.update(target for target in targets if target is not None)
+        return found
 
     def api_package(self) -> str | None:
         """The Keras or TensorFlow package whose own sources the linted file is part of
@@ -133,6 +176,17 @@ def repository_top(directory: str) -> str | None:
         return directory
     parent = os.path.dirname(directory)
     return None if parent == directory else repository_top(parent)
+
+
+@lru_cache(maxsize=256)
+def _python_files(directory: str) -> tuple[str, ...]:
+    """The ``.py`` files directly in ``directory`` (absolute, sorted)."""
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError:
+        return ()
+    return tuple(os.path.join(directory, name) for name in names
+                 if name.endswith(".py") and os.path.isfile(os.path.join(directory, name)))
 
 
 def _module_file(root: str, parts: list[str]) -> str | None:
@@ -199,6 +253,11 @@ def _parse(path: str, stamp: tuple[int, int]) -> cst.Module | None:
         return parse_source(source).module
     except Exception:  # noqa: BLE001 - a module we cannot read is an unknown library
         return None
+
+
+def module_text(path: str) -> str:
+    """The text of a project module ("" when it cannot be read or is too large)."""
+    return _text(path, _stamp(path))
 
 
 def content_digest(path: str) -> str | None:

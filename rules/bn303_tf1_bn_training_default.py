@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -36,8 +38,9 @@ _GRADIENT_FUNCTIONS = frozenset({"tf.gradients", "tf.compat.v1.gradients"})
 class Tf1BnTrainingDefault(Rule):
     """## What it does
     Flags `tf.compat.v1.layers.batch_normalization(x)` / `tf.layers.batch_normalization(x)`
-    called without a `training=` argument, in code that trains: the file builds a train
-    op (`minimize`, `apply_gradients`, `tf.gradients`), another batch-normalization call
+    called without a `training=` argument, in code that trains: the file, or a module of
+    the project that imports it, builds a train op (`minimize`, `apply_gradients`,
+    `tf.gradients`), another batch-normalization call
     in the file does pass `training=`, or the enclosing function receives a train/eval
     switch (`is_training`, `training`, `phase_train`, ...) that this call does not use.
 
@@ -147,7 +150,9 @@ class Tf1BnTrainingDefault(Rule):
                 candidates.setdefault(id(call.node), call)
         if not candidates:
             return
-        trains = with_training or _trains(model)
+        trainer = None if with_training or _trains(model) else _trained_by_importer(model)
+        trains = with_training or _trains(model) or trainer is not None
+        where = f" (`{trainer}`, which imports this module, trains it)" if trainer else ""
         switches = _mode_parameters(model.module, set(candidates))
         for key, call in candidates.items():
             switch = switches.get(key)
@@ -159,7 +164,8 @@ class Tf1BnTrainingDefault(Rule):
                 call.node,
                 f"`{spelling}` defaults to `training=False`: while the model trains it "
                 "normalises with the initial moving statistics (mean 0, variance 1) and "
-                f"never updates them, so it does not normalise at all; pass `{hint}`",
+                f"never updates them, so it does not normalise at all{where}; pass "
+                f"`{hint}`",
             )
 
 
@@ -169,6 +175,21 @@ def _trains(model: SemanticModel) -> bool:
            for call in model.calls):
         return True
     return any(True for _ in model.events_of("gradient", "fit"))
+
+
+# A train op or gradients, as written in a module that imports the linted file.
+_TRAINING_TEXT = re.compile(r"\.(?:minimize|apply_gradients|compute_gradients)\(|"
+                            r"\bgradients\(")
+
+
+def _trained_by_importer(model: SemanticModel) -> str | None:
+    """A module of the project that imports this file and builds a train op (the network
+    is defined here and trained there: `generator.py` and `dcgan.py`), by its path
+    relative to this file's directory; None when there is none."""
+    for path, text in model.importing_texts():
+        if _TRAINING_TEXT.search(text) and model.project is not None:
+            return os.path.relpath(path, os.path.dirname(model.project.importer))
+    return None
 
 
 def _mode_parameters(module: cst.Module, calls: set[int]) -> dict[int, str]:

@@ -497,3 +497,70 @@ def test_a_folder_named_like_keras_without_a_package_is_user_code(repo: Path) ->
         [sys.executable, "-m", "bnlint", "--no-cache", "--format", "json", "."],
         cwd=repo, capture_output=True, text=True, timeout=120, check=False)
     assert {item["code"] for item in json.loads(done.stdout)} == {"BN301", "BN212"}
+
+
+TF1_NETWORK = """\
+import tensorflow as tf
+
+
+def generator(z):
+    h = tf.layers.dense(z, 128)
+    h = tf.layers.batch_normalization(h)
+    return tf.nn.relu(h)
+"""
+TF1_TRAINER = """\
+import tensorflow as tf
+{import_line}
+
+z = tf.placeholder(tf.float32, [None, 100])
+loss = tf.reduce_mean({call}(z))
+{train}
+"""
+TRAIN_OP = "train_op = tf.train.AdamOptimizer(1e-3).minimize(loss)"
+
+
+def bn303(args: list[str], cwd: Path, cache: bool = False) -> list[dict[str, object]]:
+    done = subprocess.run(
+        [sys.executable, "-m", "bnlint", *([] if cache else ["--no-cache"]), "--format",
+         "json", "--select", "BN303", *args],
+        cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode in (0, 1), done.stderr
+    return list(json.loads(done.stdout))
+
+
+@pytest.mark.parametrize(("network", "import_line", "call"), [
+    ("generator.py", "from generator import generator", "generator"),
+    (os.path.join("nets", "generator.py"), "from nets.generator import generator",
+     "generator"),
+    (os.path.join("nets", "generator.py"), "from nets import generator",
+     "generator.generator"),
+    (os.path.join("nets", "generator.py"), "import nets.generator as gen",
+     "gen.generator"),
+])
+def test_a_tf1_network_trained_by_the_module_that_imports_it(
+        repo: Path, network: str, import_line: str, call: str) -> None:
+    # generator.py only builds the graph; dcgan.py imports it and builds the train op
+    if os.sep in network:
+        write(repo / "nets" / "__init__.py", "")
+    write(repo / network, TF1_NETWORK)
+    trainer = TF1_TRAINER.format(import_line=import_line, call=call, train=TRAIN_OP)
+    write(repo / "dcgan.py", trainer)
+    found = bn303([network], repo)
+    assert [(item["code"], item["location"]["row"]) for item in found] == [("BN303", 6)]
+    assert "(`" + os.path.relpath("dcgan.py", os.path.dirname(network) or ".") in str(
+        found[0]["message"])
+    # nothing in the project trains the network: an inference graph, not reported
+    write(repo / "dcgan.py", TF1_TRAINER.format(import_line=import_line, call=call, train=""))
+    assert bn303([network], repo) == []
+
+
+def test_editing_the_module_that_imports_a_network_relints_it(repo: Path) -> None:
+    write(repo / "generator.py", TF1_NETWORK)
+    trained = TF1_TRAINER.format(import_line="from generator import generator",
+                                 call="generator", train=TRAIN_OP)
+    write(repo / "dcgan.py", trained)
+    assert [item["code"] for item in bn303(["generator.py"], repo, cache=True)] == ["BN303"]
+    write(repo / "dcgan.py", trained.replace(TRAIN_OP, ""))
+    assert bn303(["generator.py"], repo, cache=True) == []
+    write(repo / "dcgan.py", trained)
+    assert [item["code"] for item in bn303(["generator.py"], repo, cache=True)] == ["BN303"]

@@ -58,6 +58,7 @@ def build_models(module: cst.Module, project: Project | None = None) -> list[Sem
             models.append(path.result)
     facts = scan_module(module)
     for model in models:
+        model.project = project
         model.attribute_reads = facts.attribute_reads
         model.discarded_calls = facts.discarded_calls
         model.weight_sources = facts.weight_sources

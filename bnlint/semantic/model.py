@@ -15,6 +15,7 @@ from bnlint.semantic.values import ClassValue, Layer, Value
 if TYPE_CHECKING:
     import libcst as cst
 
+    from bnlint.project import Project
     from bnlint.semantic.paths import Decision
     from bnlint.semantic.workflow import Phase
 
@@ -69,10 +70,27 @@ class SemanticModel:
     decisions: tuple[Decision, ...] = ()
     # the project's own modules the program imported and replayed (path -> tree)
     project_modules: dict[str, cst.Module] = field(default_factory=dict)
+    # the project around the file (None when imports are not followed), and the
+    # modules of it that import this file which a rule read (they count for the cache)
+    project: Project | None = None
+    importers_read: list[str] = field(default_factory=list)
     # a step taken inside another module of the project -> the statement of this file
     # that led there (the import or the call): where a finding of that step is reported
     entry_sites: dict[int, cst.CSTNode] = field(default_factory=dict)
     _events_at: dict[int, list[Event]] | None = None
+
+    def importing_texts(self) -> list[tuple[str, str]]:
+        """(path, text) of the project's modules that import this file (read once; a
+        change to them re-lints this file)."""
+        if self.project is None:
+            return []
+        from bnlint.project import module_text
+
+        paths = self.project.importers()
+        for path in paths:
+            if path not in self.importers_read:
+                self.importers_read.append(path)
+        return [(path, module_text(path)) for path in paths]
     _constants: ModuleConstants | None = None
     _trainings: TrainingIndex | None = None
     _trace: TraceIndex | None = None
