@@ -40,8 +40,11 @@ class BnTinyBatch(Rule):
     dataset built by `.batch(n)`, and `model.fit(gen)` / `fit_generator(gen)` with `gen`
     a call of the project's own generator function (a `def` that `yield`s) given
     `batch_size=n` (reported at the generator the fit trains on; a wrapper that returns
-    the generator, or None when there is no data, is followed), for a literal `n` (or a
-    name bound to one) of at most 7, when the fitted model
+    the generator, or None when there is no data, is followed), and `model.fit(loader)`
+    with `loader` an instance of the project's `keras.utils.Sequence` / `PyDataset`
+    subclass whose `batch_size` is n (reported where the code sets it: the constructor's
+    argument, or a later `loader.batch_size = n`), for a literal `n` (or a name bound
+    to one) of at most 7, when the fitted model
     definitely contains a BatchNormalization layer that is trainable at that point.
     Batches of 1-2 are a warning, 3-7 are info (both limits are settings:
     `tiny-batch-warning`, `tiny-batch-info`). A `batch_size=` that `fit()` ignores is
@@ -168,6 +171,28 @@ class BnTinyBatch(Rule):
         batch_size = 4
         model.fit(data_generator_wrapper(lines, batch_size), steps_per_epoch=100, epochs=5)
         """,
+        # a Sequence of the project: first phase at 16, the unfreeze phase at 4
+        """
+        import math
+        import numpy as np
+        from tensorflow import keras
+        class Loader(keras.utils.Sequence):
+            def __init__(self, lines, batch_size):
+                self.lines = lines
+                self.batch_size = batch_size
+            def __len__(self):
+                return math.ceil(len(self.lines) / self.batch_size)
+            def __getitem__(self, index):
+                rows = self.lines[index * self.batch_size:(index + 1) * self.batch_size]
+                return np.array(rows), np.zeros(len(rows))
+        model = keras.Sequential([keras.layers.Dense(16), keras.layers.BatchNormalization(),
+                                  keras.layers.Dense(1)])
+        model.compile("adam", "mse")
+        loader = Loader(lines, 16)
+        model.fit(loader, epochs=5)
+        loader.batch_size = 4
+        model.fit(loader, epochs=10)
+        """,
     )
     not_flagged = (
         # a batch of 32 rows, and a new last axis (not a batch of one)
@@ -255,6 +280,26 @@ class BnTinyBatch(Rule):
         model.fit(data_generator(lines, 32), steps_per_epoch=100, epochs=5)
         x, y = load_all(lines, batch_size=2)
         model.fit(x, y)
+        """,
+        # a Sequence of 32-sample batches; a plain class with a batch_size is not one
+        """
+        import numpy as np
+        from tensorflow import keras
+        class Loader(keras.utils.Sequence):
+            def __init__(self, lines, batch_size=32):
+                self.lines, self.batch_size = lines, batch_size
+            def __len__(self):
+                return len(self.lines) // self.batch_size
+            def __getitem__(self, index):
+                return np.array(self.lines[:self.batch_size]), np.zeros(self.batch_size)
+        class Config:
+            def __init__(self):
+                self.batch_size = 2
+        model = keras.Sequential([keras.layers.Dense(16), keras.layers.BatchNormalization(),
+                                  keras.layers.Dense(1)])
+        model.compile("adam", "mse")
+        model.fit(Loader(lines), epochs=5)
+        model.fit(Config(), epochs=5)
         """,
     )
 

@@ -1273,3 +1273,42 @@ def test_a_tuple_indexed_by_a_constant_expression_gives_its_item() -> None:
     """)
     (fit,) = model.events_of("fit")
     assert fit.batch_size == 4
+
+
+def test_a_partial_of_a_layer_class_builds_that_layer() -> None:
+    # yad2k: `_DarknetConv2D = partial(Conv2D, padding="same")`
+    model = model_of("""
+        from functools import partial
+        from tensorflow.keras import Input, Model, layers
+        Norm = partial(layers.BatchNormalization, momentum=0.9)
+        Conv = partial(layers.Conv2D, padding="same")
+        inputs = Input((32, 32, 3))
+        model = Model(inputs, Norm()(Conv(8, 3)(inputs)))
+    """)
+    assert layer_named(model, "model").contains_bn() is True
+    assert [layer.qualname for layer in model.layers if not layer.is_model] == [
+        "keras.layers.BatchNormalization", "keras.layers.Conv2D"]
+
+
+@pytest.mark.parametrize(("base", "sizes"), [
+    ("keras.utils.Sequence", [16, 4]),
+    ("keras.utils.PyDataset", [16, 4]),
+    ("object", [None, None]),  # not a Keras data sequence: its batches are unknown
+])
+def test_the_batches_of_a_data_sequence_are_its_batch_size(base: str,
+                                                           sizes: list[int | None]) -> None:
+    model = model_of(f"""
+        from tensorflow import keras
+        class Loader({base}):
+            def __init__(self, lines, batch_size):
+                self.lines = lines
+                self.batch_size = batch_size
+        model = keras.Sequential([keras.layers.BatchNormalization()])
+        model.compile("adam", "mse")
+        loader = Loader(lines, batch_size=16)
+        model.fit(loader)
+        loader.batch_size = 4
+        model.fit(loader)
+    """)
+    fits = list(model.events_of("fit"))
+    assert [fit.batch_size for fit in fits] == sizes

@@ -12,6 +12,7 @@ from bnlint.semantic.keras_effects import sized_data
 from bnlint.semantic.model import CallSite
 from bnlint.semantic.names import canonical
 from bnlint.semantic.replay import (
+    BATCH_PARAMETER,
     BUILTINS_NO_EFFECT,
     GENERATOR_FLOWS,
     MAX_FOLDED,
@@ -49,6 +50,7 @@ from bnlint.semantic.values import (
     ListValue,
     ModuleRef,
     OptimizerAttr,
+    Partial,
     ProjectModule,
     Tape,
     Tensor,
@@ -81,6 +83,11 @@ class CallReplay(ReplayBase):
         name = callee.name if isinstance(callee, ModuleRef) else None
         self.model.calls.append(CallSite(node, name, self.context, method, receiver,
                                          self.control_dependencies > 0))
+        if name == "functools.partial" and args:
+            return Partial(args[0], tuple(args[1:]), kwargs)
+        while isinstance(callee, Partial):  # `Conv(8, 3)` with `Conv = partial(Conv2D, ...)`
+            args, kwargs = [*callee.args, *args], {**callee.kwargs, **kwargs}
+            callee = callee.callee
         if receiver is not None and method is not None:
             return self.call_method(receiver, method, node, args, kwargs)
         if isinstance(callee, ModuleRef) and callee.name == "functools.reduce" and not kwargs:
@@ -365,6 +372,9 @@ class CallReplay(ReplayBase):
             init = owner.methods.get("__init__")
             if init is not None:
                 self.call_function(init, args, kwargs, plain, site=node)
+            if owner.data_sequence:
+                # the batch size this call gives (its argument, else the call itself)
+                plain.batch_node = _argument_for(node, init, BATCH_PARAMETER) or node
             return plain
         instance = self.new_user_instance(owner, node)
         init = owner.methods.get("__init__")
@@ -466,8 +476,22 @@ def _is_none(value: Value) -> bool:
     return isinstance(value, Const) and value.value is None
 
 
-# The parameter of a generator function that sets how many samples each batch holds.
-BATCH_PARAMETER = "batch_size"
+def _argument_for(call: cst.Call, function: FunctionValue | None,
+                  name: str) -> cst.Arg | None:
+    """The argument of ``call`` that fills ``function``'s parameter ``name`` (a method:
+    ``self`` is not passed)."""
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == name:
+            return arg
+    if function is None or not isinstance(function.node, cst.FunctionDef):
+        return None
+    params = function.node.params
+    names = [param.name.value for param in (*params.posonly_params, *params.params)][1:]
+    positional = [arg for arg in call.args if arg.keyword is None]
+    if any(arg.star for arg in positional) or name not in names:
+        return None
+    index = names.index(name)
+    return positional[index] if index < len(positional) else None
 
 
 def _generated_batches(env: Env, site: cst.Call | None) -> Value:

@@ -10,6 +10,7 @@ import libcst as cst
 
 from bnlint.semantic.events import Event
 from bnlint.semantic.replay import (
+    BATCH_PARAMETER,
     CALLBACK_HOOKS,
     DATASET_UTILITIES,
     EVAL_METHODS,
@@ -19,6 +20,7 @@ from bnlint.semantic.replay import (
     HUB_PREPROCESSING,
     BoundMethod,
     ReplayBase,
+    const_int,
     const_number,
     is_input_layer,
     is_tf1_optimizer,
@@ -507,6 +509,10 @@ class KerasEffects(ReplayBase):
                 (arg for arg in node.args if arg.keyword is None and not arg.star), None)
             if data.from_generator and given is not None:
                 batch_node = given.value  # the generator this fit trains on
+        if batch_size is None and isinstance(data, Instance) and data.owner.data_sequence:
+            size = const_int(data.attrs.get(BATCH_PARAMETER, UNKNOWN))
+            if size is not None and size > 0 and data.batch_node is not None:
+                batch_size, batch_node = size, data.batch_node  # a Sequence's batches
         if isinstance(data, Samples) and (batch_size is None or data.count < batch_size):
             # the data holds fewer samples than a batch: that is the batch
             batch_size, batch_node = data.count, data.node

@@ -56,6 +56,13 @@ HUB_PREPROCESSING = ("Converter", "Preprocessor", "Tokenizer", "Packer")
 # Keras utilities that return a batched tf.data.Dataset of their `batch_size=`.
 DATASET_UTILITIES = frozenset({"image_dataset_from_directory", "text_dataset_from_directory",
                                "audio_dataset_from_directory", "timeseries_dataset_from_array"})
+# The parameter (and attribute) that sets how many samples each batch of a project's
+# own generator function or data sequence holds.
+BATCH_PARAMETER = "batch_size"
+# Keras classes whose subclasses are data sequences that fit() takes batches from.
+DATA_SEQUENCES = frozenset({"keras.utils.Sequence", "keras.utils.PyDataset",
+                            "keras.utils.data_utils.Sequence",
+                            "keras.utils.data_utils.PyDataset"})
 # ImageDataGenerator methods that return an iterator of batches of their `batch_size=`.
 GENERATOR_FLOWS = frozenset({"flow", "flow_from_directory", "flow_from_dataframe"})
 # Callees that receive a model without changing its trainable state.

@@ -11,7 +11,7 @@ import libcst as cst
 
 from bnlint.semantic.events import Event, PathKind
 from bnlint.semantic.paths import PathOracle, condition_key
-from bnlint.semantic.replay import Env, Exit, ReplayBase
+from bnlint.semantic.replay import BATCH_PARAMETER, DATA_SEQUENCES, Env, Exit, ReplayBase
 from bnlint.semantic.syntax import (
     always_exits,
     assigned_names,
@@ -499,6 +499,9 @@ class StatementReplay(ReplayBase):
                     own_call = statement
         if derives_bn:
             value.batch_norm = True if own_call is None or _calls_super_call(own_call) else None
+        value.data_sequence = any(
+            isinstance(base, ModuleRef) and base.name in DATA_SEQUENCES
+            or isinstance(base, ClassValue) and base.data_sequence for base in bases)
         self.model.classes.append(value)
         if self.foreign_path is None:
             self.local_classes.append(value)
@@ -601,6 +604,9 @@ class StatementReplay(ReplayBase):
                 owner.children.append(Wiring(value, "attribute", "absent", target))
         if isinstance(owner, Instance):
             owner.attrs[attr] = value
+            if attr == BATCH_PARAMETER and owner.owner.data_sequence and (
+                    self.foreign_path is None):
+                owner.batch_node = target  # `train_loader.batch_size = 4`
 
     def conditional(self) -> bool:
         """Is the current statement inside a branch (``if``/``else``/``except``) that may

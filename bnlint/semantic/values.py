@@ -434,6 +434,16 @@ class FunctionValue(Value):
 
 
 @dataclass(eq=False, slots=True)
+class Partial(Value):
+    """``functools.partial(callee, *args, **kwargs)``: a call of it calls ``callee``
+    with these arguments first (``partial(Conv2D, padding="same")``)."""
+
+    callee: Value
+    args: tuple[Value, ...]
+    kwargs: dict[str, Value]
+
+
+@dataclass(eq=False, slots=True)
 class ClassValue(Value):
     """A user class defined in this file; ``keras_base`` when it subclasses a Keras
     Layer/Model."""
@@ -449,17 +459,23 @@ class ClassValue(Value):
     # BatchNormalization layers (no ``call`` of its own, or one that runs
     # ``super().call``), None when its own ``call`` may compute anything, else False
     batch_norm: Tri = False
+    # a subclass of `keras.utils.Sequence` / `PyDataset`: its instances are the batches
+    # `fit()` trains on, of their `batch_size` attribute
+    data_sequence: bool = False
 
 
 @dataclass(eq=False, slots=True)
 class Instance(Value):
     """An instance of a plain (non-Keras) user class, with what its methods stored on
     ``self``: a GAN class keeps ``self.discriminator`` and ``self.combined`` across
-    ``__init__`` and ``train``."""
+    ``__init__`` and ``train``. For a data sequence, ``batch_node`` is where the
+    user's code set its batch size (the constructor's argument, or an assignment of
+    ``.batch_size``)."""
 
     owner: ClassValue
     node: cst.CSTNode
     attrs: dict[str, Value] = field(default_factory=dict)
+    batch_node: cst.CSTNode | None = None
 
 
 @dataclass(eq=False, slots=True)
