@@ -84,6 +84,9 @@ class CallReplay(ReplayBase):
         self.model.calls.append(CallSite(node, name, self.context, method, receiver,
                                          self.control_dependencies > 0))
         if name == "functools.partial" and args:
+            # the layers it binds may be changed whenever it is called, by whatever
+            # code it reaches: as before, they are handed to code not followed
+            self.havoc(args[1:], kwargs, node)
             return Partial(args[0], tuple(args[1:]), kwargs)
         while isinstance(callee, Partial):  # `Conv(8, 3)` with `Conv = partial(Conv2D, ...)`
             args, kwargs = [*callee.args, *args], {**callee.kwargs, **kwargs}
