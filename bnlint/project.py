@@ -94,7 +94,7 @@ class Project:
         found: list[str] = []
         read = 0
         for directory in self._roots(os.path.dirname(own)):
-            for candidate in _python_files(directory):
+            for candidate in _python_files(directory, _stamp(directory)):
                 if candidate == own or read >= MAX_IMPORTERS:
                     continue
                 read += 1
@@ -179,8 +179,10 @@ def repository_top(directory: str) -> str | None:
 
 
 @lru_cache(maxsize=256)
-def _python_files(directory: str) -> tuple[str, ...]:
-    """The ``.py`` files directly in ``directory`` (absolute, sorted)."""
+def _python_files(directory: str, stamp: tuple[int, int]) -> tuple[str, ...]:
+    """The ``.py`` files directly in ``directory`` (absolute, sorted); ``stamp`` is the
+    directory's own, so a long-running process (the editor's server) sees files added
+    since it last listed it."""
     try:
         names = sorted(os.listdir(directory))
     except OSError:

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -564,3 +565,13 @@ def test_editing_the_module_that_imports_a_network_relints_it(repo: Path) -> Non
     assert bn303(["generator.py"], repo, cache=True) == []
     write(repo / "dcgan.py", trained)
     assert [item["code"] for item in bn303(["generator.py"], repo, cache=True)] == ["BN303"]
+
+
+def test_an_importer_added_later_is_seen_by_the_same_process(repo: Path) -> None:
+    # the editor's server lints generator.py, then the user writes the trainer beside it
+    network = write(repo / "generator.py", TF1_NETWORK)
+    assert Project(str(network), str(repo)).importers() == []
+    time.sleep(0.01)  # a directory's modification time must move on
+    trainer = write(repo / "dcgan.py", TF1_TRAINER.format(
+        import_line="from generator import generator", call="generator", train=TRAIN_OP))
+    assert Project(str(network), str(repo)).importers() == [str(trainer.resolve())]
