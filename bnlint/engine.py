@@ -127,12 +127,14 @@ def lint_source(
 
 
 def _dependencies(models: list[SemanticModel]) -> tuple[tuple[str, str], ...]:
-    """The project modules a file's result rests on: those it imports, and those that
-    import it which a rule read (with their content digests, for the cache)."""
+    """The project files a file's result rests on: the modules it imports, those that
+    import it which a rule read, and the settings files it loads (with their content
+    digests, for the cache)."""
     from bnlint.project import content_digest
 
     paths = set(models[0].project_modules).union(
-        *(model.importers_read for model in models))
+        *(model.importers_read for model in models),
+        *(model.settings_read for model in models))
     found = ((path, content_digest(path)) for path in sorted(paths))
     return tuple((path, digest) for path, digest in found if digest is not None)
 
@@ -178,7 +180,7 @@ def _to_findings(module: cst.Module, reports: Iterable[PathReport], text: str,
     for item in reports:
         primary = where.own(item.report.node)
         if primary is None:
-            site = item.model.entry_sites.get(id(item.report.node))
+            site = _entry_site(item)
             primary = where.own(site) if site is not None else None
             if primary is None or not where.spans_files(
                     [item.report.node, *(node for node, _ in item.report.related
@@ -320,7 +322,7 @@ def _located(reports: Sequence[PathReport],
     models: dict[int, SemanticModel] = {}
     for item in reports:
         yield item.report.node
-        site = item.model.entry_sites.get(id(item.report.node))
+        site = _entry_site(item)
         if site is not None:  # where a step in another module is reported
             yield site
         for node, _ in item.report.related:
@@ -332,6 +334,19 @@ def _located(reports: Sequence[PathReport],
     for model in models.values():
         for decision in model.decisions:
             yield decision.node.test
+
+
+def _entry_site(item: PathReport) -> cst.CSTNode | None:
+    """The statement of the linted file that led to the step a report names in another
+    module: that of its primary node's event or, for a node no event names (the
+    `batch_size=` argument of a fit), that of the first related step that has one."""
+    sites = item.model.entry_sites
+    site = sites.get(id(item.report.node))
+    for node, _ in item.report.related:
+        if site is not None:
+            break
+        site = sites.get(id(node))
+    return site
 
 
 def _within(inner: Span, outer: Span) -> bool:

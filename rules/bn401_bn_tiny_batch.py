@@ -39,13 +39,19 @@ class BnTinyBatch(Rule):
     Flags `model.fit(..., batch_size=n)`, `model.fit(dataset)` with a `tf.data`
     dataset built by `.batch(n)`, and `model.fit(gen)` / `fit_generator(gen)` with `gen`
     a call of the project's own generator function (a `def` that `yield`s) given
-    `batch_size=n` (reported at the generator the fit trains on; a wrapper that returns
+    `batch_size=n` (reported at that `batch_size` argument of the outermost call that
+    passes one, else at the generator the fit trains on; a wrapper that returns
     the generator, or None when there is no data, is followed), and `model.fit(loader)`
     with `loader` an instance of the project's `keras.utils.Sequence` / `PyDataset`
     subclass whose `batch_size` is n (reported where the code sets it: the constructor's
-    argument, or a later `loader.batch_size = n`), for a literal `n` (or a name bound
+    argument, or a later `loader.batch_size = n`), and `train_on_batch` on the arrays a
+    loop takes from such a generator (`for imgs_a, imgs_b in loader.load_batch(n)`,
+    also under `enumerate`), for a literal `n` (or a name bound
     to one) of at most 7, when the fitted model
     definitely contains a BatchNormalization layer that is trainable at that point.
+    A size may also be the default of a command-line option (`argparse`, absl flags)
+    or an entry of the project's JSON/YAML settings file that the program loads: a run
+    given no options trains on it, and a note shows where it is set.
     Batches of 1-2 are a warning, 3-7 are info (both limits are settings:
     `tiny-batch-warning`, `tiny-batch-info`). A `batch_size=` that `fit()` ignores is
     not reported: the data is a tf.data dataset, a `*_dataset_from_directory` dataset or
@@ -171,6 +177,34 @@ class BnTinyBatch(Rule):
         batch_size = 4
         model.fit(data_generator_wrapper(lines, batch_size), steps_per_epoch=100, epochs=5)
         """,
+        # a training loop over the project's generator: each array of a batch holds 1
+        """
+        import numpy as np
+        from tensorflow import keras
+        class DataLoader:
+            def load_batch(self, batch_size=1):
+                for i in range(100):
+                    yield np.zeros((batch_size, 8)), np.zeros((batch_size, 1))
+        model = keras.Sequential([keras.layers.Dense(16), keras.layers.BatchNormalization(),
+                                  keras.layers.Dense(1)])
+        model.compile("adam", "mse")
+        loader = DataLoader()
+        for epoch in range(10):
+            for step, (images, targets) in enumerate(loader.load_batch(batch_size=1)):
+                model.train_on_batch([images], targets)
+        """,
+        # the default of a command-line option is the batch of a run given no options
+        """
+        import argparse
+        from tensorflow import keras
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--batch-size", type=int, default=2)
+        args = parser.parse_args()
+        model = keras.Sequential([keras.layers.Dense(16), keras.layers.BatchNormalization(),
+                                  keras.layers.Dense(1)])
+        model.compile("adam", "mse")
+        model.fit(x, y, batch_size=args.batch_size)
+        """,
         # a Sequence of the project: first phase at 16, the unfreeze phase at 4
         """
         import math
@@ -281,6 +315,19 @@ class BnTinyBatch(Rule):
         x, y = load_all(lines, batch_size=2)
         model.fit(x, y)
         """,
+        # a loop over the project's generator of 32-sample batches
+        """
+        import numpy as np
+        from tensorflow import keras
+        def load_batch(batch_size):
+            while True:
+                yield np.zeros((batch_size, 8)), np.zeros((batch_size, 1))
+        model = keras.Sequential([keras.layers.Dense(16), keras.layers.BatchNormalization(),
+                                  keras.layers.Dense(1)])
+        model.compile("adam", "mse")
+        for images, targets in load_batch(32):
+            model.train_on_batch(images, targets)
+        """,
         # a Sequence of 32-sample batches; a plain class with a batch_size is not one
         """
         import numpy as np
@@ -317,16 +364,45 @@ class BnTinyBatch(Rule):
                 continue
             if not _batch_reaches_model(ctx.model, event, where):
                 continue
+            written = event.batch_value
+            if written is not None and written.assumed and written.setting is None:
+                # the default of a parameter of a function nobody here calls: one size
+                # a caller may pass, not the one it does (its callers are checked)
+                continue
             seen.add(id(where))
             severity: Severity = "warning" if size <= thresholds.tiny_batch_warning else "info"
             name = f"`{layer.label}`" if layer.label else "the model"
+            related: list[tuple[cst.CSTNode, str]] = []
+            if where is not event.node:
+                related.append((event.node, "trained here"))
+            if written is not None and written.node is not None and not _inside(
+                    written.node, where):
+                origin = written.setting or "set here"
+                related.append((written.node, f"batch size {size}, {origin}"))
             yield Report(
                 where,
                 _message(size, name),
-                related=((event.node, "trained here"),) if where is not event.node else (),
+                related=tuple(related),
                 severity=severity,
                 scenario=scenario(self.code, batch_size=size, **model_facts(layer)),
             )
+
+
+def _inside(node: cst.CSTNode, outer: object) -> bool:
+    """Is ``node`` ``outer`` or one of its parts (the literal of a reported argument)?"""
+    if node is outer:
+        return True
+    found = False
+
+    class _Finder(cst.CSTVisitor):
+        def on_visit(self, inner: cst.CSTNode) -> bool:
+            nonlocal found
+            found = found or inner is node
+            return not found
+
+    if isinstance(outer, cst.CSTNode):
+        outer.visit(_Finder())
+    return found
 
 
 def _message(size: int, model: str) -> str:

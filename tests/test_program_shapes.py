@@ -291,3 +291,65 @@ def test_a_model_is_named_as_the_code_that_trains_it_names_it() -> None:
     (finding,) = [f for f in lint_snippet(code, all_rules()) if f.code == "BN201"]
     assert "`backbone`" in finding.message
     assert "`base`" not in finding.message
+
+
+GRAPH_IN_INIT = """
+from keras.layers import Input, Conv2D, BatchNormalization, Activation
+from keras.models import Model
+
+
+def conv_bn(x, filters):
+    x = Conv2D(filters, 3, padding="same")(x)
+    x = BatchNormalization()(x)
+    return Activation("relu")(x)
+
+
+class UNet(Model):
+    def __init__(self, size):
+        inputs = Input((size, size, 1))
+        outputs = Conv2D(1, 1)(conv_bn(conv_bn(inputs, 16), 32))
+        super(UNet, self).__init__(inputs=inputs, outputs=outputs)
+
+    def build(self):
+        self.compile(optimizer="adam", loss="binary_crossentropy")
+
+
+unet = UNet(256)
+unet.build()
+{freeze}
+unet.fit(images, masks, batch_size=2)
+"""
+
+
+def test_a_model_subclass_that_builds_its_graph_in_init_holds_its_layers() -> None:
+    # `super().__init__(inputs=..., outputs=...)`: the graph's BN layers are the model's
+    assert codes(GRAPH_IN_INIT.format(freeze=""), "tf-keras") == [("BN401", 25)]
+    frozen = GRAPH_IN_INIT.format(freeze="""
+for layer in unet.layers:
+    if isinstance(layer, BatchNormalization):
+        layer.trainable = False
+""")
+    assert not any(code == "BN401" for code, _ in codes(frozen, "tf-keras"))
+
+
+FEATURES_OF_A_BASE = """
+import tensorflow as tf
+from tensorflow.keras import layers
+
+base = tf.keras.applications.ResNet50(include_top=False, weights="imagenet",
+                                      input_shape=(256, 256, 3))
+{freeze}
+features = base.get_layer("conv4_block6_out").output
+x = layers.Conv2D(1, 1)(features)
+model = tf.keras.Model(inputs=base.input, outputs=x)
+model.compile("adam", "binary_crossentropy")
+model.fit(images, masks, batch_size=1)
+"""
+
+
+def test_a_model_on_an_inner_layers_output_holds_the_base() -> None:
+    # the model built on `get_layer(...).output` runs the base's BN layers
+    found = codes(FEATURES_OF_A_BASE.format(freeze=""), "tf-keras")
+    assert [item for item in found if item[0] == "BN401"] == [("BN401", 12)]
+    frozen = FEATURES_OF_A_BASE.format(freeze="base.trainable = False")
+    assert codes(frozen, "tf-keras") == []

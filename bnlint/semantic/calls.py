@@ -3,7 +3,9 @@ call sites with their arguments bound, classes instantiated, unknown callees hav
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
+from typing import cast
 
 import libcst as cst
 
@@ -24,6 +26,15 @@ from bnlint.semantic.replay import (
     const_int,
     const_number,
 )
+from bnlint.semantic.settings_sources import (
+    JSON_LOADERS,
+    PARSER_CLASSES,
+    YAML_LOADERS,
+    flag_definition,
+    load_settings,
+    parser_method,
+    settings_file,
+)
 from bnlint.semantic.syntax import (
     dotted,
     is_generator,
@@ -36,6 +47,7 @@ from bnlint.semantic.values import (
     READING_DICT_METHODS,
     READING_LIST_METHODS,
     UNKNOWN,
+    ArgumentParser,
     ClassValue,
     Const,
     DataGenerator,
@@ -49,6 +61,7 @@ from bnlint.semantic.values import (
     LayerSelection,
     ListValue,
     ModuleRef,
+    OpenedFile,
     OptimizerAttr,
     Partial,
     ProjectModule,
@@ -56,12 +69,25 @@ from bnlint.semantic.values import (
     Tensor,
     Value,
     Variables,
+    is_constant_key,
+    written_constant,
 )
 from bnlint.semantic.walk import run_visitor
 
 
 class CallReplay(ReplayBase):
     def eval_call(self, node: cst.Call, env: Env) -> Value:
+        if _is_super(node.func) and env.lookup("super") is None:
+            # `super()` / `super(Cls, self)`: the instance's own parent class, not a
+            # callee that may change `self`
+            return UNKNOWN
+        if (isinstance(node.func, cst.Attribute) and node.func.attr.value == "__init__"
+                and _is_super(node.func.value) and self.current_method == "__init__"
+                and isinstance(self.current_self, Layer) and self.current_self.is_model):
+            # a subclass of Model that builds a functional graph in its `__init__`
+            args, kwargs = self.eval_arguments(node, env)
+            self.wire_graph(self.current_self, args, kwargs)
+            return UNKNOWN
         receiver: Value | None = None
         method: str | None = None
         if isinstance(node.func, cst.Attribute):
@@ -96,6 +122,9 @@ class CallReplay(ReplayBase):
         if isinstance(callee, ModuleRef) and callee.name == "functools.reduce" and not kwargs:
             return self.fold_calls(args[0] if args else UNKNOWN, args)
         if isinstance(callee, ModuleRef):
+            setting = self.call_settings_source(callee.name, node, args, kwargs)
+            if setting is not None:
+                return setting
             return self.call_symbol(callee.name, node, args, kwargs)
         if isinstance(callee, Layer):
             return self.call_layer(callee, node, args, kwargs)
@@ -107,9 +136,47 @@ class CallReplay(ReplayBase):
         if isinstance(callee, ClassValue):
             return self.instantiate(callee, node, args, kwargs)
         if isinstance(node.func, cst.Name) and node.func.value in BUILTINS_NO_EFFECT:
+            if node.func.value == "enumerate" and len(args) == 1 and isinstance(
+                    args[0], Dataset):
+                return args[0]  # `for i, batch in enumerate(gen)`: the loop knows
             return _layer_count(node.func.value, args)
+        if isinstance(node.func, cst.Name) and node.func.value == "open" and args:
+            opened = self.open_settings(args[0])
+            if opened is not None:
+                return opened
         self.havoc(args, kwargs, node)
         return UNKNOWN
+
+    def call_settings_source(self, name: str, node: cst.Call, args: list[Value],
+                             kwargs: dict[str, Value]) -> Value | None:
+        """An argparse parser, an absl flag definition or the load of a settings
+        file (see settings_sources.py); None for any other symbol."""
+        if name in PARSER_CLASSES:
+            return ArgumentParser()
+        if name in JSON_LOADERS or name in YAML_LOADERS:
+            opened = args[0] if args else kwargs.get("stream", kwargs.get("fp", UNKNOWN))
+            if not isinstance(opened, OpenedFile):
+                return None
+            if opened.path is not None and self.project is not None and (
+                    opened.path not in self.model.settings_read):
+                self.model.settings_read.append(opened.path)
+            return load_settings(opened, name, node)
+        flag = flag_definition(name, node, args, kwargs)
+        if flag is not None:
+            self.flag_defaults[flag[0]] = flag[1]
+            return UNKNOWN
+        return None
+
+    def open_settings(self, written: Value) -> OpenedFile | None:
+        """``open("config.json")`` of a file of the project, looked up from the linted
+        file's directory, the project's top and the directory of the module opening it
+        (wherever the user may start the run)."""
+        if self.project is None:
+            return None
+        directories = [os.path.dirname(self.project.importer), self.project.top]
+        if self.foreign_path is not None:
+            directories.append(os.path.dirname(self.foreign_path))
+        return settings_file(directories, self.project.top, written)
 
     def eval_arguments(self, node: cst.Call, env: Env) -> tuple[list[Value], dict[str, Value]]:
         """The call's positional and keyword values. ``*args`` / ``**kwargs`` fill
@@ -168,6 +235,10 @@ class CallReplay(ReplayBase):
             return self.call_model_method(receiver, method, node, args, kwargs)
         if isinstance(receiver, DictValue):
             return _dict_method(receiver, method, args)
+        if isinstance(receiver, ArgumentParser):
+            return parser_method(receiver, method, node, args, kwargs)
+        if isinstance(receiver, OpenedFile) and method == "read":
+            return receiver  # its text, for `json.loads(handle.read())`
         if isinstance(receiver, ListValue):
             _change_list(receiver, method, args)
         if isinstance(receiver, BoundMethod):
@@ -198,8 +269,10 @@ class CallReplay(ReplayBase):
             return sized_data(node, kwargs) if method in GENERATOR_FLOWS else UNKNOWN
         if isinstance(receiver, Dataset):
             if method == "batch":
-                size = const_number(args[0] if args else kwargs.get("batch_size", UNKNOWN))
-                return Dataset(int(size) if size is not None else None, node)
+                given = args[0] if args else kwargs.get("batch_size", UNKNOWN)
+                size = const_number(given)
+                return Dataset(int(size) if size is not None else None, node,
+                               size_value=written_constant(given))
             return receiver
         if isinstance(receiver, ModuleRef):
             return self.call_symbol(canonical(f"{receiver.name}.{method}"), node, args, kwargs)
@@ -264,15 +337,15 @@ class CallReplay(ReplayBase):
             if id(statement) not in {id(f.node) for f in self.functions}:
                 self.define_function(statement, env, None)
         if isinstance(function.node, cst.FunctionDef) and is_generator(function.node):
-            return _generated_batches(env, site)
+            return _batches_set_at(_generated_batches(env, site), function, site)
         distinct = {id(value): value for value in env.returns}
         if len(distinct) == 1:
-            return next(iter(distinct.values()))
+            return _batches_set_at(next(iter(distinct.values())), function, site)
         batches = [value for value in distinct.values() if not _is_none(value)]
         if len(batches) == 1 and isinstance(batches[0], Dataset):
             # `if n == 0: return None` before `return data_generator(...)`: the data
             # the caller trains on is the generator (with None there is nothing to fit)
-            return batches[0]
+            return _batches_set_at(batches[0], function, site)
         return UNKNOWN
 
     def call_lambda(self, function: FunctionValue, node: cst.Lambda, args: list[Value],
@@ -417,6 +490,12 @@ class CallReplay(ReplayBase):
 _BACKWARD: dict[int, tuple[cst.FunctionDef, bool]] = {}
 
 
+def _is_super(node: cst.BaseExpression) -> bool:
+    """``super()`` or ``super(Cls, self)``."""
+    return (isinstance(node, cst.Call) and isinstance(node.func, cst.Name)
+            and node.func.value == "super")
+
+
 def _calls_backward(node: cst.FunctionDef) -> bool:
     """Does the function's own body call ``<tensor>.backward()`` (PyTorch autograd)?
     Asked at every call of a Keras class's method: answered once per definition."""
@@ -479,8 +558,18 @@ def _is_none(value: Value) -> bool:
     return isinstance(value, Const) and value.value is None
 
 
+def _batches_set_at(value: Value, function: FunctionValue, site: cst.Call | None) -> Value:
+    """The batches of the project's generator (``data_generator(lines, batch_size=2)``,
+    or a wrapper of it) are set by the ``batch_size`` argument of the outermost call
+    that passes one: that is where the user acts."""
+    if not (isinstance(value, Dataset) and value.from_generator and site is not None):
+        return value
+    argument = _argument_for(site, function, BATCH_PARAMETER, method=function.owner is not None)
+    return replace(value, batch_node=argument) if argument is not None else value
+
+
 def _argument_for(call: cst.Call, function: FunctionValue | None,
-                  name: str) -> cst.Arg | None:
+                  name: str, method: bool = True) -> cst.Arg | None:
     """The argument of ``call`` that fills ``function``'s parameter ``name`` (a method:
     ``self`` is not passed)."""
     for arg in call.args:
@@ -489,7 +578,8 @@ def _argument_for(call: cst.Call, function: FunctionValue | None,
     if function is None or not isinstance(function.node, cst.FunctionDef):
         return None
     params = function.node.params
-    names = [param.name.value for param in (*params.posonly_params, *params.params)][1:]
+    names = [param.name.value for param in (*params.posonly_params, *params.params)]
+    names = names[1:] if method else names
     positional = [arg for arg in call.args if arg.keyword is None]
     if any(arg.star for arg in positional) or name not in names:
         return None
@@ -500,10 +590,11 @@ def _argument_for(call: cst.Call, function: FunctionValue | None,
 def _generated_batches(env: Env, site: cst.Call | None) -> Value:
     """A call of a generator function (``def data_generator(lines, batch_size): ...
     yield``) gives its batches: of the ``batch_size`` it was called with, when known."""
-    size = const_int(env.names.get(BATCH_PARAMETER, UNKNOWN))
+    given = env.names.get(BATCH_PARAMETER, UNKNOWN)
+    size = const_int(given)
     if size is None or size < 1:
         return UNKNOWN
-    return Dataset(size, site, from_generator=True)
+    return Dataset(size, site, from_generator=True, size_value=written_constant(given))
 
 
 def _change_list(items: ListValue, method: str, args: list[Value]) -> None:
@@ -522,8 +613,11 @@ def _change_list(items: ListValue, method: str, args: list[Value]) -> None:
 def _dict_method(entries: DictValue, method: str, args: list[Value]) -> Value:
     """``builders.get("resnet50")`` reads an entry; ``update``, ``pop``, ``setdefault``
     and the like may change any entry."""
-    if method == "get" and len(args) == 1:
+    if method == "get" and len(args) in (1, 2):
         found = entries.lookup(args[0])
+        if found is None and len(args) == 2 and not entries.open and is_constant_key(
+                args[0]) and cast(Const, args[0]).value not in entries.entries:
+            return args[1]  # `config.get("batch_size", 32)` of a dict without that key
         return found if found is not None else UNKNOWN
     if method not in READING_DICT_METHODS:
         entries.open = True

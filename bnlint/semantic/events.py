@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from bnlint.semantic.values import (
+    Const,
     Layer,
     LayerSelection,
     Optimizer,
@@ -116,6 +117,8 @@ class Event:
     method: str = ""
     batch_size: int | None = None
     batch_node: cst.CSTNode | None = None
+    # the constant the batch size comes from, where the code (or a setting) writes it
+    batch_value: Const | None = None
     # gradient
     sources_are_variables: Tri = None
     extra: dict[str, object] = field(default_factory=dict)

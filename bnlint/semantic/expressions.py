@@ -20,6 +20,7 @@ from bnlint.semantic.replay import (
     const_number,
     variables_list,
 )
+from bnlint.semantic.settings_sources import is_flag_values
 from bnlint.semantic.syntax import IS_EXPRESSION, expressions_in
 from bnlint.semantic.trainability import (
     flattened_bases,
@@ -43,6 +44,7 @@ from bnlint.semantic.values import (
     ModuleRef,
     Optimizer,
     OptimizerAttr,
+    ParsedArguments,
     ProjectModule,
     Samples,
     Tensor,
@@ -251,12 +253,22 @@ class ExpressionEvaluation(ReplayBase):
         owner = self.eval(node.value, env)
         attr = node.attr.value
         if isinstance(owner, ModuleRef):
+            if is_flag_values(owner.name):
+                return self.flag_defaults.get(attr, UNKNOWN)  # `FLAGS.batch_size`
             name = canonical(f"{owner.name}.{attr}")
             self.model.references.append(Reference(name, node))
             return ModuleRef(name)
+        if isinstance(owner, ParsedArguments):
+            return owner.attrs.get(attr, UNKNOWN)  # `args.batch_size`
         if isinstance(owner, Layer):
             return self.layer_attribute(owner, attr, node)
         if isinstance(owner, LayerSelection) and owner.element:
+            if attr in {"output", "outputs"} and owner.extent == "one" and (
+                    owner.guard == "none"):
+                # `base.get_layer("conv4_block6_out").output`, `base.layers[-2].output`:
+                # a model built on it holds the base's layers up to that one
+                return Tensor(True, (Wiring(owner.container, "flattened", "absent", node),),
+                              node)
             if owner.members is not None and len(owner.members) == 1 and owner.guard == "none":
                 # `model.layers[2].layers`: the one selected layer is known
                 return self.layer_attribute(owner.members[0], attr, node)

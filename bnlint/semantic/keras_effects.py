@@ -58,14 +58,23 @@ from bnlint.semantic.values import (
     Variables,
     Wiring,
     merge_tensors,
+    written_constant,
 )
+
+
+def _graph_outputs(args: list[Value], kwargs: dict[str, Value]) -> Value | None:
+    """The ``outputs`` of ``Model(inputs, outputs)`` (``output=``: the Keras 1 / early
+    Keras 2 spelling, still in the wild)."""
+    return args[1] if len(args) > 1 else kwargs.get("outputs", kwargs.get("output"))
 
 
 def sized_data(node: cst.Call, kwargs: dict[str, Value]) -> Dataset:
     """Batches of the call's literal ``batch_size=`` (the argument is where to act)."""
     size_arg = keyword(node, "batch_size")
-    size = const_number(kwargs.get("batch_size", UNKNOWN)) if size_arg is not None else None
-    return Dataset(int(size), size_arg) if size is not None else Dataset(None)
+    given = kwargs.get("batch_size", UNKNOWN)
+    size = const_number(given) if size_arg is not None else None
+    return Dataset(int(size), size_arg, size_value=written_constant(given)) if size is not None else (
+        Dataset(None))
 
 
 class KerasEffects(ReplayBase):
@@ -224,18 +233,26 @@ class KerasEffects(ReplayBase):
 
     def create_functional(self, name: str, node: cst.Call, args: list[Value],
                           kwargs: dict[str, Value]) -> Value:
-        # `output=`: the Keras 1 / early Keras 2 spelling, still in the wild
-        outputs = args[1] if len(args) > 1 else kwargs.get("outputs", kwargs.get("output"))
-        if outputs is None:
+        if _graph_outputs(args, kwargs) is None:
             return UNKNOWN
         model = self.new_layer(name, node, is_model=True, model_kind="functional")
+        self.wire_graph(model, args, kwargs)
+        return model
+
+    def wire_graph(self, model: Layer, args: list[Value], kwargs: dict[str, Value]) -> None:
+        """The layers between a functional model's inputs and outputs become its own:
+        ``Model(inputs, outputs)``, or a subclass of Model whose ``__init__`` builds the
+        graph and hands it to ``super().__init__(inputs=..., outputs=...)``."""
+        outputs = _graph_outputs(args, kwargs)
+        if outputs is None:
+            return
+        model.will_change()
         inputs = args[0] if args else kwargs.get("inputs", kwargs.get("input"))
         sources = inputs.items if isinstance(inputs, ListValue) else (inputs,)
         if all(isinstance(item, Tensor) and item.symbolic and not item.history
                for item in sources):
             # one InputLayer per `keras.Input` (Input tensors built from another model's
             # `.input` are not counted: unknown)
-            model.will_change()
             model.attrs["__input_count__"] = Const(len(sources))
         tensors = outputs.items if isinstance(outputs, ListValue) else (outputs,)
         merged = merge_tensors(tensors)
@@ -253,7 +270,6 @@ class KerasEffects(ReplayBase):
                 if not any(w.child is wiring.child and w.node is wiring.node
                            for w in model.children):
                     model.children.append(wiring)
-        return model
 
     def create_application(self, name: str, node: cst.Call, kwargs: dict[str, Value],
                            contents: str) -> Layer:
@@ -497,27 +513,36 @@ class KerasEffects(ReplayBase):
                   kwargs: dict[str, Value]) -> None:
         batch_size: int | None = None
         batch_node: cst.CSTNode | None = None
+        source: Const | None = None
         size_arg = keyword(node, "batch_size")
         if size_arg is not None:
             number = const_number(kwargs.get("batch_size", UNKNOWN))
             if number is not None:
                 batch_size, batch_node = int(number), size_arg
+                source = written_constant(kwargs.get("batch_size", UNKNOWN))
         data = args[0] if args else kwargs.get("x", kwargs.get("generator"))
         if batch_size is None and isinstance(data, Dataset) and data.batch_size is not None:
-            batch_size, batch_node = data.batch_size, data.batch_node
+            batch_size, batch_node, source = data.batch_size, data.batch_node, data.size_value
             given = keyword(node, "x") or keyword(node, "generator") or next(
                 (arg for arg in node.args if arg.keyword is None and not arg.star), None)
-            if data.from_generator and given is not None:
-                batch_node = given.value  # the generator this fit trains on
+            if data.from_generator and given is not None and not isinstance(
+                    data.batch_node, cst.Arg):
+                # the generator this fit trains on (no call of it gives `batch_size`)
+                batch_node = given.value
         if batch_size is None and isinstance(data, Instance) and data.owner.data_sequence:
-            size = const_int(data.attrs.get(BATCH_PARAMETER, UNKNOWN))
+            held = data.attrs.get(BATCH_PARAMETER, UNKNOWN)
+            size = const_int(held)
             if size is not None and size > 0 and data.batch_node is not None:
                 batch_size, batch_node = size, data.batch_node  # a Sequence's batches
+                source = written_constant(held)
+        if isinstance(data, ListValue):
+            # `train_on_batch([imgs_a, imgs_b], y)`: every input has the batch's size
+            data = next((item for item in data.items if isinstance(item, Samples)), data)
         if isinstance(data, Samples) and (batch_size is None or data.count < batch_size):
             # the data holds fewer samples than a batch: that is the batch
-            batch_size, batch_node = data.count, data.node
+            batch_size, batch_node, source = data.count, data.node, data.size_value
         self.record(Event("fit", node, layer, self.context, method=method,
-                          batch_size=batch_size, batch_node=batch_node,
+                          batch_size=batch_size, batch_node=batch_node, batch_value=source,
                           optimizer=optimizer_of(layer),
                           learning_rate=rate_of(layer),
                           trainable_before=layer.trainable,

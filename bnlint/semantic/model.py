@@ -74,6 +74,8 @@ class SemanticModel:
     # modules of it that import this file which a rule read (they count for the cache)
     project: Project | None = None
     importers_read: list[str] = field(default_factory=list)
+    # the project's JSON/YAML files whose settings the program loaded (for the cache)
+    settings_read: list[str] = field(default_factory=list)
     # a step taken inside another module of the project -> the statement of this file
     # that led there (the import or the call): where a finding of that step is reported
     entry_sites: dict[int, cst.CSTNode] = field(default_factory=dict)

@@ -211,6 +211,8 @@ class ReplayBase:
         # path steps of the `if`s this replay decided (kept alive, keyed by identity):
         # their arm runs as definitely as the `if` itself
         self.decided_steps: dict[int, tuple[PathKind, cst.CSTNode]] = {}
+        # absl flags defined so far, in any module of the project: name -> default
+        self.flag_defaults: dict[str, Value] = {}
 
     def record(self, event: Event) -> None:
         self.model.events.append(event)
@@ -276,6 +278,9 @@ class ReplayBase:
 
     def call_layer(self, layer: Layer, node: cst.Call, args: list[Value],
                    kwargs: dict[str, Value] | None = None) -> Value:
+        raise NotImplementedError
+
+    def wire_graph(self, model: Layer, args: list[Value], kwargs: dict[str, Value]) -> None:
         raise NotImplementedError
 
     def call_model_method(self, layer: Layer, method: str, node: cst.Call, args: list[Value],

@@ -23,6 +23,7 @@ from bnlint.semantic.values import (
     UNKNOWN,
     ClassValue,
     Const,
+    Dataset,
     DictValue,
     FunctionValue,
     Instance,
@@ -32,6 +33,8 @@ from bnlint.semantic.values import (
     ListValue,
     ModuleRef,
     Optimizer,
+    ParsedArguments,
+    Samples,
     Tape,
     Tensor,
     Value,
@@ -174,8 +177,10 @@ class StatementReplay(ReplayBase):
             elif isinstance(node.orelse, cst.Else):
                 self.exec_suite(node.orelse.body, env)
             return
-        if isinstance(test, Const) and isinstance(test.value, (bool, int, str, type(None))):
-            # `if use_bn:` with a known argument: only one branch runs
+        if isinstance(test, Const) and isinstance(test.value, (bool, int, str, type(None))) and (
+                test.setting is None):
+            # `if use_bn:` with a known argument: only one branch runs (not on a
+            # setting such as an option's default: the user may give another)
             if test.value:
                 self.exec_suite(node.body, env)
             elif isinstance(node.orelse, cst.If):
@@ -396,6 +401,9 @@ class StatementReplay(ReplayBase):
                        for name, initial in _latches(node.body, env).items()}
         elif isinstance(iterable, LayerIndex) and isinstance(node.target, cst.Name):
             env.bind(node.target.value, iterable)  # `for i in range(len(model.layers))`
+        elif isinstance(iterable, Dataset) and iterable.from_generator and (
+                iterable.batch_size is not None and iterable.batch_node is not None):
+            self.bind_batches(node, iterable, env)
         else:
             self.bind_unknown(node.target, env)
         saved = self.latches
@@ -406,6 +414,27 @@ class StatementReplay(ReplayBase):
             self.latches = saved
         if node.orelse is not None:
             self.exec_branch(node.orelse.body, env, ("else", node))
+
+    def bind_batches(self, node: cst.For, batches: Dataset, env: Env) -> None:
+        """``for imgs_a, imgs_b in data_loader.load_batch(batch_size)`` (also under
+        ``enumerate``): each array of a batch the project's generator yields holds
+        ``size`` samples."""
+        target: cst.BaseExpression = node.target
+        if _is_enumerate(node.iter):
+            if not (isinstance(target, (cst.Tuple, cst.List)) and len(target.elements) == 2):
+                self.bind_unknown(target, env)
+                return
+            self.bind_unknown(target.elements[0].value, env)
+            target = target.elements[1].value
+        parts = ([element.value for element in target.elements]
+                 if isinstance(target, (cst.Tuple, cst.List)) else [target])
+        for part in parts:
+            if isinstance(part, cst.Name) and batches.batch_size is not None and (
+                    batches.batch_node is not None):
+                env.bind(part.value, Samples(batches.batch_size, batches.batch_node,
+                                             batches.size_value))
+            else:
+                self.bind_unknown(part, env)
 
     def exec_loop_body(self, suite: cst.BaseSuite, env: Env, node: cst.CSTNode) -> None:
         self.forget_loop_constants(suite, env, node)
@@ -602,6 +631,8 @@ class StatementReplay(ReplayBase):
             if isinstance(value, Layer) and value is not owner and not attr.startswith("__"):
                 owner.children = [w for w in owner.children if w.child is not value]
                 owner.children.append(Wiring(value, "attribute", "absent", target))
+        if isinstance(owner, ParsedArguments):
+            owner.attrs[attr] = UNKNOWN if self.conditional() else value
         if isinstance(owner, Instance):
             owner.attrs[attr] = value
             if attr == BATCH_PARAMETER and owner.owner.data_sequence and (
@@ -615,6 +646,11 @@ class StatementReplay(ReplayBase):
         return any(step[0] in {"if", "else", "except"} and id(step) not in self.decided_steps
                    for step in self.context.path)
 
+
+
+def _is_enumerate(node: cst.BaseExpression) -> bool:
+    return (isinstance(node, cst.Call) and isinstance(node.func, cst.Name)
+            and node.func.value == "enumerate")
 
 
 def _join_names(before: dict[str, Value], then_names: dict[str, Value],

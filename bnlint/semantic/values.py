@@ -50,6 +50,11 @@ class Const(Value):
     # A parameter's default in a function replayed on its own (an entry point): one
     # value a caller may pass, not the only one, so comparisons with it decide nothing.
     assumed: bool = False
+    # A setting of the shipped configuration (a command-line option's default, an entry
+    # of a JSON/YAML file the program reads): what a run with nothing else given uses.
+    # Assumed as well, and an ``if`` on it may still go either way. Says where it comes
+    # from ("the default of `--batch-size`", "`config.json`").
+    setting: str | None = None
 
 
 @dataclass(eq=False, slots=True)
@@ -359,11 +364,14 @@ class LayerSelection(Value):
 @dataclass(eq=False, slots=True)
 class Samples(Value):
     """An array whose first (batch) dimension is certainly ``count``: a single sample
-    made a batch (``np.expand_dims(img, 0)``, ``x[None]``, ``x[i:i + 1]``); ``node``
+    made a batch (``np.expand_dims(img, 0)``, ``x[None]``, ``x[i:i + 1]``), or a batch
+    that a loop takes from the project's generator of ``batch_size=count``; ``node``
     is the expression that fixes it."""
 
     count: int
     node: cst.CSTNode
+    # the constant the count came from, where the code (or a setting) writes it
+    size_value: Const | None = None
 
 
 @dataclass(eq=False, slots=True)
@@ -375,6 +383,8 @@ class Dataset(Value):
     batch_size: int | None
     batch_node: cst.CSTNode | None = None
     from_generator: bool = False
+    # the constant the batch size came from, where the code (or a setting) writes it
+    size_value: Const | None = None
 
 
 @dataclass(eq=False, slots=True)
@@ -488,6 +498,30 @@ class ProjectModule(Value):
 
 
 @dataclass(eq=False, slots=True)
+class ArgumentParser(Value):
+    """An ``argparse.ArgumentParser`` (or one of its argument groups, which share its
+    ``defaults``): each option's default so far, by destination."""
+
+    defaults: dict[str, Value] = field(default_factory=dict)
+
+
+@dataclass(eq=False, slots=True)
+class ParsedArguments(Value):
+    """What ``parser.parse_args()`` returns on a run given no options: the defaults,
+    read as ``args.batch_size`` (and changed by ``args.batch_size = 8``)."""
+
+    attrs: dict[str, Value] = field(default_factory=dict)
+
+
+@dataclass(eq=False, slots=True)
+class OpenedFile(Value):
+    """``open(path)`` of a data file of the project (JSON or YAML) that the program may
+    read its settings from; ``path`` is the file found, when it exists."""
+
+    path: str | None
+
+
+@dataclass(eq=False, slots=True)
 class ListValue(Value):
     """A list/tuple literal of values (starred lists spliced in); ``nodes`` are the
     element expressions the items come from, when known."""
@@ -523,6 +557,12 @@ class DictValue(Value):
 # it is.
 READING_DICT_METHODS = frozenset({"get", "keys", "values", "items", "copy", "__contains__"})
 READING_LIST_METHODS = frozenset({"count", "index", "copy"})
+
+
+def written_constant(value: Value) -> Const | None:
+    """``value`` when it is a constant written somewhere in the code (or a setting
+    read from a file), else None: where a number such as a batch size is set."""
+    return value if isinstance(value, Const) and value.node is not None else None
 
 
 def is_constant_key(key: Value) -> bool:
