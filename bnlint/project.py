@@ -46,16 +46,7 @@ class Project:
     def imported_text(self, text: str) -> str:
         """The text of the project modules that ``text`` imports directly (found
         without parsing: the prefilter asks whether they mention what a rule needs)."""
-        found: dict[str, None] = {}
-        for match in _IMPORT_LINE.finditer(text):
-            relative, origin, plain = match.group(1), match.group(2), match.group(3)
-            if plain is not None:
-                names = [name.strip().split(" ")[0] for name in plain.split(",")]
-                paths = [self.resolve(name) for name in names]
-            else:
-                level = len(relative or "")
-                paths = [self.resolve(origin or "", level)]
-            found.update((path, None) for path in paths if path is not None)
+        found = dict.fromkeys(self._imported_paths(text))
         return "\n".join(_text(path, _stamp(path)) for path in found)
 
     def resolve(self, module: str, level: int = 0, from_path: str | None = None) -> str | None:
@@ -103,26 +94,32 @@ class Project:
                     found.append(candidate)
         return found
 
-    def _imports_of(self, text: str, path: str) -> set[str]:
-        """The project files the import lines of ``text`` (the module at ``path``)
-        lead to."""
-        found: set[str] = set()
+    def _imported_paths(self, text: str, path: str | None = None) -> list[str]:
+        """The project files the import lines of ``text`` (the module at ``path``,
+        default the linted file) lead to: ``import a.b``, ``from a import b`` (the
+        module ``a``, and ``a.b`` when that is a module: of a package, or of a
+        directory without ``__init__.py``), relative imports alike."""
+        found: list[str] = []
         for match in _IMPORT_LINE.finditer(text):
-            relative, origin, plain = match.group(1), match.group(2), match.group(3)
+            relative, origin, listed, plain = match.groups()
             if plain is not None:
                 names = [name.strip().split(" ")[0] for name in plain.split(",")]
                 targets = [self.resolve(name, 0, path) for name in names]
             else:
                 level = len(relative or "")
                 targets = [self.resolve(origin or "", level, path)]
-                if origin and not level:  # `from pkg import module`
-                    module = self.resolve(origin, 0, path)
-                    if module is not None and module.endswith("__init__.py"):
-                        names = re.findall(r"\w+", text[match.end():].split("\n", 1)[0])
-                        targets += [self.resolve(f"{origin}.{name}", 0, path)
-                                    for name in names]
-            found.update(target for target in targets if target is not None)
+                for name in (listed or "").split(","):
+                    name = name.strip().split(" ")[0]
+                    if name:
+                        targets.append(self.resolve(f"{origin}.{name}" if origin else name,
+                                                    level, path))
+            found.extend(target for target in targets if target is not None)
         return found
+
+    def _imports_of(self, text: str, path: str) -> set[str]:
+        """The project files the import lines of ``text`` (the module at ``path``)
+        lead to."""
+        return set(self._imported_paths(text, path))
 
     def api_package(self) -> str | None:
         """The Keras or TensorFlow package whose own sources the linted file is part of
@@ -215,7 +212,9 @@ def is_below(path: str, root: str) -> bool:
 
 
 _IMPORT_LINE = re.compile(
-    r"^[ \t]*(?:from[ \t]+(\.*)([\w.]*)[ \t]+import\b|import[ \t]+([\w.]+(?:[ \t]+as[ \t]+\w+)?"
+    r"^[ \t]*(?:from[ \t]+(\.*)([\w.]*)[ \t]+import\b[ \t]*\(?[ \t]*"
+    r"((?:\w+(?:[ \t]+as[ \t]+\w+)?(?:[ \t]*,[ \t]*)?)*)"
+    r"|import[ \t]+([\w.]+(?:[ \t]+as[ \t]+\w+)?"
     r"(?:[ \t]*,[ \t]*[\w.]+(?:[ \t]+as[ \t]+\w+)?)*))", re.MULTILINE)
 
 

@@ -39,8 +39,9 @@ class UnfreezeWithoutLowerLr(Rule):
     The effective rate is resolved from string optimizers and their defaults (`"adam"`
     is 1e-3, `"sgd"` 1e-2), constructor arguments, names bound to constants, simple
     arithmetic (`base_lr / 10`), `optimizer.learning_rate.assign(x)` and
-    `K.set_value(model.optimizer.lr, x)`. Schedules and values read from configs are
-    unknown: the rule stays silent.
+    `K.set_value(model.optimizer.lr, x)`. Schedules, values read from configs and the
+    defaults of command-line options are unknown (a run may give another rate): the
+    rule stays silent.
 
     ## Why is this bad?
     Fine-tuning adapts pretrained features with small steps. Recompiling with the same

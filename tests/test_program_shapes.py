@@ -353,3 +353,34 @@ def test_a_model_on_an_inner_layers_output_holds_the_base() -> None:
     assert [item for item in found if item[0] == "BN401"] == [("BN401", 12)]
     frozen = FEATURES_OF_A_BASE.format(freeze="base.trainable = False")
     assert codes(frozen, "tf-keras") == []
+
+
+REFREEZE_ALL_BUT_LAST = """
+import tensorflow as tf
+from tensorflow.keras import layers
+
+base = tf.keras.applications.ResNet50(include_top=False, weights="imagenet",
+                                      input_shape=(224, 224, 3))
+base.trainable = False
+x = layers.GlobalAveragePooling2D()(base.output)
+x = layers.Dense(64, activation="relu")(x)
+x = layers.Dropout(0.2)(x)
+outputs = layers.Dense(3, activation="softmax")(x)
+model = tf.keras.Model(inputs=base.input, outputs=outputs)
+model.compile(optimizer="adam", loss="categorical_crossentropy")
+model.fit(train_ds, epochs=5)
+model.trainable = True
+for layer in model.layers[:-{tail}]:
+    layer.trainable = False
+model.compile(optimizer=tf.keras.optimizers.Adam(1e-5), loss="categorical_crossentropy")
+model.fit(train_ds, epochs=5)
+"""
+
+
+def test_refreezing_all_but_the_last_layers_of_a_model_on_a_base() -> None:
+    # the last 20 layers are the 4 of the head and 16 of ResNet50, BN among them
+    found = codes(REFREEZE_ALL_BUT_LAST.format(tail=20), "tf-keras")
+    assert ("BN201", 15) in found
+    # the last 4 are the head alone: every BN layer of the base is frozen again
+    found = codes(REFREEZE_ALL_BUT_LAST.format(tail=4), "tf-keras")
+    assert not any(code == "BN201" for code, _ in found)

@@ -121,6 +121,21 @@ def test_a_package_with_relative_imports(repo: Path) -> None:
                               os.path.join("pkg", "freezing.py"))
 
 
+def test_modules_of_a_namespace_package(repo: Path) -> None:
+    # `nets/` and `helpers/` have no __init__.py: `from nets import resnet` is the module
+    write(repo / "nets" / "resnet.py", BUILDER)
+    write(repo / "helpers" / "freezing.py", UNFREEZE)
+    trainer = TRAINER.format(builder="nets.resnet", helpers="helpers.freezing").replace(
+        "from nets.resnet import build_model", "from nets import resnet").replace(
+        "from helpers.freezing import unfreeze", "from helpers import freezing as fz").replace(
+        "build_model(10)", "resnet.build_model(10)").replace("unfreeze(base)",
+                                                           "fz.unfreeze(base)")
+    write(repo / "train.py", trainer)
+    found = bnlint(["train.py"], repo)
+    assert_flagged_in_trainer(found, "train.py", os.path.join("nets", "resnet.py"),
+                              os.path.join("helpers", "freezing.py"))
+
+
 def test_a_src_layout_imported_by_a_script(repo: Path) -> None:
     write(repo / "src" / "project" / "__init__.py", "")
     write(repo / "src" / "project" / "models.py", BUILDER)

@@ -272,3 +272,53 @@ def test_editing_the_settings_file_relints_the_script(
     assert lint(capsys, "train.py", cache=True) == []
     write(repo / "config.json", '{"train": {"batch_size": 2}}')
     assert [row for row, _ in batches(lint(capsys, "train.py", cache=True))] == [13]
+
+
+def test_a_learning_rate_from_an_option_is_not_judged(
+        repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # BN204 compares rates the code sets; an option's default is one a run may replace
+    write(repo / "train.py", """\
+import argparse
+import tensorflow as tf
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--lr", type=float, default=0.005)
+args = parser.parse_args()
+
+base = tf.keras.applications.ResNet50(include_top=False, pooling="avg")
+base.trainable = False
+model = tf.keras.Sequential([base, tf.keras.layers.Dense(10)])
+model.compile(optimizer=tf.keras.optimizers.Adam(args.lr), loss="mse")
+model.fit(x, y)
+base.trainable = True
+model.compile(optimizer=tf.keras.optimizers.Adam({second}), loss="mse")
+model.fit(x, y)
+""".replace("{second}", "args.lr"))
+    code = main(["--no-cache", "--format", "json", "--select", "BN204", "train.py"])
+    out, _ = capsys.readouterr()
+    assert code == 0 and json.loads(out) == []
+    # the same with the rate written in the code is reported
+    text = (repo / "train.py").read_text(encoding="utf-8")
+    (repo / "train.py").write_text(text.replace("Adam(args.lr)", "Adam(0.005)"),
+                                   encoding="utf-8")
+    main(["--no-cache", "--format", "json", "--select", "BN204", "train.py"])
+    out, _ = capsys.readouterr()
+    assert [item["code"] for item in json.loads(out)] == ["BN204"]
+
+
+def test_a_number_worked_out_from_an_option_decides_no_branch(
+        repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(repo / "train.py", """\
+import argparse
+from models import build
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--gpus", type=int, default=1)
+args = parser.parse_args()
+
+model = build()
+model.compile("adam", "mse")
+if args.gpus * 2 > 4:
+    model.fit(x, y, batch_size=2)
+""")
+    assert [row for row, _ in batches(lint(capsys, "train.py"))] == [11]

@@ -234,20 +234,26 @@ class ExpressionEvaluation(ReplayBase):
             return UNKNOWN
         try:
             if isinstance(operator, (cst.Add, cst.AddAssign)):
-                return Const(a + b)
-            if isinstance(operator, (cst.Subtract, cst.SubtractAssign)):
-                return Const(a - b)
-            if isinstance(operator, (cst.Multiply, cst.MultiplyAssign)):
-                return Const(a * b)
-            if isinstance(operator, (cst.Divide, cst.DivideAssign)):
-                return Const(a / b)
-            if isinstance(operator, (cst.Power, cst.PowerAssign)):
-                return Const(a**b)
-            if isinstance(operator, (cst.FloorDivide, cst.FloorDivideAssign)):
-                return Const(a // b)
+                number = a + b
+            elif isinstance(operator, (cst.Subtract, cst.SubtractAssign)):
+                number = a - b
+            elif isinstance(operator, (cst.Multiply, cst.MultiplyAssign)):
+                number = a * b
+            elif isinstance(operator, (cst.Divide, cst.DivideAssign)):
+                number = a / b
+            elif isinstance(operator, (cst.Power, cst.PowerAssign)):
+                number = a**b
+            elif isinstance(operator, (cst.FloorDivide, cst.FloorDivideAssign)):
+                number = a // b
+            else:
+                return UNKNOWN
         except (ArithmeticError, ValueError):
             return UNKNOWN
-        return UNKNOWN
+        # a number worked out from an assumed one (a default, a setting) is assumed too
+        operands = (cast(Const, left), cast(Const, right))
+        return Const(number, assumed=any(operand.assumed for operand in operands),
+                     setting=next((operand.setting for operand in operands
+                                   if operand.setting is not None), None))
 
     def eval_attribute(self, node: cst.Attribute, env: Env) -> Value:
         owner = self.eval(node.value, env)

@@ -32,6 +32,8 @@ class ImportReplay(ReplayBase):
         level = len(node.relative)
         base = dotted(node.module) if node.module is not None else None
         found = self.project_module(base or "", level, node)
+        if found is None and self.import_submodules(base, level, node, env):
+            return  # `from src.models import resnet_model` of a namespace package
         if found is None:
             self.import_library(base, node, env)
             return
@@ -46,6 +48,22 @@ class ImportReplay(ReplayBase):
             if value is None:  # `from package import module`
                 value = self.project_module(f"{base}.{name}" if base else name, level, node)
             env.bind(alias.evaluated_alias or name, value if value is not None else UNKNOWN)
+
+    def import_submodules(self, base: str | None, level: int, node: cst.ImportFrom,
+                          env: Env) -> bool:
+        """``from package import module`` where the package is a directory of the
+        project without ``__init__.py`` (a namespace package): each name that is a
+        module of it is that module. False when none is."""
+        if isinstance(node.names, cst.ImportStar):
+            return False
+        modules = {alias.evaluated_alias or alias.evaluated_name: self.project_module(
+            f"{base}.{alias.evaluated_name}" if base else alias.evaluated_name, level, node)
+            for alias in node.names}
+        if all(module is None for module in modules.values()):
+            return False
+        for name, module in modules.items():
+            env.bind(name, module if module is not None else UNKNOWN)
+        return True
 
     def import_name(self, imported: str, alias: cst.ImportAlias, node: cst.Import,
                     env: Env) -> None:

@@ -356,6 +356,8 @@ class KerasEffects(ReplayBase):
             optimizer.default_rate = default is not None
         elif isinstance(rate_value, Schedule):
             optimizer.schedule = True
+        elif isinstance(rate_value, Const) and rate_value.setting is not None:
+            pass  # a rate from the command line or a config: a run may give another
         else:
             optimizer.learning_rate = const_number(rate_value)
         self.record(Event("create", node, optimizer, self.context, optimizer=optimizer,
@@ -613,7 +615,9 @@ class KerasEffects(ReplayBase):
             apply_to_selection(selection, flag, definite)
 
     def record_set_lr(self, optimizer: Optimizer | None, node: cst.CSTNode, value: Value) -> None:
-        rate = const_number(value)
+        # a rate from the command line or a config is unknown: a run may give another
+        rate = None if isinstance(value, Const) and value.setting is not None else (
+            const_number(value))
         self.record(Event("set_lr", node, optimizer, self.context, optimizer=optimizer,
                           learning_rate=rate, value=value))
         if optimizer is not None and self.context.definite:

@@ -96,6 +96,15 @@ def head_after(container: Layer) -> tuple[Layer, ...] | None:
     return tuple(head)
 
 
+def head_size(container: Layer) -> int | None:
+    """How many layers follow the last flattened base in ``container.layers`` (None
+    when part of its graph is unknown)."""
+    if container.has_bn is None:
+        return None
+    head = head_after(container)
+    return len(head) if head is not None else None
+
+
 def input_layers(container: Layer) -> int | None:
     """How many InputLayers open ``container.layers`` (None when not known)."""
     if container.model_kind != "functional":
@@ -155,7 +164,7 @@ def apply_to_selection(selection: LayerSelection, value: Tri, definite: bool) ->
     leading = flattened_bases(container)
     for target in opaque_parts(container):
         if value is False and (target is container and selection.keeps_bn_tail() or (
-                leading == [target] and selection.keeps_bn_tail(target))):
+                leading == [target] and selection.keeps_bn_tail(target, head_size(container)))):
             continue  # the re-frozen head leaves the BN layers at the end as they were
         target.will_change()
         if guard != "not_bn":

@@ -343,19 +343,24 @@ class LayerSelection(Value):
     # which BatchNormalization layers, it holds is unknown.
     anchor: Literal["none", "head", "tail"] = "none"
 
-    def keeps_bn_tail(self, base: Layer | None = None) -> bool:
+    def keeps_bn_tail(self, base: Layer | None = None, head: int | None = None) -> bool:
         """Does this slice certainly leave some BN layer of the container out, at the
         end of its layer list (``layers[:100]``, ``layers[:-20]`` of a measured
         application)? A margin of three layers covers differences between versions.
         With ``base``, the measured application whose layers begin the container's
-        list (a model built on ``base.output``): does ``layers[:N]`` leave some of the
-        base's BN layers out?"""
+        list (a model built on ``base.output``), followed by ``head`` layers when that
+        is known: does ``layers[:N]`` (or ``layers[:-N]``) leave some of the base's BN
+        layers out?"""
         shape = (base or self.container).layer_shape
         if self.extent != "slice" or self.bounds is None or shape is None:
             return False
         lower, upper = self.bounds
-        if lower not in (None, 0) or upper is None or base is not None and upper < 0:
+        if lower not in (None, 0) or upper is None:
             return False
+        if base is not None and upper < 0:
+            if head is None or upper + head >= 0:
+                return False
+            upper += head  # `model.layers[:-20]` past a head of 4: the base's last 16
         fewest, last_bn = shape
         tail = -upper if upper < 0 else fewest - upper
         return tail >= last_bn + 3

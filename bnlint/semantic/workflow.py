@@ -370,11 +370,13 @@ def partial_refreezes(model: SemanticModel, base: Layer, after: Event,
                       before: Event) -> list[Event]:
     """Re-freezes of the head of ``base``'s layers between an unfreeze and a fit that
     leave its last BatchNormalization layers trainable (``base.layers[:100]``)."""
+    from bnlint.semantic.trainability import head_size  # (it loads libcst)
+
     return [event for event in trainable_changes_between(model, base, after, before, to=False)
             if trusted(event) and event.selection is not None and assigns(event, False)
             and (event.selection.container is base and event.selection.keeps_bn_tail()
                  or flattened_into(event.selection.container) == [base]
-                 and event.selection.keeps_bn_tail(base))]
+                 and event.selection.keeps_bn_tail(base, head_size(event.selection.container)))]
 
 
 def last_freeze(model: SemanticModel, base: Layer, before: Event) -> Event | None:
