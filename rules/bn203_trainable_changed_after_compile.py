@@ -421,6 +421,8 @@ class TrainableChangedAfterCompile(Rule):
         value = change.value
         if touched is None or not isinstance(value, Const) or not isinstance(value.value, bool):
             return None
+        if change.selection is None and change.trainable_before is value.value:
+            return None  # the layer's flag already holds that value: nothing changes
         for loop in loops_repeating(ctx.model, change):
             body = loop.body
             if not body or loop.may_end_early():

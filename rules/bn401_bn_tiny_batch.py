@@ -49,6 +49,11 @@ class BnTinyBatch(Rule):
     also under `enumerate`), for a literal `n` (or a name bound
     to one) of at most 7, when the fitted model
     definitely contains a BatchNormalization layer that is trainable at that point.
+    A generator's batch size is its parameter named `batch_size` (or `bs`, `b_size`,
+    `batchsize`), or for a generator method without one, its instance's `batch_size`.
+    A number written as an argument of a call that passes it on (`gan.train(epochs=200,
+    batch_size=1)` whose loop trains on batches of that size, `Loader(lines, 4)`) is
+    reported at that argument: that is where the user sets it.
     A size may also be the default of a command-line option (`argparse`, absl flags)
     or an entry of the project's JSON/YAML settings file that the program loads: a run
     given no options trains on it, and a note shows where it is set.
@@ -369,6 +374,10 @@ class BnTinyBatch(Rule):
                 # the default of a parameter of a function nobody here calls: one size
                 # a caller may pass, not the one it does (its callers are checked)
                 continue
+            passed = ctx.model.literal_arguments.get(id(written.node)) if (
+                written is not None and written.setting is None) else None
+            if passed is not None:
+                where = passed  # `gan.train(batch_size=1)`: the call that passes it on
             seen.add(id(where))
             severity: Severity = "warning" if size <= thresholds.tiny_batch_warning else "info"
             name = f"`{layer.label}`" if layer.label else "the model"

@@ -384,3 +384,64 @@ def test_refreezing_all_but_the_last_layers_of_a_model_on_a_base() -> None:
     # the last 4 are the head alone: every BN layer of the base is frozen again
     found = codes(REFREEZE_ALL_BUT_LAST.format(tail=4), "tf-keras")
     assert not any(code == "BN201" for code, _ in found)
+
+
+TOGGLE_WITH_A_TYPO = """
+from keras.layers import Input, Dense, BatchNormalization
+from keras.models import Sequential, Model
+
+dis = Sequential([Dense(8), BatchNormalization(), Dense(1)])
+gen = Sequential([Dense(8), Dense(4)])
+dis.trainable = False
+gan = Model(z, dis(gen(z)))
+gan.compile(optimizer="adam", loss="mse")
+dis.trainable = True
+dis.compile(optimizer="adam", loss="mse")
+for step in range(100):
+    dis.train_on_batch(x, y)
+    dis.{freeze} = False
+    gan.train_on_batch(z_batch, y)
+    dis.trainable = True
+"""
+
+
+def test_setting_the_flag_it_already_holds_in_a_loop_changes_nothing() -> None:
+    # with the typo, `dis.trainable` is True all along: `= True` in the loop is no change
+    typo = codes(TOGGLE_WITH_A_TYPO.format(freeze="trainable128"), "tf-keras")
+    assert not any(code == "BN203" for code, _ in typo)
+
+
+GENERATOR_SHAPES = """
+import numpy as np
+from tensorflow import keras
+
+
+class Batches:
+    def __init__(self, paths, batch_size):
+        self.paths = paths
+        self.batch_size = batch_size
+
+    def generate_batch(self):
+        while True:
+            yield np.zeros((self.batch_size, 8)), np.zeros((self.batch_size, 1))
+
+
+def data_generator(path, b_size, mode):
+    while True:
+        yield np.zeros((b_size, 8)), np.zeros((b_size, 1))
+
+
+model = keras.Sequential([keras.layers.Dense(16), keras.layers.BatchNormalization(),
+                          keras.layers.Dense(1)])
+model.compile("adam", "mse")
+loader = Batches(paths, batch_size={method})
+model.fit(loader.generate_batch(), steps_per_epoch=10)
+model.fit(data_generator("data.h5", {function}, "train"), steps_per_epoch=10)
+"""
+
+
+def test_batches_of_a_generator_method_and_of_a_b_size_parameter() -> None:
+    # reported where the number is written: the constructor's and the call's argument
+    assert codes(GENERATOR_SHAPES.format(method=1, function=3), "tf-keras") == [
+        ("BN401", 24), ("BN401", 26)]
+    assert codes(GENERATOR_SHAPES.format(method=32, function=64), "tf-keras") == []

@@ -248,6 +248,8 @@ model.fit(x, y, batch_size=config["train"].get("batch_size", 2))
     None,  # no such file
     "{not json",  # not well formed
     '{"train": {"batch_size": 64}}',
+    # a file over 256 KiB is data, not settings
+    '{"train": {"batch_size": 2}, "rows": [' + ",".join(["1234567"] * 40000) + "]}",
 ])
 def test_settings_files_that_say_nothing_tiny(repo: Path, capsys: pytest.CaptureFixture[str],
                                               config: str | None) -> None:
@@ -322,3 +324,12 @@ if args.gpus * 2 > 4:
     model.fit(x, y, batch_size=2)
 """)
     assert [row for row, _ in batches(lint(capsys, "train.py"))] == [11]
+
+
+def test_a_settings_file_of_any_name_that_the_program_loads_as_json(
+        repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(repo / "solver.json.default", '{"train": {"batch_size": 4}}')
+    write(repo / "train.py", TRAIN_JSON.replace('default="config.json"',
+                                                'default="solver.json.default"'))
+    assert batches(lint(capsys, "train.py")) == [
+        (13, "batch size 4, read from `solver.json.default`")]

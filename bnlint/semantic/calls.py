@@ -15,6 +15,7 @@ from bnlint.semantic.model import CallSite
 from bnlint.semantic.names import canonical
 from bnlint.semantic.replay import (
     BATCH_PARAMETER,
+    BATCH_PARAMETERS,
     BUILTINS_NO_EFFECT,
     GENERATOR_FLOWS,
     MAX_FOLDED,
@@ -188,6 +189,8 @@ class CallReplay(ReplayBase):
         spread = False
         for arg in node.args:
             value = self.eval(arg.value, env)
+            if isinstance(arg.value, cst.Integer) and not arg.star:
+                self.model.literal_arguments[id(arg.value)] = arg
             if arg.star == "*" and not spread and isinstance(value, ListValue) and (
                     not value.changed):
                 args.extend(value.items)  # `f(*a)` of a list whose items are known
@@ -337,7 +340,7 @@ class CallReplay(ReplayBase):
             if id(statement) not in {id(f.node) for f in self.functions}:
                 self.define_function(statement, env, None)
         if isinstance(function.node, cst.FunctionDef) and is_generator(function.node):
-            return _batches_set_at(_generated_batches(env, site), function, site)
+            return _batches_set_at(_generated_batches(env, site, function), function, site)
         distinct = {id(value): value for value in env.returns}
         if len(distinct) == 1:
             return _batches_set_at(next(iter(distinct.values())), function, site)
@@ -562,10 +565,20 @@ def _batches_set_at(value: Value, function: FunctionValue, site: cst.Call | None
     """The batches of the project's generator (``data_generator(lines, batch_size=2)``,
     or a wrapper of it) are set by the ``batch_size`` argument of the outermost call
     that passes one: that is where the user acts."""
-    if not (isinstance(value, Dataset) and value.from_generator and site is not None):
+    name = _batch_parameter(function)
+    if not (isinstance(value, Dataset) and value.from_generator and site is not None
+            and name is not None):
         return value
-    argument = _argument_for(site, function, BATCH_PARAMETER, method=function.owner is not None)
+    argument = _argument_for(site, function, name, method=function.owner is not None)
     return replace(value, batch_node=argument) if argument is not None else value
+
+
+def _batch_parameter(function: FunctionValue) -> str | None:
+    """The parameter of ``function`` that sets its batch size, by name."""
+    if not isinstance(function.node, cst.FunctionDef):
+        return None
+    found = sorted(parameter_names(function.node) & BATCH_PARAMETERS)
+    return found[0] if found else None
 
 
 def _argument_for(call: cst.Call, function: FunctionValue | None,
@@ -587,10 +600,18 @@ def _argument_for(call: cst.Call, function: FunctionValue | None,
     return positional[index] if index < len(positional) else None
 
 
-def _generated_batches(env: Env, site: cst.Call | None) -> Value:
+def _generated_batches(env: Env, site: cst.Call | None, function: FunctionValue) -> Value:
     """A call of a generator function (``def data_generator(lines, batch_size): ...
-    yield``) gives its batches: of the ``batch_size`` it was called with, when known."""
-    given = env.names.get(BATCH_PARAMETER, UNKNOWN)
+    yield``) gives its batches: of the ``batch_size`` it was called with, when known;
+    a generator method without such a parameter, of its instance's ``batch_size``."""
+    name = _batch_parameter(function)
+    owner = env.names.get("self")
+    if name is not None:
+        given = env.names.get(name, UNKNOWN)
+    elif isinstance(owner, Instance):
+        given = owner.attrs.get(BATCH_PARAMETER, UNKNOWN)
+    else:
+        given = UNKNOWN
     size = const_int(given)
     if size is None or size < 1:
         return UNKNOWN

@@ -76,6 +76,9 @@ class SemanticModel:
     importers_read: list[str] = field(default_factory=list)
     # the project's JSON/YAML files whose settings the program loaded (for the cache)
     settings_read: list[str] = field(default_factory=list)
+    # a number written as a call's argument (`train(batch_size=1)`), by id of the
+    # literal -> that argument: where the user sets what the call passes on
+    literal_arguments: dict[int, cst.Arg] = field(default_factory=dict)
     # a step taken inside another module of the project -> the statement of this file
     # that led there (the import or the call): where a finding of that step is reported
     entry_sites: dict[int, cst.CSTNode] = field(default_factory=dict)

@@ -59,6 +59,8 @@ DATASET_UTILITIES = frozenset({"image_dataset_from_directory", "text_dataset_fro
 # The parameter (and attribute) that sets how many samples each batch of a project's
 # own generator function or data sequence holds.
 BATCH_PARAMETER = "batch_size"
+# Names a generator function's parameter for its batch size goes by.
+BATCH_PARAMETERS = frozenset({"batch_size", "batchsize", "batch_sz", "b_size", "bs"})
 # Keras classes whose subclasses are data sequences that fit() takes batches from.
 DATA_SEQUENCES = frozenset({"keras.utils.Sequence", "keras.utils.PyDataset",
                             "keras.utils.data_utils.Sequence",

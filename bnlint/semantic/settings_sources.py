@@ -44,7 +44,6 @@ _CONVERSIONS = {"int": int, "float": float, "str": str}
 # `json.load(handle)`, and `json.loads(handle.read())` (the file's text is the file)
 JSON_LOADERS = frozenset({"json.load", "json.loads"})
 YAML_LOADERS = frozenset({"yaml.safe_load", "yaml.load", "yaml.full_load"})
-SETTINGS_SUFFIXES = (".json", ".yaml", ".yml")
 # a configuration file larger than this is data, not settings
 MAX_SETTINGS_BYTES = 256 * 1024
 # nesting kept from a configuration file (deeper entries are unknown)
@@ -157,13 +156,12 @@ def is_flag_values(name: str) -> bool:
 
 
 def settings_file(directories: list[str], top: str, written: Value) -> OpenedFile | None:
-    """``open("config.json")``: the project's JSON/YAML file it names, looked up as a
-    run from each of ``directories`` would find it (never outside ``top``)."""
+    """``open("config.json")``: the project's file it names, looked up as a run from
+    each of ``directories`` would find it (never outside ``top``). It is read only if
+    the program loads it as JSON or YAML (``solver.json.default`` too)."""
     if not (isinstance(written, Const) and isinstance(written.value, str)):
         return None
     name = written.value
-    if not name.lower().endswith(SETTINGS_SUFFIXES):
-        return None
     top = os.path.realpath(top)
     candidates = [name] if os.path.isabs(name) else [
         os.path.join(directory, name) for directory in directories]
