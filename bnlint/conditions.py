@@ -71,7 +71,9 @@ def _entry_point(item: PathReport) -> str | bool | None:
     model = item.model
     steps: list[set[str | None]] = []
     for node in (item.report.node, *(node for node, _ in item.report.related)):
-        entries = {event.context.entry for event in model.events_at(node)}
+        # (where a model is built always precedes its use: it orders nothing)
+        entries = {event.context.entry for event in model.events_at(node)
+                   if event.kind != "create"}
         if entries:  # steps the replay recorded (a note may point at plain syntax)
             steps.append(entries)
     if all(None in entries for entries in steps):

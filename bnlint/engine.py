@@ -183,8 +183,9 @@ def _to_findings(module: cst.Module, reports: Iterable[PathReport], text: str,
             site = _entry_site(item)
             primary = where.own(site) if site is not None else None
             if primary is None or not where.spans_files(
+                    item.report.node,
                     [item.report.node, *(node for node, _ in item.report.related
-                                         if node is not site)]):
+                                         if node is not site)], item.model.project):
                 continue  # (the call that leads there is no evidence of its own)
         if not any(_within(primary, block) for block in raising if block is not None):
             grouped.setdefault((item.rule.code, primary), []).append(item)
@@ -279,22 +280,38 @@ class _Locator:
         where = self.ranges.get(id(node))
         return _span(where) if where is not None else None
 
-    def spans_files(self, nodes: Iterable[cst.CSTNode]) -> bool:
-        """Does evidence made of ``nodes`` touch this file, or more than one other?"""
+    def spans_files(self, primary: cst.CSTNode, nodes: Iterable[cst.CSTNode],
+                    project: Project | None) -> bool:
+        """Does evidence made of ``nodes`` touch this file, or a module that the
+        module of the step ``primary`` does not import (so that its own report cannot
+        see the whole of it: a trainer class given a model built elsewhere)?"""
         files: set[str | None] = set()
         for node in nodes:
-            located = self.anywhere(node)
+            located = self.located_in(node)
             if located is not None:
                 files.add(located[0])
-        return None in files or len(files) > 1
+        home = self.located_in(primary)
+        if None in files or home is None or home[0] is None:
+            return None in files
+        seen = _imported_closure(home[0], project, set(self.others))
+        return not files <= seen
 
     def anywhere(self, node: cst.CSTNode) -> tuple[str | None, Span] | None:
         """(path shown for another module or None for this file, span)."""
+        from bnlint.project import shown_path
+
+        located = self.located_in(node)
+        if located is None:
+            return None
+        path, span = located
+        return (shown_path(path) if path is not None else None), span
+
+    def located_in(self, node: cst.CSTNode) -> tuple[str | None, Span] | None:
+        """(absolute path of another module or None for this file, span)."""
         span = self.own(node)
         if span is not None:
             return None, span
         from bnlint.positions import node_ranges
-        from bnlint.project import shown_path
 
         for path, module in self.others.items():
             if path not in self.other_ranges:
@@ -304,8 +321,27 @@ class _Locator:
                     self.other_ranges[path] = {}
             where = self.other_ranges[path].get(id(node))
             if where is not None:
-                return shown_path(path), _span(where)
+                return path, _span(where)
         return None
+
+
+def _imported_closure(home: str, project: Project | None,
+                      read: set[str]) -> set[str | None]:
+    """``home`` and the modules read for this file that it imports, directly or not:
+    what the report of ``home`` itself sees."""
+    from bnlint.project import module_text
+
+    seen: set[str | None] = {home}
+    if project is None:
+        return seen
+    queue = [home]
+    while queue:
+        path = queue.pop()
+        for imported in project.imported_paths(module_text(path), path):
+            if imported in read and imported not in seen:
+                seen.add(imported)
+                queue.append(imported)
+    return seen
 
 
 def _span(where: CodeRange) -> Span:

@@ -46,7 +46,7 @@ class Project:
     def imported_text(self, text: str) -> str:
         """The text of the project modules that ``text`` imports directly (found
         without parsing: the prefilter asks whether they mention what a rule needs)."""
-        found = dict.fromkeys(self._imported_paths(text))
+        found = dict.fromkeys(self.imported_paths(text))
         return "\n".join(_text(path, _stamp(path)) for path in found)
 
     def resolve(self, module: str, level: int = 0, from_path: str | None = None) -> str | None:
@@ -94,7 +94,7 @@ class Project:
                     found.append(candidate)
         return found
 
-    def _imported_paths(self, text: str, path: str | None = None) -> list[str]:
+    def imported_paths(self, text: str, path: str | None = None) -> list[str]:
         """The project files the import lines of ``text`` (the module at ``path``,
         default the linted file) lead to: ``import a.b``, ``from a import b`` (the
         module ``a``, and ``a.b`` when that is a module: of a package, or of a
@@ -119,7 +119,7 @@ class Project:
     def _imports_of(self, text: str, path: str) -> set[str]:
         """The project files the import lines of ``text`` (the module at ``path``)
         lead to."""
-        return set(self._imported_paths(text, path))
+        return set(self.imported_paths(text, path))
 
     def api_package(self) -> str | None:
         """The Keras or TensorFlow package whose own sources the linted file is part of

@@ -365,11 +365,20 @@ class CustomLoopWithoutTraining(Rule):
             gradient = _training_gradient(model, event, layer)
             if gradient is None:
                 continue
+            related: tuple[tuple[cst.CSTNode, str], ...] = (
+                (gradient.node, "gradients of its trainable weights"),)
+            if layer.node is not event.node:
+                related += ((layer.node, f"{_built(layer)} built here"),)
             yield Report(event.node, _message(event, layer, _callee(model, event)),
-                         related=((gradient.node, "gradients of its trainable weights"),),
+                         related=related,
                          scenario=scenario(self.code, **model_facts(layer)) if "BatchNormalization"
                          in _affected(event, layer) else None,
                          fix=_training_true(model, event.node))
+
+
+def _built(layer: Layer) -> str:
+    """How the note on the layer's construction names it."""
+    return f"`{layer.label}`" if layer.label else "the model"
 
 
 def _training_true(model: SemanticModel, node: cst.CSTNode) -> Rewrite | None:

@@ -109,6 +109,10 @@ ALIASES = {
     "tf-dot-keras": "import tensorflow as tf\nbn = tf.keras.layers.BatchNormalization()\n",
     "keras-src": "from keras.src.layers.normalization.batch_normalization import BatchNormalization\nbn = BatchNormalization()\n",
     "star-import": "from tensorflow.keras.layers import *\nbn = BatchNormalization()\n",
+    # the optimizers' star import (read first) brings optimizers only, not `BatchNormalization`
+    "star-imports-with-optimizers": ("from tensorflow.keras.layers import *\n"
+                                     "from tensorflow.keras.optimizers import *\n"
+                                     "bn = BatchNormalization()\n"),
     "module-alias": "import tensorflow.keras as K\nbn = K.layers.BatchNormalization()\n",
 }
 

@@ -590,3 +590,67 @@ def test_an_importer_added_later_is_seen_by_the_same_process(repo: Path) -> None
     trainer = write(repo / "dcgan.py", TF1_TRAINER.format(
         import_line="from generator import generator", call="generator", train=TRAIN_OP))
     assert Project(str(network), str(repo)).importers() == [str(trainer.resolve())]
+
+
+GAN_NETS = """\
+import tensorflow as tf
+
+
+def make_generator():
+    return tf.keras.Sequential([tf.keras.layers.Dense(64), tf.keras.layers.BatchNormalization(),
+                                tf.keras.layers.Dense(784)])
+"""
+GAN_TRAINER = """\
+import tensorflow as tf
+{import_nets}
+
+class Trainer:
+    def __init__(self, generator):
+        self.generator = {generator}
+        self.optimizer = tf.keras.optimizers.Adam(1e-4)
+
+    def train_step(self, noise):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(self.generator(noise))
+        grads = tape.gradient(loss, self.generator.trainable_variables)
+        self.optimizer.apply_gradients(zip(grads, self.generator.trainable_variables))
+"""
+GAN_MAIN = """\
+from nets import make_generator
+from trainer import Trainer
+
+trainer = Trainer(make_generator())
+trainer.train_step(noise)
+"""
+
+
+def bn107(args: list[str], cwd: Path) -> list[dict[str, object]]:
+    done = subprocess.run(
+        [sys.executable, "-m", "bnlint", "--no-cache", "--format", "json", "--select",
+         "BN107", "--target-keras", "tf-keras", *args],
+        cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode in (0, 1), done.stderr
+    return list(json.loads(done.stdout))
+
+
+def test_a_trainer_class_given_a_model_built_in_another_module(repo: Path) -> None:
+    # trainer.py alone cannot know its generator holds BN: main.py, which hands it
+    # the model from nets.py, reports the step, with notes in both modules
+    write(repo / "nets.py", GAN_NETS)
+    write(repo / "trainer.py", GAN_TRAINER.format(import_nets="", generator="generator"))
+    write(repo / "main.py", GAN_MAIN)
+    found = bn107(["."], repo)
+    assert [(item["filename"], item["location"]["row"]) for item in found] == [  # type: ignore[index]
+        ("main.py", 5)]
+    notes = {note["filename"] for note in found[0]["related"]}  # type: ignore[attr-defined]
+    assert notes == {"nets.py", "trainer.py"}
+
+
+def test_a_trainer_that_builds_its_own_model_reports_it_itself(repo: Path) -> None:
+    # here trainer.py imports the builder: its own report holds the finding, and the
+    # module that drives it does not repeat it
+    write(repo / "nets.py", GAN_NETS)
+    write(repo / "trainer.py", GAN_TRAINER.format(import_nets="from nets import make_generator\n",
+                                                  generator="make_generator()"))
+    write(repo / "main.py", GAN_MAIN)
+    assert [item["filename"] for item in bn107(["."], repo)] == ["trainer.py"]

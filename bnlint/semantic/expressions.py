@@ -216,7 +216,20 @@ class ExpressionEvaluation(ReplayBase):
                 or name in api.functional or name in api.inputs
                 or not strict and api.is_layer_class(name)
                 or application is not None and (not strict or application != "unknown")
-                or name.startswith("keras.optimizers."))
+                or self.known_optimizer(name))
+
+    def known_optimizer(self, name: str) -> bool:
+        """An optimizer class (or Keras 2's lowercase alias of one, `adam`) or a
+        schedule: what a star import of `keras.optimizers` brings in, and nothing else
+        (`Input` after `from keras.optimizers import *` is not an optimizer)."""
+        if name.startswith(self.api.schedules_prefix):
+            return True
+        prefix, _, last = name.rpartition(".")
+        if not prefix.startswith("keras.optimizers"):
+            return False
+        known = {optimizer.rsplit(".", 1)[-1] for optimizer in self.api.optimizer_defaults}
+        return last in known or last.lower() in {item.lower() for item in known} or (
+            last.endswith("Optimizer"))
 
     def fold(self, left: Value, right: Value,
              operator: cst.BaseBinaryOp | cst.BaseAugOp) -> Value:
