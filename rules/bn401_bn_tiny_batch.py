@@ -12,7 +12,7 @@ from bnlint.rule import Report, Rule, RuleContext
 from bnlint.semantic.events import Event
 from bnlint.semantic.model import SemanticModel
 from bnlint.semantic.values import Dataset
-from bnlint.semantic.walk import run_visitor
+from bnlint.semantic.walk import run_visitor, walk
 
 from ._arguments import argument
 
@@ -399,19 +399,7 @@ class BnTinyBatch(Rule):
 
 def _inside(node: cst.CSTNode, outer: object) -> bool:
     """Is ``node`` ``outer`` or one of its parts (the literal of a reported argument)?"""
-    if node is outer:
-        return True
-    found = False
-
-    class _Finder(cst.CSTVisitor):
-        def on_visit(self, inner: cst.CSTNode) -> bool:
-            nonlocal found
-            found = found or inner is node
-            return not found
-
-    if isinstance(outer, cst.CSTNode):
-        outer.visit(_Finder())
-    return found
+    return isinstance(outer, cst.CSTNode) and any(inner is node for inner in walk(outer))
 
 
 def _message(size: int, model: str) -> str:

@@ -293,9 +293,9 @@ model = tf.keras.Sequential([base, tf.keras.layers.Dense(10)])
 model.compile(optimizer=tf.keras.optimizers.Adam(args.lr), loss="mse")
 model.fit(x, y)
 base.trainable = True
-model.compile(optimizer=tf.keras.optimizers.Adam({second}), loss="mse")
+model.compile(optimizer=tf.keras.optimizers.Adam(args.lr), loss="mse")
 model.fit(x, y)
-""".replace("{second}", "args.lr"))
+""")
     code = main(["--no-cache", "--format", "json", "--select", "BN204", "train.py"])
     out, _ = capsys.readouterr()
     assert code == 0 and json.loads(out) == []
