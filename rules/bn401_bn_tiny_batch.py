@@ -53,7 +53,9 @@ class BnTinyBatch(Rule):
     `batchsize`), or for a generator method without one, its instance's `batch_size`.
     A number written as an argument of a call that passes it on (`gan.train(epochs=200,
     batch_size=1)` whose loop trains on batches of that size, `Loader(lines, 4)`) is
-    reported at that argument: that is where the user sets it.
+    reported at that argument: that is where the user sets it. Likewise a `tf.data`
+    pipeline that a helper of the project batches (`tf_dataset(x, y, batch=batch_size)`
+    returning `dataset.batch(batch)`) is reported at the helper's call that passes the size.
     A size may also be the default of a command-line option (`argparse`, absl flags)
     or an entry of the project's JSON/YAML settings file that the program loads: a run
     given no options trains on it, and a note shows where it is set.

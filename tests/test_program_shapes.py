@@ -445,3 +445,28 @@ def test_batches_of_a_generator_method_and_of_a_b_size_parameter() -> None:
     assert codes(GENERATOR_SHAPES.format(method=1, function=3), "tf-keras") == [
         ("BN401", 24), ("BN401", 26)]
     assert codes(GENERATOR_SHAPES.format(method=32, function=64), "tf-keras") == []
+
+
+DATASET_HELPER = """
+import tensorflow as tf
+
+
+def tf_dataset(x, y, batch=32):
+    dataset = tf.data.Dataset.from_tensor_slices((x, y))
+    dataset = dataset.batch(batch)
+    return dataset.prefetch(10)
+
+
+model = tf.keras.Sequential([tf.keras.layers.Dense(8), tf.keras.layers.BatchNormalization(),
+                             tf.keras.layers.Dense(1)])
+model.compile("adam", "mse")
+batch_size = 2
+train = tf_dataset(features, targets, batch=batch_size)
+model.fit(train, epochs=5)
+"""
+
+
+def test_a_pipeline_built_by_a_helper_is_reported_at_the_call_that_sizes_it() -> None:
+    # the helper's `.batch(batch)` only passes the size on: the user sets it at line 15
+    assert codes(DATASET_HELPER, "tf-keras") == [("BN401", 15)]
+    assert codes(DATASET_HELPER.replace("batch_size = 2", "batch_size = 64"), "tf-keras") == []

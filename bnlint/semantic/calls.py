@@ -340,15 +340,15 @@ class CallReplay(ReplayBase):
             if id(statement) not in {id(f.node) for f in self.functions}:
                 self.define_function(statement, env, None)
         if isinstance(function.node, cst.FunctionDef) and is_generator(function.node):
-            return _batches_set_at(_generated_batches(env, site, function), function, site)
+            return _batches_set_at(_generated_batches(env, site, function), function, site, env)
         distinct = {id(value): value for value in env.returns}
         if len(distinct) == 1:
-            return _batches_set_at(next(iter(distinct.values())), function, site)
+            return _batches_set_at(next(iter(distinct.values())), function, site, env)
         batches = [value for value in distinct.values() if not _is_none(value)]
         if len(batches) == 1 and isinstance(batches[0], Dataset):
             # `if n == 0: return None` before `return data_generator(...)`: the data
             # the caller trains on is the generator (with None there is nothing to fit)
-            return _batches_set_at(batches[0], function, site)
+            return _batches_set_at(batches[0], function, site, env)
         return UNKNOWN
 
     def call_lambda(self, function: FunctionValue, node: cst.Lambda, args: list[Value],
@@ -561,13 +561,23 @@ def _is_none(value: Value) -> bool:
     return isinstance(value, Const) and value.value is None
 
 
-def _batches_set_at(value: Value, function: FunctionValue, site: cst.Call | None) -> Value:
-    """The batches of the project's generator (``data_generator(lines, batch_size=2)``,
-    or a wrapper of it) are set by the ``batch_size`` argument of the outermost call
-    that passes one: that is where the user acts."""
-    name = _batch_parameter(function)
-    if not (isinstance(value, Dataset) and value.from_generator and site is not None
-            and name is not None):
+def _batches_set_at(value: Value, function: FunctionValue, site: cst.Call | None,
+                    env: Env) -> Value:
+    """The batches a function returns (the project's generator, ``data_generator(lines,
+    batch_size=2)``, or a ``tf.data`` pipeline, ``tf_dataset(x, y, batch=2)``, or a
+    wrapper of either) are set by the argument of the outermost call that passes the
+    size on: that is where the user acts. The parameter is the one that holds the
+    very number the batches were made of, else one named like a batch size."""
+    if not (isinstance(value, Dataset) and site is not None and value.batch_size is not None
+            and isinstance(function.node, cst.FunctionDef)):
+        return value
+    names = sorted(parameter_names(function.node))
+    held = value.size_value
+    name = next((name for name in names if held is not None and env.names.get(name) is held),
+                None)
+    if name is None and value.from_generator:
+        name = _batch_parameter(function)
+    if name is None:
         return value
     argument = _argument_for(site, function, name, method=function.owner is not None)
     return replace(value, batch_node=argument) if argument is not None else value
