@@ -306,20 +306,11 @@ class TrainingTrueAtInference(Rule):
 def _bn_in_training_mode(model: SemanticModel, event: Event, layer: Layer) -> bool:
     """`training=True` outside any tape that gradients are taken from, on a layer with
     a trainable BN that follows it."""
-    if event.training != "true" or _in_training_tape(model, event):
+    if event.training != "true" or wf.in_training_tape(model, event):
         return False
     if event.bn_trainable_before is not True or layer.bn_trainable() is False:
         return False
     return layer.runs_in_outer_mode("bn") is True
-
-
-def _in_training_tape(model: SemanticModel, event: Event) -> bool:
-    """Is the call recorded on a GradientTape that some gradient is taken from? (A
-    ``test_step`` copied from ``train_step`` keeps the tape but never differentiates.)"""
-    tapes = event.context.tapes
-    return bool(tapes) and any(
-        any(gradient.target is tape for tape in tapes)
-        for gradient in model.events_of("gradient"))
 
 
 def _used_for_inference(model: SemanticModel, call: Event, layer: Layer) -> bool:

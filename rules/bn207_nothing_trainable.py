@@ -98,6 +98,16 @@ class NothingTrainable(Rule):
         model.compile(optimizer="adam", loss="mse")
         model.train_on_batch(x, y)
         """,
+        # re-enabling layers inside a frozen model leaves the model's own weights empty
+        """
+        import keras
+        model = keras.models.load_model("base.h5")
+        model.trainable = False
+        for layer in model.layers[-20:]:
+            layer.trainable = True
+        model.compile(optimizer="sgd", loss="mse")
+        model.fit(x, y)
+        """,
         # the fine-tuning recipe's slice applied to the two-layer model, not to the base:
         # `model.layers[:100]` is every layer of it
         """
@@ -238,6 +248,10 @@ def _nothing_trainable(ctx: RuleContext, model: Layer, compile_: Event,
             freeze = found
     if freeze is None:
         return None
-    if any(wf.trainable_changes_between(events, model, freeze, fit, to=True)):
+    # a frozen model's own weights list is empty whatever its layers' flags say (F7):
+    # then only a change to the model's own flag counts
+    itself = note == "it is frozen itself"
+    if any(not itself or change.selection is None
+           for change in wf.trainable_changes_between(events, model, freeze, fit, to=True)):
         return None
     return freeze, note

@@ -9,9 +9,10 @@ from bnlint.finding import Severity
 from bnlint.probe.facts import model_facts
 from bnlint.probe.scenario import scenario
 from bnlint.rule import Report, Rule, RuleContext
+from bnlint.semantic import workflow as wf
 from bnlint.semantic.events import Event
 from bnlint.semantic.model import SemanticModel
-from bnlint.semantic.values import Dataset
+from bnlint.semantic.values import Dataset, Layer
 from bnlint.semantic.walk import run_visitor, walk
 
 from ._arguments import argument
@@ -26,6 +27,8 @@ _REBATCHING = frozenset({
     "unbatch", "rebatch", "batch", "padded_batch", "ragged_batch", "window", "flat_map",
     "interleave", "bucket_by_sequence_length", "group_by_window",
 })
+# Model methods that keep the weights, moving statistics included, for later use.
+_SAVING = frozenset({"save", "save_weights", "export"})
 # Keras data generators: `fit(generator, batch_size=...)` ignores `batch_size`.
 _GENERATORS = frozenset({"flow", "flow_from_directory", "flow_from_dataframe"})
 # Keras utilities that return a batched tf.data.Dataset (fit ignores its batch_size too).
@@ -66,6 +69,14 @@ class BnTinyBatch(Rule):
     holds a single sample is a batch of 1 whatever the call: `train_on_batch` (or `fit`)
     on `np.expand_dims(img, 0)`, `tf.expand_dims(x, 0)`, `x[np.newaxis]`,
     `x[None, ...]` or `x[i:i + 1]`.
+    A custom training step counts as a fit: `model(x, training=True)` recorded on a
+    `GradientTape` that gradients are taken from, where `x` is a batch a loop takes from
+    such a dataset or generator (`for x, y in train_ds`, `train_ds.enumerate()`, through
+    `tf.convert_to_tensor`), when the model's moving statistics are read afterwards: it
+    predicts or evaluates, is called outside training without `training=True`, or is
+    saved. A model that only ever trains (a GAN's discriminator) never reads them, and
+    one also run with `training=True` outside training (pix2pix's `generate_images`)
+    uses batch statistics at inference on purpose: neither is reported.
 
     ## Why is this bad?
     In training mode BatchNormalization normalises every batch with its own mean and
@@ -234,8 +245,58 @@ class BnTinyBatch(Rule):
         loader.batch_size = 4
         model.fit(loader, epochs=10)
         """,
+        # a custom training step on batches of a `.batch(2)` dataset
+        """
+        import tensorflow as tf
+        model = tf.keras.Sequential([tf.keras.layers.Dense(64),
+                                     tf.keras.layers.BatchNormalization(),
+                                     tf.keras.layers.Dense(1)])
+        optimizer = tf.keras.optimizers.Adam()
+        train_ds = tf.data.Dataset.from_tensor_slices((xs, ys)).batch(2)
+
+        @tf.function
+        def train_step(x, y):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean((model(x, training=True) - y) ** 2)
+            grads = tape.gradient(loss, model.trainable_variables)
+            optimizer.apply_gradients(zip(grads, model.trainable_variables))
+
+        for x, y in train_ds:
+            train_step(x, y)
+        model.save("regressor.keras")
+        """,
     )
     not_flagged = (
+        # the same step on a model that is also run in training mode to predict
+        # (pix2pix): batch statistics at inference are the author's choice
+        """
+        import tensorflow as tf
+        model = tf.keras.Sequential([tf.keras.layers.Conv2D(8, 3),
+                                     tf.keras.layers.BatchNormalization()])
+        optimizer = tf.keras.optimizers.Adam()
+        train_ds = tf.data.Dataset.from_tensor_slices((xs, ys)).batch(1)
+
+        @tf.function
+        def train_step(x, y):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(tf.abs(model(x, training=True) - y))
+            grads = tape.gradient(loss, model.trainable_variables)
+            optimizer.apply_gradients(zip(grads, model.trainable_variables))
+
+        for x, y in train_ds:
+            train_step(x, y)
+        preview = model(example, training=True)
+        """,
+        # a validation step on the same batches takes no gradient: not training
+        """
+        import tensorflow as tf
+        model = tf.keras.Sequential([tf.keras.layers.Dense(64),
+                                     tf.keras.layers.BatchNormalization()])
+        val_ds = tf.data.Dataset.from_tensor_slices((xs, ys)).batch(1)
+        for x, y in val_ds:
+            with tf.GradientTape() as tape:
+                out = model(x, training=False)
+        """,
         # a batch of 32 rows, and a new last axis (not a batch of one)
         """
         import numpy as np
@@ -360,7 +421,7 @@ class BnTinyBatch(Rule):
     def check(self, ctx: RuleContext) -> Iterator[Report]:
         thresholds = ctx.settings.thresholds
         seen: set[int] = set()
-        for event in ctx.model.events_of("fit"):
+        for event in _training_steps(ctx.model):
             size, where = event.batch_size, event.batch_node
             if size is None or where is None or not 1 <= size <= thresholds.tiny_batch_info:
                 continue
@@ -382,7 +443,12 @@ class BnTinyBatch(Rule):
                 where = passed  # `gan.train(batch_size=1)`: the call that passes it on
             seen.add(id(where))
             severity: Severity = "warning" if size <= thresholds.tiny_batch_warning else "info"
-            name = f"`{layer.label}`" if layer.label else "the model"
+            from bnlint.semantic.syntax import dotted  # imports libcst: a model is built
+
+            callee = dotted(event.node.func) if (
+                event.kind == "call" and isinstance(event.node, cst.Call)) else None
+            label = callee or layer.label  # a training step names what it calls
+            name = f"`{label}`" if label else "the model"
             related: list[tuple[cst.CSTNode, str]] = []
             if where is not event.node:
                 related.append((event.node, "trained here"))
@@ -397,6 +463,43 @@ class BnTinyBatch(Rule):
                 severity=severity,
                 scenario=scenario(self.code, batch_size=size, **model_facts(layer)),
             )
+
+
+def _training_steps(model: SemanticModel) -> Iterator[Event]:
+    """The fits, then the calls of a custom training step: ``model(x, training=True)``
+    on a batch of known size, recorded on a tape that gradients are taken from."""
+    yield from model.events_of("fit")
+    calls = list(model.events_of("call"))
+    # a model also run with `training=True` outside training (pix2pix's generate_images)
+    # uses batch statistics at inference on purpose: its moving statistics are unused
+    on_purpose = {id(event.layer) for event in calls
+                  if event.training == "true" and not wf.in_training_tape(model, event)}
+    for event in calls:
+        if event.batch_size is not None and id(event.layer) not in on_purpose and (
+                wf.in_training_tape(model, event)) and _used_at_inference(model, event):
+            yield event
+
+
+def _used_at_inference(model: SemanticModel, step: Event) -> bool:
+    """Are the moving statistics of the model trained at ``step`` read after it: the
+    model (or one holding it) predicts or evaluates, is called outside training without
+    ``training=True``, or is saved for later use? (A GAN discriminator that only ever
+    trains never reads them.)"""
+    layer = step.layer
+    if layer is None:
+        return False
+
+    def holds(other: object) -> bool:
+        return other is layer or isinstance(other, Layer) and any(
+            part is layer for part in other.descendants())
+
+    for event in wf.events_between(model, step, None):
+        if not holds(event.layer):
+            continue
+        if event.kind == "evaluate" or event.kind == "call" and event.training != "true" and (
+                not wf.in_training_tape(model, event)):
+            return True
+    return any(call.method in _SAVING and holds(call.receiver) for call in model.calls)
 
 
 def _inside(node: cst.CSTNode, outer: object) -> bool:

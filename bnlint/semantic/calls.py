@@ -70,7 +70,10 @@ from bnlint.semantic.values import (
     Tensor,
     Value,
     Variables,
+    common_graph,
+    flattened,
     is_constant_key,
+    merge_tensors,
     written_constant,
 )
 from bnlint.semantic.walk import run_visitor
@@ -349,6 +352,11 @@ class CallReplay(ReplayBase):
             # `if n == 0: return None` before `return data_generator(...)`: the data
             # the caller trains on is the generator (with None there is nothing to fit)
             return _batches_set_at(batches[0], function, site, env)
+        graphs = [merge_tensors(flattened(value)) for value in distinct.values()]
+        if site is not None and all(graph is not None for graph in graphs):
+            # `return pred, raw` on one path, `return pred` on another: the layers behind
+            # both are in the graph whichever runs
+            return common_graph(cast(list[Value], graphs), site) or UNKNOWN
         return UNKNOWN
 
     def call_lambda(self, function: FunctionValue, node: cst.Lambda, args: list[Value],

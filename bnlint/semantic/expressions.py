@@ -51,6 +51,7 @@ from bnlint.semantic.values import (
     Value,
     Variables,
     Wiring,
+    common_graph,
     is_constant_key,
     merge_tensors,
 )
@@ -382,6 +383,14 @@ class ExpressionEvaluation(ReplayBase):
                 index = const_int(index_value)  # `(185, len(body.layers) - 3)[level - 1]`
                 if index is not None and -len(owner.items) <= index < len(owner.items):
                     return owner.items[index]
+            common = common_graph(owner.items, node)
+            if common is not None:
+                return common
+        elif isinstance(owner, ListValue) and len(node.slice) == 1 and isinstance(
+                node.slice[0].slice, cst.Index):
+            common = common_graph(owner.items, node)
+            if common is not None:
+                return common  # `feats[2]` of feature maps appended in a loop
         if not isinstance(owner, (ListValue, LayerSelection, Layer, Const)) and (
                 self.one_sample(node, env)):
             return Samples(1, node)

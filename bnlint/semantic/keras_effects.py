@@ -57,6 +57,7 @@ from bnlint.semantic.values import (
     Value,
     Variables,
     Wiring,
+    flattened,
     merge_tensors,
     written_constant,
 )
@@ -66,6 +67,13 @@ def _graph_outputs(args: list[Value], kwargs: dict[str, Value]) -> Value | None:
     """The ``outputs`` of ``Model(inputs, outputs)`` (``output=``: the Keras 1 / early
     Keras 2 spelling, still in the wild)."""
     return args[1] if len(args) > 1 else kwargs.get("outputs", kwargs.get("output"))
+
+
+# Conversions that keep an array's first (batch) dimension.
+SAME_SAMPLES = frozenset({
+    "tf.convert_to_tensor", "tf.cast", "tf.identity", "tf.constant", "numpy.array",
+    "numpy.asarray", "numpy.float32",
+})
 
 
 def sized_data(node: cst.Call, kwargs: dict[str, Value]) -> Dataset:
@@ -117,6 +125,8 @@ class KerasEffects(ReplayBase):
                     axis.value, bool) and not isinstance(args[0], (Tensor, Layer)):
                 return Samples(1, node)
             return UNKNOWN
+        if name in SAME_SAMPLES and args and isinstance(args[0], Samples):
+            return args[0]  # `tf.convert_to_tensor(batch)`: the same samples
         if name in api.set_value and args:
             if isinstance(args[0], OptimizerAttr):
                 self.record_set_lr(args[0].optimizer, node,
@@ -254,7 +264,7 @@ class KerasEffects(ReplayBase):
             # one InputLayer per `keras.Input` (Input tensors built from another model's
             # `.input` are not counted: unknown)
             model.attrs["__input_count__"] = Const(len(sources))
-        tensors = outputs.items if isinstance(outputs, ListValue) else (outputs,)
+        tensors = flattened(outputs)
         merged = merge_tensors(tensors)
         # Layers called on inputs of unknown origin still belong to the model whose
         # outputs they produce (`Model(z, d(g(z)))` with `g` from another module).
@@ -395,13 +405,19 @@ class KerasEffects(ReplayBase):
             if isinstance(passed, Const) and isinstance(passed.value, bool):
                 training = "true" if passed.value else "false"
                 forwards = False
+        first = args[0] if args else None
+        data = next((item for item in first.items if isinstance(item, Samples)), None) if (
+            isinstance(first, ListValue)) else first
+        batch = data if isinstance(data, Samples) and training == "true" else None
         self.record(Event("call", node, layer, self.context, training=training,
                           inputs=tuple(args), trainable_before=layer.trainable,
                           bn_trainable_before=layer.bn_trainable(),
-                          forwards_training=forwards))
+                          forwards_training=forwards,
+                          batch_size=batch.count if batch else None,
+                          batch_node=batch.node if batch else None,
+                          batch_value=batch.size_value if batch else None))
         self.note_subclass_wiring(layer, training, forwards, node)
         wiring = Wiring(layer, "call", training, node, forwards_training=forwards)
-        first = args[0] if args else None
         inputs = first.items if isinstance(first, ListValue) else (first,) if first else ()
         merged = merge_tensors(inputs, node, (wiring,))
         if merged is not None:

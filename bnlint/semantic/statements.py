@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Literal
+from typing import Literal, cast
 
 import libcst as cst
 
@@ -45,6 +45,8 @@ from bnlint.semantic.values import (
 )
 from bnlint.semantic.walk import run_visitor, walk
 
+# A loop over a list of at most this many symbolic tensors runs once per tensor.
+UNROLLED_ITEMS = 8
 
 class StatementReplay(ReplayBase):
     def exec_block(self, body: Sequence[cst.BaseStatement] | Sequence[cst.BaseSmallStatement],
@@ -401,10 +403,14 @@ class StatementReplay(ReplayBase):
                        for name, initial in _latches(node.body, env).items()}
         elif isinstance(iterable, LayerIndex) and isinstance(node.target, cst.Name):
             env.bind(node.target.value, iterable)  # `for i in range(len(model.layers))`
-        elif isinstance(iterable, Dataset) and iterable.from_generator and (
+        elif isinstance(iterable, Dataset) and (
                 iterable.batch_size is not None and iterable.batch_node is not None):
             self.bind_batches(node, iterable, env)
         else:
+            items = self.tensor_items(node, iterable, env)
+            if items is not None:
+                self.exec_over_tensors(node, items, env)
+                return
             self.bind_unknown(node.target, env)
         saved = self.latches
         self.latches = {**saved, **latches}
@@ -415,12 +421,46 @@ class StatementReplay(ReplayBase):
         if node.orelse is not None:
             self.exec_branch(node.orelse.body, env, ("else", node))
 
-    def bind_batches(self, node: cst.For, batches: Dataset, env: Env) -> None:
-        """``for imgs_a, imgs_b in data_loader.load_batch(batch_size)`` (also under
-        ``enumerate``): each array of a batch the project's generator yields holds
-        ``size`` samples."""
+    def tensor_items(self, node: cst.For, iterable: Value, env: Env
+                     ) -> list[tuple[cst.BaseExpression, Tensor]] | None:
+        """``for box in feature_maps`` (also under ``enumerate``) over a short list of
+        symbolic tensors: (the loop variable, the tensor) for each iteration."""
         target: cst.BaseExpression = node.target
         if _is_enumerate(node.iter):
+            call = cast(cst.Call, node.iter)
+            if not (isinstance(target, (cst.Tuple, cst.List)) and len(target.elements) == 2
+                    and call.args):
+                return None
+            target = target.elements[1].value
+            iterable = self.eval(call.args[0].value, env)
+        if not isinstance(target, cst.Name) or not isinstance(iterable, ListValue):
+            return None
+        items = iterable.items
+        if not 0 < len(items) <= UNROLLED_ITEMS or not all(
+                isinstance(item, Tensor) and item.symbolic for item in items):
+            return None
+        return [(target, cast(Tensor, item)) for item in items]
+
+    def exec_over_tensors(self, node: cst.For, items: list[tuple[cst.BaseExpression, Tensor]],
+                          env: Env) -> None:
+        """The loop body once per tensor, in order: each output head built in the loop
+        joins the graph with the feature map it was built on."""
+        if _is_enumerate(node.iter):
+            self.bind_unknown(cast(cst.Tuple, node.target).elements[0].value, env)
+        for target, item in items:
+            env.bind(cast(cst.Name, target).value, item)
+            self.exec_loop_body(node.body, env, node)
+            if self.exit is not None:
+                return
+        if node.orelse is not None:
+            self.exec_branch(node.orelse.body, env, ("else", node))
+
+    def bind_batches(self, node: cst.For, batches: Dataset, env: Env) -> None:
+        """``for imgs_a, imgs_b in data_loader.load_batch(batch_size)`` or ``for x, y in
+        dataset.batch(n)`` (also under ``enumerate``): each array of a batch holds
+        ``size`` samples."""
+        target: cst.BaseExpression = node.target
+        if _is_enumerate(node.iter) or _is_dataset_enumerate(node.iter):
             if not (isinstance(target, (cst.Tuple, cst.List)) and len(target.elements) == 2):
                 self.bind_unknown(target, env)
                 return
@@ -651,6 +691,12 @@ class StatementReplay(ReplayBase):
 def _is_enumerate(node: cst.BaseExpression) -> bool:
     return (isinstance(node, cst.Call) and isinstance(node.func, cst.Name)
             and node.func.value == "enumerate")
+
+
+def _is_dataset_enumerate(node: cst.BaseExpression) -> bool:
+    """``dataset.enumerate()``: (step, element) pairs."""
+    return (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
+            and node.func.attr.value == "enumerate")
 
 
 def _join_names(before: dict[str, Value], then_names: dict[str, Value],

@@ -262,6 +262,25 @@ def merge_tensors(values: Sequence[Value], node: cst.CSTNode | None = None,
     return Tensor(True, (*history, *extra), node, complete)
 
 
+def flattened(value: Value) -> tuple[Value, ...]:
+    """The values of a (nested) list: ``Model(inputs, (boxes, raw))``."""
+    if not isinstance(value, ListValue):
+        return (value,)
+    return tuple(leaf for item in value.items for leaf in flattened(item))
+
+
+def common_graph(values: Sequence[Value], node: cst.CSTNode) -> Tensor | None:
+    """One item, not known which, of a list of symbolic tensors (``feats[2]`` of feature
+    maps appended in a loop): the layer calls behind every item are behind it; the graph
+    may hold more. None unless every item is a symbolic tensor."""
+    tensors = [value for value in values if isinstance(value, Tensor) and value.symbolic]
+    if not tensors or len(tensors) != len(values):
+        return None
+    history = tuple(wiring for wiring in tensors[0].history
+                    if all(any(w is wiring for w in other.history) for other in tensors[1:]))
+    return Tensor(True, history, node, complete=False)
+
+
 def _runs_in_outer_mode(layer: Layer, kind: Literal["bn", "dropout"], seen: set[int]) -> Tri:
     if id(layer) in seen:
         return False

@@ -427,6 +427,15 @@ def bn_trainable_at(event: Event, layer: Layer) -> Tri:
     return _state_at(event, layer, "bn_trainable")
 
 
+def in_training_tape(model: SemanticModel, event: Event) -> bool:
+    """Is the call recorded on a GradientTape that some gradient is taken from? (A
+    ``test_step`` copied from ``train_step`` keeps the tape but never differentiates.)"""
+    tapes = event.context.tapes
+    return bool(tapes) and any(
+        any(gradient.target is tape for tape in tapes)
+        for gradient in model.events_of("gradient"))
+
+
 def trainable_at(event: Event, layer: Layer) -> Tri:
     """The ``trainable`` flag of ``layer`` when ``event`` happened."""
     return _state_at(event, layer, "trainable")

@@ -1,0 +1,124 @@
+"""Functional graphs built the way detection and segmentation code builds them: feature
+maps collected in lists, heads built in loops over them, outputs nested in tuples,
+helpers that return different structures on different paths. Each test pins whether the
+BatchNormalization layers of the graph are found, through the rule that needs them."""
+
+from __future__ import annotations
+
+from bnlint.registry import all_rules
+from bnlint.testing import lint_snippet
+
+BLOCK = """
+import tensorflow as tf
+
+def conv_bn(x, filters):
+    x = tf.keras.layers.Conv2D(filters, 3)(x)
+    return tf.keras.layers.BatchNormalization()(x)
+"""
+
+VALIDATION = """
+@tf.function
+def test_step(images, net):
+    return net(images, training=True)
+
+for images in val_batches:
+    test_step(images, model)
+"""
+
+
+def codes(code: str) -> list[tuple[str, int]]:
+    return [(f.code, f.span.start.row) for f in lint_snippet(code, all_rules(), "auto")]
+
+
+def validated(graph: str) -> list[tuple[str, int]]:
+    """Findings on a model built by ``graph`` (which binds ``out`` from ``inputs``) and
+    run in training mode by a validation step."""
+    program = (BLOCK + "\ninputs = tf.keras.Input((32, 32, 3))\n" + graph.strip("\n")
+               + "\nmodel = tf.keras.Model(inputs=inputs, outputs=out)\n" + VALIDATION)
+    return [(code, row) for code, row in codes(program) if code == "BN108"]
+
+
+def test_feature_maps_appended_in_a_loop_and_indexed_keep_their_layers() -> None:
+    found = validated("""
+feats = []
+x = inputs
+for stage in range(3):
+    x = conv_bn(x, 8)
+    feats.append(x)
+out = tf.keras.layers.Conv2D(4, 1)(feats[2])
+""")
+    assert len(found) == 1
+
+
+def test_heads_built_in_a_loop_over_feature_maps_join_the_graph() -> None:
+    found = validated("""
+maps = [conv_bn(inputs, 8), conv_bn(inputs, 16)]
+out = []
+for i, fmap in enumerate(maps):
+    out.append(tf.sigmoid(tf.keras.layers.Conv2D(4, 1)(fmap)))
+""")
+    assert len(found) == 1
+
+
+def test_outputs_nested_in_a_tuple_of_lists_are_read() -> None:
+    found = validated("""
+maps = [conv_bn(inputs, 8), conv_bn(inputs, 16)]
+out = (maps, [tf.concat(maps, -1)])
+""")
+    assert len(found) == 1
+
+
+def test_a_helper_returning_different_structures_per_path_keeps_the_shared_graph() -> None:
+    found = validated("""
+def decode(maps, training_outputs):
+    boxes = [tf.sigmoid(fmap) for fmap in maps]
+    raw = [tf.identity(maps[0]), tf.identity(maps[1])]
+    if training_outputs:
+        return maps, raw
+    return maps
+
+out = decode([conv_bn(inputs, 8), conv_bn(inputs, 16)], flag)
+""")
+    assert len(found) == 1
+
+
+def test_a_graph_without_batchnorm_stays_clean_through_the_same_shapes() -> None:
+    program = """
+import tensorflow as tf
+inputs = tf.keras.Input((32, 32, 3))
+maps = [tf.keras.layers.Conv2D(8, 3)(inputs), tf.keras.layers.Conv2D(16, 3)(inputs)]
+out = []
+for fmap in maps:
+    out.append(tf.keras.layers.Conv2D(4, 1)(fmap))
+model = tf.keras.Model(inputs=inputs, outputs=(out, maps))
+""" + VALIDATION
+    assert codes(program) == []
+
+
+def test_an_index_picks_only_the_layers_every_item_shares() -> None:
+    # which map `maps[k]` is is unknown: BN only in the second branch is not claimed
+    program = """
+import tensorflow as tf
+inputs = tf.keras.Input((32, 32, 3))
+plain = tf.keras.layers.Conv2D(8, 3)(inputs)
+normed = tf.keras.layers.BatchNormalization()(tf.keras.layers.Conv2D(8, 3)(inputs))
+maps = [plain, normed]
+out = tf.keras.layers.Dense(1)(maps[k])
+model = tf.keras.Model(inputs, out)
+model.compile(optimizer="adam", loss="mse")
+model.fit(x, y, batch_size=1)
+"""
+    assert [code for code, _ in codes(program) if code == "BN401"] == []
+
+
+def test_a_frozen_model_with_layers_re_enabled_inside_trains_nothing() -> None:
+    program = """
+import keras
+model = keras.models.load_model("stage1.h5")
+model.trainable = False
+for layer in model.layers[-20:]:
+    layer.trainable = True
+model.compile(optimizer="sgd", loss="mse")
+model.fit(x, y)
+"""
+    assert ("BN207", 8) in codes(program)
