@@ -39,6 +39,7 @@ from bnlint.semantic.settings_sources import (
 from bnlint.semantic.syntax import (
     dotted,
     is_generator,
+    keyword,
     nested_functions,
     parameter_names,
     source_texts,
@@ -66,6 +67,7 @@ from bnlint.semantic.values import (
     OptimizerAttr,
     Partial,
     ProjectModule,
+    Samples,
     Tape,
     Tensor,
     Value,
@@ -77,6 +79,15 @@ from bnlint.semantic.values import (
     written_constant,
 )
 from bnlint.semantic.walk import run_visitor
+
+# Arrays made from a shape: the keyword naming it (None: the dimensions are the
+# arguments themselves) and its position.
+FILLED_ARRAYS: dict[str, tuple[str | None, int]] = {
+    "numpy.zeros": ("shape", 0), "numpy.ones": ("shape", 0), "numpy.empty": ("shape", 0),
+    "numpy.full": ("shape", 0), "numpy.random.normal": ("size", 2),
+    "numpy.random.uniform": ("size", 2), "numpy.random.randn": (None, 0),
+    "numpy.random.rand": (None, 0),
+}
 
 
 class CallReplay(ReplayBase):
@@ -125,6 +136,8 @@ class CallReplay(ReplayBase):
             return self.call_method(receiver, method, node, args, kwargs)
         if isinstance(callee, ModuleRef) and callee.name == "functools.reduce" and not kwargs:
             return self.fold_calls(args[0] if args else UNKNOWN, args)
+        if isinstance(callee, ModuleRef) and callee.name in FILLED_ARRAYS:
+            return self.filled_array(callee.name, node, env)
         if isinstance(callee, ModuleRef):
             setting = self.call_settings_source(callee.name, node, args, kwargs)
             if setting is not None:
@@ -293,6 +306,28 @@ class CallReplay(ReplayBase):
                           "keys", "values", "get", "numpy", "shape", "reshape", "astype"}:
             self.havoc(args, kwargs, node)
         return UNKNOWN
+
+    def filled_array(self, name: str, node: cst.Call, env: Env) -> Value:
+        """``np.ones((batch_size, 1))``, ``np.random.normal(0, 1, (n, 100))``: an array
+        of as many samples as its shape's first dimension says."""
+        where = FILLED_ARRAYS[name]
+        given = keyword(node, where[0]) if where[0] else None
+        if given is None:
+            positional = [arg for arg in node.args if arg.keyword is None and not arg.star]
+            given = positional[where[1]] if len(positional) > where[1] else None
+        shape = given.value if given is not None else None
+        if isinstance(shape, cst.BinaryOperation) and isinstance(shape.operator, cst.Add):
+            shape = shape.left  # `(batch_size,) + self.disc_patch`
+        first = shape.elements[0].value if isinstance(shape, (cst.Tuple, cst.List)) and (
+            shape.elements) and not isinstance(shape.elements[0], cst.StarredElement) else (
+            shape if where[0] is None else None)  # `np.random.randn(n, 100)`
+        if not isinstance(first, (cst.Name, cst.Attribute, cst.Integer)):
+            return UNKNOWN
+        value = self.eval(first, env)
+        count = const_int(value)
+        if count is None or count < 1:
+            return UNKNOWN
+        return Samples(count, first, written_constant(value))
 
     def call_function(self, function: FunctionValue, args: list[Value],
                       kwargs: dict[str, Value], receiver: Value | None,

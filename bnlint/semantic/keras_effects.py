@@ -76,6 +76,10 @@ SAME_SAMPLES = frozenset({
 })
 
 
+# Fit methods whose targets are arrays of the batch's samples (not a generator's).
+ARRAY_METHODS = frozenset({"fit", "train_on_batch"})
+
+
 def sized_data(node: cst.Call, kwargs: dict[str, Value]) -> Dataset:
     """Batches of the call's literal ``batch_size=`` (the argument is where to act)."""
     size_arg = keyword(node, "batch_size")
@@ -556,6 +560,10 @@ class KerasEffects(ReplayBase):
         if isinstance(data, ListValue):
             # `train_on_batch([imgs_a, imgs_b], y)`: every input has the batch's size
             data = next((item for item in data.items if isinstance(item, Samples)), data)
+        target = args[1] if len(args) > 1 else kwargs.get("y")
+        if not isinstance(data, Samples) and method in ARRAY_METHODS and isinstance(
+                target, Samples):
+            data = target  # `train_on_batch(imgs, valid)`, `valid = np.ones((batch_size, 1))`
         if isinstance(data, Samples) and (batch_size is None or data.count < batch_size):
             # the data holds fewer samples than a batch: that is the batch
             batch_size, batch_node, source = data.count, data.node, data.size_value

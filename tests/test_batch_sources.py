@@ -1,0 +1,102 @@
+"""Where a training batch's size comes from when no `fit(batch_size=...)` says it: label
+arrays made from the batch size, datasets iterated by a custom training loop, and the
+training steps those loops call. Each test pins what BN401 reports, and where."""
+
+from __future__ import annotations
+
+from bnlint.registry import all_rules
+from bnlint.testing import lint_snippet
+
+
+def tiny_batches(code: str) -> list[tuple[int, str]]:
+    return [(f.span.start.row, f.message) for f in lint_snippet(code, all_rules(), "auto")
+            if f.code == "BN401"]
+
+
+GAN = """
+import numpy as np
+from keras.layers import Dense, BatchNormalization
+from keras.models import Sequential
+
+class GAN():
+    def __init__(self):
+        self.discriminator = Sequential([Dense(64), BatchNormalization(), Dense(1)])
+        self.discriminator.compile(loss="binary_crossentropy", optimizer="adam")
+
+    def train(self, epochs, batch_size=128):
+        valid = {labels}
+        for epoch in range(epochs):
+            imgs = load_images()
+            self.discriminator.train_on_batch(imgs, valid)
+
+gan = GAN()
+gan.train(epochs=100, batch_size=2)
+"""
+
+
+def test_labels_made_from_the_batch_size_give_the_train_on_batch_batch() -> None:
+    found = tiny_batches(GAN.format(labels="np.ones((batch_size,) + (1,))"))
+    assert [row for row, _ in found] == [18]  # the argument that sets it
+    assert "batches of 2" in found[0][1]
+
+
+def test_labels_from_a_normal_draw_of_that_many_rows_count_too() -> None:
+    found = tiny_batches(GAN.format(labels="np.random.normal(0, 1, (batch_size, 1))"))
+    assert [row for row, _ in found] == [18]
+
+
+def test_labels_whose_rows_are_not_the_batch_size_say_nothing() -> None:
+    assert tiny_batches(GAN.format(labels="np.ones((len(imgs), 1))")) == []
+    assert tiny_batches(GAN.format(labels="np.ones(shape)")) == []
+
+
+STEP = """
+import tensorflow as tf
+net = tf.keras.Sequential([tf.keras.layers.Dense(64), tf.keras.layers.BatchNormalization(),
+                           tf.keras.layers.Dense(1)])
+optimizer = tf.keras.optimizers.Adam()
+train_ds = tf.data.Dataset.from_tensor_slices((xs, ys)).batch({size})
+
+@tf.function
+def train_step(x, y):
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean((net(x, training=True) - y) ** 2)
+    grads = tape.gradient(loss, net.trainable_variables)
+    optimizer.apply_gradients(zip(grads, net.trainable_variables))
+
+for step, (x, y) in train_ds.enumerate():
+    train_step(tf.convert_to_tensor(x), y)
+{after}
+"""
+
+
+def test_a_custom_step_on_a_tiny_dataset_batch_is_reported_at_the_batch() -> None:
+    found = tiny_batches(STEP.format(size=1, after='net.save("net.keras")'))
+    assert [row for row, _ in found] == [6]
+    assert "`net`" in found[0][1]
+
+
+def test_a_custom_step_whose_model_then_predicts_is_reported() -> None:
+    found = tiny_batches(STEP.format(size=2, after="preds = net.predict(test_x)"))
+    assert [row for row, _ in found] == [6]
+
+
+def test_a_model_that_only_trains_never_reads_its_moving_statistics() -> None:
+    assert tiny_batches(STEP.format(size=1, after="")) == []
+
+
+def test_a_model_run_in_training_mode_to_predict_uses_batch_statistics_on_purpose() -> None:
+    found = tiny_batches(STEP.format(
+        size=1, after='preview = net(test_x, training=True)\nnet.save("net.keras")'))
+    assert found == []
+
+
+def test_a_smoke_test_before_training_is_not_inference_after_it() -> None:
+    code = STEP.format(size=1, after="")
+    code = code.replace("optimizer = tf.keras", "print(net(sample_x, training=False))\n"
+                        "optimizer = tf.keras", 1)
+    assert tiny_batches(code) == []
+
+
+def test_a_custom_step_on_large_batches_is_clean() -> None:
+    assert tiny_batches(STEP.format(size=32, after='net.save("net.keras")')) == []
