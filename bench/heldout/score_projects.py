@@ -45,7 +45,7 @@ from score import OFF_BY_DEFAULT, default_bnlint, details, score, table
 
 HERE = Path(__file__).resolve().parent
 # The part of each set that is never tuned on: its misses and false alarms stay unread.
-NEVER_TUNED = {5: "d", 6: "b", 7: "a", 8: "c", 9: "b", 10: "a", 11: "b", 12: "c", 13: "a"}
+NEVER_TUNED = {5: "d", 6: "b", 7: "a", 8: "c", 9: "b", 10: "a", 11: "b", 12: "c", 13: "a", 14: "b"}
 
 
 def load(parts: str, number: int = 5) -> dict[str, dict[str, dict]]:
