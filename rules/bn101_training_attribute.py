@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from bnlint.probe.facts import model_facts
 from bnlint.probe.scenario import Scenario, scenario
 from bnlint.rule import Report, Rule, RuleContext
+from bnlint.semantic.events import Event
 from bnlint.semantic.model import SemanticModel
 from bnlint.semantic.values import ClassValue, Layer, LayerSelection, ModuleRef
 from bnlint.semantic.walk import walk
@@ -25,7 +26,9 @@ class TrainingAttribute(Rule):
     Flags an assignment to `.training` (or `.is_training`, `.train`) on a Keras layer or
     model, including the loop variable of `for layer in model.layers`, and
     `self.training = ...` in the user's own Layer/Model subclass when no code of the
-    class (or of its own base classes) ever reads the attribute.
+    class (or of its own base classes) or of its module ever reads the attribute (a
+    `call()` that notes the mode it was called in, `self.training = training`, is not
+    reported).
 
     ## Why is this bad?
     Keras layers have no `training` attribute: the mode is a *call argument*
@@ -121,6 +124,14 @@ class TrainingAttribute(Rule):
         bn = layers.BatchNormalization()
         bn.trainable = False
         """,
+        # a layer that notes the mode it was called in
+        """
+        import keras
+        class Recorder(keras.layers.Layer):
+            def call(self, x, training=None):
+                self.training = training
+                return x
+        """,
         # PyTorch modules do have `.training`
         """
         import torch
@@ -163,8 +174,9 @@ class TrainingAttribute(Rule):
             target = event.target
             if isinstance(target, LayerSelection):
                 what = f"layers of `{target.container.label or 'the model'}`"
-            elif isinstance(target, Layer) and (target.user_class is None or _never_read(
-                    ctx.model.classes, target.user_class, event.attr)):
+            elif isinstance(target, Layer) and (target.user_class is None or (
+                    not _records_mode(event) and event.attr not in ctx.model.attribute_reads
+                    and _never_read(ctx.model.classes, target.user_class, event.attr))):
                 what = f"`{target.label}`" if target.label else (
                     f"this `{target.user_class}`" if target.user_class else "this Keras object")
             else:
@@ -204,6 +216,15 @@ def _helper_loops(model: SemanticModel) -> Iterator[tuple[str, cst.Attribute]]:
                         and attribute.attr.value not in model.attribute_reads
                         and container is not None):
                     yield container, attribute
+
+
+def _records_mode(event: Event) -> bool:
+    """``self.training = training`` in ``call()``: the layer notes the mode it was called
+    in (for a test or a later method to read), it does not try to set it."""
+    function = event.context.function or ""
+    value = event.value_node
+    return function.rsplit(".", 1)[-1] == "call" or (
+        isinstance(value, cst.Name) and value.value == "training")
 
 
 def _never_read(classes: list[ClassValue], name: str | None, attr: str | None) -> bool:

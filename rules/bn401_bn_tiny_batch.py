@@ -46,7 +46,8 @@ class BnTinyBatch(Rule):
     passes one, else at the generator the fit trains on; a wrapper that returns
     the generator, or None when there is no data, is followed), and `model.fit(loader)`
     with `loader` an instance of the project's `keras.utils.Sequence` / `PyDataset`
-    subclass whose `batch_size` is n (reported where the code sets it: the constructor's
+    subclass (or of Keras 2's image `Iterator`, given the size in `super().__init__`)
+    whose `batch_size` is n (reported where the code sets it: the constructor's
     argument, or a later `loader.batch_size = n`), and `train_on_batch` on the arrays a
     loop takes from such a generator (`for imgs_a, imgs_b in loader.load_batch(n)`,
     also under `enumerate`), for a literal `n` (or a name bound

@@ -100,3 +100,30 @@ def test_a_smoke_test_before_training_is_not_inference_after_it() -> None:
 
 def test_a_custom_step_on_large_batches_is_clean() -> None:
     assert tiny_batches(STEP.format(size=32, after='net.save("net.keras")')) == []
+
+
+ITERATOR = """
+from keras.preprocessing.image import Iterator
+from keras.models import Sequential
+from keras.layers import Dense, BatchNormalization
+
+class PairIterator(Iterator):
+    def __init__(self, lines, batch_size=32, shuffle=True, seed=None):
+        self.lines = lines
+        super(PairIterator, self).__init__(len(lines), batch_size, shuffle, seed)
+
+class PairGenerator(object):
+    def flow(self, lines, batch_size=32):
+        return PairIterator(lines, batch_size=batch_size)
+
+model = Sequential([Dense(8), BatchNormalization(), Dense(1)])
+model.compile(loss="mse", optimizer="adam")
+model.fit_generator(PairGenerator().flow(lines, batch_size={size}))
+"""
+
+
+def test_a_keras_image_iterator_subclass_batches_what_its_constructor_is_given() -> None:
+    found = tiny_batches(ITERATOR.format(size=2))
+    assert [row for row, _ in found] == [17]
+    assert "batches of 2" in found[0][1]
+    assert tiny_batches(ITERATOR.format(size=16)) == []

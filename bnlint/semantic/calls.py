@@ -18,6 +18,7 @@ from bnlint.semantic.replay import (
     BATCH_PARAMETERS,
     BUILTINS_NO_EFFECT,
     GENERATOR_FLOWS,
+    KERAS_ITERATOR,
     MAX_FOLDED,
     MAX_INLINE_DEPTH,
     SPREAD,
@@ -102,6 +103,17 @@ class CallReplay(ReplayBase):
             # a subclass of Model that builds a functional graph in its `__init__`
             args, kwargs = self.eval_arguments(node, env)
             self.wire_graph(self.current_self, args, kwargs)
+            return UNKNOWN
+        instance = env.lookup("self") if (
+            isinstance(node.func, cst.Attribute) and node.func.attr.value == "__init__"
+            and _is_super(node.func.value)) else None
+        if (isinstance(instance, Instance) and (self.context.function or "").endswith("__init__")
+                and _iterates_batches(instance.owner)):
+            # `super().__init__(n, batch_size, shuffle, seed)` of Keras's image Iterator
+            args, kwargs = self.eval_arguments(node, env)
+            size = kwargs.get(BATCH_PARAMETER, args[1] if len(args) > 1 else None)
+            if size is not None and BATCH_PARAMETER not in instance.attrs:
+                instance.attrs[BATCH_PARAMETER] = size
             return UNKNOWN
         receiver: Value | None = None
         method: str | None = None
@@ -534,6 +546,12 @@ class CallReplay(ReplayBase):
 
 
 _BACKWARD: dict[int, tuple[cst.FunctionDef, bool]] = {}
+
+
+def _iterates_batches(owner: ClassValue) -> bool:
+    """A subclass of Keras's image ``Iterator``, whose constructor takes the batch size."""
+    return any(isinstance(base, ModuleRef) and base.name == KERAS_ITERATOR
+               for base in owner.bases)
 
 
 def _is_super(node: cst.BaseExpression) -> bool:

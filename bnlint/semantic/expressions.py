@@ -13,6 +13,7 @@ from bnlint.semantic.model import Reference
 from bnlint.semantic.names import canonical
 from bnlint.semantic.replay import (
     CONVENTIONAL_MODULES,
+    DATA_SEQUENCES,
     BoundMethod,
     Env,
     ReplayBase,
@@ -217,7 +218,7 @@ class ExpressionEvaluation(ReplayBase):
                 or name in api.functional or name in api.inputs
                 or not strict and api.is_layer_class(name)
                 or application is not None and (not strict or application != "unknown")
-                or self.known_optimizer(name))
+                or self.known_optimizer(name) or name in DATA_SEQUENCES)
 
     def known_optimizer(self, name: str) -> bool:
         """An optimizer class (or Keras 2's lowercase alias of one, `adam`) or a

@@ -62,9 +62,12 @@ BATCH_PARAMETER = "batch_size"
 # Names a generator function's parameter for its batch size goes by.
 BATCH_PARAMETERS = frozenset({"batch_size", "batchsize", "batch_sz", "b_size", "bs"})
 # Keras classes whose subclasses are data sequences that fit() takes batches from.
+# Keras 2's base of the ImageDataGenerator iterators (a Sequence):
+# `Iterator(n, batch_size, shuffle, seed)`.
+KERAS_ITERATOR = "keras.preprocessing.image.Iterator"
 DATA_SEQUENCES = frozenset({"keras.utils.Sequence", "keras.utils.PyDataset",
                             "keras.utils.data_utils.Sequence",
-                            "keras.utils.data_utils.PyDataset"})
+                            "keras.utils.data_utils.PyDataset", KERAS_ITERATOR})
 # ImageDataGenerator methods that return an iterator of batches of their `batch_size=`.
 GENERATOR_FLOWS = frozenset({"flow", "flow_from_directory", "flow_from_dataframe"})
 # Callees that receive a model without changing its trainable state.
