@@ -4,6 +4,11 @@ training steps those loops call. Each test pins what BN401 reports, and where.""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 from bnlint.registry import all_rules
 from bnlint.testing import lint_snippet
 
@@ -127,3 +132,44 @@ def test_a_keras_image_iterator_subclass_batches_what_its_constructor_is_given()
     assert [row for row, _ in found] == [17]
     assert "batches of 2" in found[0][1]
     assert tiny_batches(ITERATOR.format(size=16)) == []
+
+
+SEQUENCE_HELPER = {
+    "data.py": """
+import tensorflow as tf
+
+class Frames(tf.keras.utils.Sequence):
+    def __init__(self, paths, batch_size=16):
+        self.paths = paths
+        self.batch_size = batch_size
+
+def load(paths, batch_size):
+    return Frames(paths, batch_size=batch_size)
+""",
+    "train.py": """
+import tensorflow as tf
+import data
+
+model = tf.keras.Sequential([tf.keras.layers.Dense(8), tf.keras.layers.BatchNormalization()])
+model.compile(optimizer="adam", loss="mse")
+train = data.load(paths, batch_size=2)
+model.fit(x=train, batch_size=64, epochs=3)
+""",
+}
+
+
+def test_a_sequence_built_in_another_module_is_reported_at_the_call_that_sizes_it(
+        tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    for name, text in SEQUENCE_HELPER.items():
+        (tmp_path / name).write_text(text.lstrip("\n"), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "bnlint", "--no-cache", "--format", "json", "--select",
+         "BN401", "train.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        check=False)
+    found = json.loads(done.stdout)
+    # the Sequence makes batches of 2 (fit's own `batch_size=64` is ignored), reported at
+    # the argument that gives the other module's helper that size
+    assert [(item["code"], item["filename"], item["location"]) for item in found] == [
+        ("BN401", "train.py", {"row": 6, "column": 26})]
+    assert "batches of 2" in found[0]["message"]

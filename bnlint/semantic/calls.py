@@ -87,7 +87,8 @@ FILLED_ARRAYS: dict[str, tuple[str | None, int]] = {
     "numpy.zeros": ("shape", 0), "numpy.ones": ("shape", 0), "numpy.empty": ("shape", 0),
     "numpy.full": ("shape", 0), "numpy.random.normal": ("size", 2),
     "numpy.random.uniform": ("size", 2), "numpy.random.randn": (None, 0),
-    "numpy.random.rand": (None, 0),
+    "numpy.random.rand": (None, 0), "numpy.random.random": ("size", 0),
+    "numpy.random.random_sample": ("size", 0), "numpy.random.randint": ("size", 2),
 }
 
 
@@ -302,6 +303,7 @@ class CallReplay(ReplayBase):
             if method == "batch":
                 given = args[0] if args else kwargs.get("batch_size", UNKNOWN)
                 size = const_number(given)
+                self.mark_entry(node)
                 return Dataset(int(size) if size is not None else None, node,
                                size_value=written_constant(given))
             return receiver
@@ -509,6 +511,7 @@ class CallReplay(ReplayBase):
             if owner.data_sequence:
                 # the batch size this call gives (its argument, else the call itself)
                 plain.batch_node = _argument_for(node, init, BATCH_PARAMETER) or node
+                self.mark_entry(plain.batch_node)
             return plain
         instance = self.new_user_instance(owner, node)
         init = owner.methods.get("__init__")

@@ -536,13 +536,15 @@ class KerasEffects(ReplayBase):
         batch_size: int | None = None
         batch_node: cst.CSTNode | None = None
         source: Const | None = None
+        data = args[0] if args else kwargs.get("x", kwargs.get("generator"))
         size_arg = keyword(node, "batch_size")
-        if size_arg is not None:
+        if size_arg is not None and not isinstance(data, Dataset) and not (
+                isinstance(data, Instance) and data.owner.data_sequence):
+            # (a dataset or a Sequence makes its own batches: fit ignores `batch_size=`)
             number = const_number(kwargs.get("batch_size", UNKNOWN))
             if number is not None:
                 batch_size, batch_node = int(number), size_arg
                 source = written_constant(kwargs.get("batch_size", UNKNOWN))
-        data = args[0] if args else kwargs.get("x", kwargs.get("generator"))
         if batch_size is None and isinstance(data, Dataset) and data.batch_size is not None:
             batch_size, batch_node, source = data.batch_size, data.batch_node, data.size_value
             given = keyword(node, "x") or keyword(node, "generator") or next(

@@ -221,8 +221,14 @@ class ReplayBase:
 
     def record(self, event: Event) -> None:
         self.model.events.append(event)
+        self.mark_entry(event.node)
+
+    def mark_entry(self, node: cst.CSTNode) -> None:
+        """Inside another module, remember which statement of the linted file led to
+        ``node`` (a step, or where a batch size is set): a finding there is reported at
+        that statement."""
         if self.foreign_entry is not None:
-            self.model.entry_sites.setdefault(id(event.node), self.foreign_entry)
+            self.model.entry_sites.setdefault(id(node), self.foreign_entry)
 
     def exec_block(self, body: Sequence[cst.BaseStatement] | Sequence[cst.BaseSmallStatement],
                    env: Env) -> None:
