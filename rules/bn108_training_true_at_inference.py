@@ -31,7 +31,9 @@ class TrainingTrueAtInference(Rule):
     Flags a model containing trainable BatchNormalization layers called with a literal
     `training=True` where it is used for inference: in a function named `predict*`,
     `evaluate*`/`eval*`, `infer*`, `test_step`/`val_step`; at module level after the
-    model was trained with `fit()` (outside a GradientTape); or hard-coded into a
+    model was trained with `fit()` (outside a GradientTape); after trained weights are
+    restored (`load_weights`, `load_model`) in a program that trains nothing (no
+    `compile`, `fit` or gradient): an evaluation script; or hard-coded into a
     functional graph (`x = base(inputs, training=True)`, or `bn(x, training=training)`
     in a helper whose `training` parameter is True: passed, or its default) of a model
     that is then run for inference (`predict`, `evaluate`, a direct call). A graph that
@@ -174,8 +176,28 @@ class TrainingTrueAtInference(Rule):
         model.fit(X_train, Y_train, epochs=10, batch_size=32)
         preds = model.evaluate(X_test, Y_test)
         """,
+        # an evaluation script: trained weights restored, nothing trained
+        """
+        import tensorflow as tf
+        base = tf.keras.applications.MobileNetV2(include_top=False, pooling="avg")
+        model = tf.keras.Model(base.input, tf.keras.layers.Dense(10)(base.output))
+        model.load_weights("checkpoints/epoch-30")
+        for images in tf.data.Dataset.from_tensor_slices(paths).map(load).batch(100):
+            scores = model(images, training=True)
+            print(scores.numpy().argmax(axis=1))
+        """,
     )
     not_flagged = (
+        # resuming training from a checkpoint: the program trains
+        """
+        import tensorflow as tf
+        base = tf.keras.applications.MobileNetV2(include_top=False, pooling="avg")
+        model = tf.keras.Model(base.input, tf.keras.layers.Dense(10)(base.output))
+        model.load_weights("checkpoints/epoch-30")
+        preview = model(sample, training=True)
+        model.compile(optimizer="adam", loss="mse")
+        model.fit(x, y)
+        """,
         # the helper called with training=False
         """
         import tensorflow as tf
@@ -301,6 +323,13 @@ class TrainingTrueAtInference(Rule):
                 yield Report(event.node, _message(callee, "after training"),
                              related=((fit.node, "the model is trained here"),),
                              scenario=scenario(self.code, form="call", **model_facts(layer)))
+                continue
+            restored = _restored_for_inference(model, event, layer)
+            if restored is not None:
+                yield Report(event.node, _message(callee, "on trained weights, in a program "
+                                                  "that never trains,"),
+                             related=((restored.node, "the trained weights are loaded here"),),
+                             scenario=scenario(self.code, form="call", **model_facts(layer)))
 
 
 def _bn_in_training_mode(model: SemanticModel, event: Event, layer: Layer) -> bool:
@@ -371,6 +400,25 @@ def _earlier_fit(model: SemanticModel, call: Event, layer: Layer) -> Event | Non
             for source in event.inputs[1:]
         ):
             return event
+    return None
+
+
+def _restored_for_inference(model: SemanticModel, call: Event,
+                            layer: Layer) -> Event | None:
+    """The `load_weights` (or `load_model`) of this model or of one containing it
+    before the call, in a program that trains nothing (no fit, no gradient, no compile),
+    when the call's result is used: an evaluation script running the trained model."""
+    if model.is_discarded(call.node) or any(
+            event.kind in {"fit", "gradient", "compile"} for event in model.events):
+        return None
+    loaded = None
+    for event in model.events:
+        if event is call:
+            return loaded
+        if _trains(event.layer, layer) and (event.kind == "load_weights" or (
+                event.kind == "create" and event.layer is not None
+                and event.layer.model_kind == "loaded")):
+            loaded = event  # `load_weights(...)`, or a model `load_model` restores
     return None
 
 

@@ -110,15 +110,3 @@ model.fit(x, y, batch_size=1)
 """
     assert [code for code, _ in codes(program) if code == "BN401"] == []
 
-
-def test_a_frozen_model_with_layers_re_enabled_inside_trains_nothing() -> None:
-    program = """
-import keras
-model = keras.models.load_model("stage1.h5")
-model.trainable = False
-for layer in model.layers[-20:]:
-    layer.trainable = True
-model.compile(optimizer="sgd", loss="mse")
-model.fit(x, y)
-"""
-    assert ("BN207", 8) in codes(program)

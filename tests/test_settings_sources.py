@@ -333,3 +333,33 @@ def test_a_settings_file_of_any_name_that_the_program_loads_as_json(
                                                 'default="solver.json.default"'))
     assert batches(lint(capsys, "train.py")) == [
         (13, "batch size 4, read from `solver.json.default`")]
+
+
+def test_settings_overwritten_under_keys_bnlint_cannot_read_are_unknown(
+        repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(repo / "configs" / "base.yaml", "train:\n  batch_size: 4\n")
+    train = """\
+import yaml
+from models import build
+
+def merge(overrides):
+    with open("configs/base.yaml") as handle:
+        config = yaml.safe_load(handle)
+    for section in overrides:
+        for key in overrides[section]:
+            config[section][key] = overrides[section][key]
+    return config
+
+config = merge(experiment)
+model = build()
+model.compile("adam", "mse")
+model.fit(x, y, batch_size=config["train"]["batch_size"])
+"""
+    # an experiment's file may set any entry of the base settings: 4 is not certain
+    write(repo / "train.py", train)
+    assert lint(capsys, "train.py") == []
+    # an entry written under keys it can read leaves the others known
+    write(repo / "train.py", train.replace(
+        "            config[section][key] = overrides[section][key]",
+        '            config["train"]["epochs"] = overrides[section][key]'))
+    assert [row for row, _ in batches(lint(capsys, "train.py"))] == [15]

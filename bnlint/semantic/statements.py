@@ -612,6 +612,13 @@ class StatementReplay(ReplayBase):
                 self.assign_entry(owner, target, value, env)
             elif isinstance(owner, ListValue):
                 owner.changed = True
+            elif isinstance(target.value, cst.Subscript):
+                # `cfg[section][key] = v` under a key bnlint cannot read: any dict
+                # nested in `cfg` may change
+                root: cst.BaseExpression = target.value
+                while isinstance(root, cst.Subscript):
+                    root = root.value
+                _open_nested(self.eval(root, env))
             if isinstance(owner, ModuleRef) and owner.name == "os.environ" and len(
                     target.slice) == 1 and isinstance(target.slice[0].slice, cst.Index):
                 key = self.eval(target.slice[0].slice.value, env)
@@ -697,6 +704,21 @@ def _is_dataset_enumerate(node: cst.BaseExpression) -> bool:
     """``dataset.enumerate()``: (step, element) pairs."""
     return (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
             and node.func.attr.value == "enumerate")
+
+
+def _open_nested(value: Value) -> None:
+    """Every dict inside ``value`` (itself included) may now hold anything."""
+    pending, seen = [value], set()
+    while pending:
+        item = pending.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, DictValue):
+            item.open = True
+            pending.extend(item.entries.values())
+        elif isinstance(item, ListValue):
+            pending.extend(item.items)
 
 
 def _join_names(before: dict[str, Value], then_names: dict[str, Value],
