@@ -80,6 +80,14 @@ SAME_SAMPLES = frozenset({
 ARRAY_METHODS = frozenset({"fit", "train_on_batch"})
 
 
+def _samples_in(data: Value | None) -> Samples | None:
+    """The samples a model's input holds: the array itself, or for several inputs
+    (`train_on_batch([imgs_a, imgs_b], y)`) one of them: every input has the batch's size."""
+    if isinstance(data, ListValue):
+        return next((item for item in data.items if isinstance(item, Samples)), None)
+    return data if isinstance(data, Samples) else None
+
+
 def sized_data(node: cst.Call, kwargs: dict[str, Value]) -> Dataset:
     """Batches of the call's literal ``batch_size=`` (the argument is where to act)."""
     size_arg = keyword(node, "batch_size")
@@ -410,9 +418,8 @@ class KerasEffects(ReplayBase):
                 training = "true" if passed.value else "false"
                 forwards = False
         first = args[0] if args else None
-        data = next((item for item in first.items if isinstance(item, Samples)), None) if (
-            isinstance(first, ListValue)) else first
-        batch = data if isinstance(data, Samples) and training == "true" else None
+        data = _samples_in(first)
+        batch = data if training == "true" else None
         self.record(Event("call", node, layer, self.context, training=training,
                           inputs=tuple(args), trainable_before=layer.trainable,
                           bn_trainable_before=layer.bn_trainable(),
@@ -559,9 +566,7 @@ class KerasEffects(ReplayBase):
             if size is not None and size > 0 and data.batch_node is not None:
                 batch_size, batch_node = size, data.batch_node  # a Sequence's batches
                 source = written_constant(held)
-        if isinstance(data, ListValue):
-            # `train_on_batch([imgs_a, imgs_b], y)`: every input has the batch's size
-            data = next((item for item in data.items if isinstance(item, Samples)), data)
+        data = _samples_in(data) or data
         target = args[1] if len(args) > 1 else kwargs.get("y")
         if not isinstance(data, Samples) and method in ARRAY_METHODS and isinstance(
                 target, Samples):

@@ -407,9 +407,9 @@ class StatementReplay(ReplayBase):
                 iterable.batch_size is not None and iterable.batch_node is not None):
             self.bind_batches(node, iterable, env)
         else:
-            items = self.tensor_items(node, iterable, env)
-            if items is not None:
-                self.exec_over_tensors(node, items, env)
+            over_tensors = self.tensor_items(node, iterable, env)
+            if over_tensors is not None:
+                self.exec_over_tensors(node, *over_tensors, env)
                 return
             self.bind_unknown(node.target, env)
         saved = self.latches
@@ -422,9 +422,9 @@ class StatementReplay(ReplayBase):
             self.exec_branch(node.orelse.body, env, ("else", node))
 
     def tensor_items(self, node: cst.For, iterable: Value, env: Env
-                     ) -> list[tuple[cst.BaseExpression, Tensor]] | None:
+                     ) -> tuple[cst.Name, tuple[Value, ...]] | None:
         """``for box in feature_maps`` (also under ``enumerate``) over a short list of
-        symbolic tensors: (the loop variable, the tensor) for each iteration."""
+        symbolic tensors: the loop variable and the tensors it takes in turn."""
         target: cst.BaseExpression = node.target
         if _is_enumerate(node.iter):
             call = cast(cst.Call, node.iter)
@@ -439,16 +439,16 @@ class StatementReplay(ReplayBase):
         if not 0 < len(items) <= UNROLLED_ITEMS or not all(
                 isinstance(item, Tensor) and item.symbolic for item in items):
             return None
-        return [(target, cast(Tensor, item)) for item in items]
+        return target, items
 
-    def exec_over_tensors(self, node: cst.For, items: list[tuple[cst.BaseExpression, Tensor]],
+    def exec_over_tensors(self, node: cst.For, target: cst.Name, items: tuple[Value, ...],
                           env: Env) -> None:
         """The loop body once per tensor, in order: each output head built in the loop
         joins the graph with the feature map it was built on."""
         if _is_enumerate(node.iter):
             self.bind_unknown(cast(cst.Tuple, node.target).elements[0].value, env)
-        for target, item in items:
-            env.bind(cast(cst.Name, target).value, item)
+        for item in items:
+            env.bind(target.value, item)
             self.exec_loop_body(node.body, env, node)
             if self.exit is not None:
                 return
