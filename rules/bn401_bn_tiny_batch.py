@@ -114,9 +114,21 @@ class BnTinyBatch(Rule):
     name = "bn-tiny-batch"
     severity = "warning"
     summary = "Training BatchNormalization with batches of 1-7 samples"
+    # (arrays filled by NumPy hold as many samples as their shape says: `np.zeros((1, 8))`)
     needles = (b"batch_size", b".batch(", b"expand_dims", b"newaxis", b"[None", b"+ 1]",
-               b"+1]")
+               b"+1]", b"zeros(", b"ones(", b"full(", b"empty(", b"random")
     flagged = (
+        # random arrays of one sample: every step is a batch of one
+        """
+        import numpy as np
+        from keras import layers, models
+        inputs = layers.Input((64, 64, 3))
+        outputs = layers.BatchNormalization()(layers.Conv2D(8, 3)(inputs))
+        model = models.Model(inputs, outputs)
+        model.compile("sgd", "mse")
+        model.fit(np.random.random((1, 64, 64, 3)), np.random.random((1, 62, 62, 8)))
+        model.save("model.keras")
+        """,
         # one image made a batch of one
         """
         import numpy as np
