@@ -184,6 +184,43 @@ def finetune(x, y):
     assert "when `finetune` runs" in [r.message for r in found[0].related]
 
 
+def test_both_arms_on_a_default_of_a_function_nobody_calls_are_read() -> None:
+    # `with_planes=False` is one value a caller may pass: the other arm is code that
+    # runs for callers elsewhere, and its layers are checked as well
+    code = """
+from tensorflow.keras import layers
+bn_mom = 0.1
+
+def attention(x, with_planes=False):
+    if with_planes:
+        x = layers.BatchNormalization(momentum=bn_mom)(x)
+    else:
+        x = layers.BatchNormalization(momentum=0.9)(x)
+    return x
+
+def head(x, planes=64):
+    if planes == 64:
+        x = layers.BatchNormalization(momentum=bn_mom)(x)
+    return x
+"""
+    found = [f.span.start.row for f in lint_snippet(code, all_rules()) if f.code == "BN402"]
+    assert found == [7, 14]
+
+
+def test_a_function_called_with_a_known_argument_runs_one_arm() -> None:
+    code = """
+from tensorflow.keras import layers
+
+def attention(x, with_planes=False):
+    if with_planes:
+        x = layers.BatchNormalization(momentum=0.1)(x)
+    return x
+
+y = attention(x, with_planes=False)
+"""
+    assert [f.code for f in lint_snippet(code, all_rules()) if f.code == "BN402"] == []
+
+
 def test_two_functions_nobody_calls_are_not_combined() -> None:
     # each runs after the module, not after the other: the freeze in one and the fit in
     # the other are no sequence

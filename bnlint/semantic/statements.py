@@ -180,9 +180,10 @@ class StatementReplay(ReplayBase):
                 self.exec_suite(node.orelse.body, env)
             return
         if isinstance(test, Const) and isinstance(test.value, (bool, int, str, type(None))) and (
-                test.setting is None):
+                not test.assumed):
             # `if use_bn:` with a known argument: only one branch runs (not on a
-            # setting such as an option's default: the user may give another)
+            # setting such as an option's default, nor on the default of a parameter of
+            # a function replayed on its own: the user or a caller may give another)
             if test.value:
                 self.exec_suite(node.body, env)
             elif isinstance(node.orelse, cst.If):
