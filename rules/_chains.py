@@ -31,4 +31,7 @@ def unfrozen_base_steps(model: SemanticModel,
                               "BatchNormalization layers near the end stay trainable")
     if found.phase.compile is not None:
         yield found.phase.compile.node, "recompiled here: the unfreeze takes effect"
-    yield found.phase.fit.node, "fit() calls the model with training=True here"
+    if found.phase.fit.kind == "fit":
+        yield found.phase.fit.node, "fit() calls the model with training=True here"
+    else:
+        yield found.phase.fit.node, "the training step calls the model with training=True here"

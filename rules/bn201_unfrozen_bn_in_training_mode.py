@@ -84,6 +84,29 @@ _BUILT_AND_LOADED = """
         model.load_weights("pretrained.weights.h5")"""
 
 
+# A head trained on a frozen pretrained base by a custom loop, then the base unfrozen;
+# `{refreeze}` is what runs between the unfreeze and the second loop.
+_CUSTOM_LOOP = """
+        import tensorflow as tf
+        base = tf.keras.applications.MobileNetV2(include_top=False, pooling="avg")
+        base.trainable = False
+        model = tf.keras.Sequential([base, tf.keras.layers.Dense(2)])
+        optimizer = tf.keras.optimizers.Adam(1e-3)
+
+        def train_step(images, labels):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(tf.square(model(images, training=True) - labels))
+            gradients = tape.gradient(loss, model.trainable_variables)
+            optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+
+        for images, labels in dataset:
+            train_step(images, labels)
+        base.trainable = True{refreeze}
+        for images, labels in dataset:
+            train_step(images, labels)
+        """
+
+
 class UnfrozenBnInTrainingMode(Rule):
     """## What it does
     Flags unfreezing a pretrained base that contains BatchNormalization when the base
@@ -97,7 +120,9 @@ class UnfrozenBnInTrainingMode(Rule):
     `base.layers[:-20]`) leaves the BN layers near the end of a `keras.applications`
     model trainable: bnlint knows the layer lists of those models and names the
     re-freeze in the finding. A model with its own `train_step` is flagged only when
-    that step calls the model with `training=True`.
+    that step calls the model with `training=True`. A custom training loop counts as
+    `fit()`: a step that calls the model with `training=True` on a `GradientTape` whose
+    gradients are applied trains it, and needs no compile for the unfreeze to count.
 
     ## Why is this bad?
     A BN layer uses and updates batch statistics only when it is trainable *and* called
@@ -156,6 +181,9 @@ class UnfrozenBnInTrainingMode(Rule):
     flagged = (
         # a custom train_step that calls the model with training=True
         _TRAIN_STEP_MODEL.replace("{training}", ", training=True"),
+        # a custom training loop: no compile is needed for the unfreeze to take effect,
+        # and the step's training=True runs the unfrozen BN layers in training mode
+        _CUSTOM_LOOP.replace("{refreeze}", ""),
         # a subclassed model reaches the base through a helper method of call()
         """
         import keras
@@ -376,6 +404,14 @@ class UnfrozenBnInTrainingMode(Rule):
         """),
     )
     not_flagged = (
+        # the same custom loop with the BN layers frozen again after the unfreeze
+        _CUSTOM_LOOP.replace("{refreeze}", """
+        for layer in base.layers:
+            if isinstance(layer, tf.keras.layers.BatchNormalization):
+                layer.trainable = False"""),
+        # ... or training the whole pretrained base from the first step: nothing is
+        # unfrozen (BN210's concern)
+        _CUSTOM_LOOP.replace("\n        base.trainable = False", "").replace("{refreeze}", ""),
         # ... and with every layer of the base frozen again
         _HEAD_ON_MOBILENET.replace("{refreeze}", "200"),
         # the same model trained whole from the start: setting the flags it already
@@ -521,16 +557,17 @@ class UnfrozenBnInTrainingMode(Rule):
         for found in wf.unfrozen_bn_bases(ctx.model, ctx.flavour):
             if found.mode != "training":
                 continue  # honoured or overridden training=False: BN202 or nothing
+            during = "fit()" if found.phase.fit.kind == "fit" else "its training steps"
             yield Report(
                 found.unfreeze.node,
                 f"unfreezing {wf.describe(found.base)} puts its BatchNormalization layers in "
-                "training mode during fit(): they will overwrite the pretrained moving "
+                f"training mode during {during}: they will overwrite the pretrained moving "
                 "mean/variance with your batches' statistics; after unfreezing, set "
                 "`trainable = False` on each BatchNormalization layer of the base",
                 (*call_notes(found.unfreeze, "the unfreeze"),
                  *_chain(ctx, found)),
                 scenario=scenario(self.code, **fine_tuning_facts(
-                    wf.phases(ctx.model), found.phase, found.base, found.decisive)),
+                    wf.runs_of(ctx.model, found.phase), found.phase, found.base, found.decisive)),
                 fix=refreeze(ctx.model, found),
             )
 

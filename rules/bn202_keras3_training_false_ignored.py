@@ -268,18 +268,21 @@ class Keras3TrainingFalseIgnored(Rule):
             else:
                 lead = "Keras 3.0-3.15 (this Keras 3 version is unknown) overrides"
                 severity = "info"
+            fit = found.phase.fit.kind == "fit"
+            during = "fit()" if fit else "its training steps"
+            outer = "fit()'s training=True" if fit else "the training step's training=True"
             yield Report(
                 found.unfreeze.node,
                 f"unfreezing {wf.describe(found.base)} lets its BatchNormalization layers run "
-                f"in training mode during fit(): {lead} the functional `training=False` with "
-                "fit()'s training=True, so they overwrite the pretrained moving mean/variance; "
+                f"in training mode during {during}: {lead} the functional `training=False` "
+                f"with {outer}, so they overwrite the pretrained moving mean/variance; "
                 "after unfreezing, set `trainable = False` on each BatchNormalization "
                 "layer of the base",
                 (*call_notes(found.unfreeze, "the unfreeze"),
                  *_chain(ctx, found, found.decisive)),
                 severity=severity,
                 scenario=scenario(self.code, **fine_tuning_facts(
-                    wf.phases(ctx.model), found.phase, found.base, found.decisive)),
+                    wf.runs_of(ctx.model, found.phase), found.phase, found.base, found.decisive)),
                 fix=refreeze(ctx.model, found),
             )
 

@@ -420,13 +420,17 @@ class KerasEffects(ReplayBase):
         first = args[0] if args else None
         data = _samples_in(first)
         batch = data if training == "true" else None
+        # a model trained by a custom step (`model(x, training=True)` on a tape): what
+        # its layers' flags are at this step, as a fit records them
+        step = training == "true" and layer.is_model and bool(self.context.tapes)
         self.record(Event("call", node, layer, self.context, training=training,
                           inputs=tuple(args), trainable_before=layer.trainable,
                           bn_trainable_before=layer.bn_trainable(),
                           forwards_training=forwards,
                           batch_size=batch.count if batch else None,
                           batch_node=batch.node if batch else None,
-                          batch_value=batch.size_value if batch else None))
+                          batch_value=batch.size_value if batch else None,
+                          extra=state_snapshot(layer) if step else {}))
         self.note_subclass_wiring(layer, training, forwards, node)
         wiring = Wiring(layer, "call", training, node, forwards_training=forwards)
         inputs = first.items if isinstance(first, ListValue) else (first,) if first else ()

@@ -142,11 +142,12 @@ def unfreezes(event: Event, base: Layer) -> bool:
         return False
     if selection.members is not None:
         # `model.layers[2].trainable = True`: the selected layers are known; setting
-        # the flag of the base's own BN layers unfreezes that part of it (a model
-        # among them is a base of its own, with its own wiring)
+        # the flag of the base's own BN layers unfreezes that part of it (a pretrained
+        # model among them is a base of its own, with its own wiring; a model whose
+        # weights came with the base's is part of it)
         return any(_sets_flag_of(member, base)
-                   or member is not base and not member.is_model and inside(member, base)
-                   and member.contains_bn() is True
+                   or member is not base and not is_pretrained_base(member)
+                   and inside(member, base) and member.contains_bn() is True
                    for member in selection.members
                    if not (selection.guard == "bn" and not member.is_bn))
     container = selection.container
@@ -190,6 +191,29 @@ def phases(model: SemanticModel) -> dict[int, list[Phase]]:
             runs.append(Phase(layer, last_compile.get(id(layer)), event, len(runs)))
     model.phases_memo = found
     return found
+
+
+def custom_steps(model: SemanticModel) -> dict[int, list[Phase]]:
+    """The steps of custom training loops per model (keyed by ``id(layer)``), in
+    program order: ``model(x, training=True)`` recorded on a GradientTape that gradients
+    are taken from. No compile configures them: the layers' flags at the call decide
+    what trains and how BatchNormalization normalises (each is a phase without a
+    compile)."""
+    found: dict[int, list[Phase]] = {}
+    for event in model.events_of("call"):
+        layer = event.layer
+        if (layer is None or not layer.is_model or event.training != "true"
+                or "bn_trainable" not in event.extra or not trusted(event)
+                or not in_training_tape(model, event)):
+            continue
+        runs = found.setdefault(id(layer), [])
+        runs.append(Phase(layer, None, event, len(runs)))
+    return found
+
+
+def runs_of(model: SemanticModel, phase: Phase) -> dict[int, list[Phase]]:
+    """The phases ``phase`` is counted among: fits, or custom training steps."""
+    return phases(model) if phase.fit.kind == "fit" else custom_steps(model)
 
 
 def wiring_path(container: Layer, base: Layer) -> list[Wiring] | None:
@@ -502,24 +526,26 @@ def fit_passes_training(model: SemanticModel, trained: Layer) -> bool:
 def unfrozen_bn_bases(model: SemanticModel, flavour: Flavour) -> Iterator[UnfrozenBnBase]:
     """Every phase that trains a pretrained BN base whose BN layers are trainable at the
     fit, after an unfreeze that a later compile made effective (an unfreeze without a
-    recompile is BN203's concern). Each unfreeze is yielded once per base."""
+    recompile is BN203's concern), and every step of a custom training loop that does
+    so after an unfreeze (it needs no compile). Each unfreeze is yielded once per base."""
     seen: set[tuple[int, int]] = set()
-    for runs in phases(model).values():
-        for phase in runs:
-            if phase.compile is None or not fit_passes_training(model, phase.model):
+    fitted = [phase for runs in phases(model).values() for phase in runs
+              if phase.compile is not None and fit_passes_training(model, phase.model)]
+    stepped = [phase for runs in custom_steps(model).values() for phase in runs]
+    for phase in [*fitted, *stepped]:
+        for base in parts(phase.model):
+            if not is_bn_base(base) or bn_trainable_at(phase.fit, base) is not True:
                 continue
-            for base in parts(phase.model):
-                if not is_bn_base(base) or bn_trainable_at(phase.fit, base) is not True:
-                    continue
-                path = wiring_path(phase.model, base)
-                unfreeze = last_unfreeze(model, base, phase.fit)
-                if path is None or unfreeze is None or is_noop_unfreeze(model, base, unfreeze):
-                    continue
-                if model.position(phase.compile) < model.position(unfreeze):
-                    continue
-                key = (id(unfreeze), id(base))
-                if key in seen:
-                    continue
-                seen.add(key)
-                mode, decisive = bn_mode(path, flavour)
-                yield UnfrozenBnBase(phase, base, mode, decisive, unfreeze)
+            path = wiring_path(phase.model, base)
+            unfreeze = last_unfreeze(model, base, phase.fit)
+            if path is None or unfreeze is None or is_noop_unfreeze(model, base, unfreeze):
+                continue
+            if phase.compile is not None and (
+                    model.position(phase.compile) < model.position(unfreeze)):
+                continue
+            key = (id(unfreeze), id(base))
+            if key in seen:
+                continue
+            seen.add(key)
+            mode, decisive = bn_mode(path, flavour)
+            yield UnfrozenBnBase(phase, base, mode, decisive, unfreeze)
