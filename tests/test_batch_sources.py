@@ -173,3 +173,61 @@ def test_a_sequence_built_in_another_module_is_reported_at_the_call_that_sizes_i
     assert [(item["code"], item["filename"], item["location"]) for item in found] == [
         ("BN401", "train.py", {"row": 6, "column": 26})]
     assert "batches of 2" in found[0]["message"]
+
+
+CONFIG_OBJECT = """
+from tensorflow import keras
+{config}
+model = keras.Sequential([keras.layers.Dense(8), keras.layers.BatchNormalization(),
+                         keras.layers.Dense(1)])
+model.compile("adam", "mse")
+model.fit(x, y, batch_size={size})
+model.save("model.keras")
+"""
+
+
+def test_a_batch_size_held_by_a_configuration_class_is_read() -> None:
+    config = """
+class TrainingConfig(object):
+    batch_size = 2
+    epochs = 10
+
+config = TrainingConfig()
+"""
+    found = tiny_batches(CONFIG_OBJECT.format(config=config, size="config.batch_size"))
+    assert ["batches of 2" in message for _, message in found] == [True]
+    # the class itself, and an instance whose own attribute was set, read the same way
+    found = tiny_batches(CONFIG_OBJECT.format(config=config, size="TrainingConfig.batch_size"))
+    assert len(found) == 1
+    changed = config + "config.batch_size = 32\n"
+    assert tiny_batches(CONFIG_OBJECT.format(config=changed, size="config.batch_size")) == []
+    changed = config + "TrainingConfig.batch_size = 32\n"
+    assert tiny_batches(CONFIG_OBJECT.format(config=changed, size="config.batch_size")) == []
+
+
+def test_a_batch_size_computed_by_a_class_body_is_not_guessed() -> None:
+    config = """
+class TrainingConfig(object):
+    batch_size = read_batch_size()
+
+config = TrainingConfig()
+"""
+    assert tiny_batches(CONFIG_OBJECT.format(config=config, size="config.batch_size")) == []
+
+
+def test_a_batch_size_held_by_an_easydict_is_read() -> None:
+    config = """
+from easydict import EasyDict as edict
+__C = edict()
+cfg = __C
+__C.TRAIN = edict()
+__C.TRAIN.BATCH_SIZE = 2
+"""
+    found = tiny_batches(CONFIG_OBJECT.format(config=config, size="cfg.TRAIN.BATCH_SIZE"))
+    assert ["batches of 2" in message for _, message in found] == [True]
+    # set on one path only, the entry may hold anything
+    maybe = config + "if args.big:\n    __C.TRAIN.BATCH_SIZE = 64\n"
+    assert tiny_batches(CONFIG_OBJECT.format(config=maybe, size="cfg.TRAIN.BATCH_SIZE")) == []
+    built = "from types import SimpleNamespace\ncfg = SimpleNamespace(batch_size=4)\n"
+    found = tiny_batches(CONFIG_OBJECT.format(config=built, size="cfg.batch_size"))
+    assert ["batches of 4" in message for _, message in found] == [True]

@@ -47,6 +47,7 @@ from bnlint.semantic.syntax import (
 )
 from bnlint.semantic.trainability import apply_to_layer
 from bnlint.semantic.values import (
+    ATTRIBUTE_DICTS,
     READING_DICT_METHODS,
     READING_LIST_METHODS,
     UNKNOWN,
@@ -151,6 +152,8 @@ class CallReplay(ReplayBase):
             return self.fold_calls(args[0] if args else UNKNOWN, args)
         if isinstance(callee, ModuleRef) and callee.name in FILLED_ARRAYS:
             return self.filled_array(callee.name, node, env)
+        if isinstance(callee, ModuleRef) and callee.name in ATTRIBUTE_DICTS:
+            return _attribute_dict(args, kwargs, node)
         if isinstance(callee, ModuleRef):
             setting = self.call_settings_source(callee.name, node, args, kwargs)
             if setting is not None:
@@ -717,6 +720,21 @@ def _dict_method(entries: DictValue, method: str, args: list[Value]) -> Value:
     if method not in READING_DICT_METHODS:
         entries.open = True
     return UNKNOWN
+
+
+def _attribute_dict(args: list[Value], kwargs: dict[str, Value], node: cst.Call) -> Value:
+    """``EasyDict()``, ``EasyDict({"lr": 0.1})``, ``SimpleNamespace(lr=0.1)``: a dict
+    whose entries are its attributes; built from anything else, it may hold anything."""
+    if len(args) > 1 or any(arg.star for arg in node.args):
+        return DictValue({}, node, open=True, attributes=True)
+    entries: dict[object, Value] = {}
+    if args:
+        given = args[0]
+        if not isinstance(given, DictValue) or given.open:
+            return DictValue({}, node, open=True, attributes=True)
+        entries.update(given.entries)
+    entries.update(kwargs)
+    return DictValue(entries, node, attributes=True)
 
 
 def _default(function: FunctionValue, name: str, standalone: bool) -> Value:

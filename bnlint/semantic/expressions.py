@@ -299,6 +299,9 @@ class ExpressionEvaluation(ReplayBase):
         if isinstance(owner, Optimizer) and attr in {"learning_rate", "lr"}:
             return OptimizerAttr(owner, attr)
         if isinstance(owner, DictValue):
+            if owner.attributes and attr in owner.entries:
+                entry = owner.lookup(Const(attr))  # `cfg.TRAIN` of an EasyDict
+                return entry if entry is not None else UNKNOWN
             if attr not in READING_DICT_METHODS:
                 owner.open = True  # a method taken off the dict may change its entries
             return UNKNOWN
@@ -306,14 +309,15 @@ class ExpressionEvaluation(ReplayBase):
             return UNKNOWN
         if isinstance(owner, ClassValue):
             method = owner.methods.get(attr)
-            return method if method is not None else UNKNOWN
+            return method if method is not None else owner.constants.get(attr, UNKNOWN)
         if isinstance(owner, ProjectModule):
             return self.project_attribute(owner, attr)
         if isinstance(owner, Instance):
             if attr in owner.attrs:
                 return owner.attrs[attr]
             method = owner.owner.methods.get(attr)
-            return BoundMethod(method, owner) if method is not None else UNKNOWN
+            return BoundMethod(method, owner) if method is not None else (
+                owner.owner.constants.get(attr, UNKNOWN))
         return UNKNOWN
 
     def layer_attribute(self, layer: Layer, attr: str, node: cst.Attribute) -> Value:
@@ -336,6 +340,8 @@ class ExpressionEvaluation(ReplayBase):
             owner = self.model.class_named(layer.user_class)
             if owner is not None and attr in owner.methods:
                 return BoundMethod(owner.methods[attr], layer)
+            if owner is not None:
+                return owner.constants.get(attr, UNKNOWN)
         return UNKNOWN
 
     def tracked_members(self, layer: Layer) -> tuple[Layer, ...] | None:

@@ -561,8 +561,16 @@ class StatementReplay(ReplayBase):
         for base in bases:
             if isinstance(base, ClassValue):
                 value.methods.update(base.methods)
+                value.constants.update(base.constants)
         own_call: cst.FunctionDef | None = None
         for statement in node.body.body if isinstance(node.body, cst.IndentedBlock) else ():
+            constant = _class_constant(statement)
+            if constant is not None:
+                bound = self.eval(constant[1], env)
+                if isinstance(bound, Const):
+                    value.constants[constant[0]] = bound
+                else:
+                    value.constants.pop(constant[0], None)
             if isinstance(statement, cst.FunctionDef):
                 self.define_function(statement, env, value)
                 if statement.name.value == "call":
@@ -681,6 +689,16 @@ class StatementReplay(ReplayBase):
                 owner.children.append(Wiring(value, "attribute", "absent", target))
         if isinstance(owner, ParsedArguments):
             owner.attrs[attr] = UNKNOWN if self.conditional() else value
+        if isinstance(owner, DictValue) and owner.attributes:
+            if self.conditional():
+                owner.open = True  # `cfg.TRAIN.BATCH_SIZE = 4` on one path only
+            else:
+                owner.entries[attr] = value
+        if isinstance(owner, ClassValue) and (attr in owner.constants or isinstance(
+                value, Const)):
+            # `Config.batch_size = 4`: what the class (and instances that did not set
+            # it) read from now on
+            owner.constants[attr] = UNKNOWN if self.conditional() else value
         if isinstance(owner, Instance):
             owner.attrs[attr] = value
             if attr == BATCH_PARAMETER and owner.owner.data_sequence and (
@@ -694,6 +712,35 @@ class StatementReplay(ReplayBase):
         return any(step[0] in {"if", "else", "except"} and id(step) not in self.decided_steps
                    for step in self.context.path)
 
+
+
+def _class_constant(statement: cst.BaseStatement) -> tuple[str, cst.BaseExpression] | None:
+    """``batch_size = 2`` in a class body: the name and a value made of literals only
+    (evaluating it runs nothing)."""
+    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+        return None
+    small = statement.body[0]
+    if isinstance(small, cst.Assign) and len(small.targets) == 1:
+        target, value = small.targets[0].target, small.value
+    elif isinstance(small, cst.AnnAssign) and small.value is not None:
+        target, value = small.target, small.value
+    else:
+        return None
+    if not isinstance(target, cst.Name) or not _literal(value):
+        return None
+    return target.value, value
+
+
+def _literal(node: cst.BaseExpression) -> bool:
+    if isinstance(node, (cst.Integer, cst.Float, cst.SimpleString)):
+        return True
+    if isinstance(node, cst.Name):
+        return node.value in {"True", "False", "None"}
+    if isinstance(node, cst.UnaryOperation):
+        return _literal(node.expression)
+    if isinstance(node, cst.BinaryOperation):
+        return _literal(node.left) and _literal(node.right)
+    return False
 
 
 def _is_enumerate(node: cst.BaseExpression) -> bool:

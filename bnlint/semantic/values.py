@@ -496,6 +496,9 @@ class ClassValue(Value):
     # a subclass of `keras.utils.Sequence` / `PyDataset`: its instances are the batches
     # `fit()` trains on, of their `batch_size` attribute
     data_sequence: bool = False
+    # constants its body binds (`batch_size = 2` of a configuration class), its bases'
+    # included: what `Config.batch_size` and `Config().batch_size` read until assigned
+    constants: dict[str, Value] = field(default_factory=dict)
 
 
 @dataclass(eq=False, slots=True)
@@ -568,6 +571,9 @@ class DictValue(Value):
     entries: dict[object, Value]
     node: cst.CSTNode | None = None
     open: bool = False
+    # a dict whose entries are read and set as attributes too (`cfg.TRAIN.BATCH_SIZE`
+    # of an EasyDict, a SimpleNamespace)
+    attributes: bool = False
 
     def lookup(self, key: Value) -> Value | None:
         """The entry under ``key`` when both are certainly known, else None."""
@@ -576,6 +582,14 @@ class DictValue(Value):
         assert isinstance(key, Const)
         return self.entries.get(key.value)
 
+
+# Classes whose instances hold their entries as attributes, built empty or from keyword
+# arguments or a dict: configuration objects (`cfg = EasyDict(); cfg.TRAIN = EasyDict()`).
+ATTRIBUTE_DICTS = frozenset({
+    "easydict.EasyDict", "types.SimpleNamespace", "argparse.Namespace",
+    "ml_collections.ConfigDict", "ml_collections.config_dict.ConfigDict", "addict.Dict",
+    "munch.Munch", "box.Box",
+})
 
 # Methods of a dict that leave its entries as they are, and of a list that leave it as
 # it is.
