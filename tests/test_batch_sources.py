@@ -231,3 +231,34 @@ __C.TRAIN.BATCH_SIZE = 2
     built = "from types import SimpleNamespace\ncfg = SimpleNamespace(batch_size=4)\n"
     found = tiny_batches(CONFIG_OBJECT.format(config=built, size="cfg.batch_size"))
     assert ["batches of 4" in message for _, message in found] == [True]
+
+
+GENERATOR = """
+import numpy as np
+from tensorflow import keras
+
+def generator(images, labels):
+    while True:
+        for data, label in zip(images, labels):
+            data = {batch}
+            yield data, label
+
+model = keras.Sequential([keras.layers.Dense(8), keras.layers.BatchNormalization(),
+                         keras.layers.Dense(1)])
+model.compile("adam", "mse")
+model.fit(generator(x, y), steps_per_epoch=100)
+model.save("model.keras")
+"""
+
+
+def test_a_generator_that_yields_single_samples_trains_on_batches_of_one() -> None:
+    found = lint_snippet(GENERATOR.format(batch="data[np.newaxis, ...]"), all_rules())
+    tiny = [f for f in found if f.code == "BN401"]
+    assert [(f.span.start.row, "batches of 1" in f.message) for f in tiny] == [(14, True)]
+    # the note shows where the generator makes each batch a single sample
+    assert [r.span.start.row for r in tiny[0].related if "set here" in r.message] == [8]
+
+
+def test_a_generator_whose_batches_are_not_known_says_nothing() -> None:
+    assert tiny_batches(GENERATOR.format(batch="np.stack([data] * 32)")) == []
+    assert tiny_batches(GENERATOR.format(batch="data")) == []

@@ -691,8 +691,25 @@ def _generated_batches(env: Env, site: cst.Call | None, function: FunctionValue)
         given = UNKNOWN
     size = const_int(given)
     if size is None or size < 1:
-        return UNKNOWN
+        return _yielded_samples(env.yields, site)
     return Dataset(size, site, from_generator=True, size_value=written_constant(given))
+
+
+def _yielded_samples(yields: list[Value], site: cst.Call | None) -> Value:
+    """A generator whose every ``yield`` gives inputs of one known number of samples
+    (``yield data[np.newaxis, ...], label``): batches of that many."""
+    counts: set[int] = set()
+    first: Samples | None = None
+    for value in yields:
+        inputs = value.items[0] if isinstance(value, ListValue) and value.items else value
+        if not isinstance(inputs, Samples):
+            return UNKNOWN
+        counts.add(inputs.count)
+        first = first or inputs
+    if first is None or len(counts) != 1:
+        return UNKNOWN
+    written = first.size_value or Const(first.count, first.node)  # `[np.newaxis]` sets it
+    return Dataset(first.count, first.node, from_generator=True, size_value=written)
 
 
 def _change_list(items: ListValue, method: str, args: list[Value]) -> None:

@@ -129,6 +129,16 @@ class ExpressionEvaluation(ReplayBase):
             value = right if is_constant_key(value) else UNKNOWN
         return value
 
+    def eval_yield(self, node: cst.Yield, env: Env) -> Value:
+        """``yield x_batch, y_batch``: what the generator gives (``yield from`` gives
+        what another iterable does: unknown); the value sent back is unknown."""
+        if isinstance(node.value, cst.From):
+            self.eval(node.value.item, env)
+            env.yields.append(UNKNOWN)
+        else:
+            env.yields.append(self.eval(node.value, env) if node.value is not None else UNKNOWN)
+        return UNKNOWN
+
     def eval_named(self, node: cst.NamedExpr, env: Env) -> Value:
         value = self.eval(node.value, env)
         self.assign(node.target, value, node.value, env)
@@ -489,6 +499,7 @@ _EVALUATORS = {
     "GeneratorExp": "eval_comprehension", "SetComp": "eval_comprehension",
     "DictComp": "eval_comprehension", "NamedExpr": "eval_named", "Lambda": "eval_lambda",
     "Dict": "eval_dict", "Comparison": "eval_comparison", "BooleanOperation": "eval_boolean",
+    "Yield": "eval_yield",
 }
 
 

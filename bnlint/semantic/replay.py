@@ -89,6 +89,8 @@ class Env:
     parent: Env | None = None
     globals_declared: set[str] = field(default_factory=set)
     returns: list[Value] = field(default_factory=list)
+    # what a generator function's `yield` statements give
+    yields: list[Value] = field(default_factory=list)
 
     def lookup(self, name: str) -> Value | None:
         if name in self.names:
