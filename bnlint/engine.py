@@ -18,7 +18,9 @@ if TYPE_CHECKING:
     import libcst as cst
     from libcst.metadata import CodeRange
 
+    from bnlint.callers import CallerReports
     from bnlint.project import Project
+    from bnlint.rule import Report
     from bnlint.semantic.model import SemanticModel
 
 
@@ -105,15 +107,20 @@ def lint_source(
                     f"{source.path}: internal error in {rule.code} ({rule.name}): "
                     f"{type(error).__name__}: {error}"
                 )
-    dependencies = _dependencies(models)
-    if not reports:
+    from bnlint.callers import caller_reports
+
+    callers = caller_reports(module, project.importer if project is not None else source.path,
+                             models[0], project, candidates, settings, flavour)
+    errors.update(dict.fromkeys(callers.errors))
+    dependencies = _dependencies(models, callers.read)
+    if not reports and not callers.reports:
         return FileResult(source.path, source, parsed.findings, tuple(errors), flavour,
                           dependencies)
 
     suppressions = parse_suppressions(source.text)
     answers = [tuple((d.key, d.value) for d in model.decisions) for model in models[1:]]
     tried = frozenset(path[:end] for path in answers for end in range(1, len(path) + 1))
-    findings = _to_findings(module, reports, source.text, tried)
+    findings = _to_findings(module, reports, source.text, tried, callers)
     kept = [
         finding
         for finding in findings
@@ -126,15 +133,16 @@ def lint_source(
                       dependencies)
 
 
-def _dependencies(models: list[SemanticModel]) -> tuple[tuple[str, str], ...]:
+def _dependencies(models: list[SemanticModel],
+                  callers_read: Sequence[str] = ()) -> tuple[tuple[str, str], ...]:
     """The project files a file's result rests on: the modules it imports, those that
-    import it which a rule read, and the settings files it loads (with their content
-    digests, for the cache)."""
+    import it which a rule or a caller's replay read, and the settings files it loads
+    (with their content digests, for the cache)."""
     from bnlint.project import content_digest
 
     paths = set(models[0].project_modules).union(
         *(model.importers_read for model in models),
-        *(model.settings_read for model in models))
+        *(model.settings_read for model in models), callers_read)
     found = ((path, content_digest(path)) for path in sorted(paths))
     return tuple((path, digest) for path, digest in found if digest is not None)
 
@@ -155,7 +163,7 @@ def judged_flavour(source: Source, settings: Settings,
 
 def _to_findings(module: cst.Module, reports: Iterable[PathReport], text: str,
                  tried: frozenset[tuple[tuple[str, bool], ...]] | None = None,
-                 ) -> list[Finding]:
+                 callers: CallerReports | None = None) -> list[Finding]:
     """One finding per rule and primary location, whichever replays reported it.
     Positions are computed only here, once per file that has something to report, and
     only for the nodes a finding may name.
@@ -163,23 +171,36 @@ def _to_findings(module: cst.Module, reports: Iterable[PathReport], text: str,
     A step taken in another module of the project is reported at the statement of this
     file that led there (the call, or the import that ran it), with the step itself as a
     note in its own file. A finding made only of steps inside one other module is left
-    to that module's own report (its code is linted as an entry point there)."""
+    to that module's own report (its code is linted as an entry point there).
+
+    The ``callers``' reports (the programs of modules importing this file) count where
+    their evidence lies in this file and the modules it imports: those are the
+    findings the callers' own reports leave to this file."""
 
     from bnlint.semantic.paths import describe
 
     reports = list(reports)
+    own = len(reports)
+    if callers is not None:
+        reports.extend(callers.reports)
     if not reports:
         return []
     model = reports[0].model
-    where = _Locator(module, model.project_modules,
-                     list(_located(reports, model.raising_blocks)))
+    others = {**callers.modules, **model.project_modules} if callers else (
+        model.project_modules)
+    where = _Locator(module, others, list(_located(reports, model.raising_blocks)))
 
     # a test that runs code to see it fail (`with pytest.raises(...)`) means it
     raising = [where.own(block) for block in model.raising_blocks]
     grouped: dict[tuple[str, Span], list[PathReport]] = {}
-    for item in reports:
+    for index, item in enumerate(reports):
         primary = where.own(item.report.node)
-        if primary is None:
+        if index >= own:
+            assert callers is not None
+            if primary is None or not where.within(item.report, callers.home,
+                                                   item.model.project):
+                continue  # the caller's own report shows it
+        elif primary is None:
             site = _entry_site(item)
             primary = where.own(site) if site is not None else None
             if primary is None or not where.spans_files(
@@ -213,6 +234,11 @@ def _to_findings(module: cst.Module, reports: Iterable[PathReport], text: str,
                 related += (Related(describe(decision), located[1], located[0]),)
         if holding.entry is not None:
             related += (Related(holding.entry, primary),)
+        if any(holding.report is item for item in reports[own:]):
+            site = _entry_site(holding.report)
+            located = where.anywhere(site) if site is not None else None
+            if located is not None:  # the caller's statement that runs this file's code
+                related += (Related(_CALLED_FROM, located[1], located[0]),)
         findings.append(Finding(
             code=rule.code,
             name=rule.name,
@@ -227,6 +253,7 @@ def _to_findings(module: cst.Module, reports: Iterable[PathReport], text: str,
 
 
 _STEP_ELSEWHERE = "the step reported above, in another module of the project"
+_CALLED_FROM = "the program that imports this module runs it from here"
 
 
 def _fix(rewrite: Rewrite, where: _Locator, text: str) -> Fix | None:
@@ -295,6 +322,16 @@ class _Locator:
             return None in files
         seen = _imported_closure(home[0], project, set(self.others))
         return not files <= seen
+
+    def within(self, report: Report, home: str, project: Project | None) -> bool:
+        """Does all evidence of ``report`` lie in this file (at ``home``) and the modules
+        it imports, so that its own replays could see all of it?"""
+        files: set[str | None] = set()
+        for node in (report.node, *(node for node, _ in report.related)):
+            located = self.located_in(node)
+            if located is not None:
+                files.add(located[0])
+        return files <= {None} | _imported_closure(home, project, set(self.others))
 
     def anywhere(self, node: cst.CSTNode) -> tuple[str | None, Span] | None:
         """(path shown for another module or None for this file, span)."""

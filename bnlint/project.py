@@ -74,6 +74,13 @@ class Project:
             self._parsed[path] = _parse(path, _stamp(path))
         return self._parsed[path]
 
+    def seen_from(self, caller: str, module: cst.Module) -> Project:
+        """The project as the module at ``caller`` sees it when it imports this file:
+        the import reads ``module``, the tree being linted (so that what the caller's
+        program does there lands on this file's nodes)."""
+        self._parsed[self.importer] = module
+        return Project(caller, self.top, self._parsed)
+
     def importers(self) -> list[str]:
         """The project's modules that import the linted file: Python files in its
         directory and the directories above it, up to the project's top, whose imports

@@ -126,6 +126,10 @@ class Rule:
     # not for the sources of Keras, tf-keras or TensorFlow themselves, which maintain
     # that API.
     advises_migration: ClassVar[bool] = False
+    # A verdict on what a program does with its models (which phases train what, on
+    # which batches), not on how one call is written: such a rule also judges a module
+    # by the programs that import and drive it (see ``bnlint.callers``).
+    reads_program: ClassVar[bool] = False
     # Byte strings of which at least one must occur in a file for the rule to apply.
     needles: ClassVar[tuple[bytes, ...]] = (b"BatchNorm", b"batch_norm", b"trainable")
     flagged: ClassVar[tuple[Example | str, ...]] = ()

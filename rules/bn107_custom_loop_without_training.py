@@ -77,6 +77,7 @@ class CustomLoopWithoutTraining(Rule):
     code = "BN107"
     name = "custom-loop-without-training"
     severity = "warning"
+    reads_program = True
     summary = "model called without `training=True` in a GradientTape training step"
     needles = (b"GradientTape", b".backward(")
     flagged = (

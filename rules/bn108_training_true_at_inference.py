@@ -80,6 +80,7 @@ class TrainingTrueAtInference(Rule):
     code = "BN108"
     name = "training-true-at-inference"
     severity = "warning"
+    reads_program = True
     summary = "`training=True` at inference runs BatchNormalization on batch statistics"
     needles = (b"training=True", b"training = True", b"training=1", b", True)")
     flagged = (

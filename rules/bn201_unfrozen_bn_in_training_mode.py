@@ -176,6 +176,7 @@ class UnfrozenBnInTrainingMode(Rule):
     code = "BN201"
     name = "unfrozen-bn-in-training-mode"
     severity = "warning"
+    reads_program = True
     summary = "an unfrozen pretrained base runs its BatchNormalization in training mode"
     needles = (b"trainable",)
     flagged = (

@@ -109,6 +109,7 @@ class Keras3TrainingFalseIgnored(Rule):
     code = "BN202"
     name = "keras3-training-false-ignored"
     severity = "warning"
+    reads_program = True
     summary = "Keras 3.0-3.15 ignores a functional `base(x, training=False)` during fit()"
     needles = (b"training=False",)
     flagged = (

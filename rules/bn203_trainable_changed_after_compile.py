@@ -86,6 +86,7 @@ class TrainableChangedAfterCompile(Rule):
     code = "BN203"
     name = "trainable-changed-after-compile"
     severity = "error"
+    reads_program = True
     summary = "`trainable` changed after compile() without recompiling before training"
     needles = (b"trainable",)
     flagged = (

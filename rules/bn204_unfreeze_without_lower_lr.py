@@ -77,6 +77,7 @@ class UnfreezeWithoutLowerLr(Rule):
     code = "BN204"
     name = "unfreeze-without-lower-lr"
     severity = "warning"
+    reads_program = True
     summary = "unfreezing a pretrained base without lowering the learning rate"
     needles = (b"trainable",)
     flagged = (

@@ -60,6 +60,7 @@ class ContainerTrainableResetsFreeze(Rule):
     code = "BN205"
     name = "container-trainable-resets-freeze"
     severity = "warning"
+    reads_program = True
     summary = "a container `trainable = True` re-enables BatchNormalization layers frozen one by one"
     needles = (b"trainable",)
     flagged = (

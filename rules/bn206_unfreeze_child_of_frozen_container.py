@@ -65,6 +65,7 @@ class UnfreezeChildOfFrozenContainer(Rule):
     code = "BN206"
     name = "unfreeze-child-of-frozen-container"
     severity = "warning"
+    reads_program = True
     summary = "re-enabling layers inside a frozen model (trains in Keras 3, not in tf-keras)"
     needles = (b"trainable",)
     flagged = (

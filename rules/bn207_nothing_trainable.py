@@ -56,6 +56,7 @@ class NothingTrainable(Rule):
     code = "BN207"
     name = "nothing-trainable"
     severity = "warning"
+    reads_program = True
     summary = "fit() on a model with no trainable weights"
     needles = (b"trainable",)
     flagged = (

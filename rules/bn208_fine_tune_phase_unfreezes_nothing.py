@@ -64,6 +64,7 @@ class FineTunePhaseUnfreezesNothing(Rule):
     code = "BN208"
     name = "fine-tune-phase-unfreezes-nothing"
     severity = "info"
+    reads_program = True
     summary = "a second (fine-tuning) training phase while the pretrained base is still frozen"
     needles = (b"trainab",)
     flagged = (

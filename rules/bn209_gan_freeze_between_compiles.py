@@ -97,6 +97,7 @@ class GanFreezeBetweenCompiles(Rule):
     code = "BN209"
     name = "gan-freeze-between-compiles"
     severity = "error"
+    reads_program = True
     summary = "the compile/freeze/compile GAN recipe trains no discriminator in Keras 3"
     needles = (b"trainable",)
     flagged = (

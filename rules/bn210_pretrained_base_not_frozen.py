@@ -61,6 +61,7 @@ class PretrainedBaseNotFrozen(Rule):
     code = "BN210"
     name = "pretrained-base-not-frozen"
     severity = "info"
+    reads_program = True
     summary = "a pretrained base trained together with a new head without being frozen first"
     default_enabled = False
     needles = (b"weights", b"applications", b"from_preset", b"load_model")

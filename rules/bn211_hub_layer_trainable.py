@@ -74,6 +74,7 @@ class HubLayerTrainable(Rule):
     code = "BN211"
     name = "hub-layer-trainable"
     severity = "info"
+    reads_program = True
     summary = "a trainable TF-Hub layer fine-tuned at a large learning rate"
     default_enabled = False
     needles = (b"KerasLayer",)

@@ -113,6 +113,7 @@ class BnTinyBatch(Rule):
     code = "BN401"
     name = "bn-tiny-batch"
     severity = "warning"
+    reads_program = True
     summary = "Training BatchNormalization with batches of 1-7 samples"
     # (arrays filled by NumPy hold as many samples as their shape says: `np.zeros((1, 8))`)
     needles = (b"batch_size", b".batch(", b"expand_dims", b"newaxis", b"[None", b"+ 1]",

@@ -90,6 +90,7 @@ class BnInGradientPenaltyCritic(Rule):
     code = "BN403"
     name = "bn-in-gradient-penalty-critic"
     severity = "warning"
+    reads_program = True
     summary = "BatchNormalization in a critic trained with a per-sample gradient penalty"
     needles = (b"gradient",)
     flagged = (

@@ -654,3 +654,90 @@ def test_a_trainer_that_builds_its_own_model_reports_it_itself(repo: Path) -> No
                                                   generator="make_generator()"))
     write(repo / "main.py", GAN_MAIN)
     assert [item["filename"] for item in bn107(["."], repo)] == ["trainer.py"]
+
+
+SEGMENTER = """\
+import tensorflow as tf
+
+
+def get_model(normalise=True):
+    inputs = tf.keras.Input((128, 128, 3))
+    x = tf.keras.layers.Conv2D(16, 3)(inputs)
+    if normalise:
+        x = tf.keras.layers.BatchNormalization()(x)
+    return tf.keras.Model(inputs, tf.keras.layers.Conv2D(2, 1)(x))
+"""
+TRAIN_FUNCTION = """\
+from tensorflow import keras
+from config import batch_size
+from loader import Loader
+
+
+def train(model, pairs):
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    data = Loader(batch_size, pairs)
+    model.fit(data, epochs=10)
+    model.save("model.keras")
+    return model
+"""
+LOADER = """\
+from tensorflow import keras
+
+
+class Loader(keras.utils.Sequence):
+    def __init__(self, batch_size, pairs):
+        self.batch_size = batch_size
+        self.pairs = pairs
+"""
+RUN = """\
+from model import get_model
+from train import train
+
+if __name__ == "__main__":
+    model = get_model({arguments})
+    train(model, pairs)
+"""
+
+
+def tiny_batch_project(repo: Path, arguments: str = "") -> None:
+    write(repo / "model.py", SEGMENTER)
+    write(repo / "config.py", "batch_size = 1\n")
+    write(repo / "loader.py", LOADER)
+    write(repo / "train.py", TRAIN_FUNCTION)
+    write(repo / "run.py", RUN.format(arguments=arguments))
+
+
+def bn401(args: list[str], cwd: Path, cache: bool = False) -> list[dict[str, object]]:
+    done = subprocess.run(
+        [sys.executable, "-m", "bnlint", *([] if cache else ["--no-cache"]), "--format",
+         "json", "--select", "BN401", *args],
+        cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode in (0, 1), done.stderr
+    return list(json.loads(done.stdout))
+
+
+def test_a_trainer_function_is_judged_with_the_model_its_caller_hands_it(repo: Path) -> None:
+    # train.py alone sees a parameter; run.py, which imports and calls it, hands it a
+    # model with BN: the finding is train.py's (its steps are there and in the config it
+    # imports), with a note at the call in run.py
+    tiny_batch_project(repo)
+    found = bn401(["train.py"], repo)
+    assert [(item["filename"], item["location"]) for item in found] == [
+        ("train.py", {"row": 8, "column": 19})]
+    notes = {(note["filename"], note["location"]["row"])  # type: ignore[index]
+             for note in found[0]["related"]}  # type: ignore[attr-defined]
+    assert notes == {("train.py", 9), ("config.py", 1), ("run.py", 6)}
+    # the whole project shows it once, in train.py
+    assert [item["filename"] for item in bn401(["."], repo)] == ["train.py"]
+
+
+def test_a_caller_handing_over_a_model_without_bn_makes_no_finding(repo: Path) -> None:
+    tiny_batch_project(repo, arguments="normalise=False")
+    assert bn401(["."], repo) == []
+
+
+def test_editing_the_caller_relints_the_trainer(repo: Path) -> None:
+    tiny_batch_project(repo, arguments="normalise=False")
+    assert bn401(["train.py"], repo, cache=True) == []
+    write(repo / "run.py", RUN.format(arguments=""))
+    assert [item["filename"] for item in bn401(["train.py"], repo, cache=True)] == ["train.py"]

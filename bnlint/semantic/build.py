@@ -29,7 +29,7 @@ from bnlint.semantic.imports import ImportReplay
 from bnlint.semantic.keras_effects import KerasEffects
 from bnlint.semantic.model import SemanticModel
 from bnlint.semantic.paths import PathOracle, Relevance, explore
-from bnlint.semantic.scan import scan_module
+from bnlint.semantic.scan import ScanResult, scan_module
 from bnlint.semantic.statements import StatementReplay
 from bnlint.semantic.values import ClassValue, FunctionValue, Instance, Layer, Value
 
@@ -58,12 +58,24 @@ def build_models(module: cst.Module, project: Project | None = None) -> list[Sem
             models.append(path.result)
     facts = scan_module(module)
     for model in models:
-        model.project = project
-        model.attribute_reads = facts.attribute_reads
-        model.discarded_calls = facts.discarded_calls
-        model.weight_sources = facts.weight_sources
-        model.raising_blocks = facts.raising_blocks
+        _note_facts(model, facts, project)
     return models
+
+
+def build_joined(module: cst.Module, project: Project | None = None) -> SemanticModel:
+    """Only the replay with branches joined (no paths): the program of a module that
+    imports the linted file, read for what it does to that file's code."""
+    model = _replay(module, None, Relevance(), project)
+    _note_facts(model, scan_module(module), project)
+    return model
+
+
+def _note_facts(model: SemanticModel, facts: ScanResult, project: Project | None) -> None:
+    model.project = project
+    model.attribute_reads = facts.attribute_reads
+    model.discarded_calls = facts.discarded_calls
+    model.weight_sources = facts.weight_sources
+    model.raising_blocks = facts.raising_blocks
 
 
 def _replay(module: cst.Module, oracle: PathOracle | None,
