@@ -262,3 +262,39 @@ def test_a_generator_that_yields_single_samples_trains_on_batches_of_one() -> No
 def test_a_generator_whose_batches_are_not_known_says_nothing() -> None:
     assert tiny_batches(GENERATOR.format(batch="np.stack([data] * 32)")) == []
     assert tiny_batches(GENERATOR.format(batch="data")) == []
+
+
+LOADER_LOOP = """
+import tensorflow as tf
+
+class Loader(object):
+    def __init__(self, is_training):
+        self.batch_size = {size}
+        self.count = 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        self.count += 1
+        return load(self.batch_size)
+
+net = tf.keras.Sequential([tf.keras.layers.Dense(64), tf.keras.layers.BatchNormalization(),
+                           tf.keras.layers.Dense(1)])
+optimizer = tf.keras.optimizers.Adam()
+trainset = Loader(is_training=True)
+for images, targets in trainset:
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(tf.square(net(images, training=True) - targets))
+    grads = tape.gradient(loss, net.trainable_variables)
+    optimizer.apply_gradients(zip(grads, net.trainable_variables))
+net.save("net.keras")
+"""
+
+
+def test_a_loader_iterated_for_batches_of_its_batch_size() -> None:
+    found = tiny_batches(LOADER_LOOP.format(size="2 if is_training else 1"))
+    # reported at the loader's construction, which fixes its batches
+    assert [(row, "batches of 2" in message) for row, message in found] == [(19, True)]
+    assert tiny_batches(LOADER_LOOP.format(size="32 if is_training else 1")) == []
+    assert tiny_batches(LOADER_LOOP.format(size="read_size()")) == []

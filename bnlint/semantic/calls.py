@@ -511,7 +511,7 @@ class CallReplay(ReplayBase):
             init = owner.methods.get("__init__")
             if init is not None:
                 self.call_function(init, args, kwargs, plain, site=node)
-            if owner.data_sequence:
+            if owner.data_sequence or yields_batches(owner):
                 # the batch size this call gives (its argument, else the call itself)
                 plain.batch_node = _argument_for(node, init, BATCH_PARAMETER) or node
                 self.mark_entry(plain.batch_node)
@@ -737,6 +737,33 @@ def _dict_method(entries: DictValue, method: str, args: list[Value]) -> Value:
     if method not in READING_DICT_METHODS:
         entries.open = True
     return UNKNOWN
+
+
+def yields_batches(owner: ClassValue) -> bool:
+    """A plain class of the project whose instances are iterated (``__iter__``,
+    ``__next__``) and keep a ``batch_size``: a data loader whose items are batches of
+    that size (``for images, targets in trainset``)."""
+    return bool({"__iter__", "__next__"} & owner.methods.keys()) and any(
+        BATCH_PARAMETER in source_text for source_text in _assigned_self_attributes(owner))
+
+
+def _assigned_self_attributes(owner: ClassValue) -> list[str]:
+    """The ``self.<name>`` attributes the class's ``__init__`` assigns (by name)."""
+    init = owner.methods.get("__init__")
+    if init is None or not isinstance(init.node, cst.FunctionDef):
+        return []
+    names: list[str] = []
+    for statement in init.node.body.body if isinstance(init.node.body, cst.IndentedBlock) else ():
+        if not isinstance(statement, cst.SimpleStatementLine):
+            continue
+        for small in statement.body:
+            if isinstance(small, cst.Assign):
+                for target in small.targets:
+                    if (isinstance(target.target, cst.Attribute)
+                            and isinstance(target.target.value, cst.Name)
+                            and target.target.value.value == "self"):
+                        names.append(target.target.attr.value)
+    return names
 
 
 def _attribute_dict(args: list[Value], kwargs: dict[str, Value], node: cst.Call) -> Value:

@@ -129,6 +129,21 @@ class ExpressionEvaluation(ReplayBase):
             value = right if is_constant_key(value) else UNKNOWN
         return value
 
+    def eval_conditional(self, node: cst.IfExp, env: Env) -> Value:
+        """``a if test else b``: the arm a known test picks (not an assumed one: a
+        default or a setting may be given otherwise); else what both arms agree on, a
+        constant they share."""
+        test = self.eval(node.test, env)
+        if is_constant_key(test) and isinstance(test, Const) and test.setting is None:
+            return self.eval(node.body if test.value else node.orelse, env)
+        body, orelse = self.eval(node.body, env), self.eval(node.orelse, env)
+        if body is orelse:
+            return body
+        if (isinstance(body, Const) and isinstance(orelse, Const) and body.value == orelse.value
+                and type(body.value) is type(orelse.value)):
+            return replace(body, assumed=body.assumed or orelse.assumed)
+        return UNKNOWN
+
     def eval_yield(self, node: cst.Yield, env: Env) -> Value:
         """``yield x_batch, y_batch``: what the generator gives (``yield from`` gives
         what another iterable does: unknown); the value sent back is unknown."""
@@ -499,7 +514,7 @@ _EVALUATORS = {
     "GeneratorExp": "eval_comprehension", "SetComp": "eval_comprehension",
     "DictComp": "eval_comprehension", "NamedExpr": "eval_named", "Lambda": "eval_lambda",
     "Dict": "eval_dict", "Comparison": "eval_comparison", "BooleanOperation": "eval_boolean",
-    "Yield": "eval_yield",
+    "Yield": "eval_yield", "IfExp": "eval_conditional",
 }
 
 

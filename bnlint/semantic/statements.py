@@ -11,7 +11,14 @@ import libcst as cst
 
 from bnlint.semantic.events import Event, PathKind
 from bnlint.semantic.paths import PathOracle, condition_key
-from bnlint.semantic.replay import BATCH_PARAMETER, DATA_SEQUENCES, Env, Exit, ReplayBase
+from bnlint.semantic.replay import (
+    BATCH_PARAMETER,
+    DATA_SEQUENCES,
+    Env,
+    Exit,
+    ReplayBase,
+    const_int,
+)
 from bnlint.semantic.syntax import (
     always_exits,
     assigned_names,
@@ -42,6 +49,7 @@ from bnlint.semantic.values import (
     Wiring,
     is_constant_key,
     merge_tensors,
+    written_constant,
 )
 from bnlint.semantic.walk import run_visitor, walk
 
@@ -407,6 +415,13 @@ class StatementReplay(ReplayBase):
         elif isinstance(iterable, Dataset) and (
                 iterable.batch_size is not None and iterable.batch_node is not None):
             self.bind_batches(node, iterable, env)
+        elif isinstance(iterable, Instance) and iterable.batch_node is not None and (
+                const_int(iterable.attrs.get(BATCH_PARAMETER, UNKNOWN)) is not None):
+            # `for images, targets in trainset`: a loader of the project whose items are
+            # batches of its `batch_size`
+            size = iterable.attrs[BATCH_PARAMETER]
+            self.bind_batches(node, Dataset(const_int(size), iterable.batch_node,
+                                            size_value=written_constant(size)), env)
         else:
             over_tensors = self.tensor_items(node, iterable, env)
             if over_tensors is not None:
