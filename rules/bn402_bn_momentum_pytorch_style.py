@@ -46,6 +46,10 @@ class BnMomentumPytorchStyle(Rule):
     above 0 and at most 0.5 (setting `pytorch-momentum-max`), or a module constant bound
     to one.
 
+    Layers in both arms of an `if` are read, also where the program as written takes
+    one arm only (`if self.m == 2: ... else: ...`): the layer is wrong whenever a caller
+    selects it.
+
     Not reported: `momentum=0`, which is no port of a PyTorch default but a deliberate
     choice (the moving statistics are those of the last batch); and a TF1
     `batch_normalization(..., training=True)` / contrib `batch_norm(..., is_training=True)`
@@ -101,6 +105,24 @@ class BnMomentumPytorchStyle(Rule):
         BN_MOMENTUM = 0.1
         norm = tf_keras.layers.BatchNormalization(axis=1, momentum=BN_MOMENTUM)
         """,
+        # the arm a caller selects with another value
+        """
+        from tensorflow.keras import layers
+        bn_mom = 0.1
+
+        class Net:
+            def __init__(self, m=2):
+                self.m = m
+
+            def block(self, x):
+                if self.m == 2:
+                    x = layers.BatchNormalization(momentum=0.9)(x)
+                else:
+                    x = layers.BatchNormalization(momentum=bn_mom)(x)
+                return x
+
+        features = Net(m=2).block(inputs)
+        """,
         """
         import tensorflow.compat.v1 as tf
         h = tf.layers.batch_normalization(x, momentum=0.1, training=is_training)
@@ -121,6 +143,12 @@ class BnMomentumPytorchStyle(Rule):
         """
         from keras import layers
         bn = layers.BatchNormalization(momentum=0.9)
+        """,
+        # code that never runs
+        """
+        from keras import layers
+        if False:
+            bn = layers.BatchNormalization(momentum=0.1)
         """,
         """
         import tensorflow as tf
@@ -168,7 +196,9 @@ class BnMomentumPytorchStyle(Rule):
         constants: ModuleConstants | None = None
         shared = _may_share_variables(ctx.model.calls, api.tf1_bn_functions)
         seen: set[int] = set()
-        for call in ctx.model.calls:
+        # (also in an `if` arm a known value decided against: the layer is written wrong
+        # whichever value selects it)
+        for call in [*ctx.model.calls, *ctx.model.skipped_calls]:
             name = call.name
             if name is None or id(call.node) in seen:
                 continue

@@ -209,16 +209,26 @@ def head(x, planes=64):
 
 def test_a_function_called_with_a_known_argument_runs_one_arm() -> None:
     code = """
-from tensorflow.keras import layers
+import keras
 
-def attention(x, with_planes=False):
-    if with_planes:
-        x = layers.BatchNormalization(momentum=0.1)(x)
-    return x
+def train(model, base, fine_tune=False):
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(x, y)
+    if fine_tune:
+        base.trainable = True
+        model.fit(x, y)
 
-y = attention(x, with_planes=False)
+base = keras.applications.ResNet50(include_top=False, pooling="avg")
+base.trainable = False
+model = keras.Sequential([base, keras.layers.Dense(10)])
+train(model, base, fine_tune={value})
 """
-    assert [f.code for f in lint_snippet(code, all_rules()) if f.code == "BN402"] == []
+    def changed_after_compile(value: str) -> list[int]:
+        return [f.span.start.row for f in lint_snippet(code.format(value=value), all_rules())
+                if f.code == "BN203"]
+
+    assert changed_after_compile("True") == [8]
+    assert changed_after_compile("False") == []
 
 
 def test_two_functions_nobody_calls_are_not_combined() -> None:

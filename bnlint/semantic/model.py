@@ -82,6 +82,10 @@ class SemanticModel:
     # a step taken inside another module of the project -> the statement of this file
     # that led there (the import or the call): where a finding of that step is reported
     entry_sites: dict[int, cst.CSTNode] = field(default_factory=dict)
+    # calls of imported symbols in arms of this file's `if`s that a known value decided
+    # against (`if self.m == 2: ... else: <here>`): code a caller giving another value
+    # runs, for the rules that judge how one call is written (see `skipped.py`)
+    skipped_calls: list[CallSite] = field(default_factory=list)
     _events_at: dict[int, list[Event]] | None = None
 
     def importing_texts(self) -> list[tuple[str, str]]:

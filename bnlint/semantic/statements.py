@@ -19,6 +19,7 @@ from bnlint.semantic.replay import (
     ReplayBase,
     const_int,
 )
+from bnlint.semantic.skipped import skipped_calls
 from bnlint.semantic.syntax import (
     always_exits,
     assigned_names,
@@ -192,6 +193,9 @@ class StatementReplay(ReplayBase):
             # `if use_bn:` with a known argument: only one branch runs (not on a
             # setting such as an option's default, nor on the default of a parameter of
             # a function replayed on its own: the user or a caller may give another)
+            skipped = node.orelse if test.value else node.body
+            if skipped is not None and self.foreign_path is None and not _literal(node.test):
+                self.model.skipped_calls.extend(skipped_calls(skipped, env))
             if test.value:
                 self.exec_suite(node.body, env)
             elif isinstance(node.orelse, cst.If):
