@@ -26,6 +26,13 @@ _FUNCTIONS = frozenset({
     "keras.__internal__.legacy.layers.batch_normalization",
 })
 _TRAINING_POSITION = 14  # `training` is the 15th parameter
+# TF1 layer classes whose call's `training` defaults to False as well (`call(inputs,
+# training=False)`); the V1 Keras class takes the Keras learning phase instead.
+_LAYER_CLASSES = frozenset({
+    "tf.compat.v1.layers.BatchNormalization",
+    "tf.layers.BatchNormalization",
+    "keras.__internal__.legacy.layers.BatchNormalization",
+})
 # Parameter names that carry the train/eval switch through a network-building function.
 _MODE_PARAMETERS = frozenset({
     "training", "is_training", "is_train", "istrain", "train", "train_phase",
@@ -38,7 +45,8 @@ _GRADIENT_FUNCTIONS = frozenset({"tf.gradients", "tf.compat.v1.gradients"})
 class Tf1BnTrainingDefault(Rule):
     """## What it does
     Flags `tf.compat.v1.layers.batch_normalization(x)` / `tf.layers.batch_normalization(x)`
-    called without a `training=` argument, in code that trains: the file, or a module of
+    called without a `training=` argument (also a TF1 `tf.layers.BatchNormalization`
+    layer called without one), in code that trains: the file, or a module of
     the project that imports it, builds a train op (`minimize`, `apply_gradients`,
     `tf.gradients`), another batch-normalization call
     in the file does pass `training=`, or the enclosing function receives a train/eval
@@ -78,7 +86,7 @@ class Tf1BnTrainingDefault(Rule):
     name = "tf1-bn-training-default"
     severity = "warning"
     summary = "TF1 `batch_normalization` without `training=` never uses batch statistics"
-    needles = (b"batch_normalization",)
+    needles = (b"batch_normalization", b"layers.BatchNormalization")
     flagged = (
         """
         import tensorflow as tf
@@ -106,11 +114,32 @@ class Tf1BnTrainingDefault(Rule):
             return tf.compat.v1.layers.batch_normalization(x, momentum=0.9)
         grads = tf.gradients(loss, tf.compat.v1.trainable_variables())
         """,
+        # the TF1 layer class: its call's `training` defaults to False too
+        """
+        import tensorflow as tf
+        def discriminator(x):
+            h = tf.layers.conv2d(x, 64, 4, 2, padding="same")
+            h = tf.layers.BatchNormalization(name="batch_norm_1")(h)
+            return tf.nn.leaky_relu(h, alpha=0.2)
+        d_loss = tf.reduce_mean(discriminator(images))
+        train_op = tf.train.AdamOptimizer(1e-4).minimize(d_loss)
+        """,
     )
     not_flagged = (
         """
         import tensorflow as tf
         h = tf.layers.batch_normalization(h, training=is_training)
+        train_op = tf.train.AdamOptimizer(1e-3).minimize(loss)
+        """,
+        """
+        import tensorflow as tf
+        h = tf.layers.BatchNormalization(name="bn_1")(h, training=is_training)
+        train_op = tf.train.AdamOptimizer(1e-3).minimize(loss)
+        """,
+        # the V1 Keras class takes the Keras learning phase, not `training=False`
+        """
+        import tensorflow as tf
+        h = tf.compat.v1.keras.layers.BatchNormalization()(h)
         train_op = tf.train.AdamOptimizer(1e-3).minimize(loss)
         """,
         """
@@ -137,7 +166,7 @@ class Tf1BnTrainingDefault(Rule):
 
     def check(self, ctx: RuleContext) -> Iterator[Report]:
         model = ctx.model
-        candidates: dict[int, CallSite] = {}
+        candidates: dict[int, cst.Call] = {}
         with_training = False
         for call in model.calls:
             if call.name not in _FUNCTIONS:
@@ -147,26 +176,44 @@ class Tf1BnTrainingDefault(Rule):
             elif not has_star_arguments(call.node) and len(
                 positional(call.node)
             ) <= _TRAINING_POSITION:
-                candidates.setdefault(id(call.node), call)
+                candidates.setdefault(id(call.node), call.node)
+        for event in model.events_of("call"):
+            # `tf.layers.BatchNormalization(name="bn")(x)`: the layer's call
+            layer = event.layer
+            if layer is None or layer.qualname not in _LAYER_CLASSES:
+                continue
+            if event.training != "absent":
+                with_training = True
+            elif isinstance(event.node, cst.Call) and not has_star_arguments(event.node):
+                candidates.setdefault(id(event.node), event.node)
         if not candidates:
             return
         trainer = None if with_training or _trains(model) else _trained_by_importer(model)
         trains = with_training or _trains(model) or trainer is not None
         where = f" (`{trainer}`, which imports this module, trains it)" if trainer else ""
         switches = _mode_parameters(model.module, set(candidates))
-        for key, call in candidates.items():
+        for key, node in candidates.items():
             switch = switches.get(key)
             if not trains and switch is None:
                 continue
-            spelling = model.module.code_for_node(call.node.func)
+            spelling = _spelling(model, node)
             hint = f"training={switch}" if switch else "training=is_training"
             yield Report(
-                call.node,
+                node,
                 f"`{spelling}` defaults to `training=False`: while the model trains it "
                 "normalises with the initial moving statistics (mean 0, variance 1) and "
                 f"never updates them, so it does not normalise at all{where}; pass "
                 f"`{hint}`",
             )
+
+
+def _spelling(model: SemanticModel, node: cst.Call) -> str:
+    """How the call names what it calls: the function, or the layer class whose
+    instance it calls (``tf.layers.BatchNormalization(...)``)."""
+    func = node.func
+    if isinstance(func, cst.Call):
+        return f"{model.module.code_for_node(func.func)}(...)"
+    return model.module.code_for_node(func)
 
 
 def _trains(model: SemanticModel) -> bool:
