@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from bnlint.rule import Report, Rule, RuleContext
-from bnlint.semantic.model import CallSite, SemanticModel
+from bnlint.semantic.model import SemanticModel
 from bnlint.semantic.walk import run_visitor
 
 from ._arguments import has_star_arguments, keyword, positional
