@@ -298,3 +298,38 @@ def test_a_loader_iterated_for_batches_of_its_batch_size() -> None:
     assert [(row, "batches of 2" in message) for row, message in found] == [(19, True)]
     assert tiny_batches(LOADER_LOOP.format(size="32 if is_training else 1")) == []
     assert tiny_batches(LOADER_LOOP.format(size="read_size()")) == []
+
+
+NEXT_BATCH = """
+import numpy as np
+from tensorflow import keras
+
+def batches(images, labels):
+    while True:
+        for image, label in zip(images, labels):
+            image = np.transpose(np.expand_dims(image, axis=0), {permutation})
+            yield np.copy(image), label
+
+model = keras.Sequential([keras.layers.Dense(8), keras.layers.BatchNormalization(),
+                         keras.layers.Dense(1)])
+model.compile("adam", "mse")
+data = batches(images, labels)
+for step in range(1000):
+    X, Y = next(data)
+    model.train_on_batch(X, Y)
+model.save("model.keras")
+"""
+
+
+def test_next_of_a_generator_gives_one_of_its_batches() -> None:
+    found = tiny_batches(NEXT_BATCH.format(permutation="(0, 2, 3, 1)"))
+    assert [("batches of 1" in message) for _, message in found] == [True]
+    # a permutation that moves the samples off the first axis says nothing
+    assert tiny_batches(NEXT_BATCH.format(permutation="(1, 0, 2, 3)")) == []
+
+
+def test_int_of_a_batch_size_is_that_batch_size() -> None:
+    code = CONFIG_OBJECT.format(config="size = '2'\nbatch = int(2)\n", size="batch")
+    assert ["batches of 2" in message for _, message in tiny_batches(code)] == [True]
+    code = CONFIG_OBJECT.format(config="batch = int(size_text)\n", size="batch")
+    assert tiny_batches(code) == []

@@ -95,6 +95,10 @@ FILLED_ARRAYS: dict[str, tuple[str | None, int]] = {
 
 class CallReplay(ReplayBase):
     def eval_call(self, node: cst.Call, env: Env) -> Value:
+        if isinstance(node.func, cst.Name) and node.func.value in _BUILTINS and (
+                env.lookup(node.func.value) is None):
+            args, kwargs = self.eval_arguments(node, env)
+            return _builtin(node.func.value, args, kwargs)
         if _is_super(node.func) and env.lookup("super") is None:
             # `super()` / `super(Cls, self)`: the instance's own parent class, not a
             # callee that may change `self`
@@ -736,6 +740,32 @@ def _dict_method(entries: DictValue, method: str, args: list[Value]) -> Value:
         return found if found is not None else UNKNOWN
     if method not in READING_DICT_METHODS:
         entries.open = True
+    return UNKNOWN
+
+
+# Builtins whose result the model knows for some arguments.
+_BUILTINS = frozenset({"int", "float", "next"})
+
+
+def _builtin(name: str, args: list[Value], kwargs: dict[str, Value]) -> Value:
+    """``int(batch_size)`` / ``float(lr)`` of a number: that number (still where it is
+    written); ``next(batches)`` of the project's generator of known batches: one batch,
+    whose arrays hold that many samples (``X, Y = next(data_gen)``)."""
+    if len(args) != 1 or kwargs:
+        return UNKNOWN
+    given = args[0]
+    if name in {"int", "float"}:
+        number = const_number(given)
+        if number is None or not isinstance(given, Const) or isinstance(given.value, bool):
+            return UNKNOWN
+        try:
+            converted = int(number) if name == "int" else float(number)
+        except (OverflowError, ValueError):
+            return UNKNOWN
+        return replace(given, value=converted)
+    if isinstance(given, Dataset) and given.from_generator and given.batch_size is not None and (
+            given.batch_node is not None):
+        return Samples(given.batch_size, given.batch_node, given.size_value)
     return UNKNOWN
 
 

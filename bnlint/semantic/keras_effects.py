@@ -72,8 +72,20 @@ def _graph_outputs(args: list[Value], kwargs: dict[str, Value]) -> Value | None:
 # Conversions that keep an array's first (batch) dimension.
 SAME_SAMPLES = frozenset({
     "tf.convert_to_tensor", "tf.cast", "tf.identity", "tf.constant", "numpy.array",
-    "numpy.asarray", "numpy.float32",
+    "numpy.asarray", "numpy.float32", "numpy.copy",
 })
+
+
+# Transpositions that keep the samples on the first axis when their permutation does.
+_TRANSPOSES = frozenset({"numpy.transpose", "tf.transpose"})
+
+
+def _keeps_first_axis(permutation: Value) -> bool:
+    """A permutation written as a tuple/list of constants that starts with axis 0."""
+    if not isinstance(permutation, ListValue) or not permutation.items:
+        return False
+    first = permutation.items[0]
+    return isinstance(first, Const) and first.value == 0 and not isinstance(first.value, bool)
 
 
 # Fit methods whose targets are arrays of the batch's samples (not a generator's).
@@ -139,6 +151,9 @@ class KerasEffects(ReplayBase):
             return UNKNOWN
         if name in SAME_SAMPLES and args and isinstance(args[0], Samples):
             return args[0]  # `tf.convert_to_tensor(batch)`: the same samples
+        if name in _TRANSPOSES and args and isinstance(args[0], Samples) and _keeps_first_axis(
+                args[1] if len(args) > 1 else kwargs.get("axes", kwargs.get("perm", UNKNOWN))):
+            return args[0]  # `np.transpose(batch, (0, 2, 3, 1))`: still one sample per row
         if name in api.set_value and args:
             if isinstance(args[0], OptimizerAttr):
                 self.record_set_lr(args[0].optimizer, node,

@@ -625,8 +625,10 @@ class StatementReplay(ReplayBase):
             items = value.items if isinstance(value, ListValue) else None
             for index, element in enumerate(target.elements):
                 item = items[index] if items is not None and index < len(items) else UNKNOWN
-                if items is None and isinstance(value, Tensor):
-                    item = value  # `valid, label = discriminator(img)`: outputs of one call
+                if items is None and isinstance(value, (Tensor, Samples)):
+                    # `valid, label = discriminator(img)`: outputs of one call; `X, Y =
+                    # next(batches)`: the arrays of one batch
+                    item = value
                 self.assign(element.value, item, value_node, env)
         elif isinstance(target, cst.Attribute):
             owner = self.eval(target.value, env)
