@@ -115,6 +115,7 @@ def _inside_arm(item: PathReport, decision: Decision) -> bool:
     the finding rests on the other arm not running: on code the user wrote to guard
     against it (``if freeze: base.trainable = False``), which is not a mistake."""
     ifs = {id(node) for node in decision.ifs}
-    nodes = [item.report.node, *(node for node, _ in item.report.related)]
+    nodes = [item.report.node, *(node for node, _ in item.report.related),
+             *item.report.anchors]
     return any(id(step) in ifs for node in nodes for event in item.model.events_at(node)
                for _, step in event.context.path)

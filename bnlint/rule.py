@@ -103,6 +103,9 @@ class Report:
     # the facts the runtime probe replays (rules with a probe scenario only)
     scenario: Scenario | None = None
     fix: Rewrite | None = None
+    # steps the finding rests on that its notes do not show (where the trained model
+    # was built): an `if` arm holding one of them is a condition of the finding
+    anchors: tuple[cst.CSTNode, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -475,6 +475,7 @@ class BnTinyBatch(Rule):
                 _message(size, name),
                 related=tuple(related),
                 severity=severity,
+                anchors=(layer.node,) if layer.node is not None else (),
                 scenario=scenario(self.code, batch_size=size, **model_facts(layer)),
             )
 

@@ -333,3 +333,42 @@ def test_int_of_a_batch_size_is_that_batch_size() -> None:
     assert ["batches of 2" in message for _, message in tiny_batches(code)] == [True]
     code = CONFIG_OBJECT.format(config="batch = int(size_text)\n", size="batch")
     assert tiny_batches(code) == []
+
+
+TWO_GENERATORS = """
+import argparse
+from tensorflow import keras
+
+def generate(values, batch_size):
+    while True:
+        yield load(values, batch_size)
+
+def data_generators(values, batch_size=None):
+    return generate(values[50:], batch_size), generate(values[:50], batch_size)
+
+def train(batch, weights):
+    if weights:
+        model = keras.models.load_model(weights)
+    else:
+        model = keras.Sequential([keras.layers.Dense(8), keras.layers.BatchNormalization(),
+                                  keras.layers.Dense(1)])
+        model.compile("adam", "mse")
+    train_generator, val_generator = data_generators(values, batch_size=batch)
+    model.fit(train_generator, validation_data=val_generator, steps_per_epoch=500)
+    model.save("model.keras")
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--batch", type=int, default=2)
+parser.add_argument("--weights", type=str, default=None)
+args = parser.parse_args()
+train(args.batch, args.weights)
+"""
+
+
+def test_generators_returned_as_a_pair_keep_their_batch_size() -> None:
+    found = lint_snippet(TWO_GENERATORS, all_rules())
+    tiny = [f for f in found if f.code == "BN401"]
+    # at the argument of the call that sizes them, on the path where the model with BN
+    # is the one built here (a loaded model's layers are not known)
+    assert [f.span.start.row for f in tiny] == [19]
+    assert "when `weights` is false" in [note.message for note in tiny[0].related]

@@ -638,7 +638,11 @@ def _batches_set_at(value: Value, function: FunctionValue, site: cst.Call | None
     batch_size=2)``, or a ``tf.data`` pipeline, ``tf_dataset(x, y, batch=2)``, or a
     wrapper of either) are set by the argument of the outermost call that passes the
     size on: that is where the user acts. The parameter is the one that holds the
-    very number the batches were made of, else one named like a batch size."""
+    very number the batches were made of, else one named like a batch size. A tuple of
+    them (``return train_gen, val_gen``) is read item by item."""
+    if isinstance(value, ListValue) and any(isinstance(item, Dataset) for item in value.items):
+        return replace(value, items=tuple(_batches_set_at(item, function, site, env)
+                                          for item in value.items))
     if not (isinstance(value, Dataset) and site is not None and value.batch_size is not None
             and isinstance(function.node, cst.FunctionDef)):
         return value
