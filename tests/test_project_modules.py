@@ -535,13 +535,19 @@ loss = tf.reduce_mean({call}(z))
 TRAIN_OP = "train_op = tf.train.AdamOptimizer(1e-3).minimize(loss)"
 
 
-def bn303(args: list[str], cwd: Path, cache: bool = False) -> list[dict[str, object]]:
+def findings_of(code: str, args: list[str], cwd: Path,
+                cache: bool = False) -> list[dict[str, object]]:
+    """The JSON findings of rule ``code`` for ``bnlint args`` run in ``cwd``."""
     done = subprocess.run(
         [sys.executable, "-m", "bnlint", *([] if cache else ["--no-cache"]), "--format",
-         "json", "--select", "BN303", *args],
+         "json", "--select", code, *args],
         cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode in (0, 1), done.stderr
     return list(json.loads(done.stdout))
+
+
+def bn303(args: list[str], cwd: Path, cache: bool = False) -> list[dict[str, object]]:
+    return findings_of("BN303", args, cwd, cache)
 
 
 @pytest.mark.parametrize(("network", "import_line", "call"), [
@@ -708,12 +714,7 @@ def tiny_batch_project(repo: Path, arguments: str = "") -> None:
 
 
 def bn401(args: list[str], cwd: Path, cache: bool = False) -> list[dict[str, object]]:
-    done = subprocess.run(
-        [sys.executable, "-m", "bnlint", *([] if cache else ["--no-cache"]), "--format",
-         "json", "--select", "BN401", *args],
-        cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode in (0, 1), done.stderr
-    return list(json.loads(done.stdout))
+    return findings_of("BN401", args, cwd, cache)
 
 
 def test_a_trainer_function_is_judged_with_the_model_its_caller_hands_it(repo: Path) -> None:
