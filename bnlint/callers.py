@@ -83,7 +83,14 @@ def caller_reports(module: cst.Module, path: str, own: SemanticModel,
         tree = project.module(caller)
         if tree is None:
             continue
-        model = build_joined(tree, project.seen_from(caller, module))
+        try:
+            model = build_joined(tree, project.seen_from(caller, module))
+        except MemoryError:
+            raise
+        except Exception as error:  # noqa: BLE001 - the file's own findings must stand
+            found.errors.append(f"{path}: internal error replaying the program of {caller}: "
+                                f"{type(error).__name__}: {error}")
+            continue
         found.callers.append(caller)
         found.modules[caller] = tree
         found.modules.update(model.project_modules)

@@ -120,7 +120,7 @@ def lint_source(
     suppressions = parse_suppressions(source.text)
     answers = [tuple((d.key, d.value) for d in model.decisions) for model in models[1:]]
     tried = frozenset(path[:end] for path in answers for end in range(1, len(path) + 1))
-    findings = _to_findings(module, reports, source.text, tried, callers)
+    findings = _to_findings(module, reports, source.text, tried, callers, models[0])
     kept = [
         finding
         for finding in findings
@@ -163,7 +163,8 @@ def judged_flavour(source: Source, settings: Settings,
 
 def _to_findings(module: cst.Module, reports: Iterable[PathReport], text: str,
                  tried: frozenset[tuple[tuple[str, bool], ...]] | None = None,
-                 callers: CallerReports | None = None) -> list[Finding]:
+                 callers: CallerReports | None = None,
+                 home: SemanticModel | None = None) -> list[Finding]:
     """One finding per rule and primary location, whichever replays reported it.
     Positions are computed only here, once per file that has something to report, and
     only for the nodes a finding may name.
@@ -175,7 +176,8 @@ def _to_findings(module: cst.Module, reports: Iterable[PathReport], text: str,
 
     The ``callers``' reports (the programs of modules importing this file) count where
     their evidence lies in this file and the modules it imports: those are the
-    findings the callers' own reports leave to this file."""
+    findings the callers' own reports leave to this file. ``home`` is this file's own
+    model (its imports and its blocks that expect an error), when given."""
 
     from bnlint.semantic.paths import describe
 
@@ -185,7 +187,7 @@ def _to_findings(module: cst.Module, reports: Iterable[PathReport], text: str,
         reports.extend(callers.reports)
     if not reports:
         return []
-    model = reports[0].model
+    model = home or reports[0].model
     others = {**callers.modules, **model.project_modules} if callers else (
         model.project_modules)
     where = _Locator(module, others, list(_located(reports, model.raising_blocks)))

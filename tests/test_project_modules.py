@@ -742,3 +742,28 @@ def test_editing_the_caller_relints_the_trainer(repo: Path) -> None:
     assert bn401(["train.py"], repo, cache=True) == []
     write(repo / "run.py", RUN.format(arguments=""))
     assert [item["filename"] for item in bn401(["train.py"], repo, cache=True)] == ["train.py"]
+
+
+def test_a_caller_whose_replay_fails_leaves_the_files_own_findings(
+        repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bnlint import engine
+    from bnlint.registry import all_rules
+    from bnlint.semantic import build
+    from bnlint.settings import Settings
+    from bnlint.source import Source
+
+    tiny_batch_project(repo)
+    trainer = repo / "train.py"
+    # the trainer has a finding of its own, besides what its caller shows
+    write(trainer, TRAIN_FUNCTION + "\nbn = keras.layers.BatchNormalization(momentum=0.1)\n")
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("replay failed")
+
+    monkeypatch.setattr(build, "build_joined", broken)
+    result = engine.lint_source(Source(str(trainer), trainer.read_text(encoding="utf-8")),
+                                Settings(), all_rules(), project=project_for(str(trainer),
+                                                                             str(repo)))
+    assert [finding.code for finding in result.findings] == ["BN402"]
+    assert len(result.errors) == 1 and "run.py" in result.errors[0]
+    assert "replay failed" in result.errors[0]
