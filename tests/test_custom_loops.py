@@ -81,3 +81,36 @@ for layer in model.layers[1].layers:
         layer.trainable = False
 """)
     assert unfrozen_bn(code) == []
+
+
+CALLABLE_LOSS = """
+import tensorflow as tf
+
+class PairLoss:
+    def __init__(self, critic):
+        self.critic = critic
+
+    def __call__(self, real, fake):
+        return tf.reduce_mean(self.critic(real{training})) - tf.reduce_mean(
+            self.critic(fake{training}))
+
+critic = tf.keras.Sequential([tf.keras.layers.Dense(8), tf.keras.layers.BatchNormalization(),
+                              tf.keras.layers.Dense(1)])
+optimizer = tf.keras.optimizers.Adam()
+loss_fn = PairLoss(critic)
+for real, fake in batches:
+    with tf.GradientTape() as tape:
+        loss = loss_fn(real, fake)
+    grads = tape.gradient(loss, critic.trainable_variables)
+    optimizer.apply_gradients(zip(grads, critic.trainable_variables))
+"""
+
+
+def test_a_callable_loss_helper_runs_its_call_on_the_step() -> None:
+    def without_training(training: str) -> list[int]:
+        return [f.span.start.row
+                for f in lint_snippet(CALLABLE_LOSS.replace("{training}", training),
+                                      all_rules(), "tf-keras") if f.code == "BN107"]
+
+    assert without_training("") == [9, 10]
+    assert without_training(", training=True") == []

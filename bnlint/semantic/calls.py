@@ -172,6 +172,11 @@ class CallReplay(ReplayBase):
                                       site=node)
         if isinstance(callee, ClassValue):
             return self.instantiate(callee, node, args, kwargs)
+        if isinstance(callee, Instance) and "__call__" in callee.owner.methods:
+            # `loss_fn(real, fake)` of a callable object of the project (a loss helper
+            # that runs the critic it holds): its `__call__` on the instance
+            return self.call_function(callee.owner.methods["__call__"], args, kwargs, callee,
+                                      site=node)
         if isinstance(node.func, cst.Name) and node.func.value in BUILTINS_NO_EFFECT:
             if node.func.value == "enumerate" and len(args) == 1 and isinstance(
                     args[0], Dataset):
