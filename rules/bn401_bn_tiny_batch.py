@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from bnlint.finding import Severity
 from bnlint.probe.facts import model_facts
 from bnlint.probe.scenario import scenario
-from bnlint.rule import Report, Rule, RuleContext
+from bnlint.rule import Example, Report, Rule, RuleContext
 from bnlint.semantic import workflow as wf
 from bnlint.semantic.events import Event
 from bnlint.semantic.model import SemanticModel
@@ -119,6 +119,21 @@ class BnTinyBatch(Rule):
     needles = (b"batch_size", b".batch(", b"expand_dims", b"newaxis", b"[None", b"+ 1]",
                b"+1]", b"zeros(", b"ones(", b"full(", b"empty(", b"random")
     flagged = (
+        # Keras 3.0-3.15 fit() overrides the functional training=False: the base's BN
+        # layers do train on the batches of 4
+        Example(
+            """
+            import keras
+            inputs = keras.Input((224, 224, 3))
+            base = keras.applications.EfficientNetB0(include_top=False, pooling="avg")
+            outputs = keras.layers.Dense(2)(base(inputs, training=False))
+            model = keras.Model(inputs, outputs)
+            model.compile("adam", "categorical_crossentropy")
+            model.fit(x_train, y_train, batch_size=4)
+            model.save("model.keras")
+            """,
+            target="keras3", keras_version="3.8",
+        ),
         # random arrays of one sample: every step is a batch of one
         """
         import numpy as np
@@ -281,6 +296,21 @@ class BnTinyBatch(Rule):
         """,
     )
     not_flagged = (
+        # the base is called with training=False, which tf-keras honours in fit(): its
+        # BN layers use their moving statistics whatever the batch
+        Example(
+            """
+            import tensorflow as tf
+            inputs = tf.keras.Input((224, 224, 3))
+            base = tf.keras.applications.EfficientNetB0(include_top=False, pooling="avg")
+            outputs = tf.keras.layers.Dense(2)(base(inputs, training=False))
+            model = tf.keras.Model(inputs, outputs)
+            model.compile("adam", "categorical_crossentropy")
+            model.fit(x_train, y_train, batch_size=4)
+            model.save("model.keras")
+            """,
+            target="tf-keras",
+        ),
         # the same step on a model that is also run in training mode to predict
         # (pix2pix): batch statistics at inference are the author's choice
         """
@@ -443,6 +473,11 @@ class BnTinyBatch(Rule):
             if layer is None or layer.contains_bn() is not True:
                 continue
             if event.bn_trainable_before is not True or id(where) in seen:
+                continue
+            if layer.runs_in_outer_mode("bn") is False and (
+                    ctx.flavour.keras3_functional_override() is not True):
+                # every trainable BN layer inside is called with `training=False`, which
+                # this Keras honours: they normalise with their moving statistics
                 continue
             if not _batch_reaches_model(ctx.model, event, where):
                 continue

@@ -782,8 +782,8 @@ def yields_batches(owner: ClassValue) -> bool:
     """A plain class of the project whose instances are iterated (``__iter__``,
     ``__next__``) and keep a ``batch_size``: a data loader whose items are batches of
     that size (``for images, targets in trainset``)."""
-    return bool({"__iter__", "__next__"} & owner.methods.keys()) and any(
-        BATCH_PARAMETER in source_text for source_text in _assigned_self_attributes(owner))
+    return bool({"__iter__", "__next__"} & owner.methods.keys()) and (
+        BATCH_PARAMETER in _assigned_self_attributes(owner))
 
 
 def _assigned_self_attributes(owner: ClassValue) -> list[str]:
