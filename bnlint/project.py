@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -258,7 +258,15 @@ def _parse(path: str, stamp: tuple[int, int]) -> cst.Module | None:
     except (OSError, SourceError):
         return None
     try:
-        return parse_source(source).module
+        module = parse_source(source).module
+        if module is None and source.kind == "python":
+            # a Python 2 module the project imports: read for what it defines
+            from bnlint.python2 import as_python3
+
+            ported = as_python3(source.text)
+            if ported is not None:
+                module = parse_source(replace(source, text=ported)).module
+        return module
     except Exception:  # noqa: BLE001 - a module we cannot read is an unknown library
         return None
 
