@@ -372,3 +372,121 @@ def test_generators_returned_as_a_pair_keep_their_batch_size() -> None:
     # is the one built here (a loaded model's layers are not known)
     assert [f.span.start.row for f in tiny] == [19]
     assert "when `weights` is false" in [note.message for note in tiny[0].related]
+
+
+RETINA_LOOP = """
+import tensorflow as tf
+from tensorflow import keras
+
+class DataGenerator:
+    def __init__(self, lines, batch_size):
+        self.lines = lines
+        self.batch_size = batch_size
+
+    def data_generate(self):
+        while True:
+            images = tf.stack([load(line) for line in self.lines[:self.batch_size]])
+            yield [images, [boxes(), classes()]], tf.zeros(shape=(self.batch_size,))
+
+@tf.function
+def train_step(optimizer, input_img, model):
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(model(input_img, training=True))
+    gradients = tape.gradient(loss, model.trainable_variables)
+    optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+
+inputs = keras.Input(shape=(64, 64, 3))
+model = keras.Model(inputs, keras.layers.BatchNormalization()(keras.layers.Conv2D(8, 3)(inputs)))
+batches = DataGenerator(lines,
+                        batch_size=2).data_generate()
+optimizer = keras.optimizers.Adam()
+for data in batches:
+    train_step(optimizer, {image}, model)
+model.save_weights("retina.h5")
+"""
+
+
+def test_a_batch_taken_whole_keeps_its_arrays_where_the_generator_yields_them() -> None:
+    found = tiny_batches(RETINA_LOOP.format(image="data[0][0]"))
+    assert [row for row, _ in found] == [25]  # the constructor's `batch_size=2`
+    assert "batches of 2" in found[0][1]
+
+
+def test_an_entry_of_a_batch_that_is_not_an_array_position_says_nothing() -> None:
+    # `data[2]` is past what the generator yields: nothing is known of it
+    assert tiny_batches(RETINA_LOOP.format(image="data[2]")) == []
+
+
+ITERATOR_FACTORY = """
+import keras
+from keras.layers import Input, Conv2D, BatchNormalization
+from keras.models import Model
+
+class SegIterator(keras.utils.Sequence):
+    def __init__(self, names, batch_size=32):
+        self.names = names
+        self.batch_size = batch_size
+
+    def __len__(self):
+        return len(self.names) // self.batch_size
+
+    def __getitem__(self, index):
+        return load(self.names[index * self.batch_size:(index + 1) * self.batch_size])
+
+class Augmenter:
+    def flow_from_directory(self, names, batch_size=32, shuffle=True):
+        return SegIterator(names, batch_size=batch_size)
+
+class Config:
+    batch_size = 2
+
+inputs = Input((64, 64, 3))
+model = Model(inputs, BatchNormalization()(Conv2D(8, 3)(inputs)))
+model.compile("adam", "mse")
+model.fit(Augmenter().flow_from_directory(
+    names,
+    batch_size=Config.batch_size,
+    shuffle=True))
+"""
+
+
+def test_a_project_method_returning_the_iterator_it_sizes_is_reported_at_its_argument() -> None:
+    found = tiny_batches(ITERATOR_FACTORY)
+    assert [row for row, _ in found] == [29]  # `batch_size=Config.batch_size`
+    assert "batches of 2" in found[0][1]
+
+
+INHERITED_SEQUENCE = """
+from tensorflow import keras
+
+class Generator(keras.utils.Sequence):
+    def __init__(self, batch_size=32, shuffle=True):
+        self.batch_size = int(batch_size)
+
+    def __len__(self):
+        return 10
+
+    def __getitem__(self, index):
+        return load(index, self.batch_size)
+
+class VocGenerator(Generator):
+    def __init__(self, data_dir, **kwargs):
+        self.data_dir = data_dir
+        {parent}
+
+inputs = keras.Input(shape=(64, 64, 3))
+model = keras.Model(inputs, keras.layers.BatchNormalization()(keras.layers.Conv2D(8, 3)(inputs)))
+model.compile("adam", "mse")
+model.fit(VocGenerator("/data", batch_size=2), epochs=3)
+model.save("detector.h5")
+"""
+
+
+def test_a_loader_that_hands_its_size_to_its_parent_class_is_read_through_super() -> None:
+    found = tiny_batches(INHERITED_SEQUENCE.format(
+        parent="super(VocGenerator, self).__init__(**kwargs)"))
+    assert [row for row, _ in found] == [22]
+    assert "batches of 2" in found[0][1]
+    # the parent's default is not what this call passes on when the subclass drops it
+    assert tiny_batches(INHERITED_SEQUENCE.format(
+        parent="super().__init__(batch_size=64)")) == []

@@ -517,3 +517,76 @@ def test_a_pipeline_built_by_a_helper_is_reported_at_the_call_that_sizes_it() ->
     # the helper's `.batch(batch)` only passes the size on: the user sets it at line 15
     assert codes(DATASET_HELPER, "tf-keras") == [("BN401", 15)]
     assert codes(DATASET_HELPER.replace("batch_size = 2", "batch_size = 64"), "tf-keras") == []
+
+
+BUILDER_BY_NAME = """
+from keras.engine import Layer
+from keras.layers import Input, Conv2D, BatchNormalization, Activation
+from keras.models import Model
+
+class Resize(Layer):
+    def __init__(self, size, **kwargs):
+        super(Resize, self).__init__(**kwargs)
+        self.size = size
+
+    def call(self, inputs):
+        return resize(inputs, self.size)
+
+def segnet(shape):
+    inputs = Input(shape)
+    x = Resize((64, 64))(BatchNormalization()(Conv2D(8, 3)(inputs)))
+    return Model(inputs, Activation("softmax")(Conv2D(2, 1)(x)))
+
+def build(name, shape):
+    name = name.{method}()
+    if name == "segnet":
+        model = segnet(shape)
+    else:
+        inputs = Input(shape)
+        model = Model(inputs, Conv2D(2, 1)(inputs))
+    return model
+
+model = build("{name}", (64, 64, 3))
+model.compile("adam", "mse")
+model.fit(x, y, batch_size=2)
+"""
+
+
+def test_a_builder_picked_by_a_normalised_name_through_a_keras2_custom_layer() -> None:
+    # `name.lower()` decides the `if`; a subclass of Keras 2's `keras.engine.Layer`
+    # passes the graph on, so the fitted model is known to hold BN
+    assert ("BN401", 30) in codes(BUILDER_BY_NAME.format(method="lower", name="SegNet"))
+    assert codes(BUILDER_BY_NAME.format(method="lower", name="UNet")) == []
+
+
+PYRAMID_HEADS = """
+from tensorflow import keras
+from tensorflow.keras import layers
+
+def backbone(inputs):
+    x = layers.Conv2D(8, 3)(inputs)
+    c3 = layers.BatchNormalization()(x)
+    return c3, layers.MaxPooling2D()(c3)
+
+def head(name):
+    inputs = keras.Input(shape=(None, None, 8))
+    return keras.Model(inputs, layers.Conv2D(4, 1)(inputs), name=name)
+
+def build_pyramid(models, features):
+    return [layers.Concatenate(axis=1)([model(f) for f in features]) for name, model in models]
+
+inputs = keras.Input(shape=(64, 64, 3))
+features = backbone(inputs)
+model = keras.Model(inputs, build_pyramid({models}, features))
+model.compile("adam", "mse")
+model.fit(x, y, batch_size=2)
+"""
+
+
+def test_list_comprehensions_over_known_lists_build_the_graph_item_by_item() -> None:
+    # the model's outputs come from comprehensions over the heads and the feature maps
+    # of a backbone with BN: the fitted model holds that BN
+    assert ("BN401", 21) in codes(PYRAMID_HEADS.format(
+        models='[("regression", head("r")), ("classification", head("c"))]'))
+    # over a list nobody knows, the outputs stay unknown, and so does the BN
+    assert codes(PYRAMID_HEADS.format(models="load_heads()")) == []

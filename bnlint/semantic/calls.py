@@ -121,6 +121,12 @@ class CallReplay(ReplayBase):
             if size is not None and BATCH_PARAMETER not in instance.attrs:
                 instance.attrs[BATCH_PARAMETER] = size
             return UNKNOWN
+        inherited = self.inherited_method(node, env)
+        if inherited is not None:
+            # `super(VocGenerator, self).__init__(**kwargs)`: the parent class's method
+            # of the project runs on the same instance
+            args, kwargs = self.eval_arguments(node, env)
+            return self.call_function(inherited[0], args, kwargs, inherited[1], site=node)
         receiver: Value | None = None
         method: str | None = None
         if isinstance(node.func, cst.Attribute):
@@ -220,6 +226,26 @@ class CallReplay(ReplayBase):
             directories.append(os.path.dirname(self.foreign_path))
         return settings_file(directories, self.project.top, written)
 
+    def inherited_method(self, node: cst.Call, env: Env
+                         ) -> tuple[FunctionValue, Instance] | None:
+        """``super().method(...)`` in a method of a plain class of the project: the
+        method a parent class of the project defines, and the instance it runs on."""
+        if not (isinstance(node.func, cst.Attribute) and _is_super(node.func.value)):
+            return None
+        instance = env.lookup("self")
+        defining = self.context.method_of
+        if not isinstance(instance, Instance) or defining is None:
+            return None
+        owner: Value | None = instance.owner
+        while isinstance(owner, ClassValue) and owner.name != defining:
+            owner = next((base for base in owner.bases if isinstance(base, ClassValue)), None)
+        if not isinstance(owner, ClassValue):
+            return None
+        for base in owner.bases:
+            if isinstance(base, ClassValue) and node.func.attr.value in base.methods:
+                return base.methods[node.func.attr.value], instance
+        return None
+
     def eval_arguments(self, node: cst.Call, env: Env) -> tuple[list[Value], dict[str, Value]]:
         """The call's positional and keyword values. ``*args`` / ``**kwargs`` fill
         parameters nobody can name: positionals from the first ``*`` on are not placed,
@@ -279,6 +305,11 @@ class CallReplay(ReplayBase):
             return self.call_model_method(receiver, method, node, args, kwargs)
         if isinstance(receiver, DictValue):
             return _dict_method(receiver, method, args)
+        if isinstance(receiver, Const) and isinstance(receiver.value, str) and (
+                method in _STRING_NORMALISERS and not args and not kwargs):
+            # `model_name = model_name.lower()`: the same name, for the `if` that picks
+            # the builder by it
+            return replace(receiver, value=getattr(receiver.value, method)())
         if isinstance(receiver, ArgumentParser):
             return parser_method(receiver, method, node, args, kwargs)
         if isinstance(receiver, OpenedFile) and method == "read":
@@ -648,6 +679,18 @@ def _batches_set_at(value: Value, function: FunctionValue, site: cst.Call | None
     if isinstance(value, ListValue) and any(isinstance(item, Dataset) for item in value.items):
         return replace(value, items=tuple(_batches_set_at(item, function, site, env)
                                           for item in value.items))
+    if isinstance(value, Instance) and value.batch_node is not None and site is not None and (
+            isinstance(function.node, cst.FunctionDef)):
+        # `flow_from_directory(..., batch_size=bs)` returning the project's iterator
+        # built with that `bs`: the size is set by the argument this call passes
+        held = value.attrs.get(BATCH_PARAMETER)
+        name = next((name for name in sorted(parameter_names(function.node))
+                     if held is not None and env.names.get(name) is held), None)
+        argument = _argument_for(site, function, name, method=function.owner is not None) if (
+            name is not None) else None
+        if argument is not None:
+            value.batch_node = argument
+        return value
     if not (isinstance(value, Dataset) and site is not None and value.batch_size is not None
             and isinstance(function.node, cst.FunctionDef)):
         return value
@@ -705,7 +748,29 @@ def _generated_batches(env: Env, site: cst.Call | None, function: FunctionValue)
     size = const_int(given)
     if size is None or size < 1:
         return _yielded_samples(env.yields, site)
-    return Dataset(size, site, from_generator=True, size_value=written_constant(given))
+    where: cst.CSTNode | None = site
+    if name is None and isinstance(owner, Instance) and isinstance(owner.node, cst.Call):
+        # `DataGenerator(lines, batch_size=2).data_generate()`: the constructor's
+        # argument sets the size
+        where = owner.batch_node or _argument_for(
+            owner.node, owner.owner.methods.get("__init__"), BATCH_PARAMETER) or site
+    return Dataset(size, where, from_generator=True, size_value=written_constant(given),
+                   item=_yielded_item(env.yields))
+
+
+def _yielded_item(yields: list[Value]) -> ListValue | None:
+    """The nesting of lists and tuples that every ``yield`` of a generator gives, when
+    they agree (None otherwise, or when it yields something else)."""
+    def nesting(value: Value) -> object:
+        if isinstance(value, ListValue) and not value.changed:
+            return tuple(nesting(item) for item in value.items)
+        return None
+
+    shapes = {repr(nesting(value)) for value in yields}
+    first = yields[0] if yields else None
+    if len(shapes) != 1 or not isinstance(first, ListValue) or first.changed:
+        return None
+    return first
 
 
 def _yielded_samples(yields: list[Value], site: cst.Call | None) -> Value:
@@ -754,6 +819,8 @@ def _dict_method(entries: DictValue, method: str, args: list[Value]) -> Value:
 
 # Builtins whose result the model knows for some arguments.
 _BUILTINS = frozenset({"int", "float", "next"})
+# methods of a string that give another known string of the same name
+_STRING_NORMALISERS = frozenset({"lower", "upper", "casefold", "strip", "lstrip", "rstrip"})
 
 
 def _builtin(name: str, args: list[Value], kwargs: dict[str, Value]) -> Value:

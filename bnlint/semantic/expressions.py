@@ -476,6 +476,9 @@ class ExpressionEvaluation(ReplayBase):
         return None
 
     def eval_comprehension(self, node: cst.BaseExpression, env: Env) -> Value:
+        unrolled = self.unrolled_comprehension(node, env)
+        if unrolled is not None:
+            return unrolled
         scope = Env(parent=env)
         clause: cst.CompFor | None = getattr(node, "for_in", None)
         depth = 0
@@ -501,6 +504,33 @@ class ExpressionEvaluation(ReplayBase):
             self.context = saved
         return UNKNOWN
 
+    def unrolled_comprehension(self, node: cst.BaseExpression, env: Env) -> ListValue | None:
+        """``[submodel(f) for f in features]`` or ``[build(n, m) for n, m in models]``
+        over a short list whose items are known: the element once per item, in order,
+        as Python runs it, giving the list of results. None for any other comprehension
+        (filtered, nested, over something else)."""
+        if not isinstance(node, cst.ListComp) or node.for_in.inner_for_in is not None or (
+                node.for_in.ifs or node.for_in.asynchronous is not None):
+            return None
+        iterable = self.eval(node.for_in.iter, env)
+        if not isinstance(iterable, ListValue) or iterable.changed or not (
+                0 < len(iterable.items) <= _UNROLLED_ITEMS):
+            return None
+        results: list[Value] = []
+        saved = self.context
+        self.context = replace(saved, loop_depth=saved.loop_depth + 1)
+        try:
+            for item in iterable.items:
+                scope = Env(parent=env)
+                self.assign(node.for_in.target, item, node.for_in.iter, scope)
+                results.append(self.eval(node.elt, scope))
+        finally:
+            self.context = saved
+        return ListValue(tuple(results))
+
+
+# A comprehension over a list of at most this many known items is evaluated item by item.
+_UNROLLED_ITEMS = 8
 
 # The method that evaluates each kind of expression; any other kind has its children
 # evaluated and is unknown. Looked up by the node's exact type: none of these classes has

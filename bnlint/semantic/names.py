@@ -68,6 +68,8 @@ def canonical(name: str) -> str:
         last = name.rsplit(".", 1)[-1]
         if last in {"Sequential", "Model", "Functional"}:
             return "keras.Model" if last == "Functional" else f"keras.{last}"
+        if last in {"Layer", "InputSpec"} and name.startswith("keras.engine."):
+            return f"keras.layers.{last}"  # Keras 2's `keras.engine.topology.Layer`
     if name.startswith(("keras.legacy.", "keras.optimizers.optimizer_v2.")):
         return "keras.optimizers.legacy." + name.rsplit(".", 1)[-1]
     return name

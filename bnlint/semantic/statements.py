@@ -486,6 +486,13 @@ class StatementReplay(ReplayBase):
                 return
             self.bind_unknown(target.elements[0].value, env)
             target = target.elements[1].value
+        if isinstance(target, cst.Name) and batches.item is not None and (
+                batches.batch_size is not None and batches.batch_node is not None):
+            # `for data in gen: images = data[0][0]`: each array of the yielded
+            # structure, where it sits in it, holds `size` samples
+            env.bind(target.value, _batch_of(batches.item, Samples(
+                batches.batch_size, batches.batch_node, batches.size_value)))
+            return
         parts = ([element.value for element in target.elements]
                  if isinstance(target, (cst.Tuple, cst.List)) else [target])
         for part in parts:
@@ -911,3 +918,10 @@ def _calls_super_call(function: cst.FunctionDef) -> bool:
                 and node.func.value.func.value == "super"):
             return True
     return False
+
+
+def _batch_of(item: ListValue, samples: Samples) -> ListValue:
+    """A batch shaped like the generator's ``item``: every non-list entry is an array of
+    ``samples``."""
+    return ListValue(tuple(_batch_of(entry, samples) if isinstance(entry, ListValue)
+                           else samples for entry in item.items))

@@ -409,6 +409,9 @@ class Dataset(Value):
     from_generator: bool = False
     # the constant the batch size came from, where the code (or a setting) writes it
     size_value: Const | None = None
+    # what a generator yields, when every `yield` has the same nesting of lists and
+    # tuples (`yield [images, [boxes, classes]], zeros`): where its arrays sit in a batch
+    item: ListValue | None = None
 
 
 @dataclass(eq=False, slots=True)
