@@ -50,7 +50,9 @@ def holds(group: Sequence[PathReport],
     joined = next((item for item in group if item.joined), None)
     on_paths = [item for item in group if not item.joined]
     shared = _shared_decisions(on_paths) if on_paths else []
-    conditions = [d for d in shared if _inside_arm(on_paths[0], d)]
+    # a condition the shipped settings answer the way the path did is what a run given
+    # no options does (`if args.data == "unreal":` is false by default): no gate
+    conditions = [d for d in shared if _inside_arm(on_paths[0], d) or d.default is d.value]
     gates = [d for d in shared if d not in conditions
              and (tried is None or _flip_tried(on_paths[0].model.decisions, d, tried))]
     if joined is None and gates:
@@ -117,5 +119,18 @@ def _inside_arm(item: PathReport, decision: Decision) -> bool:
     ifs = {id(node) for node in decision.ifs}
     nodes = [item.report.node, *(node for node, _ in item.report.related),
              *item.report.anchors]
-    return any(id(step) in ifs for node in nodes for event in item.model.events_at(node)
-               for _, step in event.context.path)
+    if any(id(step) in ifs for node in nodes for event in item.model.events_at(node)
+           for _, step in event.context.path):
+        return True
+    # a step that is no event (the argument that sets a batch size) written in the arm,
+    # or reached from a statement of the arm (a call into another module)
+    from bnlint.semantic.walk import walk
+
+    written = {id(node) for node in nodes}
+    written |= {id(site) for node in nodes
+                if (site := item.model.entry_sites.get(id(node))) is not None}
+    for node in decision.ifs:
+        arm = node.body if decision.value else node.orelse
+        if arm is not None and any(id(inner) in written for inner in walk(arm)):
+            return True
+    return False

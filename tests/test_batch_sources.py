@@ -490,3 +490,53 @@ def test_a_loader_that_hands_its_size_to_its_parent_class_is_read_through_super(
     # the parent's default is not what this call passes on when the subclass drops it
     assert tiny_batches(INHERITED_SEQUENCE.format(
         parent="super().__init__(batch_size=64)")) == []
+
+
+DATA_BY_OPTION = """
+import argparse
+from tensorflow import keras
+
+class NyuSequence(keras.utils.Sequence):
+    def __init__(self, names, batch_size):
+        self.names = names
+        self.batch_size = batch_size
+
+    def __len__(self):
+        return len(self.names) // self.batch_size
+
+    def __getitem__(self, index):
+        return load(self.names[index * self.batch_size:(index + 1) * self.batch_size])
+
+def nyu_data(batch_size):
+    return NyuSequence(names(), batch_size=batch_size)
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--data", default="{default}")
+parser.add_argument("--bs", type=int, default=4)
+args = parser.parse_args()
+
+inputs = keras.Input(shape=(64, 64, 3))
+model = keras.Model(inputs, keras.layers.BatchNormalization()(keras.layers.Conv2D(8, 3)(inputs)))
+model.compile("adam", "mse")
+if args.data == 'nyu': train_data = nyu_data(args.bs)
+if args.data == 'unreal': train_data = NyuSequence(names(), batch_size=32)
+model.fit(train_data, epochs=3)
+model.save("depth.h5")
+"""
+
+
+def test_an_option_default_picks_the_data_of_a_run_given_no_options() -> None:
+    # the run with the shipped defaults takes the `nyu` arm, where the sequence made
+    # there keeps the size its constructor set, and skips the `unreal` one
+    found = [f for f in lint_snippet(DATA_BY_OPTION.format(default="nyu"), all_rules(), "auto")
+             if f.code == "BN401"]
+    assert [f.span.start.row for f in found] == [27]
+    notes = [note.message for note in found[0].related]
+    assert "when `args.data == 'unreal'` is false" in notes
+    assert "when `args.data == 'nyu'` is true" in notes
+
+
+def test_an_arm_the_defaults_do_not_take_still_needs_its_condition_in_the_evidence() -> None:
+    # with `--data unreal` by default, the `nyu` path rests on the `unreal` arm not
+    # running, which the defaults contradict: nothing is reported
+    assert tiny_batches(DATA_BY_OPTION.format(default="unreal")) == []

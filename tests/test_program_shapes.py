@@ -590,3 +590,30 @@ def test_list_comprehensions_over_known_lists_build_the_graph_item_by_item() -> 
         models='[("regression", head("r")), ("classification", head("c"))]'))
     # over a list nobody knows, the outputs stay unknown, and so does the BN
     assert codes(PYRAMID_HEADS.format(models="load_heads()")) == []
+
+
+UNFREEZE_LAST_N = """
+import tensorflow as tf
+from tensorflow.keras.applications import EfficientNetB0
+
+def unfreeze_last(model, n):
+    for layer in model.layers:
+        layer.trainable = False
+    total = len(model.layers)
+    start = max(0, total - n)
+    for i in range(start, total):
+        model.layers[i].trainable = True
+
+base = EfficientNetB0(include_top=False, weights="imagenet", pooling="avg")
+model = tf.keras.Model(base.input, tf.keras.layers.Dense(2)(base.output))
+unfreeze_last(model, {n})
+model.compile(optimizer=tf.keras.optimizers.Adam(1e-5), loss="mse")
+model.fit(x, y, epochs=3)
+"""
+
+
+def test_an_index_loop_over_the_last_n_layers_unfreezes_their_bn() -> None:
+    # `range(max(0, total - n), total)` is the last n layers: 50 reach into the base
+    assert ("BN201", 11) in codes(UNFREEZE_LAST_N.format(n=50), "tf-keras")
+    # the last one is the new head's Dense only
+    assert [c for c in codes(UNFREEZE_LAST_N.format(n=1), "tf-keras") if c[0] == "BN201"] == []

@@ -435,7 +435,10 @@ class CallReplay(ReplayBase):
             if id(statement) not in {id(f.node) for f in self.functions}:
                 self.define_function(statement, env, None)
         if isinstance(function.node, cst.FunctionDef) and is_generator(function.node):
-            return _batches_set_at(_generated_batches(env, site, function), function, site, env)
+            generated = _generated_batches(env, site, function)
+            if isinstance(generated, Dataset):
+                self.model.batch_paths.append(self.context.path)
+            return _batches_set_at(generated, function, site, env)
         distinct = {id(value): value for value in env.returns}
         if len(distinct) == 1:
             return _batches_set_at(next(iter(distinct.values())), function, site, env)
@@ -547,7 +550,7 @@ class CallReplay(ReplayBase):
         if owner.arguments is None:
             owner.arguments = (args, kwargs)
         if owner.keras_base is None:
-            plain = Instance(owner, node)
+            plain = Instance(owner, node, made_under=self.context.path)
             init = owner.methods.get("__init__")
             if init is not None:
                 self.call_function(init, args, kwargs, plain, site=node)
@@ -555,6 +558,8 @@ class CallReplay(ReplayBase):
                 # the batch size this call gives (its argument, else the call itself)
                 plain.batch_node = _argument_for(node, init, BATCH_PARAMETER) or node
                 self.mark_entry(plain.batch_node)
+                if const_int(plain.attrs.get(BATCH_PARAMETER, UNKNOWN)) is not None:
+                    self.model.batch_paths.append(self.context.path)
             return plain
         instance = self.new_user_instance(owner, node)
         init = owner.methods.get("__init__")
@@ -656,9 +661,19 @@ def _layer_count(builtin: str, args: list[Value]) -> Value:
     if builtin == "len" and len(args) == 1 and isinstance(args[0], ListValue) and (
             not args[0].changed):
         return Const(len(args[0].items))  # `len(train_gpu)` of a list display
-    if builtin == "range" and args and isinstance(args[-1], LayerCount) and len(args) <= 2:
-        start = const_int(args[0]) if len(args) == 2 else None
-        if len(args) == 2 and start is None:
+    if builtin == "max" and len(args) == 2 and const_int(args[0]) == 0 and isinstance(
+            args[1], LayerCount) and args[1].offset < 0:
+        # `max(0, total - n)`: the first of the last n layers (all of them when fewer)
+        return args[1]
+    if builtin == "range" and args and isinstance(args[-1], LayerCount) and len(args) <= 2 and (
+            args[-1].offset == 0):
+        first = args[0] if len(args) == 2 else None
+        if isinstance(first, LayerCount) and first.container is args[-1].container and (
+                first.offset < 0):
+            # `range(total - n, total)`: the last n layers
+            return LayerIndex(first.container, first.offset)
+        start = const_int(first) if first is not None else None
+        if first is not None and start is None:
             return UNKNOWN
         return LayerIndex(args[-1].container, start)
     return UNKNOWN
@@ -676,7 +691,8 @@ def _batches_set_at(value: Value, function: FunctionValue, site: cst.Call | None
     size on: that is where the user acts. The parameter is the one that holds the
     very number the batches were made of, else one named like a batch size. A tuple of
     them (``return train_gen, val_gen``) is read item by item."""
-    if isinstance(value, ListValue) and any(isinstance(item, Dataset) for item in value.items):
+    if isinstance(value, ListValue) and any(isinstance(item, (Dataset, Instance))
+                                            for item in value.items):
         return replace(value, items=tuple(_batches_set_at(item, function, site, env)
                                           for item in value.items))
     if isinstance(value, Instance) and value.batch_node is not None and site is not None and (

@@ -26,6 +26,7 @@ from bnlint.semantic.syntax import IS_EXPRESSION, expressions_in
 from bnlint.semantic.trainability import (
     flattened_bases,
     head_after,
+    head_tail,
     leading_base,
     select_layers,
 )
@@ -114,6 +115,34 @@ class ExpressionEvaluation(ReplayBase):
                 result = Const(False, node)
             left = right
         return result
+
+    def default_truth(self, test: cst.BaseExpression, env: Env) -> bool | None:
+        """The truth of an ``if`` test with the shipped settings: ``args.data == "nyu"``
+        or ``if cfg.finetune:`` on an option's default (or an entry of the settings file
+        the program loads) and constants. None for any other test, and for one that
+        reads no setting (a parameter's default is not what a run uses)."""
+        if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+            inner = self.default_truth(test.expression, env)
+            return None if inner is None else not inner
+        if isinstance(test, (cst.Name, cst.Attribute)):
+            value = self.eval(test, env)
+            if isinstance(value, Const) and value.setting is not None and isinstance(
+                    value.value, (bool, int, str, type(None))):
+                return bool(value.value)
+            return None
+        if not (isinstance(test, cst.Comparison) and len(test.comparisons) == 1) or not all(
+                isinstance(operand, (cst.Name, cst.Attribute, cst.SimpleString, cst.Integer))
+                for operand in (test.left, test.comparisons[0].comparator)):
+            return None
+        operands = [self.eval(test.left, env), self.eval(test.comparisons[0].comparator, env)]
+        if not any(isinstance(operand, Const) and operand.setting is not None
+                   for operand in operands) or not all(
+                isinstance(operand, Const) and (operand.setting is not None or not operand.assumed)
+                for operand in operands):
+            return None
+        shipped = [replace(cast(Const, operand), assumed=False, setting=None)
+                   for operand in operands]
+        return compare(shipped[0], test.comparisons[0].operator, shipped[1])
 
     def eval_boolean(self, node: cst.BooleanOperation, env: Env) -> Value:
         """``a and b`` / ``a or b``: Python's value when the operands deciding it are
@@ -264,6 +293,10 @@ class ExpressionEvaluation(ReplayBase):
                 isinstance(right, Samples) and const_number(left) is not None):
             # `x / 255.0`: element-wise with a number, the batch stays
             return left if isinstance(left, Samples) else right
+        if isinstance(left, LayerCount) and isinstance(operator, cst.Subtract):
+            fewer = const_int(right)  # `total - n`: the index of the n-th layer from the end
+            return replace(left, offset=left.offset - fewer) if fewer is not None and (
+                fewer >= 0) else UNKNOWN
         if isinstance(operator, (cst.Add, cst.AddAssign)):
             variables = variables_list(left), variables_list(right)
             if variables[0] is not None and variables[1] is not None:
@@ -459,6 +492,10 @@ class ExpressionEvaluation(ReplayBase):
             if isinstance(index, LayerIndex) and index.container is container:
                 if index.start in (None, 0):
                     return replace(owner, node=node, element=True)
+                tail = head_tail(container, index.start)
+                if tail is not None:  # `range(total - 1, total)` over the new head only
+                    return replace(owner, node=node, element=True, extent="slice",
+                                   members=tail, bounds=(index.start, None))
                 return replace(owner, node=node, element=True, extent="slice",
                                members=None, bounds=(index.start, None))
             if isinstance(index, LayerIndex) and index.start in (None, 0) and (
@@ -470,7 +507,8 @@ class ExpressionEvaluation(ReplayBase):
         if isinstance(inner, cst.Slice) and inner.upper is None and inner.step is None and (
                 inner.lower is not None):
             lower = self.eval(inner.lower, env)
-            if isinstance(lower, LayerCount) and lower.container in flattened_bases(container):
+            if isinstance(lower, LayerCount) and lower.offset == 0 and (
+                    lower.container in flattened_bases(container)):
                 return replace(owner, node=node, extent="slice", members=head_after(container),
                                bounds=None)
         return None

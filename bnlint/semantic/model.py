@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bnlint.semantic.constants import ModuleConstants
-from bnlint.semantic.events import Context, Event, EventKind
+from bnlint.semantic.events import Context, Event, EventKind, PathKind
 from bnlint.semantic.trace import TraceIndex
 from bnlint.semantic.trainings import Compiled, TrainingIndex, next_fit_without_recompile
 from bnlint.semantic.values import ClassValue, Layer, Value
@@ -86,6 +86,9 @@ class SemanticModel:
     # against (`if self.m == 2: ... else: <here>`): code a caller giving another value
     # runs, for the rules that judge how one call is written (see `skipped.py`)
     skipped_calls: list[CallSite] = field(default_factory=list)
+    # where batches of a known size were made (a data sequence built, a generator
+    # called): the branches taken to get there, which a path should decide
+    batch_paths: list[tuple[tuple[PathKind, cst.CSTNode], ...]] = field(default_factory=list)
     _events_at: dict[int, list[Event]] | None = None
 
     def importing_texts(self) -> list[tuple[str, str]]:

@@ -52,6 +52,9 @@ class Decision:
     key: str
     value: bool
     ifs: tuple[cst.If, ...]
+    # the condition's truth with the shipped settings (an option's default, an entry of
+    # the settings file the program loads), when it compares only those and constants
+    default: bool | None = None
 
     @property
     def node(self) -> cst.If:
@@ -66,18 +69,21 @@ class PathOracle:
         self.fixed = fixed
         self.answers: dict[str, bool] = {}
         self.asked: dict[str, list[cst.If]] = {}
+        self.defaults: dict[str, bool | None] = {}
 
-    def decide(self, key: str, node: cst.If) -> bool:
-        """The truth of the condition ``key`` on this path."""
+    def decide(self, key: str, node: cst.If, default: bool | None = None) -> bool:
+        """The truth of the condition ``key`` on this path (``default``: its truth with
+        the shipped settings, when known)."""
         answer = self.answers.get(key)
         if answer is None:
             answer = self.answers[key] = self.fixed.get(key, True)
+            self.defaults[key] = default
         self.asked.setdefault(key, []).append(node)
         return answer
 
     def decisions(self) -> tuple[Decision, ...]:
         """What this path answered, in the order the conditions were first asked."""
-        return tuple(Decision(key, value, tuple(self.asked[key]))
+        return tuple(Decision(key, value, tuple(self.asked[key]), self.defaults.get(key))
                      for key, value in self.answers.items())
 
 
@@ -140,8 +146,8 @@ def describe(decision: Decision) -> str:
 
 class Relevance:
     """Which undecided ``if`` statements a path should decide: those under which the
-    joined replay recorded an event (a layer built, a model compiled, a flag set), and
-    early exits followed by code that mentions training. Filled from the joined
+    joined replay recorded an event (a layer built, a model compiled, a flag set) or made
+    batches of a known size, and early exits followed by code that mentions training. Filled from the joined
     replay, read by the path replays."""
 
     def __init__(self) -> None:
@@ -155,8 +161,11 @@ class Relevance:
         """Take the ``if``s that matter from the joined ``model``; is a path worth it?"""
         if not any(event.kind in WORKFLOW_EVENTS for event in model.events):
             return False
-        for event in model.events:
-            for kind, node in event.context.path:
+        # the branches under which a step happened or batches of a known size were made
+        # (`if args.data == "nyu": train_gen = NYUSequence(batch_size=args.bs)`)
+        paths = [event.context.path for event in model.events] + model.batch_paths
+        for path in paths:
+            for kind, node in path:
                 if kind in {"loop", "callback"}:
                     break  # decided per iteration, not per path
                 if kind in {"if", "else"} and isinstance(node, cst.If):

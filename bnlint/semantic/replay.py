@@ -263,6 +263,9 @@ class ReplayBase:
              operator: cst.BaseBinaryOp | cst.BaseAugOp) -> Value:
         raise NotImplementedError
 
+    def default_truth(self, test: cst.BaseExpression, env: Env) -> bool | None:
+        raise NotImplementedError
+
     def eval_call(self, node: cst.Call, env: Env) -> Value:
         raise NotImplementedError
 

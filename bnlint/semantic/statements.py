@@ -275,7 +275,9 @@ class StatementReplay(ReplayBase):
         """One path: the oracle says which way the condition goes, and that arm runs as
         definitely as the ``if`` itself."""
         key, positive = condition_key(node.test, self.module)
-        taken = oracle.decide(key, node) == positive
+        default = self.default_truth(node.test, env)
+        taken = oracle.decide(key, node, None if default is None else default == positive
+                              ) == positive
         step: tuple[PathKind, cst.CSTNode] = ("if" if taken else "else", node)
         self.decided_steps[id(step)] = step
         saved = self.context
@@ -697,7 +699,8 @@ class StatementReplay(ReplayBase):
         if isinstance(owner, (Layer, LayerSelection, ModuleRef)):
             self.record(Event("set_attr", target, owner, self.context, attr=attr, value=value,
                               value_node=value_node))
-        if isinstance(owner, (Layer, Instance)) and self.conditional() and (
+        if isinstance(owner, (Layer, Instance)) and self.conditional(
+                owner.made_under if isinstance(owner, Instance) else ()) and (
                 owner.attrs.get(attr) is not value):
             # set on one path only: the attribute may hold this or what it held before
             if isinstance(owner, Layer):
@@ -733,12 +736,17 @@ class StatementReplay(ReplayBase):
                     self.foreign_path is None):
                 owner.batch_node = target  # `train_loader.batch_size = 4`
 
-    def conditional(self) -> bool:
+    def conditional(self, since: tuple[object, ...] = ()) -> bool:
         """Is the current statement inside a branch (``if``/``else``/``except``) that may
         not run? (A function replayed on its own is not a branch: its body runs when it
-        is called; nor is the arm of an ``if`` this path decided.)"""
+        is called; nor is the arm of an ``if`` this path decided.) With ``since``, the
+        path an object was made under: only branches entered after it count (an object
+        made in an arm exists only where that arm ran)."""
+        path = self.context.path
+        if since and path[:len(since)] == since:
+            path = path[len(since):]
         return any(step[0] in {"if", "else", "except"} and id(step) not in self.decided_steps
-                   for step in self.context.path)
+                   for step in path)
 
 
 

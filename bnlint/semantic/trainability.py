@@ -55,12 +55,10 @@ def select_layers(selection: LayerSelection, index: cst.BaseSlice, node: cst.Sub
         subset: tuple[Layer, ...] | None = None
         lower, upper = bounds if bounds is not None else (
             literal_int(index.lower), literal_int(index.upper))
-        head = head_after(selection.container) if flattened_bases(selection.container) else None
-        if (head is not None and lower is not None and lower < 0 and index.upper is None
-                and index.step is None and -lower <= len(head)):
-            # `model.layers[-2:]` of a model built on `base.output`: the last layers are
-            # the new head's, none of the base's
-            return replace(selection, node=node, extent="slice", members=head[lower:])
+        tail = head_tail(selection.container, lower) if (
+            index.upper is None and index.step is None) else None
+        if tail is not None:
+            return replace(selection, node=node, extent="slice", members=tail)
         if members is not None and offset is not None and (
             index.lower is None or lower is not None
         ) and (index.upper is None or upper is not None) and index.step is None:
@@ -68,6 +66,15 @@ def select_layers(selection: LayerSelection, index: cst.BaseSlice, node: cst.Sub
             subset = tuple(m for m in listed[lower:upper] if m is not None)
         return replace(selection, node=node, extent="slice", members=subset)
     return UNKNOWN
+
+
+def head_tail(container: Layer, lower: int | None) -> tuple[Layer, ...] | None:
+    """``model.layers[-2:]`` of a model built on ``base.output``: the last layers, when
+    they are all the new head's (none of the base's); None otherwise."""
+    head = head_after(container) if flattened_bases(container) else None
+    if head is None or lower is None or not -len(head) <= lower < 0:
+        return None
+    return tuple(head[lower:])
 
 
 def flattened_bases(container: Layer) -> list[Layer]:

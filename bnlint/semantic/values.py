@@ -416,9 +416,11 @@ class Dataset(Value):
 
 @dataclass(eq=False, slots=True)
 class LayerCount(Value):
-    """``len(container.layers)``."""
+    """``len(container.layers)``, or that many less ``offset`` (negative):
+    ``len(model.layers) - n``."""
 
     container: Layer
+    offset: int = 0
 
 
 @dataclass(eq=False, slots=True)
@@ -516,6 +518,9 @@ class Instance(Value):
     node: cst.CSTNode
     attrs: dict[str, Value] = field(default_factory=dict)
     batch_node: cst.CSTNode | None = None
+    # the branches (a replay context's ``path``) under which it was made: what its
+    # methods set under the same branches holds wherever it exists
+    made_under: tuple[object, ...] = ()
 
 
 @dataclass(eq=False, slots=True)
