@@ -417,13 +417,13 @@ def test_an_entry_of_a_batch_that_is_not_an_array_position_says_nothing() -> Non
     assert tiny_batches(RETINA_LOOP.format(image="data[2]")) == []
 
 
-ITERATOR_FACTORY = """
-import keras
-from keras.layers import Input, Conv2D, BatchNormalization
-from keras.models import Model
 
-class SegIterator(keras.utils.Sequence):
-    def __init__(self, names, batch_size=32):
+
+def sliced_sequence(name: str, default: str = "") -> str:
+    """A `keras.utils.Sequence` subclass of the project that slices its items into
+    batches of its `batch_size` (the constructor's argument)."""
+    return f"""class {name}(keras.utils.Sequence):
+    def __init__(self, names, batch_size{default}):
         self.names = names
         self.batch_size = batch_size
 
@@ -432,7 +432,15 @@ class SegIterator(keras.utils.Sequence):
 
     def __getitem__(self, index):
         return load(self.names[index * self.batch_size:(index + 1) * self.batch_size])
+"""
 
+
+ITERATOR_FACTORY = """
+import keras
+from keras.layers import Input, Conv2D, BatchNormalization
+from keras.models import Model
+
+""" + sliced_sequence("SegIterator", "=32") + """
 class Augmenter:
     def flow_from_directory(self, names, batch_size=32, shuffle=True):
         return SegIterator(names, batch_size=batch_size)
@@ -496,17 +504,7 @@ DATA_BY_OPTION = """
 import argparse
 from tensorflow import keras
 
-class NyuSequence(keras.utils.Sequence):
-    def __init__(self, names, batch_size):
-        self.names = names
-        self.batch_size = batch_size
-
-    def __len__(self):
-        return len(self.names) // self.batch_size
-
-    def __getitem__(self, index):
-        return load(self.names[index * self.batch_size:(index + 1) * self.batch_size])
-
+""" + sliced_sequence("NyuSequence") + """
 def nyu_data(batch_size):
     return NyuSequence(names(), batch_size=batch_size)
 
