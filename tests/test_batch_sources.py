@@ -538,3 +538,40 @@ def test_an_arm_the_defaults_do_not_take_still_needs_its_condition_in_the_eviden
     # with `--data unreal` by default, the `nyu` path rests on the `unreal` arm not
     # running, which the defaults contradict: nothing is reported
     assert tiny_batches(DATA_BY_OPTION.format(default="unreal")) == []
+
+
+PAIRED_FILES = """
+import tensorflow as tf
+from tensorflow import keras
+
+def pairs(batch_size=32, **options):
+    files = list_pairs()
+    train = files.map(load_pair, {parallel}).batch(batch_size)
+    if options.get("captions"):
+        train = tf.data.Dataset.zip((train, captions().batch(batch_size)))
+    return train
+
+inputs = keras.Input(shape=(64, 64, 3))
+model = keras.Model(inputs, keras.layers.BatchNormalization()(keras.layers.Conv2D(8, 3)(inputs)))
+model.compile("adam", "mse")
+model.fit(pairs(batch_size=1), epochs=3)
+model.save("pix2pix.h5")
+"""
+
+
+def test_a_map_only_tf_data_has_makes_a_dataset_of_what_nobody_knows() -> None:
+    # `num_parallel_calls=` is tf.data's; a keyword nobody passed is None for `.get`
+    found = tiny_batches(PAIRED_FILES.format(parallel="num_parallel_calls=tf.data.AUTOTUNE"))
+    assert [row for row, _ in found] == [15]
+    assert "batches of 1" in found[0][1]
+    # any other `map` of an unknown object is not known to be a dataset
+    assert tiny_batches(PAIRED_FILES.format(parallel="workers=4")) == []
+
+
+def test_a_size_handed_on_through_star_args_is_reported_at_its_argument() -> None:
+    code = PAIRED_FILES.format(parallel="num_parallel_calls=tf.data.AUTOTUNE").replace(
+        "model.fit(pairs(batch_size=1), epochs=3)",
+        "def get_data(kind, *args):\n    return pairs(*args)\n\n"
+        "BATCH = 1\nmodel.fit(get_data(\n    'pairs',\n    BATCH,\n), epochs=3)")
+    found = tiny_batches(code)
+    assert [row for row, _ in found] == [21]  # the `BATCH` that `*args` hands on

@@ -350,6 +350,10 @@ class CallReplay(ReplayBase):
                 return Dataset(int(size) if size is not None else None, node,
                                size_value=written_constant(given))
             return receiver
+        if receiver is UNKNOWN and method == "map" and "num_parallel_calls" in kwargs:
+            # `files.map(load, num_parallel_calls=AUTOTUNE)`: only a tf.data dataset's
+            # `map` takes that argument, whatever made `files`
+            return Dataset(None, node)
         if isinstance(receiver, ModuleRef):
             return self.call_symbol(canonical(f"{receiver.name}.{method}"), node, args, kwargs)
         if isinstance(receiver, ClassValue) and method in receiver.methods:
@@ -717,9 +721,29 @@ def _batches_set_at(value: Value, function: FunctionValue, site: cst.Call | None
     if name is None and value.from_generator:
         name = _batch_parameter(function)
     if name is None:
-        return value
+        argument = _spread_argument(site, function, env, held)
+        return replace(value, batch_node=argument) if argument is not None else value
     argument = _argument_for(site, function, name, method=function.owner is not None)
     return replace(value, batch_node=argument) if argument is not None else value
+
+
+def _spread_argument(site: cst.Call, function: FunctionValue, env: Env,
+                     held: Const | None) -> cst.Arg | None:
+    """The argument of ``site`` that ``function`` gathered into its ``*args`` and that
+    holds ``held`` (``get_dataset(path, option, *args)`` handing its ``batch_size`` on
+    by position)."""
+    params = cast(cst.FunctionDef, function.node).params
+    star = params.star_arg
+    gathered = env.names.get(star.name.value) if isinstance(star, cst.Param) else None
+    if held is None or not isinstance(gathered, ListValue):
+        return None
+    index = next((i for i, item in enumerate(gathered.items) if item is held), None)
+    named = len(params.posonly_params) + len(params.params) - (
+        1 if function.owner is not None else 0)
+    positional = [arg for arg in site.args if arg.keyword is None]
+    if index is None or any(arg.star for arg in positional[:named + index + 1]):
+        return None
+    return positional[named + index] if named + index < len(positional) else None
 
 
 def _batch_parameter(function: FunctionValue) -> str | None:
@@ -824,9 +848,11 @@ def _dict_method(entries: DictValue, method: str, args: list[Value]) -> Value:
     and the like may change any entry."""
     if method == "get" and len(args) in (1, 2):
         found = entries.lookup(args[0])
-        if found is None and len(args) == 2 and not entries.open and is_constant_key(
+        if found is None and not entries.open and is_constant_key(
                 args[0]) and cast(Const, args[0]).value not in entries.entries:
-            return args[1]  # `config.get("batch_size", 32)` of a dict without that key
+            # `config.get("batch_size", 32)` of a dict without that key (None without
+            # a default: `if kwargs.get("descriptions"):` of keywords not given)
+            return args[1] if len(args) == 2 else Const(None)
         return found if found is not None else UNKNOWN
     if method not in READING_DICT_METHODS:
         entries.open = True
