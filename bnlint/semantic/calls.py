@@ -703,9 +703,7 @@ def _batches_set_at(value: Value, function: FunctionValue, site: cst.Call | None
             isinstance(function.node, cst.FunctionDef)):
         # `flow_from_directory(..., batch_size=bs)` returning the project's iterator
         # built with that `bs`: the size is set by the argument this call passes
-        held = value.attrs.get(BATCH_PARAMETER)
-        name = next((name for name in sorted(parameter_names(function.node))
-                     if held is not None and env.names.get(name) is held), None)
+        name = _parameter_holding(function, env, value.attrs.get(BATCH_PARAMETER))
         argument = _argument_for(site, function, name, method=function.owner is not None) if (
             name is not None) else None
         if argument is not None:
@@ -714,10 +712,8 @@ def _batches_set_at(value: Value, function: FunctionValue, site: cst.Call | None
     if not (isinstance(value, Dataset) and site is not None and value.batch_size is not None
             and isinstance(function.node, cst.FunctionDef)):
         return value
-    names = sorted(parameter_names(function.node))
     held = value.size_value
-    name = next((name for name in names if held is not None and env.names.get(name) is held),
-                None)
+    name = _parameter_holding(function, env, held)
     if name is None and value.from_generator:
         name = _batch_parameter(function)
     if name is None:
@@ -725,6 +721,15 @@ def _batches_set_at(value: Value, function: FunctionValue, site: cst.Call | None
         return replace(value, batch_node=argument) if argument is not None else value
     argument = _argument_for(site, function, name, method=function.owner is not None)
     return replace(value, batch_node=argument) if argument is not None else value
+
+
+def _parameter_holding(function: FunctionValue, env: Env, held: Value | None) -> str | None:
+    """The parameter of ``function`` (replayed in ``env``) bound to the very value
+    ``held``: the one a caller's argument passed the batch size through."""
+    if held is None:
+        return None
+    return next((name for name in sorted(parameter_names(cast(cst.FunctionDef, function.node)))
+                 if env.names.get(name) is held), None)
 
 
 def _spread_argument(site: cst.Call, function: FunctionValue, env: Env,
