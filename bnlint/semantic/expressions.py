@@ -14,6 +14,7 @@ from bnlint.semantic.names import canonical
 from bnlint.semantic.replay import (
     CONVENTIONAL_MODULES,
     DATA_SEQUENCES,
+    UNROLLED_ITEMS,
     BoundMethod,
     Env,
     ReplayBase,
@@ -552,7 +553,7 @@ class ExpressionEvaluation(ReplayBase):
             return None
         iterable = self.eval(node.for_in.iter, env)
         if not isinstance(iterable, ListValue) or iterable.changed or not (
-                0 < len(iterable.items) <= _UNROLLED_ITEMS):
+                0 < len(iterable.items) <= UNROLLED_ITEMS):
             return None
         results: list[Value] = []
         saved = self.context
@@ -566,9 +567,6 @@ class ExpressionEvaluation(ReplayBase):
             self.context = saved
         return ListValue(tuple(results))
 
-
-# A comprehension over a list of at most this many known items is evaluated item by item.
-_UNROLLED_ITEMS = 8
 
 # The method that evaluates each kind of expression; any other kind has its children
 # evaluated and is unknown. Looked up by the node's exact type: none of these classes has

@@ -73,6 +73,10 @@ GENERATOR_FLOWS = frozenset({"flow", "flow_from_directory", "flow_from_dataframe
 # Callees that receive a model without changing its trainable state.
 HARMLESS_PREFIXES = ("keras.", "tf.", "np.", "numpy.", "matplotlib.", "plt.", "os.", "sys.",
                       "logging.", "json.", "pickle.", "wandb.", "mlflow.", "tqdm.")
+# A loop over a short list of known items (at most this many) runs once per item: a
+# `for` over symbolic tensors, a list comprehension over known values.
+UNROLLED_ITEMS = 8
+
 BUILTINS_NO_EFFECT = frozenset({"print", "len", "isinstance", "type", "repr", "str", "id",
                                  "hasattr", "getattr", "vars", "dir", "list", "tuple",
                                  "enumerate", "zip", "range", "sorted", "any", "all", "sum",

@@ -14,6 +14,7 @@ from bnlint.semantic.paths import PathOracle, condition_key
 from bnlint.semantic.replay import (
     BATCH_PARAMETER,
     DATA_SEQUENCES,
+    UNROLLED_ITEMS,
     Env,
     Exit,
     ReplayBase,
@@ -54,8 +55,6 @@ from bnlint.semantic.values import (
 )
 from bnlint.semantic.walk import run_visitor, walk
 
-# A loop over a list of at most this many symbolic tensors runs once per tensor.
-UNROLLED_ITEMS = 8
 
 class StatementReplay(ReplayBase):
     def exec_block(self, body: Sequence[cst.BaseStatement] | Sequence[cst.BaseSmallStatement],
