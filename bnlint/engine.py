@@ -4,7 +4,7 @@ selected rule."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from bnlint.conditions import PathReport, holds
@@ -91,7 +91,8 @@ def lint_source(
         return FileResult(source.path, source, parsed.findings, parsed.errors)
 
     models = build_models(module, project)
-    flavour = resolve_flavour(models[0], settings, project_flavour, source.legacy_keras_env)
+    flavour = resolve_flavour(models[0], settings, project_flavour, source.legacy_keras_env,
+                              parsed.ported)
     reports: list[PathReport] = []
     errors: dict[str, None] = dict.fromkeys(parsed.errors)
     for model in models:
@@ -127,6 +128,8 @@ def lint_source(
         if not suppressions.is_suppressed(finding.code, finding.name, finding.span.start.row)
     ]
     # a notebook cell that does not compile is reported beside the others' findings
+    if parsed.ported:  # the port's columns are not the file's: nothing to apply
+        kept = [replace(finding, fix=None) for finding in kept]
     kept = sorted([*parsed.findings, *kept],
                   key=lambda f: (f.span.start.row, f.span.start.column, f.code))
     return FileResult(source.path, source, tuple(kept), tuple(errors), flavour,
@@ -154,11 +157,11 @@ def judged_flavour(source: Source, settings: Settings,
     from bnlint.semantic.build import build_model
     from bnlint.semantic.flavour import resolve_flavour
 
-    module = parse_source(source, settings.limits.max_nesting).module
-    if module is None:
+    parsed = parse_source(source, settings.limits.max_nesting)
+    if parsed.module is None:
         return None
-    return resolve_flavour(build_model(module), settings, project_flavour,
-                           source.legacy_keras_env)
+    return resolve_flavour(build_model(parsed.module), settings, project_flavour,
+                           source.legacy_keras_env, parsed.ported)
 
 
 def _to_findings(module: cst.Module, reports: Iterable[PathReport], text: str,

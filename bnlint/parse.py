@@ -10,8 +10,15 @@ dropped. What libcst still cannot read is reported as such, not as a syntax erro
 
 A notebook is compiled cell by cell, as IPython runs it: a cell that does not compile
 gets its own BN000 at its row and is left out (its rows blank), and the other cells are
-analysed in order as if it did nothing. A notebook whose kernel is Python 2 gets one
-BN000 at its first cell that Python 3 cannot compile, and nothing else.
+analysed in order as if it did nothing. A notebook whose kernel is Python 2 and whose
+Python 2 cells cannot be ported (below) gets one BN000 at its first cell that Python 3
+cannot compile, and nothing else.
+
+Python 2 code (``print x``, ``except E, e:``) still gets its BN000, but where its
+mechanical Python 3 port (bnlint.python2) compiles, the file, or the cell, is analysed
+as that port: the rows are the same, so the findings stand where the user reads them.
+A notebook gets one BN000 for all its ported cells, at the first.
+Fixes are not offered on a port (its columns are not the file's).
 """
 
 from __future__ import annotations
@@ -76,6 +83,9 @@ class Parsed:
     module: cst.Module | None
     findings: tuple[Finding, ...] = ()
     errors: tuple[str, ...] = ()
+    ported: bool = False  # the module is the Python 3 port of Python 2 code
+
+_PORTED = " and read this {} as {} mechanical Python 3 port (no fixes offered)"
 
 
 class Rejection(NamedTuple):
@@ -91,7 +101,8 @@ class Rejection(NamedTuple):
         """The BN000 finding, in a program whose row ``first_row`` is this text's first."""
         where = Position(first_row + self.row - 1, self.column)
         if self.python2 is not None:
-            message = f"SyntaxError: Python 2 syntax ({self.python2}); bnlint checks Python 3 code"
+            message = (f"SyntaxError: Python 2 syntax ({self.python2}); bnlint checks "
+                       f"Python 3 code{note}")
         else:
             message = f"SyntaxError: {self.message}{note}"
         return Finding(code=SYNTAX_ERROR_CODE, name=SYNTAX_ERROR_NAME, severity="error",
@@ -151,7 +162,7 @@ def _parse_python(source: Source) -> Parsed:
     except cst.ParserSyntaxError:
         outcome = _compile(text)
         if isinstance(outcome, Rejection):
-            return Parsed(None, (outcome.finding(),))
+            return _python2_port(text, outcome) or Parsed(None, (outcome.finding(),))
         normalised = _normalised(text, outcome)
         try:
             return Parsed(cst.parse_module(normalised))
@@ -159,8 +170,27 @@ def _parse_python(source: Source) -> Parsed:
             return Parsed(None, errors=(f"{source.path}: {_unreadable(again)}",))
     rejection = _accepted_by_libcst_only(text)
     if rejection is not None:
-        return Parsed(None, (rejection.finding(),))
+        return _python2_port(text, rejection) or Parsed(None, (rejection.finding(),))
     return Parsed(module)
+
+
+def _python2_port(text: str, rejection: Rejection) -> Parsed | None:
+    """Python 2 code read as its Python 3 port, beside the BN000 that says it is Python 2;
+    None when it is not Python 2 or its port does not parse."""
+    import libcst as cst
+
+    from bnlint.python2 import as_python3
+
+    if rejection.python2 is None:
+        return None
+    ported = as_python3(text)
+    if ported is None:
+        return None
+    try:
+        module = cst.parse_module(ported)
+    except cst.ParserSyntaxError:
+        return None
+    return Parsed(module, (rejection.finding(note=_PORTED.format("file", "its")),), ported=True)
 
 
 def _accepted_by_libcst_only(text: str) -> Rejection | None:
@@ -314,22 +344,47 @@ def _parse_notebook(source: Source) -> Parsed:
 
     rows = source.text.split("\n")[:-1]
     findings: list[Finding] = []
+    ported = False
     for start, stop in source.cell_rows():
         rejection = _cell_rejection(rows[start:stop])
         if rejection is None:
             continue
+        port = _ported_cell(rows[start:stop], rejection)
+        if port is not None:
+            if not ported:  # one BN000 says it for every Python 2 cell
+                findings.append(rejection.finding(start + 1, _PORTED.format(
+                    "notebook's Python 2 cells", "their")))
+            rows[start:stop] = port
+            ported = True
+            continue
         if source.python2:
-            note = " (the notebook's kernel is Python 2; bnlint checks Python 3 code)"
+            note = "" if rejection.python2 else (
+                " (the notebook's kernel is Python 2; bnlint checks Python 3 code)")
             return Parsed(None, (rejection.finding(start + 1, note),))
         findings.append(rejection.finding(start + 1))
         rows[start:stop] = [""] * (stop - start)
     text = "".join(row + "\n" for row in rows)
     try:
-        return Parsed(cst.parse_module(text), tuple(findings))
+        return Parsed(cst.parse_module(text), tuple(findings), ported=ported)
     except cst.ParserSyntaxError:
         pass
     module, errors = _parse_what_libcst_can(source, rows)
-    return Parsed(module, tuple(findings), errors)
+    return Parsed(module, tuple(findings), errors, ported)
+
+
+def _ported_cell(rows: list[str], rejection: Rejection) -> list[str] | None:
+    """The rows of a Python 2 cell's Python 3 port (as many as the cell's), or None."""
+    from bnlint.python2 import as_python3
+
+    if rejection.python2 is None:
+        return None
+    ported = as_python3("".join(row + "\n" for row in rows))
+    if ported is None:
+        return None
+    port = ported.split("\n")[:-1]
+    if len(port) != len(rows) or _cell_rejection(port) is not None:
+        return None
+    return port
 
 
 def _cell_rejection(rows: Sequence[str]) -> Rejection | None:

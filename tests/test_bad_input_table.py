@@ -120,6 +120,13 @@ CASES: dict[str, Case] = {
     "Python 2 code": Case(
         write("x.py", FLAGGED + "print 'done'\n"), 1,
         finding="x.py:3:1: BN000 SyntaxError: Python 2 syntax (a print statement); "
+        "bnlint checks Python 3 code and read this file as its mechanical Python 3 port "
+        "(no fixes offered)"),
+    "Python 2 code read as its port": Case(
+        write("x.py", FLAGGED + "print 'done'\n"), 1, finding="x.py:2:38: BN402"),
+    "Python 2 code that cannot be ported": Case(
+        write("x.py", FLAGGED + "print `done`\n"), 1,
+        finding="x.py:3:7: BN000 SyntaxError: Python 2 syntax (backticks); "
         "bnlint checks Python 3 code"),
     "CRLF line ends": Case(write("x.py", FLAGGED.replace("\n", "\r\n")), 1,
                            finding="x.py:2:38: BN402"),

@@ -63,33 +63,38 @@ def test_syntax_errors_are_reported_where_cpython_reports_them(
     assert _syntax(text) == expected
 
 
+_PORTED = " and read this file as its mechanical Python 3 port (no fixes offered)"
+
+
 @pytest.mark.parametrize(
-    ("text", "row", "construct"),
+    ("text", "row", "construct", "ported"),
     [
-        ("print 'hello'\n", 2, "a print statement"),
-        ("x = 1\nprint x,\n", 3, "a print statement"),
-        ("exec 'x = 1'\n", 2, "an exec statement"),
-        ("exec code in ns\n", 2, "an exec statement"),
+        ("print 'hello'\n", 2, "a print statement", True),
+        ("x = 1\nprint x,\n", 3, "a print statement", True),
+        ("exec 'x = 1'\n", 2, "an exec statement", True),
+        ("exec code in ns\n", 2, "an exec statement", True),
         # libcst parses this one: it is found before the analysis (Python 3.14 reads it
         # as `except (X, e):`, PEP 758)
         pytest.param("try:\n    pass\nexcept ValueError, e:\n    pass\n", 4,
-                     "`except X, e:`", marks=_BEFORE_PEP_758),
+                     "`except X, e:`", True, marks=_BEFORE_PEP_758),
         pytest.param("try:\n    pass\nexcept (A, B), e:\n    pass\n", 4, "`except X, e:`",
-                     marks=_BEFORE_PEP_758),
-        ("x = `y`\n", 2, "backticks"),
-        ("raise ValueError, 'bad'\n", 2, "`raise E, message`"),
-        ("mode = 0777\n", 2, "an octal literal without 0o"),
-        ("n = 10L\n", 2, "a long integer literal"),
-        ("if a <> b:\n    pass\n", 2, "the <> operator"),
-        ("s = ur'x'\n", 2, "a ur'' string"),
-        ("def f((a, b)):\n    pass\n", 2, "a tuple parameter"),
-        ("f = lambda (a, b): a\n", 2, "a tuple parameter"),
+                     True, marks=_BEFORE_PEP_758),
+        ("x = `y`\n", 2, "backticks", False),
+        ("raise ValueError, 'bad'\n", 2, "`raise E, message`", True),
+        ("mode = 0777\n", 2, "an octal literal without 0o", True),
+        ("n = 10L\n", 2, "a long integer literal", True),
+        ("if a <> b:\n    pass\n", 2, "the <> operator", True),
+        ("s = ur'x'\n", 2, "a ur'' string", False),
+        ("def f((a, b)):\n    pass\n", 2, "a tuple parameter", False),
+        ("f = lambda (a, b): a\n", 2, "a tuple parameter", False),
     ],
 )
-def test_python2_syntax_is_one_bn000_that_says_so(text: str, row: int, construct: str) -> None:
+def test_python2_syntax_is_one_bn000_that_says_so(text: str, row: int, construct: str,
+                                                  ported: bool) -> None:
     found_row, _, message = _syntax(text)
     assert found_row == row
-    assert message == f"SyntaxError: Python 2 syntax ({construct}); bnlint checks Python 3 code"
+    assert message == (f"SyntaxError: Python 2 syntax ({construct}); bnlint checks Python 3 "
+                       f"code{_PORTED if ported else ''}")
 
 
 @pytest.mark.parametrize(
@@ -230,17 +235,31 @@ def test_a_cell_magic_body_that_does_not_compile_is_reported_in_its_cell() -> No
         _bn402(f"cell 3:1:{_momentum_column(MOMENTUM)}")]
 
 
+_PORTED_CELLS = (" and read this notebook's Python 2 cells as their mechanical Python 3 port "
+                 "(no fixes offered)")
+
+
 def test_python2_cell_in_a_python3_notebook_says_so_and_the_rest_is_analysed() -> None:
     assert _codes(_report("import keras\nprint 'start'", MOMENTUM)) == [
-        _bn000("cell 1:2:1", "Python 2 syntax (a print statement); bnlint checks Python 3 code"),
+        _bn000("cell 1:2:1", "Python 2 syntax (a print statement); bnlint checks Python 3 code"
+               + _PORTED_CELLS),
         _bn402(f"cell 2:1:{_momentum_column(MOMENTUM)}")]
 
 
-def test_python2_notebook_is_one_bn000_and_nothing_else() -> None:
+def test_python2_notebook_is_read_as_its_port_with_one_bn000() -> None:
     metadata = {"kernelspec": {"name": "python2", "language": "python"}}
     lines = _report("import keras", "print 'a'", "print 'b'", MOMENTUM, metadata=metadata)
     assert _codes(lines) == [
-        _bn000("cell 2:1:1", "Python 2 syntax (a print statement); bnlint checks Python 3 code")]
+        _bn000("cell 2:1:1", "Python 2 syntax (a print statement); bnlint checks Python 3 code"
+               + _PORTED_CELLS),
+        _bn402(f"cell 4:1:{_momentum_column(MOMENTUM)}")]
+
+
+def test_python2_notebook_that_cannot_be_ported_is_one_bn000_and_nothing_else() -> None:
+    metadata = {"kernelspec": {"name": "python2", "language": "python"}}
+    lines = _report("import keras", "print `a`", "print 'b'", MOMENTUM, metadata=metadata)
+    assert _codes(lines) == [
+        _bn000("cell 2:1:7", "Python 2 syntax (backticks); bnlint checks Python 3 code")]
 
 
 def test_python2_notebook_that_compiles_as_python3_is_analysed() -> None:

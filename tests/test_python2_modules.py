@@ -1,5 +1,6 @@
-"""A Python 2 module that the linted code imports is read as its mechanical Python 3
-port, for what it defines; the module itself is never linted that way."""
+"""Python 2 code is read as its mechanical Python 3 port: a module that the linted code
+imports, for what it defines, and a linted Python 2 file itself, beside the BN000 that
+says it is Python 2, without fixes, and judged as Keras 2 code."""
 
 from __future__ import annotations
 
@@ -103,3 +104,70 @@ def test_the_python2_module_itself_still_gets_its_syntax_error(tmp_path: Path) -
     _, found = bnlint_json(["data.py"], tmp_path)
     assert [f["code"] for f in found] == ["BN000"]
     assert "Python 2" in str(found[0]["message"])
+    assert "read this file as its mechanical Python 3 port" in str(found[0]["message"])
+
+
+# The Keras guide's fine-tuning recipe, as Python 2 scripts of 2017 wrote it: the base's
+# layers are the model's own, and the top inception blocks (BN included) are unfrozen.
+FINE_TUNE_PY2 = """from keras.applications.inception_v3 import InceptionV3
+from keras.layers import Dense, GlobalAveragePooling2D
+from keras.models import Model
+from keras.optimizers import SGD
+
+base_model = InceptionV3(weights='imagenet', include_top=False)
+x = GlobalAveragePooling2D()(base_model.output)
+model = Model(input=base_model.input, output=Dense(10, activation='softmax')(x))
+for layer in base_model.layers:
+    layer.trainable = False
+model.compile(optimizer='rmsprop', loss='categorical_crossentropy')
+print "training the head"
+model.fit(x_train, y_train)
+for layer in model.layers[172:]:
+    layer.trainable = True
+model.compile(optimizer=SGD(lr=0.0001, momentum=0.9), loss='categorical_crossentropy')
+model.fit(x_train, y_train)
+"""
+
+
+def test_a_python2_script_is_linted_as_its_port_beside_its_bn000(tmp_path: Path) -> None:
+    (tmp_path / "finetune.py").write_text(FINE_TUNE_PY2)
+    status, found = bnlint_json(["finetune.py"], tmp_path)
+    assert status == 1
+    assert [(f["code"], f["location"]["row"]) for f in found] == [("BN000", 12),
+                                                                  ("BN201", 15)]
+    # Python 2 ran on Keras 2 only, where `lr=` was the argument's name: no BN212
+
+
+def test_a_python2_script_is_judged_as_keras2_whatever_is_pinned(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("keras>=3.0\n")
+    (tmp_path / "finetune.py").write_text(FINE_TUNE_PY2)
+    done = subprocess.run([sys.executable, "-m", "bnlint", "--show-settings", "finetune.py"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert "the file is Python 2 code, which only Keras 2 ran on" in done.stdout
+    ported = FINE_TUNE_PY2.replace('print "training the head"', 'print("training the head")')
+    (tmp_path / "finetune.py").write_text(ported)
+    _, found = bnlint_json(["finetune.py"], tmp_path)
+    assert "BN212" in [f["code"] for f in found]  # the same code in Python 3 is Keras 3's
+
+
+MISSPELT_PY2 = """from keras.layers import BatchNormalization
+bn = BatchNormalization()
+bn.trainabel = False
+print "frozen"
+"""
+
+
+def test_no_fix_is_applied_to_a_python2_file(tmp_path: Path) -> None:
+    script = tmp_path / "freeze.py"
+    script.write_text(MISSPELT_PY2)
+    _, found = bnlint_json(["freeze.py"], tmp_path)
+    assert [f["code"] for f in found] == ["BN102", "BN000"]
+    subprocess.run([sys.executable, "-m", "bnlint", "--no-cache", "--fix", "freeze.py"],
+                   cwd=tmp_path, capture_output=True, timeout=120, check=False)
+    assert script.read_text() == MISSPELT_PY2
+    # the same mistake in Python 3 is fixed: the fix exists, the port withholds it
+    script.write_text(MISSPELT_PY2.replace('print "frozen"', 'print("frozen")'))
+    subprocess.run([sys.executable, "-m", "bnlint", "--no-cache", "--fix", "freeze.py"],
+                   cwd=tmp_path, capture_output=True, timeout=120, check=False)
+    assert "bn.trainable = False" in script.read_text()

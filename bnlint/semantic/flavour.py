@@ -32,10 +32,11 @@ _TF1_CALLS = (
 
 def resolve_flavour(
     model: SemanticModel, settings: Settings, project: Flavour | None,
-    legacy_keras_env: bool = False,
+    legacy_keras_env: bool = False, python2: bool = False,
 ) -> Flavour:
     """Configuration wins; then what the file itself says about the installed Keras
-    (imports of ``tf_keras`` or ``tensorflow.python.keras``, ``TF_USE_LEGACY_KERAS``,
+    (Python 2 code, read as its port when ``python2``, ran on Keras 2 only; imports of
+    ``tf_keras`` or ``tensorflow.python.keras``, ``TF_USE_LEGACY_KERAS``,
     also set by a notebook's ``%env`` when ``legacy_keras_env``); then the project's
     pins; then TF1 graph-mode idioms; then APIs that exist in only one generation of
     Keras; else the flavour is unknown: Keras 3, marked as assumed, so that rules whose
@@ -43,6 +44,10 @@ def resolve_flavour(
     if settings.target_keras != "auto":
         return Flavour(settings.target_keras, settings.keras_version, "configured target-keras")
     version = settings.keras_version
+    if python2:  # Keras 3 and TensorFlow after 2.1 need Python 3
+        standalone = not _tf_keras_only(model)
+        return Flavour("keras2" if standalone else "tf-keras", version,
+                       "the file is Python 2 code, which only Keras 2 ran on")
     # the tf_keras package exists from TensorFlow 2.15 on
     if any(name == "tf_keras" or name.startswith("tf_keras.") for name in model.imports):
         return Flavour("tf-keras", version or TF_KERAS_PACKAGE, "the file imports tf_keras")
