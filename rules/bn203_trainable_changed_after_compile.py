@@ -41,7 +41,9 @@ class TrainableChangedAfterCompile(Rule):
     `on_epoch_end`, `on_train_batch_end`), where the train function already exists.
 
     The GAN recipe (compile `D`, freeze it, compile the combined model) is not reported
-    here: it is correct under tf-keras and BN209 covers Keras 3. Neither is a loop or a
+    here: it is correct under tf-keras and BN209 covers Keras 3. That holds too when `D`
+    is set back, right after the combined model's compile, to the state its own
+    compile() saw, and `D` trains on its own afterwards. Neither is a loop or a
     callback that sets the flag back before the next step of the same model (the GAN
     loop's toggle), nor a hook that rebuilds the train function
     (`make_train_function(force=True)`).
@@ -92,6 +94,21 @@ class TrainableChangedAfterCompile(Rule):
     flagged = (
         _UNFREEZE_AFTER_FIT,
         Example(_UNFREEZE_AFTER_FIT, target="tf-keras"),
+        # a base pretrained on its own, frozen for the head, then unfrozen without a
+        # recompile: not the GAN recipe, the base does not train on its own afterwards
+        """
+        import keras
+        from keras import layers
+        base = keras.Sequential([layers.Dense(8), layers.BatchNormalization(), layers.Dense(4)])
+        base.compile("adam", "mse")
+        base.fit(x, y)
+        base.trainable = False
+        model = keras.Sequential([base, layers.Dense(1)])
+        model.compile("adam", "mse")
+        model.fit(x, y)
+        base.trainable = True
+        model.fit(x, y)
+        """,
         """
         import keras
         base = keras.applications.ResNet50(include_top=False, pooling="avg")
@@ -241,6 +258,44 @@ class TrainableChangedAfterCompile(Rule):
                 base.trainable = False
             model.fit(x, y, epochs=1)
         """,
+        # the GAN recipe with D set back right after the combined compile, by a helper of
+        # the class: the combined model keeps D frozen, D trains on its own
+        Example(
+            """
+            import numpy as np
+            import keras
+            from keras import layers
+
+            class GAN:
+                def __init__(self):
+                    self.discriminator = keras.Sequential(
+                        [layers.Dense(8), layers.BatchNormalization(), layers.Dense(1)])
+                    self.generator = keras.Sequential([layers.Dense(8), layers.Dense(4)])
+                    self.discriminator.compile("adam", "binary_crossentropy")
+                    self.set_trainable(self.discriminator, False)
+                    z = keras.Input((4,))
+                    self.model = keras.Model(z, self.discriminator(self.generator(z)))
+                    self.model.compile("adam", "binary_crossentropy")
+                    self.set_trainable(self.discriminator, True)
+
+                def set_trainable(self, m, val):
+                    m.trainable = val
+                    for layer in m.layers:
+                        layer.trainable = val
+
+                def train_discriminator(self, x, y):
+                    self.discriminator.train_on_batch(x, y)
+
+                def train_generator(self, noise, y):
+                    return self.model.train_on_batch(noise, y)
+
+                def train(self, x, y, noise, epochs):
+                    for epoch in range(epochs):
+                        self.train_discriminator(x, y)
+                        self.train_generator(noise, y)
+            """,
+            target="tf-keras",
+        ),
         # the GAN loop toggles D back: each model trains in the state it was compiled in
         Example(
             """
@@ -404,6 +459,8 @@ class TrainableChangedAfterCompile(Rule):
             compiled = ctx.model.compiled_before(model, position)
             if compiled is None:
                 continue
+            if _restores_own_compile(ctx, touched, change, position, model):
+                continue  # the GAN recipe: D back as its own compile() saw it (BN209)
             next_fit = ctx.model.next_fit_without_recompile(position, model, touched)
             if next_fit is None or not _changed(change, compiled.compile, next_fit):
                 continue
@@ -579,6 +636,26 @@ def _changed(change: Event, compile_event: Event, fit: Event) -> bool:
             before, after = read(compile_event, part), read(fit, part)
             if before is not None and after is not None and before != after:
                 return True
+    return False
+
+
+def _restores_own_compile(ctx: RuleContext, touched: Layer, change: Event,
+                          position: int, trained: Layer) -> bool:
+    """Does ``change`` set a model inside ``trained`` that was compiled itself (or its
+    layers) back to the state its own compile() captured, before it trains itself again?
+    That is the GAN recipe's unfreeze of D after the combined model was compiled with D
+    frozen: the combined model is meant to keep D frozen."""
+    value = change.value
+    if not isinstance(value, Const) or not isinstance(value.value, bool):
+        return False
+    for inner in ctx.model.containers_or_self(touched):
+        if inner is trained:
+            continue
+        own = ctx.model.compiled_before(inner, position)
+        if own is not None and not _differs_from(change, own.compile, value.value) and any(
+                step.kind == "fit" and step.layer is not None and step.layer.node is inner.node
+                for step in ctx.model.trace.training_steps_after(position)):
+            return True  # and D (made by the same statement) trains on in that state
     return False
 
 
