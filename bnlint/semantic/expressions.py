@@ -30,6 +30,7 @@ from bnlint.semantic.trainability import (
     head_tail,
     leading_base,
     select_layers,
+    select_positions,
 )
 from bnlint.semantic.values import (
     READING_DICT_METHODS,
@@ -48,6 +49,7 @@ from bnlint.semantic.values import (
     Optimizer,
     OptimizerAttr,
     ParsedArguments,
+    PositionRange,
     ProjectModule,
     Samples,
     Tensor,
@@ -499,6 +501,8 @@ class ExpressionEvaluation(ReplayBase):
                                    members=tail, bounds=(index.start, None))
                 return replace(owner, node=node, element=True, extent="slice",
                                members=None, bounds=(index.start, None))
+            if isinstance(index, PositionRange):  # `for i in range(142): model.layers[i]`
+                return select_positions(owner, node, index.start, index.stop)
             if isinstance(index, LayerIndex) and index.start in (None, 0) and (
                     leading_base(container) is index.container):
                 # `for i in range(len(base.layers)): model.layers[i]` on a model built on

@@ -18,6 +18,7 @@ from bnlint.semantic.replay import (
     GRAPH_OP_PREFIXES,
     HARMLESS_PREFIXES,
     HUB_PREPROCESSING,
+    MERGE_FUNCTIONS,
     BoundMethod,
     ReplayBase,
     const_int,
@@ -174,6 +175,10 @@ class KerasEffects(ReplayBase):
         if name.startswith("os.environ") or name == "os.putenv":
             self.note_environment(node, args)
             return UNKNOWN
+        merge = merge_layer_class(name, node)
+        if merge is not None:
+            # `layers.add([x, shortcut])`: an Add layer of the model, called on the list
+            return self.call_layer(self.create_layer(merge, node, kwargs), node, args)
         if name.startswith(GRAPH_OP_PREFIXES) or (
                 name.startswith("keras.applications.") and name.endswith(".preprocess_input")):
             # `layers.concatenate([a, b])`, `tf.nn.relu(x)`, `keras.ops.add(x, y)` on
@@ -687,3 +692,16 @@ def _selected_bn_trainable(selection: LayerSelection) -> Tri:
     if all(state is True for state in states):
         return True
     return False if any(state is False for state in states) else None
+
+
+def merge_layer_class(name: str, node: cst.Call) -> str | None:
+    """The layer class a functional merge helper makes (``keras.layers.add`` ->
+    ``keras.layers.Add``), when it is given just the list of tensors (a second positional
+    argument would be read as ``training``)."""
+    module, _, function = name.rpartition(".")
+    if module not in {"keras.layers", "keras.layers.merge"} or function not in MERGE_FUNCTIONS:
+        return None
+    positional = [arg for arg in node.args if arg.keyword is None]
+    if len(positional) != 1 or positional[0].star:
+        return None
+    return f"keras.layers.{MERGE_FUNCTIONS[function]}"

@@ -47,6 +47,11 @@ EVAL_METHODS = frozenset({"evaluate", "predict", "predict_on_batch", "test_on_ba
 # Functions (not layers) that may be applied to tensors of a functional graph.
 GRAPH_OP_PREFIXES = ("keras.layers.", "keras.ops.", "keras.backend.", "keras.activations.",
                       "tf.")
+# Keras's functional merge helpers: each makes one layer of its class (counted in
+# `model.layers`) and calls it on the list of tensors it is given.
+MERGE_FUNCTIONS = {"add": "Add", "subtract": "Subtract", "multiply": "Multiply",
+                   "average": "Average", "maximum": "Maximum", "minimum": "Minimum",
+                   "concatenate": "Concatenate", "dot": "Dot"}
 # Callback hooks in the order fit() runs them.
 CALLBACK_HOOKS = ("on_train_begin", "on_epoch_begin", "on_train_batch_begin", "on_batch_begin",
                   "on_train_batch_end", "on_batch_end", "on_epoch_end", "on_train_end")

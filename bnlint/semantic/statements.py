@@ -43,6 +43,7 @@ from bnlint.semantic.values import (
     ModuleRef,
     Optimizer,
     ParsedArguments,
+    PositionRange,
     Samples,
     Tape,
     Tensor,
@@ -406,6 +407,19 @@ class StatementReplay(ReplayBase):
                         return attribute.value.value, not positive
         return None
 
+    def fixed_positions(self, iterable: cst.BaseExpression, env: Env) -> PositionRange | None:
+        """``range(stop)`` or ``range(start, stop)`` of known integers."""
+        if not (isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Name)
+                and iterable.func.value == "range" and 1 <= len(iterable.args) <= 2
+                and all(arg.keyword is None and not arg.star for arg in iterable.args)):
+            return None
+        bounds = [const_int(self.eval(arg.value, env)) for arg in iterable.args]
+        if any(bound is None or bound < 0 for bound in bounds):
+            return None
+        start, stop = (0, *bounds) if len(bounds) == 1 else bounds
+        assert start is not None and stop is not None
+        return PositionRange(start, stop)
+
     def exec_for(self, node: cst.For, env: Env) -> None:
         iterable = self.eval(node.iter, env)
         latches: dict[str, tuple[bool, str]] = {}
@@ -417,6 +431,9 @@ class StatementReplay(ReplayBase):
                        for name, initial in _latches(node.body, env).items()}
         elif isinstance(iterable, LayerIndex) and isinstance(node.target, cst.Name):
             env.bind(node.target.value, iterable)  # `for i in range(len(model.layers))`
+        elif isinstance(node.target, cst.Name) and (
+                positions := self.fixed_positions(node.iter, env)) is not None:
+            env.bind(node.target.value, positions)  # `for i in range(142)`
         elif isinstance(iterable, Dataset) and (
                 iterable.batch_size is not None and iterable.batch_node is not None):
             self.bind_batches(node, iterable, env)

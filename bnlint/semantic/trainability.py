@@ -68,6 +68,19 @@ def select_layers(selection: LayerSelection, index: cst.BaseSlice, node: cst.Sub
     return UNKNOWN
 
 
+def select_positions(selection: LayerSelection, node: cst.Subscript, start: int,
+                     stop: int) -> LayerSelection:
+    """``container.layers[i]`` for ``i`` in ``range(start, stop)``: each layer at those
+    positions in turn (the InputLayers that open a functional model's list excluded)."""
+    offset = input_layers(selection.container)
+    subset: tuple[Layer, ...] | None = None
+    if selection.members is not None and offset is not None:
+        listed: list[Layer | None] = [None] * offset + list(selection.members)
+        subset = tuple(member for member in listed[start:stop] if member is not None)
+    return replace(selection, node=node, extent="slice", element=True, members=subset,
+                   bounds=(start, stop))
+
+
 def head_tail(container: Layer, lower: int | None) -> tuple[Layer, ...] | None:
     """``model.layers[-2:]`` of a model built on ``base.output``: the last layers, when
     they are all the new head's (none of the base's); None otherwise."""

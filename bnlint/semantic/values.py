@@ -433,6 +433,15 @@ class LayerIndex(Value):
 
 
 @dataclass(eq=False, slots=True)
+class PositionRange(Value):
+    """An index running over fixed positions, ``start`` up to ``stop``:
+    ``for i in range(142)``, used as ``model.layers[i]``."""
+
+    start: int
+    stop: int
+
+
+@dataclass(eq=False, slots=True)
 class DataGenerator(Value):
     """A Keras ``ImageDataGenerator``: its ``flow*`` methods yield batches of their
     ``batch_size=``."""
