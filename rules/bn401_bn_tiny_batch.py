@@ -12,7 +12,7 @@ from bnlint.rule import Example, Report, Rule, RuleContext
 from bnlint.semantic import workflow as wf
 from bnlint.semantic.events import Event
 from bnlint.semantic.model import SemanticModel
-from bnlint.semantic.values import Dataset, Layer
+from bnlint.semantic.values import Checkpoint, Dataset, Layer
 from bnlint.semantic.walk import run_visitor, walk
 
 from ._arguments import argument
@@ -60,6 +60,8 @@ class BnTinyBatch(Rule):
     reported at that argument: that is where the user sets it. Likewise a `tf.data`
     pipeline that a helper of the project batches (`tf_dataset(x, y, batch=batch_size)`
     returning `dataset.batch(batch)`) is reported at the helper's call that passes the size.
+    A size written in a configuration dict of the linted file (`{"batch_size": 1}`) and
+    read by code in another module of the project is reported at that entry.
     A size may also be the default of a command-line option (`argparse`, absl flags)
     or an entry of the project's JSON/YAML settings file that the program loads: a run
     given no options trains on it, and a note shows where it is set.
@@ -75,7 +77,8 @@ class BnTinyBatch(Rule):
     such a dataset or generator (`for x, y in train_ds`, `train_ds.enumerate()`, through
     `tf.convert_to_tensor`), when the model's moving statistics are read afterwards: it
     predicts or evaluates, is called outside training without `training=True`, or is
-    saved. A model that only ever trains (a GAN's discriminator) never reads them, and
+    saved (also by a `tf.train.Checkpoint` holding it, or that checkpoint's
+    `CheckpointManager`). A model that only ever trains (a GAN's discriminator) never reads them, and
     one also run with `training=True` outside training (pix2pix's `generate_images`)
     uses batch statistics at inference on purpose: neither is reported.
 
@@ -486,8 +489,15 @@ class BnTinyBatch(Rule):
                 # the default of a parameter of a function nobody here calls: one size
                 # a caller may pass, not the one it does (its callers are checked)
                 continue
-            passed = ctx.model.literal_arguments.get(id(written.node)) if (
+            passed: cst.CSTNode | None = ctx.model.literal_arguments.get(id(written.node)) if (
                 written is not None and written.setting is None) else None
+            batched: cst.CSTNode | None = None
+            if passed is None and written is not None and written.setting is None and (
+                    id(event.node) in ctx.model.entry_sites):
+                # the size read from a configuration dict that this file writes and hands
+                # to code in another module: the user sets it at that entry
+                passed = ctx.model.literal_entries.get(id(written.node))
+                batched = where if passed is not None else None
             if passed is not None:
                 where = passed  # `gan.train(batch_size=1)`: the call that passes it on
             seen.add(id(where))
@@ -501,6 +511,8 @@ class BnTinyBatch(Rule):
             related: list[tuple[cst.CSTNode, str]] = []
             if where is not event.node:
                 related.append((event.node, "trained here"))
+            if batched is not None:
+                related.append((batched, f"batches of {size} are made here"))
             if written is not None and written.node is not None and not _inside(
                     written.node, where):
                 origin = written.setting or "set here"
@@ -533,7 +545,8 @@ def _training_steps(model: SemanticModel) -> Iterator[Event]:
 def _used_at_inference(model: SemanticModel, step: Event) -> bool:
     """Are the moving statistics of the model trained at ``step`` read after it: the
     model (or one holding it) predicts or evaluates, is called outside training without
-    ``training=True``, or is saved for later use? (A GAN discriminator that only ever
+    ``training=True``, or is saved for later use (also in a ``tf.train.Checkpoint``)?
+    (A GAN discriminator that only ever
     trains never reads them.)"""
     layer = step.layer
     if layer is None:
@@ -549,7 +562,9 @@ def _used_at_inference(model: SemanticModel, step: Event) -> bool:
         if event.kind == "evaluate" or event.kind == "call" and event.training != "true" and (
                 not wf.in_training_tape(model, event)):
             return True
-    return any(call.method in _SAVING and holds(call.receiver) for call in model.calls)
+    return any(call.method in _SAVING and (holds(call.receiver) or isinstance(
+        call.receiver, Checkpoint) and any(holds(saved) for saved in call.receiver.saves))
+        for call in model.calls)
 
 
 def _inside(node: cst.CSTNode, outer: object) -> bool:

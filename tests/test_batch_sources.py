@@ -575,3 +575,113 @@ def test_a_size_handed_on_through_star_args_is_reported_at_its_argument() -> Non
         "BATCH = 1\nmodel.fit(get_data(\n    'pairs',\n    BATCH,\n), epochs=3)")
     found = tiny_batches(code)
     assert [row for row, _ in found] == [21]  # the `BATCH` that `*args` hands on
+
+
+PAIRED_STEP = """
+import tensorflow as tf
+from tqdm import tqdm
+net = tf.keras.Sequential([tf.keras.layers.Dense(64), tf.keras.layers.BatchNormalization(),
+                           tf.keras.layers.Dense(1)])
+optimizer = tf.keras.optimizers.Adam()
+dataset = {dataset}
+checkpoint = tf.train.Checkpoint(net=net, optimizer=optimizer)
+manager = tf.train.CheckpointManager(checkpoint, "checkpoints", max_to_keep=3)
+
+def train_step(x, y):
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean((net(x, training=True) - y) ** 2)
+    grads = tape.gradient(loss, net.trainable_variables)
+    optimizer.apply_gradients(zip(grads, net.trainable_variables))
+
+for epoch in range(10):
+    for {loop}:
+        train_step(batch[0], batch[1])
+    {save}
+"""
+
+
+def paired(dataset: str = "tf.data.Dataset.zip((xs, ys)).shuffle(100).batch(1)",
+           loop: str = "batch in dataset", save: str = "manager.save()") -> str:
+    return PAIRED_STEP.format(dataset=dataset, loop=loop, save=save)
+
+
+def test_a_model_saved_through_a_checkpoint_manager_reads_its_statistics_later() -> None:
+    assert [row for row, _ in tiny_batches(paired())] == [7]
+    assert [row for row, _ in tiny_batches(paired(save="checkpoint.save('ckpt')"))] == [7]
+
+
+def test_a_checkpoint_that_does_not_hold_the_model_is_not_its_save() -> None:
+    code = paired().replace("tf.train.Checkpoint(net=net, optimizer=optimizer)",
+                            "tf.train.Checkpoint(optimizer=optimizer)")
+    assert tiny_batches(code) == []
+
+
+def test_an_entry_of_a_batch_of_a_zipped_dataset_is_a_batch_of_each_part() -> None:
+    assert [row for row, _ in tiny_batches(paired(
+        dataset="tf.data.Dataset.from_tensor_slices((xs, ys)).batch(1)"))] == [7]
+
+
+def test_an_entry_of_a_batch_of_single_arrays_is_one_sample_not_a_batch() -> None:
+    # batch[0] of a batch of plain tensors is its first row: nobody knows the size
+    assert tiny_batches(paired(
+        dataset="tf.data.Dataset.from_tensor_slices(xs).batch(1)")) == []
+
+
+def test_a_map_that_reshapes_the_elements_forgets_their_structure() -> None:
+    assert tiny_batches(paired(
+        dataset="tf.data.Dataset.zip((xs, ys)).map(parse).batch(1)")) == []
+
+
+def test_a_progress_bar_yields_the_batches_it_wraps() -> None:
+    assert [row for row, _ in tiny_batches(paired(loop="batch in tqdm(dataset)"))] == [7]
+    assert [row for row, _ in tiny_batches(paired(
+        loop="step, batch in tqdm(enumerate(dataset))"))] == [7]
+
+
+CONFIGURED_TRAINER = {
+    "trainer.py": """
+import tensorflow as tf
+
+
+class Trainer:
+    def __init__(self, configs):
+        self.configs = configs
+        self.net = tf.keras.Sequential([tf.keras.layers.Dense(64),
+                                        tf.keras.layers.BatchNormalization()])
+        self.optimizer = tf.keras.optimizers.Adam()
+        self.dataset = tf.data.Dataset.zip((xs, ys)).batch(configs["batch_size"])
+
+    def train(self):
+        for batch in self.dataset:
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(self.net(batch[0], training=True) - batch[1])
+            grads = tape.gradient(loss, self.net.trainable_variables)
+            self.optimizer.apply_gradients(zip(grads, self.net.trainable_variables))
+        self.net.save("net.keras")
+""",
+    "run.py": """
+from trainer import Trainer
+
+configs = {
+    "lr": 2e-4,
+    "batch_size": 1,
+}
+Trainer(configs).train()
+""",
+}
+
+
+def test_a_size_set_in_a_configuration_dict_for_another_module_is_reported_there(
+        tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    for name, text in CONFIGURED_TRAINER.items():
+        (tmp_path / name).write_text(text.lstrip("\n"), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "bnlint", "--no-cache", "--format", "json", "--select",
+         "BN401", "run.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        check=False)
+    found = json.loads(done.stdout)
+    assert [(item["filename"], item["location"]["row"]) for item in found] == [("run.py", 5)]
+    notes = {(note["filename"], note["location"]["row"], note["message"])
+             for note in found[0]["related"]}
+    assert ("trainer.py", 10, "batches of 1 are made here") in notes

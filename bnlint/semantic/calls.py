@@ -21,6 +21,7 @@ from bnlint.semantic.replay import (
     KERAS_ITERATOR,
     MAX_FOLDED,
     MAX_INLINE_DEPTH,
+    RESTRUCTURING_DATASET_METHODS,
     SPREAD,
     BoundMethod,
     Env,
@@ -348,7 +349,9 @@ class CallReplay(ReplayBase):
                 size = const_number(given)
                 self.mark_entry(node)
                 return Dataset(int(size) if size is not None else None, node,
-                               size_value=written_constant(given))
+                               size_value=written_constant(given), item=receiver.item)
+            if method in RESTRUCTURING_DATASET_METHODS:
+                return replace(receiver, item=None)  # `map(parse)`: elements reshaped
             return receiver
         if receiver is UNKNOWN and method == "map" and "num_parallel_calls" in kwargs:
             # `files.map(load, num_parallel_calls=AUTOTUNE)`: only a tf.data dataset's

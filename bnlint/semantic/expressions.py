@@ -240,6 +240,8 @@ class ExpressionEvaluation(ReplayBase):
                 if is_constant_key(key):
                     assert isinstance(key, Const)
                     found.entries[key.value] = value
+                    if isinstance(element.value, cst.Integer):
+                        self.model.literal_entries[id(element.value)] = element
                     continue
             else:
                 self.eval(element.value, env)

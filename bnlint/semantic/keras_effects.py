@@ -19,6 +19,7 @@ from bnlint.semantic.replay import (
     HARMLESS_PREFIXES,
     HUB_PREPROCESSING,
     MERGE_FUNCTIONS,
+    PROGRESS_BARS,
     BoundMethod,
     ReplayBase,
     const_int,
@@ -38,6 +39,7 @@ from bnlint.semantic.syntax import (
 from bnlint.semantic.trainability import apply_to_layer, apply_to_selection, state_snapshot
 from bnlint.semantic.values import (
     UNKNOWN,
+    Checkpoint,
     ClassValue,
     Const,
     DataGenerator,
@@ -143,6 +145,13 @@ class KerasEffects(ReplayBase):
             return self.create_optimizer(name, node, args, kwargs)
         if name in api.gradient_tape:
             return Tape(node)
+        if name.startswith("tqdm.") and name.rsplit(".", 1)[-1] in PROGRESS_BARS and args and (
+                isinstance(args[0], Dataset)):
+            return args[0]  # `tqdm(enumerate(loader))`: the same batches
+        if name == "tf.train.Checkpoint":
+            return Checkpoint(tuple(value for value in kwargs.values() if isinstance(value, Layer)))
+        if name == "tf.train.CheckpointManager" and args and isinstance(args[0], Checkpoint):
+            return args[0]  # `manager.save()` saves the checkpoint's models
         if name in {"numpy.expand_dims", "tf.expand_dims"} and args:
             # `np.expand_dims(img, 0)`: one sample made a batch of one
             axis = args[1] if len(args) > 1 else kwargs.get("axis", UNKNOWN)
@@ -165,7 +174,7 @@ class KerasEffects(ReplayBase):
         if name.startswith("keras.") and name.endswith(".ImageDataGenerator"):
             return DataGenerator(node)
         if name.startswith("tf.data."):
-            return Dataset(None)
+            return Dataset(None, item=dataset_item(name, args))
         if api.is_layer_class(name):
             return self.create_layer(name, node, kwargs, children=args)
         if name.startswith(("keras_hub.layers.", "keras_hub.models.")) and name.removesuffix(
@@ -705,3 +714,18 @@ def merge_layer_class(name: str, node: cst.Call) -> str | None:
     if len(positional) != 1 or positional[0].star:
         return None
     return f"keras.layers.{MERGE_FUNCTIONS[function]}"
+
+
+# tf.data constructors whose element is the structure they are given.
+_STRUCTURED_DATASETS = frozenset({"tf.data.Dataset.zip", "tf.data.Dataset.from_tensor_slices",
+                                  "tf.data.Dataset.from_tensors"})
+
+
+def dataset_item(name: str, args: list[Value]) -> ListValue | None:
+    """The element structure of a dataset made from a tuple: ``zip((a, b))`` and
+    ``from_tensor_slices((x, y))`` give pairs, so ``batch[0]`` of a batch is the batch
+    of ``a``. Zipped datasets of known structure keep theirs; None when not a tuple."""
+    if name not in _STRUCTURED_DATASETS or not args or not isinstance(args[0], ListValue):
+        return None
+    return ListValue(tuple(entry.item if isinstance(entry, Dataset) and entry.item is not None
+                           else UNKNOWN for entry in args[0].items))

@@ -79,6 +79,9 @@ class SemanticModel:
     # a number written as a call's argument (`train(batch_size=1)`), by id of the
     # literal -> that argument: where the user sets what the call passes on
     literal_arguments: dict[int, cst.Arg] = field(default_factory=dict)
+    # a number written in a dict display (`{"batch_size": 1}`), by id of the literal ->
+    # that entry: where the user sets what a configuration dict hands on
+    literal_entries: dict[int, cst.DictElement] = field(default_factory=dict)
     # a step taken inside another module of the project -> the statement of this file
     # that led there (the import or the call): where a finding of that step is reported
     entry_sites: dict[int, cst.CSTNode] = field(default_factory=dict)

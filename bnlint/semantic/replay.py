@@ -61,6 +61,11 @@ HUB_PREPROCESSING = ("Converter", "Preprocessor", "Tokenizer", "Packer")
 # Keras utilities that return a batched tf.data.Dataset of their `batch_size=`.
 DATASET_UTILITIES = frozenset({"image_dataset_from_directory", "text_dataset_from_directory",
                                "audio_dataset_from_directory", "timeseries_dataset_from_array"})
+# Progress bars that yield the items of the iterable they wrap.
+PROGRESS_BARS = frozenset({"tqdm", "tqdm_notebook"})
+# tf.data methods after which the elements have another structure.
+RESTRUCTURING_DATASET_METHODS = frozenset({"map", "flat_map", "interleave", "unbatch",
+                                           "padded_batch", "window"})
 # The parameter (and attribute) that sets how many samples each batch of a project's
 # own generator function or data sequence holds.
 BATCH_PARAMETER = "batch_size"

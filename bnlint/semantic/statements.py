@@ -14,6 +14,7 @@ from bnlint.semantic.paths import PathOracle, condition_key
 from bnlint.semantic.replay import (
     BATCH_PARAMETER,
     DATA_SEQUENCES,
+    PROGRESS_BARS,
     UNROLLED_ITEMS,
     Env,
     Exit,
@@ -796,8 +797,18 @@ def _literal(node: cst.BaseExpression) -> bool:
 
 
 def _is_enumerate(node: cst.BaseExpression) -> bool:
+    node = _without_progress_bar(node)
     return (isinstance(node, cst.Call) and isinstance(node.func, cst.Name)
             and node.func.value == "enumerate")
+
+
+def _without_progress_bar(node: cst.BaseExpression) -> cst.BaseExpression:
+    """``tqdm(enumerate(loader))`` yields what it wraps: ``enumerate(loader)``."""
+    if isinstance(node, cst.Call) and node.args and node.args[0].keyword is None and (
+            isinstance(node.func, cst.Name) and node.func.value in PROGRESS_BARS
+            or isinstance(node.func, cst.Attribute) and node.func.attr.value in PROGRESS_BARS):
+        return node.args[0].value
+    return node
 
 
 def _is_dataset_enumerate(node: cst.BaseExpression) -> bool:

@@ -433,6 +433,15 @@ class LayerIndex(Value):
 
 
 @dataclass(eq=False, slots=True)
+class Checkpoint(Value):
+    """A ``tf.train.Checkpoint`` (or a ``tf.train.CheckpointManager`` of one): its
+    ``save()`` writes the weights, moving statistics included, of the models in
+    ``saves`` for later use."""
+
+    saves: tuple[Layer, ...]
+
+
+@dataclass(eq=False, slots=True)
 class PositionRange(Value):
     """An index running over fixed positions, ``start`` up to ``stop``:
     ``for i in range(142)``, used as ``model.layers[i]``."""
