@@ -57,7 +57,8 @@ class BnTinyBatch(Rule):
     `batchsize`), or for a generator method without one, its instance's `batch_size`.
     A number written as an argument of a call that passes it on (`gan.train(epochs=200,
     batch_size=1)` whose loop trains on batches of that size, `Loader(lines, 4)`) is
-    reported at that argument: that is where the user sets it. Likewise a `tf.data`
+    reported at that argument: that is where the user sets it. So is a constant handed
+    on by name (`run(paths, BATCH)`): at the outermost call that does. Likewise a `tf.data`
     pipeline that a helper of the project batches (`tf_dataset(x, y, batch=batch_size)`
     returning `dataset.batch(batch)`) is reported at the helper's call that passes the size.
     A size written in a configuration dict of the linted file (`{"batch_size": 1}`) and
@@ -491,6 +492,9 @@ class BnTinyBatch(Rule):
                 continue
             passed: cst.CSTNode | None = ctx.model.literal_arguments.get(id(written.node)) if (
                 written is not None and written.setting is None) else None
+            if passed is None and written is not None and written.passed_at is not None and (
+                    not _inside(written.passed_at, where)):
+                passed = written.passed_at  # `run(size)`: the call that hands it on
             batched: cst.CSTNode | None = None
             if passed is None and written is not None and written.setting is None and (
                     id(event.node) in ctx.model.entry_sites):
@@ -538,16 +542,20 @@ def _training_steps(model: SemanticModel) -> Iterator[Event]:
                   if event.training == "true" and not wf.in_training_tape(model, event)}
     for event in calls:
         if event.batch_size is not None and id(event.layer) not in on_purpose and (
-                wf.in_training_tape(model, event)) and _used_at_inference(model, event):
+                wf.in_training_tape(model, event)) and _used_at_inference(model, event,
+                                                                          on_purpose):
             yield event
 
 
-def _used_at_inference(model: SemanticModel, step: Event) -> bool:
+def _used_at_inference(model: SemanticModel, step: Event,
+                       on_purpose: set[int] | None = None) -> bool:
     """Are the moving statistics of the model trained at ``step`` read after it: the
     model (or one holding it) predicts or evaluates, is called outside training without
     ``training=True``, or is saved for later use (also in a ``tf.train.Checkpoint``)?
-    (A GAN discriminator that only ever
-    trains never reads them.)"""
+    (A GAN discriminator that only ever trains never reads them.) A checkpoint that also
+    holds a model run with ``training=True`` outside training (``on_purpose``: pix2pix's
+    generator, which uses batch statistics at inference) saves a recipe built on batch
+    statistics, not moving statistics for inference."""
     layer = step.layer
     if layer is None:
         return False
@@ -562,9 +570,16 @@ def _used_at_inference(model: SemanticModel, step: Event) -> bool:
         if event.kind == "evaluate" or event.kind == "call" and event.training != "true" and (
                 not wf.in_training_tape(model, event)):
             return True
-    return any(call.method in _SAVING and (holds(call.receiver) or isinstance(
-        call.receiver, Checkpoint) and any(holds(saved) for saved in call.receiver.saves))
-        for call in model.calls)
+    for call in model.calls:
+        if call.method not in _SAVING:
+            continue
+        receiver = call.receiver
+        if holds(receiver):
+            return True
+        if isinstance(receiver, Checkpoint) and any(holds(saved) for saved in receiver.saves) and (
+                not any(id(saved) in (on_purpose or ()) for saved in receiver.saves)):
+            return True
+    return False
 
 
 def _inside(node: cst.CSTNode, outer: object) -> bool:

@@ -368,9 +368,10 @@ train(args.batch, args.weights)
 def test_generators_returned_as_a_pair_keep_their_batch_size() -> None:
     found = lint_snippet(TWO_GENERATORS, all_rules())
     tiny = [f for f in found if f.code == "BN401"]
-    # at the argument of the call that sizes them, on the path where the model with BN
-    # is the one built here (a loaded model's layers are not known)
-    assert [f.span.start.row for f in tiny] == [19]
+    # at the argument of the outermost call that hands the size on (`--batch` enters
+    # the training code there), on the path where the model with BN is the one built
+    # here (a loaded model's layers are not known)
+    assert [f.span.start.row for f in tiny] == [27]
     assert "when `weights` is false" in [note.message for note in tiny[0].related]
 
 
@@ -685,3 +686,58 @@ def test_a_size_set_in_a_configuration_dict_for_another_module_is_reported_there
     notes = {(note["filename"], note["location"]["row"], note["message"])
              for note in found[0]["related"]}
     assert ("trainer.py", 10, "batches of 1 are made here") in notes
+
+
+RUN_BY_NAME = """
+from tensorflow import keras
+
+
+class Frames(keras.utils.Sequence):
+    def __init__(self, paths, batch_size):
+        self.paths = paths
+        self.batch_size = batch_size
+
+
+def run(paths, size):
+    loader = Frames(paths, batch_size=size)
+    model = keras.Sequential([keras.layers.Dense(8), keras.layers.BatchNormalization()])
+    model.compile("adam", "mse")
+    model.fit(loader, epochs=3)
+    model.save("model.keras")
+
+
+BATCH = 2
+run(paths, {argument})
+"""
+
+
+def test_a_constant_handed_on_by_name_is_reported_at_the_outermost_call() -> None:
+    # where the size enters the training code, as for `run(paths, 2)`
+    assert [row for row, _ in tiny_batches(RUN_BY_NAME.format(argument="BATCH"))] == [20]
+    assert [row for row, _ in tiny_batches(RUN_BY_NAME.format(argument="2"))] == [20]
+
+
+GAN_CHECKPOINT = """
+import tensorflow as tf
+gen = tf.keras.Sequential([tf.keras.layers.Dense(8), tf.keras.layers.BatchNormalization()])
+disc = tf.keras.Sequential([tf.keras.layers.Dense(8), tf.keras.layers.BatchNormalization(),
+                            tf.keras.layers.Dense(1)])
+opt = tf.keras.optimizers.Adam()
+dataset = tf.data.Dataset.from_tensor_slices((xs, ys)).batch(1)
+checkpoint = tf.train.Checkpoint(gen=gen, disc=disc)
+for x, y in dataset:
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(disc(x, training=True) - y)
+    grads = tape.gradient(loss, disc.trainable_variables)
+    opt.apply_gradients(zip(grads, disc.trainable_variables))
+{preview}
+checkpoint.save("ckpt")
+"""
+
+
+def test_a_checkpoint_of_a_recipe_that_infers_with_batch_statistics_is_no_inference() -> None:
+    # pix2pix: batches of 1, and the generator is run with training=True to infer; its
+    # checkpoint saves the discriminator for resuming, not for inference
+    assert [row for row, _ in tiny_batches(GAN_CHECKPOINT.format(preview=""))] == [7]
+    assert tiny_batches(GAN_CHECKPOINT.format(
+        preview="sample = gen(test_x, training=True)")) == []

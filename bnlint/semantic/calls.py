@@ -126,7 +126,7 @@ class CallReplay(ReplayBase):
         if inherited is not None:
             # `super(VocGenerator, self).__init__(**kwargs)`: the parent class's method
             # of the project runs on the same instance
-            args, kwargs = self.eval_arguments(node, env)
+            args, kwargs = self.eval_arguments(node, env, hands_on=True)
             return self.call_function(inherited[0], args, kwargs, inherited[1], site=node)
         receiver: Value | None = None
         method: str | None = None
@@ -145,7 +145,10 @@ class CallReplay(ReplayBase):
                 callee = UNKNOWN
         else:
             callee = self.eval(node.func, env)
-        args, kwargs = self.eval_arguments(node, env)
+        # the project's own code: a constant handed to it by name is set at this call
+        hands_on = isinstance(callee, (FunctionValue, BoundMethod, ClassValue)) or isinstance(
+            receiver, (Instance, ClassValue))
+        args, kwargs = self.eval_arguments(node, env, hands_on=hands_on)
         name = callee.name if isinstance(callee, ModuleRef) else None
         self.model.calls.append(CallSite(node, name, self.context, method, receiver,
                                          self.control_dependencies > 0))
@@ -247,11 +250,14 @@ class CallReplay(ReplayBase):
                 return base.methods[node.func.attr.value], instance
         return None
 
-    def eval_arguments(self, node: cst.Call, env: Env) -> tuple[list[Value], dict[str, Value]]:
+    def eval_arguments(self, node: cst.Call, env: Env, hands_on: bool = False
+                       ) -> tuple[list[Value], dict[str, Value]]:
         """The call's positional and keyword values. ``*args`` / ``**kwargs`` fill
         parameters nobody can name: positionals from the first ``*`` on are not placed,
         and ``SPREAD`` among the keywords says that parameters not given explicitly may
-        still be given (so they do not take their defaults)."""
+        still be given (so they do not take their defaults). When the call ``hands_on``
+        its arguments to the project's own code, a constant given by name remembers the
+        argument (the outermost such call)."""
         args: list[Value] = []
         kwargs: dict[str, Value] = {}
         spread = False
@@ -259,6 +265,10 @@ class CallReplay(ReplayBase):
             value = self.eval(arg.value, env)
             if isinstance(arg.value, cst.Integer) and not arg.star:
                 self.model.literal_arguments[id(arg.value)] = arg
+            elif hands_on and isinstance(value, Const) and value.node is not None and (
+                    value.passed_at is None and not arg.star and isinstance(
+                        arg.value, (cst.Name, cst.Attribute, cst.Subscript))):
+                value = replace(value, passed_at=arg)  # handed on by name
             if arg.star == "*" and not spread and isinstance(value, ListValue) and (
                     not value.changed):
                 args.extend(value.items)  # `f(*a)` of a list whose items are known

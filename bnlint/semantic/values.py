@@ -55,6 +55,10 @@ class Const(Value):
     # Assumed as well, and an ``if`` on it may still go either way. Says where it comes
     # from ("the default of `--batch-size`", "`config.json`").
     setting: str | None = None
+    # The argument of the outermost call that handed this constant on by name
+    # (`run(size)`, `load(batch_size=BATCH_SIZE)`): where the user sets what that call
+    # passes on, as for a number written as the argument itself.
+    passed_at: cst.Arg | None = None
 
 
 @dataclass(eq=False, slots=True)
