@@ -497,7 +497,7 @@ class BnTinyBatch(Rule):
                 passed = written.passed_at  # `run(size)`: the call that hands it on
             batched: cst.CSTNode | None = None
             if passed is None and written is not None and written.setting is None and (
-                    id(event.node) in ctx.model.entry_sites):
+                    id(where) in ctx.model.entry_sites or id(event.node) in ctx.model.entry_sites):
                 # the size read from a configuration dict that this file writes and hands
                 # to code in another module: the user sets it at that entry
                 passed = ctx.model.literal_entries.get(id(written.node))

@@ -741,3 +741,41 @@ def test_a_checkpoint_of_a_recipe_that_infers_with_batch_statistics_is_no_infere
     assert [row for row, _ in tiny_batches(GAN_CHECKPOINT.format(preview=""))] == [7]
     assert tiny_batches(GAN_CHECKPOINT.format(
         preview="sample = gen(test_x, training=True)")) == []
+
+
+BATCHED_ELSEWHERE = {
+    "data.py": """
+import tensorflow as tf
+
+
+def make(configs):
+    return tf.data.Dataset.zip((xs, ys)).batch(configs["batch_size"])
+""",
+    "train.py": """
+import tensorflow as tf
+from data import make
+
+configs = {"batch_size": 1}
+net = tf.keras.Sequential([tf.keras.layers.Dense(64), tf.keras.layers.BatchNormalization()])
+optimizer = tf.keras.optimizers.Adam()
+for batch in make(configs):
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(net(batch[0], training=True) - batch[1])
+    grads = tape.gradient(loss, net.trainable_variables)
+    optimizer.apply_gradients(zip(grads, net.trainable_variables))
+net.save("net.keras")
+""",
+}
+
+
+def test_a_configuration_dict_batched_by_another_module_is_reported_at_its_entry(
+        tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    for name, text in BATCHED_ELSEWHERE.items():
+        (tmp_path / name).write_text(text.lstrip("\n"), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "bnlint", "--no-cache", "--format", "json", "--select",
+         "BN401", "train.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        check=False)
+    found = json.loads(done.stdout)
+    assert [(item["filename"], item["location"]["row"]) for item in found] == [("train.py", 4)]
