@@ -18,6 +18,20 @@ def tiny_batches(code: str) -> list[tuple[int, str]]:
             if f.code == "BN401"]
 
 
+def project_tiny_batches(tmp_path: Path, files: dict[str, str],
+                         linted: str) -> list[dict[str, object]]:
+    """BN401 findings (JSON) of the CLI run on ``linted`` in a project made of ``files``."""
+    (tmp_path / ".git").mkdir()
+    for name, text in files.items():
+        (tmp_path / name).write_text(text.lstrip("\n"), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "bnlint", "--no-cache", "--format", "json", "--select",
+         "BN401", linted], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        check=False)
+    found: list[dict[str, object]] = json.loads(done.stdout)
+    return found
+
+
 GAN = """
 import numpy as np
 from keras.layers import Dense, BatchNormalization
@@ -160,14 +174,7 @@ model.fit(x=train, batch_size=64, epochs=3)
 
 def test_a_sequence_built_in_another_module_is_reported_at_the_call_that_sizes_it(
         tmp_path: Path) -> None:
-    (tmp_path / ".git").mkdir()
-    for name, text in SEQUENCE_HELPER.items():
-        (tmp_path / name).write_text(text.lstrip("\n"), encoding="utf-8")
-    done = subprocess.run(
-        [sys.executable, "-m", "bnlint", "--no-cache", "--format", "json", "--select",
-         "BN401", "train.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120,
-        check=False)
-    found = json.loads(done.stdout)
+    found = project_tiny_batches(tmp_path, SEQUENCE_HELPER, "train.py")
     # the Sequence makes batches of 2 (fit's own `batch_size=64` is ignored), reported at
     # the argument that gives the other module's helper that size
     assert [(item["code"], item["filename"], item["location"]) for item in found] == [
@@ -674,14 +681,7 @@ Trainer(configs).train()
 
 def test_a_size_set_in_a_configuration_dict_for_another_module_is_reported_there(
         tmp_path: Path) -> None:
-    (tmp_path / ".git").mkdir()
-    for name, text in CONFIGURED_TRAINER.items():
-        (tmp_path / name).write_text(text.lstrip("\n"), encoding="utf-8")
-    done = subprocess.run(
-        [sys.executable, "-m", "bnlint", "--no-cache", "--format", "json", "--select",
-         "BN401", "run.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120,
-        check=False)
-    found = json.loads(done.stdout)
+    found = project_tiny_batches(tmp_path, CONFIGURED_TRAINER, "run.py")
     assert [(item["filename"], item["location"]["row"]) for item in found] == [("run.py", 5)]
     notes = {(note["filename"], note["location"]["row"], note["message"])
              for note in found[0]["related"]}
@@ -770,12 +770,5 @@ net.save("net.keras")
 
 def test_a_configuration_dict_batched_by_another_module_is_reported_at_its_entry(
         tmp_path: Path) -> None:
-    (tmp_path / ".git").mkdir()
-    for name, text in BATCHED_ELSEWHERE.items():
-        (tmp_path / name).write_text(text.lstrip("\n"), encoding="utf-8")
-    done = subprocess.run(
-        [sys.executable, "-m", "bnlint", "--no-cache", "--format", "json", "--select",
-         "BN401", "train.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120,
-        check=False)
-    found = json.loads(done.stdout)
+    found = project_tiny_batches(tmp_path, BATCHED_ELSEWHERE, "train.py")
     assert [(item["filename"], item["location"]["row"]) for item in found] == [("train.py", 4)]
