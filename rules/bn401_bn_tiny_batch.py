@@ -12,7 +12,7 @@ from bnlint.rule import Example, Report, Rule, RuleContext
 from bnlint.semantic import workflow as wf
 from bnlint.semantic.events import Event
 from bnlint.semantic.model import SemanticModel
-from bnlint.semantic.values import Checkpoint, Dataset, Layer
+from bnlint.semantic.values import Checkpoint, Dataset, Layer, Tensor, flattened
 from bnlint.semantic.walk import run_visitor, walk
 
 from ._arguments import argument
@@ -555,7 +555,8 @@ def _used_at_inference(model: SemanticModel, step: Event,
     (A GAN discriminator that only ever trains never reads them.) A checkpoint that also
     holds a model run with ``training=True`` outside training (``on_purpose``: pix2pix's
     generator, which uses batch statistics at inference) saves a recipe built on batch
-    statistics, not moving statistics for inference."""
+    statistics, not moving statistics for inference; nor does a checkpoint save a
+    discriminator for inference."""
     layer = step.layer
     if layer is None:
         return False
@@ -577,9 +578,29 @@ def _used_at_inference(model: SemanticModel, step: Event,
         if holds(receiver):
             return True
         if isinstance(receiver, Checkpoint) and any(holds(saved) for saved in receiver.saves) and (
-                not any(id(saved) in (on_purpose or ()) for saved in receiver.saves)):
+                not any(id(saved) in (on_purpose or ()) for saved in receiver.saves)) and (
+                not _judges_another_model(model, layer)):
             return True
     return False
+
+
+def _judges_another_model(model: SemanticModel, layer: Layer) -> bool:
+    """Is ``layer`` a critic: trained on what another model made (one of its training
+    calls takes a tensor that a call of another model produced), while what it makes
+    feeds no other model? A GAN's discriminator, which a checkpoint saves to resume
+    training, never to infer; CycleGAN's generators feed each other and are no critics."""
+    judges = feeds = False
+    for event in model.events_of("call"):
+        if event.training != "true" or event.layer is None:
+            continue
+        makers = {id(wiring.child) for value in event.inputs for item in flattened(value)
+                  if isinstance(item, Tensor) for wiring in item.history
+                  if wiring.child.is_model}
+        if event.layer is layer:
+            judges = judges or bool(makers - {id(layer)})
+        elif event.layer.is_model and id(layer) in makers:
+            feeds = True
+    return judges and not feeds
 
 
 def _inside(node: cst.CSTNode, outer: object) -> bool:

@@ -772,3 +772,28 @@ def test_a_configuration_dict_batched_by_another_module_is_reported_at_its_entry
         tmp_path: Path) -> None:
     found = project_tiny_batches(tmp_path, BATCHED_ELSEWHERE, "train.py")
     assert [(item["filename"], item["location"]["row"]) for item in found] == [("train.py", 4)]
+
+
+CRITIC_CHECKPOINT = """
+import tensorflow as tf
+gen = tf.keras.Sequential([tf.keras.layers.Dense(8), tf.keras.layers.Dense(8)])
+disc = tf.keras.Sequential([tf.keras.layers.Dense(8), tf.keras.layers.BatchNormalization(),
+                            tf.keras.layers.Dense(1)])
+opt = tf.keras.optimizers.Adam()
+dataset = tf.data.Dataset.from_tensor_slices((xs, ys)).batch(1)
+checkpoint = tf.train.Checkpoint(gen=gen, disc=disc)
+for x, y in dataset:
+    with tf.GradientTape() as tape:
+        fake = gen(x, training=True)
+        loss = tf.reduce_mean(disc([x, {judged}], training=True) - y)
+    grads = tape.gradient(loss, disc.trainable_variables)
+    opt.apply_gradients(zip(grads, disc.trainable_variables))
+checkpoint.save("ckpt")
+"""
+
+
+def test_a_checkpoint_saves_a_critic_to_resume_training_not_to_infer() -> None:
+    # the discriminator judges what the generator made: its statistics serve training
+    assert tiny_batches(CRITIC_CHECKPOINT.format(judged="fake")) == []
+    # the same model trained on the data alone is a model in its own right
+    assert [row for row, _ in tiny_batches(CRITIC_CHECKPOINT.format(judged="y"))] == [7]
