@@ -79,9 +79,11 @@ class BnTinyBatch(Rule):
     `tf.convert_to_tensor`), when the model's moving statistics are read afterwards: it
     predicts or evaluates, is called outside training without `training=True`, or is
     saved (also by a `tf.train.Checkpoint` holding it, or that checkpoint's
-    `CheckpointManager`). A model that only ever trains (a GAN's discriminator) never reads them, and
-    one also run with `training=True` outside training (pix2pix's `generate_images`)
-    uses batch statistics at inference on purpose: neither is reported.
+    `CheckpointManager`). A model that only ever trains (a GAN's discriminator) never
+    reads them, and one also run with `training=True` outside training (pix2pix's
+    `generate_images`) uses batch statistics at inference on purpose: neither is
+    reported. A checkpoint saves a discriminator (a model trained on another model's
+    output, whose own output feeds no model) to resume training, not to infer.
 
     ## Why is this bad?
     In training mode BatchNormalization normalises every batch with its own mean and
@@ -579,12 +581,12 @@ def _used_at_inference(model: SemanticModel, step: Event,
             return True
         if isinstance(receiver, Checkpoint) and any(holds(saved) for saved in receiver.saves) and (
                 not any(id(saved) in (on_purpose or ()) for saved in receiver.saves)) and (
-                not _judges_another_model(model, layer)):
+                not _is_critic(model, layer)):
             return True
     return False
 
 
-def _judges_another_model(model: SemanticModel, layer: Layer) -> bool:
+def _is_critic(model: SemanticModel, layer: Layer) -> bool:
     """Is ``layer`` a critic: trained on what another model made (one of its training
     calls takes a tensor that a call of another model produced), while what it makes
     feeds no other model? A GAN's discriminator, which a checkpoint saves to resume
