@@ -717,32 +717,6 @@ def test_a_constant_handed_on_by_name_is_reported_at_the_outermost_call() -> Non
     assert [row for row, _ in tiny_batches(RUN_BY_NAME.format(argument="2"))] == [20]
 
 
-GAN_CHECKPOINT = """
-import tensorflow as tf
-gen = tf.keras.Sequential([tf.keras.layers.Dense(8), tf.keras.layers.BatchNormalization()])
-disc = tf.keras.Sequential([tf.keras.layers.Dense(8), tf.keras.layers.BatchNormalization(),
-                            tf.keras.layers.Dense(1)])
-opt = tf.keras.optimizers.Adam()
-dataset = tf.data.Dataset.from_tensor_slices((xs, ys)).batch(1)
-checkpoint = tf.train.Checkpoint(gen=gen, disc=disc)
-for x, y in dataset:
-    with tf.GradientTape() as tape:
-        loss = tf.reduce_mean(disc(x, training=True) - y)
-    grads = tape.gradient(loss, disc.trainable_variables)
-    opt.apply_gradients(zip(grads, disc.trainable_variables))
-{preview}
-checkpoint.save("ckpt")
-"""
-
-
-def test_a_checkpoint_of_a_recipe_that_infers_with_batch_statistics_is_no_inference() -> None:
-    # pix2pix: batches of 1, and the generator is run with training=True to infer; its
-    # checkpoint saves the discriminator for resuming, not for inference
-    assert [row for row, _ in tiny_batches(GAN_CHECKPOINT.format(preview=""))] == [7]
-    assert tiny_batches(GAN_CHECKPOINT.format(
-        preview="sample = gen(test_x, training=True)")) == []
-
-
 BATCHED_ELSEWHERE = {
     "data.py": """
 import tensorflow as tf
@@ -774,7 +748,7 @@ def test_a_configuration_dict_batched_by_another_module_is_reported_at_its_entry
     assert [(item["filename"], item["location"]["row"]) for item in found] == [("train.py", 4)]
 
 
-CRITIC_CHECKPOINT = """
+GAN_CHECKPOINT = """
 import tensorflow as tf
 gen = tf.keras.Sequential([tf.keras.layers.Dense(8), tf.keras.layers.Dense(8)])
 disc = tf.keras.Sequential([tf.keras.layers.Dense(8), tf.keras.layers.BatchNormalization(),
@@ -785,15 +759,27 @@ checkpoint = tf.train.Checkpoint(gen=gen, disc=disc)
 for x, y in dataset:
     with tf.GradientTape() as tape:
         fake = gen(x, training=True)
-        loss = tf.reduce_mean(disc([x, {judged}], training=True) - y)
+        loss = tf.reduce_mean(disc({judged}, training=True) - y)
     grads = tape.gradient(loss, disc.trainable_variables)
     opt.apply_gradients(zip(grads, disc.trainable_variables))
+{preview}
 checkpoint.save("ckpt")
 """
 
 
+def gan_checkpoint(judged: str = "[x, y]", preview: str = "") -> str:
+    return GAN_CHECKPOINT.format(judged=judged, preview=preview)
+
+
+def test_a_checkpoint_of_a_recipe_that_infers_with_batch_statistics_is_no_inference() -> None:
+    # pix2pix: batches of 1, and the generator is run with training=True to infer; its
+    # checkpoint saves the discriminator for resuming, not for inference
+    assert [row for row, _ in tiny_batches(gan_checkpoint())] == [7]
+    assert tiny_batches(gan_checkpoint(preview="sample = gen(test_x, training=True)")) == []
+
+
 def test_a_checkpoint_saves_a_critic_to_resume_training_not_to_infer() -> None:
     # the discriminator judges what the generator made: its statistics serve training
-    assert tiny_batches(CRITIC_CHECKPOINT.format(judged="fake")) == []
+    assert tiny_batches(gan_checkpoint(judged="[x, fake]")) == []
     # the same model trained on the data alone is a model in its own right
-    assert [row for row, _ in tiny_batches(CRITIC_CHECKPOINT.format(judged="y"))] == [7]
+    assert [row for row, _ in tiny_batches(gan_checkpoint(judged="[x, y]"))] == [7]
