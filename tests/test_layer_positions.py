@@ -48,3 +48,10 @@ def test_an_index_loop_that_freezes_past_the_last_bn_leaves_none_training(merge:
 def test_an_index_loop_over_the_whole_list_freezes_every_bn() -> None:
     frozen = _codes(RESIDUAL.format(merge="add", frozen=8))
     assert "BN401" not in [code for code, _ in frozen]
+
+
+def test_an_index_loop_past_the_known_layers_selects_nothing_known() -> None:
+    # the code counts 190 layers where 8 are known (a backbone from a library): which
+    # ones the loop freezes is unknown, so no rule may take the model as all frozen
+    frozen = _codes(RESIDUAL.format(merge="add", frozen=190))
+    assert [code for code, _ in frozen if code in {"BN207", "BN401"}] == []

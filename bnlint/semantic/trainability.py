@@ -71,12 +71,14 @@ def select_layers(selection: LayerSelection, index: cst.BaseSlice, node: cst.Sub
 def select_positions(selection: LayerSelection, node: cst.Subscript, start: int,
                      stop: int) -> LayerSelection:
     """``container.layers[i]`` for ``i`` in ``range(start, stop)``: each layer at those
-    positions in turn (the InputLayers that open a functional model's list excluded)."""
+    positions in turn (the InputLayers that open a functional model's list excluded).
+    Which layers, only when the list known holds every position the loop reaches."""
     offset = input_layers(selection.container)
     subset: tuple[Layer, ...] | None = None
     if selection.members is not None and offset is not None:
         listed: list[Layer | None] = [None] * offset + list(selection.members)
-        subset = tuple(member for member in listed[start:stop] if member is not None)
+        if stop <= len(listed):  # the code counts more layers than are known: unknown
+            subset = tuple(member for member in listed[start:stop] if member is not None)
     return replace(selection, node=node, extent="slice", element=True, members=subset,
                    bounds=(start, stop))
 
