@@ -27,6 +27,7 @@ from bnlint.semantic.calls import CallReplay
 from bnlint.semantic.expressions import ExpressionEvaluation
 from bnlint.semantic.imports import ImportReplay
 from bnlint.semantic.keras_effects import KerasEffects
+from bnlint.semantic.lookups import NameLookup
 from bnlint.semantic.model import SemanticModel
 from bnlint.semantic.paths import PathOracle, Relevance, explore
 from bnlint.semantic.scan import ScanResult, scan_module
@@ -85,7 +86,8 @@ def _replay(module: cst.Module, oracle: PathOracle | None,
     return builder.model
 
 
-class Builder(StatementReplay, ImportReplay, ExpressionEvaluation, CallReplay, KerasEffects):
+class Builder(StatementReplay, ImportReplay, ExpressionEvaluation, CallReplay, KerasEffects,
+              NameLookup):
     """The whole replay of one module."""
 
     def run(self) -> None:

@@ -11,6 +11,7 @@ import libcst as cst
 
 from bnlint.semantic.events import Event
 from bnlint.semantic.keras_effects import sized_data
+from bnlint.semantic.lookups import IMPORTERS
 from bnlint.semantic.model import CallSite
 from bnlint.semantic.names import canonical
 from bnlint.semantic.replay import (
@@ -122,6 +123,9 @@ class CallReplay(ReplayBase):
             if size is not None and BATCH_PARAMETER not in instance.attrs:
                 instance.attrs[BATCH_PARAMETER] = size
             return UNKNOWN
+        looked_up = self.looked_up(node, env)
+        if looked_up is not None:
+            return looked_up  # `getattr(models, "resnet50")`, `eval(model_name)`
         inherited = self.inherited_method(node, env)
         if inherited is not None:
             # `super(VocGenerator, self).__init__(**kwargs)`: the parent class's method
@@ -164,6 +168,9 @@ class CallReplay(ReplayBase):
             return self.call_method(receiver, method, node, args, kwargs)
         if isinstance(callee, ModuleRef) and callee.name == "functools.reduce" and not kwargs:
             return self.fold_calls(args[0] if args else UNKNOWN, args)
+        if isinstance(callee, ModuleRef) and callee.name in IMPORTERS and len(args) == 1 and (
+                not kwargs):
+            return self.imported_module(args[0], node)
         if isinstance(callee, ModuleRef) and callee.name in FILLED_ARRAYS:
             return self.filled_array(callee.name, node, env)
         if isinstance(callee, ModuleRef) and callee.name in ATTRIBUTE_DICTS:

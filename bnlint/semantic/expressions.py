@@ -9,6 +9,7 @@ from typing import TypeVar, cast
 
 import libcst as cst
 
+from bnlint.semantic.lookups import namespace_call
 from bnlint.semantic.model import Reference
 from bnlint.semantic.names import canonical
 from bnlint.semantic.replay import (
@@ -249,7 +250,10 @@ class ExpressionEvaluation(ReplayBase):
         return found
 
     def eval_name(self, node: cst.Name, env: Env) -> Value:
-        name = node.value
+        return self.name_value(node.value, node, env)
+
+    def name_value(self, name: str, node: cst.CSTNode, env: Env) -> Value:
+        """The name ``name`` as the scope ``env`` sees it, written at ``node``."""
         if name in {"True", "False", "None"}:
             return Const({"True": True, "False": False, "None": None}[name], node)
         value = env.lookup(name)
@@ -307,6 +311,12 @@ class ExpressionEvaluation(ReplayBase):
             if variables[0] is not None and variables[1] is not None:
                 # `g.trainable_variables + d.trainable_variables`
                 return ListValue(variables[0] + variables[1])
+        if isinstance(operator, (cst.Add, cst.AddAssign)) and isinstance(left, Const) and (
+                isinstance(right, Const)) and isinstance(left.value, str) and isinstance(
+                right.value, str):
+            # `"keras.applications." + name`: a module or builder named by a known string
+            return Const(left.value + right.value, assumed=left.assumed or right.assumed,
+                         setting=left.setting or right.setting)
         a, b = const_number(left), const_number(right)
         if a is None or b is None:
             return UNKNOWN
@@ -334,8 +344,10 @@ class ExpressionEvaluation(ReplayBase):
                                    if operand.setting is not None), None))
 
     def eval_attribute(self, node: cst.Attribute, env: Env) -> Value:
-        owner = self.eval(node.value, env)
-        attr = node.attr.value
+        return self.attribute_of(self.eval(node.value, env), node.attr.value, node)
+
+    def attribute_of(self, owner: Value, attr: str, node: cst.CSTNode) -> Value:
+        """``owner.attr`` written at ``node`` (``getattr(owner, "attr")`` as well)."""
         if isinstance(owner, ModuleRef):
             if is_flag_values(owner.name):
                 return self.flag_defaults.get(attr, UNKNOWN)  # `FLAGS.batch_size`
@@ -383,7 +395,7 @@ class ExpressionEvaluation(ReplayBase):
                 owner.owner.constants.get(attr, UNKNOWN))
         return UNKNOWN
 
-    def layer_attribute(self, layer: Layer, attr: str, node: cst.Attribute) -> Value:
+    def layer_attribute(self, layer: Layer, attr: str, node: cst.CSTNode) -> Value:
         if attr == "layers":
             return LayerSelection(container=layer, node=node, extent="all",
                                   members=self.tracked_members(layer))
@@ -419,6 +431,11 @@ class ExpressionEvaluation(ReplayBase):
         return tuple(members)
 
     def eval_subscript(self, node: cst.Subscript, env: Env) -> Value:
+        scope = namespace_call(node.value, env)
+        if scope is not None and len(node.slice) == 1 and isinstance(
+                node.slice[0].slice, cst.Index):
+            # `globals()[model_name](...)`: the builder named by a known string
+            return self.scope_entry(scope, self.eval(node.slice[0].slice.value, env), node, env)
         owner = self.eval(node.value, env)
         bounds: tuple[int | None, int | None] | None = None
         index_value: Value = UNKNOWN

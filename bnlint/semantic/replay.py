@@ -300,6 +300,24 @@ class ReplayBase:
     def project_attribute(self, module: ProjectModule, attr: str) -> Value:
         raise NotImplementedError
 
+    def project_module(self, name: str, level: int, node: cst.CSTNode) -> ProjectModule | None:
+        raise NotImplementedError
+
+    def name_value(self, name: str, node: cst.CSTNode, env: Env) -> Value:
+        raise NotImplementedError
+
+    def attribute_of(self, owner: Value, attr: str, node: cst.CSTNode) -> Value:
+        raise NotImplementedError
+
+    def looked_up(self, node: cst.Call, env: Env) -> Value | None:
+        raise NotImplementedError
+
+    def scope_entry(self, scope: str, key: Value, node: cst.CSTNode, env: Env) -> Value:
+        raise NotImplementedError
+
+    def imported_module(self, written: Value, node: cst.Call) -> Value:
+        raise NotImplementedError
+
     def new_layer(self, name: str, node: cst.CSTNode, **fields: object) -> Layer:
         raise NotImplementedError
 
