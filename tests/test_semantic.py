@@ -944,6 +944,20 @@ def test_unlisted_names_from_foreign_star_imports_are_not_keras() -> None:
     assert [layer.label for layer in model.layers] == ["base"]
 
 
+def test_dropout_from_a_keras_star_import_beside_a_foreign_one_is_dropout() -> None:
+    # `Dropout` is as certainly Keras's as `BatchNormalization`; an unlisted name such
+    # as `Encoder` still stays unknown
+    model = model_of("""
+        from tensorflow.python.keras.layers import *
+        from jade import *
+        drop = Dropout(0.5)
+        noise = SpatialDropout2D(0.1)
+        encoder = Encoder(width=64)
+    """)
+    assert [(layer.label, layer.is_dropout) for layer in model.layers] == [
+        ("drop", True), ("noise", True)]
+
+
 def test_an_integer_literal_beyond_the_digit_limit_is_unknown() -> None:
     model_of("x = " + "9" * 5000 + "\n")  # no crash (CPython rejects it as well)
 

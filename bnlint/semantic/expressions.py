@@ -277,7 +277,8 @@ class ExpressionEvaluation(ReplayBase):
     def known_symbol(self, name: str, strict: bool = False) -> bool:
         api = self.api
         application = api.application(name)
-        return (name in api.bn_layers or name in api.v1_bn_layers or name in api.sequential
+        return (name in api.bn_layers or name in api.v1_bn_layers or name in api.dropout_layers
+                or name in api.sequential
                 or name in api.functional or name in api.inputs
                 or not strict and api.is_layer_class(name)
                 or application is not None and (not strict or application != "unknown")
