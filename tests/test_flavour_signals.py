@@ -27,6 +27,11 @@ def flavour_of(code: str) -> tuple[str, bool]:
     ("from tensorflow.keras.layers.advanced_activations import LeakyReLU\nimport tensorflow\n",
      ("tf-keras", False)),
     ("import tensorflow as tf\nmodel.fit_generator(gen)\n", ("tf-keras", False)),
+    # standalone Keras 2's TensorFlow backend module, beside `import tensorflow`
+    ("import tensorflow as tf\nimport keras.backend.tensorflow_backend as KTF\n",
+     ("keras2", False)),
+    ("import tensorflow as tf\nfrom keras.utils.np_utils import to_categorical\n",
+     ("keras2", False)),
     ("import keras\nx = keras.ops.mean(y)\n", ("keras3", False)),
     ("import keras_hub\n", ("keras3", False)),
     ("import keras\nmodel = keras.Sequential()\n", ("keras3", True)),
@@ -83,3 +88,17 @@ def test_functional_training_false_is_neither_bn201_nor_bn202_when_assumed() -> 
     rules = [rule_by_code("BN201"), rule_by_code("BN202")]
     assert lint_snippet(code, [r for r in rules if r is not None]) == []
     assert lint_snippet(code, [r for r in rules if r is not None], target="keras3")
+
+
+def test_the_standalone_tensorflow_backend_module_is_keras_backend() -> None:
+    # `KTF.set_learning_phase(1)` is Keras 2's global phase, as `K.set_learning_phase(1)`
+    rule = rule_by_code("BN301")
+    assert rule is not None
+    found = lint_snippet("""
+        import tensorflow as tf
+        import keras.backend.tensorflow_backend as KTF
+        KTF.set_learning_phase(1)
+        model.fit_generator(gen)
+    """, [rule])
+    assert [(finding.code, finding.span.start.row, finding.severity) for finding in found] == [
+        ("BN301", 4, "info")]

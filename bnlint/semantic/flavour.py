@@ -74,7 +74,10 @@ def resolve_flavour(
     if new is not None and old is None:
         return Flavour("keras3", version, f"the file uses `{new}`, which only Keras 3 has")
     if old is not None and new is None:
-        standalone = not any(name.split(".")[0] == "tensorflow" for name in model.imports)
+        # a module of standalone Keras 2 (`keras.backend.tensorflow_backend`) says so
+        # even beside `import tensorflow` (its TF1 backend)
+        standalone = old.startswith("keras.") or not any(
+            name.split(".")[0] == "tensorflow" for name in model.imports)
         return Flavour("keras2" if standalone else "tf-keras", version,
                        f"the file uses `{old}`, which Keras 3 removed")
     return Flavour("keras3", version, "assumed (nothing says which Keras)", assumed=True)

@@ -25,6 +25,8 @@ _PREFIXES: tuple[tuple[str, str], ...] = (
     ("keras._tf_keras.keras.", "keras."),
     ("keras.src.", "keras."),
     ("keras.api.", "keras."),
+    # standalone Keras 2's TensorFlow backend module is its `keras.backend`
+    ("keras.backend.tensorflow_backend.", "keras.backend."),
 )
 _EXACT = {"tensorflow": "tf", "tf.keras": "keras", "tf_keras": "keras",
           "tf.python.keras": "keras", "tf.compat.v2.keras": "keras", "tf_keras.src": "keras",
