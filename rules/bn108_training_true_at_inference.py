@@ -37,7 +37,9 @@ class TrainingTrueAtInference(Rule):
     functional graph (`x = base(inputs, training=True)`, or `bn(x, training=training)`
     in a helper whose `training` parameter is True: passed, or its default) of a model
     that is then run for inference (`predict`, `evaluate`, a direct call). A graph that
-    is only trained (a GAN's discriminator) is not reported.
+    is only trained (a GAN's discriminator) is not reported, nor is one inside a model
+    class whose own `test_step` / `predict_step` (what its `evaluate` / `predict` run)
+    leaves it out.
 
     ## Why is this bad?
     In training mode BatchNormalization normalises with the statistics of the current
@@ -290,6 +292,32 @@ class TrainingTrueAtInference(Rule):
         x = base(inputs, training=False)
         model = tf.keras.Model(inputs, tf.keras.layers.Dense(5)(x))
         """,
+        # the GAN's evaluate runs its own test_step, which never calls the critic graph
+        """
+        import tensorflow as tf
+        from tensorflow.keras import layers as L
+
+        critic = tf.keras.Sequential([L.Conv2D(8, 3), L.BatchNormalization(), L.Flatten(),
+                                      L.Dense(1)])
+        pair = tf.keras.Input((32, 32, 1))
+        graph = tf.keras.Model(pair, critic(pair, training=True))
+
+        class GAN(tf.keras.Model):
+            def __init__(self, graph, generator):
+                super().__init__()
+                self.graph = graph
+                self.generator = generator
+
+            def test_step(self, data):
+                low, high = data
+                self.compiled_metrics.update_state(high, self.generator(low, training=False))
+                return {m.name: m.result() for m in self.metrics}
+
+        gan = GAN(graph, tf.keras.Sequential([L.Conv2D(1, 3, padding="same")]))
+        gan.compile(optimizer="adam", loss="mse")
+        gan.fit(pairs, epochs=2)
+        gan.evaluate(test_pairs)
+        """,
     )
 
     def check(self, ctx: RuleContext) -> Iterator[Report]:
@@ -350,8 +378,8 @@ def _used_for_inference(model: SemanticModel, call: Event, layer: Layer) -> bool
     for event in wf.events_between(model, call, None):
         if not _trains(event.layer, layer):
             continue
-        if event.kind == "evaluate":
-            return True
+        if event.kind == "evaluate" and "own_step" not in event.extra:
+            return True  # (a class's own `test_step` runs only what it calls)
         if (event.kind == "call" and not event.context.tapes and not _graph_call(event)
                 and event.training != "true" and event.layer is not layer
                 and (event.context.function is None or _inference_function(event))):

@@ -55,6 +55,8 @@ class BnTinyBatch(Rule):
     definitely contains a BatchNormalization layer that is trainable at that point.
     A generator's batch size is its parameter named `batch_size` (or `bs`, `b_size`,
     `batchsize`), or for a generator method without one, its instance's `batch_size`.
+    A `tf.data.Dataset.from_generator(gen, output_shapes=((n, 256, 256, 3), ...))`
+    yields batches of the first shape's first axis `n` (reported there).
     A number written as an argument of a call that passes it on (`gan.train(epochs=200,
     batch_size=1)` whose loop trains on batches of that size, `Loader(lines, 4)`) is
     reported at that argument: that is where the user sets it. So is a constant handed

@@ -783,3 +783,56 @@ def test_a_checkpoint_saves_a_critic_to_resume_training_not_to_infer() -> None:
     assert tiny_batches(gan_checkpoint(judged="[x, fake]")) == []
     # the same model trained on the data alone is a model in its own right
     assert [row for row, _ in tiny_batches(gan_checkpoint(judged="[x, y]"))] == [7]
+
+
+GENERATED = """
+import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
+net = tf.keras.Sequential([tf.keras.layers.Conv2D(8, 3), tf.keras.layers.BatchNormalization(),
+                           tf.keras.layers.GlobalAveragePooling2D(), tf.keras.layers.Dense(1)])
+optimizer = tf.keras.optimizers.Adam()
+BATCH = 4
+
+def batches():
+    while True:
+        yield np.zeros((BATCH, 64, 64, 3)), np.zeros((BATCH, 1))
+
+loader = tf.data.Dataset.from_generator(
+    batches, output_types=(tf.float32, tf.float32),
+    output_shapes={shapes}).prefetch(2)
+progress = {loop}
+for {target} in progress:
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean((net(images, training=True) - labels) ** 2)
+    grads = tape.gradient(loss, net.trainable_variables)
+    optimizer.apply_gradients(zip(grads, net.trainable_variables))
+net.save("net.keras")
+"""
+
+
+def generated(shapes: str = "((BATCH, 64, 64, 3), (BATCH, 1))",
+              loop: str = "tqdm(enumerate(loader), total=100)",
+              target: str = "step, (images, labels)") -> list[int]:
+    code = GENERATED.format(shapes=shapes, loop=loop, target=target)
+    return [row for row, _ in tiny_batches(code)]
+
+
+def test_the_batch_axis_of_a_generated_dataset_is_its_batch_size() -> None:
+    # reported where output_shapes writes the batch axis
+    assert generated() == [16]
+    assert generated(loop="loader", target="images, labels") == [16]
+    assert generated(loop="loader.enumerate()") == [16]
+
+
+def test_an_enumerated_dataset_held_in_a_variable_yields_step_and_batch() -> None:
+    # the step counter is not a batch: `step` bound to the batches would name nothing,
+    # the pair after it is the batch
+    assert generated(loop="enumerate(loader)") == [16]
+
+
+def test_an_unknown_or_open_batch_axis_says_nothing() -> None:
+    assert generated(shapes="((None, 64, 64, 3), (None, 1))") == []
+    assert generated(shapes="((size, 64, 64, 3), (size, 1))") == []
+    assert generated(shapes="((64, 64, 3), (1,))".replace("64, 64, 3", "BATCH * 16, 64, 3")
+                     ) == []

@@ -215,3 +215,76 @@ def test_gan_toggle_reports_the_half_that_differs_from_the_compiled_state() -> N
         gan.train_on_batch(noise, y)
         """, "BN203", target="tf-keras")
     assert [finding.span.start.row for finding in found] == [12]
+
+
+CRITIC_IN_A_GAN = """
+import tensorflow as tf
+from tensorflow.keras import layers as L
+
+critic = tf.keras.Sequential([L.Conv2D(8, 3), L.BatchNormalization(), L.Flatten(),
+                              L.Dense(1)])
+pair = tf.keras.Input((32, 32, 1))
+graph = tf.keras.Model(pair, critic(pair, training=True))
+
+class GAN(tf.keras.Model):
+    def __init__(self, graph, generator):
+        super().__init__()
+        self.graph = graph
+        self.generator = generator
+
+    def {step}(self, data):
+        return self.{runs}(data[0])
+
+gan = GAN(graph, tf.keras.Sequential([L.Conv2D(1, 3, padding="same")]))
+gan.compile(optimizer="adam", loss="mse")
+gan.fit(pairs, epochs=2)
+gan.{inference}(test_pairs)
+"""
+
+
+def test_inference_runs_the_models_own_step() -> None:
+    # the critic graph hard-codes training=True: evaluate/predict reach it through the
+    # model's call(), but not through a test_step/predict_step that leaves it out
+    def rows(step: str, runs: str, inference: str) -> list[int]:
+        code = CRITIC_IN_A_GAN.format(step=step, runs=runs, inference=inference)
+        return [finding.span.start.row for finding in findings(code, "BN108")]
+
+    assert rows("call", "graph", "evaluate") == [8]
+    assert rows("call", "graph", "predict") == [8]
+    assert rows("test_step", "generator", "evaluate") == []
+    assert rows("predict_step", "generator", "predict") == []
+    # a test_step does not decide what predict runs, nor predict_step what evaluate runs
+    assert rows("test_step", "generator", "predict") == [8]
+    assert rows("predict_step", "generator", "evaluate") == [8]
+
+
+BASE_CALLED_WITH_A_NAME = """
+import tensorflow as tf
+training = {value}
+base = tf.keras.applications.DenseNet201(include_top=False, weights="imagenet", pooling="avg")
+
+def make(base_model):
+    base_model.trainable = False
+    inputs = tf.keras.Input((224, 224, 3))
+    x = base_model(inputs, training={argument})
+    model = tf.keras.Model(inputs, tf.keras.layers.Dense(1)(x))
+    model.compile(optimizer="adam", loss="mse")
+    return model
+
+model = make(base)
+model.fit(x, y)
+base.trainable = True
+model.compile(optimizer=tf.keras.optimizers.Adam(1e-5), loss="mse")
+model.fit(x, y)
+"""
+
+
+def test_a_module_constant_passed_as_training_is_its_value() -> None:
+    def codes(value: str, argument: str = "training") -> list[str]:
+        code = BASE_CALLED_WITH_A_NAME.format(value=value, argument=argument)
+        return [finding.code for finding in findings(code, "BN201", target="tf-keras")]
+
+    # `training = False` at module level reads as `training=False` written in the call
+    assert codes("False") == codes("False", argument="False") == []
+    # a value the replay does not know is no `training=False`
+    assert codes("flags.training") == ["BN201"]

@@ -197,7 +197,7 @@ class CallReplay(ReplayBase):
         if isinstance(node.func, cst.Name) and node.func.value in BUILTINS_NO_EFFECT:
             if node.func.value == "enumerate" and len(args) == 1 and isinstance(
                     args[0], Dataset):
-                return args[0]  # `for i, batch in enumerate(gen)`: the loop knows
+                return replace(args[0], enumerated=True)  # `for i, batch in enumerate(gen)`
             return _layer_count(node.func.value, args)
         if isinstance(node.func, cst.Name) and node.func.value == "open" and args:
             opened = self.open_settings(args[0])
@@ -369,6 +369,8 @@ class CallReplay(ReplayBase):
                                size_value=written_constant(given), item=receiver.item)
             if method in RESTRUCTURING_DATASET_METHODS:
                 return replace(receiver, item=None)  # `map(parse)`: elements reshaped
+            if method == "enumerate":
+                return replace(receiver, enumerated=True)
             return receiver
         if receiver is UNKNOWN and method == "map" and "num_parallel_calls" in kwargs:
             # `files.map(load, num_parallel_calls=AUTOTUNE)`: only a tf.data dataset's

@@ -173,6 +173,9 @@ class KerasEffects(ReplayBase):
             return sized_data(node, kwargs)
         if name.startswith("keras.") and name.endswith(".ImageDataGenerator"):
             return DataGenerator(node)
+        if name == "tf.data.Dataset.from_generator":
+            shapes = kwargs.get("output_shapes", args[2] if len(args) > 2 else UNKNOWN)
+            return generated_dataset(shapes, node)
         if name.startswith("tf.data."):
             return Dataset(None, item=dataset_item(name, args))
         if api.is_layer_class(name):
@@ -446,6 +449,13 @@ class KerasEffects(ReplayBase):
             if isinstance(passed, Const) and isinstance(passed.value, bool):
                 training = "true" if passed.value else "false"
                 forwards = False
+        elif training == "dynamic" and argument is not None and not forwards and kwargs:
+            # `base(x, training=training)` with a module constant `training = False`:
+            # that value, as if written there (a setting a run may change stays unknown)
+            given = kwargs.get("training")
+            if isinstance(given, Const) and isinstance(given.value, bool) and not (
+                    given.assumed or given.setting is not None):
+                training = "true" if given.value else "false"
         first = args[0] if args else None
         data = _samples_in(first)
         batch = data if training == "true" else None
@@ -498,6 +508,14 @@ class KerasEffects(ReplayBase):
                 wiring.called = True
                 wiring.node = node  # the call decides how it runs
 
+    def own_step(self, layer: Layer, method: str) -> str | None:
+        """The step method of the model's own class that ``evaluate``/``predict`` run
+        instead of calling the whole model (a GAN whose ``test_step`` runs only its
+        generator), when the class defines one."""
+        step = "predict_step" if method.startswith("predict") else "test_step"
+        owner = self.model.class_named(layer.user_class) if layer.user_class else None
+        return step if owner is not None and step in owner.methods else None
+
     def call_model_method(self, layer: Layer, method: str, node: cst.Call, args: list[Value],
                           kwargs: dict[str, Value]) -> Value:
         if method == "compile":
@@ -506,10 +524,14 @@ class KerasEffects(ReplayBase):
             self.fit_model(layer, method, node, args, kwargs)
             return UNKNOWN
         if method in EVAL_METHODS:
+            snapshot = state_snapshot(layer)
+            step = self.own_step(layer, method)
+            if step is not None:
+                snapshot["own_step"] = step
             self.record(Event("evaluate", node, layer, self.context, method=method,
                               trainable_before=layer.trainable,
                               bn_trainable_before=layer.bn_trainable(),
-                              extra=state_snapshot(layer)))
+                              extra=snapshot))
             return Tensor(False)
         if method == "add" and args and isinstance(args[0], Layer) and is_input_layer(args[0]):
             return UNKNOWN
@@ -719,6 +741,39 @@ def merge_layer_class(name: str, node: cst.Call) -> str | None:
 # tf.data constructors whose element is the structure they are given.
 _STRUCTURED_DATASETS = frozenset({"tf.data.Dataset.zip", "tf.data.Dataset.from_tensor_slices",
                                   "tf.data.Dataset.from_tensors"})
+
+
+def generated_dataset(shapes: Value, node: cst.Call) -> Dataset:
+    """``Dataset.from_generator(gen, output_shapes=((batch_size, 256, 256, 3), ...))``:
+    the first axis of the first shape is the size of every batch the generator yields
+    (None when it is not a known number); a tuple of shapes gives elements of as many
+    parts."""
+    first = shapes
+    item: ListValue | None = None
+    if isinstance(shapes, ListValue) and shapes.items and isinstance(shapes.items[0], ListValue):
+        first = shapes.items[0]
+        item = ListValue((UNKNOWN,) * len(shapes.items))
+    given = first.items[0] if isinstance(first, ListValue) and first.items else UNKNOWN
+    size = const_int(given)
+    if size is None or size < 1:
+        return Dataset(None, item=item)
+    return Dataset(size, _batch_axis(node) or node, from_generator=True,
+                   size_value=written_constant(given), item=item)
+
+
+def _batch_axis(node: cst.Call) -> cst.BaseExpression | None:
+    """Where ``output_shapes=`` of a ``from_generator`` call writes the batch axis of
+    its first shape (``args.batch_size`` in ``((args.batch_size, 256, 3), ...)``)."""
+    written = next((arg.value for arg in node.args
+                    if arg.keyword is not None and arg.keyword.value == "output_shapes"), None)
+    if written is None and len(node.args) > 2 and node.args[2].keyword is None:
+        written = node.args[2].value
+    while isinstance(written, (cst.Tuple, cst.List)) and written.elements:
+        first = written.elements[0].value
+        if not isinstance(first, (cst.Tuple, cst.List)):
+            return first
+        written = first
+    return None
 
 
 def dataset_item(name: str, args: list[Value]) -> ListValue | None:

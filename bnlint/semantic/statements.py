@@ -499,7 +499,7 @@ class StatementReplay(ReplayBase):
         dataset.batch(n)`` (also under ``enumerate``): each array of a batch holds
         ``size`` samples."""
         target: cst.BaseExpression = node.target
-        if _is_enumerate(node.iter) or _is_dataset_enumerate(node.iter):
+        if batches.enumerated or _is_enumerate(node.iter) or _is_dataset_enumerate(node.iter):
             if not (isinstance(target, (cst.Tuple, cst.List)) and len(target.elements) == 2):
                 self.bind_unknown(target, env)
                 return

@@ -416,6 +416,8 @@ class Dataset(Value):
     # what a generator yields, when every `yield` has the same nesting of lists and
     # tuples (`yield [images, [boxes, classes]], zeros`): where its arrays sit in a batch
     item: ListValue | None = None
+    # under `enumerate(...)` (or `.enumerate()`): each element is a (step, batch) pair
+    enumerated: bool = False
 
 
 @dataclass(eq=False, slots=True)
