@@ -6,11 +6,11 @@ script that imports and calls it sees the whole program.
 For a module that defines functions or classes, the project's modules importing it
 that name one of them are replayed (branches joined, at most ``MAX_CALLERS``), with
 the import of the linted file reading the very tree being linted. A report of a rule
-that reads the program (``Rule.reads_program``) whose primary location lies in this
-module is shown here, at the step the user changes, whatever else lies in the caller
-(the model it hands over was built there): see ``engine._to_findings``. The caller's
-own report shows it at its call; when both files are linted in one run, that copy is
-dropped (``bnlint.placement``), so each finding is shown once."""
+that reads the program (``Rule.reads_program``) whose evidence lies in this module and
+the modules it imports belongs to this module: the caller's own report leaves it here
+(see ``engine._to_findings``), so each finding is shown once, where its steps are.
+Evidence in the caller, or in a module only the caller imports (the model it hands
+over was built there), is the caller's to report, at its call."""
 
 from __future__ import annotations
 

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 from bnlint.conditions import PathReport, holds
 from bnlint.finding import Edit, Finding, Fix, Position, Related, Span
 from bnlint.flavour import Flavour
-from bnlint.placement import CALLED_FROM, STEP_ELSEWHERE
 from bnlint.rule import Anchor, Rewrite, Rule, RuleContext
 from bnlint.settings import Settings
 from bnlint.source import Source
@@ -21,6 +20,7 @@ if TYPE_CHECKING:
 
     from bnlint.callers import CallerReports
     from bnlint.project import Project
+    from bnlint.rule import Report
     from bnlint.semantic.model import SemanticModel
 
 
@@ -178,12 +178,9 @@ def _to_findings(module: cst.Module, reports: Iterable[PathReport], text: str,
     to that module's own report (its code is linted as an entry point there).
 
     The ``callers``' reports (the programs of modules importing this file) count where
-    their primary location lies in this file: the step the user changes is here (the
-    call without `training=`, the batch size of its `fit`), whatever else the caller
-    did (built the model it hands over). When the caller is linted in the same run, its
-    own report of the same finding at its call is dropped (bnlint.placement), so each
-    finding is shown once. ``home`` is this file's own model (its imports and its
-    blocks that expect an error), when given."""
+    their evidence lies in this file and the modules it imports: those are the
+    findings the callers' own reports leave to this file. ``home`` is this file's own
+    model (its imports and its blocks that expect an error), when given."""
 
     from bnlint.semantic.paths import describe
 
@@ -204,7 +201,9 @@ def _to_findings(module: cst.Module, reports: Iterable[PathReport], text: str,
     for index, item in enumerate(reports):
         primary = where.own(item.report.node)
         if index >= own:
-            if primary is None:
+            assert callers is not None
+            if primary is None or not where.within(item.report, callers.home,
+                                                   item.model.project):
                 continue  # the caller's own report shows it
         elif primary is None:
             site = _entry_site(item)
@@ -226,7 +225,7 @@ def _to_findings(module: cst.Module, reports: Iterable[PathReport], text: str,
         if where.own(report.node) is None:
             located = where.anywhere(report.node)
             if located is not None:
-                steps[(*located, STEP_ELSEWHERE)] = None
+                steps[(*located, _STEP_ELSEWHERE)] = None
         for node, message in report.related:
             located = where.anywhere(node)
             if located is not None:
@@ -244,7 +243,7 @@ def _to_findings(module: cst.Module, reports: Iterable[PathReport], text: str,
             site = _entry_site(holding.report)
             located = where.anywhere(site) if site is not None else None
             if located is not None:  # the caller's statement that runs this file's code
-                related += (Related(CALLED_FROM, located[1], located[0]),)
+                related += (Related(_CALLED_FROM, located[1], located[0]),)
         findings.append(Finding(
             code=rule.code,
             name=rule.name,
@@ -258,6 +257,8 @@ def _to_findings(module: cst.Module, reports: Iterable[PathReport], text: str,
     return sorted(findings, key=lambda f: (f.span.start.row, f.span.start.column, f.code))
 
 
+_STEP_ELSEWHERE = "the step reported above, in another module of the project"
+_CALLED_FROM = "the program that imports this module runs it from here"
 
 
 def _fix(rewrite: Rewrite, where: _Locator, text: str) -> Fix | None:
@@ -326,6 +327,16 @@ class _Locator:
             return None in files
         seen = _imported_closure(home[0], project, set(self.others))
         return not files <= seen
+
+    def within(self, report: Report, home: str, project: Project | None) -> bool:
+        """Does all evidence of ``report`` lie in this file (at ``home``) and the modules
+        it imports, so that its own replays could see all of it?"""
+        files: set[str | None] = set()
+        for node in (report.node, *(node for node, _ in report.related)):
+            located = self.located_in(node)
+            if located is not None:
+                files.add(located[0])
+        return files <= {None} | _imported_closure(home, project, set(self.others))
 
     def anywhere(self, node: cst.CSTNode) -> tuple[str | None, Span] | None:
         """(path shown for another module or None for this file, span)."""

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 from bnlint.engine import FileResult, lint_source
 from bnlint.flavour import Flavour
-from bnlint.placement import shown_once
 from bnlint.rule import Rule
 from bnlint.selection import compile_per_file_ignores
 from bnlint.settings import Settings
@@ -65,8 +64,7 @@ def lint_paths(
     """Lint ``files`` with the ``selected`` codes among ``rules`` (per-file-ignores
     resolved against all of ``rules``). ``jobs`` processes (default: one per CPU); a
     run of fewer than PARALLEL_MIN_FILES files to analyse stays in this process. Results
-    come back in the order of ``files`` (a finding another file of the run shows at its
-    step is shown there only: bnlint.placement); a file that cannot be read or crashes the
+    come back in the order of ``files``; a file that cannot be read or crashes the
     analysis gets a result with an error. With a ``cache`` (opened for these settings,
     rules and project flavour), unchanged files are answered from it without being
     parsed (a hit without findings has no Source), and the cache is saved at the end
@@ -85,10 +83,8 @@ def lint_paths(
     ]
     job = Job(settings, tuple(rules))
     if cache is None:
-        results = _lint_tasks(tasks, job, jobs, isolate, progress)
-    else:
-        results = _lint_cached(tasks, job, jobs, cache, isolate, progress)
-    return shown_once(results)
+        return _lint_tasks(tasks, job, jobs, isolate, progress)
+    return _lint_cached(tasks, job, jobs, cache, isolate, progress)
 
 
 def _lint_tasks(tasks: Sequence[Task], job: Job, jobs: int | None,

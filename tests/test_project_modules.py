@@ -639,32 +639,13 @@ def bn107(args: list[str], cwd: Path) -> list[dict[str, object]]:
     return list(json.loads(done.stdout))
 
 
-@pytest.mark.parametrize("named", [["."], ["trainer.py"], ["main.py", "trainer.py"]])
-def test_a_trainer_class_given_a_model_built_in_another_module(repo: Path,
-                                                               named: list[str]) -> None:
-    # trainer.py alone cannot know its generator holds BN: main.py hands it the model
-    # from nets.py. The finding stands at the step the user changes, the generator's
-    # call in the tape, with notes in both other modules, and is shown once
+def test_a_trainer_class_given_a_model_built_in_another_module(repo: Path) -> None:
+    # trainer.py alone cannot know its generator holds BN: main.py, which hands it
+    # the model from nets.py, reports the step, with notes in both modules
     write(repo / "nets.py", GAN_NETS)
     write(repo / "trainer.py", GAN_TRAINER.format(import_nets="", generator="generator"))
     write(repo / "main.py", GAN_MAIN)
-    found = bn107(named, repo)
-    step = GAN_TRAINER.format(import_nets="", generator="generator").splitlines().index(
-        "            loss = tf.reduce_mean(self.generator(noise))") + 1
-    assert [(item["filename"], item["location"]["row"]) for item in found] == [  # type: ignore[index]
-        ("trainer.py", step)]
-    notes = {(note["filename"], note["location"]["row"])  # type: ignore[index]
-             for note in found[0]["related"]}  # type: ignore[attr-defined]
-    assert {("nets.py", 5), ("main.py", 5)} <= notes
-
-
-def test_naming_only_the_program_reports_at_its_call(repo: Path) -> None:
-    # pre-commit on main.py alone: the trainer is not linted, so the finding stands at
-    # the call of main.py that leads to the step, with the step as a note
-    write(repo / "nets.py", GAN_NETS)
-    write(repo / "trainer.py", GAN_TRAINER.format(import_nets="", generator="generator"))
-    write(repo / "main.py", GAN_MAIN)
-    found = bn107(["main.py"], repo)
+    found = bn107(["."], repo)
     assert [(item["filename"], item["location"]["row"]) for item in found] == [  # type: ignore[index]
         ("main.py", 5)]
     notes = {note["filename"] for note in found[0]["related"]}  # type: ignore[attr-defined]
