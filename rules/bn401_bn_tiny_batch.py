@@ -48,7 +48,9 @@ class BnTinyBatch(Rule):
     with `loader` an instance of the project's `keras.utils.Sequence` / `PyDataset`
     subclass (or of Keras 2's image `Iterator`, given the size in `super().__init__`)
     whose `batch_size` is n (reported where the code sets it: the constructor's
-    argument, or a later `loader.batch_size = n`), and `train_on_batch` on the arrays a
+    argument, or a later `loader.batch_size = n`; a Sequence that slices its batches by
+    the `batch_size` of a settings object it keeps, `self.cfg.batch_size`, has that
+    object's size, reported where it is set), and `train_on_batch` on the arrays a
     loop takes from such a generator (`for imgs_a, imgs_b in loader.load_batch(n)`,
     also under `enumerate`), for a literal `n` (or a name bound
     to one) of at most 7, when the fitted model

@@ -22,6 +22,8 @@ from bnlint.semantic.replay import (
     KERAS_ITERATOR,
     MAX_FOLDED,
     MAX_INLINE_DEPTH,
+    MAX_RECURSION_DEPTH,
+    MAX_RECURSIONS,
     RESTRUCTURING_DATASET_METHODS,
     SPREAD,
     BoundMethod,
@@ -418,9 +420,19 @@ class CallReplay(ReplayBase):
         if isinstance(function.node, cst.Lambda):
             return self.call_lambda(function, function.node, args, kwargs, site)
         key = id(function.node)
-        if key in self.active or len(self.active) - self.active_lambdas >= MAX_INLINE_DEPTH:
+        counter = _counter(args, kwargs)
+        recursive = key in self.active
+        nested = sum(1 for _, again in self.active_counters if again)
+        if recursive and (counter is None
+                          or any(entry == (key, counter) for entry, _ in self.active_counters)
+                          or self.recursions >= MAX_RECURSIONS
+                          or nested >= MAX_RECURSION_DEPTH) or (
+                len(self.active) - self.active_lambdas - nested >= MAX_INLINE_DEPTH):
+            # (a recursion on known numbers, `self.g(i - 1)` down to `if i == 1:`, runs
+            # until its base case, its levels not counted in the depth of helpers)
             self.havoc(args, kwargs, site)
             return UNKNOWN
+        self.recursions += recursive
         self.ran.add(key)
         scope = function.globals if isinstance(function.globals, Env) else self.module_env
         env = Env(parent=function.closure if isinstance(function.closure, Env) else scope)
@@ -448,11 +460,13 @@ class CallReplay(ReplayBase):
             self.current_self = receiver
             self.current_method = "call" if in_call else function.node.name.value
         self.active.append(key)
+        self.active_counters.append(((key, counter), recursive))
         latches, self.latches = self.latches, {}  # the caller's loop flags are not ours
         try:
             self.exec_suite(function.node.body, env)
         finally:
             self.active.pop()
+            self.active_counters.pop()
             self.exit = None  # a return (or raise) ends the call, not the caller
             self.context, self.current_self, self.current_method, self.current_params = saved
             self.globals_env, self.foreign_path, self.foreign_entry = around
@@ -527,8 +541,11 @@ class CallReplay(ReplayBase):
         params = node.params
         positional = [*params.posonly_params, *params.params]
         values = list(args)
-        if receiver is not None and positional:
-            env.bind(positional[0].name.value, receiver)
+        kind = _method_kind(node)
+        if receiver is not None and positional and kind != "staticmethod":
+            # (a classmethod called on an instance gets the class)
+            owner = function.owner if kind == "classmethod" else None
+            env.bind(positional[0].name.value, owner if owner is not None else receiver)
             positional = positional[1:]
         spread = SPREAD in kwargs
         for index, param in enumerate(positional):
@@ -664,6 +681,33 @@ def _calls_backward(node: cst.FunctionDef) -> bool:
 # Functions named like these describe a model (print its summary, plot it): they read
 # it and do not change which of its layers are trainable.
 _REPORTING_PREFIXES = ("print", "plot", "show", "display", "visualize", "visualise")
+
+
+def _method_kind(node: cst.FunctionDef | cst.Lambda) -> str | None:
+    """``staticmethod`` / ``classmethod`` when the function is decorated so."""
+    if not isinstance(node, cst.FunctionDef):
+        return None
+    for decorator in node.decorators:
+        name = decorator.decorator
+        if isinstance(name, cst.Name) and name.value in {"staticmethod", "classmethod"}:
+            return name.value
+    return None
+
+
+def _counter(args: list[Value], kwargs: dict[str, Value]) -> tuple[object, ...] | None:
+    """The whole numbers a call is given (``g(i - 1)`` with ``i`` known): what tells one
+    level of a recursion from the next. None when there are none."""
+    numbers: list[tuple[str | None, object]] = [
+        (None, value.value) for value in args if isinstance(value, Const) and _whole(value)]
+    numbers += [(name, value.value) for name, value in sorted(kwargs.items())
+                if isinstance(value, Const) and _whole(value)]
+    return tuple(numbers) if numbers else None
+
+
+def _whole(value: Const) -> bool:
+    """A whole number (folded arithmetic gives ``3.0`` for ``4 - 1``)."""
+    return isinstance(value.value, (int, float)) and not isinstance(value.value, bool) and (
+        float(value.value).is_integer())
 
 
 def _reports_on(node: cst.Call) -> bool:

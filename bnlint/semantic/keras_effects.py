@@ -29,6 +29,7 @@ from bnlint.semantic.replay import (
     optimizer_of,
     rate_of,
 )
+from bnlint.semantic.sequences import sequence_batch_size
 from bnlint.semantic.syntax import (
     keyword,
     list_elements,
@@ -616,10 +617,14 @@ class KerasEffects(ReplayBase):
                 # the generator this fit trains on (no call of it gives `batch_size`)
                 batch_node = given.value
         if batch_size is None and isinstance(data, Instance) and data.owner.data_sequence:
-            held = data.attrs.get(BATCH_PARAMETER, UNKNOWN)
+            held = sequence_batch_size(data)
             size = const_int(held)
-            if size is not None and size > 0 and data.batch_node is not None:
-                batch_size, batch_node = size, data.batch_node  # a Sequence's batches
+            # where the code sets it: the Sequence's own argument or attribute, else the
+            # settings object's (`cfg.batch_size = 2`)
+            where = data.batch_node if BATCH_PARAMETER in data.attrs else (
+                held.node if isinstance(held, Const) else None)
+            if size is not None and size > 0 and where is not None:
+                batch_size, batch_node = size, where  # a Sequence's batches
                 source = written_constant(held)
         data = _samples_in(data) or data
         target = args[1] if len(args) > 1 else kwargs.get("y")

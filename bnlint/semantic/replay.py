@@ -35,6 +35,12 @@ if TYPE_CHECKING:
 Exit = Literal["return", "raise", "break", "continue"]
 
 MAX_INLINE_DEPTH = 8
+# At most this many calls per replay re-enter a function already running (on other
+# numbers: `self.g(i - 1)`), each within MAX_INLINE_DEPTH.
+MAX_RECURSIONS = 64
+# At most this many of those re-entries run inside one another (they do not count
+# towards MAX_INLINE_DEPTH).
+MAX_RECURSION_DEPTH = 12
 # `functools.reduce` over at most this many known items is followed step by step; a
 # chain of lambdas it composes nests one call per item, counted apart from the depth.
 MAX_FOLDED = 32
@@ -207,6 +213,10 @@ class ReplayBase:
         self.functions: list[FunctionValue] = []
         self.ran: set[int] = set()
         self.active: list[int] = []
+        # each active call's function and the whole numbers it was given, and how many
+        # calls re-entered an active function on other numbers (bounded recursion)
+        self.active_counters: list[tuple[tuple[int, tuple[object, ...] | None], bool]] = []
+        self.recursions = 0
         # how many of the active calls are lambdas (a composed chain nests one per step)
         self.active_lambdas = 0
         self.control_dependencies = 0
