@@ -50,6 +50,37 @@ out = tf.keras.layers.Conv2D(4, 1)(feats[2])
     assert len(found) == 1
 
 
+def test_feature_maps_appended_in_a_loop_and_unpacked_keep_their_layers() -> None:
+    # `_, c4, c5 = feats`: which map is where is unknown, what lies behind all is kept
+    found = validated("""
+feats = []
+x = inputs
+for stage in range(3):
+    x = conv_bn(x, 8)
+    feats.append(x)
+_, c4, c5 = feats
+out = tf.keras.layers.Conv2D(4, 1)(c5)
+""")
+    assert len(found) == 1
+
+
+def test_feature_maps_remade_in_a_loop_keep_their_layers() -> None:
+    # `maps = fpn(maps)` three times over: each pass reads the list the last one made,
+    # and every map lies on the backbone's trunk
+    found = validated("""
+def fpn(maps, i):
+    return [tf.keras.layers.Conv2D(8, 1)(m) for m in maps]
+
+c3 = conv_bn(inputs, 8)
+c4 = tf.keras.layers.Conv2D(8, 3)(c3)
+maps = [c3, c4]
+for i in range(3):
+    maps = fpn(maps, i)
+out = tf.keras.layers.Conv2D(4, 1)(maps[-1])
+""")
+    assert len(found) == 1
+
+
 def test_heads_built_in_a_loop_over_feature_maps_join_the_graph() -> None:
     found = validated("""
 maps = [conv_bn(inputs, 8), conv_bn(inputs, 16)]

@@ -576,9 +576,12 @@ class ExpressionEvaluation(ReplayBase):
                 node.for_in.ifs or node.for_in.asynchronous is not None):
             return None
         iterable = self.eval(node.for_in.iter, env)
-        if not isinstance(iterable, ListValue) or iterable.changed or not (
+        if not isinstance(iterable, ListValue) or not (
                 0 < len(iterable.items) <= UNROLLED_ITEMS):
             return None
+        if iterable.changed and not all(isinstance(item, Tensor) and item.symbolic
+                                        for item in iterable.items):
+            return None  # (feature maps remade in a loop: each known map, places unknown)
         results: list[Value] = []
         saved = self.context
         self.context = replace(saved, loop_depth=saved.loop_depth + 1)
@@ -589,7 +592,7 @@ class ExpressionEvaluation(ReplayBase):
                 results.append(self.eval(node.elt, scope))
         finally:
             self.context = saved
-        return ListValue(tuple(results))
+        return ListValue(tuple(results), changed=iterable.changed)
 
 
 # The method that evaluates each kind of expression; any other kind has its children

@@ -51,6 +51,7 @@ from bnlint.semantic.values import (
     Value,
     Variables,
     Wiring,
+    common_graph,
     is_constant_key,
     merge_tensors,
     written_constant,
@@ -542,7 +543,13 @@ class StatementReplay(ReplayBase):
         if names is None:
             names = self.loop_assignments[id(node)] = assigned_names(suite)
         for name in names:
-            if isinstance(env.lookup(name), (Const, ListValue, DictValue)):
+            value = env.lookup(name)
+            if isinstance(value, ListValue) and value.items and all(
+                    isinstance(item, Tensor) and item.symbolic for item in value.items):
+                # feature maps remade each iteration (`feats = bifpn(feats, i)`): which
+                # map sits where may change, the graph behind them stays
+                env.bind(name, ListValue(value.items, changed=True))
+            elif isinstance(value, (Const, ListValue, DictValue)):
                 env.bind(name, UNKNOWN)
 
     def exec_with(self, node: cst.With, env: Env) -> None:
@@ -649,8 +656,14 @@ class StatementReplay(ReplayBase):
                     value.label, value.label_distance = target.value, distance
         elif isinstance(target, (cst.Tuple, cst.List)):
             items = value.items if isinstance(value, ListValue) else None
+            # a list that changed (appended in a loop) has its items at unknown places:
+            # each name gets what lies behind every item (`_, _, C3, C4, C5 = features`)
+            shared = common_graph(items, value_node) if items is not None and cast(
+                ListValue, value).changed else None
             for index, element in enumerate(target.elements):
                 item = items[index] if items is not None and index < len(items) else UNKNOWN
+                if items is not None and cast(ListValue, value).changed:
+                    item = shared if shared is not None else UNKNOWN
                 if items is None and isinstance(value, (Tensor, Samples)):
                     # `valid, label = discriminator(img)`: outputs of one call; `X, Y =
                     # next(batches)`: the arrays of one batch
