@@ -197,8 +197,12 @@ def _to_findings(module: cst.Module, reports: Iterable[PathReport], text: str,
 
     # a test that runs code to see it fail (`with pytest.raises(...)`) means it
     raising = [where.own(block) for block in model.raising_blocks]
-    grouped: dict[tuple[str, Span], list[PathReport]] = {}
+    # (a step in another module is reported at the statement leading to it: two steps
+    # behind one call, `gan.fit(...)` running a train_step that misuses two models, stay
+    # two findings)
+    grouped: dict[tuple[str, Span, int | None], list[PathReport]] = {}
     for index, item in enumerate(reports):
+        elsewhere: int | None = None
         primary = where.own(item.report.node)
         if index >= own:
             assert callers is not None
@@ -208,15 +212,16 @@ def _to_findings(module: cst.Module, reports: Iterable[PathReport], text: str,
         elif primary is None:
             site = _entry_site(item)
             primary = where.own(site) if site is not None else None
+            elsewhere = id(item.report.node)
             if primary is None or not where.spans_files(
                     item.report.node,
                     [item.report.node, *(node for node, _ in item.report.related
                                          if node is not site)], item.model.project):
                 continue  # (the call that leads there is no evidence of its own)
         if not any(_within(primary, block) for block in raising if block is not None):
-            grouped.setdefault((item.rule.code, primary), []).append(item)
+            grouped.setdefault((item.rule.code, primary, elsewhere), []).append(item)
     findings: list[Finding] = []
-    for (_, primary), group in grouped.items():
+    for (_, primary, _), group in grouped.items():
         holding = holds(group, tried)
         if holding is None:
             continue

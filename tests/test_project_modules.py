@@ -767,3 +767,72 @@ def test_a_caller_whose_replay_fails_leaves_the_files_own_findings(
     assert [finding.code for finding in result.findings] == ["BN402"]
     assert len(result.errors) == 1 and "run.py" in result.errors[0]
     assert "replay failed" in result.errors[0]
+
+
+GAN_CLASSES = """\
+import tensorflow as tf
+from tensorflow import keras
+
+
+class Critic(keras.Model):
+    def __init__(self, encoder):
+        super().__init__()
+        self.encoder = encoder
+
+    def call(self, x):
+        return self.encoder(x)
+
+
+class GAN(keras.Model):
+    def __init__(self, generator, critic):
+        super().__init__()
+        self.generator = generator
+        self.critic = critic
+
+    def compile(self, g_optimizer, d_optimizer):
+        super().compile()
+        self.g_optimizer = g_optimizer
+        self.d_optimizer = d_optimizer
+
+    def train_step(self, data):
+        with tf.GradientTape() as d_tape:
+            d_loss = tf.reduce_mean(self.critic(data{training}))
+        grads = d_tape.gradient(d_loss, self.critic.trainable_weights)
+        self.d_optimizer.apply_gradients(zip(grads, self.critic.trainable_weights))
+        with tf.GradientTape() as g_tape:
+            g_loss = tf.reduce_mean(self.generator(data{training}))
+        grads = g_tape.gradient(g_loss, self.generator.trainable_weights)
+        self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights))
+        return {{"d": d_loss, "g": g_loss}}
+"""
+GAN_DRIVER = """\
+from tensorflow import keras
+from gan import GAN, Critic
+
+encoder = keras.Sequential([keras.layers.Dense(8), keras.layers.BatchNormalization(),
+                            keras.layers.Dense(1)])
+generator = keras.Sequential([keras.layers.Dense(8), keras.layers.BatchNormalization(),
+                              keras.layers.Dense(4)])
+gan = GAN(generator, Critic(encoder))
+gan.compile(keras.optimizers.Adam(1e-4), keras.optimizers.Adam(1e-4))
+gan.fit(dataset, epochs=10)
+"""
+
+
+@pytest.mark.parametrize("training", ["", ", training=True"])
+def test_fit_runs_the_train_step_of_a_model_class_from_another_module(
+        repo: Path, training: str) -> None:
+    # each model the train_step calls without training= is its own finding, at the fit
+    # that runs it, with the step in gan.py as a note
+    write(repo / "gan.py", GAN_CLASSES.format(training=training))
+    write(repo / "train.py", GAN_DRIVER)
+    found = bn107(["."], repo)
+    if training:
+        assert found == []
+        return
+    assert [(item["filename"], item["location"]["row"]) for item in found] == [  # type: ignore[index]
+        ("train.py", 10), ("train.py", 10)]
+    steps = sorted(note["location"]["row"] for item in found  # type: ignore[index]
+                   for note in item["related"]  # type: ignore[attr-defined]
+                   if note["filename"] == "gan.py" and "step reported above" in note["message"])
+    assert steps == [27, 31]

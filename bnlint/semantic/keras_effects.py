@@ -509,6 +509,15 @@ class KerasEffects(ReplayBase):
                 wiring.called = True
                 wiring.node = node  # the call decides how it runs
 
+    def imported_train_step(self, layer: Layer) -> FunctionValue | None:
+        """The ``train_step`` a model class defined in another module of the project
+        gives its instances, when it has one."""
+        owner = self.model.class_named(layer.user_class) if layer.user_class else None
+        step = owner.methods.get("train_step") if owner is not None else None
+        if step is None or step.origin is None or id(step.node) in self.active:
+            return None
+        return step
+
     def own_step(self, layer: Layer, method: str) -> str | None:
         """The step method of the model's own class that ``evaluate``/``predict`` run
         instead of calling the whole model (a GAN whose ``test_step`` runs only its
@@ -641,6 +650,11 @@ class KerasEffects(ReplayBase):
                           trainable_before=layer.trainable,
                           bn_trainable_before=layer.bn_trainable(),
                           extra=state_snapshot(layer)))
+        step = self.imported_train_step(layer) if method in {"fit", "fit_generator"} else None
+        if step is not None:
+            # `gan.fit(ds)` on a model class of another module: Keras runs its own
+            # `train_step` on each batch (a class of this file is replayed on its own)
+            self.call_function(step, [UNKNOWN], {}, layer, site=node)
         callbacks = kwargs.get("callbacks")
         if method in {"fit", "fit_generator"} and callbacks is not None:
             items = callbacks.items if isinstance(callbacks, ListValue) else (callbacks,)
