@@ -32,7 +32,8 @@ class UnfreezeWithoutLowerLr(Rule):
     `unfreeze-lr-threshold` (default 1e-3, the default of Adam and RMSprop).
 
     An unfreeze is an assignment `trainable = True` to the base or to a selection of its
-    layers that undoes a freeze. A base created trainable and trained from its first
+    layers that undoes a freeze (`base.layers[150:]` set trainable after only
+    `base.layers[:150]` were frozen undoes none: those layers train from the start). A base created trainable and trained from its first
     phase on is not unfrozen: `trainable = True` on an application nothing froze, or
     `hub.KerasLayer(handle, trainable=True)` (that is BN211's case), is not reported.
 

@@ -288,3 +288,30 @@ def test_a_module_constant_passed_as_training_is_its_value() -> None:
     assert codes("False") == codes("False", argument="False") == []
     # a value the replay does not know is no `training=False`
     assert codes("flags.training") == ["BN201"]
+
+
+TOP_TRAINED_FROM_THE_START = """
+import tensorflow as tf
+base = tf.keras.applications.ResNet50V2(include_top=False, weights="imagenet")
+for layer in base.layers[:150]:
+    layer.trainable = False
+for layer in base.layers[{start}:]:
+    layer.trainable = True
+inputs = tf.keras.Input((224, 224, 3))
+x = base(inputs, training=False)
+model = tf.keras.Model(inputs, tf.keras.layers.Dense(6)(x))
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+model.fit(train, epochs=5)
+"""
+
+
+def test_setting_trainable_on_layers_never_frozen_is_no_unfreeze() -> None:
+    def rows(start: int) -> list[int]:
+        code = TOP_TRAINED_FROM_THE_START.format(start=start)
+        return [finding.span.start.row for finding in findings(code, "BN204", target="tf-keras")]
+
+    # layers 150 on were never frozen: the model fine-tunes its top from the start
+    assert rows(150) == []
+    assert rows(200) == []
+    # layers 100-149 were frozen a statement before: that part is unfrozen
+    assert rows(100) == [11]

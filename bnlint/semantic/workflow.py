@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Literal
 from bnlint.semantic.events import Event
 from bnlint.semantic.model import SemanticModel
 from bnlint.semantic.trace import Changes
-from bnlint.semantic.values import Const, Layer, Tri, Wiring
+from bnlint.semantic.values import Const, Layer, LayerSelection, Tri, Wiring
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -385,9 +385,28 @@ def is_noop_unfreeze(model: SemanticModel, base: Layer, unfreeze: Event) -> bool
         # `model.layers[i].trainable = True` over known layers: an unfreeze of the BN
         # layers only if one of them was frozen
         return unfreeze.bn_trainable_before is True
+    freezes = list(trainable_changes_between(model, base, None, unfreeze, to=False))
+    if selection is not None and base.model_kind != "loaded" and freezes and all(
+            _disjoint_slices(selection, event.selection) for event in freezes):
+        # `base.layers[:150]` frozen, then `base.layers[150:]` set trainable: the
+        # layers made trainable were never frozen (fine-tuning the top from the start)
+        return True
     if base.model_kind == "loaded" or unfreeze.trainable_before is not True:
         return False
-    return not any(trainable_changes_between(model, base, None, unfreeze, to=False))
+    return not freezes
+
+
+def _disjoint_slices(one: LayerSelection, other: LayerSelection | None) -> bool:
+    """Two slices of the same layer list with known, non-negative bounds that share no
+    position."""
+    if other is None or other.container is not one.container or (
+            one.bounds is None or other.bounds is None):
+        return False
+    (low, high), (other_low, other_high) = one.bounds, other.bounds
+    if any(value is not None and value < 0 for value in (low, high, other_low, other_high)):
+        return False
+    return (high is not None and other_low is not None and high <= other_low) or (
+        other_high is not None and low is not None and other_high <= low)
 
 
 def partial_refreezes(model: SemanticModel, base: Layer, after: Event,
