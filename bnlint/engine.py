@@ -197,12 +197,12 @@ def _to_findings(module: cst.Module, reports: Iterable[PathReport], text: str,
 
     # a test that runs code to see it fail (`with pytest.raises(...)`) means it
     raising = [where.own(block) for block in model.raising_blocks]
-    # (a step in another module is reported at the statement leading to it: two steps
-    # behind one call, `gan.fit(...)` running a train_step that misuses two models, stay
-    # two findings)
-    grouped: dict[tuple[str, Span, int | None], list[PathReport]] = {}
+    # (a step in another module is reported at the statement leading to it: steps
+    # behind one call that say different things, `gan.fit(...)` running a train_step
+    # that misuses two models, stay two findings)
+    grouped: dict[tuple[str, Span, str | None], list[PathReport]] = {}
     for index, item in enumerate(reports):
-        elsewhere: int | None = None
+        elsewhere: str | None = None
         primary = where.own(item.report.node)
         if index >= own:
             assert callers is not None
@@ -212,7 +212,7 @@ def _to_findings(module: cst.Module, reports: Iterable[PathReport], text: str,
         elif primary is None:
             site = _entry_site(item)
             primary = where.own(site) if site is not None else None
-            elsewhere = id(item.report.node)
+            elsewhere = item.report.message
             if primary is None or not where.spans_files(
                     item.report.node,
                     [item.report.node, *(node for node, _ in item.report.related
