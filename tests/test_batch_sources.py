@@ -831,6 +831,19 @@ def test_an_enumerated_dataset_held_in_a_variable_yields_step_and_batch() -> Non
     assert generated(loop="enumerate(loader)") == [16]
 
 
+def test_elements_of_single_samples_or_batched_again_are_not_generated_batches() -> None:
+    # a scalar part means one sample per element; batching again sets another size
+    assert generated(shapes="((64, 64, 3), ())", loop="loader",
+                     target="images, labels") == []
+    code = GENERATED.format(shapes="((BATCH, 64, 64, 3), (BATCH, 1))", loop="loader",
+                            target="images, labels")
+    assert [row for row, _ in tiny_batches(code.replace(".prefetch(2)", ".unbatch()"))] == []
+    assert [row for row, _ in tiny_batches(
+        code.replace(".prefetch(2)", ".unbatch().padded_batch(32)"))] == []
+    assert [row for row, _ in tiny_batches(
+        code.replace(".prefetch(2)", ".unbatch().padded_batch(2)"))] == [16]
+
+
 def test_an_unknown_or_open_batch_axis_says_nothing() -> None:
     assert generated(shapes="((None, 64, 64, 3), (None, 1))") == []
     assert generated(shapes="((size, 64, 64, 3), (size, 1))") == []

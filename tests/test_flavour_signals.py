@@ -30,8 +30,9 @@ def flavour_of(code: str) -> tuple[str, bool]:
     # standalone Keras 2's TensorFlow backend module, beside `import tensorflow`
     ("import tensorflow as tf\nimport keras.backend.tensorflow_backend as KTF\n",
      ("keras2", False)),
+    # `keras.utils.np_utils` was also in the keras package behind tf.keras 2.6-2.12
     ("import tensorflow as tf\nfrom keras.utils.np_utils import to_categorical\n",
-     ("keras2", False)),
+     ("tf-keras", False)),
     ("import keras\nx = keras.ops.mean(y)\n", ("keras3", False)),
     ("import keras_hub\n", ("keras3", False)),
     ("import keras\nmodel = keras.Sequential()\n", ("keras3", True)),

@@ -113,6 +113,7 @@ def test_a_name_known_only_at_run_time_chooses_nothing(tmp_path: Path, lookup: s
     assert tiny_batches(tmp_path, lookup, "sys.argv[1]") == []
 
 
-@pytest.mark.parametrize("name", ['"with_bn.extra"', '"no_such_builder"', '"1abc"', "3"])
+@pytest.mark.parametrize("name", ['"with_bn.extra"', '"no_such_builder"', '"1abc"', "3",
+                                  '"with_bn "'])
 def test_a_string_that_names_nothing_known_chooses_nothing(tmp_path: Path, name: str) -> None:
     assert tiny_batches(tmp_path, "getattr", name) == []

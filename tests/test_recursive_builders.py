@@ -136,3 +136,23 @@ def test_a_sequence_takes_the_batch_size_of_the_settings_it_keeps() -> None:
     assert tiny_batches(SEQUENCE.format(setting="cfg.batch_size = 2")) == [24]
     # the class's own value is 16: no finding
     assert tiny_batches(SEQUENCE.format(setting="")) == []
+
+
+def test_a_classmethod_called_on_its_class_gets_the_class_first() -> None:
+    code = """
+from keras.models import Sequential
+from keras.layers import Dense, BatchNormalization
+
+
+class Trainer:
+    @classmethod
+    def run(cls, batch_size=2):
+        model = Sequential([Dense(8), BatchNormalization(), Dense(1)])
+        model.compile("adam", "mse")
+        model.fit(x, y, batch_size=batch_size)
+
+
+Trainer.run({size})
+"""
+    assert tiny_batches(code.format(size=64)) == []
+    assert tiny_batches(code.format(size=2)) == [14]

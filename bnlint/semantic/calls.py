@@ -24,6 +24,7 @@ from bnlint.semantic.replay import (
     MAX_INLINE_DEPTH,
     MAX_RECURSION_DEPTH,
     MAX_RECURSIONS,
+    REBATCHING_DATASET_METHODS,
     RESTRUCTURING_DATASET_METHODS,
     SPREAD,
     BoundMethod,
@@ -363,12 +364,14 @@ class CallReplay(ReplayBase):
         if isinstance(receiver, DataGenerator):
             return sized_data(node, kwargs) if method in GENERATOR_FLOWS else UNKNOWN
         if isinstance(receiver, Dataset):
-            if method == "batch":
+            if method in {"batch", "padded_batch", "ragged_batch"}:
                 given = args[0] if args else kwargs.get("batch_size", UNKNOWN)
                 size = const_number(given)
                 self.mark_entry(node)
                 return Dataset(int(size) if size is not None else None, node,
                                size_value=written_constant(given), item=receiver.item)
+            if method in REBATCHING_DATASET_METHODS:
+                return Dataset(None)  # `unbatch()`, `rebatch(n)`: batches made anew
             if method in RESTRUCTURING_DATASET_METHODS:
                 return replace(receiver, item=None)  # `map(parse)`: elements reshaped
             if method == "enumerate":
@@ -542,10 +545,12 @@ class CallReplay(ReplayBase):
         positional = [*params.posonly_params, *params.params]
         values = list(args)
         kind = _method_kind(node)
-        if receiver is not None and positional and kind != "staticmethod":
-            # (a classmethod called on an instance gets the class)
-            owner = function.owner if kind == "classmethod" else None
-            env.bind(positional[0].name.value, owner if owner is not None else receiver)
+        if kind == "classmethod" and function.owner is not None and positional:
+            # `Trainer.run(64)` or `trainer.run(64)`: `cls` is the class either way
+            env.bind(positional[0].name.value, function.owner)
+            positional = positional[1:]
+        elif receiver is not None and positional and kind != "staticmethod":
+            env.bind(positional[0].name.value, receiver)
             positional = positional[1:]
         spread = SPREAD in kwargs
         for index, param in enumerate(positional):

@@ -15,6 +15,8 @@ _KERAS2_MODULES = (
     "keras.utils.vis_utils", "keras.utils.generic_utils", "keras.wrappers",
     "keras.backend.tensorflow_backend", "keras.legacy",
 )
+# Modules that only standalone Keras 2 (not the `keras` package behind tf.keras) had.
+_STANDALONE_KERAS_MODULES = ("keras.backend.tensorflow_backend",)
 # Model methods that Keras 3 removed.
 _KERAS2_METHODS = frozenset({"fit_generator", "predict_generator", "evaluate_generator"})
 # Functions of Keras 2's backend that Keras 3 removed (TF1 sessions).
@@ -74,9 +76,10 @@ def resolve_flavour(
     if new is not None and old is None:
         return Flavour("keras3", version, f"the file uses `{new}`, which only Keras 3 has")
     if old is not None and new is None:
-        # a module of standalone Keras 2 (`keras.backend.tensorflow_backend`) says so
-        # even beside `import tensorflow` (its TF1 backend)
-        standalone = old.startswith("keras.") or not any(
+        # the TensorFlow backend module only standalone Keras (<= 2.3) had says so even
+        # beside `import tensorflow` (its TF1 backend); `keras.utils.np_utils` and the
+        # like were also in the `keras` package of Keras 2.6-2.12 that tf.keras used
+        standalone = old.startswith(_STANDALONE_KERAS_MODULES) or not any(
             name.split(".")[0] == "tensorflow" for name in model.imports)
         return Flavour("keras2" if standalone else "tf-keras", version,
                        f"the file uses `{old}`, which Keras 3 removed")

@@ -320,11 +320,11 @@ class KerasEffects(ReplayBase):
             model.has_bn = None
             model.has_dropout = None
         history = [*(merged.history if merged is not None else ()), *partial]
-        if history:
-            for wiring in history:
-                if not any(w.child is wiring.child and w.node is wiring.node
-                           for w in model.children):
-                    model.children.append(wiring)
+        known = {(id(w.child), id(w.node)) for w in model.children}
+        for wiring in history:
+            if (id(wiring.child), id(wiring.node)) not in known:
+                known.add((id(wiring.child), id(wiring.node)))
+                model.children.append(wiring)
 
     def create_application(self, name: str, node: cst.Call, kwargs: dict[str, Value],
                            contents: str) -> Layer:
@@ -770,6 +770,8 @@ def generated_dataset(shapes: Value, node: cst.Call) -> Dataset:
     first = shapes
     item: ListValue | None = None
     if isinstance(shapes, ListValue) and shapes.items and isinstance(shapes.items[0], ListValue):
+        if any(isinstance(part, ListValue) and not part.items for part in shapes.items):
+            return Dataset(None)  # a scalar part, `((2,), ())`: one sample per element
         first = shapes.items[0]
         item = ListValue((UNKNOWN,) * len(shapes.items))
     given = first.items[0] if isinstance(first, ListValue) and first.items else UNKNOWN

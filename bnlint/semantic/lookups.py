@@ -15,14 +15,17 @@ from bnlint.semantic.values import UNKNOWN, Const, ModuleRef, Value
 NAMESPACE_BUILTINS = frozenset({"globals", "locals", "vars"})
 # the builtins that look a name up: `getattr(owner, name[, default])`, `eval(name)`
 LOOKUP_BUILTINS = frozenset({"getattr", "eval"})
-IMPORTERS = frozenset({"importlib.import_module", "importlib.__import__"})
+# (`importlib.__import__("a.b")` gives the package `a`: left unknown)
+IMPORTERS = frozenset({"importlib.import_module"})
 
 
-def dotted_name(value: Value) -> list[str] | None:
-    """The parts of a dotted identifier held by a string constant, else None."""
+def dotted_name(value: Value, strip: bool = False) -> list[str] | None:
+    """The parts of a dotted identifier held by a string constant, else None (``eval``
+    ignores the spaces around it: ``strip``)."""
     if not isinstance(value, Const) or not isinstance(value.value, str):
         return None
-    parts = value.value.strip().split(".")
+    text = value.value.strip(" \t") if strip else value.value
+    parts = text.split(".")
     if not all(part.isidentifier() for part in parts):
         return None
     return parts
@@ -53,7 +56,7 @@ class NameLookup(ReplayBase):
             found = self.attribute_of(self.eval(positional[0], env), parts[0], node)
             return found if found is not UNKNOWN else None
         if node.func.value == "eval" and len(positional) == 1:
-            parts = dotted_name(self.eval(positional[0], env))
+            parts = dotted_name(self.eval(positional[0], env), strip=True)
             if parts is None:
                 return None
             found = self.name_value(parts[0], node, env)

@@ -70,6 +70,9 @@ DATASET_UTILITIES = frozenset({"image_dataset_from_directory", "text_dataset_fro
 # Progress bars that yield the items of the iterable they wrap.
 PROGRESS_BARS = frozenset({"tqdm", "tqdm_notebook"})
 # tf.data methods after which the elements have another structure.
+# tf.data methods after which the elements are batches of another size.
+REBATCHING_DATASET_METHODS = frozenset({"unbatch", "rebatch", "window",
+                                        "bucket_by_sequence_length", "group_by_window"})
 RESTRUCTURING_DATASET_METHODS = frozenset({"map", "flat_map", "interleave", "unbatch",
                                            "padded_batch", "window"})
 # The parameter (and attribute) that sets how many samples each batch of a project's

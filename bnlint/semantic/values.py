@@ -256,9 +256,11 @@ def merge_tensors(values: Sequence[Value], node: cst.CSTNode | None = None,
     if not tensors:
         return None
     history: list[Wiring] = []
+    seen: set[int] = set()
     for tensor in tensors:
         for wiring in tensor.history:
-            if not any(w is wiring for w in history):
+            if id(wiring) not in seen:
+                seen.add(id(wiring))
                 history.append(wiring)
     complete = all(tensor.complete for tensor in tensors) and all(
         isinstance(value, (Tensor, Const)) for value in values
@@ -280,8 +282,9 @@ def common_graph(values: Sequence[Value], node: cst.CSTNode) -> Tensor | None:
     tensors = [value for value in values if isinstance(value, Tensor) and value.symbolic]
     if not tensors or len(tensors) != len(values):
         return None
+    others = [{id(w) for w in other.history} for other in tensors[1:]]
     history = tuple(wiring for wiring in tensors[0].history
-                    if all(any(w is wiring for w in other.history) for other in tensors[1:]))
+                    if all(id(wiring) in ids for ids in others))
     return Tensor(True, history, node, complete=False)
 
 
