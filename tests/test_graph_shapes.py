@@ -38,29 +38,24 @@ def validated(graph: str) -> list[tuple[str, int]]:
     return [(code, row) for code, row in codes(program) if code == "BN108"]
 
 
-def test_feature_maps_appended_in_a_loop_and_indexed_keep_their_layers() -> None:
-    found = validated("""
+APPENDED_IN_A_LOOP = """
 feats = []
 x = inputs
 for stage in range(3):
     x = conv_bn(x, 8)
     feats.append(x)
-out = tf.keras.layers.Conv2D(4, 1)(feats[2])
-""")
+"""
+
+
+def test_feature_maps_appended_in_a_loop_and_indexed_keep_their_layers() -> None:
+    found = validated(APPENDED_IN_A_LOOP + "out = tf.keras.layers.Conv2D(4, 1)(feats[2])\n")
     assert len(found) == 1
 
 
 def test_feature_maps_appended_in_a_loop_and_unpacked_keep_their_layers() -> None:
     # `_, c4, c5 = feats`: which map is where is unknown, what lies behind all is kept
-    found = validated("""
-feats = []
-x = inputs
-for stage in range(3):
-    x = conv_bn(x, 8)
-    feats.append(x)
-_, c4, c5 = feats
-out = tf.keras.layers.Conv2D(4, 1)(c5)
-""")
+    found = validated(APPENDED_IN_A_LOOP
+                      + "_, c4, c5 = feats\nout = tf.keras.layers.Conv2D(4, 1)(c5)\n")
     assert len(found) == 1
 
 
