@@ -423,11 +423,12 @@ class CallReplay(ReplayBase):
         if isinstance(function.node, cst.Lambda):
             return self.call_lambda(function, function.node, args, kwargs, site)
         key = id(function.node)
-        counter = _counter(args, kwargs)
         recursive = key in self.active
-        nested = sum(1 for _, again in self.active_counters if again)
+        counter = _counter(args, kwargs) if recursive else None
+        nested = self.recursion_depth
         if recursive and (counter is None
-                          or any(entry == (key, counter) for entry, _ in self.active_counters)
+                          or any(active == key and _counter(*given) == counter
+                                 for active, given in self.active_arguments)
                           or self.recursions >= MAX_RECURSIONS
                           or nested >= MAX_RECURSION_DEPTH) or (
                 len(self.active) - self.active_lambdas - nested >= MAX_INLINE_DEPTH):
@@ -463,13 +464,15 @@ class CallReplay(ReplayBase):
             self.current_self = receiver
             self.current_method = "call" if in_call else function.node.name.value
         self.active.append(key)
-        self.active_counters.append(((key, counter), recursive))
+        self.active_arguments.append((key, (args, kwargs)))
+        self.recursion_depth += recursive
         latches, self.latches = self.latches, {}  # the caller's loop flags are not ours
         try:
             self.exec_suite(function.node.body, env)
         finally:
             self.active.pop()
-            self.active_counters.pop()
+            self.active_arguments.pop()
+            self.recursion_depth -= recursive
             self.exit = None  # a return (or raise) ends the call, not the caller
             self.context, self.current_self, self.current_method, self.current_params = saved
             self.globals_env, self.foreign_path, self.foreign_entry = around

@@ -216,9 +216,11 @@ class ReplayBase:
         self.functions: list[FunctionValue] = []
         self.ran: set[int] = set()
         self.active: list[int] = []
-        # each active call's function and the whole numbers it was given, and how many
-        # calls re-entered an active function on other numbers (bounded recursion)
-        self.active_counters: list[tuple[tuple[int, tuple[object, ...] | None], bool]] = []
+        # each active call's function and arguments, how many of them re-entered a
+        # function already running (on other whole numbers: bounded recursion), and how
+        # many calls did so in this replay
+        self.active_arguments: list[tuple[int, tuple[list[Value], dict[str, Value]]]] = []
+        self.recursion_depth = 0
         self.recursions = 0
         # how many of the active calls are lambdas (a composed chain nests one per step)
         self.active_lambdas = 0
