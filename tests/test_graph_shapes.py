@@ -136,3 +136,21 @@ model.fit(x, y, batch_size=1)
 """
     assert [code for code, _ in codes(program) if code == "BN401"] == []
 
+
+
+def test_a_slice_of_a_list_of_outputs_keeps_the_sliced_heads() -> None:
+    # `Model(img_input, rpn[:2])`: the first two heads of a helper's list are outputs
+    program = """
+import tensorflow as tf
+inputs = tf.keras.Input((32, 32, 3))
+plain = tf.keras.layers.Conv2D(8, 3)(inputs)
+normed = tf.keras.layers.BatchNormalization()(tf.keras.layers.Conv2D(8, 3)(inputs))
+heads = [{first}, plain, inputs]
+model = tf.keras.Model(inputs, heads[:2])
+model.compile(optimizer="adam", loss="mse")
+model.fit(x, y, batch_size=1)
+"""
+    assert [row for code, row in codes(program.format(first="normed"))
+            if code == "BN401"] == [9]
+    assert [code for code, _ in codes(program.format(first="plain"))
+            if code == "BN401"] == []

@@ -83,6 +83,7 @@ from bnlint.semantic.values import (
     flattened,
     is_constant_key,
     merge_tensors,
+    track_layers,
     written_constant,
 )
 from bnlint.semantic.walk import run_visitor
@@ -336,7 +337,7 @@ class CallReplay(ReplayBase):
         if isinstance(receiver, OpenedFile) and method == "read":
             return receiver  # its text, for `json.loads(handle.read())`
         if isinstance(receiver, ListValue):
-            _change_list(receiver, method, args)
+            _change_list(receiver, method, args, node)
         if isinstance(receiver, BoundMethod):
             return UNKNOWN
         if isinstance(receiver, Instance):
@@ -761,17 +762,22 @@ def _is_none(value: Value) -> bool:
     return isinstance(value, Const) and value.value is None
 
 
-def _change_list(items: ListValue, method: str, args: list[Value]) -> None:
+def _change_list(items: ListValue, method: str, args: list[Value], node: cst.Call) -> None:
     """``outputs.append(tensor)``: what the list holds (not where, nor how many times:
     the list has changed) reaches a Model(inputs, outputs); any other method but a
     reading one may change it too."""
     if method in READING_LIST_METHODS:
         return
-    items.changed = True
+    items.changed, items.uniform = True, False
+    added: tuple[Value, ...] = ()
     if method == "append" and len(args) == 1:
-        items.items, items.nodes = (*items.items, args[0]), None
+        added = (args[0],)
     elif method == "extend" and len(args) == 1 and isinstance(args[0], ListValue):
-        items.items, items.nodes = (*items.items, *args[0].items), None
+        added = args[0].items
+    if added:
+        items.items, items.nodes = (*items.items, *added), None
+    for holder in items.holders:  # `self.blocks.append(Conv2D(...))`: tracked too
+        track_layers(holder, items, node)
 
 
 def _dict_method(entries: DictValue, method: str, args: list[Value]) -> Value:

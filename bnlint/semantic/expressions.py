@@ -465,8 +465,13 @@ class ExpressionEvaluation(ReplayBase):
             return entry if entry is not None else UNKNOWN
         if isinstance(owner, Tensor) and owner.symbolic:
             return replace(owner, inputs_node=node)  # `x[:, 0]` stays in the graph
+        if isinstance(owner, ListValue) and len(node.slice) == 1 and isinstance(
+                node.slice[0].slice, cst.Index) and (item := owner.one_item()) is not None:
+            return item  # `self.bns[i][level]`: one of the BN layers made alike
         if isinstance(owner, ListValue) and len(node.slice) == 1 and not owner.changed:
             inner = node.slice[0].slice
+            if isinstance(inner, cst.Slice) and bounds is not None:
+                return ListValue(owner.items[bounds[0]:bounds[1]])  # `rpn[:2]`
             if isinstance(inner, cst.Index):
                 index = const_int(index_value)  # `(185, len(body.layers) - 3)[level - 1]`
                 if index is not None and -len(owner.items) <= index < len(owner.items):
@@ -557,14 +562,21 @@ class ExpressionEvaluation(ReplayBase):
             depth += 1
         saved = self.context
         self.context = replace(saved, loop_depth=saved.loop_depth + depth)
+        made_before = len(self.model.layers)
         try:
             if isinstance(node, cst.DictComp):
                 self.eval(node.key, scope)
                 self.eval(node.value, scope)
-            else:
-                self.eval(getattr(node, "elt", None), scope)
+                return UNKNOWN
+            element = self.eval(getattr(node, "elt", None), scope)
         finally:
             self.context = saved
+        if isinstance(node, cst.ListComp) and (
+                (isinstance(element, Layer) and any(
+                    made is element for made in self.model.layers[made_before:]))
+                or (isinstance(element, ListValue) and element.uniform)):
+            # `[BatchNormalization() for _ in range(depth)]`: layers made alike
+            return ListValue((element,), changed=True, uniform=True)
         return UNKNOWN
 
     def unrolled_comprehension(self, node: cst.BaseExpression, env: Env) -> ListValue | None:
@@ -575,7 +587,18 @@ class ExpressionEvaluation(ReplayBase):
         if not isinstance(node, cst.ListComp) or node.for_in.inner_for_in is not None or (
                 node.for_in.ifs or node.for_in.asynchronous is not None):
             return None
-        iterable = self.eval(node.for_in.iter, env)
+        target: cst.BaseExpression = node.for_in.target
+        source = node.for_in.iter
+        counter: cst.BaseExpression | None = None
+        if isinstance(source, cst.Call) and isinstance(source.func, cst.Name) and (
+                source.func.value == "enumerate" and len(source.args) == 1
+                and source.args[0].keyword is None and not source.args[0].star
+                and isinstance(target, (cst.Tuple, cst.List)) and len(target.elements) == 2
+                and not any(isinstance(e, cst.StarredElement) for e in target.elements)):
+            # `[head(f, i) for i, f in enumerate(features)]`: the position and the item
+            counter, target = target.elements[0].value, target.elements[1].value
+            source = source.args[0].value
+        iterable = self.eval(source, env)
         if not isinstance(iterable, ListValue) or not (
                 0 < len(iterable.items) <= UNROLLED_ITEMS):
             return None
@@ -586,9 +609,12 @@ class ExpressionEvaluation(ReplayBase):
         saved = self.context
         self.context = replace(saved, loop_depth=saved.loop_depth + 1)
         try:
-            for item in iterable.items:
+            for index, item in enumerate(iterable.items):
                 scope = Env(parent=env)
-                self.assign(node.for_in.target, item, node.for_in.iter, scope)
+                if counter is not None:  # (places unknown in a list that changed)
+                    self.assign(counter, UNKNOWN if iterable.changed else Const(index),
+                                source, scope)
+                self.assign(target, item, source, scope)
                 results.append(self.eval(node.elt, scope))
         finally:
             self.context = saved

@@ -235,6 +235,8 @@ class KerasEffects(ReplayBase):
     def new_layer(self, name: str, node: cst.CSTNode, **fields: object) -> Layer:
         layer = Layer(qualname=name, node=node, **fields)  # type: ignore[arg-type]
         layer.journal, layer.serial = self.journal, len(self.model.layers)
+        if self.current_method == "call" and self.current_self is not None:
+            layer.made_in_call_of = self.current_self
         self.model.layers.append(layer)
         self.record(Event("create", node, layer, self.context))
         return layer
@@ -508,6 +510,13 @@ class KerasEffects(ReplayBase):
                 wiring.forwards_training = forwards
                 wiring.called = True
                 wiring.node = node  # the call decides how it runs
+                return
+        if layer.made_in_call_of is owner and layer is not owner:
+            # `BatchNormalization()(out)` made and called in `call`: it runs in the
+            # mode of each call of its maker
+            owner.will_change()
+            owner.children.append(Wiring(layer, "attribute", training, node,
+                                         forwards_training=forwards, called=True))
 
     def imported_train_step(self, layer: Layer) -> FunctionValue | None:
         """The ``train_step`` a model class defined in another module of the project

@@ -54,6 +54,7 @@ from bnlint.semantic.values import (
     common_graph,
     is_constant_key,
     merge_tensors,
+    track_layers,
     written_constant,
 )
 from bnlint.semantic.walk import run_visitor, walk
@@ -447,9 +448,9 @@ class StatementReplay(ReplayBase):
             self.bind_batches(node, Dataset(const_int(size), iterable.batch_node,
                                             size_value=written_constant(size)), env)
         else:
-            over_tensors = self.tensor_items(node, iterable, env)
-            if over_tensors is not None:
-                self.exec_over_tensors(node, *over_tensors, env)
+            over_items = self.known_items(node, iterable, env)
+            if over_items is not None:
+                self.exec_over_items(node, *over_items, env)
                 return
             self.bind_unknown(node.target, env)
         saved = self.latches
@@ -461,10 +462,12 @@ class StatementReplay(ReplayBase):
         if node.orelse is not None:
             self.exec_branch(node.orelse.body, env, ("else", node))
 
-    def tensor_items(self, node: cst.For, iterable: Value, env: Env
-                     ) -> tuple[cst.Name, tuple[Value, ...]] | None:
-        """``for box in feature_maps`` (also under ``enumerate``) over a short list of
-        symbolic tensors: the loop variable and the tensors it takes in turn."""
+    def known_items(self, node: cst.For, iterable: Value, env: Env
+                    ) -> tuple[cst.Name, tuple[Value, ...]] | None:
+        """``for box in feature_maps`` or ``for block in self.blocks`` (also under
+        ``enumerate``) over a short list of symbolic tensors or of layers: the loop
+        variable and the items it takes in turn (a list that changed: each item it
+        holds, in the order they came)."""
         target: cst.BaseExpression = node.target
         if _is_enumerate(node.iter):
             call = cast(cst.Call, node.iter)
@@ -476,15 +479,17 @@ class StatementReplay(ReplayBase):
         if not isinstance(target, cst.Name) or not isinstance(iterable, ListValue):
             return None
         items = iterable.items
-        if not 0 < len(items) <= UNROLLED_ITEMS or not all(
-                isinstance(item, Tensor) and item.symbolic for item in items):
+        if not 0 < len(items) <= UNROLLED_ITEMS or not (
+                all(isinstance(item, Tensor) and item.symbolic for item in items)
+                or all(isinstance(item, Layer) for item in items)):
             return None
         return target, items
 
-    def exec_over_tensors(self, node: cst.For, target: cst.Name, items: tuple[Value, ...],
-                          env: Env) -> None:
-        """The loop body once per tensor, in order: each output head built in the loop
-        joins the graph with the feature map it was built on."""
+    def exec_over_items(self, node: cst.For, target: cst.Name, items: tuple[Value, ...],
+                        env: Env) -> None:
+        """The loop body once per item, in order: each output head built in the loop
+        joins the graph with the feature map it was built on; each block of a list runs
+        on what the one before gave."""
         if _is_enumerate(node.iter):
             self.bind_unknown(cast(cst.Tuple, node.target).elements[0].value, env)
         for item in items:
@@ -748,6 +753,8 @@ class StatementReplay(ReplayBase):
             if isinstance(value, Layer) and value is not owner and not attr.startswith("__"):
                 owner.children = [w for w in owner.children if w.child is not value]
                 owner.children.append(Wiring(value, "attribute", "absent", target))
+            elif isinstance(value, ListValue) and not attr.startswith("__"):
+                track_layers(owner, value, target)  # `self.blocks = [...]`
         if isinstance(owner, ParsedArguments):
             owner.attrs[attr] = UNKNOWN if self.conditional() else value
         if isinstance(owner, DictValue) and owner.attributes:

@@ -123,6 +123,9 @@ class Layer(Value):
     # (set for the layers of the semantic model; see ``StateJournal``).
     journal: StateJournal | None = None
     serial: int = 0
+    # Made inside the ``call()`` of this user layer (``BatchNormalization()(out)`` in
+    # ``call``): it runs whenever that layer is called.
+    made_in_call_of: Layer | None = None
 
     def will_change(self) -> None:
         """Called before the replay changes the state an entry point must not leave
@@ -273,6 +276,27 @@ def flattened(value: Value) -> tuple[Value, ...]:
     if not isinstance(value, ListValue):
         return (value,)
     return tuple(leaf for item in value.items for leaf in flattened(item))
+
+
+def track_layers(holder: Layer, items: ListValue, node: cst.CSTNode) -> None:
+    """``self.blocks = [Conv2D(...), BatchNormalization()]`` on a layer: Keras tracks the
+    layers of a list held as an attribute (nested lists too) as the holder's own, and
+    those appended to it later (``self.blocks.append(...)``)."""
+    lists, seen = [items], set()
+    while lists:
+        current = lists.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if not any(held is holder for held in current.holders):
+            current.holders.append(holder)
+        for item in current.items:
+            if isinstance(item, ListValue):
+                lists.append(item)
+            elif isinstance(item, Layer) and item is not holder and not any(
+                    wiring.child is item for wiring in holder.children):
+                holder.will_change()
+                holder.children.append(Wiring(item, "attribute", "absent", node))
 
 
 def common_graph(values: Sequence[Value], node: cst.CSTNode) -> Tensor | None:
@@ -594,6 +618,23 @@ class ListValue(Value):
     # assigned, handed to a function bnlint cannot follow): its length and the position
     # of its items are then unknown (``items`` still holds what was appended).
     changed: bool = False
+    # Made by a comprehension whose every element is a new layer (or such a list) made
+    # by the same expression: ``items`` holds the one made while reading it, which stands
+    # for each element (``[BatchNormalization() for _ in range(depth)]``).
+    uniform: bool = False
+    # The layers this list is an attribute of: Keras tracks the layers in it, those
+    # appended later too (``self.blocks.append(Conv2D(...))``).
+    holders: list[Layer] = field(default_factory=list)
+
+    def one_item(self) -> Value | None:
+        """The item any subscript reads, whatever its index: the element standing for
+        each of a uniform list, or the single layer appended (maybe in a loop) to a
+        list that changed. None when the index decides."""
+        if self.uniform and len(self.items) == 1:
+            return self.items[0]
+        if self.changed and len(self.items) == 1 and isinstance(self.items[0], Layer):
+            return self.items[0]
+        return None
 
 
 @dataclass(eq=False, slots=True)
