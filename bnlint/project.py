@@ -44,10 +44,22 @@ class Project:
     _parsed: dict[str, cst.Module | None] = field(default_factory=dict)
 
     def imported_text(self, text: str) -> str:
-        """The text of the project modules that ``text`` imports directly (found
-        without parsing: the prefilter asks whether they mention what a rule needs)."""
+        """The text of the project modules that ``text`` imports, directly or through
+        each other, as many as a replay follows (found without parsing: the prefilter
+        asks whether they mention what a rule needs: `train.py` imports `dcgan.py`,
+        which imports the `generator.py` that builds the batch norm)."""
         found = dict.fromkeys(self.imported_paths(text))
-        return "\n".join(_text(path, _stamp(path)) for path in found)
+        queue = list(found)
+        texts: list[str] = []
+        while queue and len(texts) <= MAX_MODULES:
+            path = queue.pop(0)
+            module = _text(path, _stamp(path))
+            texts.append(module)
+            for imported in self.imported_paths(module, path):
+                if imported not in found and imported != self.importer:
+                    found[imported] = None
+                    queue.append(imported)
+        return "\n".join(texts)
 
     def resolve(self, module: str, level: int = 0, from_path: str | None = None) -> str | None:
         """The project file that ``import module`` (``level`` dots for a relative

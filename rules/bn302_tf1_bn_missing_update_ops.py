@@ -54,7 +54,11 @@ class Tf1BnMissingUpdateOps(Rule):
     The rule stays silent when a layer is built with `training=False` (no update ops),
     with `updates_collections=None` (in-place updates), when the code refers to the
     collection anywhere (a name such as `update_ops` or `tf.GraphKeys.UPDATE_OPS`, or
-    the key `"update_ops"`), and when the code may run eagerly. Only code counts:
+    the key `"update_ops"`) or a module of the project that the program imports and
+    that bnlint followed does, when the layer runs inside a `slim.arg_scope` (which may
+    set `is_training` or `updates_collections`), and when the code may run eagerly.
+    The layer may be built in another module of the project (a `slim.batch_norm` in
+    `model/unet.py` that `train.py` builds and trains). Only code counts:
     comments, docstrings and messages that mention `minimize` or update ops are not
     evidence either way.
 
@@ -123,6 +127,15 @@ class Tf1BnMissingUpdateOps(Rule):
         h = bn(x, training=True)
         adam = tf.compat.v1.train.AdamOptimizer(1e-4)
         step = adam.minimize(loss)
+        """,
+        # the arg_scope covers the convolution only, not the batch norm after it
+        """
+        import tensorflow as tf
+        import tensorflow.contrib.slim as slim
+        with slim.arg_scope([slim.conv2d], padding="SAME"):
+            h = slim.conv2d(x, 8, 3)
+        h = slim.batch_norm(h)
+        train_op = tf.train.AdamOptimizer(1e-3).minimize(loss)
         """,
         # update ops mentioned only in a docstring and a comment: nothing runs them
         """
@@ -218,12 +231,15 @@ class Tf1BnMissingUpdateOps(Rule):
             return  # the code uses UPDATE_OPS somewhere: trust it
         if not uses_graph_mode(model) and ctx.flavour.name != "tf1":
             return  # eager TF2 applies the updates when the layer runs
+        # a BN call replayed on its own may run inside a caller's arg_scope
         arg_scope = any(call.name is not None and call.name.endswith("arg_scope")
                         for call in model.calls)
-        layers = _unique(call for call in model.calls
-                         if _creates_update_ops(call, arg_scope))
+        layers = _unique(call for call in model.calls if _creates_update_ops(
+            call, call.in_arg_scope or (arg_scope and call.context.standalone)))
         if not layers:
             return
+        if any(names_update_ops(module) for module in model.project_modules.values()):
+            return  # a module of the project replayed here uses UPDATE_OPS: trust it
         first = layers[0]
         spelling = model.module.code_for_node(first.node.func)
         short = uses_tf1_only_api(model) or "tensorflow.compat.v1" in model.imports

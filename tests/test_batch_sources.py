@@ -849,3 +849,37 @@ def test_an_unknown_or_open_batch_axis_says_nothing() -> None:
     assert generated(shapes="((size, 64, 64, 3), (size, 1))") == []
     assert generated(shapes="((64, 64, 3), (1,))".replace("64, 64, 3", "BATCH * 16, 64, 3")
                      ) == []
+
+
+SLICED_BATCHES = """
+from keras.models import Sequential
+from keras.layers import Dense, BatchNormalization
+
+
+def train(batch_size, epochs):
+    model = Sequential([Dense(8, input_dim=4), BatchNormalization(), Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    for index in range(len(x_train) // batch_size):
+        x = x_train[{rows}]
+        y = y_train[{rows}]
+        model.train_on_batch(x, y)
+
+
+train(batch_size={size}, epochs=10)
+"""
+
+
+def test_rows_sliced_by_the_batch_size_are_a_batch_of_that_size() -> None:
+    for rows in ("index * batch_size:(index + 1) * batch_size",
+                 "index:index + batch_size"):
+        found = tiny_batches(SLICED_BATCHES.format(rows=rows, size=2))
+        assert [row for row, _ in found] == [15], rows
+        assert "batches of 2" in found[0][1]
+
+
+def test_rows_sliced_by_a_large_or_unknown_size_say_nothing() -> None:
+    assert tiny_batches(SLICED_BATCHES.format(
+        rows="index * batch_size:(index + 1) * batch_size", size=64)) == []
+    assert tiny_batches(SLICED_BATCHES.format(
+        rows="index * batch_size:(index + 2) * batch_size", size=2)) == []
+    assert tiny_batches(SLICED_BATCHES.format(rows="index:stop", size=2)) == []

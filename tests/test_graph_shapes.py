@@ -154,3 +154,53 @@ model.fit(x, y, batch_size=1)
             if code == "BN401"] == [9]
     assert [code for code, _ in codes(program.format(first="plain"))
             if code == "BN401"] == []
+
+
+WRAPPED_CRITIC = """
+import tensorflow as tf
+import tensorflow_addons as tfa
+from tensorflow.keras import layers
+
+
+def conv(*args, **kwargs):
+    return tfa.layers.SpectralNormalization(layers.Conv2D(*args, **kwargs))
+
+
+def critic():
+    inputs = tf.keras.Input((64, 64, 3))
+    x = conv(32, 4, 2)(inputs)
+    x = layers.{norm}()(x)
+    pooled = tfa.layers.AdaptiveAveragePooling2D(4)(x)
+    x = layers.Flatten()(x * tf.sigmoid(pooled))
+    return tf.keras.Model(inputs, layers.Dense(1)(x))
+
+
+model_d = critic()
+
+
+@tf.function
+def train_d(real, fake):
+    alpha = tf.random.uniform((8, 1, 1, 1))
+    interpolates = alpha * real + (1 - alpha) * fake
+    with tf.GradientTape() as d_tape:
+        with tf.GradientTape() as gp_tape:
+            gp_tape.watch(interpolates)
+            pred = model_d(interpolates, training=True)
+            pred = tf.reduce_mean(pred)
+        grads = gp_tape.gradient(pred, interpolates)
+        norm = tf.sqrt(tf.reduce_sum(grads ** 2, axis=[1, 2, 3]))
+        loss = tf.reduce_mean((norm - 1.0) ** 2)
+    return loss
+"""
+
+
+def test_a_critic_of_wrapped_and_third_party_layers_keeps_its_batchnorm() -> None:
+    # SpectralNormalization wraps the convolution, an Addons pooling layer lies between
+    # BN and the output, and the penalty's target is the mean of the critic's output
+    assert [row for code, row in codes(WRAPPED_CRITIC.format(norm="BatchNormalization"))
+            if code == "BN403"] == [32]
+
+
+def test_the_same_critic_with_layer_normalization_is_clean() -> None:
+    assert [code for code, _ in codes(WRAPPED_CRITIC.format(norm="LayerNormalization"))
+            if code == "BN403"] == []

@@ -617,3 +617,39 @@ def test_an_index_loop_over_the_last_n_layers_unfreezes_their_bn() -> None:
     assert ("BN201", 11) in codes(UNFREEZE_LAST_N.format(n=50), "tf-keras")
     # the last one is the new head's Dense only
     assert [c for c in codes(UNFREEZE_LAST_N.format(n=1), "tf-keras") if c[0] == "BN201"] == []
+
+
+BUILDERS_IN_A_LOOP = """
+import tensorflow as tf
+from tensorflow.keras.applications import MobileNetV2, ResNet50
+
+
+def build(base_fn):
+    base = base_fn(weights="imagenet", include_top=False, pooling="avg")
+    base.trainable = False
+    out = tf.keras.layers.Dense(1)(base.output)
+    return tf.keras.Model(base.input, out), base
+
+
+for base_fn, name in [(ResNet50, "resnet"), (MobileNetV2, "mobilenet")]:
+    model, base = build(base_fn)
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(train_ds, epochs=5)
+    base.trainable = True
+{refreeze}
+    model.compile(optimizer=tf.keras.optimizers.Adam(1e-5), loss="mse")
+    model.fit(train_ds, epochs=5)
+"""
+
+
+def test_a_loop_over_a_list_of_builders_builds_each_model() -> None:
+    assert [row for code, row in codes(BUILDERS_IN_A_LOOP.format(refreeze=""))
+            if code == "BN201"] == [17]
+
+
+def test_a_loop_over_builders_that_refreezes_batchnorm_stays_clean() -> None:
+    refreeze = ("    for layer in base.layers:\n"
+                "        if isinstance(layer, tf.keras.layers.BatchNormalization):\n"
+                "            layer.trainable = False")
+    assert [code for code, _ in codes(BUILDERS_IN_A_LOOP.format(refreeze=refreeze))
+            if code.startswith("BN2")] == []

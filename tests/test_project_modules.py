@@ -837,3 +837,73 @@ def test_fit_runs_the_train_step_of_a_model_class_from_another_module(
                    for note in item["related"]  # type: ignore[attr-defined]
                    if note["filename"] == "gan.py" and "step reported above" in note["message"])
     assert steps == [27, 32]
+
+
+SLIM_DECODER = """\
+import tensorflow as tf
+import tensorflow.contrib.slim as slim
+
+
+def up(net, channels):
+    net = slim.conv2d_transpose(net, channels, 3, activation_fn=None)
+    return tf.nn.relu(slim.batch_norm(net))
+
+
+def build_decoder(inputs):
+{body}
+"""
+SLIM_TRAINER = """\
+import tensorflow as tf
+from {module} import build_decoder
+
+sess = tf.Session()
+images = tf.placeholder(tf.float32, [None, 64, 64, 3])
+logits = build_decoder(images)
+loss = tf.reduce_mean(logits)
+opt = tf.train.AdamOptimizer(1e-4).minimize(loss)
+"""
+
+
+def bn302(args: list[str], cwd: Path) -> list[dict[str, object]]:
+    return findings_of("BN302", args, cwd)
+
+
+def test_a_slim_batch_norm_built_in_another_module_and_trained_here(repo: Path) -> None:
+    # the decoder's slim.batch_norm defaults to is_training=True and UPDATE_OPS; the
+    # backbone's arg_scope covers its own layers only
+    write(repo / "model" / "__init__.py", "")
+    backbone = ("    with slim.arg_scope([slim.conv2d], padding='SAME'):\n"
+                "        inputs = slim.conv2d(inputs, 8, 3)\n"
+                "    return up(inputs, 8)")
+    write(repo / "model" / "unet.py", SLIM_DECODER.format(body=backbone))
+    write(repo / "train.py", SLIM_TRAINER.format(module="model.unet"))
+    found = bn302(["train.py"], repo)
+    assert [(item["code"], item["location"]["row"]) for item in found] == [("BN302", 8)]
+    assert [(note["filename"], note["location"]["row"]) for note in found[0]["related"]] == [
+        (os.path.join("model", "unet.py"), 7)]
+
+
+def test_a_network_module_reached_through_another_module_is_read_for_the_prefilter(
+        repo: Path) -> None:
+    # train.py never mentions batch_norm: `nets.py` imports the module that builds it
+    write(repo / "blocks.py", SLIM_DECODER.format(body="    return up(inputs, 8)"))
+    write(repo / "nets.py", "from blocks import build_decoder\n")
+    write(repo / "train.py", SLIM_TRAINER.format(module="nets"))
+    assert [item["location"]["row"] for item in bn302(["train.py"], repo)] == [8]
+
+
+def test_a_slim_batch_norm_inside_an_arg_scope_or_a_module_using_update_ops_is_left(
+        repo: Path) -> None:
+    # an arg_scope around the call may set is_training or updates_collections
+    scoped = ("    with slim.arg_scope([slim.batch_norm], is_training=False):\n"
+              "        return up(inputs, 8)")
+    write(repo / "unet.py", SLIM_DECODER.format(body=scoped))
+    write(repo / "train.py", SLIM_TRAINER.format(module="unet"))
+    assert bn302(["train.py"], repo) == []
+    # the network's module runs the updates itself (a helper the trainer may use)
+    handled = ("    return up(inputs, 8)\n\n\n"
+               "def train_op(loss):\n"
+               "    with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):\n"
+               "        return tf.train.AdamOptimizer(1e-4).minimize(loss)")
+    write(repo / "unet.py", SLIM_DECODER.format(body=handled))
+    assert bn302(["train.py"], repo) == []

@@ -77,6 +77,7 @@ from bnlint.semantic.values import (
     Samples,
     Tape,
     Tensor,
+    Unknown,
     Value,
     Variables,
     common_graph,
@@ -159,7 +160,8 @@ class CallReplay(ReplayBase):
         args, kwargs = self.eval_arguments(node, env, hands_on=hands_on)
         name = callee.name if isinstance(callee, ModuleRef) else None
         self.model.calls.append(CallSite(node, name, self.context, method, receiver,
-                                         self.control_dependencies > 0))
+                                         self.control_dependencies > 0, self.arg_scopes > 0))
+        self.mark_entry(node)  # (a rule may report a call itself: `opt.minimize(loss)`)
         if name == "functools.partial" and args:
             # the layers it binds may be changed whenever it is called, by whatever
             # code it reaches: as before, they are handed to code not followed
@@ -208,6 +210,12 @@ class CallReplay(ReplayBase):
             if opened is not None:
                 return opened
         self.havoc(args, kwargs, node)
+        if isinstance(callee, Unknown):
+            # `third_party_block(...)(x)` on a symbolic tensor: the graph goes on through
+            # layers nobody knows (what lies before stays in the model)
+            tensor = merge_tensors([*args, *kwargs.values()], node)
+            if tensor is not None:
+                return replace(tensor, complete=False)
         return UNKNOWN
 
     def call_settings_source(self, name: str, node: cst.Call, args: list[Value],

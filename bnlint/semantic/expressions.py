@@ -60,6 +60,7 @@ from bnlint.semantic.values import (
     common_graph,
     is_constant_key,
     merge_tensors,
+    written_constant,
 )
 from bnlint.semantic.walk import lexical_children
 
@@ -487,7 +488,38 @@ class ExpressionEvaluation(ReplayBase):
         if not isinstance(owner, (ListValue, LayerSelection, Layer, Const)) and (
                 self.one_sample(node, env)):
             return Samples(1, node)
+        if not isinstance(owner, (ListValue, LayerSelection, Layer, Const, Tensor)) and (
+                len(node.slice) == 1):
+            rows = self.sliced_rows(node.slice[0].slice, env)
+            if rows is not None:
+                return rows
         return UNKNOWN
+
+    def sliced_rows(self, index: cst.BaseSlice, env: Env) -> Samples | None:
+        """``x[i:i + n]`` or ``x[i * n:(i + 1) * n]`` with ``n`` a known number: a batch
+        of ``n`` rows, sized where ``n`` is set (``train(batch_size=2)``)."""
+        if not isinstance(index, cst.Slice) or index.step is not None or not isinstance(
+                index.upper, cst.BinaryOperation) or index.lower is None:
+            return None
+        lower, upper = index.lower, index.upper
+        size: cst.BaseExpression | None = None
+        if isinstance(upper.operator, cst.Add) and upper.left.deep_equals(lower):
+            size = upper.right  # `x[i:i + n]`
+        elif isinstance(upper.operator, cst.Multiply) and isinstance(
+                lower, cst.BinaryOperation) and isinstance(lower.operator, cst.Multiply):
+            step = upper.left  # (libcst keeps `(i + 1)`'s parentheses on the node)
+            if (isinstance(step, cst.BinaryOperation) and isinstance(step.operator, cst.Add)
+                    and isinstance(step.right, cst.Integer) and step.right.value == "1"
+                    and step.left.deep_equals(lower.left)
+                    and upper.right.deep_equals(lower.right)):
+                size = upper.right  # `x[i * n:(i + 1) * n]`
+        if size is None or isinstance(size, cst.Integer) and size.value == "1":
+            return None
+        value = self.eval(size, env)
+        count = const_int(value)
+        if count is None or count < 1:
+            return None
+        return Samples(count, size, written_constant(value))
 
     def one_sample(self, node: cst.Subscript, env: Env) -> bool:
         """``x[None]``, ``x[np.newaxis, ...]`` (a new first axis of size 1) or

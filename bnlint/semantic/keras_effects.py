@@ -61,6 +61,7 @@ from bnlint.semantic.values import (
     Value,
     Variables,
     Wiring,
+    eager_result,
     flattened,
     merge_tensors,
     written_constant,
@@ -198,7 +199,7 @@ class KerasEffects(ReplayBase):
             # symbolic tensors: no BN layer, the graph goes on
             operands = [item for value in [*args, *kwargs.values()]
                         for item in (value.items if isinstance(value, ListValue) else (value,))]
-            tensor = merge_tensors(operands, node)
+            tensor = merge_tensors(operands, node) or eager_result(operands, node)
             if tensor is not None:
                 return tensor
         if not name.startswith(HARMLESS_PREFIXES):

@@ -31,6 +31,9 @@ class CallSite:
     method: str | None = None
     receiver: Value | None = None
     in_control_dependencies: bool = False
+    # inside ``with slim.arg_scope(...)`` (or a helper whose name says it opens one): the
+    # scope may set the call's arguments (``is_training``, ``updates_collections``)
+    in_arg_scope: bool = False
 
 
 @dataclass(eq=False, slots=True)

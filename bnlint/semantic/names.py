@@ -137,8 +137,13 @@ class KerasApi:
         return "unknown" if last[:1].isupper() else None
 
     def is_layer_class(self, name: str) -> bool:
-        """A Keras layer class under keras.layers (including BN and Dropout)."""
-        return name.startswith("keras.layers.") and name.rsplit(".", 1)[-1][:1].isupper()
+        """A Keras layer class under keras.layers (including BN and Dropout), or one of
+        TensorFlow Addons' (``tfa.layers.SpectralNormalization(conv)``: none holds BN)."""
+        return name.startswith(_LAYER_PACKAGES) and name.rsplit(".", 1)[-1][:1].isupper()
+
+
+# Packages of Keras layer classes.
+_LAYER_PACKAGES = ("keras.layers.", "tensorflow_addons.layers.", "tfa.layers.")
 
 
 def _frozen(table: dict[str, Any], key: str) -> frozenset[str]:

@@ -225,6 +225,7 @@ class ReplayBase:
         # how many of the active calls are lambdas (a composed chain nests one per step)
         self.active_lambdas = 0
         self.control_dependencies = 0
+        self.arg_scopes = 0
         self.current_self: Layer | None = None
         self.current_method: str | None = None
         self.current_params: frozenset[str] = frozenset()

@@ -44,6 +44,7 @@ from bnlint.semantic.values import (
     ModuleRef,
     Optimizer,
     ParsedArguments,
+    Partial,
     PositionRange,
     Samples,
     Tape,
@@ -52,6 +53,7 @@ from bnlint.semantic.values import (
     Variables,
     Wiring,
     common_graph,
+    flattened,
     is_constant_key,
     merge_tensors,
     track_layers,
@@ -463,11 +465,12 @@ class StatementReplay(ReplayBase):
             self.exec_branch(node.orelse.body, env, ("else", node))
 
     def known_items(self, node: cst.For, iterable: Value, env: Env
-                    ) -> tuple[cst.Name, tuple[Value, ...]] | None:
+                    ) -> tuple[cst.BaseExpression, ListValue] | None:
         """``for box in feature_maps`` or ``for block in self.blocks`` (also under
-        ``enumerate``) over a short list of symbolic tensors or of layers: the loop
-        variable and the items it takes in turn (a list that changed: each item it
-        holds, in the order they came)."""
+        ``enumerate``) over a short list of symbolic tensors or of layers (a list that
+        changed: each item it holds, in the order they came), or ``for fn, name in
+        [(ResNet50, "resnet"), (MobileNetV2, "mobilenet")]`` over a list display whose
+        items hold models or builders: the loop target and the list it takes in turn."""
         target: cst.BaseExpression = node.target
         if _is_enumerate(node.iter):
             call = cast(cst.Call, node.iter)
@@ -476,24 +479,32 @@ class StatementReplay(ReplayBase):
                 return None
             target = target.elements[1].value
             iterable = self.eval(call.args[0].value, env)
-        if not isinstance(target, cst.Name) or not isinstance(iterable, ListValue):
+        if not isinstance(iterable, ListValue) or not 0 < len(iterable.items) <= UNROLLED_ITEMS:
             return None
         items = iterable.items
-        if not 0 < len(items) <= UNROLLED_ITEMS or not (
+        if isinstance(target, cst.Name) and (
                 all(isinstance(item, Tensor) and item.symbolic for item in items)
                 or all(isinstance(item, Layer) for item in items)):
-            return None
-        return target, items
+            return target, iterable
+        if not iterable.changed and _names_only(target) and all(
+                any(isinstance(part, _BUILDING_VALUES) for part in flattened(item))
+                for item in items):
+            return target, iterable
+        return None
 
-    def exec_over_items(self, node: cst.For, target: cst.Name, items: tuple[Value, ...],
+    def exec_over_items(self, node: cst.For, target: cst.BaseExpression, iterable: ListValue,
                         env: Env) -> None:
         """The loop body once per item, in order: each output head built in the loop
         joins the graph with the feature map it was built on; each block of a list runs
-        on what the one before gave."""
-        if _is_enumerate(node.iter):
-            self.bind_unknown(cast(cst.Tuple, node.target).elements[0].value, env)
-        for item in items:
-            env.bind(target.value, item)
+        on what the one before gave; each builder of a list builds its model."""
+        counter = cast(cst.Tuple, node.target).elements[0].value if _is_enumerate(
+            node.iter) else None
+        if counter is not None and iterable.changed:
+            self.bind_unknown(counter, env)
+        for index, item in enumerate(iterable.items):
+            if counter is not None and not iterable.changed:
+                self.assign(counter, Const(index), node.iter, env)
+            self.assign(target, item, node.iter, env)
             self.exec_loop_body(node.body, env, node)
             if self.exit is not None:
                 return
@@ -559,7 +570,7 @@ class StatementReplay(ReplayBase):
 
     def exec_with(self, node: cst.With, env: Env) -> None:
         tapes: list[Tape] = []
-        control = 0
+        control = scopes = 0
         for item in node.items:
             value = self.eval(item.item, env)
             if isinstance(value, Tape):
@@ -568,17 +579,21 @@ class StatementReplay(ReplayBase):
                 callee = self.eval(item.item.func, env)
                 if isinstance(callee, ModuleRef) and callee.name.endswith("control_dependencies"):
                     control += 1
+                if "arg_scope" in (dotted(item.item.func) or ""):
+                    scopes += 1  # `slim.arg_scope(...)`, `safe_arg_scope(...)`
             if item.asname is not None:
                 self.assign(item.asname.name, value, item.item, env)
         saved = self.context
         if tapes:
             self.context = replace(saved, tape=tapes[-1], tapes=saved.tapes + tuple(tapes))
         self.control_dependencies += control
+        self.arg_scopes += scopes
         try:
             self.exec_suite(node.body, env)
         finally:
             self.context = saved
             self.control_dependencies -= control
+            self.arg_scopes -= scopes
 
     def define_function(self, node: cst.FunctionDef, env: Env, owner: ClassValue | None) -> None:
         prefix = f"{owner.name}." if owner else ""
@@ -814,6 +829,19 @@ def _literal(node: cst.BaseExpression) -> bool:
     if isinstance(node, cst.BinaryOperation):
         return _literal(node.left) and _literal(node.right)
     return False
+
+
+# What a loop over a list display unrolls for: items that hold a model or a builder.
+_BUILDING_VALUES = (Layer, FunctionValue, ClassValue, ModuleRef, Partial)
+
+
+def _names_only(target: cst.BaseExpression) -> bool:
+    """``name`` or ``(a, b)`` / ``[a, (b, c)]`` of names: a target an item unpacks into."""
+    if isinstance(target, cst.Name):
+        return True
+    return isinstance(target, (cst.Tuple, cst.List)) and all(
+        not isinstance(element, cst.StarredElement) and _names_only(element.value)
+        for element in target.elements)
 
 
 def _is_enumerate(node: cst.BaseExpression) -> bool:

@@ -271,6 +271,21 @@ def merge_tensors(values: Sequence[Value], node: cst.CSTNode | None = None,
     return Tensor(True, (*history, *extra), node, complete)
 
 
+def eager_result(values: Sequence[Value], node: cst.CSTNode) -> Tensor | None:
+    """``tf.reduce_mean(critic(x, training=True))`` in a training step: an eager tensor
+    computed from the outputs of layer calls keeps those calls behind it (which model
+    a gradient's target came from). None unless some operand is such an output."""
+    history: list[Wiring] = []
+    seen: set[int] = set()
+    for value in values:
+        if isinstance(value, Tensor) and not value.symbolic:
+            for wiring in value.history:
+                if id(wiring) not in seen:
+                    seen.add(id(wiring))
+                    history.append(wiring)
+    return Tensor(False, tuple(history), node) if history else None
+
+
 def flattened(value: Value) -> tuple[Value, ...]:
     """The values of a (nested) list: ``Model(inputs, (boxes, raw))``."""
     if not isinstance(value, ListValue):
