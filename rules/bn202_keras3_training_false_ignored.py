@@ -111,7 +111,9 @@ class Keras3TrainingFalseIgnored(Rule):
     severity = "warning"
     reads_program = True
     summary = "Keras 3.0-3.15 ignores a functional `base(x, training=False)` during fit()"
-    needles = (b"training=False",)
+    # an unfreeze is always written (here or in a module it imports): the base's
+    # `training=` may be a constant (`training=TRAIN_BN` with `TRAIN_BN = False`)
+    needles = (b"trainable",)
     flagged = (
         # the TensorFlow transfer-learning tutorial: unfreeze all, re-freeze the first 100
         Example(
@@ -140,6 +142,10 @@ class Keras3TrainingFalseIgnored(Rule):
             target="keras3", keras_version="3.10",
         ),
         Example(_FUNCTIONAL, target="keras3", keras_version="3.8"),
+        # `training=` given by a module constant
+        Example(_FUNCTIONAL.replace("import keras\n", "import keras\nBN_TRAINING = False\n")
+                .replace("training=False", "training=BN_TRAINING"),
+                target="keras3", keras_version="3.8"),
         Example(_FUNCTIONAL_TF, target="keras3", keras_version="3.15"),
         # Keras 3 of unknown version: reported as info
         Example(_FUNCTIONAL, target="keras3"),
