@@ -77,7 +77,6 @@ from bnlint.semantic.values import (
     Samples,
     Tape,
     Tensor,
-    Unknown,
     Value,
     Variables,
     common_graph,
@@ -210,12 +209,6 @@ class CallReplay(ReplayBase):
             if opened is not None:
                 return opened
         self.havoc(args, kwargs, node)
-        if isinstance(callee, Unknown):
-            # `third_party_block(...)(x)` on a symbolic tensor: the graph goes on through
-            # layers nobody knows (what lies before stays in the model)
-            tensor = merge_tensors([*args, *kwargs.values()], node)
-            if tensor is not None:
-                return replace(tensor, complete=False)
         return UNKNOWN
 
     def call_settings_source(self, name: str, node: cst.Call, args: list[Value],
@@ -420,11 +413,7 @@ class CallReplay(ReplayBase):
             shape if where[0] is None else None)  # `np.random.randn(n, 100)`
         if not isinstance(first, (cst.Name, cst.Attribute, cst.Integer)):
             return UNKNOWN
-        value = self.eval(first, env)
-        count = const_int(value)
-        if count is None or count < 1:
-            return UNKNOWN
-        return Samples(count, first, written_constant(value))
+        return self.counted_samples(first, env) or UNKNOWN
 
     def call_function(self, function: FunctionValue, args: list[Value],
                       kwargs: dict[str, Value], receiver: Value | None,

@@ -60,7 +60,6 @@ from bnlint.semantic.values import (
     common_graph,
     is_constant_key,
     merge_tensors,
-    written_constant,
 )
 from bnlint.semantic.walk import lexical_children
 
@@ -515,11 +514,7 @@ class ExpressionEvaluation(ReplayBase):
                 size = upper.right  # `x[i * n:(i + 1) * n]`
         if size is None or isinstance(size, cst.Integer) and size.value == "1":
             return None
-        value = self.eval(size, env)
-        count = const_int(value)
-        if count is None or count < 1:
-            return None
-        return Samples(count, size, written_constant(value))
+        return self.counted_samples(size, env)
 
     def one_sample(self, node: cst.Subscript, env: Env) -> bool:
         """``x[None]``, ``x[np.newaxis, ...]`` (a new first axis of size 1) or

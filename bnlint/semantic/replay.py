@@ -22,10 +22,12 @@ from bnlint.semantic.values import (
     ListValue,
     Optimizer,
     ProjectModule,
+    Samples,
     StateJournal,
     Tape,
     Value,
     Variables,
+    written_constant,
 )
 
 if TYPE_CHECKING:
@@ -288,6 +290,15 @@ class ReplayBase:
 
     def eval(self, node: cst.BaseExpression | None, env: Env) -> Value:
         raise NotImplementedError
+
+    def counted_samples(self, size: cst.BaseExpression, env: Env) -> Samples | None:
+        """As many samples as ``size`` says (``np.zeros((n, 1))``, ``x[i:i + n]``), when
+        it is a known positive whole number, sized where that number is written."""
+        value = self.eval(size, env)
+        count = const_int(value)
+        if count is None or count < 1:
+            return None
+        return Samples(count, size, written_constant(value))
 
     def fold(self, left: Value, right: Value,
              operator: cst.BaseBinaryOp | cst.BaseAugOp) -> Value:
