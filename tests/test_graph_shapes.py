@@ -204,3 +204,36 @@ def test_a_critic_of_wrapped_and_third_party_layers_keeps_its_batchnorm() -> Non
 def test_the_same_critic_with_layer_normalization_is_clean() -> None:
     assert [code for code, _ in codes(WRAPPED_CRITIC.format(norm="LayerNormalization"))
             if code == "BN403"] == []
+
+
+LOOP_ARM = """
+from keras.layers import Input, Conv2D, BatchNormalization, Flatten, Dense
+from keras.models import Model
+
+
+def critic(use_bn, n):
+    inp = Input((32, 32, 3))
+    x = inp
+    for i in range(n):
+        x = Conv2D(8, 3)(x)
+        if {test}:
+            x = BatchNormalization()(x)
+    return Model(inp, Dense(1)(Flatten()(x)))
+
+
+model = critic({flag}, 3)
+model.compile("adam", "mse")
+model.fit(x_train, y_train, batch_size=2)
+"""
+
+
+def test_batchnorm_on_an_arm_the_loop_takes_every_time_or_never_is_not_claimed() -> None:
+    # `use_bn` is unknown and the same on every iteration: BN may not be there at all
+    assert [code for code, _ in codes(LOOP_ARM.format(test="use_bn and i > 0", flag="flag"))
+            if code == "BN401"] == []
+
+
+def test_batchnorm_on_an_arm_some_iteration_takes_is_in_the_graph() -> None:
+    for test, flag in (("i > 0", "flag"), ("use_bn and i > 0", "True"), ("use_bn", "True")):
+        assert [row for code, row in codes(LOOP_ARM.format(test=test, flag=flag))
+                if code == "BN401"] == [18], (test, flag)

@@ -247,6 +247,8 @@ class ReplayBase:
         self.latches: dict[str, tuple[bool, str]] = {}
         # Names each loop body assigns, by id of the loop statement.
         self.loop_assignments: dict[int, frozenset[str]] = {}
+        # per loop: what it rebinds, dotted (its target included)
+        self.loop_targets: dict[int, frozenset[str]] = {}
         # path steps of the `if`s this replay decided (kept alive, keyed by identity):
         # their arm runs as definitely as the `if` itself
         self.decided_steps: dict[int, tuple[PathKind, cst.CSTNode]] = {}

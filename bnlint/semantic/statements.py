@@ -25,6 +25,7 @@ from bnlint.semantic.skipped import skipped_calls
 from bnlint.semantic.syntax import (
     always_exits,
     assigned_names,
+    assigned_targets,
     dotted,
     ends_program,
     is_main_guard,
@@ -345,7 +346,35 @@ class StatementReplay(ReplayBase):
         if else_exit is not None:
             env.names = then_names
             return
-        env.names = _join_names(before, then_names, else_names)
+        env.names = _join_names(before, then_names, else_names,
+                                self.same_on_every_iteration(node.test, env))
+
+    def same_on_every_iteration(self, test: cst.BaseExpression, env: Env) -> bool:
+        """Inside a loop: is some conjunct of ``test`` unknown and made of names the loop
+        never rebinds (``if use_bn and i > 0:`` with ``use_bn`` unknown)? Then the arm
+        runs on every iteration or on none, and what it adds to a graph may not be there."""
+        loops = self.context.loops()
+        if not loops:
+            return False
+        loop = loops[-1]
+        rebound = self.loop_targets.get(id(loop))
+        if rebound is None:
+            rebound = self.loop_targets[id(loop)] = assigned_targets(loop)
+        conjuncts, pending = [], [test]
+        while pending:
+            part = pending.pop()
+            if isinstance(part, cst.BooleanOperation) and isinstance(part.operator, cst.And):
+                pending.extend((part.left, part.right))
+            else:
+                conjuncts.append(part)
+        for conjunct in conjuncts:
+            names = _read_names(conjunct)
+            if not names or any(_rebound(name, rebound) for name in names):
+                continue
+            value = self.eval(conjunct, env)
+            if not isinstance(value, Const) or value.assumed or value.setting is not None:
+                return True
+        return False
 
     def exec_guarded(self, suite: cst.BaseSuite, env: Env, name: str, bn: bool,
                      step: tuple[PathKind, cst.CSTNode]) -> Exit | None:
@@ -881,9 +910,11 @@ def _open_nested(value: Value) -> None:
 
 
 def _join_names(before: dict[str, Value], then_names: dict[str, Value],
-                else_names: dict[str, Value]) -> dict[str, Value]:
+                else_names: dict[str, Value], all_or_none: bool = False) -> dict[str, Value]:
     """The names after an ``if`` whose arms both run on some path: a value both arms
-    agree on stays; two parts of one functional graph merge; anything else is unknown."""
+    agree on stays; two parts of one functional graph merge; anything else is unknown.
+    ``all_or_none``: the arm taken is the same on every iteration of the loop, so the
+    layer calls only one arm made may not be in the graph."""
     joined: dict[str, Value] = {}
     for key in set(then_names) | set(else_names):
         first, second = then_names.get(key), else_names.get(key)
@@ -893,10 +924,41 @@ def _join_names(before: dict[str, Value], then_names: dict[str, Value],
             first.symbolic and second.symbolic
         ):
             # either path built part of the same functional graph
-            joined[key] = merge_tensors([first, second], first.inputs_node) or UNKNOWN
+            merged = merge_tensors([first, second], first.inputs_node)
+            if merged is not None and all_or_none:
+                shared = {id(w) for w in first.history} & {id(w) for w in second.history}
+                merged = replace(merged, history=tuple(
+                    wiring if id(wiring) in shared or wiring.maybe
+                    else replace(wiring, maybe=True) for wiring in merged.history))
+            joined[key] = merged or UNKNOWN
         else:
             joined[key] = UNKNOWN
     return joined
+
+
+def _read_names(test: cst.BaseExpression) -> list[str] | None:
+    """The names and attribute chains a test reads (``use_bn``, ``self.momentum``);
+    None when it calls something (a call may give another answer each time)."""
+    names: list[str] = []
+    for node in walk(test):
+        if isinstance(node, cst.Call):
+            return None
+    pending: list[cst.CSTNode] = [test]
+    while pending:
+        node = pending.pop()
+        written = dotted(node) if isinstance(node, (cst.Name, cst.Attribute)) else None
+        if written is not None:
+            names.append(written)
+            continue
+        pending.extend(node.children)
+    return names
+
+
+def _rebound(name: str, rebound: frozenset[str]) -> bool:
+    """Is ``name`` (``self.cfg.bn``) or what it is read from (``self``, ``self.cfg``)
+    bound anew by the loop?"""
+    parts = name.split(".")
+    return any(".".join(parts[:end]) in rebound for end in range(1, len(parts) + 1))
 
 
 def _latches(body: cst.BaseSuite, env: Env) -> dict[str, bool]:

@@ -182,6 +182,30 @@ def assigned_names(suite: cst.CSTNode) -> frozenset[str]:
     return frozenset(found)
 
 
+def assigned_targets(statement: cst.CSTNode) -> frozenset[str]:
+    """What statements inside ``statement`` (a loop, its target included) bind, written
+    as dotted names: ``i``, ``x``, ``self.count`` (not inside functions and classes
+    defined there)."""
+    found: set[str] = set()
+    targets: list[cst.BaseExpression] = []
+    for node in walk(statement, prune=lambda node: _SCOPES[type(node)]):
+        if isinstance(node, cst.Assign):
+            targets.extend(target.target for target in node.targets)
+        elif isinstance(node, (cst.AugAssign, cst.AnnAssign, cst.For, cst.NamedExpr)):
+            targets.append(node.target)
+        elif isinstance(node, cst.AsName):
+            targets.append(cast(cst.BaseExpression, node.name))
+    while targets:
+        target = targets.pop()
+        if isinstance(target, (cst.Tuple, cst.List)):
+            targets.extend(element.value for element in target.elements)
+        elif isinstance(target, cst.StarredElement):
+            targets.append(target.value)
+        elif (written := dotted(target)) is not None:
+            found.add(written)
+    return frozenset(found)
+
+
 _GENERATORS: dict[int, tuple[cst.FunctionDef, bool]] = {}
 
 

@@ -80,6 +80,15 @@ class Wiring:
     forwards_training: bool = False
     # For attribute children of a subclassed model: seen called in its ``call()``.
     called: bool = False
+    # Called on an arm of an ``if`` in a loop whose test is the same on every iteration
+    # and unknown (`if use_bn and i > 0:`): the layer may not be in the graph at all.
+    maybe: bool = False
+
+
+def _maybe(wiring: Wiring, result: Tri) -> Tri:
+    """What ``wiring``'s child contributes: a definite yes is only a maybe when the
+    call itself may not have happened."""
+    return None if wiring.maybe and result is True else result
 
 
 @dataclass(eq=False, slots=True)
@@ -153,7 +162,7 @@ class Layer(Value):
             return True
         if self.has_bn:
             return True
-        results = [child.child.contains_bn() for child in self.children]
+        results = [_maybe(child, child.child.contains_bn()) for child in self.children]
         if any(result is True for result in results):
             return True
         if self.has_bn is None or any(result is None for result in results):
@@ -163,7 +172,7 @@ class Layer(Value):
     def contains_dropout(self) -> Tri:
         if self.is_dropout or self.has_dropout:
             return True
-        results = [child.child.contains_dropout() for child in self.children]
+        results = [_maybe(child, child.child.contains_dropout()) for child in self.children]
         if any(result is True for result in results):
             return True
         if self.has_dropout is None or any(result is None for result in results):
@@ -182,11 +191,11 @@ class Layer(Value):
             states.append(self.inner_bn_trainable if self.has_bn else None)
         for wiring in self.children:
             if wiring.child.contains_bn() is not False:
-                states.append(wiring.child.bn_trainable())
+                states.append(_maybe(wiring, wiring.child.bn_trainable()))
         if any(state is True for state in states):
             # has_bn None with inner state True is still only a maybe
             if self.has_bn is None and not any(
-                w.child.bn_trainable() is True for w in self.children
+                _maybe(w, w.child.bn_trainable()) is True for w in self.children
             ):
                 return None
             return True
@@ -348,7 +357,7 @@ def _runs_in_outer_mode(layer: Layer, kind: Literal["bn", "dropout"], seen: set[
         elif wiring.mode in {"sequential", "flattened"} or wiring.forwards_training or (
             wiring.training in {"absent", "none"}
         ):
-            results.append(_runs_in_outer_mode(child, kind, seen))
+            results.append(_maybe(wiring, _runs_in_outer_mode(child, kind, seen)))
         elif wiring.training in {"true", "false"}:
             results.append(False)  # fixed explicitly
         else:
