@@ -237,3 +237,21 @@ def test_batchnorm_on_an_arm_some_iteration_takes_is_in_the_graph() -> None:
     for test, flag in (("i > 0", "flag"), ("use_bn and i > 0", "True"), ("use_bn", "True")):
         assert [row for code, row in codes(LOOP_ARM.format(test=test, flag=flag))
                 if code == "BN401"] == [18], (test, flag)
+
+
+def test_a_layer_of_an_unknown_library_keeps_the_graph_before_it() -> None:
+    program = """
+import tensorflow as tf
+from attention_layers import ChannelAttention
+
+inputs = tf.keras.Input((32, 32, 3))
+x = tf.keras.layers.{norm}()(tf.keras.layers.Conv2D(8, 3)(inputs))
+x = ChannelAttention(8)(x)
+model = tf.keras.Model(inputs, tf.keras.layers.Dense(1)(tf.keras.layers.Flatten()(x)))
+model.compile(optimizer="adam", loss="mse")
+model.fit(x_train, y_train, batch_size=2)
+"""
+    assert [row for code, row in codes(program.format(norm="BatchNormalization"))
+            if code == "BN401"] == [10]
+    assert [code for code, _ in codes(program.format(norm="LayerNormalization"))
+            if code == "BN401"] == []

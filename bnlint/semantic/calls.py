@@ -77,6 +77,7 @@ from bnlint.semantic.values import (
     Samples,
     Tape,
     Tensor,
+    Unknown,
     Value,
     Variables,
     common_graph,
@@ -209,6 +210,13 @@ class CallReplay(ReplayBase):
             if opened is not None:
                 return opened
         self.havoc(args, kwargs, node)
+        if isinstance(callee, Unknown):
+            # `third_party_block(...)(x)` on a symbolic tensor: the graph goes on through
+            # layers nobody knows (what lies before stays in the model, which may hold
+            # more)
+            tensor = merge_tensors([*args, *kwargs.values()], node)
+            if tensor is not None:
+                return replace(tensor, complete=False)
         return UNKNOWN
 
     def call_settings_source(self, name: str, node: cst.Call, args: list[Value],
