@@ -697,14 +697,18 @@ class _ScopeFinder:
 
 
 class _Functions:
-    """Maps the calls of a module to the functions that enclose them, outermost first."""
+    """Maps the calls of a module to the functions that enclose them, outermost first
+    (the module is walked on the first question: most have no gradient to ask about)."""
 
     def __init__(self, module: cst.Module) -> None:
-        finder = _FunctionFinder()
-        run_visitor(finder, module)
-        self._chains = finder.chains
+        self._module = module
+        self._chains: dict[int, tuple[cst.FunctionDef, ...]] | None = None
 
     def enclosing(self, node: cst.Call) -> tuple[cst.FunctionDef, ...]:
+        if self._chains is None:
+            finder = _FunctionFinder()
+            run_visitor(finder, self._module)
+            self._chains = finder.chains
         return self._chains.get(id(node), ())
 
     def innermost(self, node: cst.Call) -> cst.FunctionDef | None:

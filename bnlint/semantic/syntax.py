@@ -162,33 +162,23 @@ def assigned_names(suite: cst.CSTNode) -> frozenset[str]:
     """The names that statements inside ``suite`` bind (assignments, augmented
     assignments, ``for`` and ``with ... as`` targets, ``:=``), not counting those of
     functions and classes defined there."""
-    found: set[str] = set()
-    targets: list[cst.BaseExpression] = []
-    for node in walk(suite, prune=lambda node: _SCOPES[type(node)]):
-        if isinstance(node, cst.Assign):
-            targets.extend(target.target for target in node.targets)
-        elif isinstance(node, (cst.AugAssign, cst.AnnAssign, cst.For, cst.NamedExpr)):
-            targets.append(node.target)
-        elif isinstance(node, cst.AsName):
-            targets.append(cast(cst.BaseExpression, node.name))
-    while targets:
-        target = targets.pop()
-        if isinstance(target, cst.Name):
-            found.add(target.value)
-        elif isinstance(target, (cst.Tuple, cst.List)):
-            targets.extend(element.value for element in target.elements)
-        elif isinstance(target, cst.StarredElement):
-            targets.append(target.value)
-    return frozenset(found)
+    return frozenset(target.value for target in _bound_targets(suite)
+                     if isinstance(target, cst.Name))
 
 
 def assigned_targets(statement: cst.CSTNode) -> frozenset[str]:
     """What statements inside ``statement`` (a loop, its target included) bind, written
     as dotted names: ``i``, ``x``, ``self.count`` (not inside functions and classes
     defined there)."""
-    found: set[str] = set()
+    return frozenset(written for target in _bound_targets(statement)
+                     if (written := dotted(target)) is not None)
+
+
+def _bound_targets(suite: cst.CSTNode) -> list[cst.BaseExpression]:
+    """The single targets that statements inside ``suite`` bind, tuples unpacked."""
+    found: list[cst.BaseExpression] = []
     targets: list[cst.BaseExpression] = []
-    for node in walk(statement, prune=lambda node: _SCOPES[type(node)]):
+    for node in walk(suite, prune=lambda node: _SCOPES[type(node)]):
         if isinstance(node, cst.Assign):
             targets.extend(target.target for target in node.targets)
         elif isinstance(node, (cst.AugAssign, cst.AnnAssign, cst.For, cst.NamedExpr)):
@@ -201,9 +191,9 @@ def assigned_targets(statement: cst.CSTNode) -> frozenset[str]:
             targets.extend(element.value for element in target.elements)
         elif isinstance(target, cst.StarredElement):
             targets.append(target.value)
-        elif (written := dotted(target)) is not None:
-            found.add(written)
-    return frozenset(found)
+        else:
+            found.append(target)
+    return found
 
 
 _GENERATORS: dict[int, tuple[cst.FunctionDef, bool]] = {}
