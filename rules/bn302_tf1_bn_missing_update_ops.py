@@ -54,9 +54,10 @@ class Tf1BnMissingUpdateOps(Rule):
     The rule stays silent when a layer is built with `training=False` (no update ops),
     with `updates_collections=None` (in-place updates), when the code refers to the
     collection anywhere (a name such as `update_ops` or `tf.GraphKeys.UPDATE_OPS`, or
-    the key `"update_ops"`) or a module of the project that the program imports and
-    that bnlint followed does, when the layer runs inside a `slim.arg_scope` (which may
-    set `is_training` or `updates_collections`), and when the code may run eagerly.
+    the key `"update_ops"`) or the project module that builds the train op does, when
+    the layer runs inside a `slim.arg_scope` (which may set `is_training` or
+    `updates_collections`; a helper used as `with` may return one), and when the code
+    may run eagerly.
     The layer may be built in another module of the project (a `slim.batch_norm` in
     `model/unet.py` that `train.py` builds and trains). Only code counts:
     comments, docstrings and messages that mention `minimize` or update ops are not
@@ -238,8 +239,6 @@ class Tf1BnMissingUpdateOps(Rule):
             call, call.in_arg_scope or (arg_scope and call.context.standalone)))
         if not layers:
             return
-        if any(names_update_ops(module) for module in model.project_modules.values()):
-            return  # a module of the project replayed here uses UPDATE_OPS: trust it
         first = layers[0]
         spelling = model.module.code_for_node(first.node.func)
         short = uses_tf1_only_api(model) or "tensorflow.compat.v1" in model.imports
@@ -250,6 +249,9 @@ class Tf1BnMissingUpdateOps(Rule):
         for call in model.method_calls("minimize"):
             if id(call.node) in reported or call.in_control_dependencies:
                 continue
+            home = model.project_modules.get(call.origin) if call.origin else None
+            if home is not None and names_update_ops(home):
+                continue  # the project module building this train op uses UPDATE_OPS
             if not _is_optimizer(call, model.module) or _eager_loss(call.node, functions):
                 continue
             reported.add(id(call.node))

@@ -255,3 +255,18 @@ model.fit(x_train, y_train, batch_size=2)
             if code == "BN401"] == [10]
     assert [code for code, _ in codes(program.format(norm="LayerNormalization"))
             if code == "BN401"] == []
+
+
+def test_a_condition_on_an_outer_loop_or_on_a_list_the_loop_changes_varies() -> None:
+    outer = LOOP_ARM.replace("    for i in range(n):\n", "    for i in range(n):\n"
+                             "      for j in range(2):\n").replace(
+        "        x = Conv2D(8, 3)(x)\n        if {test}:\n            x = BatchNormalization()(x)",
+        "          x = Conv2D(8, 3)(x)\n          if {test}:\n"
+        "              x = BatchNormalization()(x)")
+    assert [code for code, _ in codes(outer.format(test="i > 0", flag="flag"))
+            if code == "BN401"] == ["BN401"]
+    changed = LOOP_ARM.replace("    x = inp\n", "    x = inp\n    done = []\n").replace(
+        "            x = BatchNormalization()(x)",
+        "            x = BatchNormalization()(x)\n        done.append(i)")
+    assert [code for code, _ in codes(changed.format(test="not done", flag="flag"))
+            if code == "BN401"] == ["BN401"]

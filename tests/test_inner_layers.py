@@ -155,3 +155,67 @@ def test_batchnorm_made_in_call_with_its_own_mode_or_no_batchnorm_stays_clean() 
     assert found(MADE_IN_CALL.format(norm="BatchNormalization", training=", training=True"),
                  "BN107") == []
     assert found(MADE_IN_CALL.format(norm="LayerNormalization", training=""), "BN107") == []
+
+
+def test_a_known_index_of_models_made_alike_is_not_every_model() -> None:
+    # freezing the teacher does not freeze the student made by the same comprehension
+    code = """
+import tensorflow as tf
+
+
+def make_model():
+    return tf.keras.Sequential([tf.keras.layers.Dense(8), tf.keras.layers.Dense(1)])
+
+
+models = [make_model() for _ in range(2)]
+teacher, student = models[0], models[1]
+teacher.compile("adam", "mse")
+teacher.fit(x, y, batch_size=64)
+teacher.trainable = False
+student.compile("adam", "mse")
+student.fit(x, y, batch_size=64)
+"""
+    assert found(code, "BN207") == []
+
+
+CONDITIONAL_BN = """
+import argparse
+import tensorflow as tf
+from tensorflow import keras
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--use-bn", action="store_true")
+args = parser.parse_args()
+
+
+class Net(keras.Model):
+    def __init__(self, use_bn):
+        super().__init__()
+        self.use_bn = use_bn
+        self.ops = [keras.layers.Dense(64)]
+        {append}
+
+    def call(self, x, training=None):
+        for op in self.ops:
+            x = op(x)
+        {in_call}
+        return x
+
+
+model = Net(args.use_bn)
+model.compile("adam", "mse")
+model.fit(x_train, y_train, batch_size=2)
+"""
+
+
+def test_batchnorm_appended_or_made_on_one_path_only_is_not_claimed() -> None:
+    appended = CONDITIONAL_BN.format(
+        append="if use_bn:\n            self.ops.append(keras.layers.BatchNormalization())",
+        in_call="")
+    made = CONDITIONAL_BN.format(
+        append="", in_call="if self.use_bn:\n            x = keras.layers.BatchNormalization()(x)")
+    assert found(appended, "BN401") == []
+    assert found(made, "BN401") == []
+    always = CONDITIONAL_BN.format(
+        append="self.ops.append(keras.layers.BatchNormalization())", in_call="")
+    assert found(always, "BN401") == [27]

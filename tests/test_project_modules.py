@@ -892,7 +892,7 @@ def test_a_network_module_reached_through_another_module_is_read_for_the_prefilt
     assert [item["location"]["row"] for item in bn302(["train.py"], repo)] == [8]
 
 
-def test_a_slim_batch_norm_inside_an_arg_scope_or_a_module_using_update_ops_is_left(
+def test_a_slim_batch_norm_inside_an_arg_scope_is_left(
         repo: Path) -> None:
     # an arg_scope around the call may set is_training or updates_collections
     scoped = ("    with slim.arg_scope([slim.batch_norm], is_training=False):\n"
@@ -900,10 +900,31 @@ def test_a_slim_batch_norm_inside_an_arg_scope_or_a_module_using_update_ops_is_l
     write(repo / "unet.py", SLIM_DECODER.format(body=scoped))
     write(repo / "train.py", SLIM_TRAINER.format(module="unet"))
     assert bn302(["train.py"], repo) == []
-    # the network's module runs the updates itself (a helper the trainer may use)
+
+
+def test_an_arg_scope_from_a_helper_or_held_in_a_name_may_set_the_batch_norm(
+        repo: Path) -> None:
+    for scoped in ("    with bn_scope():\n        return up(inputs, 8)",
+                   ("    scope = slim.arg_scope([slim.batch_norm], updates_collections=None)\n"
+                    "    with scope:\n        return up(inputs, 8)")):
+        helper = ("\n\ndef bn_scope():\n"
+                  "    return slim.arg_scope([slim.batch_norm], updates_collections=None)\n")
+        write(repo / "unet.py", SLIM_DECODER.format(body=scoped) + helper)
+        write(repo / "train.py", SLIM_TRAINER.format(module="unet"))
+        assert bn302(["train.py"], repo) == [], scoped
+
+
+def test_update_ops_used_by_another_train_op_do_not_excuse_this_one(repo: Path) -> None:
+    # unet.py's own helper wraps its train op; train.py builds one without them
     handled = ("    return up(inputs, 8)\n\n\n"
                "def train_op(loss):\n"
                "    with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):\n"
                "        return tf.train.AdamOptimizer(1e-4).minimize(loss)")
     write(repo / "unet.py", SLIM_DECODER.format(body=handled))
+    write(repo / "train.py", SLIM_TRAINER.format(module="unet"))
+    assert [item["location"]["row"] for item in bn302(["train.py"], repo)] == [8]
+    # the train op built by that helper is covered
+    write(repo / "train.py", SLIM_TRAINER.format(module="unet").replace(
+        "opt = tf.train.AdamOptimizer(1e-4).minimize(loss)", "opt = train_op(loss)").replace(
+        "import build_decoder", "import build_decoder, train_op"))
     assert bn302(["train.py"], repo) == []

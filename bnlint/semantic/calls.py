@@ -160,7 +160,8 @@ class CallReplay(ReplayBase):
         args, kwargs = self.eval_arguments(node, env, hands_on=hands_on)
         name = callee.name if isinstance(callee, ModuleRef) else None
         self.model.calls.append(CallSite(node, name, self.context, method, receiver,
-                                         self.control_dependencies > 0, self.arg_scopes > 0))
+                                         self.control_dependencies > 0, self.arg_scopes > 0,
+                                         self.foreign_path))
         self.mark_entry(node)  # (a rule may report a call itself: `opt.minimize(loss)`)
         if name == "functools.partial" and args:
             # the layers it binds may be changed whenever it is called, by whatever
@@ -346,7 +347,7 @@ class CallReplay(ReplayBase):
         if isinstance(receiver, OpenedFile) and method == "read":
             return receiver  # its text, for `json.loads(handle.read())`
         if isinstance(receiver, ListValue):
-            _change_list(receiver, method, args, node)
+            _change_list(receiver, method, args, node, self.conditional())
         if isinstance(receiver, BoundMethod):
             return UNKNOWN
         if isinstance(receiver, Instance):
@@ -767,7 +768,8 @@ def _is_none(value: Value) -> bool:
     return isinstance(value, Const) and value.value is None
 
 
-def _change_list(items: ListValue, method: str, args: list[Value], node: cst.Call) -> None:
+def _change_list(items: ListValue, method: str, args: list[Value], node: cst.Call,
+                 conditional: bool) -> None:
     """``outputs.append(tensor)``: what the list holds (not where, nor how many times:
     the list has changed) reaches a Model(inputs, outputs); any other method but a
     reading one may change it too."""
@@ -781,6 +783,8 @@ def _change_list(items: ListValue, method: str, args: list[Value], node: cst.Cal
         added = args[0].items
     if added:
         items.items, items.nodes = (*items.items, *added), None
+        if conditional:  # `if use_bn: stack.append(BatchNormalization())`
+            items.maybe_items.update(id(item) for item in added)
     for holder in items.holders:  # `self.blocks.append(Conv2D(...))`: tracked too
         track_layers(holder, items, node)
 

@@ -466,8 +466,13 @@ class ExpressionEvaluation(ReplayBase):
         if isinstance(owner, Tensor) and owner.symbolic:
             return replace(owner, inputs_node=node)  # `x[:, 0]` stays in the graph
         if isinstance(owner, ListValue) and len(node.slice) == 1 and isinstance(
-                node.slice[0].slice, cst.Index) and (item := owner.one_item()) is not None:
-            return item  # `self.bns[i][level]`: one of the BN layers made alike
+                node.slice[0].slice, cst.Index) and (item := owner.one_item()) is not None and (
+                const_int(index_value) is None
+                or not (isinstance(item, Layer) and item.is_model)):
+            # `self.bns[i][level]`: one of the BN layers made alike, whichever it is (a
+            # known index of models made alike names one model, which the stand-in for
+            # all of them is not: `teacher = models[0]`)
+            return item
         if isinstance(owner, ListValue) and len(node.slice) == 1 and not owner.changed:
             inner = node.slice[0].slice
             if isinstance(inner, cst.Slice) and bounds is not None:

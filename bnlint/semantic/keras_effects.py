@@ -517,7 +517,8 @@ class KerasEffects(ReplayBase):
             # mode of each call of its maker
             owner.will_change()
             owner.children.append(Wiring(layer, "attribute", training, node,
-                                         forwards_training=forwards, called=True))
+                                         forwards_training=forwards, called=True,
+                                         maybe=self.conditional()))
 
     def imported_train_step(self, layer: Layer) -> FunctionValue | None:
         """The ``train_step`` a model class defined in another module of the project

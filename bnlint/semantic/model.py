@@ -34,6 +34,8 @@ class CallSite:
     # inside ``with slim.arg_scope(...)`` (or a helper whose name says it opens one): the
     # scope may set the call's arguments (``is_training``, ``updates_collections``)
     in_arg_scope: bool = False
+    # the project module the call is written in (None: the linted file)
+    origin: str | None = None
 
 
 @dataclass(eq=False, slots=True)

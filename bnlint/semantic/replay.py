@@ -247,8 +247,11 @@ class ReplayBase:
         self.latches: dict[str, tuple[bool, str]] = {}
         # Names each loop body assigns, by id of the loop statement.
         self.loop_assignments: dict[int, frozenset[str]] = {}
-        # per loop: what it rebinds, dotted (its target included)
+        # per loop: what it rebinds or changes through a method, dotted (its target
+        # included)
         self.loop_targets: dict[int, frozenset[str]] = {}
+        # loops over list displays of builders being run item by item
+        self.unrolled_loops: set[int] = set()
         # path steps of the `if`s this replay decided (kept alive, keyed by identity):
         # their arm runs as definitely as the `if` itself
         self.decided_steps: dict[int, tuple[PathKind, cst.CSTNode]] = {}
@@ -291,6 +294,9 @@ class ReplayBase:
         raise NotImplementedError
 
     def eval(self, node: cst.BaseExpression | None, env: Env) -> Value:
+        raise NotImplementedError
+
+    def conditional(self, since: tuple[object, ...] = ()) -> bool:
         raise NotImplementedError
 
     def counted_samples(self, size: cst.BaseExpression, env: Env) -> Samples | None:

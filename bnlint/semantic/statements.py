@@ -16,6 +16,7 @@ from bnlint.semantic.replay import (
     DATA_SEQUENCES,
     PROGRESS_BARS,
     UNROLLED_ITEMS,
+    BoundMethod,
     Env,
     Exit,
     ReplayBase,
@@ -356,10 +357,12 @@ class StatementReplay(ReplayBase):
         loops = self.context.loops()
         if not loops:
             return False
-        loop = loops[-1]
-        rebound = self.loop_targets.get(id(loop))
-        if rebound is None:
-            rebound = self.loop_targets[id(loop)] = assigned_targets(loop)
+        rebound: frozenset[str] = frozenset()
+        for loop in loops:  # an outer loop's variable changes too (`if stage > 0:`)
+            known = self.loop_targets.get(id(loop))
+            if known is None:
+                known = self.loop_targets[id(loop)] = assigned_targets(loop)
+            rebound |= known
         conjuncts, pending = [], [test]
         while pending:
             part = pending.pop()
@@ -511,21 +514,34 @@ class StatementReplay(ReplayBase):
         if not isinstance(iterable, ListValue) or not 0 < len(iterable.items) <= UNROLLED_ITEMS:
             return None
         items = iterable.items
+        if iterable.maybe_items:
+            return None  # (an item appended on one path only may not be there)
         if isinstance(target, cst.Name) and (
                 all(isinstance(item, Tensor) and item.symbolic for item in items)
                 or all(isinstance(item, Layer) for item in items)):
             return target, iterable
-        if not iterable.changed and _names_only(target) and all(
-                any(isinstance(part, _BUILDING_VALUES) for part in flattened(item))
-                for item in items):
+        if not iterable.changed and _names_only(target) and not any(
+                kind == "loop" and id(loop) in self.unrolled_loops
+                for kind, loop in self.context.path) and all(
+                any(self.builds_models(part) for part in flattened(item)) for item in items):
+            # (one such loop at a time: nested ones would multiply the replays)
             return target, iterable
         return None
+
+    def builds_models(self, value: Value) -> bool:
+        """A model, or what builds one: a class or function of the program, a Keras
+        application (``ResNet50``)."""
+        if isinstance(value, ModuleRef):
+            return self.api.application(value.name) is not None
+        return isinstance(value, (Layer, FunctionValue, ClassValue, Partial))
 
     def exec_over_items(self, node: cst.For, target: cst.BaseExpression, iterable: ListValue,
                         env: Env) -> None:
         """The loop body once per item, in order: each output head built in the loop
         joins the graph with the feature map it was built on; each block of a list runs
         on what the one before gave; each builder of a list builds its model."""
+        if not all(isinstance(item, (Tensor, Layer)) for item in iterable.items):
+            self.unrolled_loops.add(id(node))
         counter = cast(cst.Tuple, node.target).elements[0].value if _is_enumerate(
             node.iter) else None
         if counter is not None and iterable.changed:
@@ -608,8 +624,11 @@ class StatementReplay(ReplayBase):
                 callee = self.eval(item.item.func, env)
                 if isinstance(callee, ModuleRef) and callee.name.endswith("control_dependencies"):
                     control += 1
-                if "arg_scope" in (dotted(item.item.func) or ""):
-                    scopes += 1  # `slim.arg_scope(...)`, `safe_arg_scope(...)`
+                if "arg_scope" in (dotted(item.item.func) or "") or isinstance(
+                        callee, (FunctionValue, BoundMethod)):
+                    scopes += 1  # `slim.arg_scope(...)`, a helper that may return one
+            elif not isinstance(value, Tape):
+                scopes += 1  # `with sc:` of a scope made before (`sc = slim.arg_scope(...)`)
             if item.asname is not None:
                 self.assign(item.asname.name, value, item.item, env)
         saved = self.context
@@ -858,10 +877,6 @@ def _literal(node: cst.BaseExpression) -> bool:
     if isinstance(node, cst.BinaryOperation):
         return _literal(node.left) and _literal(node.right)
     return False
-
-
-# What a loop over a list display unrolls for: items that hold a model or a builder.
-_BUILDING_VALUES = (Layer, FunctionValue, ClassValue, ModuleRef, Partial)
 
 
 def _names_only(target: cst.BaseExpression) -> bool:

@@ -167,10 +167,12 @@ def assigned_names(suite: cst.CSTNode) -> frozenset[str]:
 
 
 def assigned_targets(statement: cst.CSTNode) -> frozenset[str]:
-    """What statements inside ``statement`` (a loop, its target included) bind, written
-    as dotted names: ``i``, ``x``, ``self.count`` (not inside functions and classes
-    defined there)."""
-    return frozenset(written for target in _bound_targets(statement)
+    """What statements inside ``statement`` (a loop, its target included) bind or may
+    change through a method call, written as dotted names: ``i``, ``x``, ``self.count``,
+    ``done`` of ``done.append(n)`` (not inside functions and classes defined there)."""
+    changed = [node.func.value for node in walk(statement, prune=lambda node: _SCOPES[
+        type(node)]) if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)]
+    return frozenset(written for target in [*_bound_targets(statement), *changed]
                      if (written := dotted(target)) is not None)
 
 

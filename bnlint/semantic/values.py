@@ -320,7 +320,8 @@ def track_layers(holder: Layer, items: ListValue, node: cst.CSTNode) -> None:
             elif isinstance(item, Layer) and item is not holder and not any(
                     wiring.child is item for wiring in holder.children):
                 holder.will_change()
-                holder.children.append(Wiring(item, "attribute", "absent", node))
+                holder.children.append(Wiring(item, "attribute", "absent", node,
+                                              maybe=id(item) in current.maybe_items))
 
 
 def common_graph(values: Sequence[Value], node: cst.CSTNode) -> Tensor | None:
@@ -649,6 +650,9 @@ class ListValue(Value):
     # The layers this list is an attribute of: Keras tracks the layers in it, those
     # appended later too (``self.blocks.append(Conv2D(...))``).
     holders: list[Layer] = field(default_factory=list)
+    # Items appended on a path that may not run (``if use_bn: stack.append(BN())``), by
+    # id: they may not be in the list at all.
+    maybe_items: set[int] = field(default_factory=set)
 
     def one_item(self) -> Value | None:
         """The item any subscript reads, whatever its index: the element standing for
