@@ -270,3 +270,38 @@ def test_a_condition_on_an_outer_loop_or_on_a_list_the_loop_changes_varies() -> 
         "            x = BatchNormalization()(x)\n        done.append(i)")
     assert [code for code, _ in codes(changed.format(test="not done", flag="flag"))
             if code == "BN401"] == ["BN401"]
+
+
+def test_a_method_called_in_the_loop_does_not_make_its_object_vary() -> None:
+    # the critic's BN hangs on `self.bn_momentum`; `self.activation()` changes nothing
+    program = """
+from keras.layers import Input, Conv2D, BatchNormalization, LeakyReLU, Flatten, Dense
+from keras.models import Model
+
+
+class Critic:
+    def __init__(self, bn_momentum):
+        self.bn_momentum = bn_momentum
+
+    def activation(self):
+        return LeakyReLU(0.2)
+
+    def build(self):
+        inp = Input((32, 32, 3))
+        x = inp
+        for i in range(3):
+            x = Conv2D(8, 3)(x)
+            if self.bn_momentum and i > 0:
+                x = BatchNormalization(momentum=self.bn_momentum)(x)
+            x = self.activation()(x)
+        return Model(inp, Dense(1)(Flatten()(x)))
+
+
+model = Critic({momentum}).build()
+model.compile("adam", "mse")
+model.fit(x_train, y_train, batch_size=2)
+"""
+    assert [code for code, _ in codes(program.format(momentum="momentum"))
+            if code == "BN401"] == []
+    assert [code for code, _ in codes(program.format(momentum="0.9"))
+            if code == "BN401"] == ["BN401"]

@@ -166,12 +166,20 @@ def assigned_names(suite: cst.CSTNode) -> frozenset[str]:
                      if isinstance(target, cst.Name))
 
 
+# Methods that change the list, dict or set they are called on.
+_CHANGING_METHODS = frozenset({
+    "append", "extend", "insert", "pop", "remove", "clear", "update", "add", "discard",
+    "setdefault", "popitem", "sort", "reverse",
+})
+
+
 def assigned_targets(statement: cst.CSTNode) -> frozenset[str]:
-    """What statements inside ``statement`` (a loop, its target included) bind or may
-    change through a method call, written as dotted names: ``i``, ``x``, ``self.count``,
-    ``done`` of ``done.append(n)`` (not inside functions and classes defined there)."""
+    """What statements inside ``statement`` (a loop, its target included) bind or change
+    in place, written as dotted names: ``i``, ``x``, ``self.count``, ``done`` of
+    ``done.append(n)`` (not inside functions and classes defined there)."""
     changed = [node.func.value for node in walk(statement, prune=lambda node: _SCOPES[
-        type(node)]) if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)]
+        type(node)]) if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
+        and node.func.attr.value in _CHANGING_METHODS]
     return frozenset(written for target in [*_bound_targets(statement), *changed]
                      if (written := dotted(target)) is not None)
 
