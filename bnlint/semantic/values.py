@@ -267,6 +267,14 @@ def merge_tensors(values: Sequence[Value], node: cst.CSTNode | None = None,
     tensors = [value for value in values if isinstance(value, Tensor) and value.symbolic]
     if not tensors:
         return None
+    complete = all(tensor.complete for tensor in tensors) and all(
+        isinstance(value, (Tensor, Const)) for value in values
+    )
+    return Tensor(True, (*_joined_history(tensors), *extra), node, complete)
+
+
+def _joined_history(tensors: Sequence[Tensor]) -> tuple[Wiring, ...]:
+    """The layer calls behind any of ``tensors``, each once, in order of appearance."""
     history: list[Wiring] = []
     seen: set[int] = set()
     for tensor in tensors:
@@ -274,25 +282,16 @@ def merge_tensors(values: Sequence[Value], node: cst.CSTNode | None = None,
             if id(wiring) not in seen:
                 seen.add(id(wiring))
                 history.append(wiring)
-    complete = all(tensor.complete for tensor in tensors) and all(
-        isinstance(value, (Tensor, Const)) for value in values
-    )
-    return Tensor(True, (*history, *extra), node, complete)
+    return tuple(history)
 
 
 def eager_result(values: Sequence[Value], node: cst.CSTNode) -> Tensor | None:
     """``tf.reduce_mean(critic(x, training=True))`` in a training step: an eager tensor
     computed from the outputs of layer calls keeps those calls behind it (which model
     a gradient's target came from). None unless some operand is such an output."""
-    history: list[Wiring] = []
-    seen: set[int] = set()
-    for value in values:
-        if isinstance(value, Tensor) and not value.symbolic:
-            for wiring in value.history:
-                if id(wiring) not in seen:
-                    seen.add(id(wiring))
-                    history.append(wiring)
-    return Tensor(False, tuple(history), node) if history else None
+    history = _joined_history([value for value in values
+                               if isinstance(value, Tensor) and not value.symbolic])
+    return Tensor(False, history, node) if history else None
 
 
 def flattened(value: Value) -> tuple[Value, ...]:
