@@ -322,6 +322,30 @@ def test_a_builder_chosen_from_a_dict_by_a_known_key_is_replayed() -> None:
     assert _dispatch('"resnet50"', mutation=builders_updated) == ["BN201"]
 
 
+def test_a_builder_chosen_by_an_option_default_is_the_one_a_plain_run_takes() -> None:
+    # `builders[args.backbone]` with `--backbone` defaulting to "resnet50": a run given
+    # no options builds the ResNet (as its batches have the option's default size)
+    option = ('import argparse\nparser = argparse.ArgumentParser()\n'
+              'parser.add_argument("--backbone", default={default})\n'
+              'args = parser.parse_args()')
+    assert _dispatch("args.backbone", mutation=option.format(default='"resnet50"')) == [
+        "BN201"]
+    assert _dispatch("args.backbone", mutation=option.format(default='"small"')) == []
+    flag = ('from absl import flags\nflags.DEFINE_string("backbone", "resnet50", "net")\n'
+            'FLAGS = flags.FLAGS')
+    assert _dispatch("FLAGS.backbone", mutation=flag) == ["BN201"]
+
+
+def test_a_parameter_default_does_not_choose_the_builder() -> None:
+    # in a function nobody calls, `name="resnet50"` is one value a caller may pass
+    code = DISPATCH.replace("{key}", '"resnet50"').replace("{mutation}", "")
+    body = code.split('base, model = builders["resnet50"](10)\n', 1)[1]
+    function = 'def run(name="resnet50"):\n    base, model = builders[name](10)\n' + "".join(
+        "    " + line + "\n" for line in body.splitlines())
+    code = code.split('base, model = builders["resnet50"](10)\n', 1)[0] + function
+    assert [f.code for f in lint_snippet(code, all_rules()) if f.code == "BN201"] == []
+
+
 def test_a_dict_lookup_that_is_not_certain_stays_unknown() -> None:
     # another key, a key known only at run time, a dict changed in ways not followed
     assert _dispatch('"small"') == []

@@ -679,8 +679,10 @@ class DictValue(Value):
     attributes: bool = False
 
     def lookup(self, key: Value) -> Value | None:
-        """The entry under ``key`` when both are certainly known, else None."""
-        if self.open or not is_constant_key(key):
+        """The entry under ``key`` when both are certainly known, else None. A setting
+        keys the entry a run with nothing else given takes (`BACKBONES[args.backbone]`
+        with the option's default), as it sizes that run's batches."""
+        if self.open or not (is_constant_key(key) or is_setting_key(key)):
             return None
         assert isinstance(key, Const)
         return self.entries.get(key.value)
@@ -709,6 +711,12 @@ def written_constant(value: Value) -> Const | None:
 def is_constant_key(key: Value) -> bool:
     """A constant that can key a dict the way the program's own dict would be keyed."""
     return isinstance(key, Const) and not key.assumed and isinstance(
+        key.value, (str, int, float, bool, type(None)))
+
+
+def is_setting_key(key: Value) -> bool:
+    """A setting of the shipped configuration (an option's default) that can key a dict."""
+    return isinstance(key, Const) and key.setting is not None and isinstance(
         key.value, (str, int, float, bool, type(None)))
 
 
