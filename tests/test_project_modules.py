@@ -652,6 +652,73 @@ def test_a_trainer_class_given_a_model_built_in_another_module(repo: Path) -> No
     assert notes == {"nets.py", "trainer.py"}
 
 
+def test_naming_only_the_trainer_shows_what_its_unnamed_caller_hands_it(repo: Path) -> None:
+    # pre-commit or an editor names trainer.py alone: main.py is not linted, so
+    # trainer.py shows the step where it lies, with the caller's evidence as notes
+    write(repo / "nets.py", GAN_NETS)
+    write(repo / "trainer.py", GAN_TRAINER.format(import_nets="", generator="generator"))
+    write(repo / "main.py", GAN_MAIN)
+    found = bn107(["trainer.py"], repo)
+    assert [(item["filename"], item["location"]["row"]) for item in found] == [  # type: ignore[index]
+        ("trainer.py", 11)]
+    notes = {(note["filename"], note["location"]["row"])  # type: ignore[index]
+             for note in found[0]["related"]}  # type: ignore[attr-defined]
+    assert ("main.py", 5) in notes  # the caller's statement that runs the trainer
+    assert "nets.py" in {filename for filename, _ in notes}
+    # naming both shows it once, at main.py's call, as linting the whole project does
+    assert [item["filename"] for item in bn107(["trainer.py", "main.py"], repo)] == [
+        "main.py"]
+
+
+def test_an_unnamed_caller_is_read_path_by_path(repo: Path) -> None:
+    # the model is built under an option's branch: only the caller's path through it
+    # trains the BN generator, as main.py's own report would find it
+    write(repo / "nets.py", GAN_NETS + "\n\ndef make_plain():\n"
+          "    return tf.keras.Sequential([tf.keras.layers.Dense(784)])\n")
+    write(repo / "trainer.py", GAN_TRAINER.format(import_nets="", generator="generator"))
+    write(repo / "main.py", """\
+        import argparse
+        from nets import make_generator, make_plain
+        from trainer import Trainer
+
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--mode", default="train")
+        args = parser.parse_args()
+        if args.mode == "train":
+            generator = make_generator()
+        else:
+            generator = make_plain()
+        trainer = Trainer(generator)
+        trainer.train_step(noise)
+        """)
+    whole = bn107(["."], repo)
+    assert [item["filename"] for item in whole] == ["main.py"]
+    alone = bn107(["trainer.py"], repo)
+    assert [item["filename"] for item in alone] == ["trainer.py"]
+    rows = {(note["filename"], note["location"]["row"])  # type: ignore[index]
+            for note in alone[0]["related"]}  # type: ignore[attr-defined]
+    assert ("main.py", 8) in rows  # when `args.mode == "train"` is true
+
+
+def test_the_cache_follows_which_callers_are_named(repo: Path) -> None:
+    write(repo / "nets.py", GAN_NETS)
+    write(repo / "trainer.py", GAN_TRAINER.format(import_nets="", generator="generator"))
+    write(repo / "main.py", GAN_MAIN)
+    cached = ["--format", "json", "--select", "BN107", "--target-keras", "tf-keras"]
+
+    def run(*paths: str) -> list[tuple[object, object]]:
+        done = subprocess.run([sys.executable, "-m", "bnlint", *cached, *paths], cwd=repo,
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode in (0, 1), done.stderr
+        return [(item["filename"], item["location"]["row"])  # type: ignore[index]
+                for item in json.loads(done.stdout)]
+
+    assert run("trainer.py") == [("trainer.py", 11)]
+    # the same bytes, now linted with their caller: the caller shows it, once
+    assert run(".") == [("main.py", 5)]
+    assert run("trainer.py") == [("trainer.py", 11)]
+
+
 def test_a_trainer_that_builds_its_own_model_reports_it_itself(repo: Path) -> None:
     # here trainer.py imports the builder: its own report holds the finding, and the
     # module that drives it does not repeat it
