@@ -761,6 +761,7 @@ def _targets_text(paths: list[str], settings: Settings) -> str:
     file's own code counts; for a directory, what its dependency files pin)."""
     from bnlint.engine import judged_flavour
     from bnlint.flavour import Flavour
+    from bnlint.project import project_for
     from bnlint.sources import SourceError, read_source
 
     pins = _pins(settings)
@@ -774,7 +775,8 @@ def _targets_text(paths: list[str], settings: Settings) -> str:
                                  "configured target-keras")
         elif os.path.isfile(path):
             try:
-                flavour = judged_flavour(read_source(path), settings, pinned)
+                flavour = judged_flavour(read_source(path), settings, pinned,
+                                         project_for(path, settings.root))
             except SourceError as error:
                 lines.append(f"keras[{path!r}] = {str(error)!r}")
                 continue

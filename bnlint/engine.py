@@ -154,8 +154,10 @@ def _dependencies(models: list[SemanticModel],
 
 
 def judged_flavour(source: Source, settings: Settings,
-                   project_flavour: Flavour | None = None) -> Flavour | None:
-    """The flavour ``lint_source`` judges ``source`` for (None when it does not parse)."""
+                   project_flavour: Flavour | None = None,
+                   project: Project | None = None) -> Flavour | None:
+    """The flavour ``lint_source`` judges ``source`` for (None when it does not parse),
+    with the project modules it imports read as the lint reads them."""
     from bnlint.parse import parse_source
     from bnlint.semantic.build import build_model
     from bnlint.semantic.flavour import resolve_flavour
@@ -163,7 +165,7 @@ def judged_flavour(source: Source, settings: Settings,
     parsed = parse_source(source, settings.limits.max_nesting)
     if parsed.module is None:
         return None
-    return resolve_flavour(build_model(parsed.module), settings, project_flavour,
+    return resolve_flavour(build_model(parsed.module, project), settings, project_flavour,
                            source.legacy_keras_env, parsed.ported)
 
 

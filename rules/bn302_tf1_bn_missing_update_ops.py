@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from bnlint.rule import Anchor, Change, FixExample, Report, Rewrite, Rule, RuleContext
+from bnlint.semantic.flavour import uses_compat_v1
 from bnlint.semantic.model import CallSite
 from bnlint.semantic.names import keras_api
 from bnlint.semantic.tf1 import names_update_ops, uses_graph_mode, uses_tf1_only_api
@@ -241,7 +242,7 @@ class Tf1BnMissingUpdateOps(Rule):
             return
         first = layers[0]
         spelling = model.module.code_for_node(first.node.func)
-        short = uses_tf1_only_api(model) or "tensorflow.compat.v1" in model.imports
+        short = uses_tf1_only_api(model) or uses_compat_v1(model)
         collection = ("tf.get_collection(tf.GraphKeys.UPDATE_OPS)" if short
                       else "tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS)")
         functions = _function_names(model.module)

@@ -335,3 +335,20 @@ def test_a_standalone_keras_pin_does_not_decide_tf_keras_code(
     assert flavour is not None and (flavour.name, flavour.version) == expected
     standalone = judged_flavour(source_from_text("k.py", "import keras\n"), Settings(), pinned)
     assert standalone is not None and standalone.name == pinned.name
+
+
+def test_show_settings_reads_the_modules_a_file_imports_as_the_lint_does(
+        repo: Path) -> None:
+    # the Keras 2 module `models.py` uses decides for the script that imports it, in
+    # --show-settings as in the findings' `keras` entry
+    write(repo / "models.py", """\
+        from keras.engine.topology import Layer
+        from keras.layers import Dense
+        """)
+    write(repo / "train.py", "import models\nimport keras\nmodel = keras.Sequential()\n")
+    shown = subprocess.run(
+        [sys.executable, "-m", "bnlint", "--show-settings", "train.py"], cwd=repo,
+        capture_output=True, text=True, timeout=120, check=False)
+    assert shown.returncode == 0, shown.stderr
+    assert "keras['train.py'] = 'standalone Keras 2 (the file uses `keras.engine" in (
+        shown.stdout)

@@ -3,7 +3,12 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import textwrap
+from pathlib import Path
+from typing import Any
 
 import libcst as cst
 import pytest
@@ -103,3 +108,62 @@ def test_the_standalone_tensorflow_backend_module_is_keras_backend() -> None:
     """, [rule])
     assert [(finding.code, finding.span.start.row, finding.severity) for finding in found] == [
         ("BN301", 4, "info")]
+
+
+@pytest.mark.parametrize(("code", "expected"), [
+    # the TF1 idiom: the whole compat.v1 namespace as `tf`, or its graph-mode names
+    ("import tensorflow.compat.v1 as tf\n", ("tf1", False)),
+    ("from tensorflow.compat.v1 import placeholder\n", ("tf1", False)),
+    # a TF 2 program setting up its GPU session through compat.v1 runs eagerly
+    (("import tensorflow as tf\nfrom tensorflow.compat.v1 import ConfigProto\n"
+      "from tensorflow.compat.v1 import InteractiveSession\nconfig = ConfigProto()\n"
+      "session = InteractiveSession(config=config)\n"), ("keras3", True)),
+])
+def test_compat_v1_is_graph_mode_unless_it_only_configures_the_session(
+        code: str, expected: tuple[str, bool]) -> None:
+    assert flavour_of(code) == expected
+
+
+EAGER_LOOP = """\
+import tensorflow as tf
+from tensorflow.compat.v1 import ConfigProto, InteractiveSession
+{imports}
+config = ConfigProto()
+config.gpu_options.allow_growth = True
+session = InteractiveSession(config=config)
+model = tf.keras.Sequential([tf.keras.layers.Dense(8), tf.keras.layers.BatchNormalization()])
+optimizer = tf.keras.optimizers.Adam(1e-3)
+
+
+@tf.function
+def train_step(x):
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(model(x))
+    grads = tape.gradient(loss, model.trainable_variables)
+    optimizer.apply_gradients(zip(grads, model.trainable_variables))
+"""
+
+
+def test_an_eager_loop_beside_a_tf1_helper_module_is_not_graph_mode(tmp_path: Path) -> None:
+    # a TF1 module the program imports (a copied `autoaugment.py`) does not make the
+    # eager training loop graph-mode code: BN107 still sees the missing training=True
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "augment.py").write_text("import tensorflow.compat.v1 as tf\n\n\n"
+                                         "def distort(image):\n    return tf.identity(image)\n")
+    trainer = tmp_path / "train.py"
+    trainer.write_text(EAGER_LOOP.format(imports="from augment import distort"))
+    found = run_json(["--select", "BN107", "train.py"], tmp_path)
+    assert [(item["code"], item["location"]["row"]) for item in found] == [("BN107", 14)]
+    shown = subprocess.run([sys.executable, "-m", "bnlint", "--show-settings", "train.py",
+                            "augment.py"], cwd=tmp_path, capture_output=True, text=True,
+                           timeout=120, check=False)
+    assert "keras['train.py'] = 'unknown" in shown.stdout
+    assert "keras['augment.py'] = 'TensorFlow 1" in shown.stdout
+
+
+def run_json(args: list[str], cwd: Path) -> list[dict[str, Any]]:
+    done = subprocess.run([sys.executable, "-m", "bnlint", "--no-cache", "--format", "json",
+                           *args], cwd=cwd, capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert done.returncode in (0, 1), done.stderr
+    return list(json.loads(done.stdout))

@@ -25,6 +25,9 @@ _KERAS2_FUNCTIONS = ("keras.backend.get_session", "keras.backend.set_session")
 _TF_BUNDLED_KERAS = "tensorflow.python.keras"
 # Modules only Keras 3 (or libraries built on it) has.
 _KERAS3_MODULES = ("keras_hub", "keras.ops", "keras.config", "keras.random", "keras.tree")
+_COMPAT_V1 = "tensorflow.compat.v1"
+# What TF 2 programs take from `tensorflow.compat.v1` to set up the GPU session.
+_SESSION_SETTINGS = frozenset({"ConfigProto", "InteractiveSession", "GPUOptions", "logging"})
 _TF1_CALLS = (
     "tf.compat.v1.disable_v2_behavior",
     "tf.compat.v1.disable_eager_execution",
@@ -129,6 +132,20 @@ def _tf1_graph_mode(model: SemanticModel) -> bool:
             name.split(".")[0] == "tensorflow" for name in model.imports):
         return True
     # ``import tensorflow.compat.v1 as tf`` is the TF1 idiom for graph-mode code.
-    return "tensorflow.compat.v1" in model.imports or any(
+    return uses_compat_v1(model) or any(
         name.startswith("tensorflow.contrib") for name in model.imports
     )
+
+
+def uses_compat_v1(model: SemanticModel) -> bool:
+    """The file itself imports ``tensorflow.compat.v1 [as tf]``, or names from it other
+    than the session settings a TF 2 program configures its GPU with (``from
+    tensorflow.compat.v1 import ConfigProto, InteractiveSession``, then
+    ``config.gpu_options.allow_growth = True``): those run eager code as well. A project
+    module it imports may be TF1 code (a copied `autoaugment.py`) that the program runs
+    eagerly."""
+    if _COMPAT_V1 in model.module_imports:
+        return True
+    prefix = _COMPAT_V1 + "."
+    return any(name.startswith(prefix) and name[len(prefix):] not in _SESSION_SETTINGS
+               for name in model.from_imports)

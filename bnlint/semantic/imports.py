@@ -85,6 +85,8 @@ class ImportReplay(ReplayBase):
                     _names(outer).setdefault(parts[index], inner)
             return
         self.model.imports.append(imported)
+        if self.foreign_path is None:
+            self.model.module_imports.add(imported)
         if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
             env.bind(alias.asname.name.value, ModuleRef(canonical(imported)))
         else:
@@ -109,6 +111,8 @@ class ImportReplay(ReplayBase):
         for alias in node.names:
             name = alias.evaluated_name
             self.model.imports.append(f"{base}.{name}")
+            if self.foreign_path is None:
+                self.model.from_imports.add(f"{base}.{name}")
             bound = alias.evaluated_alias or name
             env.bind(bound, ModuleRef(canonical(f"{base}.{name}")))
 

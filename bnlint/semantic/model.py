@@ -59,6 +59,12 @@ class SemanticModel:
     classes: list[ClassValue] = field(default_factory=list)
     # Raw module paths named by import statements, as written (for flavour inference).
     imports: list[str] = field(default_factory=list)
+    # The libraries the file itself imports whole (`import tensorflow.compat.v1 as tf`),
+    # not the project modules it reads (a copied `autoaugment.py` written for TF1 does
+    # not put the eager program that maps its ops in graph mode).
+    module_imports: set[str] = field(default_factory=set)
+    # The names the file itself imports from a library (`tensorflow.compat.v1.ConfigProto`).
+    from_imports: set[str] = field(default_factory=set)
     # `os.environ["TF_USE_LEGACY_KERAS"] = "1"` (or setdefault / putenv) seen.
     legacy_keras_env: bool = False
     # Anything that loads pretrained weights (weights=..., load_weights, load_model, ...).
