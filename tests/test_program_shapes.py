@@ -677,3 +677,37 @@ def test_a_loop_over_builders_that_refreezes_batchnorm_stays_clean() -> None:
                 "            layer.trainable = False")
     assert [code for code, _ in codes(BUILDERS_IN_A_LOOP.format(refreeze=refreeze))
             if code.startswith("BN2")] == []
+
+
+OWN_CHECKPOINT = """
+import tensorflow as tf
+
+PATH = "weights/d.h5"
+model = tf.keras.Sequential([tf.keras.layers.Dense(8), tf.keras.layers.BatchNormalization(),
+                             tf.keras.layers.Dense(1)])
+model.load_weights({loaded})
+model.trainable = False
+model.compile("adam", "mse")
+model.fit(x, y)
+model.trainable = True
+model.compile(tf.keras.optimizers.Adam(1e-5), "mse")
+model.fit(x, y, callbacks=[{callback}])
+{saved}
+"""
+
+
+def _own_checkpoint(loaded: str, saved: str = "", callback: str = "") -> list[str]:
+    code = OWN_CHECKPOINT.format(loaded=loaded, saved=saved, callback=callback)
+    return [f.code for f in lint_snippet(code, all_rules()) if f.code == "BN201"]
+
+
+def test_weights_the_program_saves_itself_are_not_pretrained() -> None:
+    # a resumed run reloads its own checkpoint: its BN statistics are its own training's,
+    # which unfreezing goes on training (a GAN's discriminator, set 22 b)
+    assert _own_checkpoint("PATH", saved="model.save_weights(PATH)") == []
+    assert _own_checkpoint("PATH", callback="tf.keras.callbacks.ModelCheckpoint(PATH)") == []
+    assert _own_checkpoint("PATH", callback="tf.keras.callbacks.ModelCheckpoint("
+                           "filepath=PATH, save_weights_only=True)") == []
+    # weights from elsewhere are pretrained, whatever the program saves
+    assert _own_checkpoint('"pretrained.h5"', saved="model.save_weights(PATH)") == ["BN201"]
+    assert _own_checkpoint("PATH") == ["BN201"]

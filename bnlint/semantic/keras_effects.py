@@ -29,6 +29,7 @@ from bnlint.semantic.replay import (
     optimizer_of,
     rate_of,
 )
+from bnlint.semantic.scan import saved_weight_paths
 from bnlint.semantic.sequences import sequence_batch_size
 from bnlint.semantic.syntax import (
     keyword,
@@ -529,6 +530,20 @@ class KerasEffects(ReplayBase):
             return None
         return step
 
+    def restores_own_checkpoint(self, node: cst.Call) -> bool:
+        """``model.load_weights(path)`` of a path the same module writes weights to
+        (``save_weights(path)``, ``ModelCheckpoint(path)``): the program's own
+        checkpoint, resumed or reloaded, not weights trained elsewhere."""
+        module = self.module if self.foreign_path is None else (
+            self.model.project_modules.get(self.foreign_path))
+        positional = [arg for arg in node.args if arg.keyword is None and not arg.star]
+        if module is None or not positional:
+            return False
+        saved = self.saved_paths.get(id(module))
+        if saved is None:
+            saved = self.saved_paths[id(module)] = saved_weight_paths(module)
+        return module.code_for_node(positional[0].value) in saved
+
     def own_step(self, layer: Layer, method: str) -> str | None:
         """The step method of the model's own class that ``evaluate``/``predict`` run
         instead of calling the whole model (a GAN whose ``test_step`` runs only its
@@ -571,10 +586,11 @@ class KerasEffects(ReplayBase):
         copied = method == "set_weights" and bool(args) and isinstance(args[0], Variables) and (
             args[0].layer is not None and args[0].layer.pretrained)
         if method == "load_weights" or copied:
-            layer.will_change()
-            layer.pretrained = True
-            layer.pretrained_node = node
-            self.model.pretrained_signals.append(node)
+            if not (method == "load_weights" and self.restores_own_checkpoint(node)):
+                layer.will_change()
+                layer.pretrained = True
+                layer.pretrained_node = node
+                self.model.pretrained_signals.append(node)
             self.record(Event("load_weights", node, layer, self.context))
             return UNKNOWN
         if method in {"__call__", "call"}:

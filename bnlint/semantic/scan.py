@@ -194,3 +194,30 @@ def _dotted(node: cst.BaseExpression) -> str:
     if isinstance(node, cst.Subscript):
         return _dotted(node.value) + "[]"
     return ""
+
+
+# Calls that write a model's weights to the path they are given first (or as `filepath=`).
+_WRITERS = ("save_weights", "save", "ModelCheckpoint", "save_model")
+
+
+def saved_weight_paths(module: cst.Module) -> frozenset[str]:
+    """The paths ``module`` writes weights to, as written (``model.save_weights(path)``,
+    ``model.save(path)``, ``ModelCheckpoint(path)``, ``save_model(model, path)``): a
+    ``load_weights`` of the same path restores the program's own checkpoint (a resumed
+    run, the best epoch reloaded), not weights trained elsewhere."""
+    found: set[str] = set()
+    for node in walk(module):
+        if not isinstance(node, cst.Call):
+            continue
+        callee = _dotted(node.func).rsplit(".", 1)[-1]
+        if callee not in _WRITERS:
+            continue
+        position = 1 if callee == "save_model" else 0
+        positional = [arg for arg in node.args if arg.keyword is None and not arg.star]
+        named = [arg for arg in node.args if arg.keyword is not None
+                 and arg.keyword.value == "filepath"]
+        written = named[0] if named else (
+            positional[position] if len(positional) > position else None)
+        if written is not None:
+            found.add(module.code_for_node(written.value))
+    return frozenset(found)
