@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 CACHE_DIR_NAME = ".bnlint_cache"
 # Bump when the layout of a cache file changes; old files then read as empty.
-SCHEMA = 4
+SCHEMA = 3
 # Settings that cannot change a file's findings once its rule codes are known: the
 # selection and per-file-ignores are already resolved into the codes of each entry, the
 # others only decide which files are linted (or where the cache lives).
@@ -184,13 +184,11 @@ class ResultCache:
         return cls(directory, fingerprint(settings, rules, project_flavour))
 
     def lookup(self, path: str, digest: str, codes: frozenset[str],
-               pinned: Flavour | None = None, named: frozenset[str] | None = None
+               pinned: Flavour | None = None
                ) -> tuple[tuple[Finding, ...], Flavour | None] | None:
         """The cached findings of the file at ``path`` whose bytes hash to ``digest``
         when ``codes`` were run on it with ``pinned`` as its pinned flavour, and the
-        flavour it was judged for; None on a miss. ``named`` holds the files this run
-        lints (None: all): a module importing the file that was linted with it then and
-        is not now (or the reverse) moves findings between the two."""
+        flavour it was judged for; None on a miss."""
         key = cache_key_path(path)
         self._visited.add(key)
         entry = self._entries.get(key)
@@ -202,8 +200,6 @@ class ResultCache:
             return None  # damaged, edited, or copied from another file's key
         if not _dependencies_unchanged(entry.get("dependencies", [])):
             return None  # a project module the analysis read has changed
-        if not _callers_named_alike(entry.get("callers", []), named):
-            return None
         try:
             findings = tuple(_decode_finding(item) for item in entry["findings"])
         except (KeyError, TypeError, ValueError, IndexError):
@@ -225,7 +221,6 @@ class ResultCache:
             "findings": [_encode_finding(finding) for finding in result.findings],
             "flavour": _encode_flavour(result.flavour),
             "dependencies": [list(item) for item in result.dependencies],
-            "callers": [[caller, named] for caller, named in result.callers],
         }
         entry["check"] = entry_check(self._key, key, entry)
         self._fresh[key] = entry
@@ -339,20 +334,6 @@ def decode_flavour(value: Any) -> Flavour | None:
             isinstance(part, int) and not isinstance(part, bool) for part in version)):
         return None
     return Flavour(name, tuple(version) if version else None, reason, assumed is True)
-
-
-def _callers_named_alike(value: Any, named: frozenset[str] | None) -> bool:
-    """Is each module whose program was replayed for an entry linted in this run
-    exactly when it was then?"""
-    if not isinstance(value, list):
-        return False
-    for item in value:
-        if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], str)
-                and isinstance(item[1], bool)):
-            return False
-        if (named is None or item[0] in named) != item[1]:
-            return False
-    return True
 
 
 def _dependencies_unchanged(value: Any) -> bool:

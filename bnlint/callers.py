@@ -10,9 +10,7 @@ that reads the program (``Rule.reads_program``) whose evidence lies in this modu
 the modules it imports belongs to this module: the caller's own report leaves it here
 (see ``engine._to_findings``), so each finding is shown once, where its steps are.
 Evidence in the caller, or in a module only the caller imports (the model it hands
-over was built there), is the caller's to report, at its call, when the run lints the
-caller too; when it does not (pre-commit or an editor naming only this module), this
-module reports it where its step lies, with the caller's evidence as notes."""
+over was built there), is the caller's to report, at its call."""
 
 from __future__ import annotations
 
@@ -21,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bnlint.conditions import PathReport, tried_answers
+from bnlint.conditions import PathReport
 from bnlint.flavour import Flavour
 from bnlint.rule import Rule, RuleContext
 from bnlint.settings import Settings
@@ -46,18 +44,10 @@ class CallerReports:
 
     home: str = ""  # the linted file (absolute)
     reports: list[PathReport] = field(default_factory=list)
-    origins: list[str] = field(default_factory=list)  # the caller of each report
-    # per caller replayed path by path: the answers of its paths and their beginnings
-    tried: dict[str, frozenset[tuple[tuple[str, bool], ...]]] = field(default_factory=dict)
-    unnamed: frozenset[str] = frozenset()  # callers the run does not lint
     modules: dict[str, cst.Module] = field(default_factory=dict)
     callers: list[str] = field(default_factory=list)
     read: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
-
-    def is_named(self, caller: str) -> bool:
-        """Does the run lint ``caller`` (so that its own report shows its findings)?"""
-        return caller not in self.unnamed
 
 
 def caller_reports(module: cst.Module, path: str, own: SemanticModel,
@@ -80,7 +70,7 @@ def caller_reports(module: cst.Module, path: str, own: SemanticModel,
     if not names:
         return found
     from bnlint.project import module_text
-    from bnlint.semantic.build import build_joined, build_models
+    from bnlint.semantic.build import build_joined
 
     alternatives = "|".join(re.escape(name) for name in names)
     pattern = re.compile(rf"\b(?:{alternatives})\b")
@@ -94,11 +84,7 @@ def caller_reports(module: cst.Module, path: str, own: SemanticModel,
         if tree is None:
             continue
         try:
-            # a caller the run does not lint shows nothing itself: its paths are read
-            # too, as its own report would read them
-            models = build_models(tree, project.seen_from(caller, module)) if (
-                not project.is_named(caller)) else [build_joined(tree, project.seen_from(
-                    caller, module))]
+            model = build_joined(tree, project.seen_from(caller, module))
         except MemoryError:
             raise
         except Exception as error:  # noqa: BLE001 - the file's own findings must stand
@@ -106,26 +92,20 @@ def caller_reports(module: cst.Module, path: str, own: SemanticModel,
                                 f"{type(error).__name__}: {error}")
             continue
         found.callers.append(caller)
-        if not project.is_named(caller):
-            found.unnamed |= {caller}
-            found.tried[caller] = tried_answers(models)
         found.modules[caller] = tree
-        for model in models:
-            found.modules.update(model.project_modules)
-            found.read.extend([caller, *model.project_modules, *model.settings_read])
-            context = RuleContext(model=model, settings=settings, flavour=flavour)
-            for rule in chosen:
-                try:
-                    reported = [PathReport(rule, report, model, model is models[0])
-                                for report in rule().check(context)]
-                    found.reports.extend(reported)
-                    found.origins.extend([caller] * len(reported))
-                except MemoryError:
-                    raise  # the file's memory budget, reported by its worker
-                except Exception as error:  # noqa: BLE001 - a bug in one rule must not stop the others
-                    found.errors.append(
-                        f"{path}: internal error in {rule.code} ({rule.name}) on the program "
-                        f"of {caller}: {type(error).__name__}: {error}")
+        found.modules.update(model.project_modules)
+        found.read.extend([caller, *model.project_modules, *model.settings_read])
+        context = RuleContext(model=model, settings=settings, flavour=flavour)
+        for rule in chosen:
+            try:
+                found.reports.extend(PathReport(rule, report, model, True)
+                                     for report in rule().check(context))
+            except MemoryError:
+                raise  # the file's memory budget, reported by its worker
+            except Exception as error:  # noqa: BLE001 - a bug in one rule must not stop the others
+                found.errors.append(
+                    f"{path}: internal error in {rule.code} ({rule.name}) on the program of "
+                    f"{caller}: {type(error).__name__}: {error}")
     return found
 
 

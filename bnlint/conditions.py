@@ -36,13 +36,6 @@ class Holding:
     entry: str | None
 
 
-def tried_answers(models: Sequence[SemanticModel]) -> frozenset[tuple[tuple[str, bool], ...]]:
-    """The answers of every path replayed after the joined one (``models[0]``), and
-    their beginnings: what ``holds`` reads as ``tried``."""
-    answers = [tuple((d.key, d.value) for d in model.decisions) for model in models[1:]]
-    return frozenset(path[:end] for path in answers for end in range(1, len(path) + 1))
-
-
 def holds(group: Sequence[PathReport],
           tried: frozenset[tuple[tuple[str, bool], ...]] | None = None) -> Holding | None:
     """Whether the reports of one rule at one place make a finding, and under what.

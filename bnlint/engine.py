@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from bnlint.conditions import PathReport, holds, tried_answers
+from bnlint.conditions import PathReport, holds
 from bnlint.finding import Edit, Finding, Fix, Position, Related, Span
 from bnlint.flavour import Flavour
 from bnlint.rule import Anchor, Rewrite, Rule, RuleContext
@@ -37,9 +37,6 @@ class FileResult:
     flavour: Flavour | None = None
     # the project modules whose code the analysis read: (absolute path, content hash)
     dependencies: tuple[tuple[str, str], ...] = ()
-    # the modules importing the file whose programs were replayed, and whether the run
-    # linted each of them (what their programs do here is shown here when not)
-    callers: tuple[tuple[str, bool], ...] = ()
 
 
 def applicable_rules(text: str, rules: Sequence[type[Rule]]) -> list[type[Rule]]:
@@ -117,14 +114,14 @@ def lint_source(
                              models[0], project, candidates, settings, flavour)
     errors.update(dict.fromkeys(callers.errors))
     dependencies = _dependencies(models, callers.read)
-    replayed = tuple((caller, callers.is_named(caller)) for caller in callers.callers)
     if not reports and not callers.reports:
         return FileResult(source.path, source, parsed.findings, tuple(errors), flavour,
-                          dependencies, replayed)
+                          dependencies)
 
     suppressions = parse_suppressions(source.text)
-    findings = _to_findings(module, reports, source.text, tried_answers(models), callers,
-                            models[0])
+    answers = [tuple((d.key, d.value) for d in model.decisions) for model in models[1:]]
+    tried = frozenset(path[:end] for path in answers for end in range(1, len(path) + 1))
+    findings = _to_findings(module, reports, source.text, tried, callers, models[0])
     kept = [
         finding
         for finding in findings
@@ -136,7 +133,7 @@ def lint_source(
     kept = sorted([*parsed.findings, *kept],
                   key=lambda f: (f.span.start.row, f.span.start.column, f.code))
     return FileResult(source.path, source, tuple(kept), tuple(errors), flavour,
-                      dependencies, replayed)
+                      dependencies)
 
 
 def _dependencies(models: list[SemanticModel],
@@ -184,11 +181,8 @@ def _to_findings(module: cst.Module, reports: Iterable[PathReport], text: str,
 
     The ``callers``' reports (the programs of modules importing this file) count where
     their evidence lies in this file and the modules it imports: those are the
-    findings the callers' own reports leave to this file. A caller that this run does
-    not lint shows nothing, so its reports whose step lies in this file count whatever
-    their evidence (pre-commit naming only `train.py`, whose trainer is handed its
-    model by `main.py`). ``home`` is this file's own model (its imports and its blocks
-    that expect an error), when given."""
+    findings the callers' own reports leave to this file. ``home`` is this file's own
+    model (its imports and its blocks that expect an error), when given."""
 
     from bnlint.semantic.paths import describe
 
@@ -208,18 +202,14 @@ def _to_findings(module: cst.Module, reports: Iterable[PathReport], text: str,
     # (a step in another module is reported at the statement leading to it: steps
     # behind one call that say different things, `gan.fit(...)` running a train_step
     # that misuses two models, stay two findings)
-    # (the reports of each program are judged on their own: a caller's paths answer its
-    # own conditions)
-    grouped: dict[tuple[str, Span, str | None, str | None], list[PathReport]] = {}
+    grouped: dict[tuple[str, Span, str | None], list[PathReport]] = {}
     for index, item in enumerate(reports):
         elsewhere: str | None = None
-        origin: str | None = None
         primary = where.own(item.report.node)
         if index >= own:
             assert callers is not None
-            origin = callers.origins[index - own]
-            if primary is None or callers.is_named(origin) and (
-                    not where.within(item.report, callers.home, item.model.project)):
+            if primary is None or not where.within(item.report, callers.home,
+                                                   item.model.project):
                 continue  # the caller's own report shows it
         elif primary is None:
             site = _entry_site(item)
@@ -231,17 +221,12 @@ def _to_findings(module: cst.Module, reports: Iterable[PathReport], text: str,
                                          if node is not site)], item.model.project):
                 continue  # (the call that leads there is no evidence of its own)
         if not any(_within(primary, block) for block in raising if block is not None):
-            grouped.setdefault((item.rule.code, primary, elsewhere, origin), []).append(item)
+            grouped.setdefault((item.rule.code, primary, elsewhere), []).append(item)
     findings: list[Finding] = []
-    shown: set[tuple[str, Span, str | None]] = set()
-    for (code, primary, elsewhere, origin), group in grouped.items():
-        if (code, primary, elsewhere) in shown:
-            continue
-        holding = holds(group, tried if origin is None else callers.tried.get(origin)
-                        if callers is not None else None)
+    for (_, primary, _), group in grouped.items():
+        holding = holds(group, tried)
         if holding is None:
             continue
-        shown.add((code, primary, elsewhere))
         rule, report = holding.report.rule, holding.report.report
         steps: dict[tuple[str | None, Span, str], None] = {}
         if where.own(report.node) is None:

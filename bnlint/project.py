@@ -41,8 +41,6 @@ class Project:
 
     importer: str  # absolute path of the linted file
     top: str  # absolute path of the project's top directory
-    # the files this run lints (absolute paths); None when every module counts as one
-    named: frozenset[str] | None = None
     _parsed: dict[str, cst.Module | None] = field(default_factory=dict)
 
     def imported_text(self, text: str) -> str:
@@ -93,12 +91,7 @@ class Project:
         the import reads ``module``, the tree being linted (so that what the caller's
         program does there lands on this file's nodes)."""
         self._parsed[self.importer] = module
-        return Project(caller, self.top, self.named, self._parsed)
-
-    def is_named(self, path: str) -> bool:
-        """Is the module at ``path`` (absolute) linted in this run, so that its own
-        report shows what happens in it?"""
-        return self.named is None or path in self.named
+        return Project(caller, self.top, self._parsed)
 
     def importers(self) -> list[str]:
         """The project's modules that import the linted file: Python files in its
@@ -173,11 +166,10 @@ class Project:
         return roots
 
 
-def project_for(path: str, root: str, named: frozenset[str] | None = None) -> Project | None:
+def project_for(path: str, root: str) -> Project | None:
     """The project of the file at ``path``: its top is the repository's top (the
     directory holding ``.git`` / ``.hg``), else ``root`` when the file lies below it,
-    else the file's own directory. None for a path that is not a file on disk.
-    ``named`` holds the absolute paths of the files the run lints (None: all of them)."""
+    else the file's own directory. None for a path that is not a file on disk."""
     importer = os.path.abspath(path)
     if not os.path.isfile(importer):
         return None
@@ -186,7 +178,7 @@ def project_for(path: str, root: str, named: frozenset[str] | None = None) -> Pr
     if top is None:
         absolute_root = os.path.abspath(root)
         top = absolute_root if is_below(directory, absolute_root) else directory
-    return Project(importer, top, named=named)
+    return Project(importer, top)
 
 
 _REPOSITORY_MARKERS = (".git", ".hg")

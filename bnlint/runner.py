@@ -42,13 +42,10 @@ class Task:
 
 @dataclass(frozen=True, slots=True)
 class Job:
-    """What every task of a run shares: ``named`` holds the absolute paths of the files
-    the run lints (a module that imports one of them and is not named leaves what its
-    program does there to that file's report)."""
+    """What every task of a run shares."""
 
     settings: Settings
     rules: tuple[type[Rule], ...]
-    named: frozenset[str] | None = None
 
 
 def lint_paths(
@@ -84,7 +81,7 @@ def lint_paths(
             pins.flavour_for(path) if pins is not None else None))
         for path in files
     ]
-    job = Job(settings, tuple(rules), frozenset(os.path.abspath(path) for path in files))
+    job = Job(settings, tuple(rules))
     if cache is None:
         return _lint_tasks(tasks, job, jobs, isolate, progress)
     return _lint_cached(tasks, job, jobs, cache, isolate, progress)
@@ -124,7 +121,7 @@ def _lint_cached(
             misses.append((index, task, None))
             continue
         digest = content_hash(data)
-        results[index] = _cached_result(task, data, digest, cache, job.named)
+        results[index] = _cached_result(task, data, digest, cache)
         if results[index] is None:
             misses.append((index, replace(task, data=data), digest))
         elif progress is not None:
@@ -138,14 +135,13 @@ def _lint_cached(
     return [result for result in results if result is not None]
 
 
-def _cached_result(task: Task, data: bytes, digest: str, cache: ResultCache,
-                   named: frozenset[str] | None = None) -> FileResult | None:
+def _cached_result(task: Task, data: bytes, digest: str, cache: ResultCache) -> FileResult | None:
     """The cached result of a file; None on a miss. When it has findings its Source is
     rebuilt from the bytes, without parsing, for the reporters to map notebook rows to
     cells; a clean hit carries no Source (a notebook's would cost more than the lookup)."""
     from bnlint.sources import SourceError, source_from_text
 
-    cached = cache.lookup(task.path, digest, task.codes, task.pinned, named)
+    cached = cache.lookup(task.path, digest, task.codes, task.pinned)
     if cached is None:
         return None
     findings, flavour = cached
@@ -188,15 +184,14 @@ def lint_text(
     text is analysed in a worker process within the budget of ``settings.limits``, as
     ``lint_paths`` does."""
     codes = compile_per_file_ignores(settings, rules).codes_for(path, selected)
-    job = Job(settings, tuple(rules), frozenset({os.path.abspath(path)}))
+    job = Job(settings, tuple(rules))
     raw = data.encode("utf-8") if isinstance(data, str) else data
     digest: str | None = None
     if cache is not None:
         from bnlint.cache import content_hash
 
         digest = content_hash(raw)
-        cached = _cached_result(Task(path, codes, raw, project_flavour), raw, digest, cache,
-                                job.named)
+        cached = _cached_result(Task(path, codes, raw, project_flavour), raw, digest, cache)
         if cached is not None:
             return cached
     if isolate:
@@ -257,7 +252,7 @@ def _guarded_lint(source: Source, codes: frozenset[str], pinned: Flavour | None,
 
     rules = [rule for rule in job.rules if rule.code in codes]
     try:
-        project = project_for(source.path, job.settings.root, job.named)
+        project = project_for(source.path, job.settings.root)
         return lint_source(source, job.settings, rules, pinned, project)
     except MemoryError:
         raise  # the worker reports its memory budget
