@@ -167,3 +167,7 @@ def run_json(args: list[str], cwd: Path) -> list[dict[str, Any]]:
                           check=False)
     assert done.returncode in (0, 1), done.stderr
     return list(json.loads(done.stdout))
+
+
+def test_compat_v1_imported_from_its_package_is_graph_mode() -> None:
+    assert flavour_of("from tensorflow.compat import v1 as tf\n") == ("tf1", False)

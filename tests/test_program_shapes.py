@@ -711,3 +711,56 @@ def test_weights_the_program_saves_itself_are_not_pretrained() -> None:
     # weights from elsewhere are pretrained, whatever the program saves
     assert _own_checkpoint('"pretrained.h5"', saved="model.save_weights(PATH)") == ["BN201"]
     assert _own_checkpoint("PATH") == ["BN201"]
+
+
+def test_a_value_keyed_by_an_option_default_decides_nothing() -> None:
+    # `{"linear": False, "full": True}[args.mode]` is what the default run uses, but a
+    # run may pass another option: the user's own guard on it is not taken as skipped
+    code = """
+import argparse
+import tensorflow as tf
+parser = argparse.ArgumentParser()
+parser.add_argument("--mode", default="full", choices=["linear", "full"])
+args = parser.parse_args()
+REFREEZE_BN = {"linear": True, "full": False}[args.mode]
+base = tf.keras.applications.ResNet50(include_top=False, pooling="avg")
+base.trainable = False
+model = tf.keras.Sequential([base, tf.keras.layers.Dense(10)])
+model.compile("adam", "mse")
+model.fit(x, y)
+base.trainable = True
+if REFREEZE_BN:
+    for layer in base.layers:
+        if isinstance(layer, tf.keras.layers.BatchNormalization):
+            layer.trainable = False
+model.compile(tf.keras.optimizers.Adam(1e-5), "mse")
+model.fit(x, y)
+"""
+    assert [f.code for f in lint_snippet(code, all_rules()) if f.code == "BN201"] == []
+
+
+def test_a_path_written_alike_but_meaning_another_file_is_no_own_checkpoint() -> None:
+    # the text of the path is the same, its value is not: a parameter of the loading
+    # and of the saving helper, a name bound twice, a loop variable
+    helpers = """
+def load_pretrained(model, weights_path):
+    model.load_weights(weights_path)
+
+def export(model, weights_path):
+    model.save_weights(weights_path)
+"""
+    code = OWN_CHECKPOINT.format(loaded="PATH", saved="", callback="").replace(
+        "model.load_weights(PATH)", 'load_pretrained(model, "pretrained/imagenet.h5")')
+    code = code.replace('PATH = "weights/d.h5"', helpers) + (
+        'export(model, "out/finetuned.h5")\n')
+    assert [f.code for f in lint_snippet(code, all_rules()) if f.code == "BN201"] == [
+        "BN201"]
+    rebound = OWN_CHECKPOINT.format(loaded="path", callback="", saved=(
+        'path = "out/finetuned.h5"\nmodel.save_weights(path)')).replace(
+        'PATH = "weights/d.h5"', 'path = "pretrained/imagenet.h5"')
+    assert [f.code for f in lint_snippet(rebound, all_rules()) if f.code == "BN201"] == [
+        "BN201"]
+
+
+def test_a_checkpoint_path_given_by_keyword_is_the_programs_own() -> None:
+    assert _own_checkpoint("filepath=PATH", saved="model.save_weights(filepath=PATH)") == []

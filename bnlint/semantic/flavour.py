@@ -144,8 +144,8 @@ def uses_compat_v1(model: SemanticModel) -> bool:
     ``config.gpu_options.allow_growth = True``): those run eager code as well. A project
     module it imports may be TF1 code (a copied `autoaugment.py`) that the program runs
     eagerly."""
-    if _COMPAT_V1 in model.module_imports:
-        return True
+    if _COMPAT_V1 in model.module_imports or _COMPAT_V1 in model.from_imports:
+        return True  # (`from tensorflow.compat import v1 as tf` too)
     prefix = _COMPAT_V1 + "."
     return any(name.startswith(prefix) and name[len(prefix):] not in _SESSION_SETTINGS
                for name in model.from_imports)

@@ -29,7 +29,7 @@ from bnlint.semantic.replay import (
     optimizer_of,
     rate_of,
 )
-from bnlint.semantic.scan import saved_weight_paths
+from bnlint.semantic.scan import own_checkpoint_loads
 from bnlint.semantic.sequences import sequence_batch_size
 from bnlint.semantic.syntax import (
     keyword,
@@ -536,13 +536,12 @@ class KerasEffects(ReplayBase):
         checkpoint, resumed or reloaded, not weights trained elsewhere."""
         module = self.module if self.foreign_path is None else (
             self.model.project_modules.get(self.foreign_path))
-        positional = [arg for arg in node.args if arg.keyword is None and not arg.star]
-        if module is None or not positional:
+        if module is None:
             return False
-        saved = self.saved_paths.get(id(module))
-        if saved is None:
-            saved = self.saved_paths[id(module)] = saved_weight_paths(module)
-        return module.code_for_node(positional[0].value) in saved
+        loads = self.own_loads.get(id(module))
+        if loads is None:
+            loads = self.own_loads[id(module)] = own_checkpoint_loads(module)
+        return id(node) in loads
 
     def own_step(self, layer: Layer, method: str) -> str | None:
         """The step method of the model's own class that ``evaluate``/``predict`` run

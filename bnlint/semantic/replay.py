@@ -235,8 +235,8 @@ class ReplayBase:
         # module it imported (and the path of that module)
         self.globals_env = self.module_env
         self.foreign_path: str | None = None
-        # per module replayed (by id): the paths its code writes weights to
-        self.saved_paths: dict[int, frozenset[str]] = {}
+        # per module replayed (by id): its loads of weights it writes itself (by id)
+        self.own_loads: dict[int, frozenset[int]] = {}
         # the statement of the linted file through which the replay entered another
         # module of the project
         self.foreign_entry: cst.CSTNode | None = None

@@ -196,28 +196,93 @@ def _dotted(node: cst.BaseExpression) -> str:
     return ""
 
 
+
 # Calls that write a model's weights to the path they are given first (or as `filepath=`).
 _WRITERS = ("save_weights", "save", "ModelCheckpoint", "save_model")
+_RECEIVERS = frozenset({"self", "cls"})
 
 
-def saved_weight_paths(module: cst.Module) -> frozenset[str]:
-    """The paths ``module`` writes weights to, as written (``model.save_weights(path)``,
-    ``model.save(path)``, ``ModelCheckpoint(path)``, ``save_model(model, path)``): a
-    ``load_weights`` of the same path restores the program's own checkpoint (a resumed
-    run, the best epoch reloaded), not weights trained elsewhere."""
-    found: set[str] = set()
-    for node in walk(module):
-        if not isinstance(node, cst.Call):
-            continue
-        callee = _dotted(node.func).rsplit(".", 1)[-1]
-        if callee not in _WRITERS:
-            continue
-        position = 1 if callee == "save_model" else 0
-        positional = [arg for arg in node.args if arg.keyword is None and not arg.star]
-        named = [arg for arg in node.args if arg.keyword is not None
-                 and arg.keyword.value == "filepath"]
-        written = named[0] if named else (
-            positional[position] if len(positional) > position else None)
-        if written is not None:
-            found.add(module.code_for_node(written.value))
-    return frozenset(found)
+@dataclass(slots=True)
+class _Scope:
+    """A function's body (or the module's own statements): its parameters (the
+    receiver aside) and how often it binds each name."""
+
+    params: frozenset[str]
+    bindings: dict[str, int] = field(default_factory=dict)
+
+
+def own_checkpoint_loads(module: cst.Module) -> frozenset[int]:
+    """The ``load_weights`` calls (by id) that read a path ``module`` writes weights to
+    as well (``save_weights``, ``save``, ``ModelCheckpoint``, ``save_model``): the
+    program's own checkpoint, resumed or reloaded, not weights trained elsewhere. The
+    path must be written alike at both calls and mean the same there: a parameter of
+    either function (`def load(model, path)` beside `def export(model, path)`) or a
+    name bound twice in a scope (`path = "pretrained.h5"`, later `path = "out.h5"`)
+    may hold two paths."""
+    top = _Scope(frozenset())
+    writes: list[tuple[str, frozenset[str], _Scope]] = []
+    loads: list[tuple[cst.Call, str, frozenset[str], _Scope]] = []
+    pending: list[tuple[cst.CSTNode, _Scope]] = [(module, top)]
+    while pending:
+        root, scope = pending.pop()
+        body = root.body if isinstance(root, cst.FunctionDef) else root
+        for node in walk(body, prune=lambda node: isinstance(node, cst.FunctionDef)):
+            if isinstance(node, cst.FunctionDef) and node is not root:
+                params = node.params
+                names = {param.name.value for param in (
+                    *params.posonly_params, *params.params, *params.kwonly_params)}
+                for star in (params.star_arg, params.star_kwarg):
+                    if isinstance(star, cst.Param):
+                        names.add(star.name.value)
+                pending.append((node, _Scope(frozenset(names - _RECEIVERS))))
+            elif isinstance(node, (cst.AssignTarget, cst.AnnAssign, cst.AugAssign,
+                                   cst.For, cst.CompFor)):
+                # (a loop binds its names to one value per iteration)
+                times = 2 if isinstance(node, (cst.For, cst.CompFor)) else 1
+                for bound in _bound_names(node.target):
+                    scope.bindings[bound] = scope.bindings.get(bound, 0) + times
+            elif isinstance(node, cst.Call):
+                callee = _dotted(node.func).rsplit(".", 1)[-1]
+                if callee in _WRITERS or callee == "load_weights":
+                    path = _path_argument(node, 1 if callee == "save_model" else 0)
+                    if path is not None:
+                        entry = (module.code_for_node(path), _free_names(path))
+                        if callee == "load_weights":
+                            loads.append((node, *entry, scope))
+                        else:
+                            writes.append((*entry, scope))
+    return frozenset(id(node) for node, text, names, scope in loads if any(
+        text == written and _same_meaning(names, scope, there, top)
+        for written, _, there in writes))
+
+
+def _path_argument(node: cst.Call, position: int) -> cst.BaseExpression | None:
+    """The path a weights call reads or writes: its ``filepath=``, else its argument
+    at ``position``."""
+    for arg in node.args:
+        if arg.keyword is not None and arg.keyword.value == "filepath":
+            return arg.value
+    positional = [arg for arg in node.args if arg.keyword is None and not arg.star]
+    return positional[position].value if len(positional) > position else None
+
+
+def _bound_names(target: cst.BaseExpression) -> list[str]:
+    """The names an assignment or loop target binds (`a`, `a, (b, c)`)."""
+    if isinstance(target, cst.Name):
+        return [target.value]
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [name for element in target.elements for name in _bound_names(element.value)]
+    return []
+
+
+def _free_names(node: cst.BaseExpression) -> frozenset[str]:
+    """The names an expression reads (not the attributes it takes of them)."""
+    attributes = {id(found.attr) for found in walk(node) if isinstance(found, cst.Attribute)}
+    return frozenset(found.value for found in walk(node)
+                     if isinstance(found, cst.Name) and id(found) not in attributes)
+
+
+def _same_meaning(names: frozenset[str], here: _Scope, there: _Scope, top: _Scope) -> bool:
+    """Do ``names`` mean the same at a load in ``here`` and a write in ``there``?"""
+    return not names & (here.params | there.params) and all(
+        scope.bindings.get(name, 0) <= 1 for name in names for scope in (here, there, top))

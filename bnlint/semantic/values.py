@@ -680,12 +680,21 @@ class DictValue(Value):
 
     def lookup(self, key: Value) -> Value | None:
         """The entry under ``key`` when both are certainly known, else None. A setting
-        keys the entry a run with nothing else given takes (`BACKBONES[args.backbone]`
-        with the option's default), as it sizes that run's batches."""
-        if self.open or not (is_constant_key(key) or is_setting_key(key)):
+        keys the builder a run with nothing else given takes (`BACKBONES[args.backbone]`
+        with the option's default), as it sizes that run's batches; a value it keys
+        (`{"linear": False, "full": True}[args.mode]`) stays unknown, since a run may
+        pass another option and a constant would decide `if`s and rates."""
+        if self.open:
             return None
-        assert isinstance(key, Const)
-        return self.entries.get(key.value)
+        if is_constant_key(key):
+            assert isinstance(key, Const)
+            return self.entries.get(key.value)
+        if is_setting_key(key):
+            assert isinstance(key, Const)
+            entry = self.entries.get(key.value)
+            return entry if isinstance(entry, (ModuleRef, Layer, FunctionValue, Partial,
+                                               ClassValue)) else None
+        return None
 
 
 # Classes whose instances hold their entries as attributes, built empty or from keyword
