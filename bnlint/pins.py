@@ -152,17 +152,27 @@ class PinIndex:
 
 
 def decide(pins: list[Pin]) -> Flavour | None:
-    """Turn pins into a flavour: tf-keras pin, else a Keras pin of known major, else a
-    TensorFlow pin that decides which Keras it bundles."""
+    """Turn pins into a flavour: a Keras pin of known major, else a TensorFlow pin that
+    decides which Keras it bundles. Installing tf-keras decides nothing alone: from
+    TensorFlow 2.16 on, `tf.keras` is tf-keras only with `TF_USE_LEGACY_KERAS=1` (which
+    a file that sets it, or imports `tf_keras`, says itself, but an environment may set
+    it too: TensorFlow >= 2.16 beside tf-keras decides nothing), and before 2.16 the
+    TensorFlow pin says tf-keras anyway; a tf-keras pin then names the version."""
     tf_keras = _best(pins, TF_KERAS_NAMES)
-    if tf_keras is not None:
-        return Flavour("tf-keras", pin_range(tf_keras).exact, _reason(tf_keras))
     keras = _best(pins, {"keras"})
     tensorflow = _best(pins, TENSORFLOW_NAMES)
     major = pin_range(keras).major() if keras is not None else None
     if keras is not None and major is not None:
         return _keras_flavour(keras, major, tensorflow)
-    return _tensorflow_flavour(tensorflow) if tensorflow is not None else None
+    flavour = _tensorflow_flavour(tensorflow) if tensorflow is not None else None
+    if flavour is None or tf_keras is None:
+        return flavour
+    if flavour.name == "keras3":
+        return None  # Keras 3, or tf-keras where the environment sets TF_USE_LEGACY_KERAS
+    if flavour.name == "tf-keras" and pin_range(tf_keras).exact is not None:
+        return Flavour("tf-keras", pin_range(tf_keras).exact,
+                       f"{flavour.reason}, {_reason(tf_keras)}")
+    return flavour
 
 
 def _keras_flavour(keras: Pin, major: int, tensorflow: Pin | None) -> Flavour:

@@ -54,14 +54,26 @@ def test_keras3_pins_report_a_version_only_when_fixed(
     assert (flavour.name, flavour.version) == ("keras3", version)
 
 
-def test_tf_keras_pin_wins_over_keras3(tmp_path: Path) -> None:
+def test_installing_tf_keras_beside_keras3_leaves_keras3(tmp_path: Path) -> None:
+    # from TensorFlow 2.16 on, `tf.keras` is tf-keras only with TF_USE_LEGACY_KERAS=1,
+    # which a file that sets it says itself; `import keras` is Keras 3 regardless
     flavour = _requirements(tmp_path, "keras==3.8.0", "tf_keras==2.17.0")
-    assert flavour == Flavour("tf-keras", (2, 17, 0), "tf_keras==2.17.0 in requirements.txt")
+    assert flavour == Flavour("keras3", (3, 8, 0), "keras==3.8.0 in requirements.txt")
 
 
-def test_unversioned_tf_keras_still_decides(tmp_path: Path) -> None:
-    assert _requirements(tmp_path, "tf-keras") == Flavour(
-        "tf-keras", None, "tf-keras in requirements.txt")
+@pytest.mark.parametrize("lines", [("tf-keras",), ("tensorflow", "tf-keras"),
+                                   ("tensorflow>=2.16", "tf-keras==2.17.0")])
+def test_tf_keras_installed_alone_decides_nothing(tmp_path: Path,
+                                                  lines: tuple[str, ...]) -> None:
+    # (installed for TensorFlow Probability or Hub as often as for legacy code)
+    assert _requirements(tmp_path, *lines) is None
+
+
+def test_tf_keras_beside_a_tensorflow_that_bundles_keras2_names_its_version(
+        tmp_path: Path) -> None:
+    assert _requirements(tmp_path, "tensorflow==2.15.0", "tf-keras==2.15.1") == Flavour(
+        "tf-keras", (2, 15, 1),
+        "tensorflow==2.15.0 in requirements.txt, tf-keras==2.15.1 in requirements.txt")
 
 
 def test_keras2_alone_is_standalone_keras2(tmp_path: Path) -> None:
