@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
+from bnlint.semantic.syntax import parameter_names
 from bnlint.semantic.walk import walk
 
 # Substrings of a callee's dotted name (lower case) that signal loading weights.
@@ -196,7 +197,6 @@ def _dotted(node: cst.BaseExpression) -> str:
     return ""
 
 
-
 # Calls that write a model's weights to the path they are given first (or as `filepath=`).
 _WRITERS = ("save_weights", "save", "ModelCheckpoint", "save_model")
 _RECEIVERS = frozenset({"self", "cls"})
@@ -228,13 +228,11 @@ def own_checkpoint_loads(module: cst.Module) -> frozenset[int]:
         body = root.body if isinstance(root, cst.FunctionDef) else root
         for node in walk(body, prune=lambda node: isinstance(node, cst.FunctionDef)):
             if isinstance(node, cst.FunctionDef) and node is not root:
-                params = node.params
-                names = {param.name.value for param in (
-                    *params.posonly_params, *params.params, *params.kwonly_params)}
-                for star in (params.star_arg, params.star_kwarg):
-                    if isinstance(star, cst.Param):
-                        names.add(star.name.value)
-                pending.append((node, _Scope(frozenset(names - _RECEIVERS))))
+                stars = {star.name.value for star in (node.params.star_arg,
+                                                      node.params.star_kwarg)
+                         if isinstance(star, cst.Param)}
+                names = (parameter_names(node) | stars) - _RECEIVERS
+                pending.append((node, _Scope(names)))
             elif isinstance(node, (cst.AssignTarget, cst.AnnAssign, cst.AugAssign,
                                    cst.For, cst.CompFor)):
                 # (a loop binds its names to one value per iteration)
