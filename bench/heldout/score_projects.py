@@ -18,6 +18,8 @@ figures, which stay the measure. Labels marked
 `cross_module = true` need another module of the project to be read; they are counted
 in the overall figures and reported apart as well. Part d is the part never tuned on:
 its false alarms and misses are counted but not listed unless `--details d` is given.
+A third table counts each (file, rule) pair once, so that one habit repeated on a dozen
+lines of one builder weighs as one mistake found or missed.
 
 Set 6 (`--set 6 --parts ab`, labels6_a.toml and labels6_b.toml) holds multi-module
 projects; part b is never tuned on. Set 7 (`--set 7 --parts abc`) holds 39 more
@@ -188,6 +190,25 @@ def without_cross_module(labels: dict[str, dict]) -> dict[str, dict]:
     return result
 
 
+def per_file_and_rule(result: dict) -> dict:
+    """The result counted once per (file, rule): a repeated habit weighs as one mistake.
+
+    A pair is found when any of its labels is matched, missed when it has labels and
+    none is matched, and a false alarm when bnlint reports the rule there on no label.
+    """
+    def pair(k: tuple) -> tuple:
+        return (k[0], k[1], 0, None)
+
+    tp = {pair(k) for k in result["tp"]}
+    fn = {pair(k) for k in result["fn"]} - tp
+    expected = {pair(k): why for k, why in result["expected"].items()}
+    fp = {pair(k) for k in result["fp"]} - set(expected)
+    got = {pair(k): finding for k, finding in result["got"].items()}
+    amb = {pair(k) for k in result["ambiguous_hits"]} - tp - fp - fn
+    return {"expected": expected, "got": got, "tp": sorted(tp), "fp": sorted(fp),
+            "fn": sorted(fn), "ambiguous_hits": sorted(amb)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", type=int, default=5, dest="number",
@@ -229,6 +250,8 @@ def main() -> int:
         print(f"\n===== {name}: {len(everything)} files, "
               f"{len({e['repo'] for e in everything.values()})} repositories")
         table(score(everything, all_findings, None, "expected"), f"[{name}] default rules")
+        table(per_file_and_rule(score(everything, all_findings, None, "expected")),
+              f"[{name}] default rules, counted once per file and rule")
         table(score(without_cross_module(everything), all_findings, None, "expected"),
               f"[{name}] default rules, single-module labels only")
         table(score_at_notes(everything, all_findings),
