@@ -15,6 +15,7 @@ import pytest
 from bnlint.engine import judged_flavour
 from bnlint.flavour import Flavour
 from bnlint.pins import PinIndex, project_flavour
+from bnlint.project import project_for
 from bnlint.settings import Settings
 from bnlint.sources import source_from_text
 
@@ -352,3 +353,81 @@ def test_show_settings_reads_the_modules_a_file_imports_as_the_lint_does(
     assert shown.returncode == 0, shown.stderr
     assert "keras['train.py'] = 'standalone Keras 2 (the file uses `keras.engine" in (
         shown.stdout)
+
+
+# --- the modules importing a file run it on their Keras ----------------------------------
+
+FUSED_LAYER = """\
+    import tensorflow as tf
+
+
+    class CrossReplicaBatchNorm(tf.keras.layers.BatchNormalization):
+        def __init__(self, fused=False, **kwargs):
+            super().__init__(fused=fused, **kwargs)
+    """
+KERAS3_IMPORTER = """\
+    import tensorflow as tf
+    from layers import CrossReplicaBatchNorm
+
+    def masked_mean(x, mask):
+        return tf.keras.ops.mean(tf.keras.ops.where(mask, x, 0.0))
+    """
+KERAS2_IMPORTER = """\
+    import tensorflow as tf
+    from layers import CrossReplicaBatchNorm
+
+    def train(model, batches):
+        model.fit_generator(batches, epochs=1)
+    """
+
+
+def test_a_module_takes_the_keras_of_the_module_that_imports_it(repo: Path) -> None:
+    # nothing pinned; `layers.py` says nothing itself, `data.py` runs it on Keras 3
+    write(repo / "layers.py", FUSED_LAYER)
+    assert bnlint(["layers.py"], repo) == []
+    write(repo / "data.py", KERAS3_IMPORTER)
+    found = bnlint(["layers.py"], repo)
+    assert [(item["code"], item["location"]["row"]) for item in found] == [("BN305", 6)]
+    assert found[0]["keras"] == {
+        "flavour": "keras3", "version": None,
+        "decided_by": "`data.py` imports it and uses `keras.ops.mean`, which only Keras 3 has"}
+    shown = subprocess.run(
+        [sys.executable, "-m", "bnlint", "--show-settings", "layers.py"], cwd=repo,
+        capture_output=True, text=True, timeout=120, check=False)
+    assert "keras['layers.py'] = 'Keras 3 (`data.py` imports it" in shown.stdout
+
+
+def test_importers_that_disagree_decide_nothing(repo: Path) -> None:
+    write(repo / "layers.py", FUSED_LAYER)
+    write(repo / "data.py", KERAS3_IMPORTER)
+    write(repo / "legacy.py", KERAS2_IMPORTER)
+    assert bnlint(["layers.py"], repo) == []
+
+
+def test_an_importer_written_for_keras_2_keeps_the_keras_2_verdict(repo: Path) -> None:
+    write(repo / "layers.py", FUSED_LAYER)
+    write(repo / "legacy.py", KERAS2_IMPORTER)
+    flavour = judged_flavour(source_from_text(str(repo / "layers.py"),
+                                              (repo / "layers.py").read_text()),
+                             Settings(), None, project_for(str(repo / "layers.py"),
+                                                           str(repo)))
+    assert flavour is not None and flavour.name == "tf-keras" and not flavour.assumed
+    assert flavour.reason == ("`legacy.py` imports it and uses `.fit_generator()`, which "
+                              "Keras 3 removed")
+
+
+def test_a_pin_still_wins_over_the_importers(repo: Path) -> None:
+    write(repo / "requirements.txt", "tensorflow==2.12.0\n")
+    write(repo / "layers.py", FUSED_LAYER)
+    write(repo / "data.py", KERAS3_IMPORTER)
+    assert bnlint(["layers.py"], repo) == []
+
+
+def test_an_importers_comment_or_string_says_nothing(repo: Path) -> None:
+    write(repo / "layers.py", FUSED_LAYER)
+    write(repo / "data.py", """\
+        # ported from code using tf.keras.ops.mean
+        from layers import CrossReplicaBatchNorm
+        NOTE = "keras.ops is Keras 3 only"
+        """)
+    assert bnlint(["layers.py"], repo) == []

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable
+
 from bnlint.flavour import Flavour
 from bnlint.semantic.model import SemanticModel
 from bnlint.settings import Settings
@@ -44,7 +47,8 @@ def resolve_flavour(
     ``tf_keras`` or ``tensorflow.python.keras``, ``TF_USE_LEGACY_KERAS``,
     also set by a notebook's ``%env`` when ``legacy_keras_env``); then the project's
     pins; then TF1 graph-mode idioms; then APIs that exist in only one generation of
-    Keras; else the flavour is unknown: Keras 3, marked as assumed, so that rules whose
+    Keras, in the file or in the project's modules that import it; else the flavour is
+    unknown: Keras 3, marked as assumed, so that rules whose
     verdict depends on the flavour say nothing."""
     if settings.target_keras != "auto":
         return Flavour(settings.target_keras, settings.keras_version, "configured target-keras")
@@ -86,6 +90,9 @@ def resolve_flavour(
             name.split(".")[0] == "tensorflow" for name in model.imports)
         return Flavour("keras2" if standalone else "tf-keras", version,
                        f"the file uses `{old}`, which Keras 3 removed")
+    imported_by = importers_flavour(model, version)
+    if imported_by is not None:
+        return imported_by
     return Flavour("keras3", version, "assumed (nothing says which Keras)", assumed=True)
 
 
@@ -97,30 +104,80 @@ def _tf_keras_only(model: SemanticModel) -> bool:
 
 def _keras2_signal(model: SemanticModel) -> str | None:
     """An API of Keras 2 that Keras 3 no longer has, used by the file."""
-    for name in model.imports:
+    return _keras2_api(model.imports, [call.method for call in model.calls if call.method],
+                       [call.name for call in model.calls if call.name is not None])
+
+
+def _keras2_api(imports: Iterable[str], methods: Iterable[str],
+                names: Iterable[str]) -> str | None:
+    """The first of ``imports`` (module paths as written), ``methods`` (names of the
+    methods called) and ``names`` (canonical library names used) that Keras 3 removed."""
+    for name in imports:
         module = name.removeprefix("tensorflow.")  # imports are written out in full
         if module.startswith(_KERAS2_MODULES):
             return name
-    for call in model.calls:
-        if call.method in _KERAS2_METHODS:
-            return f".{call.method}()"
-        if call.name is not None and call.name.endswith(_KERAS2_FUNCTIONS):
-            return call.name
+    for method in methods:
+        if method in _KERAS2_METHODS:
+            return f".{method}()"
+    for name in names:
+        if name.endswith(_KERAS2_FUNCTIONS):
+            return name
     return None
 
 
 def _keras3_signal(model: SemanticModel) -> str | None:
     """An API that exists only in Keras 3, used by the file."""
-    for name in model.imports:
+    return _keras3_api(model.imports, [
+        *(call.name for call in model.calls if call.name is not None),
+        *(reference.name for reference in model.references)])
+
+
+def _keras3_api(imports: Iterable[str], names: Iterable[str]) -> str | None:
+    """The first of ``imports`` and ``names`` (canonical) that only Keras 3 has."""
+    for name in [*imports, *names]:
         if name.startswith(_KERAS3_MODULES):
             return name
-    for call in model.calls:
-        if call.name is not None and call.name.startswith(_KERAS3_MODULES):
-            return call.name
-    for reference in model.references:
-        if reference.name.startswith(_KERAS3_MODULES):
-            return reference.name
     return None
+
+
+def importers_flavour(model: SemanticModel, version: tuple[int, ...] | None) -> Flavour | None:
+    """The Keras the project's modules that import the file were written for, when
+    those that say anything agree: they run its code in their own process, so on their
+    Keras (`ref_coco.py` uses `tf.keras.ops` and imports `utils.py`, so `utils.py` runs
+    on Keras 3). None when none says, or they disagree."""
+    if model.project is None:
+        return None
+    from bnlint.semantic.code_use import code_use
+
+    verdicts: list[Flavour] = []
+    for path in model.project.importers():
+        tree = model.project.module(path)
+        if tree is None:
+            continue
+        if path not in model.importers_read:
+            model.importers_read.append(path)
+        use = code_use(tree)
+        shown = os.path.basename(path)
+        old = _keras2_api(use.imports, use.methods, use.names)
+        new = _keras3_api(use.imports, use.names)
+        if any(name == "tf_keras" or name.startswith("tf_keras.") for name in use.imports):
+            verdicts.append(Flavour("tf-keras", version or TF_KERAS_PACKAGE,
+                                    f"`{shown}` imports it and imports tf_keras"))
+        elif new is not None and old is None:
+            verdicts.append(Flavour("keras3", version, f"`{shown}` imports it and uses "
+                                    f"`{new}`, which only Keras 3 has"))
+        elif old is not None and new is None:
+            standalone = (old.startswith(_STANDALONE_KERAS_MODULES) or not any(
+                name.split(".")[0] == "tensorflow" for name in use.imports)) and (
+                not _tf_keras_only(model))
+            verdicts.append(Flavour("keras2" if standalone else "tf-keras", version,
+                                    f"`{shown}` imports it and uses `{old}`, which Keras 3 "
+                                    "removed"))
+        elif old is not None:
+            return None  # a module written for both says nothing of this one
+    if len({verdict.name for verdict in verdicts}) != 1:
+        return None
+    return verdicts[0]
 
 
 def _tf1_graph_mode(model: SemanticModel) -> bool:
