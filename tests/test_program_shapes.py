@@ -764,3 +764,78 @@ def export(model, weights_path):
 
 def test_a_checkpoint_path_given_by_keyword_is_the_programs_own() -> None:
     assert _own_checkpoint("filepath=PATH", saved="model.save_weights(filepath=PATH)") == []
+
+
+# --- a batch-norm subclass builds its layer through `super().__init__(...)` ---------------
+
+SUBCLASS_CONSTRUCTOR = """
+import keras
+
+
+class GroupedBatchNorm(keras.layers.BatchNormalization):
+    def __init__(self, groups=2, **kwargs):
+        super().__init__({arguments}**kwargs)
+        self.groups = groups
+
+
+class SyncedGroupedBatchNorm(GroupedBatchNorm):
+    def __init__(self, **kwargs):
+        super(SyncedGroupedBatchNorm, self).__init__(groups=4, {arguments}**kwargs)
+"""
+
+
+def test_super_constructor_arguments_of_a_batch_norm_subclass_are_the_layers() -> None:
+    flagged = SUBCLASS_CONSTRUCTOR.format(arguments="fused=False, momentum=0.1, ")
+    assert codes(flagged, target="keras3") == [
+        ("BN305", 7), ("BN402", 7), ("BN305", 13), ("BN402", 13)]
+    # tf-keras still has `fused=`; the momentum is wrong in every Keras
+    assert codes(flagged, target="tf-keras") == [("BN402", 7), ("BN402", 13)]
+    assert codes(SUBCLASS_CONSTRUCTOR.format(arguments="momentum=0.9, "),
+                 target="keras3") == []
+
+
+def test_super_constructor_of_a_class_that_is_not_batch_norm_is_not_a_layer() -> None:
+    code = """
+import keras
+
+
+class Block(keras.layers.Layer):
+    def __init__(self, momentum=0.1, **kwargs):
+        super().__init__(fused=False, momentum=momentum, **kwargs)
+        self.bn = keras.layers.BatchNormalization(momentum=0.99)
+"""
+    assert codes(code, target="keras3") == []
+
+
+# --- `for i, layer in enumerate(base.layers)` is a loop over the layers -------------------
+
+ENUMERATED_UNFREEZE = """
+from keras.applications import EfficientNetB0
+from keras.layers import BatchNormalization, Dense, GlobalAveragePooling2D
+from keras.models import Model
+
+base = EfficientNetB0(weights="imagenet", include_top=False)
+base.trainable = False
+model = Model(base.input, Dense(7)(GlobalAveragePooling2D()(base.output)))
+model.compile("adam", "mse")
+model.fit(x, y)
+base.trainable = True
+for i, layer in enumerate(base.layers):
+{body}
+model.compile(keras.optimizers.Adam(1e-5), "mse")
+model.fit(x, y)
+"""
+
+
+def test_an_enumerated_loop_that_refreezes_batch_norm_is_understood() -> None:
+    refreeze = """\
+    if isinstance(layer, BatchNormalization):
+        layer.trainable = False"""
+    assert [c for c in codes(ENUMERATED_UNFREEZE.format(body=refreeze))
+            if c[0] == "BN201"] == []
+    nothing = "    print(i, layer.name)"
+    assert [c for c in codes(ENUMERATED_UNFREEZE.format(body=nothing))
+            if c[0] == "BN201"] == [("BN201", 11)]
+    every = "    layer.trainable = True"
+    assert [c for c in codes(ENUMERATED_UNFREEZE.format(body=every))
+            if c[0] == "BN201"] == [("BN201", 13)]

@@ -10,6 +10,7 @@ from typing import Literal, cast
 import libcst as cst
 
 from bnlint.semantic.events import Event, PathKind
+from bnlint.semantic.model import CallSite
 from bnlint.semantic.paths import PathOracle, condition_key
 from bnlint.semantic.replay import (
     BATCH_PARAMETER,
@@ -460,7 +461,17 @@ class StatementReplay(ReplayBase):
     def exec_for(self, node: cst.For, env: Env) -> None:
         iterable = self.eval(node.iter, env)
         latches: dict[str, tuple[bool, str]] = {}
-        if isinstance(iterable, LayerSelection) and not iterable.element and isinstance(
+        layers = self.enumerated_layers(node, env)
+        if layers is not None:
+            # `for i, layer in enumerate(base.layers)`: the layer as in a plain loop over
+            # them, the counter an index running over the same layers
+            counter, element, iterable = layers
+            env.bind(counter.value, LayerIndex(iterable.container) if (
+                iterable.extent == "all") else UNKNOWN)
+            env.bind(element.value, replace(iterable, element=True, node=element))
+            latches = {name: (initial, element.value)
+                       for name, initial in _latches(node.body, env).items()}
+        elif isinstance(iterable, LayerSelection) and not iterable.element and isinstance(
             node.target, cst.Name
         ):
             env.bind(node.target.value, replace(iterable, element=True, node=node.target))
@@ -495,6 +506,24 @@ class StatementReplay(ReplayBase):
             self.latches = saved
         if node.orelse is not None:
             self.exec_branch(node.orelse.body, env, ("else", node))
+
+    def enumerated_layers(self, node: cst.For, env: Env
+                          ) -> tuple[cst.Name, cst.Name, LayerSelection] | None:
+        """``for i, layer in enumerate(model.layers)``: the counter, the loop variable
+        and the layers it runs over."""
+        target = node.target
+        if not (_is_enumerate(node.iter) and isinstance(target, (cst.Tuple, cst.List))
+                and len(target.elements) == 2):
+            return None
+        call = cast(cst.Call, node.iter)
+        counter, element = (item.value for item in target.elements)
+        if not (len(call.args) == 1 and call.args[0].keyword is None and not call.args[0].star
+                and isinstance(counter, cst.Name) and isinstance(element, cst.Name)):
+            return None
+        layers = self.eval(call.args[0].value, env)
+        if isinstance(layers, LayerSelection) and not layers.element:
+            return counter, element, layers
+        return None
 
     def known_items(self, node: cst.For, iterable: Value, env: Env
                     ) -> tuple[cst.BaseExpression, ListValue] | None:
@@ -697,6 +726,13 @@ class StatementReplay(ReplayBase):
                     own_call = statement
         if derives_bn:
             value.batch_norm = True if own_call is None or _calls_super_call(own_call) else None
+            base_name = _batch_norm_base(bases, bn_names)
+            if base_name is not None and self.foreign_path is None:
+                # `super().__init__(fused=False, momentum=0.1)` in the class's own
+                # `__init__` builds the Keras layer with those arguments, as a
+                # `BatchNormalization(...)` call does
+                self.model.calls.extend(CallSite(call, base_name, self.context)
+                                        for call in _super_constructor_calls(node))
         value.data_sequence = any(
             isinstance(base, ModuleRef) and base.name in DATA_SEQUENCES
             or isinstance(base, ClassValue) and base.data_sequence for base in bases)
@@ -1067,6 +1103,36 @@ def _executors(replay: type) -> dict[type, Callable[..., None]]:
         table = _TABLES[replay] = {
             getattr(cst, kind): getattr(replay, method) for kind, method in _EXECUTORS.items()}
     return table
+
+
+def _batch_norm_base(bases: tuple[Value, ...], bn_names: frozenset[str]) -> str | None:
+    """The Keras batch-norm class a class derives from, through the project's own
+    subclasses of it."""
+    for base in bases:
+        if isinstance(base, ModuleRef) and base.name in bn_names:
+            return base.name
+        if isinstance(base, ClassValue):
+            found = _batch_norm_base(base.bases, bn_names)
+            if found is not None:
+                return found
+    return None
+
+
+def _super_constructor_calls(node: cst.ClassDef) -> list[cst.Call]:
+    """The ``super().__init__(...)`` (or ``super(Cls, self).__init__(...)``) calls of
+    the class's own ``__init__``."""
+    found: list[cst.Call] = []
+    for statement in node.body.body if isinstance(node.body, cst.IndentedBlock) else ():
+        if not (isinstance(statement, cst.FunctionDef) and statement.name.value == "__init__"):
+            continue
+        for inner in walk(statement):
+            if (isinstance(inner, cst.Call) and isinstance(inner.func, cst.Attribute)
+                    and inner.func.attr.value == "__init__"
+                    and isinstance(inner.func.value, cst.Call)
+                    and isinstance(inner.func.value.func, cst.Name)
+                    and inner.func.value.func.value == "super"):
+                found.append(inner)
+    return found
 
 
 def _calls_super_call(function: cst.FunctionDef) -> bool:
