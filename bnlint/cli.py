@@ -803,8 +803,11 @@ def _describe_target(flavour: Flavour | None) -> str:
     if flavour is None:
         return "decided per file: nothing pinned here"
     if flavour.assumed:
-        return ("unknown: no configuration, pin or code says which Keras; rules whose "
-                "verdict depends on it stay silent")
+        from bnlint.semantic.flavour import ASSUMED
+
+        why = ("no configuration, pin or code says which Keras" if flavour.reason == ASSUMED
+               else flavour.reason)
+        return f"unknown: {why}; rules whose verdict depends on it stay silent"
     return f"{flavour.describe()} ({flavour.reason})"
 
 

@@ -431,3 +431,42 @@ def test_an_importers_comment_or_string_says_nothing(repo: Path) -> None:
         NOTE = "keras.ops is Keras 3 only"
         """)
     assert bnlint(["layers.py"], repo) == []
+
+
+# --- a TensorFlow 1 pin beside code only TensorFlow 2 runs -------------------------------
+
+EAGER_LOOP = """\
+    import tensorflow as tf
+
+    model = tf.keras.Sequential([tf.keras.layers.Dense(8), tf.keras.layers.BatchNormalization()])
+    optimizer = tf.keras.optimizers.Adam()
+    {writer}
+    for x, y in batches:
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean((model(x) - y) ** 2)
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+    """
+
+
+@pytest.mark.parametrize("writer", [
+    'writer = tf.summary.create_file_writer("logs")',
+    'gpus = tf.config.list_physical_devices("GPU")',
+])
+def test_a_tf1_pin_beside_tensorflow_2_code_is_stale(repo: Path, writer: str) -> None:
+    write(repo / "requirements.txt", "tensorflow-gpu==1.12.0\n")
+    write(repo / "train.py", EAGER_LOOP.format(writer=writer))
+    assert [(item["code"], item["location"]["row"]) for item in bnlint(["train.py"], repo)] == [
+        ("BN107", 8)]
+    shown = subprocess.run(
+        [sys.executable, "-m", "bnlint", "--show-settings", "train.py"], cwd=repo,
+        capture_output=True, text=True, timeout=120, check=False)
+    assert ("keras['train.py'] = 'unknown: tensorflow-gpu==1.12.0 in requirements.txt is "
+            "stale: the code uses `tf.") in shown.stdout
+
+
+def test_a_tf1_pin_still_decides_code_tensorflow_1_could_run(repo: Path) -> None:
+    write(repo / "requirements.txt", "tensorflow-gpu==1.12.0\n")
+    write(repo / "train.py", EAGER_LOOP.format(
+        writer='gpus = tf.config.experimental.list_physical_devices("GPU")'))
+    assert bnlint(["train.py"], repo) == []

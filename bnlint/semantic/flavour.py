@@ -28,7 +28,12 @@ _KERAS2_FUNCTIONS = ("keras.backend.get_session", "keras.backend.set_session")
 _TF_BUNDLED_KERAS = "tensorflow.python.keras"
 # Modules only Keras 3 (or libraries built on it) has.
 _KERAS3_MODULES = ("keras_hub", "keras.ops", "keras.config", "keras.random", "keras.tree")
+# What only TensorFlow 2 has: TF 1.15 kept summary writers in `tf.contrib.summary` and
+# `tf.compat.v2.summary`, and listed devices under `tf.config.experimental` (the
+# stable `tf.config.list_physical_devices` came with TF 2.1).
+_TF2_ONLY = frozenset({"tf.summary.create_file_writer", "tf.config.list_physical_devices"})
 _COMPAT_V1 = "tensorflow.compat.v1"
+ASSUMED = "assumed (nothing says which Keras)"
 # What TF 2 programs take from `tensorflow.compat.v1` to set up the GPU session.
 _SESSION_SETTINGS = frozenset({"ConfigProto", "InteractiveSession", "GPUOptions", "logging"})
 _TF1_CALLS = (
@@ -46,7 +51,8 @@ def resolve_flavour(
     (Python 2 code, read as its port when ``python2``, ran on Keras 2 only; imports of
     ``tf_keras`` or ``tensorflow.python.keras``, ``TF_USE_LEGACY_KERAS``,
     also set by a notebook's ``%env`` when ``legacy_keras_env``); then the project's
-    pins; then TF1 graph-mode idioms; then APIs that exist in only one generation of
+    pins (a TensorFlow 1 pin is stale beside code calling what only TensorFlow 2 has);
+    then TF1 graph-mode idioms; then APIs that exist in only one generation of
     Keras, in the file or in the project's modules that import it; else the flavour is
     unknown: Keras 3, marked as assumed, so that rules whose
     verdict depends on the flavour say nothing."""
@@ -72,11 +78,14 @@ def resolve_flavour(
         project = project.bundled or Flavour(
             "tf-keras", None, f"{project.reason} is standalone Keras; the file uses only "
             "tf.keras")
-    if project is not None:
+    stale = _tf2_api(model) if project is not None and project.name == "tf1" else None
+    if project is not None and stale is None:
         # A pin says which Keras is installed; graph-mode idioms do not change that.
         if version is not None and project.version is None:
             return Flavour(project.name, version, project.reason)
         return project
+    # (a TensorFlow 1 pin beside code that calls what only TensorFlow 2 has is stale:
+    # the code ran elsewhere, and says itself what it can)
     if _tf1_graph_mode(model):
         return Flavour("tf1", version, "the file uses TF1 graph mode (tf.compat.v1)")
     old, new = _keras2_signal(model), _keras3_signal(model)
@@ -93,7 +102,11 @@ def resolve_flavour(
     imported_by = importers_flavour(model, version)
     if imported_by is not None:
         return imported_by
-    return Flavour("keras3", version, "assumed (nothing says which Keras)", assumed=True)
+    if stale is not None and project is not None:
+        return Flavour("keras3", version, f"{project.reason} is stale: the code uses "
+                       f"`{stale}`, which only TensorFlow 2 has, and nothing else says which "
+                       "Keras", assumed=True)
+    return Flavour("keras3", version, ASSUMED, assumed=True)
 
 
 def _tf_keras_only(model: SemanticModel) -> bool:
@@ -178,6 +191,15 @@ def importers_flavour(model: SemanticModel, version: tuple[int, ...] | None) -> 
     if len({verdict.name for verdict in verdicts}) != 1:
         return None
     return verdicts[0]
+
+
+def _tf2_api(model: SemanticModel) -> str | None:
+    """A TensorFlow API that TensorFlow 1 did not have, used by the file."""
+    for name in [*(call.name for call in model.calls if call.name is not None),
+                 *(reference.name for reference in model.references)]:
+        if name in _TF2_ONLY:
+            return name
+    return None
 
 
 def _tf1_graph_mode(model: SemanticModel) -> bool:
