@@ -839,3 +839,34 @@ def test_an_enumerated_loop_that_refreezes_batch_norm_is_understood() -> None:
     every = "    layer.trainable = True"
     assert [c for c in codes(ENUMERATED_UNFREEZE.format(body=every))
             if c[0] == "BN201"] == [("BN201", 13)]
+
+
+# --- `if i < n:` on the counter of an enumerated layer loop splits the layers ------------
+
+POSITION_SPLIT = """
+import tensorflow as tf
+
+base = tf.keras.applications.MobileNetV2(input_shape=(160, 160, 3), include_top=False,
+                                         weights="imagenet")
+base.trainable = False
+x = tf.keras.layers.GlobalAveragePooling2D()(base.output)
+model = tf.keras.Model(base.input, tf.keras.layers.Dense(1)(x))
+model.compile(optimizer=tf.keras.optimizers.Adam(1e-3), loss="bce")
+model.fit(train_dataset, epochs=10)
+base.trainable = True
+for i, layer in enumerate(base.layers):
+    if {test}:
+        layer.trainable = False
+model.compile(optimizer=tf.keras.optimizers.RMSprop(1e-5), loss="bce")
+model.fit(train_dataset, epochs=20)
+"""
+
+
+def test_a_position_test_on_the_enumerated_counter_selects_a_slice() -> None:
+    # from layer 100 on (BN included) the base trains, as with `base.layers[:100]`
+    assert codes(POSITION_SPLIT.format(test="i < 100")) == [("BN201", 11)]
+    assert codes(POSITION_SPLIT.format(test="not i >= 100")) == [("BN201", 11)]
+    # all but the last layer (the final ReLU) stay frozen: no BN is unfrozen
+    assert codes(POSITION_SPLIT.format(test="i < len(base.layers) - 1")) == []
+    # a bound nobody can read leaves the loop as unknown as before
+    assert codes(POSITION_SPLIT.format(test="i < cutoff")) == []

@@ -32,6 +32,7 @@ from bnlint.semantic.syntax import (
     ends_program,
     is_main_guard,
 )
+from bnlint.semantic.trainability import select_layers
 from bnlint.semantic.values import (
     UNKNOWN,
     ClassValue,
@@ -41,6 +42,7 @@ from bnlint.semantic.values import (
     FunctionValue,
     Instance,
     Layer,
+    LayerCount,
     LayerIndex,
     LayerSelection,
     ListValue,
@@ -189,6 +191,10 @@ class StatementReplay(ReplayBase):
         if latch is not None:
             self.exec_latched(node, env, *latch)
             return
+        split = self.position_test(node.test, env)
+        if split is not None and not isinstance(node.orelse, cst.If):
+            self.exec_split(node, env, *split)
+            return
         test = self.eval(node.test, env)
         if is_main_guard(node.test):
             if self.foreign_path is None:  # an imported module is not `__main__`
@@ -221,6 +227,77 @@ class StatementReplay(ReplayBase):
                 if start and body[start - 1] is node:
                     self.relevance.note_exit(node, body[start:])
         self.exec_joined(node, env, guard)
+
+    def position_test(self, test: cst.BaseExpression, env: Env
+                      ) -> tuple[str, LayerSelection, bool, int] | None:
+        """``if i < fine_tune_at:`` in ``for i, layer in enumerate(base.layers)``, with a
+        known bound: (loop variable, its selection, True when the body runs on the
+        layers from the bound on, the bound as a slice index: ``fine_tune_at``, or
+        ``-n`` for ``len(base.layers) - n``)."""
+        negated = False
+        while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+            negated, test = not negated, test.expression
+        if not (isinstance(test, cst.Comparison) and len(test.comparisons) == 1
+                and isinstance(test.left, cst.Name)):
+            return None
+        index = env.lookup(test.left.value)
+        if not isinstance(index, LayerIndex) or index.element is None:
+            return None
+        selection = env.lookup(index.element)
+        if not (isinstance(selection, LayerSelection) and selection.element
+                and selection.container is index.container and selection.extent == "all"
+                and selection.guard == "none" and selection.anchor == "none"):
+            return None
+        operator = test.comparisons[0].operator
+        bound = self.eval(test.comparisons[0].comparator, env)
+        known = const_int(bound)
+        if isinstance(bound, LayerCount) and bound.container is index.container and (
+                bound.offset < 0):
+            stop = bound.offset
+        elif known is not None and known >= 0:
+            stop = known
+        else:
+            return None
+        if isinstance(operator, (cst.LessThan, cst.GreaterThanEqual)):
+            tail = isinstance(operator, cst.GreaterThanEqual)
+        elif isinstance(operator, (cst.LessThanEqual, cst.GreaterThan)) and stop != -1:
+            tail, stop = isinstance(operator, cst.GreaterThan), stop + 1
+        else:
+            return None
+        return index.element, selection, tail != negated, stop
+
+    def exec_split(self, node: cst.If, env: Env, variable: str, selection: LayerSelection,
+                   body_on_tail: bool, stop: int) -> None:
+        """The two arms of ``if i < fine_tune_at:``: one runs on the layers before the
+        bound, the other on the rest, each as ``layers[:bound]`` / ``layers[bound:]``
+        would select them, so each is definite."""
+        arms: list[tuple[cst.BaseSuite | None, bool, PathKind]] = [
+            (node.body, body_on_tail, "if"),
+            (node.orelse.body if isinstance(node.orelse, cst.Else) else None,
+             not body_on_tail, "else"),
+        ]
+        before = dict(env.names)
+        results: list[dict[str, Value]] = []
+        for suite, tail, kind in arms:
+            env.names = dict(before)
+            if suite is not None:
+                bounds = (stop, None) if tail else (None, stop)
+                written = cst.Name("bound")  # (its value is in `bounds`)
+                part = select_layers(selection, cst.Slice(
+                    lower=written if tail else None, upper=None if tail else written),
+                    cast(cst.Subscript, selection.node), None, bounds)
+                assert isinstance(part, LayerSelection)
+                env.bind(variable, replace(part, element=True, bounds=bounds))
+                saved = self.context
+                self.context = replace(saved, path=saved.path + ((kind, node),))
+                try:
+                    self.exec_suite(suite, env)
+                finally:
+                    self.context = saved
+                    env.bind(variable, selection)
+                self.exit = None
+            results.append(dict(env.names))
+        env.names = _join_names(before, results[0], results[1])
 
     def latch_test(self, test: cst.BaseExpression,
                    env: Env) -> tuple[str, LayerSelection, bool] | None:
@@ -466,7 +543,7 @@ class StatementReplay(ReplayBase):
             # `for i, layer in enumerate(base.layers)`: the layer as in a plain loop over
             # them, the counter an index running over the same layers
             counter, element, iterable = layers
-            env.bind(counter.value, LayerIndex(iterable.container) if (
+            env.bind(counter.value, LayerIndex(iterable.container, element=element.value) if (
                 iterable.extent == "all") else UNKNOWN)
             env.bind(element.value, replace(iterable, element=True, node=element))
             latches = {name: (initial, element.value)

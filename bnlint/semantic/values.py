@@ -483,10 +483,13 @@ class LayerCount(Value):
 @dataclass(eq=False, slots=True)
 class LayerIndex(Value):
     """An index running over ``container.layers`` from ``start``:
-    ``for i in range(len(model.layers))`` (or ``range(start, len(...))``)."""
+    ``for i in range(len(model.layers))`` (or ``range(start, len(...))``), or the counter
+    of ``for i, layer in enumerate(model.layers)``, whose layer is the loop variable
+    named ``element``."""
 
     container: Layer
     start: int | None = None
+    element: str | None = None
 
 
 @dataclass(eq=False, slots=True)
