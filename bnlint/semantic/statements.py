@@ -5,22 +5,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Literal, cast
+from typing import cast
 
 import libcst as cst
 
 from bnlint.semantic.events import Event, PathKind
+from bnlint.semantic.layer_loops import LayerLoopReplay, is_enumerate
 from bnlint.semantic.model import CallSite
 from bnlint.semantic.paths import PathOracle, condition_key
 from bnlint.semantic.replay import (
     BATCH_PARAMETER,
     DATA_SEQUENCES,
-    PROGRESS_BARS,
     UNROLLED_ITEMS,
     BoundMethod,
     Env,
     Exit,
-    ReplayBase,
     const_int,
 )
 from bnlint.semantic.skipped import skipped_calls
@@ -32,7 +31,6 @@ from bnlint.semantic.syntax import (
     ends_program,
     is_main_guard,
 )
-from bnlint.semantic.trainability import select_layers
 from bnlint.semantic.values import (
     UNKNOWN,
     ClassValue,
@@ -42,7 +40,6 @@ from bnlint.semantic.values import (
     FunctionValue,
     Instance,
     Layer,
-    LayerCount,
     LayerIndex,
     LayerSelection,
     ListValue,
@@ -60,14 +57,14 @@ from bnlint.semantic.values import (
     common_graph,
     flattened,
     is_constant_key,
-    merge_tensors,
+    join_names,
     track_layers,
     written_constant,
 )
 from bnlint.semantic.walk import run_visitor, walk
 
 
-class StatementReplay(ReplayBase):
+class StatementReplay(LayerLoopReplay):
     def exec_block(self, body: Sequence[cst.BaseStatement] | Sequence[cst.BaseSmallStatement],
                    env: Env) -> None:
         saved = self.context
@@ -228,128 +225,6 @@ class StatementReplay(ReplayBase):
                     self.relevance.note_exit(node, body[start:])
         self.exec_joined(node, env, guard)
 
-    def position_test(self, test: cst.BaseExpression, env: Env
-                      ) -> tuple[str, LayerSelection, bool, int] | None:
-        """``if i < fine_tune_at:`` in ``for i, layer in enumerate(base.layers)``, with a
-        known bound: (loop variable, its selection, True when the body runs on the
-        layers from the bound on, the bound as a slice index: ``fine_tune_at``, or
-        ``-n`` for ``len(base.layers) - n``)."""
-        negated = False
-        while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
-            negated, test = not negated, test.expression
-        if not (isinstance(test, cst.Comparison) and len(test.comparisons) == 1
-                and isinstance(test.left, cst.Name)):
-            return None
-        index = env.lookup(test.left.value)
-        if not isinstance(index, LayerIndex) or index.element is None:
-            return None
-        selection = env.lookup(index.element)
-        if not (isinstance(selection, LayerSelection) and selection.element
-                and selection.container is index.container and selection.extent == "all"
-                and selection.guard == "none" and selection.anchor == "none"):
-            return None
-        operator = test.comparisons[0].operator
-        bound = self.eval(test.comparisons[0].comparator, env)
-        known = const_int(bound)
-        if isinstance(bound, LayerCount) and bound.container is index.container and (
-                bound.offset < 0):
-            stop = bound.offset
-        elif known is not None and known >= 0:
-            stop = known
-        else:
-            return None
-        if isinstance(operator, (cst.LessThan, cst.GreaterThanEqual)):
-            tail = isinstance(operator, cst.GreaterThanEqual)
-        elif isinstance(operator, (cst.LessThanEqual, cst.GreaterThan)) and stop != -1:
-            tail, stop = isinstance(operator, cst.GreaterThan), stop + 1
-        else:
-            return None
-        return index.element, selection, tail != negated, stop
-
-    def exec_split(self, node: cst.If, env: Env, variable: str, selection: LayerSelection,
-                   body_on_tail: bool, stop: int) -> None:
-        """The two arms of ``if i < fine_tune_at:``: one runs on the layers before the
-        bound, the other on the rest, each as ``layers[:bound]`` / ``layers[bound:]``
-        would select them, so each is definite."""
-        arms: list[tuple[cst.BaseSuite | None, bool, PathKind]] = [
-            (node.body, body_on_tail, "if"),
-            (node.orelse.body if isinstance(node.orelse, cst.Else) else None,
-             not body_on_tail, "else"),
-        ]
-        before = dict(env.names)
-        results: list[dict[str, Value]] = []
-        for suite, tail, kind in arms:
-            env.names = dict(before)
-            if suite is not None:
-                bounds = (stop, None) if tail else (None, stop)
-                written = cst.Name("bound")  # (its value is in `bounds`)
-                part = select_layers(selection, cst.Slice(
-                    lower=written if tail else None, upper=None if tail else written),
-                    cast(cst.Subscript, selection.node), None, bounds)
-                assert isinstance(part, LayerSelection)
-                env.bind(variable, replace(part, element=True, bounds=bounds))
-                saved = self.context
-                self.context = replace(saved, path=saved.path + ((kind, node),))
-                try:
-                    self.exec_suite(suite, env)
-                finally:
-                    self.context = saved
-                    env.bind(variable, selection)
-                self.exit = None
-            results.append(dict(env.names))
-        env.names = _join_names(before, results[0], results[1])
-
-    def latch_test(self, test: cst.BaseExpression,
-                   env: Env) -> tuple[str, LayerSelection, bool] | None:
-        """``if set_trainable:`` on a flag of the enclosing layer loop that flips once:
-        (loop variable, its selection, True when the body runs on the trailing part)."""
-        positive = True
-        while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
-            positive = not positive
-            test = test.expression
-        if not isinstance(test, cst.Name) or test.value not in self.latches:
-            return None
-        initial, variable = self.latches[test.value]
-        selection = env.lookup(variable)
-        if not isinstance(selection, LayerSelection) or not selection.element:
-            return None
-        if selection.anchor != "none" or selection.extent == "one":
-            return None
-        # the flag holds its first value on the leading layers, the other on the rest
-        return variable, selection, positive != initial
-
-    def exec_latched(self, node: cst.If, env: Env, variable: str, selection: LayerSelection,
-                     body_on_tail: bool) -> None:
-        """The two arms of ``if set_trainable:`` inside ``for layer in base.layers``: one
-        runs on the layers before the one where the flag flips, the other on the rest.
-        Each is a selection of layers (their boundary unknown), so each is definite."""
-        arms: list[tuple[cst.BaseSuite | None, bool, PathKind]] = [
-            (node.body, body_on_tail, "if"),
-            (node.orelse.body if isinstance(node.orelse, cst.Else) else None,
-             not body_on_tail, "else"),
-        ]
-        if isinstance(node.orelse, cst.If):
-            self.exec_joined(node, env, None)
-            return
-        before = dict(env.names)
-        results: list[dict[str, Value]] = []
-        for suite, tail, kind in arms:
-            env.names = dict(before)
-            if suite is not None:
-                part = replace(selection, extent="slice", members=None, bounds=None,
-                               anchor="tail" if tail else "head")
-                env.bind(variable, part)
-                saved = self.context
-                self.context = replace(saved, path=saved.path + ((kind, node),))
-                try:
-                    self.exec_suite(suite, env)
-                finally:
-                    self.context = saved
-                    env.bind(variable, selection)
-                self.exit = None
-            results.append(dict(env.names))
-        env.names = _join_names(before, results[0], results[1])
-
     def once_per_path(self) -> bool:
         """Does the statement being replayed run once per path? A condition inside a
         loop or a callback hook can go either way from one iteration to the next, so
@@ -425,7 +300,7 @@ class StatementReplay(ReplayBase):
         if else_exit is not None:
             env.names = then_names
             return
-        env.names = _join_names(before, then_names, else_names,
+        env.names = join_names(before, then_names, else_names,
                                 self.same_on_every_iteration(node.test, env))
 
     def same_on_every_iteration(self, test: cst.BaseExpression, env: Env) -> bool:
@@ -456,71 +331,6 @@ class StatementReplay(ReplayBase):
             if not isinstance(value, Const) or value.assumed or value.setting is not None:
                 return True
         return False
-
-    def exec_guarded(self, suite: cst.BaseSuite, env: Env, name: str, bn: bool,
-                     step: tuple[PathKind, cst.CSTNode]) -> Exit | None:
-        """Run a branch where an isinstance/name check narrows a layer loop variable.
-        The narrowing is a selection of layers, so the branch counts as definite."""
-        selection = env.lookup(name)
-        if not isinstance(selection, LayerSelection):
-            return self.exec_branch(suite, env, step)
-        guard: Literal["bn", "not_bn"] = "bn" if bn else "not_bn"
-        if selection.guard != "none" and selection.guard != guard:
-            return None  # contradictory narrowing: the branch selects nothing
-        env.bind(name, replace(selection, guard=guard))
-        saved = self.context
-        self.context = replace(saved, path=saved.path + (step,))
-        try:
-            self.exec_suite(suite, env)
-        finally:
-            self.context = saved
-            env.bind(name, selection)
-        ended, self.exit = self.exit, None
-        return ended
-
-    def narrow(self, env: Env, name: str, bn: bool) -> None:
-        """From here on, the loop variable ``name`` stands for the BN layers of its
-        selection only (or only the others)."""
-        selection = env.lookup(name)
-        if isinstance(selection, LayerSelection) and selection.guard == "none":
-            env.bind(name, replace(selection, guard="bn" if bn else "not_bn"))
-
-    def isinstance_guard(self, test: cst.BaseExpression, env: Env) -> tuple[str, bool] | None:
-        """``isinstance(x, BatchNormalization)`` / ``not ...`` / ``'bn' in x.name``:
-        (loop variable, True for BN)."""
-        positive = True
-        while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
-            positive = not positive
-            test = test.expression
-        if isinstance(test, cst.Call) and isinstance(test.func, cst.Name):
-            if test.func.value == "isinstance" and len(test.args) == 2:
-                subject = test.args[0].value
-                if not isinstance(subject, cst.Name):
-                    return None
-                classes = self.eval(test.args[1].value, env)
-                items = classes.items if isinstance(classes, ListValue) else (classes,)
-                names = [item.name for item in items if isinstance(item, ModuleRef)]
-                if len(names) != len(items):
-                    return None
-                bn_names = self.api.bn_layers | self.api.v1_bn_layers
-                if all(item in bn_names for item in names):
-                    return subject.value, positive
-            return None
-        if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
-            target = test.comparisons[0]
-            operator = target.operator
-            if isinstance(target.comparator, cst.Attribute) and isinstance(
-                test.left, cst.SimpleString
-            ):
-                attribute = target.comparator
-                text = str(test.left.evaluated_value).lower()
-                if (attribute.attr.value == "name" and isinstance(attribute.value, cst.Name)
-                        and text in {"bn", "batch_norm", "batchnorm", "batch_normalization"}):
-                    if isinstance(operator, cst.In):
-                        return attribute.value.value, positive
-                    if isinstance(operator, cst.NotIn):
-                        return attribute.value.value, not positive
-        return None
 
     def fixed_positions(self, iterable: cst.BaseExpression, env: Env) -> PositionRange | None:
         """``range(stop)`` or ``range(start, stop)`` of known integers."""
@@ -584,24 +394,6 @@ class StatementReplay(ReplayBase):
         if node.orelse is not None:
             self.exec_branch(node.orelse.body, env, ("else", node))
 
-    def enumerated_layers(self, node: cst.For, env: Env
-                          ) -> tuple[cst.Name, cst.Name, LayerSelection] | None:
-        """``for i, layer in enumerate(model.layers)``: the counter, the loop variable
-        and the layers it runs over."""
-        target = node.target
-        if not (_is_enumerate(node.iter) and isinstance(target, (cst.Tuple, cst.List))
-                and len(target.elements) == 2):
-            return None
-        call = cast(cst.Call, node.iter)
-        counter, element = (item.value for item in target.elements)
-        if not (len(call.args) == 1 and call.args[0].keyword is None and not call.args[0].star
-                and isinstance(counter, cst.Name) and isinstance(element, cst.Name)):
-            return None
-        layers = self.eval(call.args[0].value, env)
-        if isinstance(layers, LayerSelection) and not layers.element:
-            return counter, element, layers
-        return None
-
     def known_items(self, node: cst.For, iterable: Value, env: Env
                     ) -> tuple[cst.BaseExpression, ListValue] | None:
         """``for box in feature_maps`` or ``for block in self.blocks`` (also under
@@ -610,7 +402,7 @@ class StatementReplay(ReplayBase):
         [(ResNet50, "resnet"), (MobileNetV2, "mobilenet")]`` over a list display whose
         items hold models or builders: the loop target and the list it takes in turn."""
         target: cst.BaseExpression = node.target
-        if _is_enumerate(node.iter):
+        if is_enumerate(node.iter):
             call = cast(cst.Call, node.iter)
             if not (isinstance(target, (cst.Tuple, cst.List)) and len(target.elements) == 2
                     and call.args):
@@ -648,7 +440,7 @@ class StatementReplay(ReplayBase):
         on what the one before gave; each builder of a list builds its model."""
         if not all(isinstance(item, (Tensor, Layer)) for item in iterable.items):
             self.unrolled_loops.add(id(node))
-        counter = cast(cst.Tuple, node.target).elements[0].value if _is_enumerate(
+        counter = cast(cst.Tuple, node.target).elements[0].value if is_enumerate(
             node.iter) else None
         if counter is not None and iterable.changed:
             self.bind_unknown(counter, env)
@@ -667,7 +459,7 @@ class StatementReplay(ReplayBase):
         dataset.batch(n)`` (also under ``enumerate``): each array of a batch holds
         ``size`` samples."""
         target: cst.BaseExpression = node.target
-        if batches.enumerated or _is_enumerate(node.iter) or _is_dataset_enumerate(node.iter):
+        if batches.enumerated or is_enumerate(node.iter) or _is_dataset_enumerate(node.iter):
             if not (isinstance(target, (cst.Tuple, cst.List)) and len(target.elements) == 2):
                 self.bind_unknown(target, env)
                 return
@@ -1001,21 +793,6 @@ def _names_only(target: cst.BaseExpression) -> bool:
         for element in target.elements)
 
 
-def _is_enumerate(node: cst.BaseExpression) -> bool:
-    node = _without_progress_bar(node)
-    return (isinstance(node, cst.Call) and isinstance(node.func, cst.Name)
-            and node.func.value == "enumerate")
-
-
-def _without_progress_bar(node: cst.BaseExpression) -> cst.BaseExpression:
-    """``tqdm(enumerate(loader))`` yields what it wraps: ``enumerate(loader)``."""
-    if isinstance(node, cst.Call) and node.args and node.args[0].keyword is None and (
-            isinstance(node.func, cst.Name) and node.func.value in PROGRESS_BARS
-            or isinstance(node.func, cst.Attribute) and node.func.attr.value in PROGRESS_BARS):
-        return node.args[0].value
-    return node
-
-
 def _is_dataset_enumerate(node: cst.BaseExpression) -> bool:
     """``dataset.enumerate()``: (step, element) pairs."""
     return (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
@@ -1035,33 +812,6 @@ def _open_nested(value: Value) -> None:
             pending.extend(item.entries.values())
         elif isinstance(item, ListValue):
             pending.extend(item.items)
-
-
-def _join_names(before: dict[str, Value], then_names: dict[str, Value],
-                else_names: dict[str, Value], all_or_none: bool = False) -> dict[str, Value]:
-    """The names after an ``if`` whose arms both run on some path: a value both arms
-    agree on stays; two parts of one functional graph merge; anything else is unknown.
-    ``all_or_none``: the arm taken is the same on every iteration of the loop, so the
-    layer calls only one arm made may not be in the graph."""
-    joined: dict[str, Value] = {}
-    for key in set(then_names) | set(else_names):
-        first, second = then_names.get(key), else_names.get(key)
-        if first is not None and first is second:
-            joined[key] = first
-        elif isinstance(first, Tensor) and isinstance(second, Tensor) and (
-            first.symbolic and second.symbolic
-        ):
-            # either path built part of the same functional graph
-            merged = merge_tensors([first, second], first.inputs_node)
-            if merged is not None and all_or_none:
-                shared = {id(w) for w in first.history} & {id(w) for w in second.history}
-                merged = replace(merged, history=tuple(
-                    wiring if id(wiring) in shared or wiring.maybe
-                    else replace(wiring, maybe=True) for wiring in merged.history))
-            joined[key] = merged or UNKNOWN
-        else:
-            joined[key] = UNKNOWN
-    return joined
 
 
 def _read_names(test: cst.BaseExpression) -> list[str] | None:

@@ -9,7 +9,7 @@ definite facts.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
@@ -753,3 +753,30 @@ class Variables(Value):
     """``model.trainable_variables`` / ``model.trainable_weights`` (or ``.weights``)."""
 
     layer: Layer | None
+
+
+def join_names(before: dict[str, Value], then_names: dict[str, Value],
+                else_names: dict[str, Value], all_or_none: bool = False) -> dict[str, Value]:
+    """The names after an ``if`` whose arms both run on some path: a value both arms
+    agree on stays; two parts of one functional graph merge; anything else is unknown.
+    ``all_or_none``: the arm taken is the same on every iteration of the loop, so the
+    layer calls only one arm made may not be in the graph."""
+    joined: dict[str, Value] = {}
+    for key in set(then_names) | set(else_names):
+        first, second = then_names.get(key), else_names.get(key)
+        if first is not None and first is second:
+            joined[key] = first
+        elif isinstance(first, Tensor) and isinstance(second, Tensor) and (
+            first.symbolic and second.symbolic
+        ):
+            # either path built part of the same functional graph
+            merged = merge_tensors([first, second], first.inputs_node)
+            if merged is not None and all_or_none:
+                shared = {id(w) for w in first.history} & {id(w) for w in second.history}
+                merged = replace(merged, history=tuple(
+                    wiring if id(wiring) in shared or wiring.maybe
+                    else replace(wiring, maybe=True) for wiring in merged.history))
+            joined[key] = merged or UNKNOWN
+        else:
+            joined[key] = UNKNOWN
+    return joined
