@@ -289,9 +289,15 @@ def module_text(path: str) -> str:
 
 
 def content_digest(path: str) -> str | None:
-    """The hash of a project module's bytes, for the cache entries that used it."""
+    """The hash of a project module's bytes, for the cache entries that used it (or of
+    the set of a module's importers, for a ``project_imports.importers_key``)."""
     from bnlint.cache import content_hash
     from bnlint.sources import SourceError, read_file_bytes
+
+    if path.startswith("importers-of:"):
+        from bnlint.project_imports import importers_digest
+
+        return importers_digest(path)
 
     try:
         return content_hash(read_file_bytes(path))

@@ -470,3 +470,75 @@ def test_a_tf1_pin_still_decides_code_tensorflow_1_could_run(repo: Path) -> None
     write(repo / "train.py", EAGER_LOOP.format(
         writer='gpus = tf.config.experimental.list_physical_devices("GPU")'))
     assert bnlint(["train.py"], repo) == []
+
+
+def test_importers_anywhere_in_the_project_count(repo: Path) -> None:
+    write(repo / "models" / "layers.py", FUSED_LAYER)
+    write(repo / "export.py", KERAS3_IMPORTER.replace("from layers", "from models.layers"))
+    found = bnlint(["models/layers.py"], repo)
+    assert [item["code"] for item in found] == ["BN305"]
+    # a Keras 2 script in a sibling directory disagrees: nothing is decided, and
+    # --show-settings names both
+    write(repo / "scripts" / "train.py",
+          KERAS2_IMPORTER.replace("from layers", "from models.layers"))
+    assert bnlint(["models/layers.py"], repo) == []
+    shown = subprocess.run(
+        [sys.executable, "-m", "bnlint", "--show-settings", "models/layers.py"], cwd=repo,
+        capture_output=True, text=True, timeout=120, check=False)
+    assert ("keras['models/layers.py'] = 'unknown: the modules importing it disagree: "
+            "`export.py` imports it and uses `keras.ops.mean`, which only Keras 3 has; "
+            f"`{os.path.join('scripts', 'train.py')}` imports it and uses "
+            "`.fit_generator()`, which Keras 3 removed;") in shown.stdout
+
+
+def test_a_notebook_importing_the_module_leaves_it_undecided(repo: Path) -> None:
+    write(repo / "layers.py", FUSED_LAYER)
+    write(repo / "data.py", KERAS3_IMPORTER)
+    notebook = {"cells": [{"cell_type": "code", "metadata": {}, "outputs": [],
+                           "execution_count": None,
+                           "source": ["from layers import CrossReplicaBatchNorm\n",
+                                      "model.fit_generator(batches)\n"]}],
+                "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    (repo / "explore.ipynb").write_text(json.dumps(notebook), encoding="utf-8")
+    assert bnlint(["layers.py"], repo) == []
+
+
+def test_a_new_importer_relints_a_cached_module(repo: Path) -> None:
+    write(repo / "layers.py", FUSED_LAYER)
+
+    def run() -> list[str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "bnlint", "--format", "json", "layers.py"], cwd=repo,
+            capture_output=True, text=True, timeout=120, check=False)
+        return [item["code"] for item in json.loads(done.stdout)]
+
+    assert run() == []
+    write(repo / "data.py", KERAS3_IMPORTER)
+    assert run() == ["BN305"]
+    (repo / "data.py").unlink()
+    assert run() == []
+
+
+def test_a_tf1_pin_is_stale_for_the_modules_a_tensorflow_2_program_imports(
+        repo: Path) -> None:
+    write(repo / "requirements.txt", "tensorflow-gpu==1.12.0\n")
+    write(repo / "trainer.py", EAGER_LOOP.format(writer=""))
+    write(repo / "main.py", """\
+        import tensorflow as tf
+        import trainer
+        writer = tf.summary.create_file_writer("logs")
+        """)
+    assert [item["code"] for item in bnlint(["trainer.py"], repo)] == ["BN107"]
+
+
+def test_code_guarding_a_tensorflow_2_call_beside_tf1_calls_keeps_the_pin(
+        repo: Path) -> None:
+    write(repo / "requirements.txt", "tensorflow-gpu==1.12.0\n")
+    guarded = ('if hasattr(tf.config, "list_physical_devices"):\n'
+               '        gpus = tf.config.list_physical_devices("GPU")\n'
+               '    x_in = tf.placeholder(tf.float32, [None, 8])')
+    write(repo / "train.py", EAGER_LOOP.format(writer=guarded))
+    shown = subprocess.run(
+        [sys.executable, "-m", "bnlint", "--show-settings", "train.py"], cwd=repo,
+        capture_output=True, text=True, timeout=120, check=False)
+    assert "keras['train.py'] = 'TensorFlow 1.12.0 (tensorflow-gpu==1.12.0" in shown.stdout

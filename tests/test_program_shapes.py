@@ -870,3 +870,49 @@ def test_a_position_test_on_the_enumerated_counter_selects_a_slice() -> None:
     assert codes(POSITION_SPLIT.format(test="i < len(base.layers) - 1")) == []
     # a bound nobody can read leaves the loop as unknown as before
     assert codes(POSITION_SPLIT.format(test="i < cutoff")) == []
+
+
+def test_an_arm_that_leaves_the_loop_body_leaves_the_rest_to_the_other_part() -> None:
+    # `if i < 100: continue` then an unfreeze: only `layers[100:]` (BN included) unfreeze
+    loop = POSITION_SPLIT.replace("        layer.trainable = False\n", "        continue\n"
+                                  "    layer.trainable = False\n")
+    assert codes(loop.format(test="i >= 100")) == [("BN201", 11)]
+    assert codes(loop.format(test="i < len(base.layers) - 1")) == []
+    broken = POSITION_SPLIT.replace("        layer.trainable = False\n", "        break\n"
+                                    "    layer.trainable = False\n")
+    assert codes(broken.format(test="i >= 100")) == [("BN201", 11)]
+
+
+def test_position_tests_written_the_other_way_round_or_counted_from_one() -> None:
+    assert codes(POSITION_SPLIT.format(test="100 > i")) == [("BN201", 11)]
+    counted = POSITION_SPLIT.replace("enumerate(base.layers)", "enumerate(base.layers, 1)")
+    # from 1, `i < len(base.layers)` freezes all but the final ReLU
+    assert codes(counted.format(test="i < len(base.layers)")) == []
+    assert codes(counted.format(test="i < 100")) == [("BN201", 11)]
+    in_a_bar = ENUMERATED_UNFREEZE.replace("enumerate(base.layers)",
+                                           "tqdm(enumerate(base.layers, start=0))")
+    refreeze = """\
+    if isinstance(layer, BatchNormalization):
+        layer.trainable = False"""
+    assert [c for c in codes("from tqdm import tqdm\n" + in_a_bar.format(body=refreeze))
+            if c[0] == "BN201"] == []
+
+
+def test_a_batch_norm_subclass_frozen_by_its_constructor_is_frozen() -> None:
+    code = """
+import keras
+from keras import layers
+
+
+class FrozenBN(layers.BatchNormalization):
+    def __init__(self, **kwargs):
+        super().__init__(trainable=False, **kwargs)
+
+
+model = keras.Sequential([layers.Dense(4), FrozenBN(), layers.Dense(1)])
+model.compile("adam", "mse")
+model.fit(x, y, batch_size=1)
+"""
+    assert [c for c in codes(code) if c[0] == "BN401"] == []
+    assert [c for c in codes(code.replace("trainable=False, ", "")) if c[0] == "BN401"] == [
+        ("BN401", 13)]

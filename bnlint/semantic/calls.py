@@ -117,6 +117,17 @@ class CallReplay(ReplayBase):
             args, kwargs = self.eval_arguments(node, env)
             self.wire_graph(self.current_self, args, kwargs)
             return UNKNOWN
+        if (isinstance(node.func, cst.Attribute) and node.func.attr.value == "__init__"
+                and _is_super(node.func.value) and self.current_method == "__init__"
+                and isinstance(self.current_self, Layer) and keyword(node, "trainable")):
+            # `super().__init__(trainable=False, **kwargs)` of a layer subclass builds
+            # the layer with that flag, as `BatchNormalization(trainable=False)` does
+            args, kwargs = self.eval_arguments(node, env)
+            trainable = kwargs.get("trainable")
+            flag = trainable.value if isinstance(trainable, Const) else None
+            apply_to_layer(self.current_self, flag if isinstance(flag, bool) else None,
+                           definite=True)
+            return UNKNOWN
         instance = env.lookup("self") if (
             isinstance(node.func, cst.Attribute) and node.func.attr.value == "__init__"
             and _is_super(node.func.value)) else None

@@ -32,6 +32,10 @@ _KERAS3_MODULES = ("keras_hub", "keras.ops", "keras.config", "keras.random", "ke
 # `tf.compat.v2.summary`, and listed devices under `tf.config.experimental` (the
 # stable `tf.config.list_physical_devices` came with TF 2.1).
 _TF2_ONLY = frozenset({"tf.summary.create_file_writer", "tf.config.list_physical_devices"})
+# What TensorFlow 2 removed from its top level (kept in `tf.compat.v1`).
+_TF1_ONLY = frozenset({"tf.placeholder", "tf.Session", "tf.InteractiveSession",
+                       "tf.get_collection", "tf.global_variables_initializer",
+                       "tf.variable_scope", "tf.get_variable", "tf.train.AdamOptimizer"})
 _COMPAT_V1 = "tensorflow.compat.v1"
 ASSUMED = "assumed (nothing says which Keras)"
 # What TF 2 programs take from `tensorflow.compat.v1` to set up the GPU session.
@@ -154,23 +158,32 @@ def _keras3_api(imports: Iterable[str], names: Iterable[str]) -> str | None:
 
 
 def importers_flavour(model: SemanticModel, version: tuple[int, ...] | None) -> Flavour | None:
-    """The Keras the project's modules that import the file were written for, when
-    those that say anything agree: they run its code in their own process, so on their
-    Keras (`ref_coco.py` uses `tf.keras.ops` and imports `utils.py`, so `utils.py` runs
-    on Keras 3). None when none says, or they disagree."""
+    """The Keras the project's modules that import the file (in any of its directories)
+    were written for: they run its code in their own process, so on their Keras
+    (`ref_coco.py` uses `tf.keras.ops` and imports `utils.py`, so `utils.py` runs on
+    Keras 3). When they disagree, an unknown flavour that names them; None when none
+    says, or one is out of reach (a notebook, a module too large to read, a project too
+    large to index) and may say otherwise."""
     if model.project is None:
         return None
+    from bnlint.project_imports import importers_key, importers_of
     from bnlint.semantic.code_use import code_use
 
+    found = importers_of(model.project)
+    key = importers_key(model.project)
+    if key not in model.importers_read:
+        model.importers_read.append(key)  # a new importer re-lints the file
+    if found is None or found.notebook:
+        return None
     verdicts: list[Flavour] = []
-    for path in model.project.importers():
+    for path in found.modules:
         tree = model.project.module(path)
         if tree is None:
-            continue
+            return None
         if path not in model.importers_read:
             model.importers_read.append(path)
         use = code_use(tree)
-        shown = os.path.basename(path)
+        shown = os.path.relpath(path, model.project.top)
         old = _keras2_api(use.imports, use.methods, use.names)
         new = _keras3_api(use.imports, use.names)
         if any(name == "tf_keras" or name.startswith("tf_keras.") for name in use.imports):
@@ -186,19 +199,46 @@ def importers_flavour(model: SemanticModel, version: tuple[int, ...] | None) -> 
             verdicts.append(Flavour("keras2" if standalone else "tf-keras", version,
                                     f"`{shown}` imports it and uses `{old}`, which Keras 3 "
                                     "removed"))
-        elif old is not None:
-            return None  # a module written for both says nothing of this one
-    if len({verdict.name for verdict in verdicts}) != 1:
+        elif old is not None and new is not None:
+            return Flavour("keras3", version, f"`{shown}` imports it and uses both `{old}` "
+                           f"(Keras 2) and `{new}` (Keras 3)", assumed=True)
+    if not verdicts:
         return None
-    return verdicts[0]
+    if len({verdict.name for verdict in verdicts}) == 1:
+        return verdicts[0]
+    return Flavour("keras3", version, "the modules importing it disagree: " + "; ".join(
+        verdict.reason for verdict in verdicts), assumed=True)
 
 
 def _tf2_api(model: SemanticModel) -> str | None:
-    """A TensorFlow API that TensorFlow 1 did not have, used by the file."""
-    for name in [*(call.name for call in model.calls if call.name is not None),
-                 *(reference.name for reference in model.references)]:
-        if name in _TF2_ONLY:
-            return name
+    """A TensorFlow API that TensorFlow 1 did not have, used by the program (the file
+    and the modules it imports) or by a project module that imports the file, where
+    neither uses one TensorFlow 2 removed from its top level (`tf.placeholder`): code
+    that calls both was written to run on either."""
+    names = [*(call.name for call in model.calls if call.name is not None),
+             *(reference.name for reference in model.references)]
+    if any(name in _TF1_ONLY for name in names):
+        return None
+    found = next((name for name in names if name in _TF2_ONLY), None)
+    if found is not None or model.project is None:
+        return found
+    from bnlint.project_imports import importers_key, importers_of
+    from bnlint.semantic.code_use import code_use
+
+    importers = importers_of(model.project)
+    key = importers_key(model.project)
+    if key not in model.importers_read:
+        model.importers_read.append(key)
+    for path in importers.modules if importers is not None else ():
+        tree = model.project.module(path)
+        if tree is None:
+            continue
+        if path not in model.importers_read:
+            model.importers_read.append(path)
+        used = code_use(tree).names
+        found = next((name for name in used if name in _TF2_ONLY), None)
+        if found is not None and not any(name in _TF1_ONLY for name in used):
+            return found
     return None
 
 

@@ -25,6 +25,12 @@ from bnlint.semantic.values import (
     join_names,
 )
 
+# `100 > i` is `i < 100`
+_MIRRORED: dict[type[cst.BaseCompOp], cst.BaseCompOp] = {
+    cst.GreaterThan: cst.LessThan(), cst.LessThan: cst.GreaterThan(),
+    cst.GreaterThanEqual: cst.LessThanEqual(), cst.LessThanEqual: cst.GreaterThanEqual(),
+}
+
 
 class LayerLoopReplay(ReplayBase):
     def exec_joined(self, node: cst.If, env: Env, guard: tuple[str, bool] | None) -> None:
@@ -43,10 +49,17 @@ class LayerLoopReplay(ReplayBase):
         negated = False
         while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
             negated, test = not negated, test.expression
-        if not (isinstance(test, cst.Comparison) and len(test.comparisons) == 1
-                and isinstance(test.left, cst.Name)):
+        if not (isinstance(test, cst.Comparison) and len(test.comparisons) == 1):
             return None
-        index = env.lookup(test.left.value)
+        operator = test.comparisons[0].operator
+        counter, written = test.left, test.comparisons[0].comparator
+        if not isinstance(counter, cst.Name) and isinstance(written, cst.Name):
+            # `100 > i` is `i < 100`
+            counter, written = written, counter
+            operator = _MIRRORED.get(type(operator), operator)
+        if not isinstance(counter, cst.Name):
+            return None
+        index = env.lookup(counter.value)
         if not isinstance(index, LayerIndex) or index.element is None:
             return None
         selection = env.lookup(index.element)
@@ -54,14 +67,14 @@ class LayerLoopReplay(ReplayBase):
                 and selection.container is index.container and selection.extent == "all"
                 and selection.guard == "none" and selection.anchor == "none"):
             return None
-        operator = test.comparisons[0].operator
-        bound = self.eval(test.comparisons[0].comparator, env)
+        bound = self.eval(written, env)
         known = const_int(bound)
+        # the counter of `enumerate(layers, 1)` is one more than the layer's position
         if isinstance(bound, LayerCount) and bound.container is index.container and (
-                bound.offset < 0):
-            stop = bound.offset
+                bound.offset - index.counted_from < 0):
+            stop = bound.offset - index.counted_from
         elif known is not None and known >= 0:
-            stop = known
+            stop = max(known - index.counted_from, 0)  # (a counter past the bound: none)
         else:
             return None
         if isinstance(operator, (cst.LessThan, cst.GreaterThanEqual)):
@@ -124,7 +137,9 @@ class LayerLoopReplay(ReplayBase):
     def exec_parts(self, node: cst.If, env: Env, variable: str, selection: LayerSelection,
                    body_part: LayerSelection, else_part: LayerSelection) -> None:
         """Each arm of ``node`` (no ``elif``) with the loop variable standing for its
-        part of the layers; the names the arms bind are joined."""
+        part of the layers; the names the arms bind are joined. An arm that leaves the
+        loop body (``continue``, ``break``, ``return``) leaves the rest of the body to the
+        other part: after ``if i < n: continue``, the loop variable is ``layers[n:]``."""
         arms: list[tuple[cst.BaseSuite | None, LayerSelection, PathKind]] = [
             (node.body, body_part, "if"),
             (node.orelse.body if isinstance(node.orelse, cst.Else) else None, else_part,
@@ -132,6 +147,7 @@ class LayerLoopReplay(ReplayBase):
         ]
         before = dict(env.names)
         results: list[dict[str, Value]] = []
+        exits: list[Exit | None] = []
         for suite, part, kind in arms:
             env.names = dict(before)
             if suite is not None:
@@ -143,9 +159,19 @@ class LayerLoopReplay(ReplayBase):
                 finally:
                     self.context = saved
                     env.bind(variable, selection)
-                self.exit = None
+            exits.append(self.exit)
+            self.exit = None
             results.append(dict(env.names))
-        env.names = join_names(before, results[0], results[1])
+        if exits[0] is not None and exits[1] is not None:
+            # neither arm reaches the rest of the body
+            self.exit = "continue" if "continue" in exits else exits[0]
+            env.names = join_names(before, results[0], results[1])
+        elif exits[0] is not None or exits[1] is not None:
+            staying = 1 if exits[0] is not None else 0
+            env.names = results[staying]
+            env.bind(variable, (body_part, else_part)[staying])
+        else:
+            env.names = join_names(before, results[0], results[1])
 
     def exec_guarded(self, suite: cst.BaseSuite, env: Env, name: str, bn: bool,
                      step: tuple[PathKind, cst.CSTNode]) -> Exit | None:
@@ -213,21 +239,33 @@ class LayerLoopReplay(ReplayBase):
         return None
 
     def enumerated_layers(self, node: cst.For, env: Env
-                          ) -> tuple[cst.Name, cst.Name, LayerSelection] | None:
-        """``for i, layer in enumerate(model.layers)``: the counter, the loop variable
-        and the layers it runs over."""
+                          ) -> tuple[cst.Name, cst.Name, LayerSelection, int] | None:
+        """``for i, layer in enumerate(model.layers)`` (``enumerate(model.layers, 1)``,
+        inside a progress bar too): the counter, the loop variable, the layers it runs
+        over and the counter's first value."""
         target = node.target
-        if not (is_enumerate(node.iter) and isinstance(target, (cst.Tuple, cst.List))
+        call = _without_progress_bar(node.iter)
+        if not (is_enumerate(call) and isinstance(target, (cst.Tuple, cst.List))
                 and len(target.elements) == 2):
             return None
-        call = cast(cst.Call, node.iter)
+        assert isinstance(call, cst.Call)
         counter, element = (item.value for item in target.elements)
-        if not (len(call.args) == 1 and call.args[0].keyword is None and not call.args[0].star
-                and isinstance(counter, cst.Name) and isinstance(element, cst.Name)):
+        if not (isinstance(counter, cst.Name) and isinstance(element, cst.Name)
+                and call.args and call.args[0].keyword is None and not any(
+                    arg.star for arg in call.args)):
+            return None
+        first = 0
+        if len(call.args) == 2 and (call.args[1].keyword is None
+                                    or call.args[1].keyword.value == "start"):
+            start = const_int(self.eval(call.args[1].value, env))
+            if start is None:
+                return None
+            first = start
+        elif len(call.args) != 1:
             return None
         layers = self.eval(call.args[0].value, env)
         if isinstance(layers, LayerSelection) and not layers.element:
-            return counter, element, layers
+            return counter, element, layers, first
         return None
 
 

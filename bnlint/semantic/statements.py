@@ -352,8 +352,9 @@ class StatementReplay(LayerLoopReplay):
         if layers is not None:
             # `for i, layer in enumerate(base.layers)`: the layer as in a plain loop over
             # them, the counter an index running over the same layers
-            counter, element, iterable = layers
-            env.bind(counter.value, LayerIndex(iterable.container, element=element.value) if (
+            counter, element, iterable, first = layers
+            env.bind(counter.value, LayerIndex(iterable.container, element=element.value,
+                                               counted_from=first) if (
                 iterable.extent == "all") else UNKNOWN)
             env.bind(element.value, replace(iterable, element=True, node=element))
             latches = {name: (initial, element.value)

@@ -490,6 +490,7 @@ class LayerIndex(Value):
     container: Layer
     start: int | None = None
     element: str | None = None
+    counted_from: int = 0  # `enumerate(layers, 1)`: the counter's first value
 
 
 @dataclass(eq=False, slots=True)
