@@ -53,7 +53,7 @@ class Project:
         texts: list[str] = []
         while queue and len(texts) <= MAX_MODULES:
             path = queue.pop(0)
-            module = _text(path, _stamp(path))
+            module = _text(path, file_stamp(path))
             texts.append(module)
             for imported in self.imported_paths(module, path):
                 if imported not in found and imported != self.importer:
@@ -83,7 +83,7 @@ class Project:
         """The syntax tree of the project module at ``path`` (None if it cannot be read
         or parsed, or is too large); a process parses each version of a file once."""
         if path not in self._parsed:
-            self._parsed[path] = _parse(path, _stamp(path))
+            self._parsed[path] = _parse(path, file_stamp(path))
         return self._parsed[path]
 
     def seen_from(self, caller: str, module: cst.Module) -> Project:
@@ -104,11 +104,11 @@ class Project:
         found: list[str] = []
         read = 0
         for directory in self._roots(os.path.dirname(own)):
-            for candidate in _python_files(directory, _stamp(directory)):
+            for candidate in _python_files(directory, file_stamp(directory)):
                 if candidate == own or read >= MAX_IMPORTERS:
                     continue
                 read += 1
-                text = _text(candidate, _stamp(candidate))
+                text = _text(candidate, file_stamp(candidate))
                 if stem in text and own in self._imports_of(text, candidate):
                     found.append(candidate)
         return found
@@ -237,7 +237,7 @@ _IMPORT_LINE = re.compile(
     r"(?:[ \t]*,[ \t]*[\w.]+(?:[ \t]+as[ \t]+\w+)?)*))", re.MULTILINE)
 
 
-def _stamp(path: str) -> tuple[int, int]:
+def file_stamp(path: str) -> tuple[int, int]:
     """What tells one version of a file from the next: (size, modification time)."""
     try:
         status = os.stat(path)
@@ -285,7 +285,7 @@ def _parse(path: str, stamp: tuple[int, int]) -> cst.Module | None:
 
 def module_text(path: str) -> str:
     """The text of a project module ("" when it cannot be read or is too large)."""
-    return _text(path, _stamp(path))
+    return _text(path, file_stamp(path))
 
 
 def content_digest(path: str) -> str | None:

@@ -18,7 +18,7 @@ import stat
 import time
 from dataclasses import dataclass, field
 
-from bnlint.project import Project, module_text
+from bnlint.project import Project, file_stamp, module_text
 from bnlint.settings import DEFAULT_EXCLUDES
 
 # A project with more Python files and notebooks than this is not indexed.
@@ -104,7 +104,7 @@ def _index(top: str) -> _Index:
     listed = _project_files(top)
     fresh = _Index(checked=now, complete=listed is not None)
     for path in listed or ():
-        stamp = _stamp(path)
+        stamp = file_stamp(path)
         old = index.files.get(path) if index is not None else None
         if old is not None and old[0] == stamp:
             fresh.files[path] = old
@@ -145,11 +145,3 @@ def _imported_names(path: str) -> frozenset[str]:
         for match in pattern.finditer(text):
             names.update(re.findall(r"\w+", match.group(1)))
     return frozenset(names)
-
-
-def _stamp(path: str) -> tuple[int, int]:
-    try:
-        status = os.stat(path)
-    except OSError:
-        return (-1, -1)
-    return status.st_size, status.st_mtime_ns

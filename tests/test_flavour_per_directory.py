@@ -43,6 +43,14 @@ def bnlint(args: list[str], cwd: Path) -> list[dict[str, object]]:
     return list(json.loads(done.stdout))
 
 
+def cached_codes(repo: Path, path: str) -> list[str]:
+    """The codes bnlint reports on ``path``, run with its cache."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bnlint", "--format", "json", path], cwd=repo,
+        capture_output=True, text=True, timeout=120, check=False)
+    return [item["code"] for item in json.loads(done.stdout)]
+
+
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
@@ -308,16 +316,10 @@ def test_changing_a_directorys_pin_relints_its_files(repo: Path) -> None:
     write(repo / "sub" / "requirements.txt", "tensorflow==2.4.1\n")
     write(repo / "sub" / "train.py", LR_SCRIPT)
 
-    def run() -> list[str]:
-        done = subprocess.run(
-            [sys.executable, "-m", "bnlint", "--format", "json", "sub"], cwd=repo,
-            capture_output=True, text=True, timeout=120, check=False)
-        return [item["code"] for item in json.loads(done.stdout)]
-
-    assert run() == []
+    assert cached_codes(repo, "sub") == []
     write(repo / "sub" / "requirements.txt", "tensorflow==2.17.0\n")
-    assert run() == ["BN212"]
-    assert run() == ["BN212"]  # from the cache, with the same verdict
+    assert cached_codes(repo, "sub") == ["BN212"]
+    assert cached_codes(repo, "sub") == ["BN212"]  # from the cache, with the same verdict
 
 
 @pytest.mark.parametrize(("pins", "expected"), [
@@ -505,18 +507,11 @@ def test_a_notebook_importing_the_module_leaves_it_undecided(repo: Path) -> None
 
 def test_a_new_importer_relints_a_cached_module(repo: Path) -> None:
     write(repo / "layers.py", FUSED_LAYER)
-
-    def run() -> list[str]:
-        done = subprocess.run(
-            [sys.executable, "-m", "bnlint", "--format", "json", "layers.py"], cwd=repo,
-            capture_output=True, text=True, timeout=120, check=False)
-        return [item["code"] for item in json.loads(done.stdout)]
-
-    assert run() == []
+    assert cached_codes(repo, "layers.py") == []
     write(repo / "data.py", KERAS3_IMPORTER)
-    assert run() == ["BN305"]
+    assert cached_codes(repo, "layers.py") == ["BN305"]
     (repo / "data.py").unlink()
-    assert run() == []
+    assert cached_codes(repo, "layers.py") == []
 
 
 def test_a_tf1_pin_is_stale_for_the_modules_a_tensorflow_2_program_imports(
