@@ -66,14 +66,28 @@ def importers_of(project: Project) -> Importers | None:
         stem = os.path.basename(os.path.dirname(own))
     modules: list[str] = []
     notebook = False
-    for path, (_, names) in sorted(index.files.items()):
+    for path, (stamp, names) in sorted(index.files.items()):
         if path == own or stem not in names:
             continue
         if path.endswith(".ipynb"):
             notebook = True  # (its imports are not resolved: it may import this file)
-        elif own in project.imported_paths(module_text(path), path):
+        elif own in _targets(project, path, stamp):
             modules.append(path)
     return Importers(tuple(modules), notebook)
+
+
+# (project top, module, its stamp) -> the project files its import lines lead to
+_TARGETS: dict[tuple[str, str, tuple[int, int]], frozenset[str]] = {}
+
+
+def _targets(project: Project, path: str, stamp: tuple[int, int]) -> frozenset[str]:
+    """The project files ``path`` imports, resolved once per version of it."""
+    key = (project.top, path, stamp)
+    found = _TARGETS.get(key)
+    if found is None:
+        found = frozenset(project.imported_paths(module_text(path), path))
+        _TARGETS[key] = found
+    return found
 
 
 def importers_key(project: Project) -> str:

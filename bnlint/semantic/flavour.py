@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bnlint.flavour import Flavour
 from bnlint.semantic.model import SemanticModel
 from bnlint.settings import Settings
+
+if TYPE_CHECKING:
+    from bnlint.project import Project
 
 TF_KERAS_PACKAGE = (2, 15)
 # Modules of Keras 2 (standalone or tf.keras) that Keras 3 removed.
@@ -167,7 +172,6 @@ def importers_flavour(model: SemanticModel, version: tuple[int, ...] | None) -> 
     if model.project is None:
         return None
     from bnlint.project_imports import importers_key, importers_of
-    from bnlint.semantic.code_use import code_use
 
     found = importers_of(model.project)
     key = importers_key(model.project)
@@ -177,25 +181,22 @@ def importers_flavour(model: SemanticModel, version: tuple[int, ...] | None) -> 
         return None
     verdicts: list[Flavour] = []
     for path in found.modules:
-        tree = model.project.module(path)
-        if tree is None:
+        use = _importer_use(model.project, path)
+        if use is None:
             return None
         if path not in model.importers_read:
             model.importers_read.append(path)
-        use = code_use(tree)
         shown = os.path.relpath(path, model.project.top)
-        old = _keras2_api(use.imports, use.methods, use.names)
-        new = _keras3_api(use.imports, use.names)
-        if any(name == "tf_keras" or name.startswith("tf_keras.") for name in use.imports):
+        old, new = use.keras2, use.keras3
+        if use.tf_keras:
             verdicts.append(Flavour("tf-keras", version or TF_KERAS_PACKAGE,
                                     f"`{shown}` imports it and imports tf_keras"))
         elif new is not None and old is None:
             verdicts.append(Flavour("keras3", version, f"`{shown}` imports it and uses "
                                     f"`{new}`, which only Keras 3 has"))
         elif old is not None and new is None:
-            standalone = (old.startswith(_STANDALONE_KERAS_MODULES) or not any(
-                name.split(".")[0] == "tensorflow" for name in use.imports)) and (
-                not _tf_keras_only(model))
+            standalone = (old.startswith(_STANDALONE_KERAS_MODULES)
+                          or not use.tensorflow) and not _tf_keras_only(model)
             verdicts.append(Flavour("keras2" if standalone else "tf-keras", version,
                                     f"`{shown}` imports it and uses `{old}`, which Keras 3 "
                                     "removed"))
@@ -223,23 +224,62 @@ def _tf2_api(model: SemanticModel) -> str | None:
     if found is not None or model.project is None:
         return found
     from bnlint.project_imports import importers_key, importers_of
-    from bnlint.semantic.code_use import code_use
 
     importers = importers_of(model.project)
     key = importers_key(model.project)
     if key not in model.importers_read:
         model.importers_read.append(key)
     for path in importers.modules if importers is not None else ():
-        tree = model.project.module(path)
-        if tree is None:
+        use = _importer_use(model.project, path)
+        if use is None:
             continue
         if path not in model.importers_read:
             model.importers_read.append(path)
-        used = code_use(tree).names
-        found = next((name for name in used if name in _TF2_ONLY), None)
-        if found is not None and not any(name in _TF1_ONLY for name in used):
-            return found
+        if use.tf2_only is not None and not use.tf1_only:
+            return use.tf2_only
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class _ImporterUse:
+    """What an importing module's code says of the Keras and TensorFlow it runs on."""
+
+    keras2: str | None  # an API Keras 3 removed
+    keras3: str | None  # an API only Keras 3 has
+    tf_keras: bool  # imports tf_keras
+    tensorflow: bool  # imports TensorFlow
+    tf2_only: str | None  # calls what only TensorFlow 2 has
+    tf1_only: bool  # calls what TensorFlow 2 removed
+
+
+# (module, its stamp) -> what it uses (None: it cannot be read), once per process
+_IMPORTER_USES: dict[tuple[str, tuple[int, int]], _ImporterUse | None] = {}
+
+
+def _importer_use(project: Project, path: str) -> _ImporterUse | None:
+    """What the project module at ``path`` uses, read from its syntax once per version
+    of it (a module imported by many is not parsed again for each)."""
+    from bnlint.project import file_stamp
+
+    key = (path, file_stamp(path))
+    if key in _IMPORTER_USES:
+        return _IMPORTER_USES[key]
+    tree = project.module(path)
+    found: _ImporterUse | None = None
+    if tree is not None:
+        from bnlint.semantic.code_use import code_use
+
+        use = code_use(tree)
+        found = _ImporterUse(
+            keras2=_keras2_api(use.imports, use.methods, use.names),
+            keras3=_keras3_api(use.imports, use.names),
+            tf_keras=any(name == "tf_keras" or name.startswith("tf_keras.")
+                         for name in use.imports),
+            tensorflow=any(name.split(".")[0] == "tensorflow" for name in use.imports),
+            tf2_only=next((name for name in use.names if name in _TF2_ONLY), None),
+            tf1_only=any(name in _TF1_ONLY for name in use.names))
+    _IMPORTER_USES[key] = found
+    return found
 
 
 def _tf1_graph_mode(model: SemanticModel) -> bool:
