@@ -42,6 +42,9 @@ class Project:
     importer: str  # absolute path of the linted file
     top: str  # absolute path of the project's top directory
     _parsed: dict[str, cst.Module | None] = field(default_factory=dict)
+    # False when the top is only the file's own directory (no repository around it, and
+    # outside the root): not a project whose every module can be looked through
+    whole: bool = True
 
     def imported_text(self, text: str) -> str:
         """The text of the project modules that ``text`` imports, directly or through
@@ -91,7 +94,7 @@ class Project:
         the import reads ``module``, the tree being linted (so that what the caller's
         program does there lands on this file's nodes)."""
         self._parsed[self.importer] = module
-        return Project(caller, self.top, self._parsed)
+        return Project(caller, self.top, self._parsed, self.whole)
 
     def importers(self) -> list[str]:
         """The project's modules that import the linted file: Python files in its
@@ -177,7 +180,8 @@ def project_for(path: str, root: str) -> Project | None:
     top = repository_top(directory)
     if top is None:
         absolute_root = os.path.abspath(root)
-        top = absolute_root if is_below(directory, absolute_root) else directory
+        below = is_below(directory, absolute_root)
+        return Project(importer, absolute_root if below else directory, whole=below)
     return Project(importer, top)
 
 

@@ -44,6 +44,8 @@ class _Index:
 
 
 _INDEXES: dict[str, _Index] = {}
+# path -> (stamp, the names its import lines mention), shared by every top indexed
+_NAMES_READ: dict[str, tuple[tuple[int, int], frozenset[str]]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +58,10 @@ class Importers:
 
 def importers_of(project: Project) -> Importers | None:
     """The modules of ``project`` that import its linted file; None when the project is
-    too large to know them all."""
+    too large to know them all, or is only the file's own directory (a file outside any
+    repository and outside the root: what imports it may lie anywhere)."""
+    if not project.whole:
+        return None
     index = _index(project.top)
     if not index.complete:
         return None
@@ -119,11 +124,11 @@ def _index(top: str) -> _Index:
     fresh = _Index(checked=now, complete=listed is not None)
     for path in listed or ():
         stamp = file_stamp(path)
-        old = index.files.get(path) if index is not None else None
-        if old is not None and old[0] == stamp:
-            fresh.files[path] = old
-        else:
-            fresh.files[path] = (stamp, _imported_names(path))
+        known = _NAMES_READ.get(path)
+        if known is None or known[0] != stamp:
+            known = (stamp, _imported_names(path))
+            _NAMES_READ[path] = known
+        fresh.files[path] = known
     _INDEXES[top] = fresh
     return fresh
 

@@ -537,3 +537,17 @@ def test_code_guarding_a_tensorflow_2_call_beside_tf1_calls_keeps_the_pin(
         [sys.executable, "-m", "bnlint", "--show-settings", "train.py"], cwd=repo,
         capture_output=True, text=True, timeout=120, check=False)
     assert "keras['train.py'] = 'TensorFlow 1.12.0 (tensorflow-gpu==1.12.0" in shown.stdout
+
+
+def test_importers_are_looked_for_only_in_a_whole_project(tmp_path: Path) -> None:
+    # no repository around the files: the root (where bnlint runs) bounds the project;
+    # a file outside the root is alone, and what imports it may lie anywhere
+    layers = write(tmp_path / "code" / "layers.py", FUSED_LAYER)
+    write(tmp_path / "code" / "data.py", KERAS3_IMPORTER)
+    source = source_from_text(str(layers), layers.read_text())
+    inside = judged_flavour(source, Settings(), None, project_for(str(layers), str(tmp_path)))
+    assert inside is not None and inside.name == "keras3" and not inside.assumed
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    outside = judged_flavour(source, Settings(), None, project_for(str(layers), str(elsewhere)))
+    assert outside is not None and outside.assumed

@@ -175,7 +175,7 @@ def importers_flavour(model: SemanticModel, version: tuple[int, ...] | None) -> 
 
     found = importers_of(model.project)
     key = importers_key(model.project)
-    if key not in model.importers_read:
+    if model.project.whole and key not in model.importers_read:
         model.importers_read.append(key)  # a new importer re-lints the file
     if found is None or found.notebook:
         return None
@@ -227,7 +227,7 @@ def _tf2_api(model: SemanticModel) -> str | None:
 
     importers = importers_of(model.project)
     key = importers_key(model.project)
-    if key not in model.importers_read:
+    if model.project.whole and key not in model.importers_read:
         model.importers_read.append(key)
     for path in importers.modules if importers is not None else ():
         use = _importer_use(model.project, path)
