@@ -169,23 +169,13 @@ def importers_flavour(model: SemanticModel, version: tuple[int, ...] | None) -> 
     Keras 3). When they disagree, an unknown flavour that names them; None when none
     says, or one is out of reach (a notebook, a module too large to read, a project too
     large to index) and may say otherwise."""
-    if model.project is None:
-        return None
-    from bnlint.project_imports import importers_key, importers_of
-
-    found = importers_of(model.project)
-    key = importers_key(model.project)
-    if model.project.whole and key not in model.importers_read:
-        model.importers_read.append(key)  # a new importer re-lints the file
-    if found is None or found.notebook:
+    found = _importers(model)
+    if found is None or model.project is None:
         return None
     verdicts: list[Flavour] = []
-    for path in found.modules:
-        use = _importer_use(model.project, path)
+    for path, use in found:
         if use is None:
             return None
-        if path not in model.importers_read:
-            model.importers_read.append(path)
         shown = os.path.relpath(path, model.project.top)
         old, new = use.keras2, use.keras3
         if use.tf_keras:
@@ -221,23 +211,37 @@ def _tf2_api(model: SemanticModel) -> str | None:
     if any(name in _TF1_ONLY for name in names):
         return None
     found = next((name for name in names if name in _TF2_ONLY), None)
-    if found is not None or model.project is None:
+    if found is not None:
         return found
-    from bnlint.project_imports import importers_key, importers_of
-
-    importers = importers_of(model.project)
-    key = importers_key(model.project)
-    if model.project.whole and key not in model.importers_read:
-        model.importers_read.append(key)
-    for path in importers.modules if importers is not None else ():
-        use = _importer_use(model.project, path)
-        if use is None:
-            continue
-        if path not in model.importers_read:
-            model.importers_read.append(path)
-        if use.tf2_only is not None and not use.tf1_only:
+    for _, use in _importers(model, notebooks=True) or ():
+        if use is not None and use.tf2_only is not None and not use.tf1_only:
             return use.tf2_only
     return None
+
+
+def _importers(model: SemanticModel, notebooks: bool = False
+               ) -> list[tuple[str, _ImporterUse | None]] | None:
+    """The project modules importing the file, each with what it uses (None: it cannot
+    be read); None when they cannot all be known (a project too large to index, or,
+    unless ``notebooks``, a notebook among them). The set of importers, and each one
+    read, become the file's cache dependencies."""
+    if model.project is None:
+        return None
+    from bnlint.project_imports import importers_key, importers_of
+
+    found = importers_of(model.project)
+    key = importers_key(model.project)
+    if model.project.whole and key not in model.importers_read:
+        model.importers_read.append(key)  # a new importer re-lints the file
+    if found is None or found.notebook and not notebooks:
+        return None
+    uses: list[tuple[str, _ImporterUse | None]] = []
+    for path in found.modules:
+        use = _importer_use(model.project, path)
+        if use is not None and path not in model.importers_read:
+            model.importers_read.append(path)
+        uses.append((path, use))
+    return uses
 
 
 @dataclass(frozen=True, slots=True)
