@@ -245,3 +245,110 @@ if args.finetune:
     assert result.returncode == 1
     assert f"note: {path}:11:4: when `args.finetune` is true" in result.stdout
 
+
+
+STORED_FLAG = """
+import tensorflow as tf
+
+
+def plain():
+    return tf.keras.Sequential([tf.keras.layers.Dense(4)])
+
+
+def with_bn():
+    return tf.keras.Sequential([tf.keras.layers.Dense(4), tf.keras.layers.BatchNormalization()])
+
+
+class Trainer:
+    def __init__(self, args):
+        self.use_bn = args.use_bn
+        if args.use_bn:
+            self.net = with_bn()
+        else:
+            self.net = plain()
+        self.opt = tf.keras.optimizers.Adam()
+
+    def train_step(self, x):
+        with tf.GradientTape() as tape:
+            if {test}:
+                y = self.net(x, training=True)
+            else:
+                y = self.net(x)
+            loss = tf.reduce_mean(y)
+        grads = tape.gradient(loss, self.net.trainable_variables)
+        self.opt.apply_gradients(zip(grads, self.net.trainable_variables))
+{driver}"""
+LOOP_DRIVER = """
+    def train(self, data):
+        for epoch in range(10):
+            for x in data:
+                self.train_step(x)
+"""
+
+
+def test_a_flag_stored_on_the_instance_is_the_condition_it_was_read_from() -> None:
+    # `self.use_bn` holds `args.use_bn`: the step's plain call runs only with the plain
+    # network, on every path, whether the step is read on its own or from a loop
+    for driver in ("", LOOP_DRIVER):
+        assert findings(STORED_FLAG.format(test="self.use_bn", driver=driver), "BN107") == []
+        alias = STORED_FLAG.replace("self.use_bn = args.use_bn", "use_bn = args.use_bn\n"
+                                    "        self.options = args")
+        assert findings(alias.format(test="self.options.use_bn", driver=driver),
+                        "BN107") == []
+
+
+def test_the_opposite_test_of_a_stored_flag_is_still_flagged() -> None:
+    for driver in ("", LOOP_DRIVER):
+        (finding,) = findings(STORED_FLAG.format(test="not self.use_bn", driver=driver),
+                              "BN107")
+        assert finding.span.start.row == 27
+        # named as the first `if` on that path wrote it
+        assert "when `args.use_bn` is true" in notes(finding)
+
+
+def test_two_entries_of_one_settings_file_are_two_conditions(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from bnlint.cli import main
+
+    root = Path(str(tmp_path))
+    (root / ".git").mkdir()
+    (root / "config.json").write_text('{"use_bn": true, "eager": false}')
+    (root / "train.py").write_text(textwrap.dedent("""
+        import json
+        import tensorflow as tf
+
+        with open("config.json") as handle:
+            cfg = json.load(handle)
+        layers = [tf.keras.layers.Dense(4)]
+        if cfg["use_bn"]:
+            layers.append(tf.keras.layers.BatchNormalization())
+        net = tf.keras.Sequential(layers)
+        opt = tf.keras.optimizers.Adam()
+        with tf.GradientTape() as tape:
+            if not cfg["eager"]:
+                y = net(x)
+            else:
+                y = net(x, training=True)
+            loss = tf.reduce_mean(y)
+        opt.apply_gradients(zip(tape.gradient(loss, net.trainable_variables),
+                                net.trainable_variables))
+        """))
+    import contextlib
+    import io
+    import os
+
+    out = io.StringIO()
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:
+        with contextlib.redirect_stdout(out):
+            code = main(["--no-cache", "--select", "BN107", "--format", "json", "train.py"])
+    finally:
+        os.chdir(cwd)
+    import json
+
+    found = json.loads(out.getvalue())
+    # BatchNormalization is added when `use_bn`, and the plain call runs when `eager` is
+    # false: two settings, so one path has both
+    assert code == 1 and [item["location"]["row"] for item in found] == [14]

@@ -153,7 +153,7 @@ class CallReplay(ReplayBase):
         if isinstance(node.func, cst.Attribute):
             receiver = self.eval(node.func.value, env)
             method = node.func.attr.value
-            if receiver is UNKNOWN and method == "compile":
+            if isinstance(receiver, Unknown) and method == "compile":
                 receiver = self.unseen_model(node.func.value, env)
             if isinstance(receiver, ModuleRef):
                 callee: Value = ModuleRef(canonical(f"{receiver.name}.{method}"))
@@ -399,7 +399,7 @@ class CallReplay(ReplayBase):
             if method == "enumerate":
                 return replace(receiver, enumerated=True)
             return receiver
-        if receiver is UNKNOWN and method == "map" and "num_parallel_calls" in kwargs:
+        if isinstance(receiver, Unknown) and method == "map" and "num_parallel_calls" in kwargs:
             # `files.map(load, num_parallel_calls=AUTOTUNE)`: only a tf.data dataset's
             # `map` takes that argument, whatever made `files`
             return Dataset(None, node)

@@ -47,6 +47,7 @@ from bnlint.semantic.values import (
     LayerSelection,
     ListValue,
     ModuleRef,
+    Opaque,
     Optimizer,
     OptimizerAttr,
     ParsedArguments,
@@ -119,6 +120,23 @@ class ExpressionEvaluation(ReplayBase):
                 result = Const(False, node)
             left = right
         return result
+
+    def condition_source(self, test: cst.BaseExpression, env: Env) -> str | None:
+        """What an ``if`` test reads, as it is, named by where it comes from: a setting
+        (``args.finetune``, or ``self.finetune`` holding that option, or
+        ``cfg["train"]["finetune"]``), or an unknown value by the name it was first read
+        from (``self.use_pix2pix`` holding a parameter's ``args.use_pix2pix``); None for
+        any other test."""
+        while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+            test = test.expression
+        if not isinstance(test, (cst.Name, cst.Attribute, cst.Subscript)):
+            return None
+        value = self.eval(test, env)
+        if isinstance(value, Const) and value.setting is not None:
+            return f"{value.setting} {value.entry or ''}".rstrip()
+        if isinstance(value, Opaque):
+            return value.name
+        return None
 
     def default_truth(self, test: cst.BaseExpression, env: Env) -> bool | None:
         """The truth of an ``if`` test with the shipped settings: ``args.data == "nyu"``
@@ -257,6 +275,8 @@ class ExpressionEvaluation(ReplayBase):
         if name in {"True", "False", "None"}:
             return Const({"True": True, "False": False, "None": None}[name], node)
         value = env.lookup(name)
+        if value is UNKNOWN:
+            return Opaque(name)
         if value is not None:
             return value
         # the last star import that certainly has the name wins; the loose "any
@@ -394,6 +414,8 @@ class ExpressionEvaluation(ReplayBase):
             method = owner.owner.methods.get(attr)
             return BoundMethod(method, owner) if method is not None else (
                 owner.owner.constants.get(attr, UNKNOWN))
+        if isinstance(owner, Opaque):
+            return Opaque(f"{owner.name}.{attr}")  # `args.use_pix2pix`
         return UNKNOWN
 
     def layer_attribute(self, layer: Layer, attr: str, node: cst.CSTNode) -> Value:

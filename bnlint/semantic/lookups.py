@@ -9,7 +9,7 @@ import libcst as cst
 
 from bnlint.semantic.names import canonical
 from bnlint.semantic.replay import Env, ReplayBase
-from bnlint.semantic.values import UNKNOWN, Const, ModuleRef, Value
+from bnlint.semantic.values import UNKNOWN, Const, ModuleRef, Unknown, Value
 
 # `globals()[name]`, `locals()[name]`, `vars()[name]`: the names of a scope
 NAMESPACE_BUILTINS = frozenset({"globals", "locals", "vars"})
@@ -54,7 +54,7 @@ class NameLookup(ReplayBase):
             if parts is None or len(parts) != 1:
                 return None
             found = self.attribute_of(self.eval(positional[0], env), parts[0], node)
-            return found if found is not UNKNOWN else None
+            return None if isinstance(found, Unknown) else found
         if node.func.value == "eval" and len(positional) == 1:
             parts = dotted_name(self.eval(positional[0], env), strip=True)
             if parts is None:
@@ -62,7 +62,7 @@ class NameLookup(ReplayBase):
             found = self.name_value(parts[0], node, env)
             for part in parts[1:]:
                 found = self.attribute_of(found, part, node)
-            return found if found is not UNKNOWN else None
+            return None if isinstance(found, Unknown) else found
         return None
 
     def scope_entry(self, scope: str, key: Value, node: cst.CSTNode, env: Env) -> Value:

@@ -10,6 +10,10 @@ consistent path on which every step is definite (at most ``MAX_PATHS`` of them, 
 first ones depth-first). A condition is identified by
 its text, so ``if args.finetune:`` asked twice (or ``if not args.finetune:``) is answered
 the same way on one path, and the arms of one ``if``/``elif`` chain are never combined.
+A condition that reads one setting (a command-line option, an entry of the settings
+file) is identified by that setting, whatever it was stored in on the way:
+``self.use_pix2pix = args.use_pix2pix`` in ``__init__``, then ``if self.use_pix2pix:``
+in ``train_step`` asks what ``if args.use_pix2pix:`` asked.
 :func:`explore` enumerates the paths depth-first and stops at a cap.
 """
 
@@ -55,6 +59,9 @@ class Decision:
     # the condition's truth with the shipped settings (an option's default, an entry of
     # the settings file the program loads), when it compares only those and constants
     default: bool | None = None
+    # the condition as the first ``if`` that asked it wrote it (the key may name the
+    # setting it reads instead)
+    text: str = ""
 
     @property
     def node(self) -> cst.If:
@@ -70,20 +77,25 @@ class PathOracle:
         self.answers: dict[str, bool] = {}
         self.asked: dict[str, list[cst.If]] = {}
         self.defaults: dict[str, bool | None] = {}
+        self.texts: dict[str, str] = {}
 
-    def decide(self, key: str, node: cst.If, default: bool | None = None) -> bool:
+    def decide(self, key: str, node: cst.If, default: bool | None = None,
+               text: str | None = None) -> bool:
         """The truth of the condition ``key`` on this path (``default``: its truth with
-        the shipped settings, when known)."""
+        the shipped settings, when known; ``text``: the condition as written, when the
+        key is not)."""
         answer = self.answers.get(key)
         if answer is None:
             answer = self.answers[key] = self.fixed.get(key, True)
             self.defaults[key] = default
+            self.texts[key] = text or key
         self.asked.setdefault(key, []).append(node)
         return answer
 
     def decisions(self) -> tuple[Decision, ...]:
         """What this path answered, in the order the conditions were first asked."""
-        return tuple(Decision(key, value, tuple(self.asked[key]), self.defaults.get(key))
+        return tuple(Decision(key, value, tuple(self.asked[key]), self.defaults.get(key),
+                              self.texts[key])
                      for key, value in self.answers.items())
 
 
@@ -141,7 +153,7 @@ def condition_key(test: cst.BaseExpression, module: cst.Module) -> tuple[str, bo
 
 def describe(decision: Decision) -> str:
     """``when `args.finetune` is true``."""
-    return f"when `{decision.key}` is {'true' if decision.value else 'false'}"
+    return f"when `{decision.text or decision.key}` is {'true' if decision.value else 'false'}"
 
 
 class Relevance:

@@ -317,6 +317,9 @@ class ReplayBase:
     def default_truth(self, test: cst.BaseExpression, env: Env) -> bool | None:
         raise NotImplementedError
 
+    def condition_source(self, test: cst.BaseExpression, env: Env) -> str | None:
+        raise NotImplementedError
+
     def eval_call(self, node: cst.Call, env: Env) -> Value:
         raise NotImplementedError
 

@@ -185,7 +185,7 @@ def load_settings(opened: OpenedFile, loader: str, node: cst.CSTNode) -> Value:
         data = json.loads(text) if loader in JSON_LOADERS else _yaml_data(text)
     except (OSError, ValueError, RecursionError):
         return UNKNOWN
-    return _value_of(data, node, f"read from `{os.path.basename(opened.path)}`", 0)
+    return _value_of(data, node, f"read from `{os.path.basename(opened.path)}`", 0, "")
 
 
 def _yaml_data(text: str) -> object:
@@ -198,18 +198,21 @@ def _yaml_data(text: str) -> object:
         raise ValueError(str(error)) from error
 
 
-def _value_of(data: object, node: cst.CSTNode, origin: str, depth: int) -> Value:
+def _value_of(data: object, node: cst.CSTNode, origin: str, depth: int, entry: str) -> Value:
+    """The file's ``data`` as values; each constant knows its ``entry`` (`train.lr`)."""
     if depth > _MAX_DEPTH:
         return UNKNOWN
     if data is None or isinstance(data, (bool, int, float, str)):
-        return Const(data, node, assumed=True, setting=origin)
+        return Const(data, node, assumed=True, setting=origin, entry=entry)
     if isinstance(data, list):
-        return ListValue(tuple(_value_of(item, node, origin, depth + 1) for item in data))
+        return ListValue(tuple(_value_of(item, node, origin, depth + 1, f"{entry}[{index}]")
+                               for index, item in enumerate(data)))
     if isinstance(data, dict):
         entries: dict[object, Value] = {}
         for key, item in data.items():
             if not isinstance(key, (str, int, bool)) and key is not None:
                 return DictValue({}, open=True)
-            entries[key] = _value_of(item, node, origin, depth + 1)
+            entries[key] = _value_of(item, node, origin, depth + 1,
+                                     f"{entry}.{key}" if entry else str(key))
         return DictValue(entries)
     return UNKNOWN

@@ -215,6 +215,12 @@ class StatementReplay(LayerLoopReplay):
                 self.exec_suite(node.orelse.body, env)
             return
         guard = self.isinstance_guard(node.test, env)
+        if guard is None and self.oracle is not None and self.decided_before(node.test, env):
+            # a condition on what this path already decided goes the same way, in a loop
+            # on every iteration: `self.use_pix2pix` set from `args.use_pix2pix` in
+            # `__init__`, read in the `train_step` a loop runs
+            self.exec_decided(node, env, self.oracle)
+            return
         if guard is None and self.once_per_path():
             if self.oracle is not None and self.relevance.matters(node):
                 self.exec_decided(node, env, self.oracle)
@@ -231,13 +237,21 @@ class StatementReplay(LayerLoopReplay):
         there the arms stay joined."""
         return not any(kind in {"loop", "callback"} for kind, _ in self.context.path)
 
+    def decided_before(self, test: cst.BaseExpression, env: Env) -> bool:
+        """Does ``test`` read a setting or a named unknown value (``self.flag`` holding
+        ``args.flag``) whose truth this path has already decided?"""
+        source = self.condition_source(test, env)
+        return source is not None and self.oracle is not None and (
+            source in self.oracle.answers)
+
     def exec_decided(self, node: cst.If, env: Env, oracle: PathOracle) -> None:
         """One path: the oracle says which way the condition goes, and that arm runs as
         definitely as the ``if`` itself."""
-        key, positive = condition_key(node.test, self.module)
+        text, positive = condition_key(node.test, self.module)
         default = self.default_truth(node.test, env)
-        taken = oracle.decide(key, node, None if default is None else default == positive
-                              ) == positive
+        key = self.condition_source(node.test, env) or text
+        taken = oracle.decide(key, node, None if default is None else default == positive,
+                              text) == positive
         step: tuple[PathKind, cst.CSTNode] = ("if" if taken else "else", node)
         self.decided_steps[id(step)] = step
         saved = self.context

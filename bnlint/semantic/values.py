@@ -41,6 +41,21 @@ class Unknown(Value):
 UNKNOWN = Unknown()
 
 
+class Opaque(Unknown):
+    """An unknown value known by the name it was read from: ``args.use_pix2pix`` where
+    nothing says what ``args`` holds (a parameter of a class replayed on its own). Stored
+    on the way (``self.use_pix2pix = args.use_pix2pix``) it is still that value, so an
+    ``if`` on either reads one condition. Otherwise it is as unknown as ``UNKNOWN``."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"UNKNOWN({self.name})"
+
+
 @dataclass(eq=False, slots=True)
 class Const(Value):
     """A Python constant: int, float, str, bool or None (after constant folding)."""
@@ -59,6 +74,9 @@ class Const(Value):
     # (`run(size)`, `load(batch_size=BATCH_SIZE)`): where the user sets what that call
     # passes on, as for a number written as the argument itself.
     passed_at: cst.Arg | None = None
+    # Which entry of the settings file ``setting`` names it is (`train.finetune`): two
+    # entries of one file are two settings.
+    entry: str | None = None
 
 
 @dataclass(eq=False, slots=True)
