@@ -426,7 +426,7 @@ def _entry_site(item: PathReport) -> cst.CSTNode | None:
     module: that of its primary node's event or, for a node no event names (the
     `batch_size=` argument of a fit), that of the first related step that has one."""
     sites = item.model.entry_sites
-    site = sites.get(id(item.report.node))
+    site = item.report.entry or sites.get(id(item.report.node))
     for node, _ in item.report.related:
         if site is not None:
             break

@@ -106,6 +106,9 @@ class Report:
     # steps the finding rests on that its notes do not show (where the trained model
     # was built): an `if` arm holding one of them is a condition of the finding
     anchors: tuple[cst.CSTNode, ...] = ()
+    # for a node in another module of the project: the statement of the linted file that
+    # leads to it on the reported path (else the first that reached it)
+    entry: cst.CSTNode | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from bnlint.probe.scenario import scenario
 from bnlint.rule import FixExample, Report, Rewrite, Rule, RuleContext
 from bnlint.semantic.events import Event
 from bnlint.semantic.model import SemanticModel
-from bnlint.semantic.values import Layer, Variables
+from bnlint.semantic.values import Layer, Tensor, Variables
 
 from ._fixes import with_keyword
 
@@ -374,7 +374,7 @@ class CustomLoopWithoutTraining(Rule):
                          related=related,
                          scenario=scenario(self.code, **model_facts(layer)) if "BatchNormalization"
                          in _affected(event, layer) else None,
-                         fix=_training_true(model, event.node))
+                         fix=_training_true(model, event.node), entry=event.entry_site)
 
 
 def _built(layer: Layer) -> str:
@@ -417,7 +417,8 @@ def _training_gradient(model: SemanticModel, call: Event, layer: Layer) -> Event
     tapes = call.context.tapes
     gradients = [event for event in model.events_of("gradient")
                  if any(event.target is tape for tape in tapes)]
-    if any(event.sources_are_variables is False for event in gradients):
+    if any(event.sources_are_variables is False and not _made_by(event, layer)
+           for event in gradients):
         return None  # also inside a tape for input gradients (gradient penalty, saliency)
     for event in gradients:
         if event.sources_are_variables is not True:
@@ -430,14 +431,33 @@ def _training_gradient(model: SemanticModel, call: Event, layer: Layer) -> Event
     return None
 
 
+def _made_by(gradient: Event, layer: Layer) -> bool:
+    """Are the tensors a gradient is taken with respect to outputs of ``layer`` (the
+    generator's images, watched to take the discriminator's gradient norm)? The
+    layer then runs before them, and that gradient says nothing of its mode."""
+    sources = gradient.inputs[1:]
+    return bool(sources) and all(
+        isinstance(source, Tensor) and any(
+            wiring.child is layer or layer in wiring.child.descendants()
+            for wiring in source.history) for source in sources)
+
+
 def _callee(model: SemanticModel, event: Event) -> str:
-    """How the called model is written at the call (`model`, `self`, `self.backbone`)."""
+    """How the called model is written at the call (`model`, `self`, `self.backbone`);
+    for a call in another module, with the linted file's call that runs it (`self.main`
+    run through `net_G`)."""
     node = event.node
-    return model.module.code_for_node(node.func) if isinstance(node, cst.Call) else "the model"
+    entry = event.entry_site
+    if not isinstance(node, cst.Call):
+        return "the model"
+    called = f"`{model.module.code_for_node(node.func)}`"
+    if isinstance(entry, cst.Call):
+        return f"{called} (run through `{model.module.code_for_node(entry.func)}` here)"
+    return called
 
 
 def _message(event: Event, layer: Layer, callee: str) -> str:
-    what = f"`{callee}`"
+    what = callee
     parts = _affected(event, layer)
     effects = []
     if "BatchNormalization" in parts:

@@ -110,6 +110,13 @@ class CallReplay(ReplayBase):
             # `super()` / `super(Cls, self)`: the instance's own parent class, not a
             # callee that may change `self`
             return UNKNOWN
+        inherited = self.inherited_method(node, env) if isinstance(
+            self.current_self, Layer) else None
+        if inherited is not None:
+            # `super().__init__(z_dim, M=8)` of a model subclass whose parent class of
+            # the project builds the layers: that method runs on the same model
+            args, kwargs = self.eval_arguments(node, env, hands_on=True)
+            return self.call_function(inherited[0], args, kwargs, inherited[1], site=node)
         if (isinstance(node.func, cst.Attribute) and node.func.attr.value == "__init__"
                 and _is_super(node.func.value) and self.current_method == "__init__"
                 and isinstance(self.current_self, Layer) and self.current_self.is_model):
@@ -263,16 +270,23 @@ class CallReplay(ReplayBase):
         return settings_file(directories, self.project.top, written)
 
     def inherited_method(self, node: cst.Call, env: Env
-                         ) -> tuple[FunctionValue, Instance] | None:
-        """``super().method(...)`` in a method of a plain class of the project: the
-        method a parent class of the project defines, and the instance it runs on."""
+                         ) -> tuple[FunctionValue, Instance | Layer] | None:
+        """``super().method(...)`` in a method of a class of the project (a plain
+        class, or a Keras layer or model subclass): the method a parent class of the
+        project defines, and the instance it runs on."""
         if not (isinstance(node.func, cst.Attribute) and _is_super(node.func.value)):
             return None
         instance = env.lookup("self")
         defining = self.context.method_of
-        if not isinstance(instance, Instance) or defining is None:
+        if defining is None:
             return None
-        owner: Value | None = instance.owner
+        owner: Value | None = None
+        if isinstance(instance, Instance):
+            owner = instance.owner
+        elif isinstance(instance, Layer):
+            owner = instance.user_owner
+        else:
+            return None
         while isinstance(owner, ClassValue) and owner.name != defining:
             owner = next((base for base in owner.bases if isinstance(base, ClassValue)), None)
         if not isinstance(owner, ClassValue):

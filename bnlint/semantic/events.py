@@ -107,6 +107,9 @@ class Event:
     value: Value | None = None
     value_node: cst.CSTNode | None = None
     selection: LayerSelection | None = None
+    # the statement of the linted file that led to the event, when the event happens
+    # in another module of the project (one step there may be reached from several)
+    entry_site: cst.CSTNode | None = None
     # state snapshot taken just before the event (set_trainable, call, compile, fit)
     trainable_before: Tri = None
     bn_trainable_before: Tri = None

@@ -411,6 +411,9 @@ class ExpressionEvaluation(ReplayBase):
         if isinstance(owner, Instance):
             if attr in owner.attrs:
                 return owner.attrs[attr]
+            if attr in _VARIABLE_LISTS and _is_tf_module(owner.owner):
+                # a `tf.Module` collects the variables of the layers it holds
+                return ListValue(tuple(Variables(layer) for layer in _held_layers(owner)))
             method = owner.owner.methods.get(attr)
             return BoundMethod(method, owner) if method is not None else (
                 owner.owner.constants.get(attr, UNKNOWN))
@@ -758,3 +761,24 @@ def compare(left: Value, operator: cst.BaseCompOp, right: Value) -> bool | None:
     except TypeError:
         return None
     return None
+
+
+# What a model's (or a `tf.Module`'s) variables are read as.
+_VARIABLE_LISTS = frozenset({"trainable_variables", "trainable_weights", "variables",
+                             "weights"})
+
+
+def _is_tf_module(owner: ClassValue) -> bool:
+    """A subclass (through the project's own classes) of ``tf.Module``."""
+    return any(isinstance(base, ModuleRef) and base.name in {"tf.Module", "tensorflow.Module"}
+               or isinstance(base, ClassValue) and _is_tf_module(base) for base in owner.bases)
+
+
+def _held_layers(instance: Instance) -> list[Layer]:
+    """The Keras layers and models an instance holds in its attributes (or in lists of
+    them)."""
+    held: list[Layer] = []
+    for value in instance.attrs.values():
+        items = value.items if isinstance(value, ListValue) else (value,)
+        held.extend(item for item in items if isinstance(item, Layer))
+    return held

@@ -434,10 +434,12 @@ class KerasEffects(ReplayBase):
         call = owner.methods.get("call")
         default: TrainingArg = training_default(call.node) if call is not None and isinstance(
             call.node, cst.FunctionDef) else "none"
-        return self.new_layer(f"<{owner.name}>", node, is_model=owner.keras_base == "model",
-                              model_kind="subclassed", has_bn=False, has_dropout=False,
-                              is_bn=owner.batch_norm is True,
-                              user_class=owner.name, call_training_default=default)
+        layer = self.new_layer(f"<{owner.name}>", node, is_model=owner.keras_base == "model",
+                               model_kind="subclassed", has_bn=False, has_dropout=False,
+                               is_bn=owner.batch_norm is True,
+                               user_class=owner.name, call_training_default=default)
+        layer.user_owner = owner
+        return layer
 
     def call_layer(self, layer: Layer, node: cst.Call, args: list[Value],
                    kwargs: dict[str, Value] | None = None) -> Value:

@@ -262,6 +262,7 @@ class ReplayBase:
 
     def record(self, event: Event) -> None:
         self.model.events.append(event)
+        event.entry_site = self.foreign_entry
         self.mark_entry(event.node)
 
     def mark_entry(self, node: cst.CSTNode) -> None:

@@ -133,6 +133,8 @@ class Layer(Value):
     pretrained: bool = False
     pretrained_node: cst.CSTNode | None = None
     user_class: str | None = None
+    # the user class itself, whose methods (its bases' included) run on the layer
+    user_owner: ClassValue | None = None
     children: list[Wiring] = field(default_factory=list)
     attrs: dict[str, Value] = field(default_factory=dict)
     # Trainable state: the layer's own flag, and that of its untracked inner BN and

@@ -1,0 +1,169 @@
+"""GAN code written as the DCGAN ports of PyTorch write it: networks that are `tf.Module`s
+or subclasses chaining `super().__init__` to a parent of the project, a generator step
+that also takes a gradient norm on the generator's images, one network module stepped
+from two training steps. Each test pins what BN107 reports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from bnlint.registry import all_rules
+from bnlint.testing import lint_snippet
+
+NETWORKS = """
+import tensorflow as tf
+from tensorflow.keras import layers
+
+
+class Generator({base}):
+    def __init__(self, z_dim, size=4):
+        super().__init__()
+        self.size = size
+        self.linear = layers.Dense(size * size * 64)
+        self.main = tf.keras.Sequential([
+            layers.BatchNormalization(),
+            layers.ReLU(),
+            layers.Conv2DTranspose(3, 3, padding="same", activation="tanh"),
+        ])
+
+    def {method}(self, z, *args, **kwargs):
+        x = self.linear(z)
+        x = tf.reshape(x, [-1, self.size, self.size, 64])
+        return self.main(x)
+
+
+class Generator64(Generator):
+    def __init__(self, z_dim, *args):
+        super().__init__(z_dim, size=8)
+
+
+class Critic(tf.keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.main = tf.keras.Sequential([layers.Flatten(), layers.Dense(1)])
+
+    def call(self, x):
+        return self.main(x)
+"""
+STEP = """
+
+net_G = Generator64(128)
+net_D = Critic()
+optim_G = tf.keras.optimizers.Adam(2e-4)
+
+
+@tf.function
+def train_G_step():
+    z = tf.random.normal((64, 128))
+    with tf.GradientTape() as gen_tape, tf.GradientTape() as gn_tape:
+        fake = net_G(z)
+        gn_tape.watch({watched})
+        y = net_D(fake)
+        grad = gn_tape.gradient(y, {watched})
+        loss = tf.reduce_mean(y / (tf.norm(grad) + tf.abs(y)))
+    grads = gen_tape.gradient(loss, net_G.trainable_variables)
+    optim_G.apply_gradients(zip(grads, net_G.trainable_variables))
+
+
+for step in range(1000):
+    train_G_step()
+"""
+KERAS_MODEL = {"base": "tf.keras.Model", "method": "call"}
+TF_MODULE = {"base": "tf.Module", "method": "__call__"}
+
+
+def rows(code: str) -> list[int]:
+    found = lint_snippet(textwrap.dedent(code), list(all_rules()))
+    return [f.span.start.row for f in found if f.code == "BN107"]
+
+
+def generator_step_rows(networks: dict[str, str], watched: str = "fake") -> list[int]:
+    code = NETWORKS.format(**networks) + STEP.format(watched=watched)
+    return rows(code)
+
+
+@pytest.mark.parametrize("networks", [KERAS_MODEL, TF_MODULE], ids=["keras-model", "tf-module"])
+def test_a_subclass_builds_through_its_parents_constructor(networks: dict[str, str]) -> None:
+    # `Generator64.__init__` runs `Generator.__init__` (`super().__init__(z_dim, size=8)`):
+    # the generator holds the BatchNormalization, and the step runs it in inference mode
+    # (reported at the model's call; a `tf.Module` is no model, so at its layers' call)
+    code = textwrap.dedent(NETWORKS.format(**networks) + STEP.format(watched="fake"))
+    called = "        fake = net_G(z)" if networks is KERAS_MODEL else "        return self.main(x)"
+    assert generator_step_rows(networks) == [code.splitlines().index(called) + 1]
+
+
+def test_a_gradient_norm_on_the_generators_images_does_not_hide_its_step() -> None:
+    # the gradient with respect to `fake` is taken after the generator ran: a tape on its
+    # outputs says nothing of its mode. A tape on the critic's input still does
+    # (gradient penalties call the critic on interpolated images on purpose)
+    assert generator_step_rows(KERAS_MODEL, watched="fake")
+    assert generator_step_rows(KERAS_MODEL, watched="z") == []
+
+
+def test_a_tf_module_collects_the_variables_of_the_layers_it_holds() -> None:
+    code = NETWORKS.format(**TF_MODULE) + STEP.format(watched="fake")
+    assert generator_step_rows(TF_MODULE)
+    # gradients with respect to something else (the critic's variables) train no
+    # generator
+    other = code.replace("gen_tape.gradient(loss, net_G.trainable_variables)",
+                         "gen_tape.gradient(loss, net_D.trainable_variables)")
+    assert rows(other) == []
+
+
+def test_a_step_in_another_module_is_reported_at_the_call_that_trains(tmp_path: Path) -> None:
+    # one network module, stepped by the discriminator step (no gradient of the
+    # generator) and then by the generator step: the finding is at the generator step's
+    # call, and names what runs there
+    root = tmp_path / "repo"
+    (root / ".git").mkdir(parents=True)
+    (root / "models").mkdir()
+    (root / "models" / "dcgan.py").write_text(textwrap.dedent(NETWORKS.format(**TF_MODULE)))
+    (root / "train.py").write_text(textwrap.dedent("""\
+        import tensorflow as tf
+        from models import dcgan
+
+        net_G = dcgan.Generator64(128)
+        net_D = dcgan.Critic()
+        optim_D = tf.keras.optimizers.Adam(2e-4)
+        optim_G = tf.keras.optimizers.Adam(2e-4)
+
+
+        @tf.function
+        def train_D_step(real):
+            z = tf.random.normal((64, 128))
+            with tf.GradientTape() as tape:
+                fake = tf.stop_gradient(net_G(z))
+                loss = tf.reduce_mean(net_D(fake)) - tf.reduce_mean(net_D(real))
+            grads = tape.gradient(loss, net_D.trainable_variables)
+            optim_D.apply_gradients(zip(grads, net_D.trainable_variables))
+
+
+        @tf.function
+        def train_G_step():
+            z = tf.random.normal((64, 128))
+            with tf.GradientTape() as tape:
+                loss = -tf.reduce_mean(net_D(net_G(z)))
+            grads = tape.gradient(loss, net_G.trainable_variables)
+            optim_G.apply_gradients(zip(grads, net_G.trainable_variables))
+
+
+        for real in dataset:
+            train_D_step(real)
+            train_G_step()
+        """))
+    done = subprocess.run(
+        [sys.executable, "-m", "bnlint", "--no-cache", "--format", "json", "--select",
+         "BN107", "train.py"], cwd=root, capture_output=True, text=True, timeout=120,
+        check=False)
+    assert done.returncode == 1, done.stderr
+    (finding,) = json.loads(done.stdout)
+    assert finding["filename"] == "train.py"
+    assert finding["location"] == {"row": 24, "column": 38}
+    assert finding["message"].startswith("`self.main` (run through `net_G` here) is called")
+    assert {note["filename"] for note in finding["related"]} == {"train.py", "models/dcgan.py"}
