@@ -107,6 +107,28 @@ _CUSTOM_LOOP = """
         """
 
 
+# A builder that freezes the base for the first phase and leaves it trainable for the
+# second; the second phase's model is a new one.
+_REBUILT_PER_PHASE = """
+import tensorflow as tf
+
+def build(fine_tune=False):
+    base = tf.keras.applications.EfficientNetB0(include_top=False, pooling="avg")
+    base.trainable = fine_tune
+    inputs = tf.keras.Input((224, 224, 3))
+    outputs = tf.keras.layers.Dense(7)(base(inputs))
+    return tf.keras.Model(inputs, outputs)
+
+model = build()
+model.compile(optimizer="adam", loss="categorical_crossentropy")
+model.fit(train_ds, epochs=5)
+fine = build(fine_tune=True)
+{copy}
+fine.compile(optimizer=tf.keras.optimizers.Adam(1e-5), loss="categorical_crossentropy")
+fine.fit(train_ds, epochs=5)
+"""
+
+
 class UnfrozenBnInTrainingMode(Rule):
     """## What it does
     Flags unfreezing a pretrained base that contains BatchNormalization when the base
@@ -123,6 +145,10 @@ class UnfrozenBnInTrainingMode(Rule):
     that step calls the model with `training=True`. A custom training loop counts as
     `fit()`: a step that calls the model with `training=True` on a `GradientTape` whose
     gradients are applied trains it, and needs no compile for the unfreeze to count.
+    A model rebuilt for the fine-tuning phase with its base trainable
+    (`build_model(fine_tune=True)`) and given the weights of the first phase's model,
+    trained with that base frozen (`fine.set_weights(model.get_weights())`), is an
+    unfreeze too.
 
     ## Why is this bad?
     A BN layer uses and updates batch statistics only when it is trainable *and* called
@@ -328,6 +354,9 @@ class UnfrozenBnInTrainingMode(Rule):
         model.compile(optimizer=tf.keras.optimizers.Adam(1e-5), loss="mse")
         model.fit(x, y)
         """,
+        # the model rebuilt for the fine-tuning phase with its base unfrozen, given the
+        # weights of the first phase's model (trained with the base frozen)
+        _REBUILT_PER_PHASE.replace("{copy}", "fine.set_weights(model.get_weights())"),
     )
     fixed = (
         FixExample("""
@@ -405,6 +434,9 @@ class UnfrozenBnInTrainingMode(Rule):
         """),
     )
     not_flagged = (
+        # ... rebuilt, but not given the first phase's weights: the new base is trained
+        # whole from ImageNet's weights (BN210's concern), nothing is unfrozen
+        _REBUILT_PER_PHASE.replace("{copy}", "pass"),
         # the same custom loop with the BN layers frozen again after the unfreeze
         _CUSTOM_LOOP.replace("{refreeze}", """
         for layer in base.layers:
@@ -579,6 +611,10 @@ def _chain(ctx: RuleContext, found: wf.UnfrozenBnBase) -> Iterator[tuple[cst.CST
     freeze = wf.first_freeze(ctx.model, base, found.unfreeze)
     if freeze is not None:
         yield freeze.node, f"{name} is frozen here (its BN layers in inference mode)"
+    copied = wf.frozen_weights_copied(ctx.model, base, found.unfreeze)
+    if freeze is None and copied is not None:
+        yield copied.node, ("the weights a model trained with this base frozen are copied "
+                            "in here: the unfreeze reaches them")
     if found.decisive is not None:
         yield found.decisive.node, _wiring_note(name, found.decisive, found.phase.model)
 

@@ -10,6 +10,7 @@ from bnlint.probe.scenario import Scenario, scenario
 from bnlint.rule import Example, Report, Rule, RuleContext
 from bnlint.semantic.names import keras_api
 from bnlint.semantic.tf1 import effective_flavour
+from bnlint.semantic.walk import walk
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -46,7 +47,9 @@ class LearningPhaseApi(Rule):
     graph code it is the real mechanism and is not reported, except
     `set_learning_phase(1)`, which keeps every later call in training mode, `predict()`
     included: BatchNormalization then normalises inference batches with their own
-    statistics (info). Facts F11 and F15 (verified: Keras 3 raises, tf-keras emits a deprecation
+    statistics (info). A program that chooses the phase by what it runs (phase 1 in one
+    arm of an `if`/`elif` chain, phase 0 in another: `if mode == "train"`) is not
+    reported. Facts F11 and F15 (verified: Keras 3 raises, tf-keras emits a deprecation
     `UserWarning`).
 
     ## Example
@@ -109,12 +112,36 @@ class LearningPhaseApi(Rule):
             """,
             target="keras2",
         ),
+        # set in the training arm of a run-mode switch that never sets it back to 0
+        Example(
+            """
+            import tensorflow.compat.v1 as tf
+            if args.mode == "train":
+                tf.keras.backend.set_learning_phase(1)
+                model.predict(samples)
+            """,
+            target="tf1",
+        ),
     )
     not_flagged = (
         Example(
             """
             import keras.backend as K
             out = sess.run([y], feed_dict={x: batch, K.learning_phase(): 0})
+            """,
+            target="tf1",
+        ),
+        # TF1 graph code that chooses the phase by what the run does: inference runs
+        # under phase 0
+        Example(
+            """
+            import tensorflow as tf
+            if args.run_mode == "train":
+                tf.keras.backend.set_learning_phase(1)
+            elif args.run_mode == "eval":
+                tf.keras.backend.set_learning_phase(0)
+            else:
+                tf.keras.backend.set_learning_phase(0)
             """,
             target="tf1",
         ),
@@ -187,11 +214,12 @@ class LearningPhaseApi(Rule):
         seen: set[int] = set()
         called: set[int] = set()
         legacy = flavour in {"keras2", "tf1"}
+        by_mode = _phase_by_run_mode(module) if legacy else set()
         for call in ctx.model.calls:
             called.add(id(call.node.func))
             if call.name in names and id(call.node) not in seen:
                 seen.add(id(call.node))
-                if legacy and not _sets_training_phase(call.node):
+                if legacy and (not _sets_training_phase(call.node) or id(call.node) in by_mode):
                     continue  # the right API for this code
                 if flavour == "tf-keras" and _reads_phase(call.name):
                     continue  # tf-keras deprecates setting the phase, not reading it
@@ -234,14 +262,45 @@ def _reads_phase(name: str | None) -> bool:
 
 def _sets_training_phase(call: cst.Call) -> bool:
     """``set_learning_phase(1)`` / ``(True)``: training mode for everything after it."""
+    return _phase_set(call) is True
+
+
+def _phase_set(call: cst.Call) -> bool | None:
+    """The phase ``set_learning_phase(...)`` sets (True: training), None for any
+    other call or a phase not written as a literal."""
     func = call.func
     name = func.attr.value if isinstance(func, cst.Attribute) else (
         func.value if isinstance(func, cst.Name) else "")
     if name != "set_learning_phase" or not call.args:
-        return False
+        return None
     value = call.args[0].value
-    return (isinstance(value, cst.Integer) and value.value == "1") or (
-        isinstance(value, cst.Name) and value.value == "True")
+    if isinstance(value, cst.Integer) and value.value in {"0", "1"}:
+        return value.value == "1"
+    if isinstance(value, cst.Name) and value.value in {"True", "False"}:
+        return value.value == "True"
+    return None
+
+
+def _phase_by_run_mode(module: cst.Module) -> set[int]:
+    """The ``set_learning_phase(1)`` calls in an arm of an ``if``/``elif`` chain whose
+    other arm sets the phase to 0 (`if args.mode == "train": ...(1) else: ...(0)`):
+    the program chooses the phase by what it runs, inference runs under 0."""
+    chosen: set[int] = set()
+    for node in walk(module):
+        if not isinstance(node, cst.If):
+            continue
+        arms: list[list[cst.Call]] = []
+        current: cst.If | cst.Else | None = node
+        while current is not None:
+            arms.append([call for call in walk(current.body) if isinstance(call, cst.Call)
+                         and _phase_set(call) is not None])
+            current = current.orelse if isinstance(current, cst.If) else None
+        for index, arm in enumerate(arms):
+            others = [call for other, calls in enumerate(arms) if other != index
+                      for call in calls]
+            if any(_phase_set(call) is False for call in others):
+                chosen.update(id(call) for call in arm if _phase_set(call) is True)
+    return chosen
 
 
 

@@ -34,6 +34,7 @@ EventKind = Literal[
     "set_lr",  # optimizer.learning_rate.assign / K.set_value(opt.lr, v) / opt.lr = v
     "gradient",  # tape.gradient(target, sources)
     "load_weights",
+    "copy_weights",  # `model.set_weights(other.get_weights())`: ``value`` is the other's
     "escape",  # a layer/model was passed to a callee the model cannot follow
 ]
 

@@ -586,6 +586,10 @@ class KerasEffects(ReplayBase):
             return Variables(layer)  # copied by `other.set_weights(layer.get_weights())`
         copied = method == "set_weights" and bool(args) and isinstance(args[0], Variables) and (
             args[0].layer is not None and args[0].layer.pretrained)
+        if method == "set_weights" and args and isinstance(args[0], Variables) and (
+                args[0].layer is not None):
+            # the weights another model trained, its BatchNormalization statistics included
+            self.record(Event("copy_weights", node, layer, self.context, value=args[0]))
         if method == "load_weights" or copied:
             if not (method == "load_weights" and self.restores_own_checkpoint(node)):
                 layer.will_change()

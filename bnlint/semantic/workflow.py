@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Literal
 from bnlint.semantic.events import Event
 from bnlint.semantic.model import SemanticModel
 from bnlint.semantic.trace import Changes
-from bnlint.semantic.values import Const, Layer, LayerSelection, Tri, Wiring
+from bnlint.semantic.values import Const, Layer, LayerSelection, Tri, Variables, Wiring
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -393,7 +393,26 @@ def is_noop_unfreeze(model: SemanticModel, base: Layer, unfreeze: Event) -> bool
         return True
     if base.model_kind == "loaded" or unfreeze.trainable_before is not True:
         return False
-    return not freezes
+    return not freezes and frozen_weights_copied(model, base, unfreeze) is None
+
+
+def frozen_weights_copied(model: SemanticModel, base: Layer, unfreeze: Event) -> Event | None:
+    """The copy into the model holding ``base`` (unfrozen as it was built) of the
+    weights of a model in which a base built by the same call was frozen: the recipe
+    that rebuilds the model for each phase (`build_model(unfreeze=True)`, then
+    `model2.set_weights(model.get_weights())`) unfreezes what the first phase froze."""
+    after = model.position(unfreeze)
+    for event in model.events_of("copy_weights"):
+        source = event.value.layer if isinstance(event.value, Variables) else None
+        target = event.target
+        if source is None or not isinstance(target, Layer) or not trusted(event) or (
+                model.position(event) < after or not inside(base, target)):
+            continue
+        for part in parts(source):
+            if part is not base and part.node is base.node and (
+                    freeze_in_force(model, part, event) is not None):
+                return event
+    return None
 
 
 def _disjoint_slices(one: LayerSelection, other: LayerSelection | None) -> bool:
