@@ -443,21 +443,13 @@ def _made_by(gradient: Event, layer: Layer) -> bool:
 
 
 def _callee(model: SemanticModel, event: Event) -> str:
-    """How the called model is written at the call (`model`, `self`, `self.backbone`);
-    for a call in another module, with the linted file's call that runs it (`self.main`
-    run through `net_G`)."""
+    """How the called model is written at the call (`model`, `self`, `self.backbone`)."""
     node = event.node
-    entry = event.entry_site
-    if not isinstance(node, cst.Call):
-        return "the model"
-    called = f"`{model.module.code_for_node(node.func)}`"
-    if isinstance(entry, cst.Call):
-        return f"{called} (run through `{model.module.code_for_node(entry.func)}` here)"
-    return called
+    return model.module.code_for_node(node.func) if isinstance(node, cst.Call) else "the model"
 
 
 def _message(event: Event, layer: Layer, callee: str) -> str:
-    what = callee
+    what = f"`{callee}`"
     parts = _affected(event, layer)
     effects = []
     if "BatchNormalization" in parts:

@@ -437,6 +437,14 @@ class UnfrozenBnInTrainingMode(Rule):
         # ... rebuilt, but not given the first phase's weights: the new base is trained
         # whole from ImageNet's weights (BN210's concern), nothing is unfrozen
         _REBUILT_PER_PHASE.replace("{copy}", "pass"),
+        # ... given the weights of a first model that never trained
+        _REBUILT_PER_PHASE.replace("model.fit(train_ds, epochs=5)\nfine", "fine").replace(
+            "{copy}", "fine.set_weights(model.get_weights())"),
+        # ... and with the BN layers of the base frozen again after the copy
+        _REBUILT_PER_PHASE.replace("{copy}", """fine.set_weights(model.get_weights())
+for layer in fine.get_layer("efficientnetb0").layers:
+    if isinstance(layer, tf.keras.layers.BatchNormalization):
+        layer.trainable = False"""),
         # the same custom loop with the BN layers frozen again after the unfreeze
         _CUSTOM_LOOP.replace("{refreeze}", """
         for layer in base.layers:

@@ -112,6 +112,19 @@ class LearningPhaseApi(Rule):
             """,
             target="keras2",
         ),
+        # chosen by run mode, but the code after the switch predicts under phase 1
+        Example(
+            """
+            import tensorflow.compat.v1 as tf
+            if args.mode == "train":
+                tf.keras.backend.set_learning_phase(1)
+            else:
+                tf.keras.backend.set_learning_phase(0)
+            model.fit(x, y)
+            model.predict(x_test)
+            """,
+            target="tf1",
+        ),
         # set in the training arm of a run-mode switch that never sets it back to 0
         Example(
             """
@@ -284,23 +297,43 @@ def _phase_set(call: cst.Call) -> bool | None:
 def _phase_by_run_mode(module: cst.Module) -> set[int]:
     """The ``set_learning_phase(1)`` calls in an arm of an ``if``/``elif`` chain whose
     other arm sets the phase to 0 (`if args.mode == "train": ...(1) else: ...(0)`):
-    the program chooses the phase by what it runs, inference runs under 0."""
+    the program chooses the phase by what it runs, and inference runs under 0. Not when
+    that arm, or the code after the chain in the same block, runs inference (`predict`,
+    `evaluate`): that code runs under phase 1."""
     chosen: set[int] = set()
-    for node in walk(module):
-        if not isinstance(node, cst.If):
+    for block in walk(module):
+        if not isinstance(block, (cst.Module, cst.IndentedBlock)):
             continue
-        arms: list[list[cst.Call]] = []
-        current: cst.If | cst.Else | None = node
-        while current is not None:
-            arms.append([call for call in walk(current.body) if isinstance(call, cst.Call)
-                         and _phase_set(call) is not None])
-            current = current.orelse if isinstance(current, cst.If) else None
-        for index, arm in enumerate(arms):
-            others = [call for other, calls in enumerate(arms) if other != index
-                      for call in calls]
-            if any(_phase_set(call) is False for call in others):
-                chosen.update(id(call) for call in arm if _phase_set(call) is True)
+        statements = list(block.body)
+        for index, node in enumerate(statements):
+            if not isinstance(node, cst.If):
+                continue
+            arms: list[tuple[cst.BaseSuite, list[cst.Call]]] = []
+            current: cst.If | cst.Else | None = node
+            while current is not None:
+                arms.append((current.body, [
+                    call for call in walk(current.body)
+                    if isinstance(call, cst.Call) and _phase_set(call) is not None]))
+                current = current.orelse if isinstance(current, cst.If) else None
+            if any(_runs_inference(rest) for rest in statements[index + 1:]):
+                continue
+            for arm_index, (body, calls) in enumerate(arms):
+                others = [call for other, (_, found) in enumerate(arms) if other != arm_index
+                          for call in found]
+                if any(_phase_set(call) is False for call in others) and not (
+                        _runs_inference(body)):
+                    chosen.update(id(call) for call in calls if _phase_set(call) is True)
     return chosen
+
+
+# Model methods that run inference (under the global phase, in Keras 2 and TF1).
+_INFERENCE = frozenset({"predict", "evaluate", "predict_on_batch", "test_on_batch",
+                        "predict_generator", "evaluate_generator"})
+
+
+def _runs_inference(node: cst.CSTNode) -> bool:
+    return any(isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute)
+               and call.func.attr.value in _INFERENCE for call in walk(node))
 
 
 

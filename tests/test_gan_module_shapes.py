@@ -119,7 +119,7 @@ def test_a_tf_module_collects_the_variables_of_the_layers_it_holds() -> None:
 def test_a_step_in_another_module_is_reported_at_the_call_that_trains(tmp_path: Path) -> None:
     # one network module, stepped by the discriminator step (no gradient of the
     # generator) and then by the generator step: the finding is at the generator step's
-    # call, and names what runs there
+    # call
     root = tmp_path / "repo"
     (root / ".git").mkdir(parents=True)
     (root / "models").mkdir()
@@ -165,5 +165,51 @@ def test_a_step_in_another_module_is_reported_at_the_call_that_trains(tmp_path: 
     (finding,) = json.loads(done.stdout)
     assert finding["filename"] == "train.py"
     assert finding["location"] == {"row": 24, "column": 38}
-    assert finding["message"].startswith("`self.main` (run through `net_G` here) is called")
+    assert finding["message"].startswith("`self.main` is called with no `training=`")
     assert {note["filename"] for note in finding["related"]} == {"train.py", "models/dcgan.py"}
+
+
+FROZEN_THROUGH_PARENT = """
+import tensorflow as tf
+from tensorflow.keras import layers
+
+
+class Backbone(tf.keras.Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.conv = layers.Conv2D(16, 3)
+        self.bn = layers.BatchNormalization()
+
+    def call(self, x, training=None):
+        return self.bn(self.conv(x), training=training)
+
+
+class FrozenBackbone(Backbone):
+    def __init__(self, **kwargs):
+        super().__init__({flag}**kwargs)
+
+
+backbone = FrozenBackbone()
+opt = tf.keras.optimizers.Adam()
+with tf.GradientTape() as tape:
+    loss = tf.reduce_mean(backbone(x))
+grads = tape.gradient(loss, backbone.trainable_variables)
+opt.apply_gradients(zip(grads, backbone.trainable_variables))
+"""
+
+
+def test_a_flag_handed_to_the_parents_constructor_builds_the_model_with_it() -> None:
+    # the parent hands `trainable=False` on to Keras: a frozen backbone runs its BN in
+    # inference mode and has no trainable weights, so the plain call is right
+    assert rows(FROZEN_THROUGH_PARENT.format(flag="trainable=False, ")) == []
+    assert rows(FROZEN_THROUGH_PARENT.format(flag=""))
+
+
+def test_a_tf_module_that_lists_its_own_variables_is_taken_at_its_word() -> None:
+    code = NETWORKS.format(**TF_MODULE).replace(
+        "    def __call__(self, z, *args, **kwargs):",
+        "    @property\n    def trainable_variables(self):\n"
+        "        return self.linear.trainable_variables\n\n"
+        "    def __call__(self, z, *args, **kwargs):") + STEP.format(watched="fake")
+    # only the Dense layer's variables are trained: the BN Sequential is not
+    assert rows(code) == []

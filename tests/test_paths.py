@@ -352,3 +352,49 @@ def test_two_entries_of_one_settings_file_are_two_conditions(tmp_path: object) -
     # BatchNormalization is added when `use_bn`, and the plain call runs when `eager` is
     # false: two settings, so one path has both
     assert code == 1 and [item["location"]["row"] for item in found] == [14]
+
+
+def test_a_note_names_the_value_a_parameter_condition_reads() -> None:
+    # the generator's step calls it plainly when the discriminator has no BN: on the path
+    # where the generator has BN and the discriminator not, one `if use_bn:` was asked
+    # for two values, and each note says which
+    code = """
+import tensorflow as tf
+
+
+def plain():
+    return tf.keras.Sequential([tf.keras.layers.Dense(4)])
+
+
+def with_bn():
+    return tf.keras.Sequential([tf.keras.layers.Dense(4), tf.keras.layers.BatchNormalization()])
+
+
+class Branch:
+    def __init__(self, use_bn):
+        self.use_bn = use_bn
+        if use_bn:
+            self.net = with_bn()
+        else:
+            self.net = plain()
+
+
+def train(gen_cfg, disc_cfg, data):
+    g = Branch(gen_cfg.use_bn)
+    d = Branch(disc_cfg.use_bn)
+    opt = tf.keras.optimizers.Adam()
+    for x in data:
+        with tf.GradientTape() as tape:
+            if d.use_bn:
+                y = g.net(x, training=True)
+            else:
+                y = g.net(x)
+            loss = tf.reduce_mean(y)
+        grads = tape.gradient(loss, g.net.trainable_variables)
+        opt.apply_gradients(zip(grads, g.net.trainable_variables))
+"""
+    (finding,) = findings(code, "BN107")
+    assert finding.span.start.row == 31
+    said = [note for note in notes(finding) if note.startswith("when `use_bn`")]
+    assert sorted(said) == ["when `use_bn` (`disc_cfg.use_bn`) is false",
+                            "when `use_bn` (`gen_cfg.use_bn`) is true"]

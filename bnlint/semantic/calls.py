@@ -116,7 +116,16 @@ class CallReplay(ReplayBase):
             # `super().__init__(z_dim, M=8)` of a model subclass whose parent class of
             # the project builds the layers: that method runs on the same model
             args, kwargs = self.eval_arguments(node, env, hands_on=True)
-            return self.call_function(inherited[0], args, kwargs, inherited[1], site=node)
+            result = self.call_function(inherited[0], args, kwargs, inherited[1], site=node)
+            trainable = kwargs.get("trainable")
+            if (isinstance(node.func, cst.Attribute) and node.func.attr.value == "__init__"
+                    and isinstance(self.current_self, Layer)
+                    and isinstance(trainable, Const) and isinstance(trainable.value, bool)):
+                # `super().__init__(trainable=False, **kwargs)`: the parent hands the
+                # flag on to Keras (`super().__init__(**kwargs)`), which builds the
+                # layer with it
+                apply_to_layer(self.current_self, trainable.value, definite=True)
+            return result
         if (isinstance(node.func, cst.Attribute) and node.func.attr.value == "__init__"
                 and _is_super(node.func.value) and self.current_method == "__init__"
                 and isinstance(self.current_self, Layer) and self.current_self.is_model):

@@ -411,7 +411,8 @@ class ExpressionEvaluation(ReplayBase):
         if isinstance(owner, Instance):
             if attr in owner.attrs:
                 return owner.attrs[attr]
-            if attr in _VARIABLE_LISTS and _is_tf_module(owner.owner):
+            if attr in _VARIABLE_LISTS and _is_tf_module(owner.owner) and (
+                    attr not in owner.owner.methods):
                 # a `tf.Module` collects the variables of the layers it holds
                 return ListValue(tuple(Variables(layer) for layer in _held_layers(owner)))
             method = owner.owner.methods.get(attr)

@@ -19,6 +19,7 @@ in ``train_step`` asks what ``if args.use_pix2pix:`` asked.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, TypeVar
@@ -34,6 +35,8 @@ else:
     from bnlint.lazy import libcst as cst
 
 MAX_PATHS = 16
+# a key that names the value a condition reads (`args.use_bn`), not a setting's origin
+_NAME_READ = re.compile(r"[A-Za-z_][\w.]*")
 Result = TypeVar("Result")
 
 # Words whose presence after an early exit (`if not args.finetune: return`) makes the
@@ -153,7 +156,12 @@ def condition_key(test: cst.BaseExpression, module: cst.Module) -> tuple[str, bo
 
 def describe(decision: Decision) -> str:
     """``when `args.finetune` is true``."""
-    return f"when `{decision.text or decision.key}` is {'true' if decision.value else 'false'}"
+    text = decision.text or decision.key
+    if text != decision.key and _NAME_READ.fullmatch(decision.key):
+        # `if use_bn:` on a parameter holding `gen_cfg.use_bn`: say which value it reads
+        text = f"{text}` (`{decision.key}`)"
+        return f"when `{text} is {'true' if decision.value else 'false'}"
+    return f"when `{text}` is {'true' if decision.value else 'false'}"
 
 
 class Relevance:

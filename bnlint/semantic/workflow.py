@@ -400,7 +400,9 @@ def frozen_weights_copied(model: SemanticModel, base: Layer, unfreeze: Event) ->
     """The copy into the model holding ``base`` (unfrozen as it was built) of the
     weights of a model in which a base built by the same call was frozen: the recipe
     that rebuilds the model for each phase (`build_model(unfreeze=True)`, then
-    `model2.set_weights(model.get_weights())`) unfreezes what the first phase froze."""
+    `model2.set_weights(model.get_weights())`) unfreezes what the first phase froze.
+    The first model must have trained with that base frozen, and nothing may change
+    the flags of ``base`` after the copy (a re-freeze through `get_layer(...)`)."""
     after = model.position(unfreeze)
     for event in model.events_of("copy_weights"):
         source = event.value.layer if isinstance(event.value, Variables) else None
@@ -408,9 +410,16 @@ def frozen_weights_copied(model: SemanticModel, base: Layer, unfreeze: Event) ->
         if source is None or not isinstance(target, Layer) or not trusted(event) or (
                 model.position(event) < after or not inside(base, target)):
             continue
+        if next(trainable_changes_between(model, base, event, None, to=False), None):
+            continue
         for part in parts(source):
-            if part is not base and part.node is base.node and (
-                    freeze_in_force(model, part, event) is not None):
+            if part is base or part.node is not base.node:
+                continue
+            freeze = freeze_in_force(model, part, event)
+            if freeze is not None and any(
+                    model.position(freeze) < model.position(fit) < model.position(event)
+                    and inside(part, fit.target) for fit in model.events_of("fit")
+                    if isinstance(fit.target, Layer)):
                 return event
     return None
 
