@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 
 import libcst as cst
+import pytest
 
 from bnlint.finding import Finding
 from bnlint.registry import all_rules
@@ -398,3 +399,18 @@ def train(gen_cfg, disc_cfg, data):
     said = [note for note in notes(finding) if note.startswith("when `use_bn`")]
     assert sorted(said) == ["when `use_bn` (`disc_cfg.use_bn`) is false",
                             "when `use_bn` (`gen_cfg.use_bn`) is true"]
+
+
+@pytest.mark.parametrize(("stored", "built", "test"), [
+    ('self.use_bn = args["use_bn"]', 'args["use_bn"]', "self.use_bn"),
+    ("self.norm = args.norm", 'args.norm == "batch"', 'self.norm == "batch"'),
+], ids=["subscript", "comparison"])
+def test_other_spellings_of_a_stored_flag_are_one_condition(stored: str, built: str,
+                                                             test: str) -> None:
+    code = STORED_FLAG.replace("self.use_bn = args.use_bn", stored).replace(
+        "        if args.use_bn:", f"        if {built}:")
+    for driver in ("", LOOP_DRIVER):
+        assert findings(code.format(test=test, driver=driver), "BN107") == []
+        # the opposite test still pairs the plain call with the BN network
+        assert findings(code.format(test=f"not {test}" if "==" not in test else
+                                    test.replace("==", "!="), driver=driver), "BN107")

@@ -129,9 +129,29 @@ class ExpressionEvaluation(ReplayBase):
         any other test."""
         while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
             test = test.expression
-        if not isinstance(test, (cst.Name, cst.Attribute, cst.Subscript)):
+        if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
+            # `self.norm == "batch"` holding `args.norm`: what both sides read
+            comparison = test.comparisons[0]
+            sides = [self.operand_source(test.left, env),
+                     self.operand_source(comparison.comparator, env)]
+            if None in sides or all(side.startswith("=") for side in sides if side):
+                return None  # (nothing read: constants only)
+            operator = self.module.code_for_node(comparison.operator).strip()
+            return " ".join([str(sides[0]).removeprefix("="), operator,
+                             str(sides[1]).removeprefix("=")])
+        source = self.operand_source(test, env)
+        return None if source is None or source.startswith("=") else source
+
+    def operand_source(self, node: cst.BaseExpression, env: Env) -> str | None:
+        """What an operand of a condition reads, named by where it comes from (see
+        ``condition_source``); a literal as ``=`` and its text; None for anything else."""
+        if isinstance(node, (cst.SimpleString, cst.Integer, cst.Float)):
+            return "=" + self.module.code_for_node(node)
+        if isinstance(node, cst.Name) and node.value in {"True", "False", "None"}:
+            return "=" + node.value
+        if not isinstance(node, (cst.Name, cst.Attribute, cst.Subscript)):
             return None
-        value = self.eval(test, env)
+        value = self.eval(node, env)
         if isinstance(value, Const) and value.setting is not None:
             return f"{value.setting} {value.entry or ''}".rstrip()
         if isinstance(value, Opaque):
@@ -523,6 +543,10 @@ class ExpressionEvaluation(ReplayBase):
             rows = self.sliced_rows(node.slice[0].slice, env)
             if rows is not None:
                 return rows
+        if isinstance(owner, Opaque) and len(node.slice) == 1 and isinstance(
+                index_value, Const) and isinstance(index_value.value, (str, int)) and (
+                not index_value.assumed):
+            return Opaque(f"{owner.name}[{index_value.value!r}]")  # `args["use_bn"]`
         return UNKNOWN
 
     def sliced_rows(self, index: cst.BaseSlice, env: Env) -> Samples | None:
