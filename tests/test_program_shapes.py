@@ -916,3 +916,84 @@ model.fit(x, y, batch_size=1)
     assert [c for c in codes(code) if c[0] == "BN401"] == []
     assert [c for c in codes(code.replace("trainable=False, ", "")) if c[0] == "BN401"] == [
         ("BN401", 13)]
+
+
+BACKBONE_WITH_MIXIN = """
+import tensorflow as tf
+from tensorflow.keras import layers
+
+
+class LoggingMixin:
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.history = []
+
+
+class Backbone(tf.keras.Model):
+    def __init__(self, use_bn=True):
+        super().__init__()
+        self.conv = layers.Conv2D(16, 3)
+        self.norm = layers.BatchNormalization() if use_bn else layers.LayerNormalization()
+
+    def call(self, x, training=None):
+        return self.norm(self.conv(x), training=training)
+
+
+class {name}({bases}):
+    def __init__(self):
+        super().__init__(use_bn=True)
+
+
+model = {name}()
+opt = tf.keras.optimizers.Adam()
+with tf.GradientTape() as tape:
+    loss = tf.reduce_mean(model(x))
+grads = tape.gradient(loss, model.trainable_variables)
+opt.apply_gradients(zip(grads, model.trainable_variables))
+"""
+
+
+def test_super_follows_the_method_resolution_order_of_the_instance() -> None:
+    # `super().__init__` in the mixin runs `Backbone.__init__` (the next class of
+    # `Net`'s MRO), which builds the BatchNormalization the step runs in inference mode
+    for bases in ("LoggingMixin, Backbone", "Backbone"):
+        code = BACKBONE_WITH_MIXIN.format(name="Net", bases=bases)
+        found = [f for f in lint_snippet(code, list(all_rules())) if f.code == "BN107"]
+        assert [f.span.start.row for f in found] == [30]
+
+
+def test_a_child_named_as_its_parent_runs_the_parents_method() -> None:
+    # `class Net(base.Net)` spelt in one file: the parent builds a functional graph with
+    # `super().__init__(inputs=..., outputs=...)`, which must not run the parent again
+    code = """
+import tensorflow as tf
+from tensorflow.keras import layers
+
+
+class Net(tf.keras.Model):
+    def __init__(self, use_bn=True):
+        inputs = tf.keras.Input((32, 32, 3))
+        x = layers.Conv2D(16, 3)(inputs)
+        if use_bn:
+            x = layers.BatchNormalization()(x)
+        outputs = layers.Dense(10)(layers.GlobalAveragePooling2D()(x))
+        super().__init__(inputs=inputs, outputs=outputs)
+
+
+_Base = Net
+
+
+class Net(_Base):
+    def __init__(self):
+        super().__init__(use_bn=True)
+
+
+model = Net()
+opt = tf.keras.optimizers.Adam()
+with tf.GradientTape() as tape:
+    loss = tf.reduce_mean(model(x))
+grads = tape.gradient(loss, model.trainable_variables)
+opt.apply_gradients(zip(grads, model.trainable_variables))
+"""
+    found = [f for f in lint_snippet(code, list(all_rules())) if f.code == "BN107"]
+    assert [f.span.start.row for f in found] == [27]

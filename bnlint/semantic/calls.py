@@ -281,25 +281,34 @@ class CallReplay(ReplayBase):
     def inherited_method(self, node: cst.Call, env: Env
                          ) -> tuple[FunctionValue, Instance | Layer] | None:
         """``super().method(...)`` in a method of a class of the project (a plain
-        class, or a Keras layer or model subclass): the method a parent class of the
-        project defines, and the instance it runs on."""
+        class, or a Keras layer or model subclass): the method the next class of the
+        project in the instance's method resolution order defines, and the instance it
+        runs on. The class whose method is running is the one that defines it (a child
+        and its parent may share a name)."""
         if not (isinstance(node.func, cst.Attribute) and _is_super(node.func.value)):
             return None
         instance = env.lookup("self")
-        defining = self.context.method_of
-        if defining is None:
-            return None
-        owner: Value | None = None
         if isinstance(instance, Instance):
-            owner = instance.owner
+            owner: ClassValue | None = instance.owner
         elif isinstance(instance, Layer):
             owner = instance.user_owner
         else:
             return None
-        while isinstance(owner, ClassValue) and owner.name != defining:
-            owner = next((base for base in owner.bases if isinstance(base, ClassValue)), None)
-        if not isinstance(owner, ClassValue):
+        if owner is None or not self.active:
             return None
+        order = method_order(owner)
+        running = self.active[-1]
+        defining = next((index for index, cls in enumerate(order)
+                         if any(id(function.node) == running and function.owner is cls
+                                for function in cls.methods.values())), None)
+        if defining is None:
+            return None
+        wanted = node.func.attr.value
+        for cls in order[defining + 1:]:
+            function = cls.methods.get(wanted)
+            if function is not None and function.owner is cls:
+                return function, instance
+        return None
         for base in owner.bases:
             if isinstance(base, ClassValue) and node.func.attr.value in base.methods:
                 return base.methods[node.func.attr.value], instance
@@ -914,3 +923,29 @@ def _default(function: FunctionValue, name: str, standalone: bool) -> Value:
     default is only assumed (a caller may pass anything)."""
     value = function.defaults.get(name, UNKNOWN)
     return replace(value, assumed=True) if standalone and isinstance(value, Const) else value
+
+
+def method_order(cls: ClassValue) -> list[ClassValue]:
+    """The project classes of ``cls``'s method resolution order (C3, as Python computes
+    it; library bases left out), depth-first left to right when C3 fails."""
+    def linear(current: ClassValue, seen: tuple[int, ...]) -> list[ClassValue]:
+        bases = [base for base in current.bases if isinstance(base, ClassValue)
+                 and id(base) not in seen]
+        sequences = [linear(base, (*seen, id(current))) for base in bases] + [bases]
+        result = [current]
+        while any(sequences):
+            for sequence in sequences:
+                if not sequence:
+                    continue
+                head = sequence[0]
+                if not any(head in other[1:] for other in sequences):
+                    break
+            else:  # inconsistent: Python would refuse the class; read it depth-first
+                rest = [cls for sequence in sequences for cls in sequence]
+                return result + [cls for index, cls in enumerate(rest)
+                                 if cls not in rest[:index] and cls not in result]
+            result.append(head)
+            sequences = [sequence[1:] if sequence and sequence[0] is head else sequence
+                         for sequence in sequences]
+        return result
+    return linear(cls, ())
