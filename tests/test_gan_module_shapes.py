@@ -213,3 +213,46 @@ def test_a_tf_module_that_lists_its_own_variables_is_taken_at_its_word() -> None
         "    def __call__(self, z, *args, **kwargs):") + STEP.format(watched="fake")
     # only the Dense layer's variables are trained: the BN Sequential is not
     assert rows(code) == []
+
+
+NESTED_MODULES = """
+import tensorflow as tf
+from tensorflow.keras import layers
+
+
+class Block(tf.Module):
+    def __init__(self):
+        super().__init__()
+        self.main = tf.keras.Sequential([layers.BatchNormalization(), layers.ReLU()])
+
+    def __call__(self, x):
+        return self.main(x)
+
+
+class Generator(tf.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = layers.Dense(64)
+        self.{held}
+
+    def __call__(self, z):
+        return self.{call}(self.linear(z))
+
+
+net_G = Generator()
+optim_G = tf.keras.optimizers.Adam(2e-4)
+with tf.GradientTape() as tape:
+    loss = tf.reduce_mean(net_G(z))
+grads = tape.gradient(loss, net_G.trainable_variables)
+optim_G.apply_gradients(zip(grads, net_G.trainable_variables))
+"""
+
+
+@pytest.mark.parametrize(("held", "call"), [
+    ("block = Block()", "block"),
+    ('parts = {"norm": tf.keras.Sequential([layers.BatchNormalization()])}',
+     'parts["norm"]'),
+], ids=["nested-module", "dict"])
+def test_a_tf_module_collects_nested_modules_and_dicts(held: str, call: str) -> None:
+    # `tf.Module` walks its attributes, lists, dicts and the modules it holds
+    assert rows(NESTED_MODULES.format(held=held, call=call))

@@ -401,6 +401,10 @@ class CallReplay(ReplayBase):
                 function = held.function if isinstance(held, BoundMethod) else held
                 bound = held.receiver if isinstance(held, BoundMethod) else None
                 return self.call_function(function, args, kwargs, bound, site=node)
+            if isinstance(held, Instance) and "__call__" in held.owner.methods:
+                # `self.block(x)`: a callable object it holds (a `tf.Module` block)
+                return self.call_function(held.owner.methods["__call__"], args, kwargs, held,
+                                          site=node)
             own = receiver.owner.methods.get(method)
             if own is not None and held is None:
                 return self.call_function(own, args, kwargs, receiver, site=node)

@@ -799,11 +799,21 @@ def _is_tf_module(owner: ClassValue) -> bool:
                or isinstance(base, ClassValue) and _is_tf_module(base) for base in owner.bases)
 
 
-def _held_layers(instance: Instance) -> list[Layer]:
-    """The Keras layers and models an instance holds in its attributes (or in lists of
-    them)."""
+def _held_layers(instance: Instance, seen: frozenset[int] = frozenset()) -> list[Layer]:
+    """The Keras layers and models an instance holds in its attributes, in lists and
+    dicts of them, and in the `tf.Module`s it holds (as `tf.Module` walks them)."""
     held: list[Layer] = []
     for value in instance.attrs.values():
-        items = value.items if isinstance(value, ListValue) else (value,)
-        held.extend(item for item in items if isinstance(item, Layer))
+        if isinstance(value, ListValue):
+            items: tuple[Value, ...] = value.items
+        elif isinstance(value, DictValue):
+            items = tuple(value.entries.values())
+        else:
+            items = (value,)
+        for item in items:
+            if isinstance(item, Layer):
+                held.append(item)
+            elif isinstance(item, Instance) and _is_tf_module(item.owner) and (
+                    id(item) not in seen):
+                held.extend(_held_layers(item, seen | {id(instance)}))
     return held

@@ -613,6 +613,10 @@ class KerasEffects(ReplayBase):
             function = child.function if isinstance(child, BoundMethod) else child
             bound = child.receiver if isinstance(child, BoundMethod) else None
             return self.call_function(function, args, kwargs, bound, site=node)
+        if isinstance(child, Instance) and "__call__" in child.owner.methods:
+            # `self.block(x)`: a callable object the model holds
+            return self.call_function(child.owner.methods["__call__"], args, kwargs, child,
+                                      site=node)
         return UNKNOWN
 
     def compile_model(self, layer: Layer, node: cst.Call, args: list[Value],
