@@ -48,8 +48,9 @@ class LearningPhaseApi(Rule):
     `set_learning_phase(1)`, which keeps every later call in training mode, `predict()`
     included: BatchNormalization then normalises inference batches with their own
     statistics (info). A program that chooses the phase by what it runs (phase 1 in one
-    arm of an `if`/`elif` chain, phase 0 in another: `if mode == "train"`) is not
-    reported. Facts F11 and F15 (verified: Keras 3 raises, tf-keras emits a deprecation
+    arm of an `if`/`elif` chain, phase 0 in another: `if mode == "train"`, directly or in
+    the function each arm runs) is not reported, unless that arm or the code after the
+    chain runs inference. Facts F11 and F15 (verified: Keras 3 raises, tf-keras emits a deprecation
     `UserWarning`).
 
     ## Example
@@ -157,6 +158,38 @@ class LearningPhaseApi(Rule):
                 tf.keras.backend.set_learning_phase(0)
             """,
             target="tf1",
+        ),
+        # ... through the functions each mode runs, or a phase-0 scope for inference
+        Example(
+            """
+            from keras import backend as K
+
+            def train():
+                K.set_learning_phase(1)
+                model.fit(x, y)
+
+            def export():
+                K.set_learning_phase(0)
+                model.predict(x)
+
+            if args.mode == "train":
+                train()
+            else:
+                export()
+            """,
+            target="keras2",
+        ),
+        Example(
+            """
+            from keras import backend as K
+            if args.mode == "train":
+                K.set_learning_phase(1)
+                model.fit(x, y)
+            else:
+                with K.learning_phase_scope(0):
+                    model.predict(x)
+            """,
+            target="keras2",
         ),
         # tf-keras deprecates setting the phase; reading it is fine (tf_keras/backend.py)
         Example(
@@ -275,16 +308,19 @@ def _reads_phase(name: str | None) -> bool:
 
 def _sets_training_phase(call: cst.Call) -> bool:
     """``set_learning_phase(1)`` / ``(True)``: training mode for everything after it."""
-    return _phase_set(call) is True
+    return _setter(call) == "set_learning_phase" and _phase_set(call) is True
+
+
+def _setter(call: cst.Call) -> str:
+    func = call.func
+    return func.attr.value if isinstance(func, cst.Attribute) else (
+        func.value if isinstance(func, cst.Name) else "")
 
 
 def _phase_set(call: cst.Call) -> bool | None:
-    """The phase ``set_learning_phase(...)`` sets (True: training), None for any
-    other call or a phase not written as a literal."""
-    func = call.func
-    name = func.attr.value if isinstance(func, cst.Attribute) else (
-        func.value if isinstance(func, cst.Name) else "")
-    if name != "set_learning_phase" or not call.args:
+    """The phase ``set_learning_phase(...)`` or ``learning_phase_scope(...)`` sets
+    (True: training), None for any other call or a phase not written as a literal."""
+    if _setter(call) not in {"set_learning_phase", "learning_phase_scope"} or not call.args:
         return None
     value = call.args[0].value
     if isinstance(value, cst.Integer) and value.value in {"0", "1"}:
@@ -296,10 +332,13 @@ def _phase_set(call: cst.Call) -> bool | None:
 
 def _phase_by_run_mode(module: cst.Module) -> set[int]:
     """The ``set_learning_phase(1)`` calls in an arm of an ``if``/``elif`` chain whose
-    other arm sets the phase to 0 (`if args.mode == "train": ...(1) else: ...(0)`):
-    the program chooses the phase by what it runs, and inference runs under 0. Not when
-    that arm, or the code after the chain in the same block, runs inference (`predict`,
-    `evaluate`): that code runs under phase 1."""
+    other arm sets the phase to 0 (`if args.mode == "train": ...(1) else: ...(0)`, or
+    `learning_phase_scope(0)`), directly or in a function of the module the arm calls
+    (`train()` / `evaluate()`): the program chooses the phase by what it runs, and
+    inference runs under 0. Not when that arm, or the code after the chain in the same
+    block, runs inference (`predict`, `evaluate`): that code runs under phase 1."""
+    functions = {node.name.value: node for node in module.body
+                 if isinstance(node, cst.FunctionDef)}
     chosen: set[int] = set()
     for block in walk(module):
         if not isinstance(block, (cst.Module, cst.IndentedBlock)):
@@ -308,22 +347,33 @@ def _phase_by_run_mode(module: cst.Module) -> set[int]:
         for index, node in enumerate(statements):
             if not isinstance(node, cst.If):
                 continue
-            arms: list[tuple[cst.BaseSuite, list[cst.Call]]] = []
+            arms: list[list[cst.CSTNode]] = []
             current: cst.If | cst.Else | None = node
             while current is not None:
-                arms.append((current.body, [
-                    call for call in walk(current.body)
-                    if isinstance(call, cst.Call) and _phase_set(call) is not None]))
+                arms.append(_reach(current.body, functions))
                 current = current.orelse if isinstance(current, cst.If) else None
-            if any(_runs_inference(rest) for rest in statements[index + 1:]):
+            if any(_runs_inference(part) for rest in statements[index + 1:]
+                   for part in _reach(rest, functions)):
                 continue
-            for arm_index, (body, calls) in enumerate(arms):
-                others = [call for other, (_, found) in enumerate(arms) if other != arm_index
+            phases = [[call for part in arm for call in walk(part)
+                       if isinstance(call, cst.Call) and _phase_set(call) is not None]
+                      for arm in arms]
+            for arm_index, arm in enumerate(arms):
+                others = [call for other, found in enumerate(phases) if other != arm_index
                           for call in found]
-                if any(_phase_set(call) is False for call in others) and not (
-                        _runs_inference(body)):
-                    chosen.update(id(call) for call in calls if _phase_set(call) is True)
+                if any(_phase_set(call) is False for call in others) and not any(
+                        _runs_inference(part) for part in arm):
+                    chosen.update(id(call) for call in phases[arm_index]
+                                  if _sets_training_phase(call))
     return chosen
+
+
+def _reach(node: cst.CSTNode, functions: dict[str, cst.FunctionDef]) -> list[cst.CSTNode]:
+    """``node`` and the bodies of the module's functions it calls by name."""
+    called = [functions[call.func.value] for call in walk(node)
+              if isinstance(call, cst.Call) and isinstance(call.func, cst.Name)
+              and call.func.value in functions]
+    return [node, *(function.body for function in called)]
 
 
 # Model methods that run inference (under the global phase, in Keras 2 and TF1).
