@@ -457,7 +457,20 @@ def _message(event: Event, layer: Layer, callee: str) -> str:
     if "Dropout" in parts:
         effects.append("Dropout is off")
     written = "training=None" if event.training == "none" else "no `training=`"
+    entry = event.entry_site
+    if isinstance(entry, cst.Call) and any(
+            arg.keyword is not None and arg.keyword.value == "training" for arg in entry.args):
+        # the call that leads there passes `training=` to code that drops it
+        return (
+            f"{what} is called with {written} in a training step (the `training=` given "
+            f"to `{_code(entry.func)}(...)` does not reach it), so it runs in inference "
+            f"mode: {' and '.join(effects)}; pass `training` on to it"
+        )
     return (
         f"{what} is called with {written} in a training step, so it runs in inference mode: "
         f"{' and '.join(effects)}; pass `training=True` (as `fit()` does)"
     )
+
+
+def _code(node: cst.CSTNode) -> str:
+    return cst.Module(body=[]).code_for_node(node)

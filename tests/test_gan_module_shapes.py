@@ -116,10 +116,7 @@ def test_a_tf_module_collects_the_variables_of_the_layers_it_holds() -> None:
     assert rows(other) == []
 
 
-def test_a_step_in_another_module_is_reported_at_the_call_that_trains(tmp_path: Path) -> None:
-    # one network module, stepped by the discriminator step (no gradient of the
-    # generator) and then by the generator step: the finding is at the generator step's
-    # call
+def two_step_project(tmp_path: Path, generator_call: str = "net_G(z)") -> list[dict]:
     root = tmp_path / "repo"
     (root / ".git").mkdir(parents=True)
     (root / "models").mkdir()
@@ -148,7 +145,7 @@ def test_a_step_in_another_module_is_reported_at_the_call_that_trains(tmp_path: 
         def train_G_step():
             z = tf.random.normal((64, 128))
             with tf.GradientTape() as tape:
-                loss = -tf.reduce_mean(net_D(net_G(z)))
+                loss = -tf.reduce_mean(net_D({generator_call}))
             grads = tape.gradient(loss, net_G.trainable_variables)
             optim_G.apply_gradients(zip(grads, net_G.trainable_variables))
 
@@ -156,13 +153,20 @@ def test_a_step_in_another_module_is_reported_at_the_call_that_trains(tmp_path: 
         for real in dataset:
             train_D_step(real)
             train_G_step()
-        """))
+        """).replace("{generator_call}", generator_call))
     done = subprocess.run(
         [sys.executable, "-m", "bnlint", "--no-cache", "--format", "json", "--select",
          "BN107", "train.py"], cwd=root, capture_output=True, text=True, timeout=120,
         check=False)
     assert done.returncode == 1, done.stderr
-    (finding,) = json.loads(done.stdout)
+    return list(json.loads(done.stdout))
+
+
+def test_a_step_in_another_module_is_reported_at_the_call_that_trains(tmp_path: Path) -> None:
+    # one network module, stepped by the discriminator step (no gradient of the
+    # generator) and then by the generator step: the finding is at the generator step's
+    # call
+    (finding,) = two_step_project(tmp_path)
     assert finding["filename"] == "train.py"
     assert finding["location"] == {"row": 24, "column": 38}
     assert finding["message"].startswith("`self.main` is called with no `training=`")
@@ -256,3 +260,12 @@ optim_G.apply_gradients(zip(grads, net_G.trainable_variables))
 def test_a_tf_module_collects_nested_modules_and_dicts(held: str, call: str) -> None:
     # `tf.Module` walks its attributes, lists, dicts and the modules it holds
     assert rows(NESTED_MODULES.format(held=held, call=call))
+
+
+def test_a_training_flag_the_called_code_drops_is_named(tmp_path: Path) -> None:
+    # `net_G(z, training=True)`, but `Generator.__call__(self, z, *args, **kwargs)` never
+    # hands it to `self.main`: the message says so instead of asking for `training=True`
+    (finding,) = two_step_project(tmp_path, "net_G(z, training=True)")
+    assert finding["location"]["row"] == 24
+    assert "(the `training=` given to `net_G(...)` does not reach it)" in finding["message"]
+    assert "pass `training` on to it" in finding["message"]
