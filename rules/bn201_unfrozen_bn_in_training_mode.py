@@ -440,7 +440,13 @@ class UnfrozenBnInTrainingMode(Rule):
         # ... given the weights of a first model that never trained
         _REBUILT_PER_PHASE.replace("model.fit(train_ds, epochs=5)\nfine", "fine").replace(
             "{copy}", "fine.set_weights(model.get_weights())"),
-        # ... and with the BN layers of the base frozen again after the copy
+        # ... and with the BN layers of the base frozen again before the copy (weights
+        # are copied, flags are not)
+        _REBUILT_PER_PHASE.replace("{copy}", """for layer in fine.get_layer("efficientnetb0").layers:
+    if isinstance(layer, tf.keras.layers.BatchNormalization):
+        layer.trainable = False
+fine.set_weights(model.get_weights())"""),
+        # ... or after it
         _REBUILT_PER_PHASE.replace("{copy}", """fine.set_weights(model.get_weights())
 for layer in fine.get_layer("efficientnetb0").layers:
     if isinstance(layer, tf.keras.layers.BatchNormalization):

@@ -49,8 +49,8 @@ class LearningPhaseApi(Rule):
     included: BatchNormalization then normalises inference batches with their own
     statistics (info). A program that chooses the phase by what it runs (phase 1 in one
     arm of an `if`/`elif` chain, phase 0 in another: `if mode == "train"`, directly or in
-    the function each arm runs) is not reported, unless that arm or the code after the
-    chain runs inference. Facts F11 and F15 (verified: Keras 3 raises, tf-keras emits a deprecation
+    the functions each arm runs) is not reported when all its inference (`predict`,
+    `evaluate`) runs in the phase-0 arms. Facts F11 and F15 (verified: Keras 3 raises, tf-keras emits a deprecation
     `UserWarning`).
 
     ## Example
@@ -125,6 +125,44 @@ class LearningPhaseApi(Rule):
             model.predict(x_test)
             """,
             target="tf1",
+        ),
+        # chosen by run mode, but the training arm predicts in a helper of a helper
+        Example(
+            """
+            from keras import backend as K
+
+            def validate():
+                return model.predict(x_val)
+
+            def train():
+                model.fit(x, y)
+                validate()
+
+            if args.mode == "train":
+                K.set_learning_phase(1)
+                train()
+            else:
+                K.set_learning_phase(0)
+                model.predict(x_test)
+            """,
+            target="keras2",
+        ),
+        # chosen by run mode inside `main()`, and the module predicts after it
+        Example(
+            """
+            from keras import backend as K
+
+            def main(args):
+                if args.mode == "train":
+                    K.set_learning_phase(1)
+                else:
+                    K.set_learning_phase(0)
+                model.fit(x, y)
+
+            main(args)
+            model.predict(x_test)
+            """,
+            target="keras2",
         ),
         # set in the training arm of a run-mode switch that never sets it back to 0
         Example(
@@ -333,47 +371,52 @@ def _phase_set(call: cst.Call) -> bool | None:
 def _phase_by_run_mode(module: cst.Module) -> set[int]:
     """The ``set_learning_phase(1)`` calls in an arm of an ``if``/``elif`` chain whose
     other arm sets the phase to 0 (`if args.mode == "train": ...(1) else: ...(0)`, or
-    `learning_phase_scope(0)`), directly or in a function of the module the arm calls
-    (`train()` / `evaluate()`): the program chooses the phase by what it runs, and
-    inference runs under 0. Not when that arm, or the code after the chain in the same
-    block, runs inference (`predict`, `evaluate`): that code runs under phase 1."""
+    `learning_phase_scope(0)`), directly or in the module's functions the arm calls
+    (`train()` / `evaluate()`): the program chooses the phase by what it runs. Only when
+    every inference call of the module (`predict`, `evaluate`) runs in an arm that sets
+    phase 0: any other runs under phase 1."""
     functions = {node.name.value: node for node in module.body
                  if isinstance(node, cst.FunctionDef)}
+    inference = {id(call) for call in walk(module) if _is_inference(call)}
     chosen: set[int] = set()
-    for block in walk(module):
-        if not isinstance(block, (cst.Module, cst.IndentedBlock)):
+    for node in walk(module):
+        if not isinstance(node, cst.If):
             continue
-        statements = list(block.body)
-        for index, node in enumerate(statements):
-            if not isinstance(node, cst.If):
-                continue
-            arms: list[list[cst.CSTNode]] = []
-            current: cst.If | cst.Else | None = node
-            while current is not None:
-                arms.append(_reach(current.body, functions))
-                current = current.orelse if isinstance(current, cst.If) else None
-            if any(_runs_inference(part) for rest in statements[index + 1:]
-                   for part in _reach(rest, functions)):
-                continue
-            phases = [[call for part in arm for call in walk(part)
-                       if isinstance(call, cst.Call) and _phase_set(call) is not None]
-                      for arm in arms]
-            for arm_index, arm in enumerate(arms):
-                others = [call for other, found in enumerate(phases) if other != arm_index
-                          for call in found]
-                if any(_phase_set(call) is False for call in others) and not any(
-                        _runs_inference(part) for part in arm):
-                    chosen.update(id(call) for call in phases[arm_index]
-                                  if _sets_training_phase(call))
+        arms: list[list[cst.CSTNode]] = []
+        current: cst.If | cst.Else | None = node
+        while current is not None:
+            arms.append(_reach(current.body, functions))
+            current = current.orelse if isinstance(current, cst.If) else None
+        phases = [[call for part in arm for call in walk(part)
+                   if isinstance(call, cst.Call) and _phase_set(call) is not None]
+                  for arm in arms]
+        zero = [index for index, found in enumerate(phases)
+                if any(_phase_set(call) is False for call in found)
+                and not any(_phase_set(call) is True for call in found)]
+        under_zero = {id(inner) for index in zero for part in arms[index]
+                      for inner in walk(part)}
+        if not zero or not inference <= under_zero:
+            continue
+        for index, found in enumerate(phases):
+            if index not in zero:
+                chosen.update(id(call) for call in found if _sets_training_phase(call))
     return chosen
 
 
 def _reach(node: cst.CSTNode, functions: dict[str, cst.FunctionDef]) -> list[cst.CSTNode]:
-    """``node`` and the bodies of the module's functions it calls by name."""
-    called = [functions[call.func.value] for call in walk(node)
-              if isinstance(call, cst.Call) and isinstance(call.func, cst.Name)
-              and call.func.value in functions]
-    return [node, *(function.body for function in called)]
+    """``node`` and the bodies of the module's functions it calls by name, and of those
+    they call."""
+    reached: list[cst.CSTNode] = [node]
+    seen: set[str] = set()
+    index = 0
+    while index < len(reached):
+        for call in walk(reached[index]):
+            if isinstance(call, cst.Call) and isinstance(call.func, cst.Name) and (
+                    call.func.value in functions and call.func.value not in seen):
+                seen.add(call.func.value)
+                reached.append(functions[call.func.value].body)
+        index += 1
+    return reached
 
 
 # Model methods that run inference (under the global phase, in Keras 2 and TF1).
@@ -381,10 +424,9 @@ _INFERENCE = frozenset({"predict", "evaluate", "predict_on_batch", "test_on_batc
                         "predict_generator", "evaluate_generator"})
 
 
-def _runs_inference(node: cst.CSTNode) -> bool:
-    return any(isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute)
-               and call.func.attr.value in _INFERENCE for call in walk(node))
-
+def _is_inference(node: cst.CSTNode) -> bool:
+    return isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and (
+        node.func.attr.value in _INFERENCE)
 
 
 def _scenario(code: str, name: str | None, flavour: str) -> Scenario | None:

@@ -414,3 +414,46 @@ def test_other_spellings_of_a_stored_flag_are_one_condition(stored: str, built: 
         # the opposite test still pairs the plain call with the BN network
         assert findings(code.format(test=f"not {test}" if "==" not in test else
                                     test.replace("==", "!="), driver=driver), "BN107")
+
+
+def test_a_parameter_default_stored_on_the_instance_is_one_condition() -> None:
+    # `def __init__(self, use_bn=True)`: `if use_bn:` there and `if self.use_bn:` in the
+    # step read the same value
+    code = STORED_FLAG.replace("def __init__(self, args):", "def __init__(self, use_bn=True):")
+    code = code.replace("self.use_bn = args.use_bn", "self.use_bn = use_bn").replace(
+        "        if args.use_bn:", "        if use_bn:")
+    for driver in ("", LOOP_DRIVER):
+        assert findings(code.format(test="self.use_bn", driver=driver), "BN107") == []
+
+
+def test_parameters_of_two_functions_are_two_values() -> None:
+    # `flag` of `build` and `flag` of `fit` are fed different settings: a path builds the
+    # BN network and steps it plainly
+    code = """
+import tensorflow as tf
+
+
+def build(flag):
+    if flag:
+        return tf.keras.Sequential([tf.keras.layers.Dense(4), tf.keras.layers.BatchNormalization()])
+    return tf.keras.Sequential([tf.keras.layers.Dense(4)])
+
+
+def fit(net, data, flag):
+    opt = tf.keras.optimizers.Adam()
+    for x in data:
+        with tf.GradientTape() as tape:
+            if flag:
+                y = net(x, training=True)
+            else:
+                y = net(x)
+            loss = tf.reduce_mean(y)
+        grads = tape.gradient(loss, net.trainable_variables)
+        opt.apply_gradients(zip(grads, net.trainable_variables))
+
+
+def main(data, cfg):
+    net = build(cfg.get("use_bn", True))
+    fit(net, data, cfg.get("log_activations", False))
+"""
+    assert [f.span.start.row for f in findings(code, "BN107")] == [18]

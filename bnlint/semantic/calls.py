@@ -70,6 +70,7 @@ from bnlint.semantic.values import (
     LayerSelection,
     ListValue,
     ModuleRef,
+    Opaque,
     OpenedFile,
     OptimizerAttr,
     Partial,
@@ -630,6 +631,11 @@ class CallReplay(ReplayBase):
                 env.bind(name, _default(function, name, standalone))
             else:
                 env.bind(name, UNKNOWN)
+        for param in (*positional, *params.kwonly_params):
+            name = param.name.value
+            if env.names.get(name) is UNKNOWN:
+                # an unknown argument is still one value throughout the call
+                env.bind(name, Opaque(name, f"{name}#{id(param)}"))
         # `*args` / `**kwargs` hold what the call gave beyond the named parameters, when
         # the call itself spread nothing
         if isinstance(params.star_arg, cst.Param):

@@ -154,8 +154,14 @@ class ExpressionEvaluation(ReplayBase):
         value = self.eval(node, env)
         if isinstance(value, Const) and value.setting is not None:
             return f"{value.setting} {value.entry or ''}".rstrip()
-        if isinstance(value, Opaque):
-            return value.name
+        if isinstance(value, Const) and value.assumed and value.node is not None:
+            # a parameter's default (`def __init__(self, use_bn=True)`), however stored
+            return f"the default written at {id(value.node)}"
+        if isinstance(value, Opaque) and (value.key != value.name
+                                          or not value.name.isidentifier()):
+            # a parameter, or read through an attribute or an entry (`args.flag`,
+            # `args["flag"]`); a bare local name may be rebound to anything between reads
+            return value.key
         return None
 
     def default_truth(self, test: cst.BaseExpression, env: Env) -> bool | None:
@@ -439,7 +445,7 @@ class ExpressionEvaluation(ReplayBase):
             return BoundMethod(method, owner) if method is not None else (
                 owner.owner.constants.get(attr, UNKNOWN))
         if isinstance(owner, Opaque):
-            return Opaque(f"{owner.name}.{attr}")  # `args.use_pix2pix`
+            return Opaque(f"{owner.name}.{attr}", f"{owner.key}.{attr}")  # `args.use_pix2pix`
         return UNKNOWN
 
     def layer_attribute(self, layer: Layer, attr: str, node: cst.CSTNode) -> Value:
@@ -546,7 +552,8 @@ class ExpressionEvaluation(ReplayBase):
         if isinstance(owner, Opaque) and len(node.slice) == 1 and isinstance(
                 index_value, Const) and isinstance(index_value.value, (str, int)) and (
                 not index_value.assumed):
-            return Opaque(f"{owner.name}[{index_value.value!r}]")  # `args["use_bn"]`
+            read = f"[{index_value.value!r}]"
+            return Opaque(owner.name + read, owner.key + read)  # `args["use_bn"]`
         return UNKNOWN
 
     def sliced_rows(self, index: cst.BaseSlice, env: Env) -> Samples | None:

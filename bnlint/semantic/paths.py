@@ -157,9 +157,10 @@ def condition_key(test: cst.BaseExpression, module: cst.Module) -> tuple[str, bo
 def describe(decision: Decision) -> str:
     """``when `args.finetune` is true``."""
     text = decision.text or decision.key
-    if text != decision.key and _NAME_READ.fullmatch(decision.key):
+    read = re.sub(r"#\d+", "", decision.key)  # (a parameter's key names the parameter)
+    if text != read and _NAME_READ.fullmatch(read):
         # `if use_bn:` on a parameter holding `gen_cfg.use_bn`: say which value it reads
-        text = f"{text}` (`{decision.key}`)"
+        text = f"{text}` (`{read}`)"
         return f"when `{text} is {'true' if decision.value else 'false'}"
     return f"when `{text}` is {'true' if decision.value else 'false'}"
 

@@ -47,10 +47,13 @@ class Opaque(Unknown):
     on the way (``self.use_pix2pix = args.use_pix2pix``) it is still that value, so an
     ``if`` on either reads one condition. Otherwise it is as unknown as ``UNKNOWN``."""
 
-    __slots__ = ("name",)
+    __slots__ = ("key", "name")
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, key: str | None = None) -> None:
         self.name = name
+        # what tells it apart from other values of that name: a parameter's is its name
+        # and the parameter (`use_bn#<id>`), so that two functions' `use_bn` are two values
+        self.key = key or name
 
     def __repr__(self) -> str:
         return f"UNKNOWN({self.name})"

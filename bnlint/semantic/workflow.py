@@ -410,8 +410,11 @@ def frozen_weights_copied(model: SemanticModel, base: Layer, unfreeze: Event) ->
         if source is None or not isinstance(target, Layer) or not trusted(event) or (
                 model.position(event) < after or not inside(base, target)):
             continue
-        if next(trainable_changes_between(model, base, event, None, to=False), None):
-            continue
+        if next(trainable_changes_between(model, base, event, None, to=False), None) or any(
+                model.position(change) > after and not isinstance(
+                    change.target, (Layer, LayerSelection))
+                for change in model.events_of("set_trainable")):
+            continue  # (flags set on layers the model cannot name: `fine.get_layer(...)`)
         for part in parts(source):
             if part is base or part.node is not base.node:
                 continue
