@@ -457,3 +457,25 @@ def main(data, cfg):
     fit(net, data, cfg.get("log_activations", False))
 """
     assert [f.span.start.row for f in findings(code, "BN107")] == [18]
+
+
+@pytest.mark.parametrize("test", [
+    "self.norm == 'batch'", '"batch" == self.norm', 'not self.norm != "batch"',
+], ids=["quotes", "reversed", "not-equal"])
+def test_a_comparison_is_one_condition_however_it_is_spelt(test: str) -> None:
+    code = STORED_FLAG.replace("self.use_bn = args.use_bn", "self.norm = args.norm").replace(
+        "        if args.use_bn:", '        if args.norm == "batch":')
+    for driver in ("", LOOP_DRIVER):
+        assert findings(code.format(test=test, driver=driver), "BN107") == []
+
+
+def test_a_note_on_a_negated_comparison_says_when_its_own_text_holds() -> None:
+    # the step's `if self.norm != "batch":` runs the plain call where the norm is batch:
+    # flagged on the path where `args.norm == "batch"` is true, whose first `if` is the
+    # step's own, so the note reads as that `if` is written
+    code = STORED_FLAG.replace("self.use_bn = args.use_bn", "self.norm = args.norm").replace(
+        "        if args.use_bn:", '        if self.norm != "batch":').replace(
+        "            self.net = with_bn()\n        else:\n            self.net = plain()",
+        "            self.net = plain()\n        else:\n            self.net = with_bn()")
+    (finding,) = findings(code.format(test='self.norm != "batch"', driver=""), "BN107")
+    assert 'when `self.norm != "batch"` is false' in notes(finding)

@@ -121,12 +121,14 @@ class ExpressionEvaluation(ReplayBase):
             left = right
         return result
 
-    def condition_source(self, test: cst.BaseExpression, env: Env) -> str | None:
-        """What an ``if`` test reads, as it is, named by where it comes from: a setting
+    def condition_source(self, test: cst.BaseExpression, env: Env) -> tuple[str, bool] | None:
+        """What an ``if`` test reads, named by where it comes from: a setting
         (``args.finetune``, or ``self.finetune`` holding that option, or
         ``cfg["train"]["finetune"]``), or an unknown value by the name it was first read
-        from (``self.use_pix2pix`` holding a parameter's ``args.use_pix2pix``); None for
-        any other test."""
+        from (``self.use_pix2pix`` holding a parameter's ``args.use_pix2pix``), with
+        whether the test (its leading ``not``s aside) means it (True) or its negation:
+        ``self.norm != 'batch'`` is the negation of ``"batch" == args.norm``. None for any
+        other test."""
         while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
             test = test.expression
         if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
@@ -136,17 +138,24 @@ class ExpressionEvaluation(ReplayBase):
                      self.operand_source(comparison.comparator, env)]
             if None in sides or all(side.startswith("=") for side in sides if side):
                 return None  # (nothing read: constants only)
-            operator = self.module.code_for_node(comparison.operator).strip()
-            return " ".join([str(sides[0]).removeprefix("="), operator,
-                             str(sides[1]).removeprefix("=")])
+            operator, means = _COMPARED.get(type(comparison.operator), (None, True))
+            if operator is None:
+                return None
+            left, right = (str(side).removeprefix("=") for side in sides)
+            if operator in {"==", "is"} and str(sides[0]).startswith("="):
+                left, right = right, left  # `"batch" == self.norm`
+            return f"{left} {operator} {right}", means
         source = self.operand_source(test, env)
-        return None if source is None or source.startswith("=") else source
+        return None if source is None or source.startswith("=") else (source, True)
 
     def operand_source(self, node: cst.BaseExpression, env: Env) -> str | None:
         """What an operand of a condition reads, named by where it comes from (see
         ``condition_source``); a literal as ``=`` and its text; None for anything else."""
         if isinstance(node, (cst.SimpleString, cst.Integer, cst.Float)):
-            return "=" + self.module.code_for_node(node)
+            try:  # `"batch"` and `'batch'` alike
+                return "=" + repr(node.evaluated_value)
+            except (ValueError, SyntaxError, UnicodeError):  # pragma: no cover - malformed
+                return None
         if isinstance(node, cst.Name) and node.value in {"True", "False", "None"}:
             return "=" + node.value
         if not isinstance(node, (cst.Name, cst.Attribute, cst.Subscript)):
@@ -824,3 +833,13 @@ def _held_layers(instance: Instance, seen: frozenset[int] = frozenset()) -> list
                     id(item) not in seen):
                 held.extend(_held_layers(item, seen | {id(instance)}))
     return held
+
+
+# The comparisons a condition's key names, as (operator, does the test mean it).
+_COMPARED: dict[type, tuple[str, bool]] = {
+    cst.Equal: ("==", True), cst.NotEqual: ("==", False),
+    cst.Is: ("is", True), cst.IsNot: ("is", False),
+    cst.In: ("in", True), cst.NotIn: ("in", False),
+    cst.LessThan: ("<", True), cst.GreaterThanEqual: ("<", False),
+    cst.GreaterThan: (">", True), cst.LessThanEqual: (">", False),
+}

@@ -63,8 +63,10 @@ class Decision:
     # the settings file the program loads), when it compares only those and constants
     default: bool | None = None
     # the condition as the first ``if`` that asked it wrote it (the key may name the
-    # setting it reads instead)
+    # setting it reads instead), and whether that text means the key (False:
+    # `self.norm != "batch"` for the key `args.norm == 'batch'`)
     text: str = ""
+    text_means: bool = True
 
     @property
     def node(self) -> cst.If:
@@ -80,25 +82,25 @@ class PathOracle:
         self.answers: dict[str, bool] = {}
         self.asked: dict[str, list[cst.If]] = {}
         self.defaults: dict[str, bool | None] = {}
-        self.texts: dict[str, str] = {}
+        self.texts: dict[str, tuple[str, bool]] = {}
 
     def decide(self, key: str, node: cst.If, default: bool | None = None,
-               text: str | None = None) -> bool:
+               text: str | None = None, text_means: bool = True) -> bool:
         """The truth of the condition ``key`` on this path (``default``: its truth with
         the shipped settings, when known; ``text``: the condition as written, when the
-        key is not)."""
+        key is not, and ``text_means``: whether it means the key or its negation)."""
         answer = self.answers.get(key)
         if answer is None:
             answer = self.answers[key] = self.fixed.get(key, True)
             self.defaults[key] = default
-            self.texts[key] = text or key
+            self.texts[key] = (text or key, text_means)
         self.asked.setdefault(key, []).append(node)
         return answer
 
     def decisions(self) -> tuple[Decision, ...]:
         """What this path answered, in the order the conditions were first asked."""
         return tuple(Decision(key, value, tuple(self.asked[key]), self.defaults.get(key),
-                              self.texts[key])
+                              *self.texts[key])
                      for key, value in self.answers.items())
 
 
@@ -157,12 +159,12 @@ def condition_key(test: cst.BaseExpression, module: cst.Module) -> tuple[str, bo
 def describe(decision: Decision) -> str:
     """``when `args.finetune` is true``."""
     text = decision.text or decision.key
+    truth = "true" if decision.value == decision.text_means else "false"
     read = re.sub(r"#\d+", "", decision.key)  # (a parameter's key names the parameter)
     if text != read and _NAME_READ.fullmatch(read):
         # `if use_bn:` on a parameter holding `gen_cfg.use_bn`: say which value it reads
-        text = f"{text}` (`{read}`)"
-        return f"when `{text} is {'true' if decision.value else 'false'}"
-    return f"when `{text}` is {'true' if decision.value else 'false'}"
+        return f"when `{text}` (`{read}`) is {truth}"
+    return f"when `{text}` is {truth}"
 
 
 class Relevance:

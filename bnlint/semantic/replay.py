@@ -318,7 +318,7 @@ class ReplayBase:
     def default_truth(self, test: cst.BaseExpression, env: Env) -> bool | None:
         raise NotImplementedError
 
-    def condition_source(self, test: cst.BaseExpression, env: Env) -> str | None:
+    def condition_source(self, test: cst.BaseExpression, env: Env) -> tuple[str, bool] | None:
         raise NotImplementedError
 
     def eval_call(self, node: cst.Call, env: Env) -> Value:

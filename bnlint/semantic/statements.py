@@ -242,16 +242,20 @@ class StatementReplay(LayerLoopReplay):
         ``args.flag``) whose truth this path has already decided?"""
         source = self.condition_source(test, env)
         return source is not None and self.oracle is not None and (
-            source in self.oracle.answers)
+            source[0] in self.oracle.answers)
 
     def exec_decided(self, node: cst.If, env: Env, oracle: PathOracle) -> None:
         """One path: the oracle says which way the condition goes, and that arm runs as
         definitely as the ``if`` itself."""
         text, positive = condition_key(node.test, self.module)
         default = self.default_truth(node.test, env)
-        key = self.condition_source(node.test, env) or text
+        key, means = text, True
+        source = self.condition_source(node.test, env)
+        if source is not None:
+            key, means = source
+            positive = positive == means  # `self.norm != "batch"`: the negation of its key
         taken = oracle.decide(key, node, None if default is None else default == positive,
-                              text) == positive
+                              text, means) == positive
         step: tuple[PathKind, cst.CSTNode] = ("if" if taken else "else", node)
         self.decided_steps[id(step)] = step
         saved = self.context
