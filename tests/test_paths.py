@@ -248,7 +248,8 @@ if args.finetune:
 
 
 
-STORED_FLAG = """
+# Two networks a program chooses between.
+BUILDERS = """
 import tensorflow as tf
 
 
@@ -258,7 +259,8 @@ def plain():
 
 def with_bn():
     return tf.keras.Sequential([tf.keras.layers.Dense(4), tf.keras.layers.BatchNormalization()])
-
+"""
+STORED_FLAG = BUILDERS + """
 
 class Trainer:
     def __init__(self, args):
@@ -359,17 +361,7 @@ def test_a_note_names_the_value_a_parameter_condition_reads() -> None:
     # the generator's step calls it plainly when the discriminator has no BN: on the path
     # where the generator has BN and the discriminator not, one `if use_bn:` was asked
     # for two values, and each note says which
-    code = """
-import tensorflow as tf
-
-
-def plain():
-    return tf.keras.Sequential([tf.keras.layers.Dense(4)])
-
-
-def with_bn():
-    return tf.keras.Sequential([tf.keras.layers.Dense(4), tf.keras.layers.BatchNormalization()])
-
+    code = BUILDERS + """
 
 class Branch:
     def __init__(self, use_bn):
