@@ -24,7 +24,7 @@ from bnlint.semantic.replay import (
     variables_list,
 )
 from bnlint.semantic.settings_sources import is_flag_values
-from bnlint.semantic.syntax import IS_EXPRESSION, expressions_in
+from bnlint.semantic.syntax import IS_EXPRESSION, expressions_in, plain_reference
 from bnlint.semantic.trainability import (
     flattened_bases,
     head_after,
@@ -158,8 +158,8 @@ class ExpressionEvaluation(ReplayBase):
                 return None
         if isinstance(node, cst.Name) and node.value in {"True", "False", "None"}:
             return "=" + node.value
-        if not isinstance(node, (cst.Name, cst.Attribute, cst.Subscript)):
-            return None
+        if not plain_reference(node):
+            return None  # (read again only when reading changes nothing)
         value = self.eval(node, env)
         if isinstance(value, Const) and value.setting is not None:
             return f"{value.setting} {value.entry or ''}".rstrip()

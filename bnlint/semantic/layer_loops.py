@@ -14,6 +14,7 @@ import libcst as cst
 
 from bnlint.semantic.events import PathKind
 from bnlint.semantic.replay import PROGRESS_BARS, Env, Exit, ReplayBase, const_int
+from bnlint.semantic.syntax import plain_reference
 from bnlint.semantic.trainability import select_layers
 from bnlint.semantic.values import (
     LayerCount,
@@ -263,7 +264,7 @@ class LayerLoopReplay(ReplayBase):
             first = start
         elif len(call.args) != 1:
             return None
-        if not _plain_reference(call.args[0].value):
+        if not plain_reference(call.args[0].value):
             return None  # (evaluated once already, as the loop's iterable: not again)
         layers = self.eval(call.args[0].value, env)
         if isinstance(layers, LayerSelection) and not layers.element:
@@ -285,17 +286,3 @@ def _without_progress_bar(node: cst.BaseExpression) -> cst.BaseExpression:
             or isinstance(node.func, cst.Attribute) and node.func.attr.value in PROGRESS_BARS):
         return node.args[0].value
     return node
-
-
-def _plain_reference(node: cst.BaseExpression) -> bool:
-    """``base.layers``, ``self.model.layers[1:]``: names, attributes and subscripts
-    only, which reading again changes nothing."""
-    while isinstance(node, (cst.Attribute, cst.Subscript)):
-        if isinstance(node, cst.Subscript) and not all(
-                isinstance(element.slice, cst.Slice) or isinstance(element.slice, cst.Index)
-                and isinstance(element.slice.value, (cst.Integer, cst.Name,
-                                                     cst.UnaryOperation))
-                for element in node.slice):
-            return False
-        node = node.value
-    return isinstance(node, cst.Name)

@@ -220,3 +220,17 @@ def is_generator(node: cst.FunctionDef) -> bool:
                 for inner in walk(node.body, prune=lambda inner: _SCOPES[type(inner)]))
     _GENERATORS[id(node)] = (node, found)
     return found
+
+
+def plain_reference(node: cst.BaseExpression) -> bool:
+    """``base.layers``, ``self.model.layers[1:]``, ``cfg["use_bn"]``: names, attributes
+    and subscripts by constants only, which reading again changes nothing."""
+    while isinstance(node, (cst.Attribute, cst.Subscript)):
+        if isinstance(node, cst.Subscript) and not all(
+                isinstance(element.slice, cst.Slice) or isinstance(element.slice, cst.Index)
+                and isinstance(element.slice.value, (cst.Integer, cst.Name,
+                                                     cst.UnaryOperation, cst.SimpleString))
+                for element in node.slice):
+            return False
+        node = node.value
+    return isinstance(node, cst.Name)
