@@ -119,13 +119,13 @@ class CallReplay(ReplayBase):
             args, kwargs = self.eval_arguments(node, env, hands_on=True)
             result = self.call_function(inherited[0], args, kwargs, inherited[1], site=node)
             trainable = kwargs.get("trainable")
-            if (isinstance(node.func, cst.Attribute) and node.func.attr.value == "__init__"
-                    and isinstance(self.current_self, Layer)
+            if (isinstance(inherited[1], Layer)
+                    and inherited[0].qualname.rsplit(".", 1)[-1] == "__init__"
                     and isinstance(trainable, Const) and isinstance(trainable.value, bool)):
                 # `super().__init__(trainable=False, **kwargs)`: the parent hands the
                 # flag on to Keras (`super().__init__(**kwargs)`), which builds the
                 # layer with it
-                apply_to_layer(self.current_self, trainable.value, definite=True)
+                apply_to_layer(inherited[1], trainable.value, definite=True)
             return result
         if (isinstance(node.func, cst.Attribute) and node.func.attr.value == "__init__"
                 and _is_super(node.func.value) and self.current_method == "__init__"

@@ -424,7 +424,7 @@ class ExpressionEvaluation(ReplayBase):
             if owner.members is not None and len(owner.members) == 1 and owner.guard == "none":
                 # `model.layers[2].layers`: the one selected layer is known
                 return self.layer_attribute(owner.members[0], attr, node)
-            if attr in {"trainable_weights", "trainable_variables", "weights", "variables"}:
+            if attr in _VARIABLE_LISTS:
                 return Variables(None)
             return UNKNOWN
         if isinstance(owner, Optimizer) and attr in {"learning_rate", "lr"}:
@@ -466,7 +466,7 @@ class ExpressionEvaluation(ReplayBase):
             if stored is not None:
                 return stored
             return Tensor(True, (Wiring(layer, "flattened", "absent", node),), node)
-        if attr in {"trainable_weights", "trainable_variables", "weights", "variables"}:
+        if attr in _VARIABLE_LISTS:
             return Variables(layer)
         if attr == "optimizer":
             optimizer = layer.attrs.get("optimizer")
