@@ -538,14 +538,29 @@ def test_an_option_default_picks_the_data_of_a_run_given_no_options() -> None:
              if f.code == "BN401"]
     assert [f.span.start.row for f in found] == [27]
     notes = [note.message for note in found[0].related]
-    assert "when `args.data == 'unreal'` is false" in notes
     assert "when `args.data == 'nyu'` is true" in notes
+    # `--data` equal to 'nyu' is not equal to 'unreal': that arm is not a choice the
+    # finding rests on
+    assert not [note for note in notes if "unreal" in note]
 
 
-def test_an_arm_the_defaults_do_not_take_still_needs_its_condition_in_the_evidence() -> None:
-    # with `--data unreal` by default, the `nyu` path rests on the `unreal` arm not
-    # running, which the defaults contradict: nothing is reported
-    assert tiny_batches(DATA_BY_OPTION.format(default="unreal")) == []
+def test_an_arm_the_defaults_do_not_take_is_reported_with_its_condition() -> None:
+    # with `--data unreal` by default, a run given `--data nyu` takes the `nyu` arm and
+    # skips the `unreal` one (one value equals one string): reported, when that holds
+    found = tiny_batches(DATA_BY_OPTION.format(default="unreal"))
+    assert [row for row, _ in found] == [27]
+    found_notes = [note.message for finding in lint_snippet(
+        DATA_BY_OPTION.format(default="unreal"), all_rules(), "auto")
+        if finding.code == "BN401" for note in finding.related]
+    assert "when `args.data == 'nyu'` is true" in found_notes
+
+
+def test_two_arms_on_one_option_run_one_at_a_time() -> None:
+    # the sequence of batch 32 made when `--data` is 'unreal' replaces nothing on the
+    # `nyu` path; with a condition on another option in between, still one at a time
+    code = DATA_BY_OPTION.format(default="unreal").replace(
+        "if args.data == 'unreal':", "if args.bs > 2: pass\nif 'unreal' == args.data:")
+    assert [row for row, _ in tiny_batches(code)] == [27]
 
 
 PAIRED_FILES = """

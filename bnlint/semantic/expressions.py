@@ -12,6 +12,7 @@ import libcst as cst
 from bnlint.semantic.lookups import namespace_call
 from bnlint.semantic.model import Reference
 from bnlint.semantic.names import canonical
+from bnlint.semantic.paths import ConditionSource
 from bnlint.semantic.replay import (
     CONVENTIONAL_MODULES,
     DATA_SEQUENCES,
@@ -121,7 +122,7 @@ class ExpressionEvaluation(ReplayBase):
             left = right
         return result
 
-    def condition_source(self, test: cst.BaseExpression, env: Env) -> tuple[str, bool] | None:
+    def condition_source(self, test: cst.BaseExpression, env: Env) -> ConditionSource | None:
         """What an ``if`` test reads, named by where it comes from: a setting
         (``args.finetune``, or ``self.finetune`` holding that option, or
         ``cfg["train"]["finetune"]``), or an unknown value by the name it was first read
@@ -144,9 +145,13 @@ class ExpressionEvaluation(ReplayBase):
             left, right = (str(side).removeprefix("=") for side in sides)
             if operator in {"==", "is"} and str(sides[0]).startswith("="):
                 left, right = right, left  # `"batch" == self.norm`
-            return f"{left} {operator} {right}", means
+            # (strings only: `1 == True == 1.0`, but no two different strings are equal)
+            constant = operator == "==" and right[:1] in {"'", '"'} and any(
+                str(side).startswith("=") for side in sides)
+            return ConditionSource(f"{left} {operator} {right}", means,
+                                   (left, right) if constant else None)
         source = self.operand_source(test, env)
-        return None if source is None or source.startswith("=") else (source, True)
+        return None if source is None or source.startswith("=") else ConditionSource(source)
 
     def operand_source(self, node: cst.BaseExpression, env: Env) -> str | None:
         """What an operand of a condition reads, named by where it comes from (see

@@ -13,8 +13,10 @@ the same way on one path, and the arms of one ``if``/``elif`` chain are never co
 A condition that reads one setting (a command-line option, an entry of the settings
 file) is identified by that setting, whatever it was stored in on the way:
 ``self.use_pix2pix = args.use_pix2pix`` in ``__init__``, then ``if self.use_pix2pix:``
-in ``train_step`` asks what ``if args.use_pix2pix:`` asked.
-:func:`explore` enumerates the paths depth-first and stops at a cap.
+in ``train_step`` asks what ``if args.use_pix2pix:`` asked. Equalities of one setting
+with different constants exclude each other: on a path where ``args.data == "nyu"``
+holds, ``if args.data == "unreal":`` is false without being a choice of its own (as in
+an ``elif`` chain). :func:`explore` enumerates the paths depth-first and stops at a cap.
 """
 
 from __future__ import annotations
@@ -51,6 +53,18 @@ WORKFLOW_EVENTS = frozenset({"compile", "fit", "set_trainable", "set_lr", "gradi
 
 
 @dataclass(frozen=True, slots=True)
+class ConditionSource:
+    """What an ``if`` test reads, named by where it comes from (see
+    ``condition_source``): the key that identifies the condition, whether the test means
+    the key (False: ``self.norm != "batch"`` for ``args.norm == 'batch'``), and for an
+    equality with a constant what is compared and the constant's text."""
+
+    key: str
+    means: bool = True
+    equals: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Decision:
     """One condition answered on a path: its text (without a leading ``not``), its
     truth on the path, and the ``if`` statements that asked it (the first one names
@@ -83,17 +97,39 @@ class PathOracle:
         self.asked: dict[str, list[cst.If]] = {}
         self.defaults: dict[str, bool | None] = {}
         self.texts: dict[str, tuple[str, bool]] = {}
+        # what each compared value equals on this path (`args.data` -> `'nyu'`)
+        self.equal: dict[str, str] = {}
+
+    def excluded(self, equals: tuple[str, str] | None) -> bool:
+        """Is the equality ``equals`` false because this path made the same value equal
+        to another constant (``args.data == 'nyu'`` excludes ``args.data == 'unreal'``)?"""
+        if equals is None:
+            return False
+        subject, constant = equals
+        return self.equal.get(subject, constant) != constant
+
+    def knows(self, source: ConditionSource) -> bool:
+        """Has this path already decided the condition ``source`` names?"""
+        return source.key in self.answers or self.excluded(source.equals)
 
     def decide(self, key: str, node: cst.If, default: bool | None = None,
-               text: str | None = None, text_means: bool = True) -> bool:
+               text: str | None = None, text_means: bool = True,
+               equals: tuple[str, str] | None = None) -> bool:
         """The truth of the condition ``key`` on this path (``default``: its truth with
         the shipped settings, when known; ``text``: the condition as written, when the
-        key is not, and ``text_means``: whether it means the key or its negation)."""
+        key is not, and ``text_means``: whether it means the key or its negation;
+        ``equals``: what the condition compares with which constant, when it is an
+        equality). An equality the path's other answers exclude is false without being
+        a decision."""
         answer = self.answers.get(key)
+        if answer is None and self.excluded(equals):
+            return False
         if answer is None:
             answer = self.answers[key] = self.fixed.get(key, True)
             self.defaults[key] = default
             self.texts[key] = (text or key, text_means)
+        if answer and equals is not None:
+            self.equal[equals[0]] = equals[1]
         self.asked.setdefault(key, []).append(node)
         return answer
 

@@ -12,7 +12,7 @@ import libcst as cst
 from bnlint.semantic.events import Context, Event, PathKind
 from bnlint.semantic.model import SemanticModel
 from bnlint.semantic.names import KerasApi, keras_api
-from bnlint.semantic.paths import PathOracle, Relevance
+from bnlint.semantic.paths import ConditionSource, PathOracle, Relevance
 from bnlint.semantic.values import (
     ClassValue,
     Const,
@@ -318,7 +318,7 @@ class ReplayBase:
     def default_truth(self, test: cst.BaseExpression, env: Env) -> bool | None:
         raise NotImplementedError
 
-    def condition_source(self, test: cst.BaseExpression, env: Env) -> tuple[str, bool] | None:
+    def condition_source(self, test: cst.BaseExpression, env: Env) -> ConditionSource | None:
         raise NotImplementedError
 
     def eval_call(self, node: cst.Call, env: Env) -> Value:

@@ -12,7 +12,7 @@ import libcst as cst
 from bnlint.semantic.events import Event, PathKind
 from bnlint.semantic.layer_loops import LayerLoopReplay, is_enumerate
 from bnlint.semantic.model import CallSite
-from bnlint.semantic.paths import PathOracle, condition_key
+from bnlint.semantic.paths import ConditionSource, PathOracle, condition_key
 from bnlint.semantic.replay import (
     BATCH_PARAMETER,
     DATA_SEQUENCES,
@@ -241,21 +241,18 @@ class StatementReplay(LayerLoopReplay):
         """Does ``test`` read a setting or a named unknown value (``self.flag`` holding
         ``args.flag``) whose truth this path has already decided?"""
         source = self.condition_source(test, env)
-        return source is not None and self.oracle is not None and (
-            source[0] in self.oracle.answers)
+        return source is not None and self.oracle is not None and self.oracle.knows(source)
 
     def exec_decided(self, node: cst.If, env: Env, oracle: PathOracle) -> None:
         """One path: the oracle says which way the condition goes, and that arm runs as
         definitely as the ``if`` itself."""
         text, positive = condition_key(node.test, self.module)
         default = self.default_truth(node.test, env)
-        key, means = text, True
-        source = self.condition_source(node.test, env)
-        if source is not None:
-            key, means = source
-            positive = positive == means  # `self.norm != "batch"`: the negation of its key
-        taken = oracle.decide(key, node, None if default is None else default == positive,
-                              text, means) == positive
+        source = self.condition_source(node.test, env) or ConditionSource(text)
+        positive = positive == source.means  # `self.norm != "batch"`: its key negated
+        taken = oracle.decide(source.key, node,
+                              None if default is None else default == positive,
+                              text, source.means, source.equals) == positive
         step: tuple[PathKind, cst.CSTNode] = ("if" if taken else "else", node)
         self.decided_steps[id(step)] = step
         saved = self.context
