@@ -6,8 +6,10 @@ against IPython 9.18 and ipykernel 7.4). This module repeats what that does to t
 syntax, so that a cell reads as it runs:
 
 - leading blank lines are dropped and the cell's common indentation is removed
-  (``leading_empty_lines``, ``leading_indent``: ``textwrap.dedent`` of the cell), and
-  pasted prompts too (``>>> ``/``... `` once a ``>>>`` line is there, ``In [3]: ``);
+  (``leading_empty_lines``, ``leading_indent``: ``textwrap.dedent`` of the cell in
+  IPython 9; where a later line is indented less than the first, IPython 7 and 8 strip
+  the first line's indentation from the lines that start with it, and the cell runs
+  there), and pasted prompts too (``>>> ``/``... `` once a ``>>>`` line is there, ``In [3]: ``);
 - a cell whose first line starts with ``%%`` is a cell magic (``cell_magic``); the body
   of ``%%time``, ``%%timeit``, ``%%prun``, ``%%debug`` and ``%%capture`` is itself a cell
   that IPython transforms and runs as Python, any other cell magic's body is not Python;
@@ -94,7 +96,7 @@ def transform_cell(lines: Sequence[str], is_bound: Callable[[str], bool]) -> lis
     """The rows of one code cell as IPython compiles them, one per line of the cell.
     ``is_bound(name)`` says whether earlier cells bound ``name`` at module level (a
     bound name is no automagic)."""
-    rows = _dedent(lines)
+    rows = _leading_indent(lines)
     first = next((index for index, row in enumerate(rows) if row.text), None)
     if first is None:
         return rows
@@ -108,6 +110,23 @@ def transform_cell(lines: Sequence[str], is_bound: Callable[[str], bool]) -> lis
     if len(rows) - first - absorbed == 1 and first not in changed:
         _automagic(texts, shifts, first, is_bound)
     return [Row(text, shift) for text, shift in zip(texts, shifts)]
+
+
+def _leading_indent(lines: Sequence[str]) -> list[Row]:
+    """IPython's ``leading_indent``, row for row. IPython 9 removes the indentation
+    common to the lines that are not blank (``textwrap.dedent``); IPython 7 and 8 remove
+    the first line's indentation from every line that starts with it. The two differ
+    only when a later line is indented less than the first one, where IPython 9 fails
+    with an indentation error; such a cell (`` model = Sequential([`` pasted one space
+    in, its last line at the margin) is read as IPython 7 and 8 run it. Whitespace-only
+    lines become empty."""
+    first = next((line for line in lines if line.strip(" \t")), "")
+    margin = _indent(first)
+    if _common_prefix([_indent(line) for line in lines if line.strip(" \t")]) == margin:
+        return _dedent(lines)
+    return [Row("") if not line.strip(" \t") else
+            Row(line[len(margin):], len(margin)) if line.startswith(margin) else Row(line)
+            for line in lines]
 
 
 def _dedent(lines: Sequence[str]) -> list[Row]:

@@ -209,7 +209,7 @@ def test_a_cell_with_an_open_block_does_not_swallow_the_next_cell() -> None:
         (('s = """', '"""'), ["cell 2:1:5", "cell 3:1:1"]),  # and an open string
         (("if x:\n    a = 1", "else:\n    a = 2"), ["cell 3:1:1"]),
         (("@decorator", "def f():\n    pass"), ["cell 2:1:1"]),
-        (("  x = 1\ny = 2",), ["cell 2:1:2"]),  # the first row is more indented
+        (("    x = 1\n  y = 2",), ["cell 2:2:2"]),  # a later row is less indented
     ],
 )
 def test_cells_do_not_continue_one_another(cells: tuple[str, ...], expected: list[str]) -> None:
