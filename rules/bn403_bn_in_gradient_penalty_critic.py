@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING
 from bnlint.rule import Report, Rule, RuleContext
 from bnlint.semantic.constants import literal_number
 from bnlint.semantic.events import Event
-from bnlint.semantic.model import SemanticModel
-from bnlint.semantic.values import Layer, ListValue, Tape, Tensor
+from bnlint.semantic.model import CallSite, SemanticModel
+from bnlint.semantic.names import keras_api
+from bnlint.semantic.values import Const, Layer, ListValue, Opaque, Tape, Tensor
 from bnlint.semantic.walk import run_visitor
 
 from ._arguments import argument, keyword
@@ -50,6 +51,12 @@ class BnInGradientPenaltyCritic(Rule):
     bound with `partial(gradient_penalty_loss, averaged_samples=x)` (or a closure
     `gradient_penalty_loss(x)`) where the critic is called on the same `x` without
     `training=False`.
+
+    And TF1 graph code: `tf.gradients(critic(x, ...), [x])` whose norm is taken, where
+    the critic is a function of the project that builds `tf.layers.batch_normalization`
+    or `tf.contrib.layers.batch_norm` in training mode (`training=True`, contrib's
+    default `is_training=True`, or a boolean placeholder that every `feed_dict` of the
+    module feeds `True`).
 
     ## Why is this bad?
     The penalty constrains the gradient of the critic's output *for each sample* with
@@ -220,6 +227,47 @@ class BnInGradientPenaltyCritic(Rule):
             return tf.reduce_mean((tf.norm(grad, axis=-1) - 1.0) ** 2)
         gp = penalty(disc, real_batch, fake_batch)
         """,
+        # TF1 graph code: the critic function builds tf.layers BN with a placeholder
+        # that training feeds True
+        """
+        import tensorflow as tf
+        def discriminator(images, is_train, reuse=False):
+            with tf.variable_scope("dis", reuse=reuse):
+                net = tf.layers.conv2d(images, 64, 4, strides=2)
+                net = tf.layers.batch_normalization(net, training=is_train)
+                return tf.layers.dense(tf.layers.flatten(net), 1)
+        def train(real, fake):
+            alpha = tf.placeholder(tf.float32, [None, 1, 1, 1])
+            is_train = tf.placeholder(tf.bool, name="is_train")
+            interpolates = real + alpha * (fake - real)
+            gradients = tf.gradients(discriminator(interpolates, is_train, reuse=True),
+                                     [interpolates])[0]
+            slopes = tf.sqrt(tf.reduce_sum(tf.square(gradients), reduction_indices=[1]))
+            d_loss = tf.reduce_mean((slopes - 1.0) ** 2)
+            with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
+                step = tf.train.AdamOptimizer(1e-4).minimize(d_loss)
+            sess = tf.Session()
+            sess.run(step, feed_dict={alpha: 0.5, is_train: True})
+        """,
+        # contrib batch_norm through a helper (is_training defaults to True, and is
+        # handed True here), the output unpacked from the critic's results
+        """
+        import tensorflow as tf
+        def bn(x, is_training, scope):
+            return tf.contrib.layers.batch_norm(x, updates_collections=None,
+                                                is_training=is_training, scope=scope)
+        def discriminator(x, is_training=True, reuse=False):
+            with tf.variable_scope("discriminator", reuse=reuse):
+                net = bn(tf.layers.dense(x, 1024), is_training=is_training, scope="bn1")
+                logits = tf.layers.dense(tf.nn.leaky_relu(net), 1)
+                return tf.nn.sigmoid(logits), logits, net
+        def build(inputs, perturbed):
+            interpolates = inputs + 0.5 * (perturbed - inputs)
+            _, d_inter, _ = discriminator(interpolates, is_training=True, reuse=True)
+            gradients = tf.gradients(d_inter, [interpolates])[0]
+            slopes = tf.sqrt(tf.reduce_sum(tf.square(gradients), reduction_indices=[1]))
+            return tf.reduce_mean((slopes - 1.0) ** 2)
+        """,
     )
     not_flagged = (
         """
@@ -318,6 +366,40 @@ class BnInGradientPenaltyCritic(Rule):
             grads = K.gradients(K.mean(y_pred), critic.trainable_weights)
             return K.sqrt(K.sum(K.square(grads[0])) + K.epsilon())
         """,
+        # TF1: `tf.layers.batch_normalization` without `training=` runs in inference mode
+        """
+        import tensorflow as tf
+        def discriminator(images, reuse=False):
+            with tf.variable_scope("dis", reuse=reuse):
+                net = tf.layers.batch_normalization(tf.layers.conv2d(images, 64, 4))
+                return tf.layers.dense(tf.layers.flatten(net), 1)
+        def penalty(real, fake):
+            interpolates = real + 0.5 * (fake - real)
+            gradients = tf.gradients(discriminator(interpolates, reuse=True), [interpolates])[0]
+            slopes = tf.sqrt(tf.reduce_sum(tf.square(gradients), reduction_indices=[1]))
+            return tf.reduce_mean((slopes - 1.0) ** 2)
+        """,
+        # TF1: the placeholder is fed False as well as True (which way the penalty's step
+        # runs is not known), and the critic's call is handed `False` here
+        """
+        import tensorflow as tf
+        def discriminator(images, is_train, reuse=False):
+            with tf.variable_scope("dis", reuse=reuse):
+                net = tf.layers.batch_normalization(tf.layers.conv2d(images, 64, 4),
+                                                    training=is_train)
+                return tf.layers.dense(tf.layers.flatten(net), 1)
+        def train(real, fake):
+            is_train = tf.placeholder(tf.bool)
+            interpolates = real + 0.5 * (fake - real)
+            gradients = tf.gradients(discriminator(interpolates, is_train, reuse=True),
+                                     [interpolates])[0]
+            held = tf.gradients(discriminator(interpolates, False, reuse=True), [interpolates])
+            slopes = tf.sqrt(tf.reduce_sum(tf.square(gradients), reduction_indices=[1]))
+            loss = tf.reduce_mean((slopes - 1.0) ** 2)
+            sess = tf.Session()
+            sess.run(loss, feed_dict={is_train: True})
+            sess.run(loss, feed_dict={is_train: False})
+        """,
     )
 
     def check(self, ctx: RuleContext) -> Iterator[Report]:
@@ -347,6 +429,10 @@ class BnInGradientPenaltyCritic(Rule):
             if id(node) not in seen:
                 seen.add(id(node))
                 yield _report(node, critic)
+        for node, critic_call in _graph_penalties(model, names, functions):
+            if id(node) not in seen:
+                seen.add(id(node))
+                yield _graph_report(node, critic_call, model.module)
 
 
 def _report(node: cst.CSTNode, critic: _Critic) -> Report:
@@ -360,6 +446,156 @@ def _report(node: cst.CSTNode, critic: _Critic) -> Report:
         "in the critic",
         related=((critic.call, "critic called in training mode here"),),
     )
+
+
+def _graph_report(node: cst.CSTNode, critic: cst.Call, module: cst.Module) -> Report:
+    label = f"`{module.code_for_node(critic.func)}`"
+    return Report(
+        node,
+        f"this gradient penalty differentiates {label}, whose graph runs batch "
+        "normalization in training mode: BN normalises each sample with the statistics of "
+        "the whole batch, so per-sample input gradients mix the batch and the penalty no "
+        "longer bounds each sample's gradient; use layer normalization (or no "
+        "normalisation) in the critic",
+        related=((critic, "critic called in training mode here"),),
+    )
+
+
+def _graph_penalties(model: SemanticModel, names: dict[int, str],
+                     functions: _Functions) -> Iterator[tuple[cst.Call, cst.Call]]:
+    """TF1 graph code: ``tf.gradients(critic(x, ...), [x])`` (the critic's output may be
+    bound to a name first, ``_, d_inter, _ = critic(x, True, reuse=True)``) whose norm is
+    taken, where the call of ``critic`` (a function of the project) builds a TF1 batch
+    normalization (``tf.layers.batch_normalization``, ``slim.batch_norm``) in training
+    mode."""
+    api = keras_api()
+    normalizations = [call for call in model.calls if call.name in api.tf1_bn_functions]
+    if not normalizations:
+        return
+    for call in model.calls:
+        if call.name not in _SYMBOLIC_GRADIENTS:
+            continue
+        target = argument(call.node, "ys", 0)
+        sources = argument(call.node, "xs", 1)
+        if target is None or sources is None:
+            continue
+        source = sources.value
+        if isinstance(source, (cst.List, cst.Tuple)) and len(source.elements) == 1:
+            source = source.elements[0].value
+        critic = _producing_call(target.value, functions.innermost(call.node), model.module)
+        first = argument(critic, "x", 0) if critic is not None else None
+        if critic is None or first is None or not isinstance(source, cst.Name) or not (
+                isinstance(first.value, cst.Name) and first.value.value == source.value):
+            continue
+        if not _takes_norm(model, call.context.function, names, functions):
+            continue
+        if any(any(site is critic for site in bn.context.call_sites)
+               and _graph_training(bn, critic, model, functions) for bn in normalizations):
+            yield call.node, critic
+
+
+def _producing_call(node: cst.BaseExpression, scope: cst.FunctionDef | None,
+                    module: cst.Module) -> cst.Call | None:
+    """The call of a project function whose result ``node`` is: the call itself, or a
+    name bound once in ``scope`` to it (also unpacked: ``_, logits, _ = critic(x)``)."""
+    if isinstance(node, cst.Subscript):
+        node = node.value  # `critic(x)[0]`
+    if isinstance(node, cst.Name):
+        bound = _bound_once(node.value, scope, module)
+        node = bound if bound is not None else node
+    return node if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) else None
+
+
+def _bound_once(name: str, scope: cst.FunctionDef | None,
+                module: cst.Module) -> cst.BaseExpression | None:
+    """What ``name`` is bound to by the one assignment that binds it in ``scope`` (the
+    module's own statements when None); None for a parameter or any other binding."""
+    if scope is not None and any(param.name.value == name for param in _parameters(scope)):
+        return None
+    finder = _BoundCallFinder(name, top_level=scope is None)
+    run_visitor(finder, scope if scope is not None else module)
+    return finder.calls[0] if len(finder.calls) == 1 else None
+
+
+class _BoundCallFinder:
+    """The right-hand sides of the assignments that bind ``name`` (directly or unpacked),
+    None for any other binding."""
+
+    def __init__(self, name: str, top_level: bool = False) -> None:
+        self.name = name
+        self.top_level = top_level  # (the module's statements, not its functions')
+        self.calls: list[cst.BaseExpression | None] = []
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return not self.top_level
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return not self.top_level
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for target in node.targets:
+            bound = target.target
+            names = [element.value for element in bound.elements] if isinstance(
+                bound, (cst.Tuple, cst.List)) else [bound]
+            if any(isinstance(name, cst.Name) and name.value == self.name for name in names):
+                self.calls.append(node.value)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        if isinstance(node.target, cst.Name) and node.target.value == self.name:
+            self.calls.append(None)
+
+
+# TF1 batch normalizations whose mode argument defaults to training (`is_training=True`)
+_TRAINING_BY_DEFAULT = frozenset({"tf.contrib.layers.batch_norm"})
+_PLACEHOLDERS = frozenset({"tf.placeholder", "tf.compat.v1.placeholder"})
+
+
+def _graph_training(bn: CallSite, critic: cst.Call, model: SemanticModel,
+                    functions: _Functions) -> bool:
+    """Does the TF1 batch normalization ``bn``, built by the call ``critic``, run in
+    training mode? Its ``training=`` is True as replayed, or not given where it defaults
+    to True (outside an ``arg_scope``, which may set it), or a boolean placeholder that
+    the critic's call is handed directly and that every ``feed_dict`` of the module
+    feeds ``True``."""
+    value = bn.training
+    if value is None:
+        return bn.name in _TRAINING_BY_DEFAULT and not bn.in_arg_scope
+    if isinstance(value, Const):
+        return value.value is True and not value.assumed
+    if not isinstance(value, Opaque) or bn.context.call_sites[-1:] != (critic,):
+        return False
+    handed = _argument_for(critic, value.name, functions, model.module)
+    return handed is not None and _fed_true(handed, critic, model, functions)
+
+
+def _argument_for(call: cst.Call, parameter: str, functions: _Functions,
+                  module: cst.Module) -> str | None:
+    """The name handed to ``parameter`` of the module function ``call`` calls."""
+    found = keyword(call, parameter)
+    if found is None:
+        definition = next((node for node in module.body if isinstance(node, cst.FunctionDef)
+                           and isinstance(call.func, cst.Name)
+                           and node.name.value == call.func.value), None)
+        if definition is None:
+            return None
+        found = _keyword_or_position(call, definition, parameter)
+    return found.value.value if found is not None and isinstance(found.value, cst.Name) else None
+
+
+def _fed_true(name: str, critic: cst.Call, model: SemanticModel, functions: _Functions) -> bool:
+    """``name`` is bound once, where the critic is called, to a boolean placeholder, and
+    the module's ``feed_dict``s feed it, always ``True``."""
+    bound = _bound_once(name, functions.innermost(critic), model.module)
+    names = {id(call.node): call.name for call in model.calls}
+    if not isinstance(bound, cst.Call) or names.get(id(bound)) not in _PLACEHOLDERS:
+        return False
+    fed = [element.value for call in model.calls if call.method == "run"
+           for feed in [keyword(call.node, "feed_dict")] if feed is not None
+           and isinstance(feed.value, cst.Dict)
+           for element in feed.value.elements if isinstance(element, cst.DictElement)
+           and isinstance(element.key, cst.Name) and element.key.value == name]
+    return bool(fed) and all(isinstance(value, cst.Name) and value.value == "True"
+                             for value in fed)
 
 
 def _symbolic_penalties(model: SemanticModel, names: dict[int, str],

@@ -187,9 +187,11 @@ class CallReplay(ReplayBase):
             receiver, (Instance, ClassValue))
         args, kwargs = self.eval_arguments(node, env, hands_on=hands_on)
         name = callee.name if isinstance(callee, ModuleRef) else None
+        training = kwargs.get("training", kwargs.get("is_training")) if (
+            name in self.api.tf1_bn_functions) else None
         self.model.calls.append(CallSite(node, name, self.context, method, receiver,
                                          self.control_dependencies > 0, self.arg_scopes > 0,
-                                         self.foreign_path))
+                                         self.foreign_path, training))
         self.mark_entry(node)  # (a rule may report a call itself: `opt.minimize(loss)`)
         if name == "functools.partial" and args:
             # the layers it binds may be changed whenever it is called, by whatever

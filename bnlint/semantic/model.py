@@ -36,6 +36,9 @@ class CallSite:
     in_arg_scope: bool = False
     # the project module the call is written in (None: the linted file)
     origin: str | None = None
+    # for TF1 batch normalization (``tf.layers.batch_normalization``, ``slim.batch_norm``):
+    # the value of its ``training=`` / ``is_training=`` argument (None: not given)
+    training: Value | None = None
 
 
 @dataclass(eq=False, slots=True)

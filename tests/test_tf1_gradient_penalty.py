@@ -1,0 +1,73 @@
+"""BN403 on TF1 graph code whose critic is a function of the project, built across
+modules that reach each other through star imports (`from model import *`, which in
+turn does `from utils import *`)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+UTILS = """\
+import tensorflow as tf
+
+def bn(x, is_training, scope):
+    return tf.contrib.layers.batch_norm(x, decay=0.9, updates_collections=None,
+                                        is_training=is_training, scope=scope)
+
+def linear(x, units, scope):
+    return tf.layers.dense(x, units, name=scope)
+"""
+
+MODEL = """\
+from utils import *
+
+def discriminator(x, is_training=True, reuse=False):
+    with tf.variable_scope("discriminator", reuse=reuse):
+        net = tf.nn.leaky_relu({normalised})
+        logits = linear(net, 1, scope="out")
+        return tf.nn.sigmoid(logits), logits, net
+"""
+
+TRAIN = """\
+from model import *
+
+def train(inputs, perturbed):
+    _, real_logits, _ = discriminator(inputs, is_training=True)
+    interpolates = inputs + 0.5 * (perturbed - inputs)
+    _, d_inter, _ = discriminator(interpolates, is_training=True, reuse=True)
+    gradients = tf.gradients(d_inter, [interpolates])[0]
+    slopes = tf.sqrt(tf.reduce_sum(tf.square(gradients), reduction_indices=[1]))
+    loss = tf.reduce_mean(real_logits) + 10 * tf.reduce_mean((slopes - 1.0) ** 2)
+    return tf.train.AdamOptimizer(1e-4).minimize(loss)
+"""
+
+
+def penalties(tmp_path: Path, normalised: str) -> list[dict[str, object]]:
+    root = tmp_path / "repo"
+    (root / ".git").mkdir(parents=True)
+    (root / "utils.py").write_text(UTILS)
+    (root / "model.py").write_text(MODEL.format(normalised=normalised))
+    (root / "train.py").write_text(TRAIN)
+    done = subprocess.run(
+        [sys.executable, "-m", "bnlint", "--no-cache", "--format", "json", "--select",
+         "BN403", "train.py"], cwd=root, capture_output=True, text=True, timeout=120,
+        check=False)
+    assert done.returncode in {0, 1}, done.stderr
+    return list(json.loads(done.stdout))
+
+
+def test_a_critic_built_in_other_modules_is_followed_to_its_batch_norm(tmp_path: Path) -> None:
+    found = penalties(tmp_path, 'bn(linear(x, 1024, scope="fc"), is_training, scope="bn1")')
+    assert [(item["filename"], item["location"]["row"]) for item in found] == [("train.py", 7)]
+    assert "`discriminator`" in str(found[0]["message"])
+
+
+def test_the_same_critic_without_batch_norm_is_not_reported(tmp_path: Path) -> None:
+    assert penalties(tmp_path, 'linear(x, 1024, scope="fc")') == []
+
+
+def test_a_critic_handed_inference_mode_is_not_reported(tmp_path: Path) -> None:
+    assert penalties(tmp_path, 'bn(linear(x, 1024, scope="fc"), False, scope="bn1")') == []
