@@ -20,7 +20,12 @@ def unfrozen_base_steps(model: SemanticModel,
     the recompile, and the fit. (The engine orders related locations by position.)"""
     name = wf.describe(found.base)
     loaded = found.base.pretrained_node
-    if loaded is None or loaded is found.base.node:
+    source = found.base.restored_from
+    if source is not None:
+        yield (found.base.node,
+               (f"{name} is loaded here from the checkpoint of {wf.describe(source)}, "
+                "written while its BatchNormalization layers were frozen"))
+    elif loaded is None or loaded is found.base.node:
         yield (found.base.node,
                f"{name} is created here with pretrained weights and BatchNormalization layers")
     else:

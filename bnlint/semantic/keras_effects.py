@@ -38,7 +38,12 @@ from bnlint.semantic.syntax import (
     training_arg,
     training_default,
 )
-from bnlint.semantic.trainability import apply_to_layer, apply_to_selection, state_snapshot
+from bnlint.semantic.trainability import (
+    apply_to_layer,
+    apply_to_selection,
+    bn_frozen_by_slice,
+    state_snapshot,
+)
 from bnlint.semantic.values import (
     UNKNOWN,
     Checkpoint,
@@ -392,9 +397,35 @@ class KerasEffects(ReplayBase):
 
     def create_loaded(self, name: str, node: cst.Call) -> Layer:
         self.model.pretrained_signals.append(node)
-        return self.new_layer(name, node, is_model=True, model_kind="loaded", has_bn=None,
-                              has_dropout=None, opaque=True, pretrained=True,
-                              pretrained_node=node)
+        loaded = self.new_layer(name, node, is_model=True, model_kind="loaded", has_bn=None,
+                                has_dropout=None, opaque=True, pretrained=True,
+                                pretrained_node=node)
+        source = self.checkpointed_model(node)
+        if source is not None:
+            # the program's own checkpoint of the one model it trained: that model's
+            # layers, its BatchNormalization layers frozen as they were when written
+            loaded.has_bn = True
+            loaded.inner_bn_trainable = False
+            loaded.inner_other_trainable = None
+            loaded.restored_from = source
+        return loaded
+
+    def checkpointed_model(self, node: cst.Call) -> Layer | None:
+        """For ``load_model(path)`` of a path the program writes (``model.save(path)``,
+        ``ModelCheckpoint(path)``): the model it wrote there, when the program trained
+        exactly one model before and that model's BatchNormalization layers are all
+        frozen (the reload then holds them frozen too)."""
+        if not self.restores_own_checkpoint(node):
+            return None
+        trained = {id(event.target): event.target for event in self.model.events_of("fit")
+                   if isinstance(event.target, Layer)}
+        if len(trained) != 1:
+            return None
+        source = next(iter(trained.values()))
+        if source.contains_bn() is not True:
+            return None
+        return source if source.bn_trainable() is False or bn_frozen_by_slice(
+            source, self.model.events_of("set_trainable")) else None
 
     def create_clone(self, name: str, node: cst.Call, args: list[Value]) -> Layer:
         source = args[0] if args else None

@@ -200,6 +200,8 @@ def _dotted(node: cst.BaseExpression) -> str:
 # Calls that write a model's weights to the path they are given first (or as `filepath=`).
 _WRITERS = ("save_weights", "save", "ModelCheckpoint", "save_model")
 _RECEIVERS = frozenset({"self", "cls"})
+# Calls that read what a writer wrote: weights into a model, or a whole model back.
+_READERS = ("load_weights", "load_model")
 
 
 @dataclass(slots=True)
@@ -212,7 +214,8 @@ class _Scope:
 
 
 def own_checkpoint_loads(module: cst.Module) -> frozenset[int]:
-    """The ``load_weights`` calls (by id) that read a path ``module`` writes weights to
+    """The ``load_weights`` and ``load_model`` calls (by id) that read a path ``module``
+    writes weights to
     as well (``save_weights``, ``save``, ``ModelCheckpoint``, ``save_model``): the
     program's own checkpoint, resumed or reloaded, not weights trained elsewhere. The
     path must be written alike at both calls and mean the same there: a parameter of
@@ -241,11 +244,11 @@ def own_checkpoint_loads(module: cst.Module) -> frozenset[int]:
                     scope.bindings[bound] = scope.bindings.get(bound, 0) + times
             elif isinstance(node, cst.Call):
                 callee = _dotted(node.func).rsplit(".", 1)[-1]
-                if callee in _WRITERS or callee == "load_weights":
+                if callee in _WRITERS or callee in _READERS:
                     path = _path_argument(node, 1 if callee == "save_model" else 0)
                     if path is not None:
                         entry = (module.code_for_node(path), _free_names(path))
-                        if callee == "load_weights":
+                        if callee in _READERS:
                             loads.append((node, *entry, scope))
                         else:
                             writes.append((*entry, scope))

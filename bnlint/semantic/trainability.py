@@ -4,7 +4,9 @@ conservatively where it may not run."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import libcst as cst
 
@@ -17,6 +19,9 @@ from bnlint.semantic.values import (
     Tri,
     Value,
 )
+
+if TYPE_CHECKING:
+    from bnlint.semantic.events import Event
 
 
 def state_snapshot(layer: Layer) -> dict[str, object]:
@@ -125,6 +130,37 @@ def head_size(container: Layer) -> int | None:
         return None
     head = head_after(container)
     return len(head) if head is not None else None
+
+
+def bn_frozen_by_slice(container: Layer, changes: Iterable[Event]) -> bool:
+    """Did the last change of flags across ``container``'s layers (a single layer's
+    aside) freeze every BatchNormalization layer of the bases flattened into it? ``for
+    layer in model.layers[:-1]: layer.trainable = False`` leaves out only the head the
+    program added on top of them."""
+    last = None
+    for event in changes:
+        selection = event.selection
+        if event.context.definite and (
+                event.target is container and selection is None
+                or selection is not None and selection.container is container
+                and selection.extent != "one"):
+            last = event
+    if last is None or not (isinstance(last.value, Const) and last.value.value is False):
+        return False
+    selection = last.selection
+    if selection is None or selection.guard == "bn":
+        return True
+    if selection.guard != "none":
+        return False
+    if selection.extent == "all":
+        return True
+    head = head_size(container)
+    if selection.bounds is None or head is None:
+        return False
+    lower, upper = selection.bounds
+    return lower in (None, 0) and upper is not None and -head <= upper < 0 and all(
+        wiring.mode == "flattened" for wiring in container.children
+        if wiring.child.contains_bn() is not False)
 
 
 def input_layers(container: Layer) -> int | None:

@@ -158,6 +158,9 @@ class Layer(Value):
     # Made inside the ``call()`` of this user layer (``BatchNormalization()(out)`` in
     # ``call``): it runs whenever that layer is called.
     made_in_call_of: Layer | None = None
+    # Loaded from the program's own checkpoint of this model (``load_model(path)`` of
+    # the path its ``ModelCheckpoint`` wrote), its BatchNormalization layers frozen.
+    restored_from: Layer | None = None
 
     def will_change(self) -> None:
         """Called before the replay changes the state an entry point must not leave

@@ -1,0 +1,57 @@
+"""A model reloaded from the program's own checkpoint (`load_model(path)` of the path its
+`ModelCheckpoint` or `save` wrote) is the model that was trained there: unfreezing it is
+an unfreeze of the BatchNormalization layers that were frozen when it was written."""
+
+from __future__ import annotations
+
+import pytest
+
+from bnlint.registry import all_rules
+from bnlint.testing import lint_snippet
+
+TWO_PHASES = """
+from keras.applications.xception import Xception
+from keras.callbacks import ModelCheckpoint
+from keras.layers import Dense
+from keras.models import Model, load_model
+from keras.optimizers import SGD, Adam
+
+def train(data):
+    filepath = "checkpoint/best.hdf5"
+    base = Xception(include_top=False, pooling="max")
+    model = Model(base.layers[0].input, Dense(128)(base.layers[-1].output))
+    for layer in model.layers[{frozen}]:
+        layer.trainable = False
+    model.compile(optimizer=Adam(1e-3), loss="categorical_crossentropy")
+    model.fit(data, epochs=5, callbacks=[ModelCheckpoint(filepath=filepath)])
+    model = load_model({loaded})
+    for layer in model.layers:
+        layer.trainable = True
+    model.compile(optimizer=SGD(1e-4, momentum=0.9), loss="categorical_crossentropy")
+    model.fit(data, epochs=30)
+
+train(dataset)
+"""
+
+
+def unfreezes(frozen: str, loaded: str = "filepath") -> list[tuple[int, list[str]]]:
+    code = TWO_PHASES.format(frozen=frozen, loaded=loaded)
+    return [(f.span.start.row, [note.message for note in f.related])
+            for f in lint_snippet(code, all_rules(), "keras2") if f.code == "BN201"]
+
+
+@pytest.mark.parametrize("frozen", [":-1", ":"])
+def test_unfreezing_the_reloaded_checkpoint_of_a_frozen_base_is_reported(frozen: str) -> None:
+    found = unfreezes(frozen)
+    assert [row for row, _ in found] == [18]
+    assert any("loaded here from the checkpoint of `model`" in note for note in found[0][1])
+
+
+def test_a_slice_that_leaves_the_bases_last_layers_trainable_says_nothing_of_them() -> None:
+    # `layers[:-40]` leaves the last BatchNormalization layers of the base trainable in
+    # the first phase: what the checkpoint holds is not a frozen base
+    assert unfreezes(":-40") == []
+
+
+def test_a_model_loaded_from_elsewhere_is_not_known_to_have_frozen_layers() -> None:
+    assert unfreezes(":-1", loaded='"pretrained/other.hdf5"') == []
