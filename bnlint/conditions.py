@@ -50,6 +50,9 @@ def holds(group: Sequence[PathReport],
     joined = next((item for item in group if item.joined), None)
     on_paths = [item for item in group if not item.joined]
     shared = _shared_decisions(on_paths) if on_paths else []
+    # `args.stage == 'probe'` false where `args.stage == 'finetune'` holds says nothing
+    # more: neither a condition to name nor an arm the finding rests on
+    shared = [d for d in shared if not d.implied_by(shared)]
     # a condition the shipped settings answer the way the path did is what a run given
     # no options does (`if args.data == "unreal":` is false by default): no gate
     conditions = [d for d in shared if _inside_arm(on_paths[0], d) or d.default is d.value]

@@ -7,9 +7,9 @@ syntax, so that a cell reads as it runs:
 
 - leading blank lines are dropped and the cell's common indentation is removed
   (``leading_empty_lines``, ``leading_indent``: ``textwrap.dedent`` of the cell in
-  IPython 9; where a later line is indented less than the first, IPython 7 and 8 strip
-  the first line's indentation from the lines that start with it, and the cell runs
-  there), and pasted prompts too (``>>> ``/``... `` once a ``>>>`` line is there, ``In [3]: ``);
+  IPython 9; where the first line of code keeps more than the common indentation,
+  IPython 9 fails and IPython 7 and 8 strip the first line's indentation from the lines
+  that start with it, and the cell runs there), and pasted prompts too (``>>> ``/``... `` once a ``>>>`` line is there, ``In [3]: ``);
 - a cell whose first line starts with ``%%`` is a cell magic (``cell_magic``); the body
   of ``%%time``, ``%%timeit``, ``%%prun``, ``%%debug`` and ``%%capture`` is itself a cell
   that IPython transforms and runs as Python, any other cell magic's body is not Python;
@@ -115,17 +115,19 @@ def transform_cell(lines: Sequence[str], is_bound: Callable[[str], bool]) -> lis
 def _leading_indent(lines: Sequence[str]) -> list[Row]:
     """IPython's ``leading_indent``, row for row. IPython 9 removes the indentation
     common to the lines that are not blank (``textwrap.dedent``); IPython 7 and 8 remove
-    the first line's indentation from every line that starts with it. The two differ
-    only when a later line is indented less than the first one, where IPython 9 fails
-    with an indentation error; such a cell (`` model = Sequential([`` pasted one space
-    in, its last line at the margin) is read as IPython 7 and 8 run it. Whitespace-only
-    lines become empty."""
-    first = next((line for line in lines if line.strip(" \t")), "")
-    margin = _indent(first)
-    if _common_prefix([_indent(line) for line in lines if line.strip(" \t")]) == margin:
+    the first line's indentation from every line that starts with it. Where the first
+    line of code (a comment aside) keeps more than the common indentation, IPython 9
+    fails with an indentation error; such a cell (`` model = Sequential([`` pasted one
+    space in, its last line at the margin) is read as IPython 7 and 8 run it. Any other
+    cell is read as IPython 9 reads it. Whitespace-only lines become empty."""
+    filled = [line for line in lines if line.strip(" \t")]
+    margin = _common_prefix([_indent(line) for line in filled])
+    code = next((line for line in filled if not line.lstrip(" \t").startswith("#")), None)
+    if code is None or _indent(code) == margin:
         return _dedent(lines)
+    first = _indent(filled[0])
     return [Row("") if not line.strip(" \t") else
-            Row(line[len(margin):], len(margin)) if line.startswith(margin) else Row(line)
+            Row(line[len(first):], len(first)) if line.startswith(first) else Row(line)
             for line in lines]
 
 

@@ -28,7 +28,7 @@ _TRAINING_POSITION = 14
 # param_initializers, param_regularizers, updates_collections, is_training, ...)`.
 _UPDATES_POSITION = 8
 _IS_TRAINING_POSITION = 9
-# slim re-exports contrib's batch_norm (not in keras_api.toml yet).
+# contrib's batch_norm and slim's re-export of it.
 _CONTRIB_STYLE = frozenset({
     "tf.contrib.layers.batch_norm",
     "tf.contrib.slim.batch_norm",

@@ -12,7 +12,7 @@ from bnlint.semantic.events import Event
 from bnlint.semantic.model import CallSite, SemanticModel
 from bnlint.semantic.names import keras_api
 from bnlint.semantic.values import Const, Layer, ListValue, Opaque, Tape, Tensor
-from bnlint.semantic.walk import run_visitor
+from bnlint.semantic.walk import run_visitor, walk
 
 from ._arguments import argument, keyword
 
@@ -53,10 +53,11 @@ class BnInGradientPenaltyCritic(Rule):
     `training=False`.
 
     And TF1 graph code: `tf.gradients(critic(x, ...), [x])` whose norm is taken, where
-    the critic is a function of the project that builds `tf.layers.batch_normalization`
-    or `tf.contrib.layers.batch_norm` in training mode (`training=True`, contrib's
-    default `is_training=True`, or a boolean placeholder that every `feed_dict` of the
-    module feeds `True`).
+    the critic is a function (or a method of the same class) of the project that builds
+    `tf.layers.batch_normalization`, `tf.contrib.layers.batch_norm` or
+    `slim.batch_norm` in training mode (`training=True`, contrib's default
+    `is_training=True`, or a boolean placeholder that every `feed_dict` of the function
+    calling the critic feeds `True`).
 
     ## Why is this bad?
     The penalty constrains the gradient of the critic's output *for each sample* with
@@ -268,6 +269,20 @@ class BnInGradientPenaltyCritic(Rule):
             slopes = tf.sqrt(tf.reduce_sum(tf.square(gradients), reduction_indices=[1]))
             return tf.reduce_mean((slopes - 1.0) ** 2)
         """,
+        # TF1: a method of the GAN class as the critic, slim's batch norm handed True
+        """
+        import tensorflow as tf
+        slim = tf.contrib.slim
+        class WGAN_GP(object):
+            def critic(self, x, is_training=False, reuse=False):
+                with tf.variable_scope("critic", reuse=reuse):
+                    net = slim.batch_norm(slim.fully_connected(x, 64), is_training=is_training)
+                    return slim.fully_connected(net, 1)
+            def penalty(self, real, fake):
+                interp = real + 0.5 * (fake - real)
+                g = tf.gradients(self.critic(interp, is_training=True, reuse=True), [interp])[0]
+                return tf.reduce_mean((tf.norm(g, axis=1) - 1.0) ** 2)
+        """,
     )
     not_flagged = (
         """
@@ -400,6 +415,38 @@ class BnInGradientPenaltyCritic(Rule):
             sess.run(loss, feed_dict={is_train: True})
             sess.run(loss, feed_dict={is_train: False})
         """,
+        # TF1: the norm taken is a weight's, not the gradient's (a saliency map)
+        """
+        import tensorflow as tf
+        def discriminator(x, reuse=False):
+            with tf.variable_scope("dis", reuse=reuse):
+                net = tf.layers.batch_normalization(tf.layers.dense(x, 1024), training=True)
+                return tf.layers.dense(tf.nn.leaky_relu(net), 1)
+        def saliency(images):
+            grads = tf.gradients(discriminator(images), [images])[0]
+            tf.summary.scalar("weight_norm", tf.norm(tf.trainable_variables()[0]))
+            return tf.abs(grads)
+        """,
+        # TF1: the critic's placeholder is fed False (positionally); the `True` fed in
+        # another function is another placeholder of the same name
+        """
+        import tensorflow as tf
+        def discriminator(x, is_train, reuse=False):
+            with tf.variable_scope("dis", reuse=reuse):
+                net = tf.layers.batch_normalization(tf.layers.dense(x, 1024), training=is_train)
+                return tf.layers.dense(net, 1)
+        def gp_value(real, fake, sess):
+            is_train = tf.placeholder(tf.bool)
+            interp = real + 0.5 * (fake - real)
+            gradients = tf.gradients(discriminator(interp, is_train, reuse=True), [interp])[0]
+            slopes = tf.sqrt(tf.reduce_sum(tf.square(gradients), axis=[1]))
+            return sess.run(tf.reduce_mean((slopes - 1.0) ** 2), {is_train: False})
+        def classifier_step(x, y, sess):
+            is_train = tf.placeholder(tf.bool)
+            h = tf.layers.dropout(tf.layers.dense(x, 10), training=is_train)
+            loss = tf.losses.softmax_cross_entropy(y, h)
+            sess.run(tf.train.AdamOptimizer().minimize(loss), feed_dict={is_train: True})
+        """,
     )
 
     def check(self, ctx: RuleContext) -> Iterator[Report]:
@@ -487,11 +534,41 @@ def _graph_penalties(model: SemanticModel, names: dict[int, str],
         if critic is None or first is None or not isinstance(source, cst.Name) or not (
                 isinstance(first.value, cst.Name) and first.value.value == source.value):
             continue
-        if not _takes_norm(model, call.context.function, names, functions):
+        if not _norm_taken_of(call.node, model, names, functions):
             continue
         if any(any(site is critic for site in bn.context.call_sites)
                and _graph_training(bn, critic, model, functions) for bn in normalizations):
             yield call.node, critic
+
+
+def _norm_taken_of(gradient: cst.Call, model: SemanticModel, names: dict[int, str],
+                   functions: _Functions) -> bool:
+    """Is the norm of what ``gradient`` returns taken in its function: a norm (or the
+    root of a sum of squares) whose argument reads the gradient, itself or through the
+    names it is bound to (``gradients = tf.gradients(...)[0]``, ``slopes = ...``)?"""
+    scope = functions.innermost(gradient)
+    for call in model.calls:
+        if functions.innermost(call.node) is not scope or call.name is None:
+            continue
+        norm = call.name in _NORMS or (call.name in _SQRTS
+                                       and _is_sum_of_squares(call.node, names, functions))
+        if norm and _reads(call.node, gradient, scope, model.module, depth=3):
+            return True
+    return False
+
+
+def _reads(node: cst.CSTNode, target: cst.Call, scope: cst.FunctionDef | None,
+           module: cst.Module, depth: int) -> bool:
+    """Does ``node`` contain ``target``, or read a name bound once (in ``scope``) to
+    something that does, up to ``depth`` bindings away?"""
+    for found in walk(node):
+        if found is target:
+            return True
+        if depth and isinstance(found, cst.Name):
+            bound = _bound_once(found.value, scope, module)
+            if bound is not None and _reads(bound, target, scope, module, depth - 1):
+                return True
+    return False
 
 
 def _producing_call(node: cst.BaseExpression, scope: cst.FunctionDef | None,
@@ -503,7 +580,12 @@ def _producing_call(node: cst.BaseExpression, scope: cst.FunctionDef | None,
     if isinstance(node, cst.Name):
         bound = _bound_once(node.value, scope, module)
         node = bound if bound is not None else node
-    return node if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) else None
+    if not isinstance(node, cst.Call):
+        return None
+    func = node.func  # `critic(...)`, or a method of the same object: `self.critic(...)`
+    method = isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and (
+        func.value.value == "self")
+    return node if isinstance(func, cst.Name) or method else None
 
 
 def _bound_once(name: str, scope: cst.FunctionDef | None,
@@ -546,7 +628,8 @@ class _BoundCallFinder:
 
 
 # TF1 batch normalizations whose mode argument defaults to training (`is_training=True`)
-_TRAINING_BY_DEFAULT = frozenset({"tf.contrib.layers.batch_norm"})
+_TRAINING_BY_DEFAULT = frozenset({"tf.contrib.layers.batch_norm", "tf.contrib.slim.batch_norm",
+                                  "tf.contrib.slim.layers.batch_norm"})
 _PLACEHOLDERS = frozenset({"tf.placeholder", "tf.compat.v1.placeholder"})
 
 
@@ -584,16 +667,28 @@ def _argument_for(call: cst.Call, parameter: str, functions: _Functions,
 
 def _fed_true(name: str, critic: cst.Call, model: SemanticModel, functions: _Functions) -> bool:
     """``name`` is bound once, where the critic is called, to a boolean placeholder, and
-    the module's ``feed_dict``s feed it, always ``True``."""
-    bound = _bound_once(name, functions.innermost(critic), model.module)
+    the ``feed_dict``s of that function (``sess.run(op, {name: True})`` too) feed it,
+    always ``True``; a feed the function builds elsewhere leaves it unknown."""
+    scope = functions.innermost(critic)
+    bound = _bound_once(name, scope, model.module)
     names = {id(call.node): call.name for call in model.calls}
     if not isinstance(bound, cst.Call) or names.get(id(bound)) not in _PLACEHOLDERS:
         return False
-    fed = [element.value for call in model.calls if call.method == "run"
-           for feed in [keyword(call.node, "feed_dict")] if feed is not None
-           and isinstance(feed.value, cst.Dict)
-           for element in feed.value.elements if isinstance(element, cst.DictElement)
-           and isinstance(element.key, cst.Name) and element.key.value == name]
+    fed: list[cst.BaseExpression] = []
+    for call in model.calls:
+        if call.method != "run" or functions.innermost(call.node) is not scope:
+            continue
+        feed = argument(call.node, "feed_dict", 1)
+        if feed is None:
+            continue
+        value = feed.value
+        if isinstance(value, cst.Name):
+            value = _bound_once(value.value, scope, model.module) or value
+        if not isinstance(value, cst.Dict):
+            return False  # (a feed built elsewhere may feed anything)
+        fed.extend(element.value for element in value.elements
+                   if isinstance(element, cst.DictElement)
+                   and isinstance(element.key, cst.Name) and element.key.value == name)
     return bool(fed) and all(isinstance(value, cst.Name) and value.value == "True"
                              for value in fed)
 

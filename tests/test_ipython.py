@@ -201,6 +201,12 @@ def test_unclosed_common_indentation_still_fails_where_ipython_fails() -> None:
     assert _compiles(_rows("    a = 1\n    b = 2"))
     # pasted one space in, the last line at the margin: runs in IPython 7 and 8
     assert _compiles(_rows(" m = Sequential([Dense(1),\n                 BN()])\nm(x)"))
+    # a comment indented deeper than the code: IPython 9 strips the common indentation
+    # and runs the cell (IPython 8 fails on it)
+    rows = _rows("    # fine-tune the base\n  base = f()\n  base.trainable = True")
+    assert rows == [("  # fine-tune the base", 2), ("base = f()", 2),
+                    ("base.trainable = True", 2)]
+    assert _compiles(rows)
 
 
 # --- cell magics -----------------------------------------------------------------------

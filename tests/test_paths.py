@@ -471,3 +471,67 @@ def test_a_note_on_a_negated_comparison_says_when_its_own_text_holds() -> None:
         "            self.net = plain()\n        else:\n            self.net = with_bn()")
     (finding,) = findings(code.format(test='self.norm != "batch"', driver=""), "BN107")
     assert 'when `self.norm != "batch"` is false' in notes(finding)
+
+
+STAGES = """
+import argparse
+from tensorflow import keras
+parser = argparse.ArgumentParser()
+parser.add_argument("--stage", default="{default}")
+args = parser.parse_args()
+base = keras.applications.ResNet50(include_top=False, weights="imagenet", pooling="avg")
+inputs = keras.Input((224, 224, 3))
+model = keras.Model(inputs, keras.layers.Dense(5)(base(inputs, training=False)))
+base.trainable = False
+{name} = {value}
+if args.stage == "probe":
+    model.compile(keras.optimizers.Adam(1e-3), "mse")
+if {tested} == "{finetune}":
+    base.trainable = True
+    model.compile(keras.optimizers.Adam(1e-3), "mse")
+model.fit(train_ds, epochs=5)
+"""
+
+
+@pytest.mark.parametrize("default", ["probe", "finetune"])
+def test_a_finding_in_the_second_of_two_exclusive_arms_names_only_its_own(default: str) -> None:
+    # `--stage finetune` skips the probe arm because one value equals one string: the
+    # probe arm being false is implied, neither a condition nor a guard
+    code = STAGES.format(default=default, name="run", value="1", tested="args.stage",
+                         finetune="finetune")
+    found = findings(code, "BN204")
+    assert [f.span.start.row for f in found] == [16]
+    assert not [note for note in notes(found[0]) if "probe" in note]
+    assert any("finetune" in note for note in notes(found[0]))
+
+
+def test_a_string_worked_out_from_an_option_is_not_the_option() -> None:
+    # `run_name` holds `args.stage + "_resnet50"`: comparing it with a string says
+    # nothing about which string `args.stage` equals, so neither arm excludes the other
+    code = STAGES.format(default="probe", name="run_name", value='args.stage + "_resnet50"',
+                         tested="run_name", finetune="finetune_resnet50")
+    assert [f.span.start.row for f in findings(code, "BN204")] == [16]
+
+
+def test_a_rate_chosen_by_a_string_worked_out_from_the_option_follows_it() -> None:
+    # with `--stage finetune`, `run_name` is "finetune_resnet50" and the rate 1e-5
+    code = """
+import argparse
+from tensorflow import keras
+parser = argparse.ArgumentParser()
+parser.add_argument("--stage", default="finetune")
+args = parser.parse_args()
+base = keras.applications.ResNet50(include_top=False, weights="imagenet", pooling="avg")
+inputs = keras.Input((224, 224, 3))
+model = keras.Model(inputs, keras.layers.Dense(5)(base(inputs, training=False)))
+base.trainable = False
+lr = 1e-3
+run_name = args.stage + "_resnet50"
+if args.stage == "finetune":
+    base.trainable = True
+if run_name == "finetune_resnet50":
+    lr = 1e-5
+model.compile(keras.optimizers.Adam(lr), "sparse_categorical_crossentropy")
+model.fit(train_ds, epochs=5)
+"""
+    assert findings(code, "BN204") == []

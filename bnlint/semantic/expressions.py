@@ -166,6 +166,8 @@ class ExpressionEvaluation(ReplayBase):
         if not plain_reference(node):
             return None  # (read again only when reading changes nothing)
         value = self.eval(node, env)
+        if isinstance(value, Const) and value.derived:
+            return None  # (`run_name` holding `args.stage + "_resnet50"`: not the option)
         if isinstance(value, Const) and value.setting is not None:
             return f"{value.setting} {value.entry or ''}".rstrip()
         if isinstance(value, Const) and value.assumed and value.node is not None:
@@ -377,7 +379,8 @@ class ExpressionEvaluation(ReplayBase):
                 right.value, str):
             # `"keras.applications." + name`: a module or builder named by a known string
             return Const(left.value + right.value, assumed=left.assumed or right.assumed,
-                         setting=left.setting or right.setting)
+                         setting=left.setting or right.setting,
+                         derived=bool(left.setting or right.setting))
         a, b = const_number(left), const_number(right)
         if a is None or b is None:
             return UNKNOWN
@@ -400,9 +403,10 @@ class ExpressionEvaluation(ReplayBase):
             return UNKNOWN
         # a number worked out from an assumed one (a default, a setting) is assumed too
         operands = (cast(Const, left), cast(Const, right))
+        setting = next((operand.setting for operand in operands
+                        if operand.setting is not None), None)
         return Const(number, assumed=any(operand.assumed for operand in operands),
-                     setting=next((operand.setting for operand in operands
-                                   if operand.setting is not None), None))
+                     setting=setting, derived=setting is not None)
 
     def eval_attribute(self, node: cst.Attribute, env: Env) -> Value:
         return self.attribute_of(self.eval(node.value, env), node.attr.value, node)

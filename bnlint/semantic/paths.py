@@ -81,10 +81,21 @@ class Decision:
     # `self.norm != "batch"` for the key `args.norm == 'batch'`)
     text: str = ""
     text_means: bool = True
+    # for an equality with a string: what it compares and the string
+    equals: tuple[str, str] | None = None
 
     @property
     def node(self) -> cst.If:
         return self.ifs[0]
+
+    def implied_by(self, others: Sequence[Decision]) -> bool:
+        """Is this a false equality that another answer implies (``args.stage ==
+        'probe'`` false where ``args.stage == 'finetune'`` is true)?"""
+        if self.value or self.equals is None:
+            return False
+        subject, constant = self.equals
+        return any(other.value and other.equals is not None and other.equals[0] == subject
+                   and other.equals[1] != constant for other in others)
 
 
 class PathOracle:
@@ -97,6 +108,7 @@ class PathOracle:
         self.asked: dict[str, list[cst.If]] = {}
         self.defaults: dict[str, bool | None] = {}
         self.texts: dict[str, tuple[str, bool]] = {}
+        self.equalities: dict[str, tuple[str, str]] = {}
         # what each compared value equals on this path (`args.data` -> `'nyu'`)
         self.equal: dict[str, str] = {}
 
@@ -128,6 +140,8 @@ class PathOracle:
             answer = self.answers[key] = self.fixed.get(key, True)
             self.defaults[key] = default
             self.texts[key] = (text or key, text_means)
+            if equals is not None:
+                self.equalities[key] = equals
         if answer and equals is not None:
             self.equal[equals[0]] = equals[1]
         self.asked.setdefault(key, []).append(node)
@@ -136,7 +150,7 @@ class PathOracle:
     def decisions(self) -> tuple[Decision, ...]:
         """What this path answered, in the order the conditions were first asked."""
         return tuple(Decision(key, value, tuple(self.asked[key]), self.defaults.get(key),
-                              *self.texts[key])
+                              *self.texts[key], self.equalities.get(key))
                      for key, value in self.answers.items())
 
 

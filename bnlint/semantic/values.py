@@ -80,6 +80,9 @@ class Const(Value):
     # Which entry of the settings file ``setting`` names it is (`train.finetune`): two
     # entries of one file are two settings.
     entry: str | None = None
+    # Worked out from a setting (`args.stage + "_resnet50"`, `args.bs * 2`): it comes
+    # from the setting, but is not its value.
+    derived: bool = False
 
 
 @dataclass(eq=False, slots=True)
