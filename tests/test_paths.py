@@ -535,3 +535,14 @@ model.compile(keras.optimizers.Adam(lr), "sparse_categorical_crossentropy")
 model.fit(train_ds, epochs=5)
 """
     assert findings(code, "BN204") == []
+
+
+@pytest.mark.parametrize("test", ["self.use_bn == True", "self.use_bn is True",
+                                  "not self.use_bn == False", "True == self.use_bn"])
+def test_a_flag_compared_with_true_is_the_flag(test: str) -> None:
+    # `== True` asks what `if args.use_bn:` asked: the plain call runs with the plain net
+    for driver in ("", LOOP_DRIVER):
+        assert findings(STORED_FLAG.format(test=test, driver=driver), "BN107") == []
+    # and `== False` is its negation: the plain call runs with the BN network
+    assert [f.code for f in findings(STORED_FLAG.format(
+        test="self.use_bn == False", driver=""), "BN107")] == ["BN107"]

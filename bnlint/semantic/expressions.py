@@ -145,6 +145,9 @@ class ExpressionEvaluation(ReplayBase):
             left, right = (str(side).removeprefix("=") for side in sides)
             if operator in {"==", "is"} and str(sides[0]).startswith("="):
                 left, right = right, left  # `"batch" == self.norm`
+            if operator in {"==", "is"} and right in {"True", "False"}:
+                # `args.finetune == True` asks what `if args.finetune:` asks
+                return ConditionSource(left, means == (right == "True"))
             # (strings only: `1 == True == 1.0`, but no two different strings are equal)
             constant = operator == "==" and right[:1] in {"'", '"'} and any(
                 str(side).startswith("=") for side in sides)
