@@ -7,28 +7,28 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bnlint.rule import Report, Rule, RuleContext
-from bnlint.semantic.constants import literal_number
 from bnlint.semantic.events import Event
-from bnlint.semantic.model import CallSite, SemanticModel
-from bnlint.semantic.names import keras_api
-from bnlint.semantic.values import Const, Layer, ListValue, Opaque, Tape, Tensor
-from bnlint.semantic.walk import run_visitor, walk
+from bnlint.semantic.model import SemanticModel
+from bnlint.semantic.values import Layer, ListValue, Tape, Tensor
+from bnlint.semantic.walk import run_visitor
 
 from ._arguments import argument, keyword
+from ._graph_critics import graph_penalties, graph_report
+from ._penalty_syntax import (
+    NORMS,
+    SQRTS,
+    SYMBOLIC_GRADIENTS,
+    Functions,
+    assigned_call,
+    is_sum_of_squares,
+    keyword_or_position,
+    parameters,
+)
 
 if TYPE_CHECKING:
     import libcst as cst
 else:
     from bnlint.lazy import libcst as cst
-
-_NORMS = frozenset({"tf.norm", "tf.linalg.norm", "tf.math.norm", "keras.ops.norm"})
-_SQRTS = frozenset({"tf.sqrt", "tf.math.sqrt", "keras.ops.sqrt", "keras.backend.sqrt"})
-_SUMS = frozenset({"tf.reduce_sum", "tf.math.reduce_sum", "keras.ops.sum", "keras.backend.sum"})
-_SQUARES = frozenset({"tf.square", "tf.math.square", "keras.ops.square",
-                      "keras.backend.square"})
-# Graph-mode gradients of a tensor with respect to tensors (Keras 2 / TF1).
-_SYMBOLIC_GRADIENTS = frozenset({"keras.backend.gradients", "tf.gradients",
-                                 "tf.compat.v1.gradients"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -453,7 +453,7 @@ class BnInGradientPenaltyCritic(Rule):
         model = ctx.model
         names = {id(call.node): call.name for call in model.calls if call.name is not None}
         scopes: _Scopes | None = None
-        functions = _Functions(model.module)
+        functions = Functions(model.module)
         seen: set[int] = set()
         for event in model.events_of("gradient"):
             node = event.node
@@ -476,10 +476,10 @@ class BnInGradientPenaltyCritic(Rule):
             if id(node) not in seen:
                 seen.add(id(node))
                 yield _report(node, critic)
-        for node, critic_call in _graph_penalties(model, names, functions):
+        for node, critic_call in graph_penalties(model, names, functions):
             if id(node) not in seen:
                 seen.add(id(node))
-                yield _graph_report(node, critic_call, model.module)
+                yield graph_report(node, critic_call, model.module)
 
 
 def _report(node: cst.CSTNode, critic: _Critic) -> Report:
@@ -495,219 +495,21 @@ def _report(node: cst.CSTNode, critic: _Critic) -> Report:
     )
 
 
-def _graph_report(node: cst.CSTNode, critic: cst.Call, module: cst.Module) -> Report:
-    label = f"`{module.code_for_node(critic.func)}`"
-    return Report(
-        node,
-        f"this gradient penalty differentiates {label}, whose graph runs batch "
-        "normalization in training mode: BN normalises each sample with the statistics of "
-        "the whole batch, so per-sample input gradients mix the batch and the penalty no "
-        "longer bounds each sample's gradient; use layer normalization (or no "
-        "normalisation) in the critic",
-        related=((critic, "critic called in training mode here"),),
-    )
-
-
-def _graph_penalties(model: SemanticModel, names: dict[int, str],
-                     functions: _Functions) -> Iterator[tuple[cst.Call, cst.Call]]:
-    """TF1 graph code: ``tf.gradients(critic(x, ...), [x])`` (the critic's output may be
-    bound to a name first, ``_, d_inter, _ = critic(x, True, reuse=True)``) whose norm is
-    taken, where the call of ``critic`` (a function of the project) builds a TF1 batch
-    normalization (``tf.layers.batch_normalization``, ``slim.batch_norm``) in training
-    mode."""
-    api = keras_api()
-    normalizations = [call for call in model.calls if call.name in api.tf1_bn_functions]
-    if not normalizations:
-        return
-    for call in model.calls:
-        if call.name not in _SYMBOLIC_GRADIENTS:
-            continue
-        target = argument(call.node, "ys", 0)
-        sources = argument(call.node, "xs", 1)
-        if target is None or sources is None:
-            continue
-        source = sources.value
-        if isinstance(source, (cst.List, cst.Tuple)) and len(source.elements) == 1:
-            source = source.elements[0].value
-        critic = _producing_call(target.value, functions.innermost(call.node), model.module)
-        first = argument(critic, "x", 0) if critic is not None else None
-        if critic is None or first is None or not isinstance(source, cst.Name) or not (
-                isinstance(first.value, cst.Name) and first.value.value == source.value):
-            continue
-        if not _norm_taken_of(call.node, model, names, functions):
-            continue
-        if any(any(site is critic for site in bn.context.call_sites)
-               and _graph_training(bn, critic, model, functions) for bn in normalizations):
-            yield call.node, critic
-
-
-def _norm_taken_of(gradient: cst.Call, model: SemanticModel, names: dict[int, str],
-                   functions: _Functions) -> bool:
-    """Is the norm of what ``gradient`` returns taken in its function: a norm (or the
-    root of a sum of squares) whose argument reads the gradient, itself or through the
-    names it is bound to (``gradients = tf.gradients(...)[0]``, ``slopes = ...``)?"""
-    scope = functions.innermost(gradient)
-    for call in model.calls:
-        if functions.innermost(call.node) is not scope or call.name is None:
-            continue
-        norm = call.name in _NORMS or (call.name in _SQRTS
-                                       and _is_sum_of_squares(call.node, names, functions))
-        if norm and _reads(call.node, gradient, scope, model.module, depth=3):
-            return True
-    return False
-
-
-def _reads(node: cst.CSTNode, target: cst.Call, scope: cst.FunctionDef | None,
-           module: cst.Module, depth: int) -> bool:
-    """Does ``node`` contain ``target``, or read a name bound once (in ``scope``) to
-    something that does, up to ``depth`` bindings away?"""
-    for found in walk(node):
-        if found is target:
-            return True
-        if depth and isinstance(found, cst.Name):
-            bound = _bound_once(found.value, scope, module)
-            if bound is not None and _reads(bound, target, scope, module, depth - 1):
-                return True
-    return False
-
-
-def _producing_call(node: cst.BaseExpression, scope: cst.FunctionDef | None,
-                    module: cst.Module) -> cst.Call | None:
-    """The call of a project function whose result ``node`` is: the call itself, or a
-    name bound once in ``scope`` to it (also unpacked: ``_, logits, _ = critic(x)``)."""
-    if isinstance(node, cst.Subscript):
-        node = node.value  # `critic(x)[0]`
-    if isinstance(node, cst.Name):
-        bound = _bound_once(node.value, scope, module)
-        node = bound if bound is not None else node
-    if not isinstance(node, cst.Call):
-        return None
-    func = node.func  # `critic(...)`, or a method of the same object: `self.critic(...)`
-    method = isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and (
-        func.value.value == "self")
-    return node if isinstance(func, cst.Name) or method else None
-
-
-def _bound_once(name: str, scope: cst.FunctionDef | None,
-                module: cst.Module) -> cst.BaseExpression | None:
-    """What ``name`` is bound to by the one assignment that binds it in ``scope`` (the
-    module's own statements when None); None for a parameter or any other binding."""
-    if scope is not None and any(param.name.value == name for param in _parameters(scope)):
-        return None
-    finder = _BoundCallFinder(name, top_level=scope is None)
-    run_visitor(finder, scope if scope is not None else module)
-    return finder.calls[0] if len(finder.calls) == 1 else None
-
-
-class _BoundCallFinder:
-    """The right-hand sides of the assignments that bind ``name`` (directly or unpacked),
-    None for any other binding."""
-
-    def __init__(self, name: str, top_level: bool = False) -> None:
-        self.name = name
-        self.top_level = top_level  # (the module's statements, not its functions')
-        self.calls: list[cst.BaseExpression | None] = []
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return not self.top_level
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        return not self.top_level
-
-    def visit_Assign(self, node: cst.Assign) -> None:
-        for target in node.targets:
-            bound = target.target
-            names = [element.value for element in bound.elements] if isinstance(
-                bound, (cst.Tuple, cst.List)) else [bound]
-            if any(isinstance(name, cst.Name) and name.value == self.name for name in names):
-                self.calls.append(node.value)
-
-    def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        if isinstance(node.target, cst.Name) and node.target.value == self.name:
-            self.calls.append(None)
-
-
-# TF1 batch normalizations whose mode argument defaults to training (`is_training=True`)
-_TRAINING_BY_DEFAULT = frozenset({"tf.contrib.layers.batch_norm", "tf.contrib.slim.batch_norm",
-                                  "tf.contrib.slim.layers.batch_norm"})
-_PLACEHOLDERS = frozenset({"tf.placeholder", "tf.compat.v1.placeholder"})
-
-
-def _graph_training(bn: CallSite, critic: cst.Call, model: SemanticModel,
-                    functions: _Functions) -> bool:
-    """Does the TF1 batch normalization ``bn``, built by the call ``critic``, run in
-    training mode? Its ``training=`` is True as replayed, or not given where it defaults
-    to True (outside an ``arg_scope``, which may set it), or a boolean placeholder that
-    the critic's call is handed directly and that every ``feed_dict`` of the module
-    feeds ``True``."""
-    value = bn.training
-    if value is None:
-        return bn.name in _TRAINING_BY_DEFAULT and not bn.in_arg_scope
-    if isinstance(value, Const):
-        return value.value is True and not value.assumed
-    if not isinstance(value, Opaque) or bn.context.call_sites[-1:] != (critic,):
-        return False
-    handed = _argument_for(critic, value.name, functions, model.module)
-    return handed is not None and _fed_true(handed, critic, model, functions)
-
-
-def _argument_for(call: cst.Call, parameter: str, functions: _Functions,
-                  module: cst.Module) -> str | None:
-    """The name handed to ``parameter`` of the module function ``call`` calls."""
-    found = keyword(call, parameter)
-    if found is None:
-        definition = next((node for node in module.body if isinstance(node, cst.FunctionDef)
-                           and isinstance(call.func, cst.Name)
-                           and node.name.value == call.func.value), None)
-        if definition is None:
-            return None
-        found = _keyword_or_position(call, definition, parameter)
-    return found.value.value if found is not None and isinstance(found.value, cst.Name) else None
-
-
-def _fed_true(name: str, critic: cst.Call, model: SemanticModel, functions: _Functions) -> bool:
-    """``name`` is bound once, where the critic is called, to a boolean placeholder, and
-    the ``feed_dict``s of that function (``sess.run(op, {name: True})`` too) feed it,
-    always ``True``; a feed the function builds elsewhere leaves it unknown."""
-    scope = functions.innermost(critic)
-    bound = _bound_once(name, scope, model.module)
-    names = {id(call.node): call.name for call in model.calls}
-    if not isinstance(bound, cst.Call) or names.get(id(bound)) not in _PLACEHOLDERS:
-        return False
-    fed: list[cst.BaseExpression] = []
-    for call in model.calls:
-        if call.method != "run" or functions.innermost(call.node) is not scope:
-            continue
-        feed = argument(call.node, "feed_dict", 1)
-        if feed is None:
-            continue
-        value = feed.value
-        if isinstance(value, cst.Name):
-            value = _bound_once(value.value, scope, model.module) or value
-        if not isinstance(value, cst.Dict):
-            return False  # (a feed built elsewhere may feed anything)
-        fed.extend(element.value for element in value.elements
-                   if isinstance(element, cst.DictElement)
-                   and isinstance(element.key, cst.Name) and element.key.value == name)
-    return bool(fed) and all(isinstance(value, cst.Name) and value.value == "True"
-                             for value in fed)
-
-
 def _symbolic_penalties(model: SemanticModel, names: dict[int, str],
-                        functions: _Functions) -> Iterator[tuple[cst.Call, _Critic]]:
+                        functions: Functions) -> Iterator[tuple[cst.Call, _Critic]]:
     """The Keras 2 recipe: a loss ``f(y_true, y_pred, averaged_samples)`` computes
     ``K.gradients(y_pred, averaged_samples)[0]`` and its norm; ``partial(f,
     averaged_samples=x)`` (or a closure ``f(x)`` returning the loss) binds the samples,
     and the critic is called on the same ``x`` where that binding is made."""
     for call in model.calls:
-        if call.name not in _SYMBOLIC_GRADIENTS:
+        if call.name not in SYMBOLIC_GRADIENTS:
             continue
         chain = functions.enclosing(call.node)
         samples = _gradient_sources(call.node)
         if not chain or samples is None:
             continue
         owner = next((function for function in reversed(chain)
-                      if any(param.name.value == samples for param in _parameters(function))),
+                      if any(param.name.value == samples for param in parameters(function))),
                      None)
         if owner is None or not _takes_norm(model, call.context.function, names, functions):
             continue
@@ -740,7 +542,7 @@ def _bindings(model: SemanticModel, owner: cst.FunctionDef, parameter: str,
         if closure:
             if not _refers_to(node.func, owner):
                 continue
-            found = _keyword_or_position(node, owner, parameter)
+            found = keyword_or_position(node, owner, parameter)
         else:
             if call.name != "functools.partial" or not node.args or node.args[0].keyword:
                 continue
@@ -758,21 +560,6 @@ def _refers_to(node: cst.BaseExpression, function: cst.FunctionDef) -> bool:
         return node.value == name
     return (isinstance(node, cst.Attribute) and node.attr.value == name
             and isinstance(node.value, cst.Name) and node.value.value == "self")
-
-
-def _keyword_or_position(node: cst.Call, function: cst.FunctionDef,
-                         parameter: str) -> cst.Arg | None:
-    found = keyword(node, parameter)
-    if found is not None:
-        return found
-    names = [param.name.value for param in function.params.params]
-    if isinstance(node.func, cst.Attribute) and names and names[0] == "self":
-        names = names[1:]
-    if parameter not in names:
-        return None
-    plain = [arg for arg in node.args if arg.keyword is None and not arg.star]
-    index = names.index(parameter)
-    return plain[index] if index < len(plain) else None
 
 
 def _critic_called_on(model: SemanticModel, name: str, where: str | None) -> _Critic | None:
@@ -822,78 +609,22 @@ def _watched_names(model: SemanticModel, event: Event) -> set[str]:
 
 
 def _computes_norm(model: SemanticModel, event: Event, names: dict[int, str],
-                   functions: _Functions) -> bool:
+                   functions: Functions) -> bool:
     """The function of the gradient also takes a norm: ``tf.norm(...)`` or
     ``tf.sqrt(tf.reduce_sum(tf.square(...)))`` (or ``... ** 2``, ``... + eps``)."""
     return _takes_norm(model, event.context.function, names, functions)
 
 
 def _takes_norm(model: SemanticModel, function: str | None, names: dict[int, str],
-                functions: _Functions) -> bool:
+                functions: Functions) -> bool:
     for call in model.calls:
         if call.context.function != function or call.name is None:
             continue
-        if call.name in _NORMS:
+        if call.name in NORMS:
             return True
-        if call.name in _SQRTS and _is_sum_of_squares(call.node, names, functions):
+        if call.name in SQRTS and is_sum_of_squares(call.node, names, functions):
             return True
     return False
-
-
-def _is_sum_of_squares(sqrt: cst.Call, names: dict[int, str], functions: _Functions) -> bool:
-    """``sqrt(sum(square(g)))``, also written ``sum(g ** 2)``, with a small constant
-    added under the root (``+ 1e-12``, ``+ K.epsilon()``), and with the steps bound to
-    names assigned once in the same function (the Keras 2 recipe)."""
-    inner = argument(sqrt, "x", 0)
-    if inner is None:
-        return False
-    scope = functions.innermost(sqrt)
-    total: cst.BaseExpression | None = _summand(_resolve(inner.value, scope), names, scope)
-    if total is None:
-        total = _resolve(inner.value, scope)
-    if not isinstance(total, cst.Call) or names.get(id(total)) not in _SUMS:
-        return False
-    squared = argument(total, "input_tensor", 0)
-    if squared is None:
-        return False
-    value = _resolve(squared.value, scope)
-    if isinstance(value, cst.Call):
-        return names.get(id(value)) in _SQUARES
-    return (isinstance(value, cst.BinaryOperation) and isinstance(value.operator, cst.Power)
-            and isinstance(value.right, cst.Integer) and value.right.evaluated_value == 2)
-
-
-def _summand(node: cst.BaseExpression, names: dict[int, str],
-             scope: cst.FunctionDef | None) -> cst.Call | None:
-    """In ``sum(...) + eps`` (either order), the sum call; eps must be a number, a name,
-    an attribute or a call of a function named ``epsilon``."""
-    if not (isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add)):
-        return None
-    for side, other in ((node.left, node.right), (node.right, node.left)):
-        total = _resolve(side, scope)
-        if (isinstance(total, cst.Call) and names.get(id(total)) in _SUMS
-                and _is_small_constant(other)):
-            return total
-    return None
-
-
-def _is_small_constant(node: cst.BaseExpression) -> bool:
-    if literal_number(node) is not None or isinstance(node, (cst.Name, cst.Attribute)):
-        return True
-    if isinstance(node, cst.Call) and not node.args:
-        func = node.func
-        name = func.attr.value if isinstance(func, cst.Attribute) else (
-            func.value if isinstance(func, cst.Name) else "")
-        return name == "epsilon"
-    return False
-
-
-def _resolve(node: cst.BaseExpression, scope: cst.FunctionDef | None) -> cst.BaseExpression:
-    """A name assigned exactly once in ``scope`` stands for its value (one step)."""
-    if scope is None or not isinstance(node, cst.Name):
-        return node
-    value = _assigned_value(scope, node.value)
-    return value if value is not None else node
 
 
 def _critic_from_history(model: SemanticModel, event: Event) -> _Critic | None:
@@ -923,7 +654,7 @@ def _critic_from_attribute(model: SemanticModel, gradient: cst.Call,
     if target is None or not isinstance(target.value, cst.Name) or scope is None:
         return None
     owner, function = scope
-    call = _assigned_call(function, target.value.value)
+    call = assigned_call(function, target.value.value)
     if call is None or not isinstance(call.func, cst.Attribute):
         return None
     receiver = call.func.value
@@ -942,50 +673,6 @@ def _critic_from_attribute(model: SemanticModel, gradient: cst.Call,
                 and stored.bn_trainable() is True):
             return _Critic(stored, call)
     return None
-
-
-def _assigned_call(function: cst.FunctionDef, name: str) -> cst.Call | None:
-    """The call assigned to ``name`` in ``function``, if it is assigned exactly once."""
-    value = _assigned_value(function, name)
-    return value if isinstance(value, cst.Call) else None
-
-
-def _assigned_value(function: cst.FunctionDef, name: str) -> cst.BaseExpression | None:
-    """The value assigned to ``name`` in ``function``, if it is bound exactly once there
-    (and is not a parameter)."""
-    if any(param.name.value == name for param in _parameters(function)):
-        return None
-    finder = _AssignmentFinder(name)
-    run_visitor(finder, function)
-    if len(finder.values) != 1:
-        return None
-    return finder.values[0]
-
-
-def _parameters(function: cst.FunctionDef) -> list[cst.Param]:
-    params = function.params
-    return [*params.posonly_params, *params.params, *params.kwonly_params]
-
-
-class _AssignmentFinder:
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.values: list[cst.BaseExpression | None] = []
-
-    def visit_Assign(self, node: cst.Assign) -> None:
-        for target in node.targets:
-            if isinstance(target.target, cst.Name):
-                if target.target.value == self.name:
-                    self.values.append(node.value)
-            elif isinstance(target.target, (cst.Tuple, cst.List)) and self.name in {
-                element.value.value for element in target.target.elements
-                if isinstance(element.value, cst.Name)
-            }:
-                self.values.append(None)  # unpacked: the value is not the call itself
-
-    def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        if isinstance(node.target, cst.Name) and node.target.value == self.name:
-            self.values.append(None)
 
 
 class _Scopes:
@@ -1025,39 +712,3 @@ class _ScopeFinder:
         # a method: the innermost function opened directly inside the innermost class
         if self.classes and len(self.functions) == self.depth[-1] + 1:
             self.scopes[id(node)] = (self.classes[-1], self.functions[-1])
-
-
-class _Functions:
-    """Maps the calls of a module to the functions that enclose them, outermost first
-    (the module is walked on the first question: most have no gradient to ask about)."""
-
-    def __init__(self, module: cst.Module) -> None:
-        self._module = module
-        self._chains: dict[int, tuple[cst.FunctionDef, ...]] | None = None
-
-    def enclosing(self, node: cst.Call) -> tuple[cst.FunctionDef, ...]:
-        if self._chains is None:
-            finder = _FunctionFinder()
-            run_visitor(finder, self._module)
-            self._chains = finder.chains
-        return self._chains.get(id(node), ())
-
-    def innermost(self, node: cst.Call) -> cst.FunctionDef | None:
-        chain = self.enclosing(node)
-        return chain[-1] if chain else None
-
-
-class _FunctionFinder:
-    def __init__(self) -> None:
-        self.open: list[cst.FunctionDef] = []
-        self.chains: dict[int, tuple[cst.FunctionDef, ...]] = {}
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.open.append(node)
-
-    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
-        self.open.pop()
-
-    def visit_Call(self, node: cst.Call) -> None:
-        if self.open:
-            self.chains[id(node)] = tuple(self.open)
