@@ -23,7 +23,7 @@ def train(data):
     for layer in model.layers[{frozen}]:
         layer.trainable = False
     model.compile(optimizer=Adam(1e-3), loss="categorical_crossentropy")
-    model.fit(data, epochs=5, callbacks=[ModelCheckpoint(filepath=filepath)])
+    model.fit(data, epochs=5, callbacks=[ModelCheckpoint(filepath=filepath{weights})])
     model = load_model({loaded})
     for layer in model.layers:
         layer.trainable = True
@@ -34,8 +34,9 @@ train(dataset)
 """
 
 
-def unfreezes(frozen: str, loaded: str = "filepath") -> list[tuple[int, list[str]]]:
-    code = TWO_PHASES.format(frozen=frozen, loaded=loaded)
+def unfreezes(frozen: str, loaded: str = "filepath",
+              weights: str = "") -> list[tuple[int, list[str]]]:
+    code = TWO_PHASES.format(frozen=frozen, loaded=loaded, weights=weights)
     return [(f.span.start.row, [note.message for note in f.related])
             for f in lint_snippet(code, all_rules(), "keras2") if f.code == "BN201"]
 
@@ -55,3 +56,9 @@ def test_a_slice_that_leaves_the_bases_last_layers_trainable_says_nothing_of_the
 
 def test_a_model_loaded_from_elsewhere_is_not_known_to_have_frozen_layers() -> None:
     assert unfreezes(":-1", loaded='"pretrained/other.hdf5"') == []
+
+
+def test_a_checkpoint_of_weights_alone_is_not_the_model_load_model_reads() -> None:
+    # `save_weights_only=True` writes weights that `load_model` cannot read back as a model
+    assert unfreezes(":-1", weights=", save_weights_only=True") == []
+    assert [row for row, _ in unfreezes(":-1", weights=", save_weights_only=False")] == [18]

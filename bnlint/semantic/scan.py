@@ -223,8 +223,9 @@ def own_checkpoint_loads(module: cst.Module) -> frozenset[int]:
     name bound twice in a scope (`path = "pretrained.h5"`, later `path = "out.h5"`)
     may hold two paths."""
     top = _Scope(frozenset())
-    writes: list[tuple[str, frozenset[str], _Scope]] = []
-    loads: list[tuple[cst.Call, str, frozenset[str], _Scope]] = []
+    # (the path, the names it reads, its scope, and whether a whole model is written)
+    writes: list[tuple[str, frozenset[str], _Scope, bool]] = []
+    loads: list[tuple[cst.Call, str, frozenset[str], _Scope, bool]] = []
     pending: list[tuple[cst.CSTNode, _Scope]] = [(module, top)]
     while pending:
         root, scope = pending.pop()
@@ -249,12 +250,25 @@ def own_checkpoint_loads(module: cst.Module) -> frozenset[int]:
                     if path is not None:
                         entry = (module.code_for_node(path), _free_names(path))
                         if callee in _READERS:
-                            loads.append((node, *entry, scope))
+                            loads.append((node, *entry, scope, callee == "load_model"))
                         else:
-                            writes.append((*entry, scope))
-    return frozenset(id(node) for node, text, names, scope in loads if any(
+                            writes.append((*entry, scope, _writes_model(callee, node)))
+    # (`load_model` reads back only what a whole model was written as)
+    return frozenset(id(node) for node, text, names, scope, model in loads if any(
         text == written and _same_meaning(names, scope, there, top)
-        for written, _, there in writes))
+        and (whole or not model) for written, _, there, whole in writes))
+
+
+def _writes_model(callee: str, node: cst.Call) -> bool:
+    """Does this writer save a whole model (``save``, ``save_model``, a
+    ``ModelCheckpoint`` without ``save_weights_only=True``), not weights alone?"""
+    if callee == "save_weights":
+        return False
+    if callee == "ModelCheckpoint":
+        return not any(arg.keyword is not None and arg.keyword.value == "save_weights_only"
+                       and not (isinstance(arg.value, cst.Name) and arg.value.value == "False")
+                       for arg in node.args)
+    return True
 
 
 def _path_argument(node: cst.Call, position: int) -> cst.BaseExpression | None:
