@@ -148,7 +148,9 @@ class UnfrozenBnInTrainingMode(Rule):
     A model rebuilt for the fine-tuning phase with its base trainable
     (`build_model(fine_tune=True)`) and given the weights of the first phase's model,
     trained with that base frozen (`fine.set_weights(model.get_weights())`), is an
-    unfreeze too.
+    unfreeze too, and so is setting trainable the layers of a model reloaded from the
+    program's own checkpoint (`load_model(path)` of the path its `ModelCheckpoint` or
+    `save` wrote) of the one model it trained, with its base frozen, before the load.
 
     ## Why is this bad?
     A BN layer uses and updates batch statistics only when it is trainable *and* called
@@ -357,6 +359,26 @@ class UnfrozenBnInTrainingMode(Rule):
         # the model rebuilt for the fine-tuning phase with its base unfrozen, given the
         # weights of the first phase's model (trained with the base frozen)
         _REBUILT_PER_PHASE.replace("{copy}", "fine.set_weights(model.get_weights())"),
+        # the first phase's checkpoint, reloaded for the second phase and unfrozen whole
+        """
+        from keras.applications.xception import Xception
+        from keras.callbacks import ModelCheckpoint
+        from keras.layers import Dense
+        from keras.models import Model, load_model
+        from keras.optimizers import SGD, Adam
+        filepath = "checkpoint/best.hdf5"
+        base = Xception(include_top=False, pooling="max")
+        model = Model(base.input, Dense(128)(base.output))
+        for layer in model.layers[:-1]:
+            layer.trainable = False
+        model.compile(optimizer=Adam(1e-3), loss="categorical_crossentropy")
+        model.fit(x, y, epochs=5, callbacks=[ModelCheckpoint(filepath, save_best_only=True)])
+        model = load_model(filepath)
+        for layer in model.layers:
+            layer.trainable = True
+        model.compile(optimizer=SGD(1e-4, momentum=0.9), loss="categorical_crossentropy")
+        model.fit(x, y, epochs=30)
+        """,
     )
     fixed = (
         FixExample("""
