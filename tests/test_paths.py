@@ -473,7 +473,7 @@ def test_a_note_on_a_negated_comparison_says_when_its_own_text_holds() -> None:
     assert 'when `self.norm != "batch"` is false' in notes(finding)
 
 
-STAGES = """
+STAGE_OPTION = """
 import argparse
 from tensorflow import keras
 parser = argparse.ArgumentParser()
@@ -483,7 +483,8 @@ base = keras.applications.ResNet50(include_top=False, weights="imagenet", poolin
 inputs = keras.Input((224, 224, 3))
 model = keras.Model(inputs, keras.layers.Dense(5)(base(inputs, training=False)))
 base.trainable = False
-{name} = {value}
+"""
+STAGES = STAGE_OPTION + """{name} = {value}
 if args.stage == "probe":
     model.compile(keras.optimizers.Adam(1e-3), "mse")
 if {tested} == "{finetune}":
@@ -515,17 +516,7 @@ def test_a_string_worked_out_from_an_option_is_not_the_option() -> None:
 
 def test_a_rate_chosen_by_a_string_worked_out_from_the_option_follows_it() -> None:
     # with `--stage finetune`, `run_name` is "finetune_resnet50" and the rate 1e-5
-    code = """
-import argparse
-from tensorflow import keras
-parser = argparse.ArgumentParser()
-parser.add_argument("--stage", default="finetune")
-args = parser.parse_args()
-base = keras.applications.ResNet50(include_top=False, weights="imagenet", pooling="avg")
-inputs = keras.Input((224, 224, 3))
-model = keras.Model(inputs, keras.layers.Dense(5)(base(inputs, training=False)))
-base.trainable = False
-lr = 1e-3
+    code = STAGE_OPTION.format(default="finetune") + """lr = 1e-3
 run_name = args.stage + "_resnet50"
 if args.stage == "finetune":
     base.trainable = True
