@@ -528,12 +528,32 @@ model.fit(train_ds, epochs=5)
     assert findings(code, "BN204") == []
 
 
+FLAG_OPTION = """
+import argparse
+parser = argparse.ArgumentParser()
+parser.add_argument("--use_bn", {option})
+trainer = Trainer(parser.parse_args())
+for x in data:
+    trainer.train_step(x)
+"""
+
+
 @pytest.mark.parametrize("test", ["self.use_bn == True", "self.use_bn is True",
                                   "not self.use_bn == False", "True == self.use_bn"])
-def test_a_flag_compared_with_true_is_the_flag(test: str) -> None:
-    # `== True` asks what `if args.use_bn:` asked: the plain call runs with the plain net
-    for driver in ("", LOOP_DRIVER):
-        assert findings(STORED_FLAG.format(test=test, driver=driver), "BN107") == []
+def test_a_bool_flag_compared_with_true_is_the_flag(test: str) -> None:
+    # `== True` of a `store_true` option asks what `if args.use_bn:` asked: the plain
+    # call runs with the plain network
+    driver = FLAG_OPTION.format(option='action="store_true"')
+    assert findings(STORED_FLAG.format(test=test, driver="") + driver, "BN107") == []
     # and `== False` is its negation: the plain call runs with the BN network
-    assert [f.code for f in findings(STORED_FLAG.format(
-        test="self.use_bn == False", driver=""), "BN107")] == ["BN107"]
+    negated = STORED_FLAG.format(test="self.use_bn == False", driver="") + driver
+    assert [f.code for f in findings(negated, "BN107")] == ["BN107"]
+
+
+@pytest.mark.parametrize("option", ['type=int, default=1', 'default="True"', "default=True"])
+def test_a_flag_that_holds_no_bool_is_not_its_comparison_with_true(option: str) -> None:
+    # `1 is True` and `"True" == True` are false: the BN network is built and the step
+    # takes the plain call (with the shipped default, or with `--use_bn` given a string)
+    code = STORED_FLAG.format(test="self.use_bn is True", driver="") + FLAG_OPTION.format(
+        option=option)
+    assert [f.code for f in findings(code, "BN107")] == ["BN107"]

@@ -62,3 +62,42 @@ def test_a_checkpoint_of_weights_alone_is_not_the_model_load_model_reads() -> No
     # `save_weights_only=True` writes weights that `load_model` cannot read back as a model
     assert unfreezes(":-1", weights=", save_weights_only=True") == []
     assert [row for row, _ in unfreezes(":-1", weights=", save_weights_only=False")] == [18]
+
+
+SEQUENTIAL_PHASES = """
+from tensorflow import keras
+base = keras.applications.ResNet50(include_top=False, weights="imagenet", pooling="avg")
+{before}
+model = keras.Sequential([base, keras.layers.Dense(5, activation="softmax")])
+model.compile("adam", "categorical_crossentropy")
+model.fit(train_ds, epochs=5, callbacks=[keras.callbacks.ModelCheckpoint("best.h5")])
+{after}
+model = keras.models.load_model("best.h5")
+for layer in model.layers{unfrozen}:
+    layer.trainable = True
+model.compile(keras.optimizers.SGD(1e-4, momentum=0.9), "categorical_crossentropy")
+model.fit(train_ds, epochs=5)
+"""
+
+
+def reloaded(before: str = "base.trainable = False", after: str = "",
+             unfrozen: str = "") -> list[int]:
+    code = SEQUENTIAL_PHASES.format(before=before, after=after, unfrozen=unfrozen)
+    return [f.span.start.row for f in lint_snippet(code, all_rules(), "auto")
+            if f.code == "BN201"]
+
+
+def test_the_whole_reload_unfrozen_is_reported() -> None:
+    assert reloaded() == [11]
+
+
+@pytest.mark.parametrize("unfrozen", ["[-1:]", "[-2:]", "[1:]"])
+def test_a_slice_of_the_reload_need_not_reach_its_batch_norm(unfrozen: str) -> None:
+    # the reload's layer list is not known: `[-1:]` may be the head alone
+    assert reloaded(unfrozen=unfrozen) == []
+
+
+def test_a_base_frozen_only_after_the_checkpoint_was_written_is_not_in_it() -> None:
+    # the checkpoint was written while the base trained: its BN layers are trainable
+    # in the reload, and setting them trainable changes nothing
+    assert reloaded(before="", after="base.trainable = False") == []

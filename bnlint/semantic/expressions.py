@@ -145,8 +145,12 @@ class ExpressionEvaluation(ReplayBase):
             left, right = (str(side).removeprefix("=") for side in sides)
             if operator in {"==", "is"} and str(sides[0]).startswith("="):
                 left, right = right, left  # `"batch" == self.norm`
-            if operator in {"==", "is"} and right in {"True", "False"}:
-                # `args.finetune == True` asks what `if args.finetune:` asks
+            compared = test.left if str(sides[1]).startswith("=") else comparison.comparator
+            if operator in {"==", "is"} and right in {"True", "False"} and _holds_bool(
+                    self.eval(compared, env)):
+                # `args.finetune == True` of a flag that holds a bool (`store_true`, a
+                # bool default) asks what `if args.finetune:` asks (not so for `1 is
+                # True`, or the string an option without a type holds)
                 return ConditionSource(left, means == (right == "True"))
             # (strings only: `1 == True == 1.0`, but no two different strings are equal)
             constant = operator == "==" and right[:1] in {"'", '"'} and any(
@@ -845,6 +849,11 @@ def _held_layers(instance: Instance, seen: frozenset[int] = frozenset()) -> list
                     id(item) not in seen):
                 held.extend(_held_layers(item, seen | {id(instance)}))
     return held
+
+
+def _holds_bool(value: Value) -> bool:
+    """A bool on every run: not an option a run may give as a string."""
+    return isinstance(value, Const) and isinstance(value.value, bool) and not value.other_types
 
 
 # The comparisons a condition's key names, as (operator, does the test mean it).

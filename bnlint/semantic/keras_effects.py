@@ -413,8 +413,9 @@ class KerasEffects(ReplayBase):
     def checkpointed_model(self, node: cst.Call) -> Layer | None:
         """For ``load_model(path)`` of a path the program writes (``model.save(path)``,
         ``ModelCheckpoint(path)``): the model it wrote there, when the program trained
-        exactly one model before and that model's BatchNormalization layers are all
-        frozen (the reload then holds them frozen too)."""
+        exactly one model before and that model's BatchNormalization layers were all
+        frozen when it last trained and still are (the reload then holds them frozen
+        too)."""
         if not self.restores_own_checkpoint(node):
             return None
         trained = {id(event.target): event.target for event in self.model.events_of("fit")
@@ -424,8 +425,21 @@ class KerasEffects(ReplayBase):
         source = next(iter(trained.values()))
         if source.contains_bn() is not True:
             return None
+        # frozen when it last trained (a checkpoint callback writes then) and still now (a
+        # `save` may come after the training)
+        changes: list[Event] = []
+        before_fit: list[Event] = []
+        last_fit: Event | None = None
+        for event in self.model.events:
+            if event.kind == "set_trainable":
+                changes.append(event)
+            elif event.kind == "fit" and event.target is source:
+                last_fit, before_fit = event, list(changes)
+        if last_fit is None or not (last_fit.bn_trainable_before is False
+                                    or bn_frozen_by_slice(source, before_fit)):
+            return None
         return source if source.bn_trainable() is False or bn_frozen_by_slice(
-            source, self.model.events_of("set_trainable")) else None
+            source, changes) else None
 
     def create_clone(self, name: str, node: cst.Call, args: list[Value]) -> Layer:
         source = args[0] if args else None

@@ -83,8 +83,18 @@ def add_argument(parser: ArgumentParser, node: cst.Call, args: list[Value],
         default = Const(None, node)
     else:
         default = UNKNOWN
-    parser.defaults[dest] = setting(_converted(default, node), node,
-                                    f"the default of `{_shown(flags)}`")
+    value = setting(_converted(default, node), node, f"the default of `{_shown(flags)}`")
+    if isinstance(value, Const) and isinstance(value.value, bool) and not (
+            action_name in {"store_true", "store_false"} or _typed_bool(node)):
+        value = replace(value, other_types=True)  # (`--use_bn False` gives "False")
+    parser.defaults[dest] = value
+
+
+def _typed_bool(node: cst.Call) -> bool:
+    """``type=bool``: whatever is given becomes a bool."""
+    return any(arg.keyword is not None and arg.keyword.value == "type"
+               and isinstance(arg.value, cst.Name) and arg.value.value == "bool"
+               for arg in node.args)
 
 
 def _shown(flags: list[str]) -> str:

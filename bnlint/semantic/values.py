@@ -83,6 +83,9 @@ class Const(Value):
     # Worked out from a setting (`args.stage + "_resnet50"`, `args.bs * 2`): it comes
     # from the setting, but is not its value.
     derived: bool = False
+    # A setting a run may replace by a value of another type: an option's default
+    # without `type=` or a `store_true` action (given, it is a string).
+    other_types: bool = False
 
 
 @dataclass(eq=False, slots=True)

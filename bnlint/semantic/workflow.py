@@ -380,6 +380,11 @@ def is_noop_unfreeze(model: SemanticModel, base: Layer, unfreeze: Event) -> bool
     if is_constructor_flag(unfreeze):
         return True
     selection = unfreeze.selection
+    if base.restored_from is not None and selection is not None and (
+            selection.extent != "all" or selection.guard != "none"):
+        # a reload's layer list is not known: a slice of it (`model.layers[-2:]`, the
+        # head the program added) need not reach the base's BatchNormalization layers
+        return True
     if selection is not None and selection.members is not None and (
             base.model_kind != "loaded"):
         # `model.layers[i].trainable = True` over known layers: an unfreeze of the BN
