@@ -11,6 +11,7 @@ from bnlint.rule import Report
 from bnlint.semantic.model import CallSite, SemanticModel
 from bnlint.semantic.names import keras_api
 from bnlint.semantic.values import Const, Opaque
+from bnlint.semantic.walk import walk
 
 from ._arguments import argument, keyword
 from ._penalty_syntax import (
@@ -151,14 +152,17 @@ def _argument_for(call: cst.Call, parameter: str, functions: Functions,
 
 def _fed_true(name: str, critic: cst.Call, model: SemanticModel, functions: Functions) -> bool:
     """``name`` is bound once, where the critic is called, to a boolean placeholder, and
-    the ``feed_dict``s of that function (``sess.run(op, {name: True})`` too) feed it,
-    always ``True``; a feed the function builds elsewhere leaves it unknown."""
+    the ``feed_dict``s of that function (``sess.run(op, {name: True})`` too) feed it
+    ``True``: those of the runs that train (their fetches hold a ``minimize`` or
+    ``apply_gradients`` op bound in the function; sampling with ``False`` runs no
+    penalty), else all of them. A feed the function builds elsewhere leaves it
+    unknown."""
     scope = functions.innermost(critic)
     bound = bound_once(name, scope, model.module)
     names = {id(call.node): call.name for call in model.calls}
     if not isinstance(bound, cst.Call) or names.get(id(bound)) not in _PLACEHOLDERS:
         return False
-    fed: list[cst.BaseExpression] = []
+    fed: list[tuple[bool, cst.BaseExpression]] = []
     for call in model.calls:
         if call.method != "run" or functions.innermost(call.node) is not scope:
             continue
@@ -170,8 +174,28 @@ def _fed_true(name: str, critic: cst.Call, model: SemanticModel, functions: Func
             value = bound_once(value.value, scope, model.module) or value
         if not isinstance(value, cst.Dict):
             return False  # (a feed built elsewhere may feed anything)
-        fed.extend(element.value for element in value.elements
+        fetches = argument(call.node, "fetches", 0)
+        trains = fetches is not None and _fetches_train_op(fetches.value, scope, model.module)
+        fed.extend((trains, element.value) for element in value.elements
                    if isinstance(element, cst.DictElement)
                    and isinstance(element.key, cst.Name) and element.key.value == name)
+    if any(trains for trains, _ in fed):
+        fed = [(trains, value) for trains, value in fed if trains]
     return bool(fed) and all(isinstance(value, cst.Name) and value.value == "True"
-                             for value in fed)
+                             for _, value in fed)
+
+
+_TRAIN_OPS = frozenset({"minimize", "apply_gradients"})
+
+
+def _fetches_train_op(fetches: cst.BaseExpression, scope: cst.FunctionDef | None,
+                      module: cst.Module) -> bool:
+    """Do the fetches of a ``sess.run`` hold a train op: a name bound once in ``scope``
+    to ``optimizer.minimize(...)`` / ``apply_gradients(...)``?"""
+    for found in walk(fetches):
+        if isinstance(found, cst.Name):
+            bound = bound_once(found.value, scope, module)
+            if isinstance(bound, cst.Call) and isinstance(bound.func, cst.Attribute) and (
+                    bound.func.attr.value in _TRAIN_OPS):
+                return True
+    return False

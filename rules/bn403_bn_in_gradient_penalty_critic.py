@@ -56,8 +56,9 @@ class BnInGradientPenaltyCritic(Rule):
     the critic is a function (or a method of the same class) of the project that builds
     `tf.layers.batch_normalization`, `tf.contrib.layers.batch_norm` or
     `slim.batch_norm` in training mode (`training=True`, contrib's default
-    `is_training=True`, or a boolean placeholder that every `feed_dict` of the function
-    calling the critic feeds `True`).
+    `is_training=True`, or a boolean placeholder that the `feed_dict`s of the function
+    calling the critic feed `True`: those of the runs that train, when they can be
+    told from the ones that sample).
 
     ## Why is this bad?
     The penalty constrains the gradient of the critic's output *for each sample* with
@@ -283,6 +284,27 @@ class BnInGradientPenaltyCritic(Rule):
                 g = tf.gradients(self.critic(interp, is_training=True, reuse=True), [interp])[0]
                 return tf.reduce_mean((tf.norm(g, axis=1) - 1.0) ** 2)
         """,
+        # TF1: the placeholder is fed True where the critic trains, False for samples
+        """
+        import tensorflow as tf
+        def discriminator(x, is_training, reuse=False):
+            with tf.variable_scope("dis", reuse=reuse):
+                net = tf.layers.batch_normalization(tf.layers.dense(x, 256),
+                                                    training=is_training)
+                return tf.layers.dense(tf.nn.leaky_relu(net), 1)
+        def train(real, z, generator, batches):
+            is_training = tf.placeholder(tf.bool)
+            fake = generator(z, is_training)
+            interp = real + 0.5 * (fake - real)
+            grads = tf.gradients(discriminator(interp, is_training, reuse=True), [interp])[0]
+            slopes = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=[1]))
+            d_loss = tf.reduce_mean((slopes - 1.0) ** 2)
+            d_optim = tf.train.AdamOptimizer(1e-4).minimize(d_loss)
+            sess = tf.Session()
+            for batch in batches:
+                sess.run([d_optim, d_loss], feed_dict={real: batch, is_training: True})
+            samples = sess.run(fake, feed_dict={is_training: False})
+        """,
     )
     not_flagged = (
         """
@@ -446,6 +468,27 @@ class BnInGradientPenaltyCritic(Rule):
             h = tf.layers.dropout(tf.layers.dense(x, 10), training=is_train)
             loss = tf.losses.softmax_cross_entropy(y, h)
             sess.run(tf.train.AdamOptimizer().minimize(loss), feed_dict={is_train: True})
+        """,
+        # TF1: the critic trains with the placeholder fed False (its BN in inference
+        # mode); True is fed only where nothing trains
+        """
+        import tensorflow as tf
+        def discriminator(x, is_training, reuse=False):
+            with tf.variable_scope("dis", reuse=reuse):
+                net = tf.layers.batch_normalization(tf.layers.dense(x, 256),
+                                                    training=is_training)
+                return tf.layers.dense(tf.nn.leaky_relu(net), 1)
+        def train(real, fake, batches):
+            is_training = tf.placeholder(tf.bool)
+            interp = real + 0.5 * (fake - real)
+            grads = tf.gradients(discriminator(interp, is_training, reuse=True), [interp])[0]
+            slopes = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=[1]))
+            d_loss = tf.reduce_mean((slopes - 1.0) ** 2)
+            d_optim = tf.train.AdamOptimizer(1e-4).minimize(d_loss)
+            sess = tf.Session()
+            for batch in batches:
+                sess.run(d_optim, feed_dict={real: batch, is_training: False})
+            stats = sess.run(slopes, feed_dict={is_training: True})
         """,
     )
 
