@@ -15,14 +15,11 @@ from bnlint.semantic.walk import walk
 
 from ._arguments import argument, keyword
 from ._penalty_syntax import (
-    NORMS,
-    SQRTS,
     SYMBOLIC_GRADIENTS,
     Functions,
     bound_once,
-    is_sum_of_squares,
     keyword_or_position,
-    reads,
+    norm_taken_of,
 )
 
 if TYPE_CHECKING:
@@ -70,27 +67,11 @@ def graph_penalties(model: SemanticModel, names: dict[int, str],
         if critic is None or first is None or not isinstance(source, cst.Name) or not (
                 isinstance(first.value, cst.Name) and first.value.value == source.value):
             continue
-        if not _norm_taken_of(call.node, model, names, functions):
+        if not norm_taken_of(call.node, model, names, functions):
             continue
         if any(any(site is critic for site in bn.context.call_sites)
                and _graph_training(bn, critic, model, functions) for bn in normalizations):
             yield call.node, critic
-
-
-def _norm_taken_of(gradient: cst.Call, model: SemanticModel, names: dict[int, str],
-                   functions: Functions) -> bool:
-    """Is the norm of what ``gradient`` returns taken in its function: a norm (or the
-    root of a sum of squares) whose argument reads the gradient, itself or through the
-    names it is bound to (``gradients = tf.gradients(...)[0]``, ``slopes = ...``)?"""
-    scope = functions.innermost(gradient)
-    for call in model.calls:
-        if functions.innermost(call.node) is not scope or call.name is None:
-            continue
-        norm = call.name in NORMS or (call.name in SQRTS
-                                       and is_sum_of_squares(call.node, names, functions))
-        if norm and reads(call.node, gradient, scope, model.module, depth=3):
-            return True
-    return False
 
 
 def _producing_call(node: cst.BaseExpression, scope: cst.FunctionDef | None,

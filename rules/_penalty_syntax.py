@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bnlint.semantic.constants import literal_number
+from bnlint.semantic.model import SemanticModel
 from bnlint.semantic.walk import run_visitor, walk
 
 from ._arguments import argument, keyword
@@ -34,18 +35,43 @@ SYMBOLIC_GRADIENTS = frozenset({"keras.backend.gradients", "tf.gradients",
                                  "tf.compat.v1.gradients"})
 
 
+def norm_taken_of(gradient: cst.Call, model: SemanticModel, names: dict[int, str],
+                  functions: Functions) -> bool:
+    """Is the norm of what ``gradient`` returns taken in its function: a norm (or the
+    root of a sum of squares) whose argument reads the gradient, itself or through the
+    names it is bound to (``gradients = tf.gradients(...)[0]``, ``slopes = ...``)?"""
+    scope = functions.innermost(gradient)
+    for call in model.calls:
+        if functions.innermost(call.node) is not scope or call.name is None:
+            continue
+        norm = call.name in NORMS or (call.name in SQRTS
+                                      and is_sum_of_squares(call.node, names, functions))
+        if norm and reads(call.node, gradient, scope, model.module, depth=4):
+            return True
+    return False
+
+
 def reads(node: cst.CSTNode, target: cst.Call, scope: cst.FunctionDef | None,
           module: cst.Module, depth: int) -> bool:
-    """Does ``node`` contain ``target``, or read a name bound once (in ``scope``) to
-    something that does, up to ``depth`` bindings away?"""
+    """Does ``node`` contain ``target``, or read a name that some assignment in
+    ``scope`` binds to something that does, up to ``depth`` bindings away?"""
     for found in walk(node):
         if found is target:
             return True
-        if depth and isinstance(found, cst.Name):
-            bound = bound_once(found.value, scope, module)
-            if bound is not None and reads(bound, target, scope, module, depth - 1):
-                return True
+        if depth and isinstance(found, cst.Name) and any(
+                reads(bound, target, scope, module, depth - 1)
+                for bound in _bindings(found.value, scope, module)):
+            return True
     return False
+
+
+def _bindings(name: str, scope: cst.FunctionDef | None,
+              module: cst.Module) -> list[cst.BaseExpression]:
+    """What the assignments in ``scope`` (the module's own statements when None) bind
+    ``name`` to (``grads = tape.gradient(...)``, then ``grads = tf.reshape(grads, ...)``)."""
+    finder = _BoundCallFinder(name, top_level=scope is None)
+    run_visitor(finder, scope if scope is not None else module)
+    return [value for value in finder.calls if value is not None]
 
 
 def bound_once(name: str, scope: cst.FunctionDef | None,

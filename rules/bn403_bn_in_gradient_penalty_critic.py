@@ -15,13 +15,11 @@ from bnlint.semantic.walk import run_visitor
 from ._arguments import argument, keyword
 from ._graph_critics import graph_penalties, graph_report
 from ._penalty_syntax import (
-    NORMS,
-    SQRTS,
     SYMBOLIC_GRADIENTS,
     Functions,
     assigned_call,
-    is_sum_of_squares,
     keyword_or_position,
+    norm_taken_of,
     parameters,
 )
 
@@ -490,6 +488,20 @@ class BnInGradientPenaltyCritic(Rule):
                 sess.run(d_optim, feed_dict={real: batch, is_training: False})
             stats = sess.run(slopes, feed_dict={is_training: True})
         """,
+        # an input gradient for a saliency map; the norm taken is a weight's
+        """
+        import tensorflow as tf
+        from tensorflow import keras
+        critic = keras.Sequential([keras.layers.Dense(64), keras.layers.BatchNormalization(),
+                                   keras.layers.Dense(1)])
+        def saliency(images):
+            with tf.GradientTape() as tape:
+                tape.watch(images)
+                score = critic(images, training=True)
+            grads = tape.gradient(score, images)
+            tf.summary.scalar("kernel_norm", tf.norm(critic.layers[0].kernel))
+            return tf.abs(grads)
+        """,
     )
 
     def check(self, ctx: RuleContext) -> Iterator[Report]:
@@ -554,7 +566,7 @@ def _symbolic_penalties(model: SemanticModel, names: dict[int, str],
         owner = next((function for function in reversed(chain)
                       if any(param.name.value == samples for param in parameters(function))),
                      None)
-        if owner is None or not _takes_norm(model, call.context.function, names, functions):
+        if owner is None or not norm_taken_of(call.node, model, names, functions):
             continue
         for where, bound in _bindings(model, owner, samples, closure=owner is not chain[-1]):
             critic = _critic_called_on(model, bound, where)
@@ -653,21 +665,11 @@ def _watched_names(model: SemanticModel, event: Event) -> set[str]:
 
 def _computes_norm(model: SemanticModel, event: Event, names: dict[int, str],
                    functions: Functions) -> bool:
-    """The function of the gradient also takes a norm: ``tf.norm(...)`` or
-    ``tf.sqrt(tf.reduce_sum(tf.square(...)))`` (or ``... ** 2``, ``... + eps``)."""
-    return _takes_norm(model, event.context.function, names, functions)
-
-
-def _takes_norm(model: SemanticModel, function: str | None, names: dict[int, str],
-                functions: Functions) -> bool:
-    for call in model.calls:
-        if call.context.function != function or call.name is None:
-            continue
-        if call.name in NORMS:
-            return True
-        if call.name in SQRTS and is_sum_of_squares(call.node, names, functions):
-            return True
-    return False
+    """The function of the gradient also takes its norm: ``tf.norm(g)`` or
+    ``tf.sqrt(tf.reduce_sum(tf.square(g)))`` (or ``g ** 2``, ``... + eps``) of what the
+    gradient returned (a weight's norm beside a saliency map is no penalty)."""
+    return isinstance(event.node, cst.Call) and norm_taken_of(event.node, model, names,
+                                                              functions)
 
 
 def _critic_from_history(model: SemanticModel, event: Event) -> _Critic | None:
