@@ -52,9 +52,13 @@ def graph_penalties(model: SemanticModel, names: dict[int, str],
     normalizations = [call for call in model.calls if call.name in api.tf1_bn_functions]
     if not normalizations:
         return
+    # a function the file calls is judged by its callers' replays, not replayed alone
+    called = {id(call.node) for call in model.calls
+              if call.name in SYMBOLIC_GRADIENTS and call.context.call_sites}
     for call in model.calls:
-        if call.name not in SYMBOLIC_GRADIENTS:
-            continue
+        if call.name not in SYMBOLIC_GRADIENTS or not call.context.definite or (
+                not call.context.call_sites and id(call.node) in called):
+            continue  # (a penalty in an arm that may not run is found on its own path)
         target = argument(call.node, "ys", 0)
         sources = argument(call.node, "xs", 1)
         if target is None or sources is None:

@@ -9,6 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bnlint.registry import all_rules
+from bnlint.testing import lint_snippet
+
 UTILS = """\
 import tensorflow as tf
 
@@ -70,3 +73,41 @@ def test_the_same_critic_without_batch_norm_is_not_reported(tmp_path: Path) -> N
 
 def test_a_critic_handed_inference_mode_is_not_reported(tmp_path: Path) -> None:
     assert penalties(tmp_path, 'bn(linear(x, 1024, scope="fc"), False, scope="bn1")') == []
+
+
+GAN_CLASS = """
+import tensorflow as tf
+
+class GAN:
+    def __init__(self, args):
+        self.gan_type = args.gan_type
+
+    def discriminator(self, x, is_training=True, reuse=False):
+        with tf.variable_scope("discriminator", reuse=reuse):
+            net = tf.layers.batch_normalization(tf.layers.dense(x, 256), training=is_training)
+            return tf.layers.dense(tf.nn.leaky_relu(net), 1)
+
+    def gradient_penalty(self, real, fake):
+        interpolated = real + 0.5 * (fake - real)
+        grad = tf.gradients(self.discriminator(interpolated, reuse=True), interpolated)[0]
+        return tf.reduce_mean(tf.square(tf.norm(grad, axis=1) - 1.0))
+
+    def build_model(self, real, fake):
+        d_loss = tf.reduce_mean(self.discriminator(fake)) - tf.reduce_mean(
+            self.discriminator(real, reuse=True))
+{penalty}
+        return tf.train.AdamOptimizer(1e-4).minimize(d_loss)
+"""
+
+
+def test_a_penalty_method_the_class_calls_is_judged_where_it_is_called() -> None:
+    always = GAN_CLASS.format(
+        penalty="        d_loss += 10 * self.gradient_penalty(real, fake)")
+    found = [f for f in lint_snippet(always, all_rules(), "auto") if f.code == "BN403"]
+    assert [f.span.start.row for f in found] == [15]
+    # called only for `--gan_type wgan-gp`: whether it runs is not known, and the method
+    # is not replayed on its own as if every run called it
+    sometimes = GAN_CLASS.format(
+        penalty="        if self.gan_type == 'wgan-gp':\n"
+                "            d_loss += 10 * self.gradient_penalty(real, fake)")
+    assert [f for f in lint_snippet(sometimes, all_rules(), "auto") if f.code == "BN403"] == []
