@@ -52,13 +52,16 @@ def graph_penalties(model: SemanticModel, names: dict[int, str],
     normalizations = [call for call in model.calls if call.name in api.tf1_bn_functions]
     if not normalizations:
         return
-    # a function the file calls is judged by its callers' replays, not replayed alone
-    called = {id(call.node) for call in model.calls
-              if call.name in SYMBOLIC_GRADIENTS and call.context.call_sites}
+    called: set[str] | None = None
     for call in model.calls:
-        if call.name not in SYMBOLIC_GRADIENTS or not call.context.definite or (
-                not call.context.call_sites and id(call.node) in called):
+        if call.name not in SYMBOLIC_GRADIENTS or not call.context.definite:
             continue  # (a penalty in an arm that may not run is found on its own path)
+        if not call.context.call_sites and call.context.entry is not None:
+            # a function the file calls is judged by its callers' replays, not replayed
+            # on its own as if every run called it
+            called = _called_names(model.module) if called is None else called
+            if call.context.entry.rpartition(".")[2] in called:
+                continue
         target = argument(call.node, "ys", 0)
         sources = argument(call.node, "xs", 1)
         if target is None or sources is None:
@@ -76,6 +79,13 @@ def graph_penalties(model: SemanticModel, names: dict[int, str],
         if any(any(site is critic for site in bn.context.call_sites)
                and _graph_training(bn, critic, model, functions) for bn in normalizations):
             yield call.node, critic
+
+
+def _called_names(module: cst.Module) -> set[str]:
+    """The names the module calls (``f(...)``, ``self.f(...)``, ``obj.f(...)``)."""
+    return {found.func.value if isinstance(found.func, cst.Name) else found.func.attr.value
+            for found in walk(module) if isinstance(found, cst.Call)
+            and isinstance(found.func, (cst.Name, cst.Attribute))}
 
 
 def _producing_call(node: cst.BaseExpression, scope: cst.FunctionDef | None,

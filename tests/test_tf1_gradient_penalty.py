@@ -111,3 +111,26 @@ def test_a_penalty_method_the_class_calls_is_judged_where_it_is_called() -> None
         penalty="        if self.gan_type == 'wgan-gp':\n"
                 "            d_loss += 10 * self.gradient_penalty(real, fake)")
     assert [f for f in lint_snippet(sometimes, all_rules(), "auto") if f.code == "BN403"] == []
+
+
+def test_a_graph_built_under_the_default_run_mode_is_read_on_that_path() -> None:
+    # `train()` runs when `--mode train`, the default: its penalty is a finding there
+    code = GAN_CLASS.format(penalty="        d_loss += 10 * self.gradient_penalty(real, fake)")
+    script = code + """
+
+def train(args):
+    gan = GAN(args)
+    return gan.build_model(tf.placeholder(tf.float32, [64, 8]),
+                           tf.placeholder(tf.float32, [64, 8]))
+
+if __name__ == "__main__":
+    import argparse
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--mode", default="{mode}")
+    args = parser.parse_args()
+    if args.mode == "train":
+        train(args)
+"""
+    rows = [f.span.start.row for f in lint_snippet(script.replace("{mode}", "train"),
+                                                    all_rules(), "auto") if f.code == "BN403"]
+    assert rows == [15]

@@ -50,6 +50,9 @@ WORKFLOW_WORDS = frozenset({
 })
 # Event kinds that make a module worth replaying per path.
 WORKFLOW_EVENTS = frozenset({"compile", "fit", "set_trainable", "set_lr", "gradient"})
+# Graph-mode training steps (TF1, Keras 2) that do so too: a train op, symbolic gradients.
+GRAPH_GRADIENTS = frozenset({"tf.gradients", "tf.compat.v1.gradients",
+                             "keras.backend.gradients"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,11 +235,16 @@ class Relevance:
 
     def learn(self, model: SemanticModel) -> bool:
         """Take the ``if``s that matter from the joined ``model``; is a path worth it?"""
-        if not any(event.kind in WORKFLOW_EVENTS for event in model.events):
+        graph_steps = [call.context.path for call in model.calls
+                       if call.method == "minimize" or call.name in GRAPH_GRADIENTS]
+        if not graph_steps and not any(event.kind in WORKFLOW_EVENTS
+                                       for event in model.events):
             return False
         # the branches under which a step happened or batches of a known size were made
-        # (`if args.data == "nyu": train_gen = NYUSequence(batch_size=args.bs)`)
-        paths = [event.context.path for event in model.events] + model.batch_paths
+        # (`if args.data == "nyu": train_gen = NYUSequence(batch_size=args.bs)`), or a
+        # graph's train op or gradients were built (`if args.mode == "train": train(args)`)
+        paths = [event.context.path for event in model.events] + model.batch_paths + (
+            graph_steps)
         for path in paths:
             for kind, node in path:
                 if kind in {"loop", "callback"}:
