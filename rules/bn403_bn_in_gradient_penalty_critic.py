@@ -29,6 +29,27 @@ else:
     from bnlint.lazy import libcst as cst
 
 
+# TF1 code training a critic whose BN mode is a placeholder, fed per run.
+_TF1_FEEDS = """
+import tensorflow as tf
+def discriminator(x, is_training, reuse=False):
+    with tf.variable_scope("dis", reuse=reuse):
+        net = tf.layers.batch_normalization(tf.layers.dense(x, 256), training=is_training)
+        return tf.layers.dense(tf.nn.leaky_relu(net), 1)
+def train(real, fake, batches):
+    is_training = tf.placeholder(tf.bool)
+    interp = real + 0.5 * (fake - real)
+    grads = tf.gradients(discriminator(interp, is_training, reuse=True), [interp])[0]
+    slopes = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=[1]))
+    d_loss = tf.reduce_mean((slopes - 1.0) ** 2)
+    d_optim = tf.train.AdamOptimizer(1e-4).minimize(d_loss)
+    sess = tf.Session()
+    for batch in batches:
+        sess.run([d_optim, d_loss], feed_dict={real: batch, is_training: {trains}})
+    stats = sess.run(slopes, feed_dict={is_training: {samples}})
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class _Critic:
     layer: Layer
@@ -283,26 +304,7 @@ class BnInGradientPenaltyCritic(Rule):
                 return tf.reduce_mean((tf.norm(g, axis=1) - 1.0) ** 2)
         """,
         # TF1: the placeholder is fed True where the critic trains, False for samples
-        """
-        import tensorflow as tf
-        def discriminator(x, is_training, reuse=False):
-            with tf.variable_scope("dis", reuse=reuse):
-                net = tf.layers.batch_normalization(tf.layers.dense(x, 256),
-                                                    training=is_training)
-                return tf.layers.dense(tf.nn.leaky_relu(net), 1)
-        def train(real, z, generator, batches):
-            is_training = tf.placeholder(tf.bool)
-            fake = generator(z, is_training)
-            interp = real + 0.5 * (fake - real)
-            grads = tf.gradients(discriminator(interp, is_training, reuse=True), [interp])[0]
-            slopes = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=[1]))
-            d_loss = tf.reduce_mean((slopes - 1.0) ** 2)
-            d_optim = tf.train.AdamOptimizer(1e-4).minimize(d_loss)
-            sess = tf.Session()
-            for batch in batches:
-                sess.run([d_optim, d_loss], feed_dict={real: batch, is_training: True})
-            samples = sess.run(fake, feed_dict={is_training: False})
-        """,
+        _TF1_FEEDS.replace("{trains}", "True").replace("{samples}", "False"),
     )
     not_flagged = (
         """
@@ -469,25 +471,7 @@ class BnInGradientPenaltyCritic(Rule):
         """,
         # TF1: the critic trains with the placeholder fed False (its BN in inference
         # mode); True is fed only where nothing trains
-        """
-        import tensorflow as tf
-        def discriminator(x, is_training, reuse=False):
-            with tf.variable_scope("dis", reuse=reuse):
-                net = tf.layers.batch_normalization(tf.layers.dense(x, 256),
-                                                    training=is_training)
-                return tf.layers.dense(tf.nn.leaky_relu(net), 1)
-        def train(real, fake, batches):
-            is_training = tf.placeholder(tf.bool)
-            interp = real + 0.5 * (fake - real)
-            grads = tf.gradients(discriminator(interp, is_training, reuse=True), [interp])[0]
-            slopes = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=[1]))
-            d_loss = tf.reduce_mean((slopes - 1.0) ** 2)
-            d_optim = tf.train.AdamOptimizer(1e-4).minimize(d_loss)
-            sess = tf.Session()
-            for batch in batches:
-                sess.run(d_optim, feed_dict={real: batch, is_training: False})
-            stats = sess.run(slopes, feed_dict={is_training: True})
-        """,
+        _TF1_FEEDS.replace("{trains}", "False").replace("{samples}", "True"),
         # an input gradient for a saliency map; the norm taken is a weight's
         """
         import tensorflow as tf
