@@ -9,13 +9,12 @@ from typing import TYPE_CHECKING
 
 from bnlint.rule import Report
 from bnlint.semantic.model import CallSite, SemanticModel
-from bnlint.semantic.names import keras_api
+from bnlint.semantic.names import GRAPH_GRADIENTS, keras_api
 from bnlint.semantic.values import Const, Opaque
 from bnlint.semantic.walk import walk
 
 from ._arguments import argument, keyword
 from ._penalty_syntax import (
-    SYMBOLIC_GRADIENTS,
     Functions,
     bound_once,
     keyword_or_position,
@@ -54,7 +53,7 @@ def graph_penalties(model: SemanticModel, names: dict[int, str],
         return
     called: set[str] | None = None
     for call in model.calls:
-        if call.name not in SYMBOLIC_GRADIENTS or not call.context.definite:
+        if call.name not in GRAPH_GRADIENTS or not call.context.definite:
             continue  # (a penalty in an arm that may not run is found on its own path)
         if not call.context.call_sites and call.context.entry is not None:
             # a function the file calls is judged by its callers' replays, not replayed

@@ -30,9 +30,6 @@ SQUARES = frozenset({"tf.square", "tf.math.square", "keras.ops.square",
                       "keras.backend.square"})
 
 
-# Graph-mode gradients of a tensor with respect to tensors (Keras 2 / TF1).
-SYMBOLIC_GRADIENTS = frozenset({"keras.backend.gradients", "tf.gradients",
-                                 "tf.compat.v1.gradients"})
 
 
 def norm_taken_of(gradient: cst.Call, model: SemanticModel, names: dict[int, str],
@@ -69,9 +66,9 @@ def _bindings(name: str, scope: cst.FunctionDef | None,
               module: cst.Module) -> list[cst.BaseExpression]:
     """What the assignments in ``scope`` (the module's own statements when None) bind
     ``name`` to (``grads = tape.gradient(...)``, then ``grads = tf.reshape(grads, ...)``)."""
-    finder = _BoundCallFinder(name, top_level=scope is None)
+    finder = _Bindings(name, top_level=scope is None)
     run_visitor(finder, scope if scope is not None else module)
-    return [value for value in finder.calls if value is not None]
+    return [value for value in finder.values if value is not None]
 
 
 def bound_once(name: str, scope: cst.FunctionDef | None,
@@ -80,37 +77,9 @@ def bound_once(name: str, scope: cst.FunctionDef | None,
     module's own statements when None); None for a parameter or any other binding."""
     if scope is not None and any(param.name.value == name for param in parameters(scope)):
         return None
-    finder = _BoundCallFinder(name, top_level=scope is None)
+    finder = _Bindings(name, top_level=scope is None)
     run_visitor(finder, scope if scope is not None else module)
-    return finder.calls[0] if len(finder.calls) == 1 else None
-
-
-class _BoundCallFinder:
-    """The right-hand sides of the assignments that bind ``name`` (directly or unpacked),
-    None for any other binding."""
-
-    def __init__(self, name: str, top_level: bool = False) -> None:
-        self.name = name
-        self.top_level = top_level  # (the module's statements, not its functions')
-        self.calls: list[cst.BaseExpression | None] = []
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return not self.top_level
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        return not self.top_level
-
-    def visit_Assign(self, node: cst.Assign) -> None:
-        for target in node.targets:
-            bound = target.target
-            names = [element.value for element in bound.elements] if isinstance(
-                bound, (cst.Tuple, cst.List)) else [bound]
-            if any(isinstance(name, cst.Name) and name.value == self.name for name in names):
-                self.calls.append(node.value)
-
-    def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        if isinstance(node.target, cst.Name) and node.target.value == self.name:
-            self.calls.append(None)
+    return finder.values[0] if len(finder.values) == 1 else None
 
 
 def keyword_or_position(node: cst.Call, function: cst.FunctionDef,
@@ -195,7 +164,7 @@ def assigned_value(function: cst.FunctionDef, name: str) -> cst.BaseExpression |
     (and is not a parameter)."""
     if any(param.name.value == name for param in parameters(function)):
         return None
-    finder = _AssignmentFinder(name)
+    finder = _Bindings(name, unpacked=False)
     run_visitor(finder, function)
     if len(finder.values) != 1:
         return None
@@ -207,21 +176,33 @@ def parameters(function: cst.FunctionDef) -> list[cst.Param]:
     return [*params.posonly_params, *params.params, *params.kwonly_params]
 
 
-class _AssignmentFinder:
-    def __init__(self, name: str) -> None:
+class _Bindings:
+    """The right-hand sides of the assignments that bind ``name``; None for an augmented
+    assignment, and for an unpacking one unless ``unpacked`` (``_, logits, _ =
+    critic(x)``: the name holds part of that value)."""
+
+    def __init__(self, name: str, top_level: bool = False, unpacked: bool = True) -> None:
         self.name = name
+        self.top_level = top_level  # (the module's statements, not its functions')
+        self.unpacked = unpacked
         self.values: list[cst.BaseExpression | None] = []
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return not self.top_level
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return not self.top_level
 
     def visit_Assign(self, node: cst.Assign) -> None:
         for target in node.targets:
-            if isinstance(target.target, cst.Name):
-                if target.target.value == self.name:
+            bound = target.target
+            if isinstance(bound, cst.Name):
+                if bound.value == self.name:
                     self.values.append(node.value)
-            elif isinstance(target.target, (cst.Tuple, cst.List)) and self.name in {
-                element.value.value for element in target.target.elements
-                if isinstance(element.value, cst.Name)
-            }:
-                self.values.append(None)  # unpacked: the value is not the call itself
+            elif isinstance(bound, (cst.Tuple, cst.List)) and any(
+                    isinstance(element.value, cst.Name) and element.value.value == self.name
+                    for element in bound.elements):
+                self.values.append(node.value if self.unpacked else None)
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         if isinstance(node.target, cst.Name) and node.target.value == self.name:

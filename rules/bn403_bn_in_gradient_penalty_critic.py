@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING
 from bnlint.rule import Report, Rule, RuleContext
 from bnlint.semantic.events import Event
 from bnlint.semantic.model import SemanticModel
+from bnlint.semantic.names import GRAPH_GRADIENTS
 from bnlint.semantic.values import Layer, ListValue, Tape, Tensor
 from bnlint.semantic.walk import run_visitor
 
 from ._arguments import argument, keyword
 from ._graph_critics import graph_penalties, graph_report
 from ._penalty_syntax import (
-    SYMBOLIC_GRADIENTS,
     Functions,
     assigned_call,
     keyword_or_position,
@@ -541,7 +541,7 @@ def _symbolic_penalties(model: SemanticModel, names: dict[int, str],
     averaged_samples=x)`` (or a closure ``f(x)`` returning the loss) binds the samples,
     and the critic is called on the same ``x`` where that binding is made."""
     for call in model.calls:
-        if call.name not in SYMBOLIC_GRADIENTS:
+        if call.name not in GRAPH_GRADIENTS:
             continue
         chain = functions.enclosing(call.node)
         samples = _gradient_sources(call.node)

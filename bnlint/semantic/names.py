@@ -13,6 +13,10 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
+# Graph-mode gradients of tensors with respect to tensors (TF1, Keras 2).
+GRAPH_GRADIENTS = frozenset({"tf.gradients", "tf.compat.v1.gradients",
+                             "keras.backend.gradients"})
+
 # Longest prefixes first. Each maps an import path onto the canonical `keras.` names.
 _PREFIXES: tuple[tuple[str, str], ...] = (
     ("tensorflow.", "tf."),

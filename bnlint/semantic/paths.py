@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, TypeVar
 
+from bnlint.semantic.names import GRAPH_GRADIENTS
 from bnlint.semantic.syntax import always_exits
 from bnlint.semantic.walk import walk
 
@@ -50,9 +51,7 @@ WORKFLOW_WORDS = frozenset({
 })
 # Event kinds that make a module worth replaying per path.
 WORKFLOW_EVENTS = frozenset({"compile", "fit", "set_trainable", "set_lr", "gradient"})
-# Graph-mode training steps (TF1, Keras 2) that do so too: a train op, symbolic gradients.
-GRAPH_GRADIENTS = frozenset({"tf.gradients", "tf.compat.v1.gradients",
-                             "keras.backend.gradients"})
+# (and so do graph-mode training steps, TF1 and Keras 2: a train op, `GRAPH_GRADIENTS`)
 
 
 @dataclass(frozen=True, slots=True)
