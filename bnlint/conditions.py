@@ -4,13 +4,16 @@ and the conditions and entry point its notes must name."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bnlint.rule import Report, Rule
 
 if TYPE_CHECKING:
+    import libcst as cst
+
+    from bnlint.semantic.events import Context
     from bnlint.semantic.model import SemanticModel
     from bnlint.semantic.paths import Decision
 
@@ -115,6 +118,19 @@ def _flip_tried(answers: Sequence[Decision], decision: Decision,
     return True
 
 
+def _contexts(model: SemanticModel, nodes: Sequence[cst.CSTNode]) -> Iterator[Context]:
+    """Where the replay met the finding's steps: the events recorded at them, and the
+    calls resolved at them (a TF1 ``batch_norm`` the train op's graph holds is a call,
+    not an event, and may be reached only through a call written in an arm)."""
+    for node in nodes:
+        for event in model.events_at(node):
+            yield event.context
+    wanted = {id(node) for node in nodes}
+    for call in model.calls:
+        if id(call.node) in wanted:
+            yield call.context
+
+
 def _inside_arm(item: PathReport, decision: Decision) -> bool:
     """Does a step of the finding's evidence run inside the arm the path took? If not,
     the finding rests on the other arm not running: on code the user wrote to guard
@@ -122,8 +138,8 @@ def _inside_arm(item: PathReport, decision: Decision) -> bool:
     ifs = {id(node) for node in decision.ifs}
     nodes = [item.report.node, *(node for node, _ in item.report.related),
              *item.report.anchors]
-    if any(id(step) in ifs for node in nodes for event in item.model.events_at(node)
-           for _, step in event.context.path):
+    if any(id(step) in ifs for context in _contexts(item.model, nodes)
+           for _, step in context.path):
         return True
     # a step that is no event (the argument that sets a batch size) written in the arm,
     # or reached from a statement of the arm (a call into another module)

@@ -50,12 +50,16 @@ _DIGIT_LIMIT = "integer string conversion"
 _PYTHON_NESTING = 200
 _BRACKET = re.compile(r"[()\[\]{}]")
 _ROW = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+# CPython's TabError: indentation whose meaning depends on a tab's width, which Python 2
+# read as 8 columns
+_TAB_ERROR = "inconsistent use of tabs and spaces in indentation"
 _PYTHON2_MESSAGES = (
     ("Missing parentheses in call to 'print'", "a print statement"),
     ("Missing parentheses in call to 'exec'", "an exec statement"),
     ("multiple exception types must be parenthesized", "`except X, e:`"),
     ("leading zeros in decimal integer literals", "an octal literal without 0o"),
     ("parameters cannot be parenthesized", "a tuple parameter"),
+    (_TAB_ERROR, "tabs and spaces mixed in indentation"),
 )
 _PYTHON2_LINES = (
     (re.compile(r"^\s*raise\s+[^,(]+,"), "`raise E, message`"),
@@ -100,7 +104,10 @@ class Rejection(NamedTuple):
     def finding(self, first_row: int = 1, note: str = "") -> Finding:
         """The BN000 finding, in a program whose row ``first_row`` is this text's first."""
         where = Position(first_row + self.row - 1, self.column)
-        if self.python2 is not None:
+        if self.python2 is not None and self.message.startswith(_TAB_ERROR):
+            message = (f"SyntaxError: {self.message} (only Python 2 accepted it); bnlint "
+                       f"checks Python 3 code{note}")
+        elif self.python2 is not None:
             message = (f"SyntaxError: Python 2 syntax ({self.python2}); bnlint checks "
                        f"Python 3 code{note}")
         else:

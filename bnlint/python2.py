@@ -8,7 +8,9 @@ generator's batches, a builder's layers. The statements Python 3 rejects are rew
 token by token, each on its own row: ``print x`` and ``exec code`` become calls,
 ``except E, e:`` becomes ``except E as e:``, ``raise E, message`` becomes
 ``raise E(message)``, ``<>`` becomes ``!=``, ``0777`` becomes ``0o777`` and ``10L``
-becomes ``10``. Backticks and anything else are not rewritten: the module stays unread.
+becomes ``10``; indentation that mixes tabs and spaces is read as Python 2 read it (a
+tab to the next multiple of 8 columns). Backticks and anything else are not rewritten:
+the module stays unread.
 """
 
 from __future__ import annotations
@@ -28,12 +30,15 @@ _STATEMENTS = frozenset({"print", "exec"})
 def as_python3(text: str) -> str | None:
     """``text`` with its Python 2 statements rewritten (see the module docstring), or
     None when it still does not compile, or nothing was Python 2."""
+    original = text
+    if _mixes_tabs(text):
+        text = _python2_indentation(text)
     try:
         tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
     except (tokenize.TokenError, IndentationError, SyntaxError):
         return None
     edits = list(_edits(tokens))
-    if not edits:
+    if not edits and text == original:
         return None
     rows = text.splitlines(keepends=True)
     for row, column, length, new in sorted(edits, reverse=True):
@@ -47,6 +52,33 @@ def as_python3(text: str) -> str | None:
     except (SyntaxError, ValueError):
         return None
     return ported
+
+
+def _mixes_tabs(text: str) -> bool:
+    """Does Python 3 reject ``text`` for indentation whose meaning depends on the width
+    of a tab (``TabError``)? Python 2 accepted it."""
+    if "\t" not in text:
+        return False
+    try:
+        compile(text, "<bnlint>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+    except TabError:
+        return True
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return False
+
+
+def _python2_indentation(text: str) -> str:
+    """Each row's indentation as Python 2 read it: a tab moves to the next multiple of 8
+    columns. (Rows inside a multi-line string change too: only their text, which the
+    analysis does not read as code.)"""
+    rows = text.splitlines(keepends=True)
+    for index, row in enumerate(rows):
+        body = row.lstrip(" \t")
+        indentation = row[: len(row) - len(body)]
+        if "\t" in indentation:
+            rows[index] = indentation.expandtabs(8) + body
+    return "".join(rows)
 
 
 def _edits(tokens: list[tokenize.TokenInfo]) -> Iterator[_Edit]:

@@ -121,6 +121,68 @@ def test_a_custom_step_on_large_batches_is_clean() -> None:
     assert tiny_batches(STEP.format(size=32, after='net.save("net.keras")')) == []
 
 
+ITERATED = """
+import tensorflow as tf
+net = tf.keras.Sequential([tf.keras.layers.Dense(64), tf.keras.layers.BatchNormalization(),
+                           tf.keras.layers.Dense(1)])
+optimizer = tf.keras.optimizers.Adam()
+batches = iter(tf.data.Dataset.from_tensor_slices((xs, ys)).repeat().batch({size}))
+for step in range(1000):
+    x, y = next(batches)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean((net(x, training=True) - y) ** 2)
+    grads = tape.gradient(loss, net.trainable_variables)
+    optimizer.apply_gradients(zip(grads, net.trainable_variables))
+net.save("net.keras")
+"""
+
+
+def test_batches_taken_with_next_from_an_iterator_over_a_dataset_are_its_batches() -> None:
+    assert [row for row, _ in tiny_batches(ITERATED.format(size=2))] == [6]
+    assert tiny_batches(ITERATED.format(size=32)) == []
+
+
+DISTRIBUTED = """
+import tensorflow as tf
+strategy = tf.distribute.MirroredStrategy()
+with strategy.scope():
+    net = tf.keras.Sequential([tf.keras.layers.Dense(64),
+                               tf.keras.layers.BatchNormalization(), tf.keras.layers.Dense(1)])
+    optimizer = tf.keras.optimizers.Adam()
+GLOBAL_BATCH = {size}
+dist_ds = strategy.experimental_distribute_dataset(
+    tf.data.Dataset.from_tensor_slices((xs, ys)).batch(GLOBAL_BATCH))
+
+
+def train_step(inputs):
+    x, y = inputs
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean((net(x, training=True) - y) ** 2)
+    grads = tape.gradient(loss, net.trainable_variables)
+    optimizer.apply_gradients(zip(grads, net.trainable_variables))
+    return loss
+
+
+@tf.function
+def distributed_step(inputs):
+    return strategy.run(train_step, args=(inputs,))
+
+
+for batch in dist_ds:
+    distributed_step(batch)
+net.save("net.keras")
+"""
+
+
+def test_a_distributed_dataset_gives_each_replica_no_more_than_its_batch() -> None:
+    # the replicas split each global batch: one of 2 is at most 2 on every replica
+    assert [row for row, _ in tiny_batches(DISTRIBUTED.format(size=2))] == [10]
+    assert tiny_batches(DISTRIBUTED.format(size=64)) == []
+    # sized per replica: the global batch is a number the file cannot know
+    per_replica = DISTRIBUTED.format(size="2 * strategy.num_replicas_in_sync")
+    assert tiny_batches(per_replica) == []
+
+
 ITERATOR = """
 from keras.preprocessing.image import Iterator
 from keras.models import Sequential

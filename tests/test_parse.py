@@ -53,7 +53,9 @@ def _syntax(text: str) -> tuple[int, int, str]:
         ("if x:\n", (2, 6, ("SyntaxError: expected an indented block after 'if' statement "
                             "on line 2"))),
         ("if x:\n\ty = 1\n        z = 1\n",
-         (4, 1, "SyntaxError: inconsistent use of tabs and spaces in indentation")),
+         (4, 1, ("SyntaxError: inconsistent use of tabs and spaces in indentation (only "
+                 "Python 2 accepted it); bnlint checks Python 3 code and read this file as "
+                 "its mechanical Python 3 port (no fixes offered)"))),
         ("x = 1\n    y = 2\n", (3, 4, "SyntaxError: unexpected indent")),
     ],
 )

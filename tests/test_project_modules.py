@@ -883,6 +883,61 @@ def test_a_slim_batch_norm_built_in_another_module_and_trained_here(repo: Path) 
         (os.path.join("model", "unet.py"), 7)]
 
 
+CONDITIONAL_BN = """\
+import tensorflow as tf
+
+
+def conv(x, bn=False):
+    h = tf.layers.conv2d(x, 8, 3)
+    if bn:
+        h = tf.contrib.layers.batch_norm(h, is_training=True)
+    return tf.nn.relu(h)
+
+
+def small_net(x):
+    return conv(x)
+
+
+def big_net(x):
+    return conv(x, bn=True)
+"""
+CHOOSING_TRAINER = """\
+import argparse
+
+import tensorflow as tf
+
+from nets import big_net, small_net
+
+
+def train(net, x):
+    loss = tf.reduce_mean(net(x))
+    return tf.train.AdamOptimizer(1e-4).minimize(loss)
+
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--data", default="mnist")
+args = parser.parse_args()
+x = tf.placeholder(tf.float32, [None, 28, 28, 1])
+if args.data == "mnist":
+    train(small_net, x)
+elif args.data == "celeba":
+    train(big_net, x)
+"""
+
+
+def test_a_batch_norm_only_one_arm_builds_names_that_arm(repo: Path) -> None:
+    # the train op is built on both paths, but only the celeba network has a
+    # batch_norm: the finding holds when `--data celeba` is given, and says so
+    write(repo / "nets.py", CONDITIONAL_BN)
+    write(repo / "train.py", CHOOSING_TRAINER)
+    found = bn302(["train.py"], repo)
+    assert [item["location"]["row"] for item in found] == [10]
+    assert [(note["filename"], note["location"]["row"], note["message"])
+            for note in found[0]["related"]] == [
+        ("nets.py", 7, "batch normalization built in training mode here"),
+        ("train.py", 19, 'when `args.data == "celeba"` is true')]
+
+
 def test_a_network_module_reached_through_another_module_is_read_for_the_prefilter(
         repo: Path) -> None:
     # train.py never mentions batch_norm: `nets.py` imports the module that builds it

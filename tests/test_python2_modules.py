@@ -54,6 +54,43 @@ def test_what_cannot_be_ported_or_needs_no_port_gives_none(text: str) -> None:
     assert as_python3(text) is None
 
 
+# The body of `unfreeze` is indented with a tab on one row and eight spaces on the next:
+# one block to Python 2 (a tab is eight columns), a TabError to Python 3.
+MIXED_TABS = (
+    "from keras.applications import ResNet50\n"
+    "base = ResNet50(weights='imagenet', include_top=False)\n"
+    "def unfreeze(model):\n"
+    "\tfor layer in model.layers:\n"
+    "\t\tlayer.trainable = True\n"
+    "        model.compile(optimizer='sgd', loss='mse')\n"
+)
+
+
+def test_indentation_mixing_tabs_and_spaces_is_read_as_python2_read_it() -> None:
+    with pytest.raises(TabError):
+        compile(MIXED_TABS, "<mixed>", "exec")
+    ported = as_python3(MIXED_TABS)
+    assert ported is not None
+    tree = ast.parse(ported)
+    function = tree.body[-1]
+    assert isinstance(function, ast.FunctionDef)
+    # the compile is in the function's body, after the loop, as Python 2 ran it
+    assert [type(statement).__name__ for statement in function.body] == ["For", "Expr"]
+    assert len(ported.splitlines()) == len(MIXED_TABS.splitlines())
+
+
+def test_a_script_mixing_tabs_and_spaces_is_linted_beside_its_bn000(tmp_path: Path) -> None:
+    (tmp_path / "finetune.py").write_text(
+        FINE_TUNE_PY2.replace('print "training the head"', 'print("training the head")')
+        .replace("for layer in model.layers[172:]:\n    layer.trainable = True",
+                 "for layer in model.layers[172:]:\n\tlayer.trainable = True\n"
+                 "        layer.trainable = True"))
+    _, found = bnlint_json(["finetune.py"], tmp_path)
+    assert [f["code"] for f in found] == ["BN000", "BN201"]
+    assert "inconsistent use of tabs and spaces in indentation (only Python 2 accepted it)" in (
+        found[0]["message"])
+
+
 GENERATOR = """\
 import numpy as np
 

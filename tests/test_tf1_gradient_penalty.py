@@ -105,12 +105,15 @@ def test_a_penalty_method_the_class_calls_is_judged_where_it_is_called() -> None
         penalty="        d_loss += 10 * self.gradient_penalty(real, fake)")
     found = [f for f in lint_snippet(always, all_rules(), "auto") if f.code == "BN403"]
     assert [f.span.start.row for f in found] == [15]
-    # called only for `--gan_type wgan-gp`: whether it runs is not known, and the method
-    # is not replayed on its own as if every run called it
+    # called only for `--gan_type wgan-gp`: the method is not replayed on its own as if
+    # every run called it; the finding holds on that path, and says so
     sometimes = GAN_CLASS.format(
         penalty="        if self.gan_type == 'wgan-gp':\n"
                 "            d_loss += 10 * self.gradient_penalty(real, fake)")
-    assert [f for f in lint_snippet(sometimes, all_rules(), "auto") if f.code == "BN403"] == []
+    found = [f for f in lint_snippet(sometimes, all_rules(), "auto") if f.code == "BN403"]
+    assert [f.span.start.row for f in found] == [15]
+    assert [note.message for note in found[0].related][-1] == (
+        "when `self.gan_type == 'wgan-gp'` is true")
 
 
 def test_a_graph_built_under_the_default_run_mode_is_read_on_that_path() -> None:

@@ -438,6 +438,18 @@ class CallReplay(ReplayBase):
             if method == "enumerate":
                 return replace(receiver, enumerated=True)
             return receiver
+        if method in _DISTRIBUTING and args and isinstance(args[0], Dataset):
+            # `strategy.experimental_distribute_dataset(trainset)`: the replicas share
+            # each batch, so none of them normalises more samples than it holds
+            return args[0]
+        if method in _REPLICA_RUNS and "args" in kwargs and args and isinstance(
+                args[0], (FunctionValue, BoundMethod)):
+            # `strategy.run(train_step, args=(batch,))`: the step, on each replica
+            given, step = kwargs["args"], args[0]
+            return self.call_function(
+                step.function if isinstance(step, BoundMethod) else step,
+                list(given.items) if isinstance(given, ListValue) else [],
+                {}, step.receiver if isinstance(step, BoundMethod) else None, site=node)
         if isinstance(receiver, Unknown) and method == "map" and "num_parallel_calls" in kwargs:
             # `files.map(load, num_parallel_calls=AUTOTUNE)`: only a tf.data dataset's
             # `map` takes that argument, whatever made `files`
@@ -860,15 +872,20 @@ def _dict_method(entries: DictValue, method: str, args: list[Value]) -> Value:
     return UNKNOWN
 
 
+# A `tf.distribute` strategy's methods that hand a dataset's batches to its replicas,
+# and those that run a step on every replica (`strategy.run(step, args=(batch,))`).
+_DISTRIBUTING = frozenset({"experimental_distribute_dataset"})
+_REPLICA_RUNS = frozenset({"run", "experimental_run_v2"})
 # Builtins whose result the model knows for some arguments.
-_BUILTINS = frozenset({"int", "float", "next"})
+_BUILTINS = frozenset({"int", "float", "iter", "next"})
 # methods of a string that give another known string of the same name
 _STRING_NORMALISERS = frozenset({"lower", "upper", "casefold", "strip", "lstrip", "rstrip"})
 
 
 def _builtin(name: str, args: list[Value], kwargs: dict[str, Value]) -> Value:
     """``int(batch_size)`` / ``float(lr)`` of a number: that number (still where it is
-    written); ``next(batches)`` of the project's generator of known batches: one batch,
+    written); ``next(batches)`` of batches of a known size (the project's generator, a
+    ``flow(...)`` iterator, ``iter(dataset)`` of a ``tf.data`` pipeline): one batch,
     whose arrays hold that many samples (``X, Y = next(data_gen)``)."""
     if len(args) != 1 or kwargs:
         return UNKNOWN
@@ -882,8 +899,12 @@ def _builtin(name: str, args: list[Value], kwargs: dict[str, Value]) -> Value:
         except (OverflowError, ValueError):
             return UNKNOWN
         return replace(given, value=converted)
-    if isinstance(given, Dataset) and given.from_generator and given.batch_size is not None and (
+    if name == "iter":
+        # `iter(trainset)` of batches: an iterator over those very batches
+        return given if isinstance(given, Dataset) else UNKNOWN
+    if isinstance(given, Dataset) and given.batch_size is not None and (
             given.batch_node is not None):
+        # a generator's, a `flow(...)` iterator's or `iter(dataset)`'s next batch
         return Samples(given.batch_size, given.batch_node, given.size_value)
     return UNKNOWN
 
