@@ -63,6 +63,11 @@ def holds(group: Sequence[PathReport],
              and (tried is None or _flip_tried(on_paths[0].model.decisions, d, tried))]
     if joined is None and gates:
         return None
+    # reported with branches joined, yet not on the replayed path that answers a gate the
+    # other way: the joined replay took both arms' steps together (`if use_bn:` adds a
+    # BatchNormalization to the graph), and the finding holds as the reporting paths
+    # answered it, so that is its condition
+    conditions += gates
     first = joined or on_paths[0]
     entry = _entry_point(first)
     if entry is False:

@@ -80,7 +80,11 @@ class BnTinyBatch(Rule):
     A custom training step counts as a fit: `model(x, training=True)` recorded on a
     `GradientTape` that gradients are taken from, where `x` is a batch a loop takes from
     such a dataset or generator (`for x, y in train_ds`, `train_ds.enumerate()`, through
-    `tf.convert_to_tensor`), when the model's moving statistics are read afterwards: it
+    `tf.convert_to_tensor`) or takes with `next(iter(train_ds))`, also when a
+    `tf.distribute` strategy hands the batches to its replicas
+    (`strategy.experimental_distribute_dataset(train_ds)`, `strategy.run(step,
+    args=(batch,))`: each replica normalises at most the batch's samples), when the
+    model's moving statistics are read afterwards: it
     predicts or evaluates, is called outside training without `training=True`, or is
     saved (also by a `tf.train.Checkpoint` holding it, or that checkpoint's
     `CheckpointManager`). A model that only ever trains (a GAN's discriminator) never

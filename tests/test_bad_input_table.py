@@ -124,6 +124,12 @@ CASES: dict[str, Case] = {
         "(no fixes offered)"),
     "Python 2 code read as its port": Case(
         write("x.py", FLAGGED + "print 'done'\n"), 1, finding="x.py:2:38: BN402"),
+    "Python 2 indentation mixing tabs and spaces": Case(
+        write("x.py", "import keras\nif True:\n\tbn = keras.layers.BatchNormalization("
+              "momentum=0.1)\n        print('done')\n"), 1,
+        finding="x.py:4:1: BN000 SyntaxError: inconsistent use of tabs and spaces in "
+        "indentation (only Python 2 accepted it); bnlint checks Python 3 code and read "
+        "this file as its mechanical Python 3 port (no fixes offered)"),
     "Python 2 code that cannot be ported": Case(
         write("x.py", FLAGGED + "print `done`\n"), 1,
         finding="x.py:3:7: BN000 SyntaxError: Python 2 syntax (backticks); "

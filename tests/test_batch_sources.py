@@ -142,6 +142,28 @@ def test_batches_taken_with_next_from_an_iterator_over_a_dataset_are_its_batches
     assert tiny_batches(ITERATED.format(size=32)) == []
 
 
+def test_one_batch_peeked_before_the_loop_is_not_the_batches_it_trains_on() -> None:
+    # a smoke test: one step on two samples, then every step on batches of 128; the
+    # moving statistics (momentum 0.99) forget that step
+    smoke = ITERATED.format(size=128).replace(
+        "for step in range(1000):",
+        "xb, yb = next(iter(tf.data.Dataset.from_tensor_slices((xs, ys)).batch(2)))\n"
+        "with tf.GradientTape() as tape:\n"
+        "    loss = tf.reduce_mean((net(xb, training=True) - yb) ** 2)\n"
+        "optimizer.apply_gradients(zip(tape.gradient(loss, net.trainable_variables),\n"
+        "                              net.trainable_variables))\n"
+        "for step in range(1000):")
+    assert tiny_batches(smoke) == []
+
+
+def test_a_keras_iterator_s_own_next_and_a_default_give_the_batch() -> None:
+    own = ITERATED.format(size=2).replace("x, y = next(batches)", "x, y = batches.next()")
+    assert [row for row, _ in tiny_batches(own)] == [6]
+    defaulted = ITERATED.format(size=2).replace("x, y = next(batches)",
+                                                "x, y = next(batches, None)")
+    assert [row for row, _ in tiny_batches(defaulted)] == [6]
+
+
 DISTRIBUTED = """
 import tensorflow as tf
 strategy = tf.distribute.MirroredStrategy()

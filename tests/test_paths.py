@@ -557,3 +557,62 @@ def test_a_flag_that_holds_no_bool_is_not_its_comparison_with_true(option: str) 
     code = STORED_FLAG.format(test="self.use_bn is True", driver="") + FLAG_OPTION.format(
         option=option)
     assert [f.code for f in findings(code, "BN107")] == ["BN107"]
+
+
+def test_a_layer_one_arm_adds_to_the_graph_is_the_finding_s_condition() -> None:
+    # the joined replay puts both arms' layers in one graph; the finding holds only
+    # when the BatchNormalization is built, and says so
+    code = """
+import argparse
+from tensorflow import keras
+parser = argparse.ArgumentParser()
+parser.add_argument("--use-bn", action="store_true")
+args = parser.parse_args()
+
+def make_model(use_bn):
+    inputs = keras.Input((10,))
+    h = keras.layers.Dense(64)(inputs)
+    if use_bn:
+        h = keras.layers.BatchNormalization()(h)
+    return keras.Model(inputs, keras.layers.Dense(1)(h))
+
+model = make_model(args.use_bn)
+model.compile("adam", "mse")
+model.fit(x, y, batch_size=2)
+model.save("m.keras")
+"""
+    found = findings(code, "BN401")
+    assert [f.span.start.row for f in found] == [17]
+    assert notes(found[0])[-1] == "when `use_bn` is true"
+
+
+GRAPH_CHOICE = """
+import argparse
+import tensorflow as tf
+
+def celeba_net(x):
+    h = tf.contrib.layers.batch_norm(tf.layers.conv2d(x, 64, 4), is_training=True)
+    return tf.layers.dense(tf.layers.flatten(h), 1)
+
+def mnist_net(x):
+    return tf.layers.dense(tf.layers.flatten(x), 1)
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--dataset", default="mnist")
+args = parser.parse_args()
+x = tf.placeholder(tf.float32, [None, 64, 64, 3])
+if args.dataset == "celeba":
+    logits = celeba_net(x)
+else:
+    logits = mnist_net(x)
+train_op = tf.train.AdamOptimizer(1e-3).minimize(tf.reduce_mean(logits))
+"""
+
+
+def test_a_tf1_batch_norm_only_one_arm_builds_is_the_finding_s_condition() -> None:
+    # on the mnist path nothing runs `celeba_net`: it is not replayed there as if some
+    # other file called it
+    found = findings(GRAPH_CHOICE, "BN302")
+    assert [f.span.start.row for f in found] == [20]
+    assert notes(found[0]) == ["batch normalization built in training mode here",
+                               'when `args.dataset == "celeba"` is true']

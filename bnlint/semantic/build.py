@@ -92,18 +92,23 @@ class Builder(StatementReplay, ImportReplay, ExpressionEvaluation, CallReplay, K
 
     def run(self) -> None:
         self.exec_block(self.module.body, self.module_env)
+        if self.oracle is None:
+            self.relevance.called = frozenset(self.ran)
         self.replay_unreached()
 
     def replay_unreached(self) -> None:
         """Functions nobody called are replayed as entry points, each on its own with
         unknown arguments (parameters with defaults take them); a method runs on a fresh
         instance that its class's ``__init__`` built first, with the arguments of the
-        class's first instantiation when the file has one."""
+        class's first instantiation when the file has one. On one path, a function that
+        the program calls on another (`if args.data == "celeba": net = celeba_net(x)`)
+        is not run: on this path, nothing runs it."""
         index = 0
+        skipped = self.relevance.called if self.oracle is not None else frozenset()
         while index < len(self.functions):
             function = self.functions[index]
             index += 1
-            if id(function.node) not in self.ran:
+            if id(function.node) not in self.ran and id(function.node) not in skipped:
                 self.replay_entry(function, function.owner, function.qualname)
         # methods a class of this file inherits from another module of the project
         # (`GAN.train` from `models/base.py`) run on an instance of this class

@@ -102,11 +102,15 @@ FILLED_ARRAYS: dict[str, tuple[str | None, int]] = {
 
 
 class CallReplay(ReplayBase):
+    def looping(self) -> bool:
+        """Is the replay inside a loop, here or in a caller?"""
+        return any(kind == "loop" for kind, _ in self.context.path)
+
     def eval_call(self, node: cst.Call, env: Env) -> Value:
         if isinstance(node.func, cst.Name) and node.func.value in _BUILTINS and (
                 env.lookup(node.func.value) is None):
             args, kwargs = self.eval_arguments(node, env)
-            return _builtin(node.func.value, args, kwargs)
+            return _builtin(node.func.value, args, kwargs, self.looping())
         if _is_super(node.func) and env.lookup("super") is None:
             # `super()` / `super(Cls, self)`: the instance's own parent class, not a
             # callee that may change `self`
@@ -437,6 +441,9 @@ class CallReplay(ReplayBase):
                 return replace(receiver, item=None)  # `map(parse)`: elements reshaped
             if method == "enumerate":
                 return replace(receiver, enumerated=True)
+            if method in {"next", "__next__"} and not args:
+                # a Keras iterator's own `train_gen.next()`: as `next(train_gen)`
+                return _builtin("next", [receiver], {}, self.looping())
             return receiver
         if method in _DISTRIBUTING and args and isinstance(args[0], Dataset):
             # `strategy.experimental_distribute_dataset(trainset)`: the replicas share
@@ -882,13 +889,14 @@ _BUILTINS = frozenset({"int", "float", "iter", "next"})
 _STRING_NORMALISERS = frozenset({"lower", "upper", "casefold", "strip", "lstrip", "rstrip"})
 
 
-def _builtin(name: str, args: list[Value], kwargs: dict[str, Value]) -> Value:
+def _builtin(name: str, args: list[Value], kwargs: dict[str, Value], looping: bool) -> Value:
     """``int(batch_size)`` / ``float(lr)`` of a number: that number (still where it is
     written); ``next(batches)`` of batches of a known size (the project's generator, a
-    ``flow(...)`` iterator, ``iter(dataset)`` of a ``tf.data`` pipeline): one batch,
-    whose arrays hold that many samples (``X, Y = next(data_gen)``)."""
-    if len(args) != 1 or kwargs:
-        return UNKNOWN
+    ``flow(...)`` iterator or ``iter(dataset)`` of a ``tf.data`` pipeline in a loop
+    (``looping``)): one batch, whose arrays hold that many samples
+    (``X, Y = next(data_gen)``)."""
+    if not (len(args) == 1 or name == "next" and len(args) == 2) or kwargs:
+        return UNKNOWN  # (`next(batches, None)`: the default only ends the loop)
     given = args[0]
     if name in {"int", "float"}:
         number = const_number(given)
@@ -903,8 +911,10 @@ def _builtin(name: str, args: list[Value], kwargs: dict[str, Value]) -> Value:
         # `iter(trainset)` of batches: an iterator over those very batches
         return given if isinstance(given, Dataset) else UNKNOWN
     if isinstance(given, Dataset) and given.batch_size is not None and (
-            given.batch_node is not None):
-        # a generator's, a `flow(...)` iterator's or `iter(dataset)`'s next batch
+            given.batch_node is not None) and (given.from_generator or looping):
+        # a generator's next batch; a `flow(...)` iterator's or `iter(dataset)`'s taken
+        # on each turn of a loop (one taken before it is a peek at the data: a smoke
+        # test's single step on it barely moves the moving statistics)
         return Samples(given.batch_size, given.batch_node, given.size_value)
     return UNKNOWN
 

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, TypeVar
 
-from bnlint.semantic.names import GRAPH_GRADIENTS
+from bnlint.semantic.names import GRAPH_GRADIENTS, keras_api
 from bnlint.semantic.syntax import always_exits
 from bnlint.semantic.walk import walk
 
@@ -228,6 +228,9 @@ class Relevance:
     def __init__(self) -> None:
         self.ifs: set[int] = set()
         self.exits: set[int] = set()
+        # the functions (by id of their node) the joined replay ran from the module's own
+        # flow, before replaying the ones nobody called
+        self.called: frozenset[int] = frozenset()
         # per block (keyed by its last statement): does the suffix from a statement on
         # mention training?
         self.suffixes: dict[int, dict[int, bool]] = {}
@@ -242,8 +245,11 @@ class Relevance:
         # the branches under which a step happened or batches of a known size were made
         # (`if args.data == "nyu": train_gen = NYUSequence(batch_size=args.bs)`), or a
         # graph's train op or gradients were built (`if args.mode == "train": train(args)`)
+        # or its batch normalization (`if args.data == "celeba": logits = bn_net(x)`)
+        tf1_norms = keras_api().tf1_bn_functions
         paths = [event.context.path for event in model.events] + model.batch_paths + (
-            graph_steps)
+            graph_steps) + [call.context.path for call in model.calls
+                            if graph_steps and call.name in tf1_norms]
         for path in paths:
             for kind, node in path:
                 if kind in {"loop", "callback"}:
