@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from bnlint.callers import CallerReports
     from bnlint.project import Project
+    from bnlint.python2 import Port
     from bnlint.rule import Report
     from bnlint.semantic.model import SemanticModel
 
@@ -130,10 +131,24 @@ def lint_source(
     # a notebook cell that does not compile is reported beside the others' findings
     if parsed.ported:  # the port's columns are not the file's: nothing to apply
         kept = [replace(finding, fix=None) for finding in kept]
+    if parsed.port is not None:
+        kept = [_in_file_columns(finding, parsed.port) for finding in kept]
     kept = sorted([*parsed.findings, *kept],
                   key=lambda f: (f.span.start.row, f.span.start.column, f.code))
     return FileResult(source.path, source, tuple(kept), tuple(errors), flavour,
                       dependencies)
+
+
+def _in_file_columns(finding: Finding, port: Port) -> Finding:
+    """A finding on a ported file, with its columns (and its notes' in the file) those
+    of the file as written."""
+    def span(where: Span) -> Span:
+        return Span(*(Position(at.row, port.column(at.row, at.column))
+                      for at in (where.start, where.end)))
+
+    return replace(finding, span=span(finding.span), related=tuple(
+        replace(note, span=span(note.span)) if note.path is None else note
+        for note in finding.related))
 
 
 def _dependencies(models: list[SemanticModel],

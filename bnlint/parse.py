@@ -37,6 +37,8 @@ from bnlint.source import Source
 if TYPE_CHECKING:
     import libcst as cst
 
+    from bnlint.python2 import Port
+
 SYNTAX_ERROR_CODE = "BN000"
 SYNTAX_ERROR_NAME = "syntax-error"
 
@@ -88,6 +90,8 @@ class Parsed:
     findings: tuple[Finding, ...] = ()
     errors: tuple[str, ...] = ()
     ported: bool = False  # the module is the Python 3 port of Python 2 code
+    # a ported file's columns: which of the file's each of the port's is
+    port: Port | None = None
 
 _PORTED = " and read this {} as {} mechanical Python 3 port (no fixes offered)"
 
@@ -186,18 +190,19 @@ def _python2_port(text: str, rejection: Rejection) -> Parsed | None:
     None when it is not Python 2 or its port does not parse."""
     import libcst as cst
 
-    from bnlint.python2 import as_python3
+    from bnlint.python2 import port
 
     if rejection.python2 is None:
         return None
-    ported = as_python3(text)
+    ported = port(text)
     if ported is None:
         return None
     try:
-        module = cst.parse_module(ported)
+        module = cst.parse_module(ported.text)
     except cst.ParserSyntaxError:
         return None
-    return Parsed(module, (rejection.finding(note=_PORTED.format("file", "its")),), ported=True)
+    return Parsed(module, (rejection.finding(note=_PORTED.format("file", "its")),), ported=True,
+                  port=ported)
 
 
 def _accepted_by_libcst_only(text: str) -> Rejection | None:

@@ -19,6 +19,7 @@ import ast
 import io
 import tokenize
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 # (row, column, length of the text replaced, new text), rows 1-based as tokenize gives
 _Edit = tuple[int, int, int, str]
@@ -27,12 +28,47 @@ _LINE_STARTS = frozenset({tokenize.NEWLINE, tokenize.NL, tokenize.INDENT, tokeni
 _STATEMENTS = frozenset({"print", "exec"})
 
 
+@dataclass(frozen=True, slots=True)
+class Port:
+    """The Python 3 port of a text, and what it changed on each row: the edits (in the
+    columns of the text with tabs expanded) and, where a row's indentation held tabs,
+    its indentation's length before and after (0-based columns)."""
+
+    text: str
+    edits: dict[int, tuple[_Edit, ...]]
+    indentation: dict[int, tuple[int, int]]
+
+    def column(self, row: int, column: int) -> int:
+        """The file's 1-based column of the port's 1-based ``column`` on ``row``."""
+        at = column - 1
+        moved = 0
+        for _, start, length, new in self.edits.get(row, ()):
+            if at < start + moved:
+                break
+            if at < start + moved + len(new):
+                at = start  # inside a rewritten token: where the original text was
+                moved = 0
+                break
+            moved += len(new) - length
+        at -= moved
+        before, after = self.indentation.get(row, (0, 0))
+        at = at - (after - before) if at >= after else min(at, before)
+        return max(at, 0) + 1
+
+
 def as_python3(text: str) -> str | None:
     """``text`` with its Python 2 statements rewritten (see the module docstring), or
     None when it still does not compile, or nothing was Python 2."""
+    ported = port(text)
+    return ported.text if ported is not None else None
+
+
+def port(text: str) -> Port | None:
+    """The port of ``text`` (see ``as_python3``) with what it changed on each row."""
     original = text
+    indentation: dict[int, tuple[int, int]] = {}
     if _mixes_tabs(text):
-        text = _python2_indentation(text)
+        text, indentation = _python2_indentation(text)
     try:
         tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
     except (tokenize.TokenError, IndentationError, SyntaxError):
@@ -51,7 +87,10 @@ def as_python3(text: str) -> str | None:
         ast.parse(ported)
     except (SyntaxError, ValueError):
         return None
-    return ported
+    by_row: dict[int, list[_Edit]] = {}
+    for edit in sorted(edits):
+        by_row.setdefault(edit[0], []).append(edit)
+    return Port(ported, {row: tuple(items) for row, items in by_row.items()}, indentation)
 
 
 def _mixes_tabs(text: str) -> bool:
@@ -68,17 +107,21 @@ def _mixes_tabs(text: str) -> bool:
     return False
 
 
-def _python2_indentation(text: str) -> str:
+def _python2_indentation(text: str) -> tuple[str, dict[int, tuple[int, int]]]:
     """Each row's indentation as Python 2 read it: a tab moves to the next multiple of 8
-    columns. (Rows inside a multi-line string change too: only their text, which the
-    analysis does not read as code.)"""
+    columns (rows inside a multi-line string change too: only their text, which the
+    analysis does not read as code); and for each row changed, its indentation's length
+    before and after."""
     rows = text.splitlines(keepends=True)
+    lengths: dict[int, tuple[int, int]] = {}
     for index, row in enumerate(rows):
         body = row.lstrip(" \t")
         indentation = row[: len(row) - len(body)]
         if "\t" in indentation:
-            rows[index] = indentation.expandtabs(8) + body
-    return "".join(rows)
+            expanded = indentation.expandtabs(8)
+            rows[index] = expanded + body
+            lengths[index + 1] = (len(indentation), len(expanded))
+    return "".join(rows), lengths
 
 
 def _edits(tokens: list[tokenize.TokenInfo]) -> Iterator[_Edit]:

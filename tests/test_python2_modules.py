@@ -208,3 +208,17 @@ def test_no_fix_is_applied_to_a_python2_file(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-m", "bnlint", "--no-cache", "--fix", "freeze.py"],
                    cwd=tmp_path, capture_output=True, timeout=120, check=False)
     assert "bn.trainable = False" in script.read_text()
+
+
+def test_findings_on_a_port_are_at_the_file_s_columns(tmp_path: Path) -> None:
+    # the tab is one character of the file (eight columns of the port), and `print "x",`
+    # gained a parenthesis before the BatchNormalization on its row
+    (tmp_path / "model.py").write_text(
+        "import keras\n"
+        "if True:\n"
+        "\tbn = keras.layers.BatchNormalization(momentum=0.1)\n"
+        "        print 'x'; other = keras.layers.BatchNormalization(momentum=0.2)\n")
+    _, found = bnlint_json(["model.py"], tmp_path)
+    columns = [(f["location"]["row"], f["location"]["column"], f["end_location"]["column"])
+               for f in found if f["code"] == "BN402"]
+    assert columns == [(3, 39, 51), (4, 60, 72)]
