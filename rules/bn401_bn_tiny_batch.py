@@ -83,7 +83,9 @@ class BnTinyBatch(Rule):
     `tf.convert_to_tensor`) or takes with `next(iter(train_ds))`, also when a
     `tf.distribute` strategy hands the batches to its replicas
     (`strategy.experimental_distribute_dataset(train_ds)`, `strategy.run(step,
-    args=(batch,))`: each replica normalises at most the batch's samples), when the
+    args=(batch,))`: each replica normalises at most the batch's samples; a global batch
+    of `per_replica * strategy.num_replicas_in_sync` gives each replica `per_replica`),
+    when the
     model's moving statistics are read afterwards: it
     predicts or evaluates, is called outside training without `training=True`, or is
     saved (also by a `tf.train.Checkpoint` holding it, or that checkpoint's

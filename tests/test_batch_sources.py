@@ -200,9 +200,12 @@ def test_a_distributed_dataset_gives_each_replica_no_more_than_its_batch() -> No
     # the replicas split each global batch: one of 2 is at most 2 on every replica
     assert [row for row, _ in tiny_batches(DISTRIBUTED.format(size=2))] == [10]
     assert tiny_batches(DISTRIBUTED.format(size=64)) == []
-    # sized per replica: the global batch is a number the file cannot know
+    # sized per replica (the custom training tutorial's idiom): each replica takes 2
     per_replica = DISTRIBUTED.format(size="2 * strategy.num_replicas_in_sync")
-    assert tiny_batches(per_replica) == []
+    assert [row for row, _ in tiny_batches(per_replica)] == [10]
+    assert tiny_batches(DISTRIBUTED.format(size="64 * strategy.num_replicas_in_sync")) == []
+    # a number the file cannot know
+    assert tiny_batches(DISTRIBUTED.format(size="2 * workers")) == []
 
 
 ITERATOR = """

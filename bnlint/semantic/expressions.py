@@ -36,6 +36,7 @@ from bnlint.semantic.trainability import (
 )
 from bnlint.semantic.values import (
     READING_DICT_METHODS,
+    REPLICAS,
     UNKNOWN,
     ClassValue,
     Const,
@@ -56,6 +57,7 @@ from bnlint.semantic.values import (
     ProjectModule,
     Samples,
     Tensor,
+    Unknown,
     Value,
     Variables,
     Wiring,
@@ -372,6 +374,11 @@ class ExpressionEvaluation(ReplayBase):
                 isinstance(right, Samples) and const_number(left) is not None):
             # `x / 255.0`: element-wise with a number, the batch stays
             return left if isinstance(left, Samples) else right
+        if isinstance(operator, (cst.Multiply, cst.MultiplyAssign)) and REPLICAS in (
+                left, right) and const_int(right if left is REPLICAS else left) is not None:
+            # `BATCH_PER_REPLICA * strategy.num_replicas_in_sync`: a global batch whose
+            # share each replica normalises is that number (kept where it is written)
+            return right if left is REPLICAS else left
         if isinstance(left, LayerCount) and isinstance(operator, cst.Subtract):
             fewer = const_int(right)  # `total - n`: the index of the n-th layer from the end
             return replace(left, offset=left.offset - fewer) if fewer is not None and (
@@ -420,6 +427,8 @@ class ExpressionEvaluation(ReplayBase):
 
     def attribute_of(self, owner: Value, attr: str, node: cst.CSTNode) -> Value:
         """``owner.attr`` written at ``node`` (``getattr(owner, "attr")`` as well)."""
+        if attr == "num_replicas_in_sync" and isinstance(owner, Unknown):
+            return REPLICAS  # of a `tf.distribute` strategy
         if isinstance(owner, ModuleRef):
             if is_flag_values(owner.name):
                 return self.flag_defaults.get(attr, UNKNOWN)  # `FLAGS.batch_size`

@@ -41,6 +41,16 @@ class Unknown(Value):
 UNKNOWN = Unknown()
 
 
+class Replicas(Value):
+    """``strategy.num_replicas_in_sync``: how many replicas of a ``tf.distribute``
+    strategy share each global batch (a number the code cannot know)."""
+
+    __slots__ = ()
+
+
+REPLICAS = Replicas()
+
+
 class Opaque(Unknown):
     """An unknown value known by the name it was read from: ``args.use_pix2pix`` where
     nothing says what ``args`` holds (a parameter of a class replayed on its own). Stored
