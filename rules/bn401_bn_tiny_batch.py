@@ -85,8 +85,7 @@ class BnTinyBatch(Rule):
     (`strategy.experimental_distribute_dataset(train_ds)`, `strategy.run(step,
     args=(batch,))`: each replica normalises at most the batch's samples; a global batch
     of `per_replica * strategy.num_replicas_in_sync` gives each replica `per_replica`),
-    when the
-    model's moving statistics are read afterwards: it
+    when the model's moving statistics are read afterwards: it
     predicts or evaluates, is called outside training without `training=True`, or is
     saved (also by a `tf.train.Checkpoint` holding it, or that checkpoint's
     `CheckpointManager`). A model that only ever trains (a GAN's discriminator) never
