@@ -94,16 +94,18 @@ def port(text: str) -> Port | None:
 
 
 def _mixes_tabs(text: str) -> bool:
-    """Does Python 3 reject ``text`` for indentation whose meaning depends on the width
-    of a tab (``TabError``)? Python 2 accepted it."""
+    """Is ``text`` indented with tabs on some rows and spaces on others (or both on one)?
+    Python 3 rejects such code where its meaning depends on a tab's width (``TabError``);
+    Python 2 read a tab as 8 columns, and so does the port (where Python 3 also accepts
+    the code, that reading is the same)."""
     if "\t" not in text:
         return False
-    try:
-        compile(text, "<bnlint>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
-    except TabError:
-        return True
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return False
+    kinds: set[str] = set()
+    for row in text.splitlines():
+        indentation = row[: len(row) - len(row.lstrip(" \t"))]
+        kinds.update(indentation)
+        if len(kinds) == 2:
+            return True
     return False
 
 

@@ -77,6 +77,10 @@ def test_indentation_mixing_tabs_and_spaces_is_read_as_python2_read_it() -> None
     # the compile is in the function's body, after the loop, as Python 2 ran it
     assert [type(statement).__name__ for statement in function.body] == ["For", "Expr"]
     assert len(ported.splitlines()) == len(MIXED_TABS.splitlines())
+    # CPython stops at a print statement first: the tabs are still read as Python 2 did
+    with_print = as_python3('print "unfreezing"\n' + MIXED_TABS)
+    assert with_print is not None
+    assert [type(s).__name__ for s in ast.parse(with_print).body[-1].body] == ["For", "Expr"]
 
 
 def test_a_script_mixing_tabs_and_spaces_is_linted_beside_its_bn000(tmp_path: Path) -> None:
