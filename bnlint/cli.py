@@ -736,7 +736,39 @@ def _rule_table(rules: Sequence[type[Rule]]) -> str:
     )
 
 
+# BN000 is no rule (nothing selects or ignores it): CPython's verdict on the file.
+_SYNTAX_ERROR_PAGE = """# syntax-error (BN000)
+
+Severity: error. Reported on every file bnlint analyses (one that mentions what its
+rules look for); it cannot be selected, ignored or suppressed.
+
+## What it does
+Reports a file (or a notebook cell) that CPython does not compile, at the row and
+column CPython gives and with its message. Code written for Python 2 (`print x`,
+`except E, e:`, indentation that mixes tabs and spaces) is named as such and then
+read as its mechanical Python 3 port: its findings are reported beside the BN000, at
+the file's rows, without fixes. Code that Python accepts but bnlint's
+parser cannot read is an error on stderr, not a BN000.
+
+## Why is this bad?
+Python cannot run the file as it is; and the other rules see only what could be
+read: for a file that cannot be ported, nothing.
+
+## Example
+```python
+print "training the head"
+```
+
+## Use instead
+```python
+print("training the head")
+```
+"""
+
+
 def _explain(selector: str, rules: Sequence[type[Rule]]) -> str:
+    if selector.upper() == "BN000" or selector == "syntax-error":
+        return _SYNTAX_ERROR_PAGE
     wanted = [r for r in rules if selector.upper() in (r.code, "ALL") or selector == r.name]
     if not wanted:
         raise UsageError(f"unknown rule {selector!r} (`bnlint --list-rules` lists them)")

@@ -100,6 +100,12 @@ def _expand(selector: str, rules: Sequence[type[Rule]]) -> tuple[int, frozenset[
         if codes or upper == LINTER_PREFIX:
             exact = any(rule.code == upper for rule in rules)
             return (_EXACT if exact else len(upper) - 1), codes
+    if upper == "BN000" or text.lower() == "syntax-error":
+        raise ConfigError(
+            f"{selector!r} cannot be selected or ignored: BN000 (syntax-error) is no rule "
+            "but Python's own verdict, reported on every file bnlint analyses that Python "
+            "rejects "
+            "(`bnlint --explain BN000`)")
     raise ConfigError(
         f"unknown rule selector {selector!r} "
         "(expected a rule code like BN101, a prefix like BN2, a rule name, or ALL; "

@@ -466,6 +466,25 @@ def test_explain_unknown_rule_exits_2(project: Path) -> None:
     assert done.returncode == 2 and "BN999" in done.stderr
 
 
+@pytest.mark.parametrize("args", [["rule", "BN000"], ["--explain", "syntax-error"]])
+def test_the_syntax_error_finding_is_documented(project: Path, args: list[str]) -> None:
+    done = run(args, project)
+    assert done.returncode == 0
+    assert done.stdout.startswith("# syntax-error (BN000)\n")
+    assert "## What it does" in done.stdout
+
+
+@pytest.mark.parametrize("option", ["--ignore", "--select", "--extend-select"])
+def test_the_syntax_error_finding_cannot_be_selected_or_ignored(project: Path,
+                                                                 option: str) -> None:
+    write(project / "old.py", 'import keras\nbn = keras.layers.BatchNormalization()\n'
+                              'print "x"\n')
+    done = run([option, "BN000", "old.py"], project)
+    assert done.returncode == 2
+    assert "BN000 (syntax-error) is no rule" in done.stderr
+    assert "BN000" in run(["old.py"], project).stdout  # and it is always reported
+
+
 # --- parallel runs -----------------------------------------------------------------------
 
 
