@@ -269,3 +269,47 @@ def test_a_training_flag_the_called_code_drops_is_named(tmp_path: Path) -> None:
     assert finding["location"]["row"] == 24
     assert "(the `training=` given to `net_G(...)` does not reach it)" in finding["message"]
     assert "pass `training` on to it" in finding["message"]
+
+
+CUSTOM_COMPILE = """
+import tensorflow as tf
+from tensorflow import keras
+
+
+class GAN(keras.Model):
+    def __init__(self, discriminator, generator, latent_dim, *args, **kwargs):
+        super(GAN, self).__init__(*args, **kwargs)
+        self.discriminator = discriminator
+        self.generator = generator
+        self.latent_dim = latent_dim
+
+    def {compile}(self, d_optimizer, g_optimizer, loss_fn, *args, **kwargs):
+        super(GAN, self).compile(*args, **kwargs)
+        self.g_optimizer = g_optimizer
+        self.loss_fn = loss_fn
+
+    def train_step(self, real_images):
+        z = tf.random.normal(shape=(tf.shape(real_images)[0], self.latent_dim))
+        with tf.GradientTape() as tape:
+            predictions = self.discriminator(self.generator(z))
+            g_loss = self.loss_fn(tf.zeros_like(predictions), predictions)
+        grads = tape.gradient(g_loss, self.generator.trainable_weights)
+        self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights))
+        return {{"g_loss": g_loss}}
+
+
+generator = keras.Sequential([keras.layers.Dense(16), keras.layers.BatchNormalization(),
+                              keras.layers.Dense(28)])
+discriminator = keras.Sequential([keras.layers.Dense(16), keras.layers.Dense(1)])
+gan = GAN(discriminator=discriminator, generator=generator, latent_dim=128)
+gan.{compile}(d_optimizer=keras.optimizers.Adam(1e-4), g_optimizer=keras.optimizers.Adam(1e-4),
+              loss_fn=keras.losses.BinaryCrossentropy(from_logits=True))
+gan.fit(dataset, epochs=200)
+"""
+
+
+@pytest.mark.parametrize("name", ["compile", "compileM"])
+def test_a_compile_method_of_another_name_compiles_through_super(name: str) -> None:
+    # `compileM` ends in `super().compile(...)`: Keras compiles the GAN, whose fit runs
+    # the step, and the generator's call in it is a training step
+    assert rows(CUSTOM_COMPILE.format(compile=name)) == [21]

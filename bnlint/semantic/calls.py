@@ -169,6 +169,13 @@ class CallReplay(ReplayBase):
             # of the project runs on the same instance
             args, kwargs = self.eval_arguments(node, env, hands_on=True)
             return self.call_function(inherited[0], args, kwargs, inherited[1], site=node)
+        if (isinstance(node.func, cst.Attribute) and node.func.attr.value == "compile"
+                and _is_super(node.func.value) and isinstance(self.current_self, Layer)
+                and self.current_self.is_model):
+            # `super().compile(...)` in a model subclass's own method (`compileM(self,
+            # d_optimizer, g_optimizer, loss_fn)`): Keras compiles this model
+            args, kwargs = self.eval_arguments(node, env)
+            return self.call_model_method(self.current_self, "compile", node, args, kwargs)
         receiver: Value | None = None
         method: str | None = None
         if isinstance(node.func, cst.Attribute):
