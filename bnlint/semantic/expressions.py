@@ -374,8 +374,9 @@ class ExpressionEvaluation(ReplayBase):
                 isinstance(right, Samples) and const_number(left) is not None):
             # `x / 255.0`: element-wise with a number, the batch stays
             return left if isinstance(left, Samples) else right
-        if isinstance(operator, (cst.Multiply, cst.MultiplyAssign)) and REPLICAS in (
-                left, right) and const_int(right if left is REPLICAS else left) is not None:
+        if isinstance(operator, (cst.Multiply, cst.MultiplyAssign)) and (
+                left is REPLICAS or right is REPLICAS) and (
+                const_int(right if left is REPLICAS else left) is not None):
             # `BATCH_PER_REPLICA * strategy.num_replicas_in_sync`: a global batch whose
             # share each replica normalises is that number (kept where it is written)
             return right if left is REPLICAS else left
